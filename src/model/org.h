@@ -1,0 +1,152 @@
+/*
+ * org: one organization's members, teams, mappings and custom properties
+ * (SPEC §1), with O(1) lookups by externalMemberId, email (ASCII letters
+ * folded) and externalTeamId. The org owns every string it holds (its
+ * arena) and its arrays; org_free() releases all of it. Readers use the
+ * struct fields directly; writers go through org_* so the indexes stay
+ * true. It knows nothing about files, SQL or HTTP.
+ */
+#ifndef ORGSYNC_ORG_H
+#define ORGSYNC_ORG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/strmap.h"
+
+enum org_status {
+	ORG_OK = 0,
+	ORG_ENOMEM = -1,
+	ORG_EDUP_ID = -2,    /* externalMemberId / externalTeamId taken */
+	ORG_EDUP_EMAIL = -3, /* email taken (case-insensitively) */
+	ORG_ELIMIT = -4,     /* more records than a uint32 index holds */
+};
+
+enum lang { LANG_EN, LANG_FR, LANG_ES, LANG_PT, LANG_DE, LANG_COUNT };
+
+enum product {
+	PRODUCT_OFFICEVIBE,
+	PRODUCT_SKILLS,
+	PRODUCT_LMS,
+	PRODUCT_PINGBOARD,
+	PRODUCT_ONBOARDING,
+	PRODUCT_PERFORMANCE,
+	PRODUCT_WORKLEAP_AI,
+	PRODUCT_COUNT
+};
+
+enum role { ROLE_MEMBER, ROLE_ADMINISTRATOR };
+enum member_state { STATE_CREATED, STATE_INVITED, STATE_ACTIVE, STATE_DEACTIVATED };
+
+struct member {
+	/* Never NULL: an absent optional field is "". All owned by the org. */
+	const char *external_id;
+	const char *email;
+	const char *first_name;
+	const char *last_name;
+	const char *job_title;
+	const char *image_url;
+	const char **props;   /* org->nprops values, NULL = absent; or NULL */
+	uint32_t line;        /* source line, 0 when not from a file */
+	uint8_t langs[LANG_COUNT]; /* enum lang, in preference order */
+	uint8_t nlangs;
+	uint8_t products;     /* bit (1 << enum product); never 0 */
+	uint8_t role;         /* enum role */
+	uint8_t state;        /* enum member_state */
+};
+
+struct team {
+	const char *external_id;
+	const char *name;
+	uint32_t line;
+};
+
+enum mapping_kind { MAPPING_MEMBER, MAPPING_SUBTEAM };
+
+/* member→team (child is a member index) or subteam→team (a team index). */
+struct mapping {
+	uint32_t team;
+	uint32_t child;
+	uint32_t line;
+	uint8_t kind; /* enum mapping_kind */
+	bool is_member;
+	bool is_manager;
+};
+
+/*
+ * Ids named by rows that were skipped as invalid. A sync must leave the
+ * stored records they name untouched (SPEC §3), so the plan needs them.
+ */
+struct org_skipped {
+	struct strmap member_ids;  /* externalMemberId, exact */
+	struct strmap emails;      /* email, ASCII case folded */
+	struct strmap team_ids;    /* externalTeamId, exact */
+};
+
+struct org {
+	struct arena arena;
+	struct member *members;
+	struct team *teams;
+	struct mapping *mappings;
+	uint32_t nmembers, nteams, nmappings;
+	uint32_t cap_members, cap_teams, cap_mappings;
+	const char **prop_names; /* nprops names, owned by the arena */
+	uint32_t nprops;
+	struct strmap by_member_id;
+	struct strmap by_email;
+	struct strmap by_team_id;
+	struct strmap by_mapping; /* (team, kind, child) key → mapping index */
+	struct org_skipped skipped;
+};
+
+void org_init(struct org *o);
+void org_free(struct org *o);
+
+/* Copies s[0..len) into the org's arena; NULL when out of memory. */
+const char *org_strdup(struct org *o, const char *s, size_t len);
+
+/*
+ * Defines custom property name (copied). *index gets its position in
+ * member.props. Defining a name twice returns the first index.
+ */
+int org_add_property(struct org *o, const char *name, size_t len, uint32_t *index);
+int org_find_property(const struct org *o, const char *name, size_t len, uint32_t *index);
+
+/*
+ * Adds *m. Its strings and props array must already belong to the org
+ * (org_strdup / org_alloc_props). Refuses a taken id (ORG_EDUP_ID, *dup
+ * = the holder's index) before a taken email (ORG_EDUP_EMAIL).
+ */
+int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup);
+const char **org_alloc_props(struct org *o);
+
+int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup);
+
+/*
+ * Adds a mapping. The same (team, kind, child) twice merges the flags
+ * into the first one and returns 1 (so callers can warn); 0 when added.
+ */
+int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index);
+
+/* Lookups: return 1 and fill *index when found, else 0. */
+int org_find_member(const struct org *o, const char *id, size_t len, uint32_t *index);
+int org_find_member_by_email(const struct org *o, const char *email, size_t len, uint32_t *index);
+int org_find_team(const struct org *o, const char *id, size_t len, uint32_t *index);
+
+/* Names of the enums as the formats spell them (canonical case). */
+const char *org_lang_code(enum lang l);
+const char *org_product_name(enum product p);
+const char *org_role_name(enum role r);
+const char *org_state_name(enum member_state s);
+
+/*
+ * Parsing of one list item. Languages accept codes (en) and the legacy
+ * names (English, Français, Español, Português, Deutsche), any ASCII case;
+ * products accept the names of SPEC §1, any ASCII case. -1 when unknown.
+ */
+int org_parse_lang(const char *s, size_t len);
+int org_parse_product(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,169 @@
+#include "model/report.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const code_names[CODE_COUNT] = {
+	[CODE_FILE_MISSING] = "file_missing",
+	[CODE_FILE_UNREADABLE] = "file_unreadable",
+	[CODE_INVALID_UTF8] = "invalid_utf8",
+	[CODE_CSV_QUOTING] = "csv_quoting",
+	[CODE_MISSING_HEADER] = "missing_header",
+	[CODE_MISSING_COLUMN] = "missing_column",
+	[CODE_DUPLICATE_COLUMN] = "duplicate_column",
+	[CODE_JSON_SYNTAX] = "json_syntax",
+	[CODE_JSON_STRUCTURE] = "json_structure",
+	[CODE_MISSING_SECTION] = "missing_section",
+	[CODE_LEGACY_SETTINGS] = "legacy_settings",
+	[CODE_MIXED_FORMATS] = "mixed_formats",
+	[CODE_TOO_LARGE] = "too_large",
+	[CODE_MISSING_VALUE] = "missing_value",
+	[CODE_INVALID_EMAIL] = "invalid_email",
+	[CODE_INVALID_VALUE] = "invalid_value",
+	[CODE_DUPLICATE_MEMBER_ID] = "duplicate_member_id",
+	[CODE_DUPLICATE_EMAIL] = "duplicate_email",
+	[CODE_DUPLICATE_TEAM_ID] = "duplicate_team_id",
+	[CODE_UNKNOWN_LANGUAGE] = "unknown_language",
+	[CODE_UNKNOWN_PRODUCT] = "unknown_product",
+	[CODE_EMPTY_NAME] = "empty_name",
+	[CODE_INVALID_BOOLEAN] = "invalid_boolean",
+	[CODE_EXTRA_FIELDS] = "extra_fields",
+	[CODE_MAPPING_NO_TARGET] = "mapping_no_target",
+	[CODE_MAPPING_TWO_TARGETS] = "mapping_two_targets",
+	[CODE_MAPPING_GRANTS_NOTHING] = "mapping_grants_nothing",
+	[CODE_UNKNOWN_TEAM] = "unknown_team",
+	[CODE_UNKNOWN_MEMBER] = "unknown_member",
+	[CODE_UNKNOWN_SUBTEAM] = "unknown_subteam",
+	[CODE_TEAM_CYCLE] = "team_cycle",
+	[CODE_UNKNOWN_PROPERTY] = "unknown_property",
+	[CODE_UNKNOWN_FIELD] = "unknown_field",
+	[CODE_DUPLICATE_MAPPING] = "duplicate_mapping",
+};
+
+const char *report_code_name(enum issue_code code)
+{
+	return (unsigned)code < CODE_COUNT ? code_names[code] : "unknown";
+}
+
+const char *report_severity_name(enum issue_severity sev)
+{
+	static const char *const names[] = { "fatal", "error", "warning" };
+
+	return (unsigned)sev < 3 ? names[sev] : "unknown";
+}
+
+void report_init(struct report *r)
+{
+	memset(r, 0, sizeof(*r));
+	arena_init(&r->arena);
+	r->limit = REPORT_DEFAULT_LIMIT;
+}
+
+void report_free(struct report *r)
+{
+	free(r->issues);
+	arena_free(&r->arena);
+	report_init(r);
+}
+
+static const char *dup_or_empty(struct report *r, const char *s)
+{
+	return s ? arena_strndup(&r->arena, s, strlen(s)) : "";
+}
+
+int report_add(struct report *r, enum issue_severity sev, enum issue_code code,
+	       const struct issue_loc *loc, const char *fmt, ...)
+{
+	struct issue *is;
+	char stackmsg[512];
+	va_list ap;
+	int n;
+
+	r->by_severity[sev]++;
+	if (r->count >= r->limit) {
+		r->dropped++;
+		return 0;
+	}
+	if (r->count == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 32;
+		struct issue *p = realloc(r->issues, cap * sizeof(*p));
+
+		if (!p)
+			goto oom;
+		r->issues = p;
+		r->cap = cap;
+	}
+	is = &r->issues[r->count];
+	va_start(ap, fmt);
+	n = vsnprintf(stackmsg, sizeof(stackmsg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	is->severity = (uint8_t)sev;
+	is->code = (uint16_t)code;
+	is->line = loc ? loc->line : 0;
+	is->column = loc ? loc->column : 0;
+	is->file = dup_or_empty(r, loc ? loc->file : NULL);
+	is->field = dup_or_empty(r, loc ? loc->field : NULL);
+	is->record_id = dup_or_empty(r, loc ? loc->record_id : NULL);
+	is->message = arena_strndup(&r->arena, stackmsg,
+				    (size_t)n < sizeof(stackmsg) ? (size_t)n : sizeof(stackmsg) - 1);
+	if (!is->file || !is->field || !is->record_id || !is->message)
+		goto oom;
+	r->count++;
+	return 0;
+oom:
+	r->dropped++;
+	return -1;
+}
+
+/* Files rank in order of first appearance, so members.csv stays first. */
+struct sort_key {
+	size_t file_rank;
+	size_t index;
+	const struct issue *is;
+};
+
+static int cmp_keys(const void *pa, const void *pb)
+{
+	const struct sort_key *a = pa, *b = pb;
+
+	if (a->file_rank != b->file_rank)
+		return a->file_rank < b->file_rank ? -1 : 1;
+	if (a->is->line != b->is->line)
+		return a->is->line < b->is->line ? -1 : 1;
+	if (a->is->column != b->is->column)
+		return a->is->column < b->is->column ? -1 : 1;
+	return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+void report_sort(struct report *r)
+{
+	struct sort_key *keys;
+	struct issue *sorted;
+	const char *files[16];
+	size_t nfiles = 0, i, j;
+
+	if (r->count < 2)
+		return;
+	keys = malloc(r->count * sizeof(*keys));
+	sorted = malloc(r->count * sizeof(*sorted));
+	if (!keys || !sorted)
+		goto out; /* unsorted is still a correct report */
+	for (i = 0; i < r->count; i++) {
+		for (j = 0; j < nfiles && strcmp(files[j], r->issues[i].file) != 0; j++)
+			;
+		if (j == nfiles && nfiles < 16)
+			files[nfiles++] = r->issues[i].file;
+		keys[i] = (struct sort_key){ j, i, &r->issues[i] };
+	}
+	qsort(keys, r->count, sizeof(*keys), cmp_keys);
+	for (i = 0; i < r->count; i++)
+		sorted[i] = *keys[i].is;
+	memcpy(r->issues, sorted, r->count * sizeof(*sorted));
+out:
+	free(keys);
+	free(sorted);
+}

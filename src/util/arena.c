@@ -1,0 +1,83 @@
+#include "util/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks double up to 1 MiB so a 1M-member org costs a few hundred mallocs. */
+enum { ARENA_MIN_BLOCK = 16 * 1024, ARENA_MAX_BLOCK = 1024 * 1024 };
+
+struct arena_block {
+	struct arena_block *next;
+	size_t size;
+	max_align_t data[];
+};
+
+void arena_init(struct arena *a)
+{
+	a->head = NULL;
+	a->used = 0;
+	a->total = 0;
+}
+
+void arena_free(struct arena *a)
+{
+	struct arena_block *b = a->head;
+
+	while (b) {
+		struct arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	arena_init(a);
+}
+
+static int grow(struct arena *a, size_t need)
+{
+	size_t size = a->head ? a->head->size * 2 : ARENA_MIN_BLOCK;
+	struct arena_block *b;
+
+	if (size > ARENA_MAX_BLOCK)
+		size = ARENA_MAX_BLOCK;
+	if (size < need)
+		size = need;
+	b = malloc(sizeof(*b) + size);
+	if (!b)
+		return -1;
+	b->next = a->head;
+	b->size = size;
+	a->head = b;
+	a->used = 0;
+	a->total += size;
+	return 0;
+}
+
+void *arena_alloc(struct arena *a, size_t size, size_t align)
+{
+	size_t off;
+
+	if (a->head) {
+		off = (a->used + align - 1) & ~(align - 1);
+		if (off + size <= a->head->size) {
+			a->used = off + size;
+			return (char *)a->head->data + off;
+		}
+	}
+	if (grow(a, size + align) < 0)
+		return NULL;
+	off = 0;
+	a->used = size;
+	return (char *)a->head->data + off;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t len)
+{
+	char *p = arena_alloc(a, len + 1, 1);
+
+	if (!p)
+		return NULL;
+	if (len)
+		memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}

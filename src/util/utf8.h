@@ -1,0 +1,17 @@
+/*
+ * utf8: validation of UTF-8 text as RFC 3629 defines it (no overlong forms,
+ * no surrogates, nothing above U+10FFFF). Pure functions, no allocation.
+ */
+#ifndef ORGSYNC_UTF8_H
+#define ORGSYNC_UTF8_H
+
+#include <stddef.h>
+
+/*
+ * Returns len when s[0..len) is valid UTF-8, else the offset of the first
+ * byte of the first invalid sequence. A sequence cut by the end of the
+ * buffer is invalid: callers validate whole lines or whole fields.
+ */
+size_t utf8_valid_prefix(const char *s, size_t len);
+
+#endif
