@@ -118,6 +118,11 @@ int builder_prop_value(struct builder *b, int prop, const char *s, size_t len,
 int builder_invalid(struct builder *b, const char *field_name, uint32_t line, uint32_t col,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The same with a specific code (CODE_EXTRA_FIELDS...). */
+int builder_reject(struct builder *b, enum issue_code code, const char *field_name,
+		   uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* Validates the record and adds it (or reports it). 0 or INGEST_ENOMEM. */
 int builder_record_end(struct builder *b);
 

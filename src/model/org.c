@@ -1,5 +1,6 @@
 #include "model/org.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,6 @@ int org_add_property(struct org *o, const char *name, size_t len, uint32_t *inde
 
 	if (org_find_property(o, name, len, index))
 		return ORG_OK;
-	/* Properties are defined before members exist: props arrays stay sized. */
 	names = realloc(o->prop_names, (o->nprops + 1) * sizeof(*names));
 	if (!names)
 		return ORG_ENOMEM;
@@ -92,16 +92,19 @@ int org_find_property(const struct org *o, const char *name, size_t len, uint32_
 	return 0;
 }
 
-const char **org_alloc_props(struct org *o)
+void *org_alloc(struct org *o, size_t size)
 {
-	const char **p;
+	return arena_alloc(&o->arena, size, _Alignof(max_align_t));
+}
 
-	if (!o->nprops)
-		return NULL;
-	p = arena_alloc(&o->arena, o->nprops * sizeof(*p), _Alignof(const char *));
-	if (p)
-		memset(p, 0, o->nprops * sizeof(*p));
-	return p;
+const char *org_member_prop(const struct member *m, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nprops && m->props[i].index <= index; i++)
+		if (m->props[i].index == index)
+			return m->props[i].value;
+	return NULL;
 }
 
 int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup)

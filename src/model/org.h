@@ -40,6 +40,12 @@ enum product {
 enum role { ROLE_MEMBER, ROLE_ADMINISTRATOR };
 enum member_state { STATE_CREATED, STATE_INVITED, STATE_ACTIVE, STATE_DEACTIVATED };
 
+/* A custom property value; index into org->prop_names. */
+struct member_prop {
+	uint32_t index;
+	const char *value; /* never NULL nor "": an empty cell is no value */
+};
+
 struct member {
 	/* Never NULL: an absent optional field is "". All owned by the org. */
 	const char *external_id;
@@ -48,7 +54,8 @@ struct member {
 	const char *last_name;
 	const char *job_title;
 	const char *image_url;
-	const char **props;   /* org->nprops values, NULL = absent; or NULL */
+	const struct member_prop *props; /* nprops values, by rising index */
+	uint32_t nprops;
 	uint32_t line;        /* source line, 0 when not from a file */
 	uint8_t langs[LANG_COUNT]; /* enum lang, in preference order */
 	uint8_t nlangs;
@@ -108,19 +115,25 @@ void org_free(struct org *o);
 const char *org_strdup(struct org *o, const char *s, size_t len);
 
 /*
- * Defines custom property name (copied). *index gets its position in
- * member.props. Defining a name twice returns the first index.
+ * Defines custom property name (copied); *index gets its index in
+ * org->prop_names. Defining a name twice returns the first index.
+ * Properties may be defined at any time, members added before included.
  */
 int org_add_property(struct org *o, const char *name, size_t len, uint32_t *index);
 int org_find_property(const struct org *o, const char *name, size_t len, uint32_t *index);
 
 /*
  * Adds *m. Its strings and props array must already belong to the org
- * (org_strdup / org_alloc_props). Refuses a taken id (ORG_EDUP_ID, *dup
- * = the holder's index) before a taken email (ORG_EDUP_EMAIL).
+ * (org_strdup / org_alloc). Refuses a taken id (ORG_EDUP_ID, *dup = the
+ * holder's index) before a taken email (ORG_EDUP_EMAIL).
  */
 int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup);
-const char **org_alloc_props(struct org *o);
+
+/* size bytes from the org's arena, aligned for any type; NULL when out of memory. */
+void *org_alloc(struct org *o, size_t size);
+
+/* The value of property index on m, or NULL. */
+const char *org_member_prop(const struct member *m, uint32_t index);
 
 int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup);
 

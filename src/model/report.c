@@ -167,3 +167,65 @@ out:
 	free(keys);
 	free(sorted);
 }
+
+int report_print_text(const struct report *r, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++) {
+		const struct issue *is = &r->issues[i];
+
+		fputs(is->file, out);
+		if (is->line)
+			fprintf(out, ":%u", is->line);
+		if (is->line && is->column)
+			fprintf(out, ":%u", is->column);
+		fprintf(out, ": %s: %s [%s]", report_severity_name(is->severity), is->message,
+			report_code_name(is->code));
+		if (*is->record_id && *is->field)
+			fprintf(out, " (record %s, field %s)", is->record_id, is->field);
+		else if (*is->record_id)
+			fprintf(out, " (record %s)", is->record_id);
+		else if (*is->field)
+			fprintf(out, " (field %s)", is->field);
+		putc('\n', out);
+	}
+	if (r->dropped)
+		fprintf(out, "... and %zu more issues not listed\n", r->dropped);
+	return ferror(out) ? -1 : 0;
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+void report_gen_json(const struct report *r, yajl_gen g)
+{
+	size_t i;
+
+	yajl_gen_array_open(g);
+	for (i = 0; i < r->count; i++) {
+		const struct issue *is = &r->issues[i];
+
+		yajl_gen_map_open(g);
+		gen_str(g, "severity");
+		gen_str(g, report_severity_name(is->severity));
+		gen_str(g, "code");
+		gen_str(g, report_code_name(is->code));
+		gen_str(g, "file");
+		gen_str(g, is->file);
+		gen_str(g, "line");
+		yajl_gen_integer(g, is->line);
+		gen_str(g, "column");
+		yajl_gen_integer(g, is->column);
+		gen_str(g, "field");
+		gen_str(g, is->field);
+		gen_str(g, "recordId");
+		gen_str(g, is->record_id);
+		gen_str(g, "message");
+		gen_str(g, is->message);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}

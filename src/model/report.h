@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+#include <yajl/yajl_gen.h>
+
 #include "util/arena.h"
 
 enum issue_severity {
@@ -113,5 +116,15 @@ const char *report_severity_name(enum issue_severity sev);
 
 /* Sorts kept issues by file, then line, then column (stable). */
 void report_sort(struct report *r);
+
+/*
+ * One line per issue, compiler style, for people:
+ *   members.csv:12:2: error: 'bob@' is not a valid email address [invalid_email] (record E012, field email)
+ */
+int report_print_text(const struct report *r, FILE *out);
+
+/* The issues as a JSON array of objects (severity, code, file, line,
+ * column, field, recordId, message), generated into g. */
+void report_gen_json(const struct report *r, yajl_gen g);
 
 #endif

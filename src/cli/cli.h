@@ -1,0 +1,24 @@
+/*
+ * cli: the orgsync command line. main.c dispatches argv[1] to one
+ * cmd_<name>() per subcommand file; each returns the process exit code.
+ * Only this folder prints to the terminal or calls exit().
+ */
+#ifndef ORGSYNC_CLI_H
+#define ORGSYNC_CLI_H
+
+/* Exit codes shared by every subcommand (SPEC §7). */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_WARNING = 1,
+	EXIT_INVALID = 2,
+	EXIT_PAUSED = 3,
+	EXIT_REJECTED = 4,
+	EXIT_CONFIG = 5,
+	EXIT_NETWORK = 6,
+};
+
+int cmd_validate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+
+#endif

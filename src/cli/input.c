@@ -1,0 +1,143 @@
+#include "cli/input.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+static int split_properties(struct cli_input *in, const char *arg)
+{
+	char *p, *save = NULL, *tok;
+
+	free(in->props_buf);
+	free(in->props);
+	in->props = NULL;
+	in->nprops = 0;
+	in->props_given = true;
+	in->props_buf = strdup(arg);
+	if (!in->props_buf)
+		return -1;
+	in->props = calloc(strlen(arg) / 2 + 2, sizeof(*in->props));
+	if (!in->props)
+		return -1;
+	for (p = in->props_buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL)
+		if (*tok)
+			in->props[in->nprops++] = tok;
+	return 1;
+}
+
+int cli_input_option(struct cli_input *in, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_MEMBERS: in->members = arg; return 1;
+	case OPT_TEAMS: in->teams = arg; return 1;
+	case OPT_MAPPINGS: in->mappings = arg; return 1;
+	case OPT_JSON: in->json = arg; return 1;
+	case OPT_DIR: in->dir = arg; return 1;
+	case OPT_PROPERTIES: return split_properties(in, arg);
+	default: return 0;
+	}
+}
+
+void cli_input_free(struct cli_input *in)
+{
+	free(in->props_buf);
+	free(in->props);
+	memset(in, 0, sizeof(*in));
+}
+
+/* The first of names that exists in dir, as a path in *out; NULL when none. */
+static const char *find_in_dir(const char *dir, const char *const *names, struct buf *out)
+{
+	for (; *names; names++) {
+		buf_reset(out);
+		buf_printf(out, "%s/%s", dir, *names);
+		if (out->data && access(out->data, R_OK) == 0)
+			return out->data;
+	}
+	return NULL;
+}
+
+static int load_json_stdin(const struct ingest_opts *opts, struct org *org, struct report *rep,
+			   struct ingest_info *info)
+{
+	struct ingest_json_stream *s;
+	char chunk[1 << 16];
+	size_t n;
+	int rc = ingest_json_stream_new("stdin", opts, org, rep, &s);
+
+	if (rc)
+		return rc;
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		if ((rc = ingest_json_stream_feed(s, chunk, n)) != 0)
+			break;
+	if (rc) {
+		ingest_json_stream_finish(s, info);
+		return rc;
+	}
+	return ingest_json_stream_finish(s, info);
+}
+
+int cli_input_load(struct cli_input *in, struct org *org, struct report *rep,
+		   struct ingest_info *info, const char **why)
+{
+	static const char *const members[] = { "members.csv", "users.csv", NULL };
+	static const char *const teams[] = { "teams.csv", "groups.csv", NULL };
+	static const char *const mappings[] = { "teams-mappings.csv", "groups-mapping.csv",
+						"groups-mappings.csv", NULL };
+	static const char *const json[] = { "org.json", NULL };
+	struct ingest_opts opts = { in->props, in->nprops, !in->props_given };
+	struct buf pm, pt, px, pj;
+	struct ingest_input m = { 0 }, t = { 0 }, x = { 0 }, j = { 0 };
+	int rc;
+
+	buf_init(&pm);
+	buf_init(&pt);
+	buf_init(&px);
+	buf_init(&pj);
+	m.path = in->members;
+	t.path = in->teams;
+	x.path = in->mappings;
+	j.path = in->json;
+	if (in->dir) {
+		const char *found = find_in_dir(in->dir, members, &pm);
+
+		if (found) {
+			m.path = m.path ? m.path : found;
+			t.path = t.path ? t.path : find_in_dir(in->dir, teams, &pt);
+			x.path = x.path ? x.path : find_in_dir(in->dir, mappings, &px);
+		} else if (!j.path) {
+			j.path = find_in_dir(in->dir, json, &pj);
+		}
+	}
+	m.name = m.path ? NULL : "members.csv";
+	t.name = t.path ? NULL : "teams.csv";
+	x.name = x.path ? NULL : "teams-mappings.csv";
+	if (j.path && (m.path || t.path || x.path)) {
+		*why = "give either --json or the CSV files, not both";
+		rc = -3;
+	} else if (j.path && strcmp(j.path, "-") == 0) {
+		rc = load_json_stdin(&opts, org, rep, info);
+	} else if (j.path) {
+		rc = ingest_json(&j, &opts, org, rep, info);
+	} else if (m.path || t.path || x.path) {
+		rc = ingest_csv(&m, &t, &x, &opts, org, rep, info);
+	} else {
+		*why = in->dir ? "the folder holds none of members.csv, users.csv or org.json"
+			       : "no input: give --members, --teams and --mappings, or --json, or --dir";
+		rc = -3;
+	}
+	buf_free(&pm);
+	buf_free(&pt);
+	buf_free(&px);
+	buf_free(&pj);
+	return rc;
+}
+
+const char *cli_input_format(const struct ingest_info *info)
+{
+	if (info->json)
+		return info->legacy ? "legacy JSON" : "current JSON";
+	return info->legacy ? "legacy CSV" : "current CSV";
+}

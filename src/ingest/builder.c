@@ -1,0 +1,899 @@
+#include "ingest/builder.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest value accepted in one field: past it the record is refused. */
+enum { FIELD_MAX = 64 * 1024 };
+
+struct field_name {
+	const char *name;
+	int field;
+	bool legacy;
+};
+
+static const struct field_name member_names[] = {
+	{ "externalMemberId", MF_ID, false },
+	{ "email", MF_EMAIL, false },
+	{ "firstName", MF_FIRST_NAME, false },
+	{ "lastName", MF_LAST_NAME, false },
+	{ "jobTitle", MF_JOB_TITLE, false },
+	{ "imageUrl", MF_IMAGE_URL, false },
+	{ "languagePreferences", MF_LANGS, false },
+	{ "productAssignations", MF_PRODUCTS, false },
+	{ "id", MF_ID, true },
+	{ "language", MF_LANGS, true },
+	{ NULL, 0, false },
+};
+
+static const struct field_name team_names[] = {
+	{ "externalTeamId", TF_ID, false },
+	{ "teamName", TF_NAME, false },
+	{ "id", TF_ID, true },
+	{ "groupId", TF_ID, true },
+	{ "name", TF_NAME, true },
+	{ NULL, 0, false },
+};
+
+static const struct field_name mapping_names[] = {
+	{ "externalTeamId", XF_TEAM, false },
+	{ "externalMemberId", XF_MEMBER, false },
+	{ "externalSubteamId", XF_SUBTEAM, false },
+	{ "isMember", XF_IS_MEMBER, false },
+	{ "isManager", XF_IS_MANAGER, false },
+	{ "groupId", XF_TEAM, true },
+	{ "userId", XF_MEMBER, true },
+	{ "subGroupId", XF_SUBTEAM, true },
+	{ NULL, 0, false },
+};
+
+static const struct field_name *const names_by_kind[KIND_COUNT] = {
+	member_names, team_names, mapping_names,
+};
+
+int builder_field_by_name(enum ingest_kind kind, const char *name, size_t len, bool *legacy)
+{
+	const struct field_name *f;
+
+	for (f = names_by_kind[kind]; f->name; f++) {
+		if (strlen(f->name) == len && strmap_ci_equal(f->name, name, len)) {
+			if (legacy)
+				*legacy = f->legacy;
+			return f->field;
+		}
+	}
+	return -1;
+}
+
+const char *builder_field_name(enum ingest_kind kind, int field, bool legacy)
+{
+	const struct field_name *f, *current = NULL;
+
+	for (f = names_by_kind[kind]; f->name; f++) {
+		if (f->field != field)
+			continue;
+		if (f->legacy == legacy)
+			return f->name;
+		if (!f->legacy && !current)
+			current = f;
+	}
+	return current ? current->name : "";
+}
+
+/* A mapping row kept until every team and member is known. */
+struct raw_mapping {
+	const char *ids[3]; /* XF_TEAM, XF_MEMBER, XF_SUBTEAM; NULL when absent */
+	uint32_t cols[3];
+	uint32_t line;
+	bool is_member, is_manager;
+};
+
+struct list_item {
+	uint32_t field, off, len, line, col;
+};
+
+struct prop_item {
+	uint32_t prop, off, len;
+};
+
+int builder_init(struct builder *b, struct org *org, struct report *rep,
+		 const struct ingest_opts *opts)
+{
+	static const struct ingest_opts defaults = { NULL, 0, false };
+
+	memset(b, 0, sizeof(*b));
+	b->org = org;
+	b->rep = rep;
+	b->opts = opts ? opts : &defaults;
+	buf_init(&b->scratch);
+	buf_init(&b->list_items);
+	buf_init(&b->props);
+	strmap_init(&b->prop_seen, STRMAP_EXACT);
+	arena_init(&b->names);
+	return INGEST_OK;
+}
+
+void builder_free(struct builder *b)
+{
+	buf_free(&b->scratch);
+	buf_free(&b->list_items);
+	buf_free(&b->props);
+	strmap_free(&b->prop_seen);
+	arena_free(&b->names);
+	free(b->maps);
+	memset(b, 0, sizeof(*b));
+}
+
+void builder_begin_file(struct builder *b, enum ingest_kind kind, const char *file, bool legacy)
+{
+	b->kind = kind;
+	b->file = file;
+	b->legacy = legacy;
+	b->any_legacy |= legacy;
+	if (kind == KIND_MAPPINGS) {
+		b->maps_file = file;
+		b->maps_legacy = legacy;
+	}
+}
+
+static const char *field_name(const struct builder *b, int field)
+{
+	return builder_field_name(b->kind, field, b->legacy);
+}
+
+static bool is_defined(const struct ingest_opts *o, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < o->nproperties; i++)
+		if (strlen(o->properties[i]) == len && memcmp(o->properties[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+int builder_property(struct builder *b, const char *name, size_t len, uint32_t line, uint32_t col)
+{
+	uint32_t idx = UINT32_MAX;
+	char *key;
+
+	if (strmap_get(&b->prop_seen, name, len, &idx))
+		return idx == UINT32_MAX ? -1 : (int)idx;
+	key = arena_strndup(&b->names, name, len);
+	if (!key)
+		return -2;
+	if (b->opts->any_property || is_defined(b->opts, name, len)) {
+		if (org_add_property(b->org, name, len, &idx) != ORG_OK)
+			return -2;
+	} else {
+		report_add(b->rep, ISSUE_WARNING, CODE_UNKNOWN_PROPERTY,
+			   &(struct issue_loc){ b->file, line, col, key, NULL },
+			   "'%s' is not a custom property of this organization; its values are ignored "
+			   "(define it first, or remove the column)", key);
+		idx = UINT32_MAX;
+	}
+	if (strmap_put(&b->prop_seen, key, len, idx, NULL) < 0)
+		return -2;
+	return idx == UINT32_MAX ? -1 : (int)idx;
+}
+
+void builder_record_begin(struct builder *b, uint32_t line)
+{
+	b->line = line;
+	b->invalid = false;
+	buf_reset(&b->scratch);
+	buf_reset(&b->list_items);
+	buf_reset(&b->props);
+	memset(b->vals, 0, sizeof(b->vals));
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && ((*s)[0] == ' ' || (*s)[0] == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+static bool is_list_field(const struct builder *b, int field)
+{
+	return b->kind == KIND_MEMBERS && (field == MF_LANGS || field == MF_PRODUCTS);
+}
+
+static int too_long(struct builder *b, int field, uint32_t line, uint32_t col, size_t len)
+{
+	return builder_invalid(b, field_name(b, field), line, col,
+			       "value of %zu bytes is longer than the %d allowed", len, FIELD_MAX);
+}
+
+int builder_list_item(struct builder *b, int field, const char *s, size_t len,
+		      uint32_t line, uint32_t col)
+{
+	struct list_item it;
+
+	trim(&s, &len);
+	if (!len)
+		return INGEST_OK;
+	if (len > FIELD_MAX)
+		return too_long(b, field, line, col, len);
+	it = (struct list_item){ (uint32_t)field, (uint32_t)b->scratch.len, (uint32_t)len, line, col };
+	if (buf_append(&b->scratch, s, len) < 0 || buf_append(&b->list_items, &it, sizeof(it)) < 0)
+		return INGEST_ENOMEM;
+	b->vals[field].set = true;
+	b->vals[field].nitems++;
+	b->vals[field].line = line;
+	b->vals[field].col = col;
+	return INGEST_OK;
+}
+
+int builder_value(struct builder *b, int field, const char *s, size_t len,
+		  uint32_t line, uint32_t col)
+{
+	struct builder_value *v = &b->vals[field];
+
+	if (is_list_field(b, field)) {
+		const char *end = s + len;
+
+		while (s <= end) {
+			const char *semi = memchr(s, ';', (size_t)(end - s));
+			const char *stop = semi ? semi : end;
+			int rc = builder_list_item(b, field, s, (size_t)(stop - s), line, col);
+
+			if (rc)
+				return rc;
+			s = stop + 1;
+		}
+		return INGEST_OK;
+	}
+	trim(&s, &len);
+	if (len > FIELD_MAX)
+		return too_long(b, field, line, col, len);
+	v->off = (uint32_t)b->scratch.len;
+	v->len = (uint32_t)len;
+	v->line = line;
+	v->col = col;
+	v->set = true;
+	v->is_bool = false;
+	return buf_append(&b->scratch, s, len) < 0 ? INGEST_ENOMEM : INGEST_OK;
+}
+
+int builder_bool(struct builder *b, int field, bool val, uint32_t line, uint32_t col)
+{
+	struct builder_value *v = &b->vals[field];
+
+	v->set = true;
+	v->is_bool = true;
+	v->bool_val = val;
+	v->len = 0;
+	v->line = line;
+	v->col = col;
+	return INGEST_OK;
+}
+
+int builder_prop_value(struct builder *b, int prop, const char *s, size_t len,
+		       uint32_t line, uint32_t col)
+{
+	struct prop_item it;
+
+	trim(&s, &len);
+	if (!len || prop < 0)
+		return INGEST_OK;
+	if (len > FIELD_MAX)
+		return builder_invalid(b, b->org->prop_names[prop], line, col,
+				       "value of %zu bytes is longer than the %d allowed", len, FIELD_MAX);
+	it = (struct prop_item){ (uint32_t)prop, (uint32_t)b->scratch.len, (uint32_t)len };
+	if (buf_append(&b->scratch, s, len) < 0 || buf_append(&b->props, &it, sizeof(it)) < 0)
+		return INGEST_ENOMEM;
+	return INGEST_OK;
+}
+
+/*
+ * Scratch values are not NUL-terminated one by one; the record id is read
+ * through this copy so it can be printed.
+ */
+static const char *value_str(struct builder *b, const struct builder_value *v, char *tmp, size_t n)
+{
+	size_t len = v->len < n - 1 ? v->len : n - 1;
+
+	tmp[0] = '\0';
+	if (!v->set || v->is_bool)
+		return tmp;
+	memcpy(tmp, b->scratch.data + v->off, len);
+	tmp[len] = '\0';
+	return tmp;
+}
+
+static void record_issue(struct builder *b, enum issue_code code, const char *field,
+			 uint32_t line, uint32_t col, const char *fmt, va_list ap)
+{
+	char msg[512], id[256], team[128];
+	const struct builder_value *idv;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	switch (b->kind) {
+	case KIND_MEMBERS:
+		idv = (b->vals[MF_ID].set && b->vals[MF_ID].len) ? &b->vals[MF_ID] : &b->vals[MF_EMAIL];
+		value_str(b, idv, id, sizeof(id));
+		break;
+	case KIND_TEAMS:
+		value_str(b, &b->vals[TF_ID], id, sizeof(id));
+		break;
+	default:
+		/* A mapping is named "team/member" or "team/subteam". */
+		idv = (b->vals[XF_MEMBER].set && b->vals[XF_MEMBER].len) ? &b->vals[XF_MEMBER]
+									 : &b->vals[XF_SUBTEAM];
+		value_str(b, &b->vals[XF_TEAM], team, sizeof(team));
+		snprintf(id, sizeof(id), "%s/", team);
+		value_str(b, idv, id + strlen(id), sizeof(id) - strlen(id));
+		break;
+	}
+	report_add(b->rep, ISSUE_ERROR, code,
+		   &(struct issue_loc){ b->file, line ? line : b->line, col, field, id }, "%s", msg);
+}
+
+__attribute__((format(printf, 6, 7)))
+static void reject(struct builder *b, enum issue_code code, int field, uint32_t line,
+		   uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_issue(b, code, field >= 0 ? field_name(b, field) : "", line, col, fmt, ap);
+	va_end(ap);
+	b->invalid = true;
+}
+
+int builder_reject(struct builder *b, enum issue_code code, const char *fname, uint32_t line,
+		   uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_issue(b, code, fname, line, col, fmt, ap);
+	va_end(ap);
+	b->invalid = true;
+	return INGEST_OK;
+}
+
+int builder_invalid(struct builder *b, const char *fname, uint32_t line, uint32_t col,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record_issue(b, CODE_INVALID_VALUE, fname, line, col, fmt, ap);
+	va_end(ap);
+	b->invalid = true;
+	return INGEST_OK;
+}
+
+/* Pointer to a value's bytes in the scratch buffer ("" when unset). */
+static const char *val(const struct builder *b, int field, size_t *len)
+{
+	const struct builder_value *v = &b->vals[field];
+
+	if (!v->set || v->is_bool) {
+		*len = 0;
+		return "";
+	}
+	*len = v->len;
+	return b->scratch.data + v->off;
+}
+
+static bool email_char_ok(unsigned char c)
+{
+	return c > ' ' && c != 0x7f && !strchr("\"(),:;<>@[\\]", c);
+}
+
+/*
+ * A practical address check: one @, a local part of 1–64 characters and a
+ * dotted domain of non-empty labels (UTF-8 allowed, for IDN addresses).
+ * Quoted local parts and IP literals are refused: no HRIS exports them.
+ */
+static bool email_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	size_t local, i, label = 0;
+	bool dot = false;
+
+	if (!at || len > 254)
+		return false;
+	local = (size_t)(at - s);
+	if (local < 1 || local > 64 || s[0] == '.' || s[local - 1] == '.')
+		return false;
+	for (i = 0; i < local; i++)
+		if (!email_char_ok((unsigned char)s[i]) || (s[i] == '.' && s[i + 1] == '.'))
+			return false;
+	for (i = local + 1; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (!label || s[i - 1] == '-')
+				return false;
+			label = 0;
+			dot = true;
+		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+			label++;
+		} else if ((c >= '0' && c <= '9') || c >= 0x80) {
+			label++;
+		} else if (c == '-' && label) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return dot && label && s[len - 1] != '-';
+}
+
+static const struct list_item *items(const struct builder *b, size_t *n)
+{
+	*n = b->list_items.len / sizeof(struct list_item);
+	return (const struct list_item *)(const void *)b->list_items.data;
+}
+
+static void parse_lists(struct builder *b, struct member *m)
+{
+	size_t n, i;
+	const struct list_item *it = items(b, &n);
+
+	for (i = 0; i < n; i++) {
+		const char *s = b->scratch.data + it[i].off;
+		int v;
+
+		if (it[i].field == MF_LANGS) {
+			v = org_parse_lang(s, it[i].len);
+			if (v < 0) {
+				reject(b, CODE_UNKNOWN_LANGUAGE, MF_LANGS, it[i].line, it[i].col,
+				       "unknown language '%.*s' (use en, fr, es, pt or de)",
+				       (int)it[i].len, s);
+			} else if (!memchr(m->langs, v, m->nlangs)) {
+				m->langs[m->nlangs++] = (uint8_t)v;
+			}
+		} else {
+			v = org_parse_product(s, it[i].len);
+			if (v < 0)
+				reject(b, CODE_UNKNOWN_PRODUCT, MF_PRODUCTS, it[i].line, it[i].col,
+				       "unknown product '%.*s' (use Officevibe, Skills, LMS, Pingboard, "
+				       "Onboarding, Performance or Workleap AI)", (int)it[i].len, s);
+			else
+				m->products |= (uint8_t)(1u << v);
+		}
+	}
+	if (!m->products)
+		m->products = 1u << PRODUCT_OFFICEVIBE;
+}
+
+/* Remembers the ids of a skipped row: the plan must not remove what they name. */
+static int remember_skipped(struct builder *b, struct strmap *map, int field)
+{
+	size_t len;
+	const char *s = val(b, field, &len);
+	const char *key;
+
+	if (!len || strmap_get(map, s, len, NULL))
+		return INGEST_OK;
+	key = org_strdup(b->org, s, len);
+	if (!key || strmap_put(map, key, len, 0, NULL) < 0)
+		return INGEST_ENOMEM;
+	return INGEST_OK;
+}
+
+static const char *dup_val(struct builder *b, int field)
+{
+	size_t len;
+	const char *s = val(b, field, &len);
+
+	return len ? org_strdup(b->org, s, len) : "";
+}
+
+static int copy_props(struct builder *b, struct member *m)
+{
+	size_t n = b->props.len / sizeof(struct prop_item), i, j;
+	const struct prop_item *p = (const struct prop_item *)(const void *)b->props.data;
+	struct member_prop *out;
+
+	m->props = NULL;
+	m->nprops = 0;
+	if (!n)
+		return INGEST_OK;
+	out = org_alloc(b->org, n * sizeof(*out));
+	if (!out)
+		return INGEST_ENOMEM;
+	/* Insertion sort by index: a member has a handful of properties. */
+	for (i = 0; i < n; i++) {
+		const char *v = org_strdup(b->org, b->scratch.data + p[i].off, p[i].len);
+
+		if (!v)
+			return INGEST_ENOMEM;
+		for (j = m->nprops; j > 0 && out[j - 1].index > p[i].prop; j--)
+			out[j] = out[j - 1];
+		if (j > 0 && out[j - 1].index == p[i].prop) {
+			memmove(&out[j], &out[j + 1], (m->nprops - j) * sizeof(*out));
+			out[j - 1].value = v; /* the same key twice: the last wins */
+			continue;
+		}
+		out[j] = (struct member_prop){ p[i].prop, v };
+		m->nprops++;
+	}
+	m->props = out;
+	return INGEST_OK;
+}
+
+static int end_member(struct builder *b)
+{
+	struct member m = { 0 };
+	size_t idlen, elen;
+	const char *id = val(b, MF_ID, &idlen);
+	const char *email = val(b, MF_EMAIL, &elen);
+	uint32_t dup = 0;
+	int rc;
+
+	if (!elen)
+		reject(b, CODE_MISSING_VALUE, MF_EMAIL, b->vals[MF_EMAIL].line, b->vals[MF_EMAIL].col,
+		       "email is required");
+	else if (!email_valid(email, elen))
+		reject(b, CODE_INVALID_EMAIL, MF_EMAIL, b->vals[MF_EMAIL].line, b->vals[MF_EMAIL].col,
+		       "'%.*s' is not a valid email address", (int)elen, email);
+	/* The legacy users.csv keys members by email when it has no id. */
+	if (!idlen && b->legacy && elen) {
+		b->vals[MF_ID] = b->vals[MF_EMAIL];
+		id = email;
+		idlen = elen;
+	}
+	if (!idlen)
+		reject(b, CODE_MISSING_VALUE, MF_ID, b->vals[MF_ID].line, b->vals[MF_ID].col,
+		       "%s is required", field_name(b, MF_ID));
+	parse_lists(b, &m);
+	if (b->invalid)
+		goto skipped;
+
+	m.external_id = org_strdup(b->org, id, idlen);
+	m.email = org_strdup(b->org, email, elen);
+	m.first_name = dup_val(b, MF_FIRST_NAME);
+	m.last_name = dup_val(b, MF_LAST_NAME);
+	m.job_title = dup_val(b, MF_JOB_TITLE);
+	m.image_url = dup_val(b, MF_IMAGE_URL);
+	if (!m.external_id || !m.email || !m.first_name || !m.last_name || !m.job_title ||
+	    !m.image_url || copy_props(b, &m))
+		return INGEST_ENOMEM;
+	m.line = b->line;
+	m.role = ROLE_MEMBER;
+	m.state = STATE_CREATED;
+	rc = org_add_member(b->org, &m, NULL, &dup);
+	if (rc == ORG_EDUP_ID) {
+		reject(b, CODE_DUPLICATE_MEMBER_ID, MF_ID, b->vals[MF_ID].line, b->vals[MF_ID].col,
+		       "%s '%s' is already used on line %u; this row is skipped",
+		       field_name(b, MF_ID), m.external_id, b->org->members[dup].line);
+		/* The id names the first row's member: it is present, not skipped. */
+		return remember_skipped(b, &b->org->skipped.emails, MF_EMAIL);
+	}
+	if (rc == ORG_EDUP_EMAIL) {
+		reject(b, CODE_DUPLICATE_EMAIL, MF_EMAIL, b->vals[MF_EMAIL].line,
+		       b->vals[MF_EMAIL].col, "email '%s' is already used on line %u; this row is skipped",
+		       m.email, b->org->members[dup].line);
+		return remember_skipped(b, &b->org->skipped.member_ids, MF_ID);
+	}
+	return rc == ORG_OK ? INGEST_OK : INGEST_ENOMEM;
+skipped:
+	if (remember_skipped(b, &b->org->skipped.member_ids, MF_ID) ||
+	    remember_skipped(b, &b->org->skipped.emails, MF_EMAIL))
+		return INGEST_ENOMEM;
+	return INGEST_OK;
+}
+
+static int end_team(struct builder *b)
+{
+	struct team t;
+	size_t idlen, nlen;
+	const char *id = val(b, TF_ID, &idlen);
+	const char *name = val(b, TF_NAME, &nlen);
+	uint32_t dup = 0;
+	int rc;
+
+	if (!idlen)
+		reject(b, CODE_MISSING_VALUE, TF_ID, b->vals[TF_ID].line, b->vals[TF_ID].col,
+		       "%s is required", field_name(b, TF_ID));
+	if (!nlen)
+		reject(b, CODE_EMPTY_NAME, TF_NAME, b->vals[TF_NAME].line, b->vals[TF_NAME].col,
+		       "the team has no name");
+	if (b->invalid)
+		return remember_skipped(b, &b->org->skipped.team_ids, TF_ID);
+	t.external_id = org_strdup(b->org, id, idlen);
+	t.name = org_strdup(b->org, name, nlen);
+	t.line = b->line;
+	if (!t.external_id || !t.name)
+		return INGEST_ENOMEM;
+	rc = org_add_team(b->org, &t, NULL, &dup);
+	if (rc == ORG_EDUP_ID) {
+		reject(b, CODE_DUPLICATE_TEAM_ID, TF_ID, b->vals[TF_ID].line, b->vals[TF_ID].col,
+		       "%s '%s' is already used on line %u; this row is skipped",
+		       field_name(b, TF_ID), t.external_id, b->org->teams[dup].line);
+		return INGEST_OK;
+	}
+	return rc == ORG_OK ? INGEST_OK : INGEST_ENOMEM;
+}
+
+/* -1 unset, 0 false, 1 true, 2 not a boolean. */
+static int bool_of(const struct builder *b, int field)
+{
+	static const char *const truths[] = { "true", "1", "yes", "y" };
+	static const char *const lies[] = { "false", "0", "no", "n" };
+	const struct builder_value *v = &b->vals[field];
+	const char *s = b->scratch.data + v->off;
+	size_t i;
+
+	if (!v->set || (!v->is_bool && !v->len))
+		return -1;
+	if (v->is_bool)
+		return v->bool_val;
+	for (i = 0; i < 4; i++) {
+		if (strlen(truths[i]) == v->len && strmap_ci_equal(truths[i], s, v->len))
+			return 1;
+		if (strlen(lies[i]) == v->len && strmap_ci_equal(lies[i], s, v->len))
+			return 0;
+	}
+	return 2;
+}
+
+static int end_mapping(struct builder *b)
+{
+	struct raw_mapping r = { { NULL, NULL, NULL }, { 0, 0, 0 }, b->line, false, false };
+	int is_member = bool_of(b, XF_IS_MEMBER), is_manager = bool_of(b, XF_IS_MANAGER);
+	size_t len[3];
+	int f;
+
+	for (f = XF_TEAM; f <= XF_SUBTEAM; f++) {
+		const char *s = val(b, f, &len[f]);
+
+		r.cols[f] = b->vals[f].col;
+		if (len[f] && !(r.ids[f] = arena_strndup(&b->names, s, len[f])))
+			return INGEST_ENOMEM;
+	}
+	for (f = XF_IS_MEMBER; f <= XF_IS_MANAGER; f++) {
+		if (bool_of(b, f) == 2)
+			reject(b, CODE_INVALID_BOOLEAN, f, b->vals[f].line, b->vals[f].col,
+			       "'%.*s' is not a boolean (use true/false, 1/0 or yes/no)",
+			       (int)b->vals[f].len, b->scratch.data + b->vals[f].off);
+	}
+	if (!len[XF_TEAM])
+		reject(b, CODE_MISSING_VALUE, XF_TEAM, b->vals[XF_TEAM].line, b->vals[XF_TEAM].col,
+		       "%s is required", field_name(b, XF_TEAM));
+	if (len[XF_MEMBER] && len[XF_SUBTEAM])
+		reject(b, CODE_MAPPING_TWO_TARGETS, XF_SUBTEAM, 0, b->vals[XF_SUBTEAM].col,
+		       "a row maps either a member or a subteam, not both");
+	else if (!len[XF_MEMBER] && !len[XF_SUBTEAM])
+		reject(b, CODE_MAPPING_NO_TARGET, XF_MEMBER, 0, 0,
+		       "the row names neither %s nor %s", field_name(b, XF_MEMBER),
+		       field_name(b, XF_SUBTEAM));
+	else if (len[XF_MEMBER] && is_member == 0 && is_manager != 1)
+		reject(b, CODE_MAPPING_GRANTS_NOTHING, XF_IS_MEMBER, 0, b->vals[XF_IS_MEMBER].col,
+		       "the member is neither a member nor a manager of the team");
+	if (b->invalid)
+		return INGEST_OK;
+	/* An empty isMember on a member row means member (SPEC §2). */
+	r.is_member = len[XF_MEMBER] ? is_member != 0 : false;
+	r.is_manager = len[XF_MEMBER] ? is_manager == 1 : false;
+	if (b->nmaps == b->cap_maps) {
+		size_t cap = b->cap_maps ? b->cap_maps * 2 : 1024;
+		struct raw_mapping *p = realloc(b->maps, cap * sizeof(*p));
+
+		if (!p)
+			return INGEST_ENOMEM;
+		b->maps = p;
+		b->cap_maps = cap;
+	}
+	b->maps[b->nmaps++] = r;
+	return INGEST_OK;
+}
+
+int builder_record_end(struct builder *b)
+{
+	switch (b->kind) {
+	case KIND_MEMBERS:
+		return end_member(b);
+	case KIND_TEAMS:
+		return end_team(b);
+	default:
+		return end_mapping(b);
+	}
+}
+
+/* A resolved mapping row, before cycles are broken. */
+struct resolved {
+	struct mapping m;
+	size_t row; /* index into b->maps */
+	bool cycle;
+};
+
+static void mapping_issue(struct builder *b, const struct raw_mapping *r, enum issue_code code,
+			  int field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void mapping_issue(struct builder *b, const struct raw_mapping *r, enum issue_code code,
+			  int field, const char *fmt, ...)
+{
+	char msg[512], id[300];
+	const char *child = r->ids[XF_MEMBER] ? r->ids[XF_MEMBER] : r->ids[XF_SUBTEAM];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(id, sizeof(id), "%s/%s", r->ids[XF_TEAM], child ? child : "");
+	report_add(b->rep, code == CODE_DUPLICATE_MAPPING ? ISSUE_WARNING : ISSUE_ERROR, code,
+		   &(struct issue_loc){ b->maps_file, r->line, r->cols[field],
+					builder_field_name(KIND_MAPPINGS, field, b->maps_legacy), id },
+		   "%s", msg);
+}
+
+static const char *why_unknown(const struct strmap *skipped, const char *id)
+{
+	return strmap_get(skipped, id, strlen(id), NULL) ? " (its row was skipped)" : "";
+}
+
+/* Resolves ids; rows naming unknown records are reported and dropped. */
+static int resolve(struct builder *b, struct resolved *out, size_t *n)
+{
+	const struct org_skipped *sk = &b->org->skipped;
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < b->nmaps; i++) {
+		const struct raw_mapping *r = &b->maps[i];
+		struct resolved *x = &out[*n];
+		const char *child = r->ids[XF_MEMBER] ? r->ids[XF_MEMBER] : r->ids[XF_SUBTEAM];
+
+		if (!org_find_team(b->org, r->ids[XF_TEAM], strlen(r->ids[XF_TEAM]), &x->m.team)) {
+			mapping_issue(b, r, CODE_UNKNOWN_TEAM, XF_TEAM, "team '%s' is not in the teams file%s",
+				      r->ids[XF_TEAM], why_unknown(&sk->team_ids, r->ids[XF_TEAM]));
+			continue;
+		}
+		if (r->ids[XF_MEMBER]) {
+			x->m.kind = MAPPING_MEMBER;
+			if (!org_find_member(b->org, child, strlen(child), &x->m.child)) {
+				mapping_issue(b, r, CODE_UNKNOWN_MEMBER, XF_MEMBER,
+					      "member '%s' is not in the members file%s", child,
+					      why_unknown(&sk->member_ids, child));
+				continue;
+			}
+		} else {
+			x->m.kind = MAPPING_SUBTEAM;
+			if (!org_find_team(b->org, child, strlen(child), &x->m.child)) {
+				mapping_issue(b, r, CODE_UNKNOWN_SUBTEAM, XF_SUBTEAM,
+					      "subteam '%s' is not in the teams file%s", child,
+					      why_unknown(&sk->team_ids, child));
+				continue;
+			}
+		}
+		x->m.line = r->line;
+		x->m.is_member = r->is_member;
+		x->m.is_manager = r->is_manager;
+		x->row = i;
+		x->cycle = false;
+		(*n)++;
+	}
+	return INGEST_OK;
+}
+
+/* Reports the cycle closed by edge e: the stack from `to` up, then `to` again. */
+static void report_cycle(struct builder *b, const struct resolved *e, const uint32_t *stack,
+			 size_t depth, size_t from)
+{
+	struct buf path;
+	size_t i;
+
+	buf_init(&path);
+	for (i = from; i < depth; i++)
+		buf_printf(&path, "%s > ", b->org->teams[stack[i]].external_id);
+	buf_printf(&path, "%s", b->org->teams[e->m.child].external_id);
+	mapping_issue(b, &b->maps[e->row], CODE_TEAM_CYCLE, XF_SUBTEAM,
+		      "teams form a cycle: %s (each is a subteam of the one before); "
+		      "this row is skipped to break it", path.data ? path.data : "");
+	buf_free(&path);
+}
+
+/*
+ * Marks one edge per cycle of the subteam graph (a DFS back edge), so that
+ * the rest is a DAG. Iterative DFS in team and row order: deterministic,
+ * O(teams + rows), and no recursion depth limit on deep hierarchies.
+ */
+static int break_cycles(struct builder *b, struct resolved *rows, size_t n)
+{
+	uint32_t nt = b->org->nteams;
+	uint32_t *first = calloc((size_t)nt + 1, sizeof(uint32_t));
+	uint32_t *edges = malloc((n ? n : 1) * sizeof(uint32_t));
+	uint32_t *stack = malloc(((size_t)nt + 1) * sizeof(uint32_t));
+	uint32_t *next = malloc(((size_t)nt + 1) * sizeof(uint32_t));
+	uint32_t *pos = malloc(((size_t)nt + 1) * sizeof(uint32_t));
+	uint8_t *color = calloc((size_t)nt + 1, 1); /* 0 new, 1 on stack, 2 done */
+	int rc = INGEST_ENOMEM;
+	uint32_t root, t;
+	size_t i;
+
+	if (!first || !edges || !stack || !next || !pos || !color)
+		goto out;
+	/* Adjacency in CSR form, edges kept in row order. */
+	for (i = 0; i < n; i++)
+		if (rows[i].m.kind == MAPPING_SUBTEAM)
+			first[rows[i].m.team + 1]++;
+	for (t = 0; t < nt; t++)
+		first[t + 1] += first[t];
+	memcpy(next, first, (size_t)nt * sizeof(uint32_t));
+	for (i = 0; i < n; i++)
+		if (rows[i].m.kind == MAPPING_SUBTEAM)
+			edges[next[rows[i].m.team]++] = (uint32_t)i;
+
+	for (root = 0; root < nt; root++) {
+		size_t depth = 0;
+
+		if (color[root])
+			continue;
+		stack[depth++] = root;
+		color[root] = 1;
+		pos[root] = 0;
+		next[root] = first[root];
+		while (depth) {
+			uint32_t u = stack[depth - 1];
+			struct resolved *e;
+			uint32_t v;
+
+			if (next[u] == first[u + 1]) {
+				color[u] = 2;
+				depth--;
+				continue;
+			}
+			e = &rows[edges[next[u]++]];
+			v = e->m.child;
+			if (color[v] == 1) {
+				e->cycle = true;
+				report_cycle(b, e, stack, depth, pos[v]);
+			} else if (color[v] == 0) {
+				color[v] = 1;
+				pos[v] = (uint32_t)depth;
+				next[v] = first[v];
+				stack[depth++] = v;
+			}
+		}
+	}
+	rc = INGEST_OK;
+out:
+	free(first);
+	free(edges);
+	free(stack);
+	free(next);
+	free(pos);
+	free(color);
+	return rc;
+}
+
+int builder_finish(struct builder *b)
+{
+	struct resolved *rows = malloc((b->nmaps ? b->nmaps : 1) * sizeof(*rows));
+	size_t n = 0, i;
+	int rc = INGEST_ENOMEM;
+
+	if (!rows)
+		goto out;
+	if (resolve(b, rows, &n) || break_cycles(b, rows, n))
+		goto out;
+	for (i = 0; i < n; i++) {
+		uint32_t first;
+		int r;
+
+		if (rows[i].cycle)
+			continue;
+		r = org_add_mapping(b->org, &rows[i].m, &first);
+		if (r < 0)
+			goto out;
+		if (r == 1)
+			mapping_issue(b, &b->maps[rows[i].row], CODE_DUPLICATE_MAPPING, XF_TEAM,
+				      "the same mapping is on line %u; the two are merged",
+				      b->org->mappings[first].line);
+	}
+	rc = INGEST_OK;
+out:
+	free(rows);
+	return rc;
+}

@@ -1,0 +1,628 @@
+/*
+ * util: strmap (the index under every lookup of the model), and the arena
+ * and buf it works beside. Contracts from the headers: duplicates keep the
+ * first value, ASCII-only folding, growth without losing keys; arena blocks
+ * aligned and disjoint; buf always NUL-terminated and unchanged on failure.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/strmap.h"
+
+/* Fails naming the case with both values. */
+#define CHECK_EQ(what, expected, actual)                                                  \
+	do {                                                                              \
+		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
+		if (e_ != a_)                                                             \
+			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
+	} while (0)
+
+#define S(lit) lit, sizeof(lit) - 1
+
+/* ---- strmap ---- */
+
+static void test_strmap_empty_map(void **state)
+{
+	struct strmap m;
+	uint32_t v = 77;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("get on a never-used map", 0, strmap_get(&m, S("E001"), &v));
+	CHECK_EQ("get leaves *value alone when absent", 77, v);
+	CHECK_EQ("set on a never-used map", -1, strmap_set(&m, S("E001"), 5));
+	CHECK_EQ("count after failed set", 0, m.count);
+	strmap_free(&m);
+}
+
+static void test_strmap_put_get(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("put alpha", 0, strmap_put(&m, S("alpha"), 1, NULL));
+	CHECK_EQ("put beta", 0, strmap_put(&m, S("beta"), 2, NULL));
+	CHECK_EQ("count", 2, m.count);
+	CHECK_EQ("get alpha found", 1, strmap_get(&m, S("alpha"), &v));
+	CHECK_EQ("get alpha value", 1, v);
+	CHECK_EQ("get beta found", 1, strmap_get(&m, S("beta"), &v));
+	CHECK_EQ("get beta value", 2, v);
+	CHECK_EQ("get gamma (absent)", 0, strmap_get(&m, S("gamma"), &v));
+	CHECK_EQ("get with NULL value pointer", 1, strmap_get(&m, S("alpha"), NULL));
+	CHECK_EQ("exact map is case-sensitive", 0, strmap_get(&m, S("ALPHA"), &v));
+	strmap_free(&m);
+}
+
+static void test_strmap_duplicate_keeps_first(void **state)
+{
+	struct strmap m;
+	uint32_t existing = 12345, v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("first put", 0, strmap_put(&m, S("E001"), 7, NULL));
+	CHECK_EQ("second put of the same key", 1, strmap_put(&m, S("E001"), 9, &existing));
+	CHECK_EQ("existing value reported", 7, existing);
+	CHECK_EQ("value after duplicate put", 1, strmap_get(&m, S("E001"), &v));
+	CHECK_EQ("duplicate put must not overwrite", 7, v);
+	CHECK_EQ("count after duplicate put", 1, m.count);
+	CHECK_EQ("duplicate put with NULL existing", 1, strmap_put(&m, S("E001"), 9, NULL));
+	CHECK_EQ("same bytes from another pointer", 1,
+		 strmap_put(&m, (const char[]){ 'E', '0', '0', '1' }, 4, 3, &existing));
+	CHECK_EQ("existing via another pointer", 7, existing);
+	strmap_free(&m);
+}
+
+static void test_strmap_set(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	assert_int_equal(strmap_put(&m, S("T1"), 1, NULL), 0);
+	CHECK_EQ("set present key", 0, strmap_set(&m, S("T1"), 42));
+	CHECK_EQ("get after set", 1, strmap_get(&m, S("T1"), &v));
+	CHECK_EQ("value after set", 42, v);
+	CHECK_EQ("set absent key", -1, strmap_set(&m, S("T2"), 5));
+	CHECK_EQ("set absent key does not insert", 0, strmap_get(&m, S("T2"), &v));
+	CHECK_EQ("count after set", 1, m.count);
+	strmap_free(&m);
+}
+
+/* Keys are (pointer, length): prefixes, embedded NULs and "" are keys too. */
+static void test_strmap_length_is_the_key(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("put E1", 0, strmap_put(&m, S("E1"), 1, NULL));
+	CHECK_EQ("put E10", 0, strmap_put(&m, S("E10"), 10, NULL));
+	CHECK_EQ("put E100", 0, strmap_put(&m, S("E100"), 100, NULL));
+	CHECK_EQ("put empty key", 0, strmap_put(&m, S(""), 999, NULL));
+	CHECK_EQ("put a\\0b", 0, strmap_put(&m, S("a\0b"), 3, NULL));
+	CHECK_EQ("put a\\0c", 0, strmap_put(&m, S("a\0c"), 4, NULL));
+	CHECK_EQ("put a", 0, strmap_put(&m, S("a"), 5, NULL));
+	CHECK_EQ("count", 7, m.count);
+	CHECK_EQ("E10 found", 1, strmap_get(&m, S("E10"), &v));
+	CHECK_EQ("E10 value", 10, v);
+	CHECK_EQ("E100 read as 3 bytes is E10", 1, strmap_get(&m, "E100", 3, &v));
+	CHECK_EQ("E100 read as 3 bytes value", 10, v);
+	CHECK_EQ("empty key found", 1, strmap_get(&m, "xyz", 0, &v));
+	CHECK_EQ("empty key value", 999, v);
+	CHECK_EQ("a\\0c found", 1, strmap_get(&m, S("a\0c"), &v));
+	CHECK_EQ("a\\0c value", 4, v);
+	CHECK_EQ("a\\0d absent", 0, strmap_get(&m, S("a\0d"), &v));
+	CHECK_EQ("E1000 absent", 0, strmap_get(&m, S("E1000"), &v));
+	strmap_free(&m);
+}
+
+static void test_strmap_ascii_ci(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0, existing = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_ASCII_CI);
+	CHECK_EQ("put mixed case", 0, strmap_put(&m, S("Alice.Tremblay@Example.COM"), 1, NULL));
+	CHECK_EQ("get lower case", 1, strmap_get(&m, S("alice.tremblay@example.com"), &v));
+	CHECK_EQ("get lower case value", 1, v);
+	CHECK_EQ("get upper case", 1, strmap_get(&m, S("ALICE.TREMBLAY@EXAMPLE.COM"), &v));
+	CHECK_EQ("put again in lower case", 1,
+		 strmap_put(&m, S("alice.tremblay@example.com"), 2, &existing));
+	CHECK_EQ("existing of the case-folded duplicate", 1, existing);
+	CHECK_EQ("set through another case", 0, strmap_set(&m, S("ALICE.tremblay@example.com"), 8));
+	CHECK_EQ("get after set", 1, strmap_get(&m, S("Alice.Tremblay@Example.COM"), &v));
+	CHECK_EQ("value after set", 8, v);
+	CHECK_EQ("count", 1, m.count);
+	strmap_free(&m);
+}
+
+/*
+ * Only A-Z fold. Bytes 0x20 apart that are not ASCII letters stay distinct:
+ * '@'/'`', '['/'{', and UTF-8 continuation bytes (É is C3 89, é is C3 A9).
+ */
+static void test_strmap_ascii_ci_folds_nothing_else(void **state)
+{
+	static const char *const upper_e = "\xC3\x89lodie@X.com"; /* Élodie@X.com */
+	static const char *const lower_e = "\xC3\xA9lodie@x.com"; /* élodie@x.com */
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_ASCII_CI);
+	CHECK_EQ("put \xC3\x89lodie@X.com", 0, strmap_put(&m, upper_e, strlen(upper_e), 1, NULL));
+	CHECK_EQ("put \xC3\xA9lodie@x.com (É does not fold to é)", 0,
+		 strmap_put(&m, lower_e, strlen(lower_e), 2, NULL));
+	CHECK_EQ("get \xC3\x89lodie@X.com", 1, strmap_get(&m, upper_e, strlen(upper_e), &v));
+	CHECK_EQ("value of \xC3\x89lodie@X.com", 1, v);
+	CHECK_EQ("get \xC3\xA9lodie@x.com", 1, strmap_get(&m, lower_e, strlen(lower_e), &v));
+	CHECK_EQ("value of \xC3\xA9lodie@x.com", 2, v);
+	CHECK_EQ("get \xC3\x89LODIE@x.COM (ASCII part folded)", 1,
+		 strmap_get(&m, S("\xC3\x89LODIE@x.COM"), &v));
+	CHECK_EQ("value of \xC3\x89LODIE@x.COM", 1, v);
+	CHECK_EQ("put a@b", 0, strmap_put(&m, S("a@b"), 3, NULL));
+	CHECK_EQ("put a`b ('@' and '`' do not fold)", 0, strmap_put(&m, S("a`b"), 4, NULL));
+	CHECK_EQ("put x[y", 0, strmap_put(&m, S("x[y"), 5, NULL));
+	CHECK_EQ("put x{y ('[' and '{' do not fold)", 0, strmap_put(&m, S("x{y"), 6, NULL));
+	CHECK_EQ("put z^", 0, strmap_put(&m, S("z^"), 7, NULL));
+	CHECK_EQ("put z~ ('^' and '~' do not fold)", 0, strmap_put(&m, S("z~"), 8, NULL));
+	CHECK_EQ("count", 8, m.count);
+	strmap_free(&m);
+
+	CHECK_EQ("ci_equal ABC abc", 1, strmap_ci_equal("ABC", "abc", 3));
+	CHECK_EQ("ci_equal @ `", 0, strmap_ci_equal("@", "`", 1));
+	CHECK_EQ("ci_equal [ {", 0, strmap_ci_equal("[", "{", 1));
+	CHECK_EQ("ci_equal É é", 0, strmap_ci_equal("\xC3\x89", "\xC3\xA9", 2));
+	CHECK_EQ("ci_equal Ç ç", 0, strmap_ci_equal("\xC3\x87", "\xC3\xA7", 2));
+	CHECK_EQ("ci_equal only len bytes", 1, strmap_ci_equal("abcX", "ABCy", 3));
+	CHECK_EQ("ci_equal len 0", 1, strmap_ci_equal("a", "b", 0));
+}
+
+/* Exact maps fold nothing, not even ASCII. */
+static void test_strmap_exact_folds_nothing(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("put E001", 0, strmap_put(&m, S("E001"), 1, NULL));
+	CHECK_EQ("put e001", 0, strmap_put(&m, S("e001"), 2, NULL));
+	CHECK_EQ("get e001", 1, strmap_get(&m, S("e001"), &v));
+	CHECK_EQ("value of e001", 2, v);
+	strmap_free(&m);
+}
+
+static void test_strmap_reserve(void **state)
+{
+	struct strmap m;
+	const struct strmap_slot *slots;
+	char keys[1000][8];
+	uint32_t i, cap, v;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	CHECK_EQ("reserve 1000", 0, strmap_reserve(&m, 1000));
+	cap = m.cap;
+	if (cap < 2000 || (cap & (cap - 1)))
+		fail_msg("reserve 1000: cap %u is not a power of two >= 2000", cap);
+	slots = m.slots;
+	for (i = 0; i < 1000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%u", i);
+		CHECK_EQ(keys[i], 0, strmap_put(&m, keys[i], strlen(keys[i]), i, NULL));
+	}
+	CHECK_EQ("cap unchanged after 1000 reserved puts", cap, m.cap);
+	if (m.slots != slots)
+		fail_msg("reserve 1000: table was rehashed while filling reserved room");
+	CHECK_EQ("reserve less than present", 0, strmap_reserve(&m, 10));
+	CHECK_EQ("cap after smaller reserve", cap, m.cap);
+	for (i = 0; i < 1000; i++) {
+		CHECK_EQ(keys[i], 1, strmap_get(&m, keys[i], strlen(keys[i]), &v));
+		CHECK_EQ(keys[i], i, v);
+	}
+	strmap_free(&m);
+}
+
+/*
+ * Asking for more than a uint32 table can hold fails, and leaves the map
+ * as it was; n * 2 must not wrap around into a small, "satisfied" request.
+ */
+static void test_strmap_reserve_too_many(void **state)
+{
+	static const size_t huge[] = {
+		(size_t)1 << 31, SIZE_MAX / 2, SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 2, SIZE_MAX,
+	};
+	struct strmap m;
+	uint32_t v = 0;
+	size_t i;
+
+	(void)state;
+	strmap_init(&m, STRMAP_EXACT);
+	assert_int_equal(strmap_put(&m, S("kept"), 1, NULL), 0);
+	for (i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		int rc = strmap_reserve(&m, huge[i]);
+
+		if (rc != -1)
+			fail_msg("strmap_reserve(%zu): expected -1, got %d (cap %u)", huge[i], rc,
+				 m.cap);
+		CHECK_EQ("key kept after failed reserve", 1, strmap_get(&m, S("kept"), &v));
+		CHECK_EQ("value kept after failed reserve", 1, v);
+	}
+	strmap_free(&m);
+}
+
+static void test_strmap_free_and_reuse(void **state)
+{
+	struct strmap m;
+	uint32_t v = 0;
+
+	(void)state;
+	strmap_init(&m, STRMAP_ASCII_CI);
+	strmap_free(&m); /* never used */
+	assert_int_equal(strmap_put(&m, S("A@x.com"), 1, NULL), 0);
+	strmap_free(&m);
+	assert_null(m.slots);
+	CHECK_EQ("cap after free", 0, m.cap);
+	CHECK_EQ("count after free", 0, m.count);
+	CHECK_EQ("flags kept after free", STRMAP_ASCII_CI, m.flags);
+	CHECK_EQ("get after free", 0, strmap_get(&m, S("a@x.com"), &v));
+	CHECK_EQ("put after free", 0, strmap_put(&m, S("B@x.com"), 2, NULL));
+	CHECK_EQ("reused map still folds", 1, strmap_get(&m, S("b@X.COM"), &v));
+	CHECK_EQ("value in reused map", 2, v);
+	strmap_free(&m);
+}
+
+/* A million keys through every rehash: each still found with its value. */
+static void test_strmap_million_keys(void **state)
+{
+	enum { N = 1000000, W = 32 };
+	char *keys = malloc((size_t)N * W);
+	struct strmap exact, ci;
+	uint32_t i, v, existing;
+	char name[64], probe[W];
+
+	(void)state;
+	assert_non_null(keys);
+	strmap_init(&exact, STRMAP_EXACT);
+	strmap_init(&ci, STRMAP_ASCII_CI);
+	for (i = 0; i < N; i++) {
+		char *k = keys + (size_t)i * W;
+		size_t len = (size_t)snprintf(k, W, "User%u@Maple.Example", i);
+
+		if (strmap_put(&exact, k, len, i, NULL) != 0 || strmap_put(&ci, k, len, i, NULL) != 0)
+			fail_msg("put of key %u (%s) did not return 0", i, k);
+	}
+	CHECK_EQ("exact count", N, exact.count);
+	CHECK_EQ("ci count", N, ci.count);
+	if ((size_t)exact.cap < 2 * (size_t)N)
+		fail_msg("load factor over one half: cap %u for %d keys", exact.cap, N);
+	for (i = 0; i < N; i++) {
+		const char *k = keys + (size_t)i * W;
+		size_t len = strlen(k), j;
+
+		v = UINT32_MAX;
+		if (!strmap_get(&exact, k, len, &v) || v != i) {
+			snprintf(name, sizeof(name), "exact get of key %u", i);
+			CHECK_EQ(name, i, v);
+		}
+		/* the case-folded map answers the lower-case spelling */
+		for (j = 0; j <= len; j++)
+			probe[j] = (char)((k[j] >= 'A' && k[j] <= 'Z') ? k[j] + 32 : k[j]);
+		v = UINT32_MAX;
+		if (!strmap_get(&ci, probe, len, &v) || v != i) {
+			snprintf(name, sizeof(name), "ci get of %s", probe);
+			CHECK_EQ(name, i, v);
+		}
+		if (i % 97 == 0) {
+			existing = UINT32_MAX;
+			if (strmap_put(&exact, k, len, 0, &existing) != 1 || existing != i) {
+				snprintf(name, sizeof(name), "re-put of key %u", i);
+				CHECK_EQ(name, i, existing);
+			}
+		}
+	}
+	CHECK_EQ("absent key past the end", 0, strmap_get(&exact, S("User1000000@Maple.Example"), &v));
+	CHECK_EQ("lower-case key in exact map", 0, strmap_get(&exact, S("user5@maple.example"), &v));
+	CHECK_EQ("count after re-puts", N, exact.count);
+	strmap_free(&exact);
+	strmap_free(&ci);
+	free(keys);
+}
+
+/* ---- arena ---- */
+
+static void test_arena_alignment_and_disjoint_blocks(void **state)
+{
+	enum { N = 20000 };
+	static const size_t aligns[] = { 1, 2, 4, 8, 16, _Alignof(max_align_t) };
+	struct arena a;
+	unsigned char **ptrs = calloc(N, sizeof(*ptrs));
+	size_t *sizes = calloc(N, sizeof(*sizes));
+	size_t i, j, sum = 0;
+
+	(void)state;
+	assert_non_null(ptrs);
+	assert_non_null(sizes);
+	arena_init(&a);
+	assert_null(a.head);
+	CHECK_EQ("fresh arena total", 0, a.total);
+	for (i = 0; i < N; i++) {
+		size_t align = aligns[i % 6];
+
+		sizes[i] = 1 + (i * 7919) % 300;
+		ptrs[i] = arena_alloc(&a, sizes[i], align);
+		if (!ptrs[i])
+			fail_msg("alloc %zu (size %zu, align %zu) returned NULL", i, sizes[i], align);
+		if ((uintptr_t)ptrs[i] % align)
+			fail_msg("alloc %zu: %p not aligned to %zu", i, (void *)ptrs[i], align);
+		memset(ptrs[i], (int)(i & 0xFF), sizes[i]);
+		sum += sizes[i];
+	}
+	/* any overlap would have overwritten an earlier block's pattern */
+	for (i = 0; i < N; i++)
+		for (j = 0; j < sizes[i]; j++)
+			if (ptrs[i][j] != (unsigned char)(i & 0xFF))
+				fail_msg("alloc %zu byte %zu overwritten: %02X", i, j, ptrs[i][j]);
+	if (a.total < sum)
+		fail_msg("total %zu smaller than the %zu bytes handed out", a.total, sum);
+	arena_free(&a);
+	free(ptrs);
+	free(sizes);
+}
+
+static void test_arena_large_block(void **state)
+{
+	enum { BIG = 3 * 1024 * 1024 };
+	struct arena a;
+	char *small1, *big, *small2;
+
+	(void)state;
+	arena_init(&a);
+	small1 = arena_alloc(&a, 10, 1);
+	assert_non_null(small1);
+	memset(small1, 'a', 10);
+	big = arena_alloc(&a, BIG, 8);
+	assert_non_null(big);
+	memset(big, 'b', BIG);
+	small2 = arena_alloc(&a, 10, 1);
+	assert_non_null(small2);
+	memset(small2, 'c', 10);
+	CHECK_EQ("small block before a big one intact", 'a', small1[9]);
+	CHECK_EQ("big block first byte", 'b', big[0]);
+	CHECK_EQ("big block last byte", 'b', big[BIG - 1]);
+	if (a.total < BIG + 20)
+		fail_msg("total %zu after a %d-byte block", a.total, BIG);
+	arena_free(&a);
+}
+
+static void test_arena_strndup(void **state)
+{
+	struct arena a;
+	char src[] = "Fran\xC3\xA7ois-Xavier";
+	char *p, *q, *e;
+
+	(void)state;
+	arena_init(&a);
+	p = arena_strndup(&a, src, 9); /* "François" is 9 bytes */
+	assert_non_null(p);
+	assert_string_equal(p, "Fran\xC3\xA7ois");
+	q = arena_strndup(&a, "a\0b", 3);
+	assert_non_null(q);
+	assert_memory_equal(q, "a\0b\0", 4);
+	e = arena_strndup(&a, "xyz", 0);
+	assert_non_null(e);
+	assert_string_equal(e, "");
+	src[0] = 'X'; /* a copy, not a view */
+	assert_string_equal(p, "Fran\xC3\xA7ois");
+	arena_free(&a);
+}
+
+/* Many small strings across many blocks all survive, then free resets. */
+static void test_arena_many_strings_and_reuse(void **state)
+{
+	enum { N = 200000 };
+	struct arena a;
+	char **strs = calloc(N, sizeof(*strs));
+	char want[32];
+	size_t i;
+
+	(void)state;
+	assert_non_null(strs);
+	arena_init(&a);
+	for (i = 0; i < N; i++) {
+		int n = snprintf(want, sizeof(want), "E%06zu", i);
+
+		strs[i] = arena_strndup(&a, want, (size_t)n);
+		assert_non_null(strs[i]);
+	}
+	for (i = 0; i < N; i++) {
+		snprintf(want, sizeof(want), "E%06zu", i);
+		if (strcmp(strs[i], want) != 0)
+			fail_msg("string %zu: expected %s, got %s", i, want, strs[i]);
+	}
+	arena_free(&a);
+	assert_null(a.head);
+	CHECK_EQ("used after free", 0, a.used);
+	CHECK_EQ("total after free", 0, a.total);
+	strs[0] = arena_strndup(&a, S("again"));
+	assert_non_null(strs[0]);
+	assert_string_equal(strs[0], "again");
+	arena_free(&a);
+	arena_free(&a); /* twice is harmless */
+	free(strs);
+}
+
+/* ---- buf ---- */
+
+static void test_buf_append_family(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	assert_null(b.data);
+	CHECK_EQ("fresh len", 0, b.len);
+	buf_reset(&b); /* no data yet: harmless */
+	assert_null(b.data);
+	CHECK_EQ("append nothing", 0, buf_append(&b, "", 0));
+	assert_non_null(b.data);
+	assert_string_equal(b.data, "");
+	CHECK_EQ("puts", 0, buf_puts(&b, "Hel\xC3\xA8ne"));
+	CHECK_EQ("putc", 0, buf_putc(&b, ','));
+	CHECK_EQ("append", 0, buf_append(&b, "Zo\xC3\xAB;xyz", 4));
+	assert_string_equal(b.data, "Hel\xC3\xA8ne,Zo\xC3\xAB");
+	CHECK_EQ("len after appends", 12, b.len);
+	CHECK_EQ("NUL after data", '\0', b.data[b.len]);
+	if (b.cap <= b.len)
+		fail_msg("cap %zu leaves no room for the NUL after %zu bytes", b.cap, b.len);
+	buf_reset(&b);
+	CHECK_EQ("len after reset", 0, b.len);
+	assert_string_equal(b.data, "");
+	CHECK_EQ("binary append", 0, buf_append(&b, "a\0b", 3));
+	CHECK_EQ("binary len", 3, b.len);
+	assert_memory_equal(b.data, "a\0b\0", 4);
+	buf_free(&b);
+	assert_null(b.data);
+	CHECK_EQ("len after free", 0, b.len);
+	CHECK_EQ("cap after free", 0, b.cap);
+	buf_free(&b); /* twice is harmless */
+}
+
+static void test_buf_printf_and_growth(void **state)
+{
+	struct buf b;
+	char want[8];
+	size_t i;
+
+	(void)state;
+	buf_init(&b);
+	CHECK_EQ("printf", 0, buf_printf(&b, "%s:%u:%d", "members.csv", 12u, -3));
+	assert_string_equal(b.data, "members.csv:12:-3");
+	CHECK_EQ("printf empty", 0, buf_printf(&b, "%s", ""));
+	CHECK_EQ("len after empty printf", 17, b.len);
+	CHECK_EQ("printf appends", 0, buf_printf(&b, " %s", "No\xC3\xABl"));
+	assert_string_equal(b.data, "members.csv:12:-3 No\xC3\xABl");
+	buf_reset(&b);
+	for (i = 0; i < 10000; i++)
+		if (buf_printf(&b, "%05zu", i) != 0)
+			fail_msg("printf number %zu failed", i);
+	CHECK_EQ("len after 10000 printf", 50000, b.len);
+	for (i = 0; i < 10000; i += 997) {
+		snprintf(want, sizeof(want), "%05zu", i);
+		if (memcmp(b.data + i * 5, want, 5) != 0)
+			fail_msg("printf number %zu: expected %s at offset %zu", i, want, i * 5);
+	}
+	CHECK_EQ("NUL after printf data", '\0', b.data[b.len]);
+	buf_free(&b);
+}
+
+static void test_buf_reserve(void **state)
+{
+	struct buf b;
+	const char *data;
+	int i;
+
+	(void)state;
+	buf_init(&b);
+	assert_int_equal(buf_puts(&b, "x"), 0);
+	CHECK_EQ("reserve 1000", 0, buf_reserve(&b, 1000));
+	if (b.cap < b.len + 1000 + 1)
+		fail_msg("reserve 1000 after 1 byte: cap %zu", b.cap);
+	data = b.data;
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(buf_putc(&b, 'y'), 0);
+	if (b.data != data)
+		fail_msg("reserved room was not used: buffer moved");
+	CHECK_EQ("len after reserved appends", 1001, b.len);
+	CHECK_EQ("reserve 0", 0, buf_reserve(&b, 0));
+	buf_free(&b);
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "buf_reserve of a huge size did not return (cap doubling "
+				  "overflows to 0 and loops forever)\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(98);
+	_exit(97);
+}
+
+/* Sizes that cannot be met fail with -1 and leave the buffer as it was. */
+static void test_buf_reserve_impossible(void **state)
+{
+	static const size_t huge[] = {
+		SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 3, SIZE_MAX / 2 + 2, SIZE_MAX / 2 + 1,
+	};
+	struct buf b;
+	size_t i, cap;
+
+	(void)state;
+	buf_init(&b);
+	assert_int_equal(buf_puts(&b, "abc"), 0);
+	cap = b.cap;
+	signal(SIGALRM, on_alarm);
+	for (i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		int rc;
+
+		alarm(5);
+		rc = buf_reserve(&b, huge[i]);
+		alarm(0);
+		if (rc != -1)
+			fail_msg("buf_reserve(%zu): expected -1, got %d", huge[i], rc);
+		CHECK_EQ("len unchanged after failed reserve", 3, b.len);
+		CHECK_EQ("cap unchanged after failed reserve", cap, b.cap);
+		assert_string_equal(b.data, "abc");
+	}
+	alarm(5);
+	CHECK_EQ("append of an impossible length", -1, buf_append(&b, "z", SIZE_MAX - 1));
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	assert_string_equal(b.data, "abc");
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strmap_empty_map),
+		cmocka_unit_test(test_strmap_put_get),
+		cmocka_unit_test(test_strmap_duplicate_keeps_first),
+		cmocka_unit_test(test_strmap_set),
+		cmocka_unit_test(test_strmap_length_is_the_key),
+		cmocka_unit_test(test_strmap_ascii_ci),
+		cmocka_unit_test(test_strmap_ascii_ci_folds_nothing_else),
+		cmocka_unit_test(test_strmap_exact_folds_nothing),
+		cmocka_unit_test(test_strmap_reserve),
+		cmocka_unit_test(test_strmap_reserve_too_many),
+		cmocka_unit_test(test_strmap_free_and_reuse),
+		cmocka_unit_test(test_strmap_million_keys),
+		cmocka_unit_test(test_arena_alignment_and_disjoint_blocks),
+		cmocka_unit_test(test_arena_large_block),
+		cmocka_unit_test(test_arena_strndup),
+		cmocka_unit_test(test_arena_many_strings_and_reuse),
+		cmocka_unit_test(test_buf_append_family),
+		cmocka_unit_test(test_buf_printf_and_growth),
+		cmocka_unit_test(test_buf_reserve),
+		cmocka_unit_test(test_buf_reserve_impossible),
+	};
+
+	return cmocka_run_group_tests_name("strmap, arena, buf", tests, NULL, NULL);
+}
