@@ -306,6 +306,7 @@ static const char *value_str(struct builder *b, const struct builder_value *v, c
 	return tmp;
 }
 
+__attribute__((format(printf, 6, 0)))
 static void record_issue(struct builder *b, enum issue_code code, const char *field,
 			 uint32_t line, uint32_t col, const char *fmt, va_list ap)
 {
