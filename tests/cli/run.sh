@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# End-to-end tests of the orgsync command line: the real binary on real files.
+# ORGSYNC may hold a wrapper ("valgrind -q ... build/orgsync").
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ORGSYNC=${ORGSYNC:-build/orgsync}
+DATA=tests/data/csv
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_exit CODE NAME -- CMD...: runs CMD, output in $TMP/out, checks the exit code.
+expect_exit() {
+	local want=$1 name=$2
+	shift 3
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	local got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		ko "$name: exit $got, expected $want"; sed 's/^/  | /' "$TMP/out" "$TMP/err" | head -20 >&2
+	fi
+}
+
+# expect_in FILE TEXT NAME
+expect_in() {
+	if grep -qF -- "$2" "$1"; then ok; else ko "$3: '$2' not in output"; sed 's/^/  | /' "$1" | head -20 >&2; fi
+}
+
+expect_not_in() {
+	if grep -qF -- "$2" "$1"; then ko "$3: '$2' unexpectedly in output"; else ok; fi
+}
+
+same_files() {
+	if cmp -s "$1" "$2"; then ok; else ko "$3: $1 differs from $2"; diff "$1" "$2" | head -20 >&2; fi
+}
+
+csv3() { echo --members "$1" --teams "$2" --mappings "$3"; }
+H_T=$TMP/teams.csv
+H_X=$TMP/maps.csv
+printf 'externalTeamId,teamName\n' >"$H_T"
+printf 'externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n' >"$H_X"
+
+# --- help and dispatch
+expect_exit 0 help -- $ORGSYNC help
+expect_in "$TMP/out" "validate" help
+expect_in "$TMP/out" "convert" help
+expect_not_in "$TMP/out" " gen " "gen is hidden"
+expect_exit 0 "validate --help" -- $ORGSYNC validate --help
+expect_in "$TMP/out" "--format" "validate --help"
+expect_exit 0 "help convert" -- $ORGSYNC help convert
+expect_in "$TMP/out" "--to csv|json" "help convert"
+expect_exit 2 "unknown command" -- $ORGSYNC frobnicate
+expect_in "$TMP/err" "'frobnicate' is not a command" "unknown command"
+expect_exit 2 "no input" -- $ORGSYNC validate
+expect_in "$TMP/err" "no input" "no input"
+
+# --- the sample orgs
+if [ -d examples/current ] && [ -f examples/current/members.csv ]; then
+	expect_exit 0 "validate current example" -- $ORGSYNC validate --dir examples/current
+	expect_in "$TMP/out" "current CSV:" "current example format"
+	expect_exit 0 "validate legacy example" -- $ORGSYNC validate --dir examples/legacy
+	expect_in "$TMP/out" "legacy CSV:" "legacy example format"
+	expect_exit 0 "validate current JSON example" -- $ORGSYNC validate --json examples/current/org.json
+	expect_exit 0 "validate legacy JSON example" -- $ORGSYNC validate --json examples/legacy/org.json
+	expect_in "$TMP/out" "legacy JSON" "legacy JSON example format"
+
+	expect_exit 0 "convert legacy CSV" -- $ORGSYNC convert --dir examples/legacy -o "$TMP/from-legacy"
+	for f in members.csv teams.csv teams-mappings.csv; do
+		same_files "$TMP/from-legacy/$f" "examples/current/$f" "legacy CSV converts to current $f"
+	done
+	expect_exit 0 "convert current CSV" -- $ORGSYNC convert --dir examples/current -o "$TMP/from-current"
+	for f in members.csv teams.csv teams-mappings.csv; do
+		same_files "$TMP/from-current/$f" "examples/current/$f" "current CSV is canonical: $f"
+	done
+	expect_exit 0 "convert legacy JSON to CSV" -- \
+		$ORGSYNC convert --json examples/legacy/org.json -o "$TMP/from-legacy-json"
+	for f in members.csv teams.csv teams-mappings.csv; do
+		same_files "$TMP/from-legacy-json/$f" "examples/current/$f" "legacy JSON converts to current $f"
+	done
+	expect_exit 0 "convert current CSV to JSON" -- \
+		$ORGSYNC convert --dir examples/current --to json -o "$TMP/a.json"
+	expect_exit 0 "convert current JSON to JSON" -- \
+		$ORGSYNC convert --json examples/current/org.json --to json -o "$TMP/b.json"
+	same_files "$TMP/a.json" "$TMP/b.json" "CSV and JSON examples are the same org"
+	expect_exit 0 "JSON round trip back to CSV" -- $ORGSYNC convert --json "$TMP/a.json" -o "$TMP/rt"
+	same_files "$TMP/rt/members.csv" examples/current/members.csv "JSON round trip"
+	expect_exit 0 "convert to stdout" -- $ORGSYNC convert --dir examples/current --to json --compact -o -
+	expect_in "$TMP/out" '"teamMappings":[' "compact JSON on stdout"
+
+	expect_exit 2 "legacy settings rejected" -- $ORGSYNC validate --json examples/legacy/with-settings.json
+	expect_in "$TMP/out" "[legacy_settings]" "settings code"
+	expect_in "$TMP/out" "syncAdmin" "settings names syncAdmin"
+	expect_in "$TMP/out" "inviteNewUsers" "settings names inviteNewUsers"
+	expect_exit 2 "convert refuses settings" -- \
+		$ORGSYNC convert --json examples/legacy/with-settings.json --to json -o "$TMP/never.json"
+	if [ -e "$TMP/never.json" ]; then ko "invalid input wrote an output"; else ok; fi
+else
+	ko "examples/ are missing"
+fi
+
+# --- validation outcomes and their exit codes
+expect_exit 0 "header-only files are a valid empty org" -- \
+	$ORGSYNC validate $(csv3 $DATA/members_header_only.csv $DATA/teams_header_only.csv $DATA/mappings_header_only.csv)
+expect_in "$TMP/out" "0 members, 0 teams, 0 mappings" "empty org counts"
+expect_exit 2 "missing file" -- $ORGSYNC validate --members $DATA/members_header_only.csv --teams "$H_T"
+expect_in "$TMP/out" "[file_missing]" "missing mappings file"
+expect_exit 2 "unreadable file" -- $ORGSYNC validate $(csv3 "$TMP/nope.csv" "$H_T" "$H_X")
+expect_in "$TMP/out" "nope.csv" "unreadable file named"
+expect_exit 2 "missing column" -- $ORGSYNC validate $(csv3 $DATA/members_missing_email_column.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "members_missing_email_column.csv:1: fatal: the required column 'email' is missing" "missing column message"
+expect_exit 1 "quoted newline" -- $ORGSYNC validate $(csv3 $DATA/quoted_newline_then_bad_email.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "quoted_newline_then_bad_email.csv:4:2: error:" "line of the record after a quoted newline"
+expect_exit 2 "invalid UTF-8" -- $ORGSYNC validate $(csv3 $DATA/invalid_utf8_latin1.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "byte offset 47" "invalid UTF-8 offset"
+expect_exit 2 "unclosed quote" -- $ORGSYNC validate $(csv3 $DATA/unclosed_quote.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "[csv_quoting]" "unclosed quote code"
+expect_exit 2 "stray quote" -- $ORGSYNC validate $(csv3 $DATA/quote_inside_unquoted_field.csv "$H_T" "$H_X")
+expect_exit 1 "duplicates" -- $ORGSYNC validate --format json $(csv3 $DATA/duplicate_id_and_email.csv "$H_T" "$H_X")
+expect_in "$TMP/out" '"code": "duplicate_member_id"' "duplicate id in JSON report"
+expect_in "$TMP/out" '"code": "duplicate_email"' "duplicate email in JSON report"
+expect_in "$TMP/out" '"status": "warnings"' "JSON status"
+expect_exit 1 "unknown properties" -- $ORGSYNC validate --properties department \
+	$(csv3 $DATA/two_unknown_property_columns.csv "$H_T" "$H_X")
+[ "$(grep -c '\[unknown_property\]' "$TMP/out")" -eq 2 ] && ok || ko "one warning per unknown column"
+expect_exit 0 "properties accepted by default" -- $ORGSYNC validate $(csv3 $DATA/two_unknown_property_columns.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "2 custom properties" "extra columns are properties"
+expect_exit 1 "unknown product and language" -- $ORGSYNC validate $(csv3 $DATA/unknown_product_and_language.csv "$H_T" "$H_X")
+expect_in "$TMP/out" "[unknown_product]" "unknown product"
+expect_in "$TMP/out" "[unknown_language]" "unknown language"
+expect_exit 0 "BOM, CRLF, header case" -- $ORGSYNC validate $(csv3 $DATA/bom_crlf_header_case.csv "$H_T" "$H_X")
+expect_exit 1 "cycle and unknown refs" -- $ORGSYNC validate $(csv3 $DATA/members_header_only.csv $DATA/teams_three.csv $DATA/mappings_cycle_and_unknown.csv)
+expect_in "$TMP/out" "T1 > T2 > T3 > T1" "cycle named"
+expect_in "$TMP/out" "[unknown_member]" "unknown member"
+expect_in "$TMP/out" "[unknown_team]" "unknown team"
+expect_exit 2 "convert -o - needs json" -- $ORGSYNC convert --dir examples/current -o -
+expect_exit 1 "convert reports skipped rows" -- \
+	$ORGSYNC convert $(csv3 $DATA/duplicate_id_and_email.csv "$H_T" "$H_X") -o "$TMP/dups"
+expect_in "$TMP/err" "[duplicate_email]" "convert prints skipped rows"
+[ "$(($(wc -l <"$TMP/dups/members.csv")))" -eq 2 ] && ok || ko "convert keeps the first of duplicates"
+
+# --- the generator: deterministic, valid, errors on request
+expect_exit 0 "gen" -- $ORGSYNC gen --members 2000 --seed 7 --out "$TMP/g1"
+expect_exit 0 "gen again" -- $ORGSYNC gen --members 2000 --seed 7 --out "$TMP/g2"
+for f in members.csv teams.csv teams-mappings.csv; do same_files "$TMP/g1/$f" "$TMP/g2/$f" "gen is deterministic: $f"; done
+expect_exit 0 "gen other seed" -- $ORGSYNC gen --members 2000 --seed 8 --out "$TMP/g3"
+if cmp -s "$TMP/g1/members.csv" "$TMP/g3/members.csv"; then ko "seed changes the org"; else ok; fi
+expect_exit 0 "generated org is valid" -- $ORGSYNC validate --dir "$TMP/g1"
+expect_in "$TMP/out" "2000 members, 250 teams" "generated sizes"
+expect_exit 0 "gen json" -- $ORGSYNC gen --members 2000 --seed 7 --format json --out "$TMP/gj"
+expect_exit 0 "gen json to csv" -- $ORGSYNC convert --json "$TMP/gj/org.json" -o "$TMP/gjc"
+expect_exit 0 "gen csv to canonical csv" -- $ORGSYNC convert --dir "$TMP/g1" -o "$TMP/g1c"
+for f in members.csv teams.csv teams-mappings.csv; do
+	same_files "$TMP/gjc/$f" "$TMP/g1c/$f" "generated JSON and CSV are the same org: $f"
+done
+expect_exit 0 "gen legacy" -- $ORGSYNC gen --members 2000 --seed 7 --legacy --out "$TMP/gl"
+expect_exit 0 "generated legacy org is valid" -- $ORGSYNC validate --dir "$TMP/gl"
+expect_in "$TMP/out" "legacy CSV: 2000 members" "generated legacy"
+expect_exit 0 "gen with errors" -- $ORGSYNC gen --members 2000 --seed 7 --errors 2% --out "$TMP/ge"
+expect_exit 1 "injected errors are found" -- $ORGSYNC validate --dir "$TMP/ge"
+expect_exit 2 "gen bad args" -- $ORGSYNC gen --members -5 --out "$TMP/gx"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
