@@ -85,10 +85,14 @@ const char *builder_field_name(enum ingest_kind kind, int field, bool legacy)
 /* A mapping row kept until every team and member is known. */
 struct raw_mapping {
 	const char *ids[3]; /* XF_TEAM, XF_MEMBER, XF_SUBTEAM; NULL when absent */
+	uint32_t lens[3];
 	uint32_t cols[3];
 	uint32_t line;
 	bool is_member, is_manager;
 };
+
+/* Caps what an estimate may reserve: a bad guess must not cost gigabytes. */
+enum { EXPECT_MAX = 4 * 1000 * 1000 };
 
 struct list_item {
 	uint32_t field, off, len, line, col;
@@ -123,11 +127,37 @@ void builder_free(struct builder *b)
 	strmap_free(&b->prop_seen);
 	arena_free(&b->names);
 	free(b->maps);
+	free(b->map_cols);
 	memset(b, 0, sizeof(*b));
+}
+
+int builder_expect(struct builder *b, enum ingest_kind kind, size_t n)
+{
+	uint32_t e = n > EXPECT_MAX ? EXPECT_MAX : (uint32_t)n;
+	int rc;
+
+	switch (kind) {
+	case KIND_MEMBERS:
+		rc = org_reserve(b->org, e, 0, 0);
+		break;
+	case KIND_TEAMS:
+		rc = org_reserve(b->org, 0, e, 0);
+		break;
+	default:
+		rc = org_reserve(b->org, 0, 0, e);
+		break;
+	}
+	return rc ? INGEST_ENOMEM : INGEST_OK;
 }
 
 void builder_begin_file(struct builder *b, enum ingest_kind kind, const char *file, bool legacy)
 {
+	int k;
+
+	for (k = 0; k < KIND_COUNT; k++)
+		if (b->started[k] && k != (int)kind)
+			b->done[k] = true;
+	b->started[kind] = true;
 	b->kind = kind;
 	b->file = file;
 	b->legacy = legacy;
@@ -229,6 +259,25 @@ int builder_list_item(struct builder *b, int field, const char *s, size_t len,
 	return INGEST_OK;
 }
 
+/*
+ * The index a key will be looked up in at the record's end: its slot is
+ * fetched now, while the rest of the record is parsed. On a million
+ * members those lookups are cache misses, and the largest cost of ingest.
+ */
+static void prefetch_index(const struct builder *b, int field, const char *s, size_t len)
+{
+	const struct org *o = b->org;
+
+	if (b->kind == KIND_MEMBERS && field == MF_ID)
+		strmap_prefetch(&o->by_member_id, s, len);
+	else if (b->kind == KIND_MEMBERS && field == MF_EMAIL)
+		strmap_prefetch(&o->by_email, s, len);
+	else if (b->kind == KIND_MAPPINGS && field == XF_MEMBER)
+		strmap_prefetch(&o->by_member_id, s, len);
+	else if (b->kind == KIND_MAPPINGS && (field == XF_TEAM || field == XF_SUBTEAM))
+		strmap_prefetch(&o->by_team_id, s, len);
+}
+
 int builder_value(struct builder *b, int field, const char *s, size_t len,
 		  uint32_t line, uint32_t col)
 {
@@ -251,6 +300,7 @@ int builder_value(struct builder *b, int field, const char *s, size_t len,
 	trim(&s, &len);
 	if (len > FIELD_MAX)
 		return too_long(b, field, line, col, len);
+	prefetch_index(b, field, s, len);
 	v->off = (uint32_t)b->scratch.len;
 	v->len = (uint32_t)len;
 	v->line = line;
@@ -639,26 +689,118 @@ static int bool_of(const struct builder *b, int field)
 	return 2;
 }
 
-static int end_mapping(struct builder *b)
+static void mapping_issue(struct builder *b, enum issue_code code, uint32_t line, uint32_t col,
+			  int field, const char *team, const char *child, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+
+static void mapping_issue(struct builder *b, enum issue_code code, uint32_t line, uint32_t col,
+			  int field, const char *team, const char *child, const char *fmt, ...)
 {
-	struct raw_mapping r = { { NULL, NULL, NULL }, { 0, 0, 0 }, b->line, false, false };
-	int is_member = bool_of(b, XF_IS_MEMBER), is_manager = bool_of(b, XF_IS_MANAGER);
-	size_t len[3];
+	char msg[512], id[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(id, sizeof(id), "%s/%s", team, child);
+	report_add(b->rep, code == CODE_DUPLICATE_MAPPING ? ISSUE_WARNING : ISSUE_ERROR, code,
+		   &(struct issue_loc){ b->maps_file, line, col,
+					builder_field_name(KIND_MAPPINGS, field, b->maps_legacy), id },
+		   "%s", msg);
+}
+
+static const char *why_unknown(const struct strmap *skipped, const char *id)
+{
+	return strmap_get(skipped, id, strlen(id), NULL) ? " (its row was skipped)" : "";
+}
+
+/* Resolves a valid row's ids into an org mapping, or reports the unknown one. */
+static int resolve_row(struct builder *b, const struct raw_mapping *r)
+{
+	const struct org_skipped *sk = &b->org->skipped;
+	int cf = r->ids[XF_MEMBER] ? XF_MEMBER : XF_SUBTEAM;
+	char team[256], child[256];
+	struct mapping m = { 0, 0, r->line, MAPPING_MEMBER, r->is_member, r->is_manager };
+	uint32_t idx;
+	bool found;
+
+	if (!org_find_team(b->org, r->ids[XF_TEAM], r->lens[XF_TEAM], &m.team)) {
+		snprintf(team, sizeof(team), "%.*s", (int)r->lens[XF_TEAM], r->ids[XF_TEAM]);
+		snprintf(child, sizeof(child), "%.*s", (int)r->lens[cf], r->ids[cf]);
+		mapping_issue(b, CODE_UNKNOWN_TEAM, r->line, r->cols[XF_TEAM], XF_TEAM, team, child,
+			      "team '%s' is not in the teams file%s", team, why_unknown(&sk->team_ids, team));
+		return INGEST_OK;
+	}
+	if (cf == XF_MEMBER) {
+		found = org_find_member(b->org, r->ids[cf], r->lens[cf], &m.child);
+	} else {
+		m.kind = MAPPING_SUBTEAM;
+		found = org_find_team(b->org, r->ids[cf], r->lens[cf], &m.child);
+	}
+	if (!found) {
+		snprintf(team, sizeof(team), "%.*s", (int)r->lens[XF_TEAM], r->ids[XF_TEAM]);
+		snprintf(child, sizeof(child), "%.*s", (int)r->lens[cf], r->ids[cf]);
+		if (cf == XF_MEMBER)
+			mapping_issue(b, CODE_UNKNOWN_MEMBER, r->line, r->cols[cf], cf, team, child,
+				      "member '%s' is not in the members file%s", child,
+				      why_unknown(&sk->member_ids, child));
+		else
+			mapping_issue(b, CODE_UNKNOWN_SUBTEAM, r->line, r->cols[cf], cf, team, child,
+				      "subteam '%s' is not in the teams file%s", child,
+				      why_unknown(&sk->team_ids, child));
+		return INGEST_OK;
+	}
+	if (org_add_mapping(b->org, &m, &idx) != ORG_OK)
+		return INGEST_ENOMEM;
+	if (idx >= b->cap_cols) {
+		uint32_t cap = b->org->cap_mappings > idx ? b->org->cap_mappings : idx + 1;
+		uint32_t *p = realloc(b->map_cols, (size_t)cap * 2 * sizeof(*p));
+
+		if (!p)
+			return INGEST_ENOMEM;
+		b->map_cols = p;
+		b->cap_cols = cap;
+	}
+	b->map_cols[2 * idx] = r->cols[XF_TEAM];
+	b->map_cols[2 * idx + 1] = r->cols[cf];
+	return INGEST_OK;
+}
+
+static int defer_row(struct builder *b, struct raw_mapping *r)
+{
 	int f;
 
-	for (f = XF_TEAM; f <= XF_SUBTEAM; f++) {
-		const char *s = val(b, f, &len[f]);
-
-		r.cols[f] = b->vals[f].col;
-		if (len[f] && !(r.ids[f] = arena_strndup(&b->names, s, len[f])))
+	for (f = XF_TEAM; f <= XF_SUBTEAM; f++)
+		if (r->ids[f] && !(r->ids[f] = arena_strndup(&b->names, r->ids[f], r->lens[f])))
 			return INGEST_ENOMEM;
+	if (b->nmaps == b->cap_maps) {
+		size_t cap = b->cap_maps ? b->cap_maps * 2 : 1024;
+		struct raw_mapping *p = realloc(b->maps, cap * sizeof(*p));
+
+		if (!p)
+			return INGEST_ENOMEM;
+		b->maps = p;
+		b->cap_maps = cap;
 	}
+	b->maps[b->nmaps++] = *r;
+	return INGEST_OK;
+}
+
+static int end_mapping(struct builder *b)
+{
+	struct raw_mapping r = { { NULL, NULL, NULL }, { 0, 0, 0 }, { 0, 0, 0 }, b->line, false, false };
+	int is_member = bool_of(b, XF_IS_MEMBER), is_manager = bool_of(b, XF_IS_MANAGER);
+	size_t len[3];
+	int f, rc;
+
 	for (f = XF_IS_MEMBER; f <= XF_IS_MANAGER; f++) {
 		if (bool_of(b, f) == 2)
 			reject(b, CODE_INVALID_BOOLEAN, f, b->vals[f].line, b->vals[f].col,
 			       "'%.*s' is not a boolean (use true/false, 1/0 or yes/no)",
 			       (int)b->vals[f].len, b->scratch.data + b->vals[f].off);
 	}
+	for (f = XF_TEAM; f <= XF_SUBTEAM; f++)
+		val(b, f, &len[f]);
 	if (!len[XF_TEAM])
 		reject(b, CODE_MISSING_VALUE, XF_TEAM, b->vals[XF_TEAM].line, b->vals[XF_TEAM].col,
 		       "%s is required", field_name(b, XF_TEAM));
@@ -674,20 +816,20 @@ static int end_mapping(struct builder *b)
 		       "the member is neither a member nor a manager of the team");
 	if (b->invalid)
 		return INGEST_OK;
+	for (f = XF_TEAM; f <= XF_SUBTEAM; f++) {
+		r.cols[f] = b->vals[f].col;
+		r.lens[f] = (uint32_t)len[f];
+		if (len[f])
+			r.ids[f] = b->scratch.data + b->vals[f].off;
+	}
 	/* An empty isMember on a member row means member (SPEC §2). */
 	r.is_member = len[XF_MEMBER] ? is_member != 0 : false;
 	r.is_manager = len[XF_MEMBER] ? is_manager == 1 : false;
-	if (b->nmaps == b->cap_maps) {
-		size_t cap = b->cap_maps ? b->cap_maps * 2 : 1024;
-		struct raw_mapping *p = realloc(b->maps, cap * sizeof(*p));
-
-		if (!p)
-			return INGEST_ENOMEM;
-		b->maps = p;
-		b->cap_maps = cap;
-	}
-	b->maps[b->nmaps++] = r;
-	return INGEST_OK;
+	if (b->done[KIND_MEMBERS] && b->done[KIND_TEAMS])
+		rc = resolve_row(b, &r);
+	else
+		rc = defer_row(b, &r);
+	return rc;
 }
 
 int builder_record_end(struct builder *b)
@@ -702,129 +844,66 @@ int builder_record_end(struct builder *b)
 	}
 }
 
-/* A resolved mapping row, before cycles are broken. */
-struct resolved {
-	struct mapping m;
-	size_t row; /* index into b->maps */
-	bool cycle;
-};
 
-static void mapping_issue(struct builder *b, const struct raw_mapping *r, enum issue_code code,
-			  int field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void mapping_issue(struct builder *b, const struct raw_mapping *r, enum issue_code code,
-			  int field, const char *fmt, ...)
+/* The ids of a mapping, for messages. */
+static void mapping_ids(const struct org *o, const struct mapping *m, const char **team,
+			const char **child)
 {
-	char msg[512], id[300];
-	const char *child = r->ids[XF_MEMBER] ? r->ids[XF_MEMBER] : r->ids[XF_SUBTEAM];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(id, sizeof(id), "%s/%s", r->ids[XF_TEAM], child ? child : "");
-	report_add(b->rep, code == CODE_DUPLICATE_MAPPING ? ISSUE_WARNING : ISSUE_ERROR, code,
-		   &(struct issue_loc){ b->maps_file, r->line, r->cols[field],
-					builder_field_name(KIND_MAPPINGS, field, b->maps_legacy), id },
-		   "%s", msg);
+	*team = o->teams[m->team].external_id;
+	*child = m->kind == MAPPING_MEMBER ? o->members[m->child].external_id
+					   : o->teams[m->child].external_id;
 }
 
-static const char *why_unknown(const struct strmap *skipped, const char *id)
+/* Reports the cycle closed by mapping e: the stack from its target up, then it again. */
+static void report_cycle(struct builder *b, uint32_t e, const uint32_t *stack, size_t depth,
+			 size_t from)
 {
-	return strmap_get(skipped, id, strlen(id), NULL) ? " (its row was skipped)" : "";
-}
-
-/* Resolves ids; rows naming unknown records are reported and dropped. */
-static int resolve(struct builder *b, struct resolved *out, size_t *n)
-{
-	const struct org_skipped *sk = &b->org->skipped;
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < b->nmaps; i++) {
-		const struct raw_mapping *r = &b->maps[i];
-		struct resolved *x = &out[*n];
-		const char *child = r->ids[XF_MEMBER] ? r->ids[XF_MEMBER] : r->ids[XF_SUBTEAM];
-
-		if (!org_find_team(b->org, r->ids[XF_TEAM], strlen(r->ids[XF_TEAM]), &x->m.team)) {
-			mapping_issue(b, r, CODE_UNKNOWN_TEAM, XF_TEAM, "team '%s' is not in the teams file%s",
-				      r->ids[XF_TEAM], why_unknown(&sk->team_ids, r->ids[XF_TEAM]));
-			continue;
-		}
-		if (r->ids[XF_MEMBER]) {
-			x->m.kind = MAPPING_MEMBER;
-			if (!org_find_member(b->org, child, strlen(child), &x->m.child)) {
-				mapping_issue(b, r, CODE_UNKNOWN_MEMBER, XF_MEMBER,
-					      "member '%s' is not in the members file%s", child,
-					      why_unknown(&sk->member_ids, child));
-				continue;
-			}
-		} else {
-			x->m.kind = MAPPING_SUBTEAM;
-			if (!org_find_team(b->org, child, strlen(child), &x->m.child)) {
-				mapping_issue(b, r, CODE_UNKNOWN_SUBTEAM, XF_SUBTEAM,
-					      "subteam '%s' is not in the teams file%s", child,
-					      why_unknown(&sk->team_ids, child));
-				continue;
-			}
-		}
-		x->m.line = r->line;
-		x->m.is_member = r->is_member;
-		x->m.is_manager = r->is_manager;
-		x->row = i;
-		x->cycle = false;
-		(*n)++;
-	}
-	return INGEST_OK;
-}
-
-/* Reports the cycle closed by edge e: the stack from `to` up, then `to` again. */
-static void report_cycle(struct builder *b, const struct resolved *e, const uint32_t *stack,
-			 size_t depth, size_t from)
-{
+	const struct mapping *m = &b->org->mappings[e];
+	const char *team, *child;
 	struct buf path;
 	size_t i;
 
 	buf_init(&path);
 	for (i = from; i < depth; i++)
 		buf_printf(&path, "%s > ", b->org->teams[stack[i]].external_id);
-	buf_printf(&path, "%s", b->org->teams[e->m.child].external_id);
-	mapping_issue(b, &b->maps[e->row], CODE_TEAM_CYCLE, XF_SUBTEAM,
+	buf_printf(&path, "%s", b->org->teams[m->child].external_id);
+	mapping_ids(b->org, m, &team, &child);
+	mapping_issue(b, CODE_TEAM_CYCLE, m->line, b->map_cols[2 * e + 1], XF_SUBTEAM, team, child,
 		      "teams form a cycle: %s (each is a subteam of the one before); "
 		      "this row is skipped to break it", path.data ? path.data : "");
 	buf_free(&path);
 }
 
 /*
- * Marks one edge per cycle of the subteam graph (a DFS back edge), so that
- * the rest is a DAG. Iterative DFS in team and row order: deterministic,
- * O(teams + rows), and no recursion depth limit on deep hierarchies.
+ * Marks one mapping per cycle of the subteam graph (a DFS back edge) in
+ * drop, so that the rest is a DAG. Iterative DFS in team and row order:
+ * deterministic, O(teams + mappings), no recursion limit on deep trees.
  */
-static int break_cycles(struct builder *b, struct resolved *rows, size_t n)
+static int find_cycles(struct builder *b, uint8_t *drop)
 {
-	uint32_t nt = b->org->nteams;
+	const struct org *o = b->org;
+	uint32_t nt = o->nteams, n = o->nmappings;
 	uint32_t *first = calloc((size_t)nt + 1, sizeof(uint32_t));
-	uint32_t *edges = malloc((n ? n : 1) * sizeof(uint32_t));
+	uint32_t *edges = malloc(((size_t)n + 1) * sizeof(uint32_t));
 	uint32_t *stack = malloc(((size_t)nt + 1) * sizeof(uint32_t));
 	uint32_t *next = malloc(((size_t)nt + 1) * sizeof(uint32_t));
 	uint32_t *pos = malloc(((size_t)nt + 1) * sizeof(uint32_t));
 	uint8_t *color = calloc((size_t)nt + 1, 1); /* 0 new, 1 on stack, 2 done */
 	int rc = INGEST_ENOMEM;
-	uint32_t root, t;
-	size_t i;
+	uint32_t root, t, i;
 
 	if (!first || !edges || !stack || !next || !pos || !color)
 		goto out;
 	/* Adjacency in CSR form, edges kept in row order. */
 	for (i = 0; i < n; i++)
-		if (rows[i].m.kind == MAPPING_SUBTEAM)
-			first[rows[i].m.team + 1]++;
+		if (o->mappings[i].kind == MAPPING_SUBTEAM)
+			first[o->mappings[i].team + 1]++;
 	for (t = 0; t < nt; t++)
 		first[t + 1] += first[t];
 	memcpy(next, first, (size_t)nt * sizeof(uint32_t));
 	for (i = 0; i < n; i++)
-		if (rows[i].m.kind == MAPPING_SUBTEAM)
-			edges[next[rows[i].m.team]++] = (uint32_t)i;
+		if (o->mappings[i].kind == MAPPING_SUBTEAM)
+			edges[next[o->mappings[i].team]++] = i;
 
 	for (root = 0; root < nt; root++) {
 		size_t depth = 0;
@@ -836,19 +915,17 @@ static int break_cycles(struct builder *b, struct resolved *rows, size_t n)
 		pos[root] = 0;
 		next[root] = first[root];
 		while (depth) {
-			uint32_t u = stack[depth - 1];
-			struct resolved *e;
-			uint32_t v;
+			uint32_t u = stack[depth - 1], e, v;
 
 			if (next[u] == first[u + 1]) {
 				color[u] = 2;
 				depth--;
 				continue;
 			}
-			e = &rows[edges[next[u]++]];
-			v = e->m.child;
+			e = edges[next[u]++];
+			v = o->mappings[e].child;
 			if (color[v] == 1) {
-				e->cycle = true;
+				drop[e] = 1;
 				report_cycle(b, e, stack, depth, pos[v]);
 			} else if (color[v] == 0) {
 				color[v] = 1;
@@ -869,32 +946,52 @@ out:
 	return rc;
 }
 
+/* Removes the dropped mappings, keeping order (and their columns aligned). */
+static void compact(struct builder *b, const uint8_t *drop)
+{
+	struct org *o = b->org;
+	uint32_t r, w = 0;
+
+	for (r = 0; r < o->nmappings; r++) {
+		if (drop[r])
+			continue;
+		o->mappings[w] = o->mappings[r];
+		b->map_cols[2 * w] = b->map_cols[2 * r];
+		b->map_cols[2 * w + 1] = b->map_cols[2 * r + 1];
+		w++;
+	}
+	o->nmappings = w;
+}
+
+static void on_duplicate(void *ctx, uint32_t dup, const struct mapping *first)
+{
+	struct builder *b = ctx;
+	const struct mapping *m = &b->org->mappings[dup];
+	const char *team, *child;
+
+	mapping_ids(b->org, m, &team, &child);
+	mapping_issue(b, CODE_DUPLICATE_MAPPING, m->line, b->map_cols[2 * dup], XF_TEAM, team, child,
+		      "the same mapping is on line %u; the two are merged", first->line);
+}
+
 int builder_finish(struct builder *b)
 {
-	struct resolved *rows = malloc((b->nmaps ? b->nmaps : 1) * sizeof(*rows));
-	size_t n = 0, i;
-	int rc = INGEST_ENOMEM;
+	uint8_t *drop = NULL;
+	size_t i;
+	int rc = INGEST_OK;
 
-	if (!rows)
-		goto out;
-	if (resolve(b, rows, &n) || break_cycles(b, rows, n))
-		goto out;
-	for (i = 0; i < n; i++) {
-		uint32_t first;
-		int r;
-
-		if (rows[i].cycle)
-			continue;
-		r = org_add_mapping(b->org, &rows[i].m, &first);
-		if (r < 0)
-			goto out;
-		if (r == 1)
-			mapping_issue(b, &b->maps[rows[i].row], CODE_DUPLICATE_MAPPING, XF_TEAM,
-				      "the same mapping is on line %u; the two are merged",
-				      b->org->mappings[first].line);
+	for (i = 0; i < b->nmaps && !rc; i++)
+		rc = resolve_row(b, &b->maps[i]);
+	if (rc || !b->org->nmappings)
+		return rc;
+	drop = calloc(b->org->nmappings, 1);
+	if (!drop)
+		return INGEST_ENOMEM;
+	rc = find_cycles(b, drop);
+	if (!rc) {
+		compact(b, drop);
+		rc = org_merge_duplicate_mappings(b->org, on_duplicate, b) ? INGEST_ENOMEM : INGEST_OK;
 	}
-	rc = INGEST_OK;
-out:
-	free(rows);
+	free(drop);
 	return rc;
 }

@@ -67,9 +67,15 @@ struct builder {
 	/* custom property names met: name -> prop index or UINT32_MAX (unknown) */
 	struct strmap prop_seen;
 	struct arena names;    /* keys of prop_seen */
-	/* mapping rows, resolved at finish */
+	/* Kinds whose input has ended: once members and teams have, mapping
+	 * rows resolve on arrival; before (JSON sections in another order)
+	 * they wait, raw, for builder_finish(). */
+	bool done[KIND_COUNT];
+	bool started[KIND_COUNT];
 	struct raw_mapping *maps;
 	size_t nmaps, cap_maps;
+	uint32_t *map_cols;    /* per org mapping: column of its team, of its child */
+	uint32_t cap_cols;
 	const char *maps_file;
 	bool maps_legacy;
 };
@@ -87,6 +93,9 @@ void builder_begin_file(struct builder *b, enum ingest_kind kind, const char *fi
  * line/col) or out of memory (-2).
  */
 int builder_property(struct builder *b, const char *name, size_t len, uint32_t line, uint32_t col);
+
+/* About n records of kind are coming: sizes the org for them. */
+int builder_expect(struct builder *b, enum ingest_kind kind, size_t n);
 
 /* A record of the current kind starts at line. */
 void builder_record_begin(struct builder *b, uint32_t line);

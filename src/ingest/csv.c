@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ingest/builder.h"
 #include "util/utf8.h"
@@ -342,6 +343,20 @@ static int feed(struct csv_reader *r, const char *s, size_t len)
 	return r->status;
 }
 
+/*
+ * Sizes the org for the rows to come, from the line density of the first
+ * piece: growth by doubling would copy and rehash the largest tables
+ * several times over.
+ */
+static int expect_rows(struct csv_reader *r, const char *sample, size_t len, uint64_t total)
+{
+	uint32_t nl = count_nl(sample, len);
+
+	if (!len || !nl || total <= len)
+		return INGEST_OK;
+	return builder_expect(r->b, r->kind, (size_t)(total / len * nl + nl));
+}
+
 /* Where a file's piece may be cut without splitting a UTF-8 sequence. */
 static size_t safe_cut(const char *s, size_t len)
 {
@@ -360,6 +375,7 @@ static int feed_file(struct csv_reader *r, FILE *f)
 	char *chunk = malloc(CHUNK);
 	size_t have = 0;
 	bool first = true;
+	struct stat st;
 	int rc = INGEST_ENOMEM;
 
 	if (!chunk)
@@ -374,6 +390,8 @@ static int feed_file(struct csv_reader *r, FILE *f)
 			len -= 3;
 			r->offset = r->line_offset = 3;
 		}
+		if (first && fstat(fileno(f), &st) == 0 && (rc = expect_rows(r, chunk, len, (uint64_t)st.st_size)))
+			break;
 		first = false;
 
 		if (got == 0 && ferror(f)) {
@@ -433,7 +451,8 @@ static int read_input(struct csv_reader *r, const struct ingest_input *in)
 		len -= 3;
 		r->offset = r->line_offset = 3;
 	}
-	return feed(r, data, len);
+	rc = expect_rows(r, data, len < CHUNK ? len : CHUNK, len);
+	return rc ? rc : feed(r, data, len);
 }
 
 static int read_one(struct builder *b, struct report *rep, enum ingest_kind kind,

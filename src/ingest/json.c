@@ -22,6 +22,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "ingest/builder.h"
+#include "util/utf8.h"
 
 enum {
 	READ_CHUNK = 64 * 1024,
@@ -98,7 +99,7 @@ struct ingest_json_stream {
 	char *name;
 	struct ingest_opts opts;
 	int err;               /* INGEST_ENOMEM once memory ran out */
-	bool stopped;          /* parsing ended early: later input is ignored */
+	bool stopped;          /* parsing ended early (reported): later input is ignored */
 
 	/* where in the payload's shape we are */
 	enum state state;
@@ -138,14 +139,17 @@ struct ingest_json_stream {
 	uint32_t line;         /* the cursor's line, 1-based */
 	uint64_t tok_start;
 	bool start_known;      /* tok_start is set for the token being lexed */
+	int prev_byte;         /* the last byte of the previous chunk, or -1 */
 	unsigned bom_matched;
 	bool bom_done;
 	bool nonblank;
 };
 
+/* Bytes between tokens: yajl's whitespace (\v and \f included) and separators. */
 static bool is_gap(unsigned char c)
 {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ',' || c == ':';
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' ||
+	       c == ',' || c == ':';
 }
 
 /*
@@ -568,11 +572,37 @@ static void element(struct ingest_json_stream *s, enum vtype t, struct pos p)
 		return;
 	}
 	set_err(s, builder_invalid(&s->b, name, p.line, p.col,
-				   "each element of '%s' must be an object (one record), found %s",
+				   "expected an object (one record) for each element of '%s', found %s",
 				   name, type_names[t]));
 }
 
 /* ---- yajl callbacks */
+
+/*
+ * yajl checks the shape of UTF-8 only: it lets overlong forms, UTF-16
+ * surrogates and code points past U+10FFFF through, raw or from \u
+ * escapes, and NUL from \u0000. The model holds none of them (the CSV
+ * reader refuses them too), so a string holding one ends the parse.
+ */
+static bool text_ok(struct ingest_json_stream *s, const char *text, size_t len, struct pos p)
+{
+	if (utf8_valid_prefix(text, len) == len && !memchr(text, '\0', len))
+		return true;
+	if (memchr(text, '\0', len))
+		issue(s, ISSUE_FATAL, CODE_INVALID_UTF8, p, NULL,
+		      "a string holds a NUL character (\\u0000), which no field can store; remove it");
+	else
+		issue(s, ISSUE_FATAL, CODE_INVALID_UTF8, p, NULL,
+		      "a string is not valid UTF-8 (an overlong form, a UTF-16 surrogate or a code "
+		      "point above U+10FFFF, raw or as a \\u escape); save the payload as UTF-8");
+	s->stopped = true;
+	return false;
+}
+
+static int proceed(const struct ingest_json_stream *s)
+{
+	return !s->err && !s->stopped;
+}
 
 /*
  * A value starts (a scalar also ends). A container either moves the state
@@ -585,6 +615,8 @@ static int value(struct ingest_json_stream *s, enum vtype t, const char *text, s
 	enum state before = s->state;
 	bool container = t == V_OBJECT || t == V_ARRAY;
 
+	if (t == V_STRING && !text_ok(s, text, len, p))
+		return 0;
 	if (s->skip) {
 		s->skip += container;
 		return 1;
@@ -611,7 +643,7 @@ static int value(struct ingest_json_stream *s, enum vtype t, const char *text, s
 	}
 	if (container && s->state == before)
 		s->skip = 1;
-	return !s->err;
+	return proceed(s);
 }
 
 static int cb_null(void *ctx)
@@ -650,6 +682,8 @@ static int cb_map_key(void *ctx, const unsigned char *ukey, size_t len)
 	const char *key = (const char *)ukey;
 	struct pos p = token(s);
 
+	if (!text_ok(s, key, len, p))
+		return 0;
 	if (s->skip)
 		return 1;
 	if (s->state == ST_RECORD)
@@ -658,7 +692,7 @@ static int cb_map_key(void *ctx, const unsigned char *ukey, size_t len)
 		root_key(s, key, len, p);
 	else if (s->state == ST_SETTINGS)
 		settings_key(s, key, len, p);
-	return !s->err;
+	return proceed(s);
 }
 
 /* The end of an object or array (yajl checks they match). */
@@ -695,7 +729,7 @@ static int cb_end(void *ctx)
 	case ST_DONE:
 		break;
 	}
-	return !s->err;
+	return proceed(s);
 }
 
 static const yajl_callbacks callbacks = {
@@ -712,29 +746,48 @@ static const yajl_callbacks callbacks = {
 
 /* ---- driving yajl */
 
+/* The byte before an offset yajl stopped at: in the chunk, or the one before it. */
+static int byte_before(const struct ingest_json_stream *s, uint64_t off)
+{
+	if (off == s->chunk_base)
+		return s->prev_byte;
+	if (off < s->chunk_base || off - s->chunk_base > s->chunk_len)
+		return -1;
+	return s->chunk[off - s->chunk_base - 1];
+}
+
 /*
- * yajl stopped: out of memory in a callback, or malformed JSON. The error
- * is placed at the start of the token that broke the grammar when one was
- * seen after the last good token, else where yajl stopped reading.
+ * yajl stopped: a callback cancelled (out of memory, or a string already
+ * reported), or malformed JSON. A syntax error is placed at the start of
+ * the token that broke the grammar when one was seen after the last good
+ * token. Else the culprit is a separator yajl just read (",,"), or the
+ * byte it stopped before (it un-reads a bad character); at the end of
+ * input the error is at the end. Only bytes every chunking has at hand
+ * are looked at, so the place does not depend on the chunking.
  */
-static void stop(struct ingest_json_stream *s, yajl_status st)
+static void stop(struct ingest_json_stream *s, yajl_status st, bool at_end)
 {
 	unsigned char *e;
 	uint64_t off;
 	struct pos p;
 	size_t n;
 
-	s->stopped = true;
 	if (st == yajl_status_client_canceled) {
-		if (!s->err)
+		if (!s->stopped && !s->err)
 			s->err = INGEST_ENOMEM;
+		s->stopped = true;
 		return;
 	}
+	s->stopped = true;
 	off = s->chunk_base + yajl_get_bytes_consumed(s->h);
 	if (off > s->total)
 		off = s->total; /* the blank yajl_complete_parse feeds itself */
 	scan_to(s, off);
-	p = pos_of(s, s->start_known ? s->tok_start : off);
+	if (s->start_known)
+		off = s->tok_start;
+	else if (!at_end && (byte_before(s, off) == ',' || byte_before(s, off) == ':'))
+		off--;
+	p = pos_of(s, off);
 	e = yajl_get_error(s->h, 0, NULL, 0);
 	n = e ? strlen((const char *)e) : 0;
 	while (n && (e[n - 1] == '\n' || e[n - 1] == '.' || e[n - 1] == ' '))
@@ -760,9 +813,10 @@ static void parse(struct ingest_json_stream *s, const unsigned char *data, size_
 	s->total += len;
 	st = yajl_parse(s->h, data, len);
 	if (st != yajl_status_ok)
-		stop(s, st);
+		stop(s, st, false);
 	else
 		scan_to(s, s->total); /* the next chunk will not hold these bytes */
+	s->prev_byte = data[len - 1];
 }
 
 static int status(const struct ingest_json_stream *s)
@@ -803,6 +857,7 @@ int ingest_json_stream_new(const char *name, const struct ingest_opts *opts,
 	s->state = ST_TOP;
 	s->dialect = DIALECT_NONE;
 	s->line = 1;
+	s->prev_byte = -1;
 	for (k = 0; k <= KIND_COUNT; k++)
 		strmap_init(&s->warned[k], STRMAP_EXACT);
 	arena_init(&s->warned_names);
@@ -871,7 +926,7 @@ int ingest_json_stream_finish(struct ingest_json_stream *s, struct ingest_info *
 		s->chunk_len = 1;
 		st = yajl_complete_parse(s->h);
 		if (st != yajl_status_ok)
-			stop(s, st);
+			stop(s, st, true);
 	}
 	if (!s->stopped && s->root_object && !s->mixed)
 		missing_sections(s);

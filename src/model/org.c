@@ -1,4 +1,5 @@
 #include "model/org.h"
+#include "util/mem.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,7 +12,6 @@ void org_init(struct org *o)
 	strmap_init(&o->by_member_id, STRMAP_EXACT);
 	strmap_init(&o->by_email, STRMAP_ASCII_CI);
 	strmap_init(&o->by_team_id, STRMAP_EXACT);
-	strmap_init(&o->by_mapping, STRMAP_EXACT);
 	strmap_init(&o->skipped.member_ids, STRMAP_EXACT);
 	strmap_init(&o->skipped.emails, STRMAP_ASCII_CI);
 	strmap_init(&o->skipped.team_ids, STRMAP_EXACT);
@@ -26,7 +26,6 @@ void org_free(struct org *o)
 	strmap_free(&o->by_member_id);
 	strmap_free(&o->by_email);
 	strmap_free(&o->by_team_id);
-	strmap_free(&o->by_mapping);
 	strmap_free(&o->skipped.member_ids);
 	strmap_free(&o->skipped.emails);
 	strmap_free(&o->skipped.team_ids);
@@ -39,22 +38,41 @@ const char *org_strdup(struct org *o, const char *s, size_t len)
 	return arena_strndup(&o->arena, s, len);
 }
 
-/* Grows *arr (of elem-sized items) so that one more fits. */
+/* Resizes *arr (of elem-sized items) to hold ncap. */
+static int resize(void **arr, uint32_t *cap, uint32_t ncap, size_t elem)
+{
+	void *p = realloc(*arr, (size_t)ncap * elem);
+
+	if (!p)
+		return ORG_ENOMEM;
+	mem_hint_huge(p, (size_t)ncap * elem);
+	*arr = p;
+	*cap = ncap;
+	return ORG_OK;
+}
+
+/* Grows *arr so that one more fits. */
 static int grow(void **arr, uint32_t *cap, uint32_t count, size_t elem)
 {
-	uint32_t ncap;
-	void *p;
-
 	if (count < *cap)
 		return ORG_OK;
 	if (count == UINT32_MAX)
 		return ORG_ELIMIT;
-	ncap = *cap ? (*cap > UINT32_MAX / 2 ? UINT32_MAX : *cap * 2) : 256;
-	p = realloc(*arr, (size_t)ncap * elem);
-	if (!p)
+	return resize(arr, cap, *cap ? (*cap > UINT32_MAX / 2 ? UINT32_MAX : *cap * 2) : 256, elem);
+}
+
+int org_reserve(struct org *o, uint32_t members, uint32_t teams, uint32_t mappings)
+{
+	if ((members > o->cap_members &&
+	     resize((void **)&o->members, &o->cap_members, members, sizeof(struct member))) ||
+	    (teams > o->cap_teams &&
+	     resize((void **)&o->teams, &o->cap_teams, teams, sizeof(struct team))) ||
+	    (mappings > o->cap_mappings &&
+	     resize((void **)&o->mappings, &o->cap_mappings, mappings, sizeof(struct mapping))))
 		return ORG_ENOMEM;
-	*arr = p;
-	*cap = ncap;
+	if (strmap_reserve(&o->by_member_id, members) || strmap_reserve(&o->by_email, members) ||
+	    strmap_reserve(&o->by_team_id, teams))
+		return ORG_ENOMEM;
 	return ORG_OK;
 }
 
@@ -109,20 +127,24 @@ const char *org_member_prop(const struct member *m, uint32_t index)
 
 int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup)
 {
-	uint32_t i = o->nmembers;
+	struct strmap_pos pid, pemail;
 	size_t idlen = strlen(m->external_id), elen = strlen(m->email);
+	uint32_t i = o->nmembers;
 	int rc;
 
-	if (strmap_get(&o->by_member_id, m->external_id, idlen, dup))
-		return ORG_EDUP_ID;
-	if (strmap_get(&o->by_email, m->email, elen, dup))
-		return ORG_EDUP_EMAIL;
 	rc = grow((void **)&o->members, &o->cap_members, o->nmembers, sizeof(*m));
 	if (rc)
 		return rc;
-	if (strmap_put(&o->by_member_id, m->external_id, idlen, i, NULL) < 0 ||
-	    strmap_put(&o->by_email, m->email, elen, i, NULL) < 0)
+	if (strmap_reserve(&o->by_member_id, (size_t)i + 1) < 0 ||
+	    strmap_reserve(&o->by_email, (size_t)i + 1) < 0)
 		return ORG_ENOMEM;
+	/* One probe per index: both keys must be new before either is taken. */
+	if (strmap_probe(&o->by_member_id, m->external_id, idlen, &pid, dup))
+		return ORG_EDUP_ID;
+	if (strmap_probe(&o->by_email, m->email, elen, &pemail, dup))
+		return ORG_EDUP_EMAIL;
+	strmap_put_at(&o->by_member_id, &pid, m->external_id, i);
+	strmap_put_at(&o->by_email, &pemail, m->email, i);
 	o->members[i] = *m;
 	o->nmembers++;
 	if (index)
@@ -132,17 +154,18 @@ int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint3
 
 int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup)
 {
+	struct strmap_pos pos;
 	uint32_t i = o->nteams;
-	size_t idlen = strlen(t->external_id);
 	int rc;
 
-	if (strmap_get(&o->by_team_id, t->external_id, idlen, dup))
-		return ORG_EDUP_ID;
 	rc = grow((void **)&o->teams, &o->cap_teams, o->nteams, sizeof(*t));
 	if (rc)
 		return rc;
-	if (strmap_put(&o->by_team_id, t->external_id, idlen, i, NULL) < 0)
+	if (strmap_reserve(&o->by_team_id, (size_t)i + 1) < 0)
 		return ORG_ENOMEM;
+	if (strmap_probe(&o->by_team_id, t->external_id, strlen(t->external_id), &pos, dup))
+		return ORG_EDUP_ID;
+	strmap_put_at(&o->by_team_id, &pos, t->external_id, i);
 	o->teams[i] = *t;
 	o->nteams++;
 	if (index)
@@ -150,37 +173,75 @@ int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t 
 	return ORG_OK;
 }
 
-enum { MAPPING_KEY_LEN = 9 };
-
 int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index)
 {
-	char *key = arena_alloc(&o->arena, MAPPING_KEY_LEN, 1);
-	uint32_t i = o->nmappings, prev;
-	int rc;
+	int rc = grow((void **)&o->mappings, &o->cap_mappings, o->nmappings, sizeof(*m));
 
-	if (!key)
-		return ORG_ENOMEM;
-	/* Room first, so a failed grow never leaves a key without its mapping. */
-	rc = grow((void **)&o->mappings, &o->cap_mappings, o->nmappings, sizeof(*m));
 	if (rc)
 		return rc;
-	memcpy(key, &m->team, 4);
-	key[4] = (char)m->kind;
-	memcpy(key + 5, &m->child, 4);
-	rc = strmap_put(&o->by_mapping, key, MAPPING_KEY_LEN, i, &prev);
-	if (rc < 0)
-		return ORG_ENOMEM;
-	if (rc == 1) {
-		o->mappings[prev].is_member |= m->is_member;
-		o->mappings[prev].is_manager |= m->is_manager;
-		if (index)
-			*index = prev;
-		return 1;
-	}
-	o->mappings[i] = *m;
-	o->nmappings++;
+	o->mappings[o->nmappings] = *m;
 	if (index)
-		*index = i;
+		*index = o->nmappings;
+	o->nmappings++;
+	return ORG_OK;
+}
+
+/* (team, kind, child) packed in 64 bits; 0 is never a key (the +1). */
+static uint64_t mapping_key(const struct mapping *m)
+{
+	return (((uint64_t)m->team << 33) | ((uint64_t)m->child << 1) | m->kind) + 1;
+}
+
+static uint32_t mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return (uint32_t)k;
+}
+
+int org_merge_duplicate_mappings(struct org *o,
+				 void (*on_dup)(void *ctx, uint32_t dup, const struct mapping *first),
+				 void *ctx)
+{
+	uint32_t cap = 16, r, w = 0;
+	uint64_t *keys;
+	uint32_t *vals;
+
+	while (cap < (uint64_t)o->nmappings * 2)
+		cap *= 2;
+	keys = calloc(cap, sizeof(*keys));
+	vals = malloc((size_t)cap * sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return ORG_ENOMEM;
+	}
+	for (r = 0; r < o->nmappings; r++) {
+		const struct mapping m = o->mappings[r];
+		uint64_t k = mapping_key(&m);
+		uint32_t j;
+
+		for (j = mix64(k) & (cap - 1); keys[j] && keys[j] != k; j = (j + 1) & (cap - 1))
+			;
+		if (keys[j]) {
+			struct mapping *first = &o->mappings[vals[j]];
+
+			if (on_dup)
+				on_dup(ctx, r, first);
+			first->is_member |= m.is_member;
+			first->is_manager |= m.is_manager;
+			continue;
+		}
+		keys[j] = k;
+		vals[j] = w;
+		o->mappings[w++] = m;
+	}
+	o->nmappings = w;
+	free(keys);
+	free(vals);
 	return ORG_OK;
 }
 

@@ -104,7 +104,6 @@ struct org {
 	struct strmap by_member_id;
 	struct strmap by_email;
 	struct strmap by_team_id;
-	struct strmap by_mapping; /* (team, kind, child) key → mapping index */
 	struct org_skipped skipped;
 };
 
@@ -137,11 +136,22 @@ const char *org_member_prop(const struct member *m, uint32_t index);
 
 int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup);
 
-/*
- * Adds a mapping. The same (team, kind, child) twice merges the flags
- * into the first one and returns 1 (so callers can warn); 0 when added.
- */
+/* Appends a mapping (its team and child must be valid indexes). */
 int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index);
+
+/*
+ * Merges mappings of the same (team, kind, child) into the first one (the
+ * flags are or-ed), keeping order. on_dup (may be NULL) hears of each
+ * duplicate before it goes: its index before merging, and the mapping it
+ * merges into. Returns ORG_OK or ORG_ENOMEM (the mappings then unchanged).
+ */
+int org_merge_duplicate_mappings(struct org *o,
+				 void (*on_dup)(void *ctx, uint32_t dup, const struct mapping *first),
+				 void *ctx);
+
+/* Sizes arrays and indexes for that many records: ingest calls it with an
+ * estimate, which spares the rehashing and copying of growth. */
+int org_reserve(struct org *o, uint32_t members, uint32_t teams, uint32_t mappings);
 
 /* Lookups: return 1 and fill *index when found, else 0. */
 int org_find_member(const struct org *o, const char *id, size_t len, uint32_t *index);

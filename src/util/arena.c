@@ -1,11 +1,15 @@
 #include "util/arena.h"
+#include "util/mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Blocks double up to 1 MiB so a 1M-member org costs a few hundred mallocs. */
-enum { ARENA_MIN_BLOCK = 16 * 1024, ARENA_MAX_BLOCK = 1024 * 1024 };
+/*
+ * Blocks double from 16 KiB to 16 MiB: a small org stays small, and a
+ * 1M-member org takes a dozen blocks, on huge pages.
+ */
+enum { ARENA_MIN_BLOCK = 16 * 1024, ARENA_MAX_BLOCK = 16 * 1024 * 1024 };
 
 struct arena_block {
 	struct arena_block *next;
@@ -44,6 +48,7 @@ static int grow(struct arena *a, size_t need)
 	b = malloc(sizeof(*b) + size);
 	if (!b)
 		return -1;
+	mem_hint_huge(b, sizeof(*b) + size);
 	b->next = a->head;
 	b->size = size;
 	a->head = b;

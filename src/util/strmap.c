@@ -3,12 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/mem.h"
+
 static inline unsigned char fold(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* FNV-1a: short keys dominate (ids, emails), where it beats fancier hashes. */
+/*
+ * FNV-1a, then murmur3's finalizer: FNV alone carries input bits only
+ * upwards, so ids such as E0000001..E1000000 crowd the low bits that pick
+ * a slot, and linear probing degrades. The finalizer spreads them.
+ */
 static uint32_t hash_bytes(const char *s, size_t len, int ci)
 {
 	uint32_t h = 2166136261u;
@@ -21,6 +27,11 @@ static uint32_t hash_bytes(const char *s, size_t len, int ci)
 		for (i = 0; i < len; i++)
 			h = (h ^ (unsigned char)s[i]) * 16777619u;
 	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h;
 }
 
@@ -37,11 +48,11 @@ int strmap_ci_equal(const char *a, const char *b, size_t len)
 static int keys_equal(const struct strmap *m, const struct strmap_slot *s,
 		      const char *key, size_t len, uint32_t h)
 {
-	if (s->hash != h || s->len != len)
+	if (s->hash != h)
 		return 0;
 	if (m->flags & STRMAP_ASCII_CI)
-		return strmap_ci_equal(s->key, key, len);
-	return memcmp(s->key, key, len) == 0;
+		return strmap_ci_equal(s->key, key, len) && s->key[len] == '\0';
+	return memcmp(s->key, key, len) == 0 && s->key[len] == '\0';
 }
 
 void strmap_init(struct strmap *m, int flags)
@@ -58,9 +69,25 @@ void strmap_free(struct strmap *m)
 	strmap_init(m, m->flags);
 }
 
+/* Large tables are probed at random: huge pages spare a TLB miss per probe. */
+static struct strmap_slot *alloc_slots(uint32_t cap)
+{
+	size_t bytes = (size_t)cap * sizeof(struct strmap_slot);
+	void *p;
+
+	if (bytes < 2 * (size_t)MEM_HUGE_PAGE)
+		return calloc(cap, sizeof(struct strmap_slot));
+	p = aligned_alloc(MEM_HUGE_PAGE, bytes);
+	if (!p)
+		return NULL;
+	mem_hint_huge(p, bytes);
+	memset(p, 0, bytes);
+	return p;
+}
+
 static int rehash(struct strmap *m, uint32_t cap)
 {
-	struct strmap_slot *slots = calloc(cap, sizeof(*slots));
+	struct strmap_slot *slots = alloc_slots(cap);
 	uint32_t i;
 
 	if (!slots)
@@ -94,63 +121,70 @@ int strmap_reserve(struct strmap *m, size_t n)
 	return cap == m->cap ? 0 : rehash(m, cap);
 }
 
-static struct strmap_slot *find(const struct strmap *m, const char *key,
-				size_t len, uint32_t h)
+int strmap_probe(const struct strmap *m, const char *key, size_t len,
+		 struct strmap_pos *pos, uint32_t *value)
 {
-	uint32_t j;
+	uint32_t h = hash_bytes(key, len, m->flags & STRMAP_ASCII_CI), j;
 
+	pos->hash = h;
+	pos->slot = 0;
 	if (!m->cap)
-		return NULL;
-	for (j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1))
-		if (keys_equal(m, &m->slots[j], key, len, h))
-			return &m->slots[j];
-	return NULL;
+		return 0;
+	for (j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
+		if (keys_equal(m, &m->slots[j], key, len, h)) {
+			pos->slot = j;
+			if (value)
+				*value = m->slots[j].value;
+			return 1;
+		}
+	}
+	pos->slot = j;
+	return 0;
+}
+
+void strmap_prefetch(const struct strmap *m, const char *key, size_t len)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[hash_bytes(key, len, m->flags & STRMAP_ASCII_CI) &
+					     (m->cap - 1)]);
+}
+
+void strmap_put_at(struct strmap *m, const struct strmap_pos *pos, const char *key,
+		   uint32_t value)
+{
+	m->slots[pos->slot].key = key;
+	m->slots[pos->slot].hash = pos->hash;
+	m->slots[pos->slot].value = value;
+	m->count++;
 }
 
 int strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value,
 	       uint32_t *existing)
 {
-	uint32_t h = hash_bytes(key, len, m->flags & STRMAP_ASCII_CI);
-	struct strmap_slot *s = find(m, key, len, h);
-	uint32_t j;
+	struct strmap_pos pos;
 
-	if (s) {
-		if (existing)
-			*existing = s->value;
-		return 1;
-	}
-	if (len > UINT32_MAX || strmap_reserve(m, (size_t)m->count + 1) < 0)
+	if (strmap_reserve(m, (size_t)m->count + 1) < 0)
 		return -1;
-	for (j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1))
-		;
-	m->slots[j].key = key;
-	m->slots[j].len = (uint32_t)len;
-	m->slots[j].hash = h;
-	m->slots[j].value = value;
-	m->count++;
+	if (strmap_probe(m, key, len, &pos, existing))
+		return 1;
+	strmap_put_at(m, &pos, key, value);
 	return 0;
 }
 
 int strmap_get(const struct strmap *m, const char *key, size_t len,
 	       uint32_t *value)
 {
-	const struct strmap_slot *s =
-		find(m, key, len, hash_bytes(key, len, m->flags & STRMAP_ASCII_CI));
+	struct strmap_pos pos;
 
-	if (!s)
-		return 0;
-	if (value)
-		*value = s->value;
-	return 1;
+	return strmap_probe(m, key, len, &pos, value);
 }
 
 int strmap_set(struct strmap *m, const char *key, size_t len, uint32_t value)
 {
-	struct strmap_slot *s =
-		find(m, key, len, hash_bytes(key, len, m->flags & STRMAP_ASCII_CI));
+	struct strmap_pos pos;
 
-	if (!s)
+	if (!strmap_probe(m, key, len, &pos, NULL))
 		return -1;
-	s->value = value;
+	m->slots[pos.slot].value = value;
 	return 0;
 }
