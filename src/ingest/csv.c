@@ -69,18 +69,19 @@ static void fatal(struct csv_reader *r, enum issue_code code, uint32_t line, uin
 }
 
 /* The header cells as an array of pointers into r->header. */
-static const char **header_cells(struct csv_reader *r, uint32_t *n)
+static const char **header_cells(const struct csv_reader *r, uint32_t n)
 {
 	const char **cells;
-	const char *p = r->header.data, *end = r->header.data + r->header.len;
-	uint32_t i = 0;
+	size_t off = 0;
+	uint32_t i;
 
-	*n = r->ncols;
-	cells = calloc(r->ncols ? r->ncols : 1, sizeof(*cells));
+	cells = malloc((n ? n : 1) * sizeof(*cells));
 	if (!cells)
 		return NULL;
-	for (; p < end && i < r->ncols; p += strlen(p) + 1)
-		cells[i++] = p;
+	for (i = 0; i < n; i++) {
+		cells[i] = r->header.data && off < r->header.len ? r->header.data + off : "";
+		off += strlen(cells[i]) + 1;
+	}
 	return cells;
 }
 
@@ -209,29 +210,30 @@ static int map_column(struct csv_reader *r, const char **cells, uint32_t i, bool
 static int end_header(struct csv_reader *r)
 {
 	bool seen[BUILDER_MAX_FIELDS] = { false };
-	const char **cells = header_cells(r, &r->ncols);
+	const uint32_t n = r->ncols;
+	const char **cells = header_cells(r, n);
 	uint32_t i;
 	int rc = INGEST_ENOMEM;
 
-	r->cols = malloc((r->ncols ? r->ncols : 1) * sizeof(*r->cols));
+	r->cols = malloc((n ? n : 1) * sizeof(*r->cols));
 	if (!cells || !r->cols)
 		goto out;
 	rc = INGEST_OK;
-	if (detect_dialect(r, cells, r->ncols) < 0)
+	if (detect_dialect(r, cells, n) < 0)
 		goto out;
 	builder_begin_file(r->b, r->kind, r->file, r->legacy);
-	for (i = 0; i < r->ncols && !r->fatal; i++)
+	for (i = 0; i < n && !r->fatal; i++)
 		if ((rc = map_column(r, cells, i, seen)) != 0)
 			goto out;
 	if (!r->fatal)
-		check_required(r, seen, cells, r->ncols);
+		check_required(r, seen, cells, n);
 out:
 	free(cells);
 	r->header_done = true;
 	return rc;
 }
 
-static void trim_copy(struct buf *out, const char *s, size_t len)
+static int trim_copy(struct buf *out, const char *s, size_t len)
 {
 	while (len && (*s == ' ' || *s == '\t')) {
 		s++;
@@ -239,8 +241,9 @@ static void trim_copy(struct buf *out, const char *s, size_t len)
 	}
 	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
-	buf_append(out, s, len);
-	buf_putc(out, '\0');
+	if (buf_append(out, s, len) < 0 || buf_putc(out, '\0') < 0)
+		return INGEST_ENOMEM;
+	return INGEST_OK;
 }
 
 static void on_field(void *data, size_t len, void *ctx)
@@ -262,7 +265,7 @@ static void on_field(void *data, size_t len, void *ctx)
 	line = r->rec_line + r->rec_nl;
 	r->rec_nl += nl;
 	if (!r->header_done) {
-		trim_copy(&r->header, s, len);
+		rc = trim_copy(&r->header, s, len);
 		r->ncols++;
 	} else if (r->field < r->ncols) {
 		int c = r->cols[r->field];

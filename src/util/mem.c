@@ -5,10 +5,12 @@
 
 void mem_hint_huge(void *p, size_t len)
 {
-	uintptr_t start = ((uintptr_t)p + MEM_HUGE_PAGE - 1) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
-	uintptr_t end = ((uintptr_t)p + len) & ~(uintptr_t)(MEM_HUGE_PAGE - 1);
+	char *base = p;
+	size_t head = (MEM_HUGE_PAGE - (uintptr_t)base % MEM_HUGE_PAGE) % MEM_HUGE_PAGE;
+	size_t body;
 
-	if (len < 2 * (size_t)MEM_HUGE_PAGE || end <= start)
+	if (len < 2 * (size_t)MEM_HUGE_PAGE)
 		return;
-	madvise((void *)start, end - start, MADV_HUGEPAGE);
+	body = (len - head) / MEM_HUGE_PAGE * MEM_HUGE_PAGE;
+	madvise(base + head, body, MADV_HUGEPAGE);
 }
