@@ -39,7 +39,7 @@ CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c)
+LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c)
 CLI_SRC  = $(wildcard src/cli/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -37,6 +37,7 @@ static const char *const code_names[CODE_COUNT] = {
 	[CODE_UNKNOWN_MEMBER] = "unknown_member",
 	[CODE_UNKNOWN_SUBTEAM] = "unknown_subteam",
 	[CODE_TEAM_CYCLE] = "team_cycle",
+	[CODE_EMAIL_TAKEN] = "email_taken",
 	[CODE_UNKNOWN_PROPERTY] = "unknown_property",
 	[CODE_UNKNOWN_FIELD] = "unknown_field",
 	[CODE_DUPLICATE_MAPPING] = "duplicate_mapping",
