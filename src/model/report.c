@@ -144,19 +144,20 @@ void report_sort(struct report *r)
 {
 	struct sort_key *keys;
 	struct issue *sorted;
-	const char *files[16];
+	const char **files;
 	size_t nfiles = 0, i, j;
 
 	if (r->count < 2)
 		return;
 	keys = malloc(r->count * sizeof(*keys));
 	sorted = malloc(r->count * sizeof(*sorted));
-	if (!keys || !sorted)
+	files = malloc(r->count * sizeof(*files));
+	if (!keys || !sorted || !files)
 		goto out; /* unsorted is still a correct report */
 	for (i = 0; i < r->count; i++) {
 		for (j = 0; j < nfiles && strcmp(files[j], r->issues[i].file) != 0; j++)
 			;
-		if (j == nfiles && nfiles < 16)
+		if (j == nfiles)
 			files[nfiles++] = r->issues[i].file;
 		keys[i] = (struct sort_key){ j, i, &r->issues[i] };
 	}
@@ -167,6 +168,7 @@ void report_sort(struct report *r)
 out:
 	free(keys);
 	free(sorted);
+	free(files);
 }
 
 int report_print_text(const struct report *r, FILE *out)
@@ -176,7 +178,7 @@ int report_print_text(const struct report *r, FILE *out)
 	for (i = 0; i < r->count; i++) {
 		const struct issue *is = &r->issues[i];
 
-		fputs(is->file, out);
+		fputs(*is->file ? is->file : "orgsync", out);
 		if (is->line)
 			fprintf(out, ":%u", is->line);
 		if (is->line && is->column)

@@ -19,7 +19,7 @@ struct arena {
 void arena_init(struct arena *a);
 void arena_free(struct arena *a);
 
-/* Returns NULL only when the system is out of memory. */
+/* align must be a power of two. Returns NULL only when out of memory. */
 void *arena_alloc(struct arena *a, size_t size, size_t align);
 
 /* Copies s[0..len) and a terminating NUL into the arena. */

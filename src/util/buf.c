@@ -1,5 +1,6 @@
 #include "util/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	char *p;
 
-	if (need < extra)
+	if (need < extra || need > SIZE_MAX / 2)
 		return -1;
 	if (need <= b->cap)
 		return 0;

@@ -45,14 +45,25 @@ int strmap_ci_equal(const char *a, const char *b, size_t len)
 	return 1;
 }
 
+/* Stops at the stored key's NUL: a shorter key with the same hash is never overread. */
 static int keys_equal(const struct strmap *m, const struct strmap_slot *s,
 		      const char *key, size_t len, uint32_t h)
 {
+	const unsigned char *a = (const unsigned char *)s->key, *b = (const unsigned char *)key;
+	size_t i;
+
 	if (s->hash != h)
 		return 0;
-	if (m->flags & STRMAP_ASCII_CI)
-		return strmap_ci_equal(s->key, key, len) && s->key[len] == '\0';
-	return memcmp(s->key, key, len) == 0 && s->key[len] == '\0';
+	if (m->flags & STRMAP_ASCII_CI) {
+		for (i = 0; i < len; i++)
+			if (!a[i] || fold(a[i]) != fold(b[i]))
+				return 0;
+	} else {
+		for (i = 0; i < len; i++)
+			if (!a[i] || a[i] != b[i])
+				return 0;
+	}
+	return a[len] == '\0';
 }
 
 void strmap_init(struct strmap *m, int flags)
@@ -112,6 +123,8 @@ int strmap_reserve(struct strmap *m, size_t n)
 {
 	uint32_t cap = m->cap ? m->cap : 16;
 
+	if (n > (size_t)1 << 30)
+		return -1;
 	/* Keep the load factor at or under one half: probes stay short. */
 	while ((size_t)cap < n * 2) {
 		if (cap >= (1u << 31))
