@@ -1,0 +1,187 @@
+/*
+ * store: everything the service keeps, behind one interface (SPEC §5, §6,
+ * §8): tenants and their API keys, provisioning settings, custom property
+ * definitions, the stored org, sync history with per-record reports and
+ * payloads, invitations and the outbox. The only code that knows SQL. A
+ * backend (sqlite.c now, postgres.c later) fills struct store_ops; the
+ * engine calls the store_* wrappers and never sees a statement.
+ * Statements are prepared and parameterized, never built from input.
+ * Thread safety: one struct store per thread (store_open again).
+ */
+#ifndef ORGSYNC_STORE_H
+#define ORGSYNC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/org.h"
+#include "model/report.h"
+#include "plan/plan.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_ENOMEM = -1,
+	STORE_EIO = -2,        /* the database failed; store_error() says why */
+	STORE_ENOTFOUND = -3,
+	STORE_EBUSY = -4,      /* a sync is Pending for this org (*running says which) */
+	STORE_ECONFLICT = -5,  /* a uniqueness or state rule refused the change */
+	STORE_EINVAL = -6,
+};
+
+/* API keys: "osk_" + 16 hex key id + "_" + 43 base64url secret chars. */
+enum { STORE_KEY_MAX = 80, STORE_TOKEN_MAX = 64 };
+
+enum sync_status { SYNC_PENDING, SYNC_PAUSED, SYNC_REJECTED, SYNC_SUCCESS, SYNC_WARNING, SYNC_FAILED };
+
+struct store;
+
+/*
+ * Opens (creating and migrating) the database named by url: "sqlite:PATH"
+ * or a plain path. On failure *out is NULL and err (if not NULL) holds a
+ * message.
+ */
+int store_open(const char *url, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* The last database error message (never NULL). */
+const char *store_error(const struct store *s);
+
+/* --- tenants and keys ------------------------------------------------ */
+
+/* Creates an org; key_out receives its first API key, to be shown once. */
+int store_org_create(struct store *s, const char *name, int64_t *org_id,
+		     char key_out[STORE_KEY_MAX]);
+
+/* Looks an org up by id: STORE_OK or STORE_ENOTFOUND; name may be NULL. */
+int store_org_get(struct store *s, int64_t org_id, char **name);
+
+/* Replaces every key of the org by a new one (the old stop working at once). */
+int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX]);
+
+/*
+ * The org a presented key belongs to. Keys are stored only as hashes
+ * (BLAKE2b); the comparison is constant-time. STORE_ENOTFOUND for any key
+ * that is not valid, malformed ones included.
+ */
+int store_key_auth(struct store *s, const char *key, int64_t *org_id);
+
+/* Makes email an Administrator of the org (creating the member, active, if
+ * needed: external id = the email). Syncs never remove Administrators. */
+int store_admin_add(struct store *s, int64_t org_id, const char *email);
+
+/* --- settings and properties ----------------------------------------- */
+
+/* The org's settings as a JSON document (caller frees); defaults when never set. */
+int store_settings_get(struct store *s, int64_t org_id, char **json);
+int store_settings_put(struct store *s, int64_t org_id, const char *json);
+
+int store_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n);
+int store_property_add(struct store *s, int64_t org_id, const char *name);
+int store_property_delete(struct store *s, int64_t org_id, const char *name);
+void store_strings_free(char **v, size_t n);
+
+/* --- the stored org ---------------------------------------------------- */
+
+/* Database ids of a loaded org's records, parallel to its arrays. */
+struct store_ids {
+	int64_t *members; /* org->nmembers */
+	int64_t *teams;   /* org->nteams */
+};
+
+/* Loads the org's members (with state and role), teams and mappings. */
+int store_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids);
+void store_ids_free(struct store_ids *ids);
+
+/* One invitation created by an apply: the token is shown once, stored hashed. */
+struct store_invitation {
+	int64_t member_id;
+	char token[STORE_TOKEN_MAX];
+};
+
+/*
+ * Applies plan (built from desired against stored, loaded with ids) in ONE
+ * transaction: all of it or nothing. Writes only what changed. New members
+ * with invite get an invitation (token hashed) and an outbox message.
+ */
+int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+		const struct org *stored, const struct store_ids *ids, const struct plan *p);
+
+/* --- sync history ------------------------------------------------------- */
+
+struct sync_meta {
+	const char *source;  /* "API Provisioning", "CLI" */
+	const char *mode;    /* "full", "partial" */
+	const char *format;  /* "json", "csv" */
+	bool dry_run;
+};
+
+struct sync_row {
+	int64_t id, org_id;
+	int status;          /* enum sync_status */
+	char source[32], mode[16], format[8];
+	bool dry_run;
+	int64_t created_at, started_at, finished_at; /* unix ms; 0 = not yet */
+	char *reason;        /* why Paused/Rejected/Failed; owned, may be NULL */
+	char *counts_json;   /* plan counts as JSON; owned, may be NULL */
+	char *risk_json;     /* risk result as JSON; owned, may be NULL */
+	size_t issues;       /* number of report issues */
+};
+
+void store_sync_row_free(struct sync_row *r);
+
+/*
+ * Registers a new Pending sync, atomically: STORE_EBUSY (and *running) when
+ * one is Pending; a Paused one is superseded (Rejected, with a reason naming
+ * the new sync).
+ */
+int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
+		     int64_t *sync_id, int64_t *running);
+
+/* Keeps a part of the payload ("json", "members", "teams", "teamsMappings")
+ * so that a worker, or an approval later, can read it. */
+int store_sync_payload_put(struct store *s, int64_t sync_id, const char *part,
+			   const void *data, size_t len);
+/* *data is owned by the caller (free). STORE_ENOTFOUND when the part is absent. */
+int store_sync_payload_get(struct store *s, int64_t sync_id, const char *part,
+			   void **data, size_t *len);
+
+/* The oldest Pending sync not yet claimed, marked started (the job queue). */
+int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id);
+
+/* Sets the final (or Paused) status, counts, risk, reason and report. */
+int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
+		      const char *counts_json, const char *risk_json, const struct report *rep);
+
+/* Sets a status with no other change (approve → Pending, reject). Refuses
+ * (STORE_ECONFLICT) unless the sync is in status from. */
+int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
+			  const char *reason);
+
+int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
+
+/* Newest first; rows[] owned by the caller (store_sync_rows_free). */
+int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+		    struct sync_row **rows, size_t *n);
+void store_sync_rows_free(struct sync_row *rows, size_t n);
+
+/* The sync's report, read back into rep (report_init'ed by the caller). */
+int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
+
+/* Syncs left started-but-Pending by a crash become Failed (at startup). */
+int store_sync_recover(struct store *s, size_t *failed);
+
+/* --- invitations --------------------------------------------------------- */
+
+/* Creates an invitation for a member (admin "invite"); token shown once. */
+int store_invite(struct store *s, int64_t org_id, const char *external_id,
+		 char token_out[STORE_TOKEN_MAX]);
+
+/* Accepts an invitation: the member becomes active. STORE_ENOTFOUND for an
+ * unknown, used or expired token. */
+int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
+			    int64_t *member_id);
+
+const char *store_sync_status_name(int status);
+
+#endif
