@@ -108,6 +108,7 @@ int builder_init(struct builder *b, struct org *org, struct report *rep,
 	static const struct ingest_opts defaults = { NULL, 0, false };
 
 	memset(b, 0, sizeof(*b));
+	b->last_team = UINT32_MAX;
 	b->org = org;
 	b->rep = rep;
 	b->opts = opts ? opts : &defaults;
@@ -274,7 +275,7 @@ static void prefetch_index(const struct builder *b, int field, const char *s, si
 		strmap_prefetch(&o->by_email, s, len);
 	else if (b->kind == KIND_MAPPINGS && field == XF_MEMBER)
 		strmap_prefetch(&o->by_member_id, s, len);
-	else if (b->kind == KIND_MAPPINGS && (field == XF_TEAM || field == XF_SUBTEAM))
+	else if (b->kind == KIND_MAPPINGS && field == XF_SUBTEAM)
 		strmap_prefetch(&o->by_team_id, s, len);
 }
 
@@ -724,7 +725,14 @@ static int resolve_row(struct builder *b, const struct raw_mapping *r)
 	uint32_t idx;
 	bool found;
 
-	if (!org_find_team(b->org, r->ids[XF_TEAM], r->lens[XF_TEAM], &m.team)) {
+	/* Mapping files list a team's rows together: skip the lookup for a repeat. */
+	if (b->last_team != UINT32_MAX &&
+	    strlen(b->org->teams[b->last_team].external_id) == r->lens[XF_TEAM] &&
+	    memcmp(b->org->teams[b->last_team].external_id, r->ids[XF_TEAM], r->lens[XF_TEAM]) == 0) {
+		m.team = b->last_team;
+	} else if (org_find_team(b->org, r->ids[XF_TEAM], r->lens[XF_TEAM], &m.team)) {
+		b->last_team = m.team;
+	} else {
 		snprintf(team, sizeof(team), "%.*s", (int)r->lens[XF_TEAM], r->ids[XF_TEAM]);
 		snprintf(child, sizeof(child), "%.*s", (int)r->lens[cf], r->ids[cf]);
 		mapping_issue(b, CODE_UNKNOWN_TEAM, r->line, r->cols[XF_TEAM], XF_TEAM, team, child,

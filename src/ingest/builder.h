@@ -75,6 +75,7 @@ struct builder {
 	struct raw_mapping *maps;
 	size_t nmaps, cap_maps;
 	uint32_t *map_cols;    /* per org mapping: column of its team, of its child */
+	uint32_t last_team;    /* team of the previous mapping row, or UINT32_MAX */
 	uint32_t cap_cols;
 	const char *maps_file;
 	bool maps_legacy;

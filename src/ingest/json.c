@@ -135,6 +135,7 @@ struct ingest_json_stream {
 	uint64_t chunk_base, chunk_len;
 	uint64_t total;        /* payload bytes fed to yajl, BOM excluded */
 	uint64_t cur_off;      /* bytes before it are accounted for */
+	uint64_t next_nl;      /* the chunk's first newline at or after cur_off, or UINT64_MAX */
 	uint64_t line_start;   /* offset of the first byte of the cursor's line */
 	uint32_t line;         /* the cursor's line, 1-based */
 	uint64_t tok_start;
@@ -152,43 +153,59 @@ static bool is_gap(unsigned char c)
 	       c == ',' || c == ':';
 }
 
+/* Offset of the first newline of the current chunk at or after off, or UINT64_MAX. */
+static uint64_t find_nl(const struct ingest_json_stream *s, uint64_t off)
+{
+	uint64_t end = s->chunk_base + s->chunk_len;
+	const unsigned char *nl;
+
+	if (off >= end)
+		return UINT64_MAX;
+	nl = memchr(s->chunk + (off - s->chunk_base), '\n', (size_t)(end - off));
+	return nl ? s->chunk_base + (uint64_t)(nl - s->chunk) : UINT64_MAX;
+}
+
+/* A new chunk is being parsed; base is its offset in the payload. */
+static void set_chunk(struct ingest_json_stream *s, const unsigned char *data, size_t len,
+		      uint64_t base)
+{
+	s->chunk = data;
+	s->chunk_len = len;
+	s->chunk_base = base;
+	s->next_nl = find_nl(s, base);
+}
+
 /*
  * Moves the cursor to offset to, counting newlines and noting where the
  * next token starts. Only bytes of the current chunk can be scanned: a
- * chunk is always scanned to its end before the next one comes.
+ * chunk is always scanned to its end before the next one comes. Newlines
+ * are found by memchr from one to the next, not token by token: a
+ * minified payload costs one call per chunk.
  */
 static void scan_to(struct ingest_json_stream *s, uint64_t to)
 {
-	uint64_t from = s->cur_off, end = s->chunk_base + s->chunk_len;
-	const unsigned char *p, *stop, *nl;
+	uint64_t base = s->chunk_base;
+	size_t i, lim;
 
-	if (to <= from)
+	if (to <= s->cur_off)
 		return;
+	i = s->cur_off > base ? (size_t)(s->cur_off - base) : 0;
 	s->cur_off = to;
-	if (from < s->chunk_base)
-		from = s->chunk_base;
-	if (to > end)
-		to = end;
-	if (from >= to)
+	if (to <= base)
 		return;
-	p = s->chunk + (from - s->chunk_base);
-	stop = s->chunk + (to - s->chunk_base);
-	if (!s->start_known) {
-		for (; p < stop && is_gap(*p); p++) {
-			if (*p == '\n') {
-				s->line++;
-				s->line_start = s->chunk_base + (uint64_t)(p - s->chunk) + 1;
-			}
-		}
-		if (p < stop) {
+	lim = to - base < s->chunk_len ? (size_t)(to - base) : (size_t)s->chunk_len;
+	if (!s->start_known && i < lim) {
+		while (i < lim && i < s->chunk_len && is_gap(s->chunk[i]))
+			i++;
+		if (i < lim) {
 			s->start_known = true;
-			s->tok_start = s->chunk_base + (uint64_t)(p - s->chunk);
+			s->tok_start = base + i;
 		}
 	}
-	while ((nl = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
+	while (s->next_nl < base + lim) {
 		s->line++;
-		s->line_start = s->chunk_base + (uint64_t)(nl - s->chunk) + 1;
-		p = nl + 1;
+		s->line_start = s->next_nl + 1;
+		s->next_nl = find_nl(s, s->next_nl + 1);
 	}
 }
 
@@ -456,20 +473,28 @@ static struct key_slot *cached_key(struct ingest_json_stream *s, const char *key
 	return NULL;
 }
 
+/* A record key met before in this section: the same bytes, checked and resolved then. */
+static bool use_cached_key(struct ingest_json_stream *s, const char *key, size_t len)
+{
+	const struct key_slot *hit = cached_key(s, key, len);
+
+	if (!hit)
+		return false;
+	s->key_type = hit->type;
+	s->key_field = hit->field;
+	s->key_prop = hit->prop;
+	s->key_text = hit->text;
+	return true;
+}
+
+/* A record key met for the first time in this section. */
 static void record_key(struct ingest_json_stream *s, const char *key, size_t len, struct pos p)
 {
 	enum ingest_kind kind = sections[s->section].kind;
-	struct key_slot k = { 0, KEY_IGNORE, -1, -1, { 0 } }, *hit = cached_key(s, key, len);
+	struct key_slot k = { 0, KEY_IGNORE, -1, -1, { 0 } }, *hit;
 	bool legacy = false;
 	int field;
 
-	if (hit) {
-		s->key_type = hit->type;
-		s->key_field = hit->field;
-		s->key_prop = hit->prop;
-		s->key_text = hit->text;
-		return;
-	}
 	field = builder_field_by_name(kind, key, len, &legacy);
 	if (field >= 0) {
 		k.type = KEY_FIELD;
@@ -583,10 +608,15 @@ static void element(struct ingest_json_stream *s, enum vtype t, struct pos p)
  * surrogates and code points past U+10FFFF through, raw or from \u
  * escapes, and NUL from \u0000. The model holds none of them (the CSV
  * reader refuses them too), so a string holding one ends the parse.
+ * yajl refuses raw control bytes, so a NUL can only come from an escape;
+ * escaped strings come from yajl's decode buffer, never from the chunk.
  */
 static bool text_ok(struct ingest_json_stream *s, const char *text, size_t len, struct pos p)
 {
-	if (utf8_valid_prefix(text, len) == len && !memchr(text, '\0', len))
+	uintptr_t t = (uintptr_t)text, c = (uintptr_t)s->chunk;
+	bool in_chunk = t >= c && t - c < s->chunk_len;
+
+	if (utf8_valid_prefix(text, len) == len && (in_chunk || !memchr(text, '\0', len)))
 		return true;
 	if (memchr(text, '\0', len))
 		issue(s, ISSUE_FATAL, CODE_INVALID_UTF8, p, NULL,
@@ -682,6 +712,8 @@ static int cb_map_key(void *ctx, const unsigned char *ukey, size_t len)
 	const char *key = (const char *)ukey;
 	struct pos p = token(s);
 
+	if (!s->skip && s->state == ST_RECORD && use_cached_key(s, key, len))
+		return proceed(s);
 	if (!text_ok(s, key, len, p))
 		return 0;
 	if (s->skip)
@@ -807,9 +839,7 @@ static void parse(struct ingest_json_stream *s, const unsigned char *data, size_
 		return;
 	for (i = 0; !s->nonblank && i < len; i++)
 		s->nonblank = !(data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n');
-	s->chunk = data;
-	s->chunk_len = len;
-	s->chunk_base = s->total;
+	set_chunk(s, data, len, s->total);
 	s->total += len;
 	st = yajl_parse(s->h, data, len);
 	if (st != yajl_status_ok)
@@ -858,6 +888,7 @@ int ingest_json_stream_new(const char *name, const struct ingest_opts *opts,
 	s->dialect = DIALECT_NONE;
 	s->line = 1;
 	s->prev_byte = -1;
+	s->next_nl = UINT64_MAX;
 	for (k = 0; k <= KIND_COUNT; k++)
 		strmap_init(&s->warned[k], STRMAP_EXACT);
 	arena_init(&s->warned_names);
@@ -879,6 +910,15 @@ fail:
 	return INGEST_ENOMEM;
 }
 
+/* Bytes held as the start of a BOM turned out to be payload: parse them. */
+static void replay_bom(struct ingest_json_stream *s)
+{
+	size_t n = s->bom_matched < sizeof(BOM) ? s->bom_matched : 0;
+
+	s->bom_done = true;
+	parse(s, BOM, n);
+}
+
 /*
  * Returns INGEST_OK while more input is welcome, INGEST_EINVALID once the
  * payload is known to be malformed (later input is ignored: the caller may
@@ -895,8 +935,7 @@ int ingest_json_stream_feed(struct ingest_json_stream *s, const char *data, size
 			len--;
 			s->bom_done = ++s->bom_matched == sizeof(BOM);
 		} else {
-			s->bom_done = true;
-			parse(s, BOM, s->bom_matched);
+			replay_bom(s);
 		}
 	}
 	parse(s, p, len);
@@ -909,10 +948,8 @@ int ingest_json_stream_finish(struct ingest_json_stream *s, struct ingest_info *
 	yajl_status st;
 	int rc;
 
-	if (!s->bom_done) {
-		s->bom_done = true;
-		parse(s, BOM, s->bom_matched);
-	}
+	if (!s->bom_done)
+		replay_bom(s);
 	if (!s->stopped && !s->nonblank) {
 		issue(s, ISSUE_FATAL, CODE_JSON_SYNTAX, pos_of(s, s->total), NULL,
 		      "empty payload: expected a JSON object {\"members\": [...], \"teams\": [...], "
@@ -921,9 +958,7 @@ int ingest_json_stream_finish(struct ingest_json_stream *s, struct ingest_info *
 	}
 	if (!s->stopped) {
 		/* yajl parses one blank of its own to end a trailing number. */
-		s->chunk = (const unsigned char *)" ";
-		s->chunk_base = s->total;
-		s->chunk_len = 1;
+		set_chunk(s, (const unsigned char *)" ", 1, s->total);
 		st = yajl_complete_parse(s->h);
 		if (st != yajl_status_ok)
 			stop(s, st, true);
@@ -963,7 +998,7 @@ int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 	}
 	if (!in) {
 		report_add(rep, ISSUE_FATAL, CODE_FILE_MISSING,
-			   &(struct issue_loc){ "payload.json", 0, 0, NULL, NULL },
+			   &(struct issue_loc){ "payload.json", 0, 0, "", "" },
 			   "no JSON payload was given");
 		return INGEST_EINVALID;
 	}
@@ -974,7 +1009,7 @@ int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 			int e = errno;
 
 			report_add(rep, ISSUE_FATAL, e == ENOENT ? CODE_FILE_MISSING : CODE_FILE_UNREADABLE,
-				   &(struct issue_loc){ name, 0, 0, NULL, NULL },
+				   &(struct issue_loc){ name, 0, 0, "", "" },
 				   "cannot open %s: %s", in->path, strerror(e));
 			return INGEST_EINVALID;
 		}
@@ -988,7 +1023,7 @@ int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 	if (rc)
 		goto out;
 	if (!f) {
-		ingest_json_stream_feed(s, in->data, in->len);
+		ingest_json_stream_feed(s, in->data, in->data ? in->len : 0);
 	} else {
 		while ((n = fread(chunk, 1, READ_CHUNK, f)) > 0)
 			if (ingest_json_stream_feed(s, chunk, n) != INGEST_OK)

@@ -186,62 +186,48 @@ int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index)
 	return ORG_OK;
 }
 
-/* (team, kind, child) packed in 64 bits; 0 is never a key (the +1). */
-static uint64_t mapping_key(const struct mapping *m)
-{
-	return (((uint64_t)m->team << 33) | ((uint64_t)m->child << 1) | m->kind) + 1;
-}
-
-static uint32_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return (uint32_t)k;
-}
-
+/*
+ * Duplicates share their child, and a child has few mappings: chaining the
+ * mappings of each child and walking that short chain is O(n) over small,
+ * mostly sequential arrays, where a hash of (team, child) pairs would be
+ * one cache miss per mapping.
+ */
 int org_merge_duplicate_mappings(struct org *o,
 				 void (*on_dup)(void *ctx, uint32_t dup, const struct mapping *first),
 				 void *ctx)
 {
-	uint32_t cap = 16, r, w = 0;
-	uint64_t *keys;
-	uint32_t *vals;
+	uint32_t nheads = o->nmembers + o->nteams, r, w = 0;
+	uint32_t *head = malloc(((size_t)nheads + 1) * sizeof(*head));
+	uint32_t *next = malloc(((size_t)o->nmappings + 1) * sizeof(*next));
 
-	while (cap < (uint64_t)o->nmappings * 2)
-		cap *= 2;
-	keys = calloc(cap, sizeof(*keys));
-	vals = malloc((size_t)cap * sizeof(*vals));
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
+	if (!head || !next) {
+		free(head);
+		free(next);
 		return ORG_ENOMEM;
 	}
+	memset(head, 0xff, ((size_t)nheads + 1) * sizeof(*head));
 	for (r = 0; r < o->nmappings; r++) {
 		const struct mapping m = o->mappings[r];
-		uint64_t k = mapping_key(&m);
-		uint32_t j;
+		uint32_t h = m.kind == MAPPING_MEMBER ? m.child : o->nmembers + m.child, k;
 
-		for (j = mix64(k) & (cap - 1); keys[j] && keys[j] != k; j = (j + 1) & (cap - 1))
-			;
-		if (keys[j]) {
-			struct mapping *first = &o->mappings[vals[j]];
-
+		/* Chains hold write positions: kept mappings only. */
+		for (k = head[h]; k != UINT32_MAX; k = next[k])
+			if (o->mappings[k].team == m.team)
+				break;
+		if (k != UINT32_MAX) {
 			if (on_dup)
-				on_dup(ctx, r, first);
-			first->is_member |= m.is_member;
-			first->is_manager |= m.is_manager;
+				on_dup(ctx, r, &o->mappings[k]);
+			o->mappings[k].is_member |= m.is_member;
+			o->mappings[k].is_manager |= m.is_manager;
 			continue;
 		}
-		keys[j] = k;
-		vals[j] = w;
-		o->mappings[w++] = m;
+		o->mappings[w] = m;
+		next[w] = head[h];
+		head[h] = w++;
 	}
 	o->nmappings = w;
-	free(keys);
-	free(vals);
+	free(head);
+	free(next);
 	return ORG_OK;
 }
 

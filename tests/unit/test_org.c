@@ -262,6 +262,23 @@ static struct mapping row(uint32_t team, enum mapping_kind kind, uint32_t child,
 	return m;
 }
 
+/* Mappings name real records: gives the org teams T0.. and members M0... */
+static void populate(struct org *o, uint32_t teams, uint32_t members)
+{
+	char id[32], email[64];
+	uint32_t i;
+
+	for (i = 0; i < teams; i++) {
+		snprintf(id, sizeof(id), "T%u", i);
+		assert_int_equal(add_team(o, id, id, NULL, NULL), ORG_OK);
+	}
+	for (i = 0; i < members; i++) {
+		snprintf(id, sizeof(id), "M%u", i);
+		snprintf(email, sizeof(email), "m%u@example.com", i);
+		assert_int_equal(add_member(o, id, email, NULL, NULL), ORG_OK);
+	}
+}
+
 static void test_org_mapping_append(void **state)
 {
 	struct org o;
@@ -350,6 +367,7 @@ static void test_org_mapping_merge(void **state)
 
 	(void)state;
 	org_init(&o);
+	populate(&o, 2, 2);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		m = row(rows[i].team, rows[i].kind, rows[i].child, rows[i].is_member,
 			rows[i].is_manager, rows[i].line);
@@ -409,6 +427,7 @@ static void test_org_many_mappings(void **state)
 
 	(void)state;
 	org_init(&o);
+	populate(&o, TEAMS, MEMBERS);
 	for (t = 0; t < TEAMS; t++)
 		for (c = 0; c < MEMBERS; c++) {
 			m = row(t, MAPPING_MEMBER, c, true, false, n + 2);
