@@ -435,9 +435,18 @@ static const char *val(const struct builder *b, int field, size_t *len)
 	return b->scratch.data + v->off;
 }
 
+/* Bytes allowed in the local part: printable ASCII but specials, and UTF-8. */
 static bool email_char_ok(unsigned char c)
 {
-	return c > ' ' && c != 0x7f && !strchr("\"(),:;<>@[\\]", c);
+	static const char specials[] = "\"(),:;<>@[\\]";
+	static bool table[256], ready;
+
+	if (!ready) {
+		for (unsigned i = 0; i < 256; i++)
+			table[i] = i > ' ' && i != 0x7f && !memchr(specials, (int)i, sizeof(specials) - 1);
+		ready = true;
+	}
+	return table[c];
 }
 
 /*

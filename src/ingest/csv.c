@@ -33,6 +33,7 @@ struct csv_reader {
 	uint32_t row_end_line; /* line where the last complete record ended */
 	bool header_done;
 	bool nonempty;        /* the record has a non-empty field */
+	bool line_quoted;     /* the line being fed has a double quote */
 	bool fatal;
 	int status;           /* INGEST_ENOMEM once memory ran out */
 	struct buf header;    /* header cells, NUL-separated, while reading it */
@@ -250,7 +251,8 @@ static void on_field(void *data, size_t len, void *ctx)
 {
 	struct csv_reader *r = ctx;
 	const char *s = data ? data : "";
-	uint32_t nl = count_nl(s, len), line;
+	/* Only a quoted field holds a line break, and its last line has the quote. */
+	uint32_t nl = r->line_quoted ? count_nl(s, len) : 0, line;
 	int rc = INGEST_OK;
 
 	if (r->fatal || r->status)
@@ -330,6 +332,10 @@ static int feed(struct csv_reader *r, const char *s, size_t len)
 			      (unsigned long long)(at - r->line_offset + 1));
 			break;
 		}
+		/* A line longer than a read piece comes in parts: the flag is per line. */
+		if (r->offset == r->line_offset)
+			r->line_quoted = false;
+		r->line_quoted |= memchr(s, '"', n) != NULL;
 		if (csv_parse(&r->parser, s, n, on_field, on_row, r) != n) {
 			fatal(r, CODE_CSV_QUOTING, r->line, 0,
 			      "malformed quoting: %s; quote a field that holds a comma, quote or line "
