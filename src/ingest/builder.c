@@ -1,4 +1,5 @@
 #include "ingest/builder.h"
+#include "util/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,6 +214,7 @@ void builder_record_begin(struct builder *b, uint32_t line)
 {
 	b->line = line;
 	b->invalid = false;
+	b->reported = 0;
 	buf_reset(&b->scratch);
 	buf_reset(&b->list_items);
 	buf_reset(&b->props);
@@ -352,6 +354,7 @@ static const char *value_str(struct builder *b, const struct builder_value *v, c
 	tmp[0] = '\0';
 	if (!v->set || v->is_bool)
 		return tmp;
+	len = utf8_cut(b->scratch.data + v->off, len);
 	memcpy(tmp, b->scratch.data + v->off, len);
 	tmp[len] = '\0';
 	return tmp;
@@ -365,6 +368,7 @@ static void record_issue(struct builder *b, enum issue_code code, const char *fi
 	const struct builder_value *idv;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[utf8_cut(msg, strlen(msg))] = '\0';
 	switch (b->kind) {
 	case KIND_MEMBERS:
 		idv = (b->vals[MF_ID].set && b->vals[MF_ID].len) ? &b->vals[MF_ID] : &b->vals[MF_EMAIL];
@@ -410,11 +414,21 @@ int builder_reject(struct builder *b, enum issue_code code, const char *fname, u
 	return INGEST_OK;
 }
 
+/* Remembers that field (by its input name) was reported, so it is not also "missing". */
+static void mark_reported(struct builder *b, const char *fname)
+{
+	int f = fname ? builder_field_by_name(b->kind, fname, strlen(fname), NULL) : -1;
+
+	if (f >= 0)
+		b->reported |= 1u << f;
+}
+
 int builder_invalid(struct builder *b, const char *fname, uint32_t line, uint32_t col,
 		    const char *fmt, ...)
 {
 	va_list ap;
 
+	mark_reported(b, fname);
 	va_start(ap, fmt);
 	record_issue(b, CODE_INVALID_VALUE, fname, line, col, fmt, ap);
 	va_end(ap);
@@ -592,7 +606,7 @@ static int end_member(struct builder *b)
 	uint32_t dup = 0;
 	int rc;
 
-	if (!elen)
+	if (!elen && !(b->reported & (1u << MF_EMAIL)))
 		reject(b, CODE_MISSING_VALUE, MF_EMAIL, b->vals[MF_EMAIL].line, b->vals[MF_EMAIL].col,
 		       "email is required");
 	else if (!email_valid(email, elen))
@@ -604,7 +618,7 @@ static int end_member(struct builder *b)
 		id = email;
 		idlen = elen;
 	}
-	if (!idlen)
+	if (!idlen && !(b->reported & (1u << MF_ID)))
 		reject(b, CODE_MISSING_VALUE, MF_ID, b->vals[MF_ID].line, b->vals[MF_ID].col,
 		       "%s is required", field_name(b, MF_ID));
 	parse_lists(b, &m);
@@ -654,10 +668,10 @@ static int end_team(struct builder *b)
 	uint32_t dup = 0;
 	int rc;
 
-	if (!idlen)
+	if (!idlen && !(b->reported & (1u << TF_ID)))
 		reject(b, CODE_MISSING_VALUE, TF_ID, b->vals[TF_ID].line, b->vals[TF_ID].col,
 		       "%s is required", field_name(b, TF_ID));
-	if (!nlen)
+	if (!nlen && !(b->reported & (1u << TF_NAME)))
 		reject(b, CODE_EMPTY_NAME, TF_NAME, b->vals[TF_NAME].line, b->vals[TF_NAME].col,
 		       "the team has no name");
 	if (b->invalid)
@@ -683,13 +697,14 @@ static int bool_of(const struct builder *b, int field)
 	static const char *const truths[] = { "true", "1", "yes", "y" };
 	static const char *const lies[] = { "false", "0", "no", "n" };
 	const struct builder_value *v = &b->vals[field];
-	const char *s = b->scratch.data + v->off;
+	const char *s;
 	size_t i;
 
 	if (!v->set || (!v->is_bool && !v->len))
 		return -1;
 	if (v->is_bool)
 		return v->bool_val;
+	s = b->scratch.data + v->off;
 	for (i = 0; i < 4; i++) {
 		if (strlen(truths[i]) == v->len && strmap_ci_equal(truths[i], s, v->len))
 			return 1;
@@ -712,7 +727,9 @@ static void mapping_issue(struct builder *b, enum issue_code code, uint32_t line
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	msg[utf8_cut(msg, strlen(msg))] = '\0';
 	snprintf(id, sizeof(id), "%s/%s", team, child);
+	id[utf8_cut(id, strlen(id))] = '\0';
 	report_add(b->rep, code == CODE_DUPLICATE_MAPPING ? ISSUE_WARNING : ISSUE_ERROR, code,
 		   &(struct issue_loc){ b->maps_file, line, col,
 					builder_field_name(KIND_MAPPINGS, field, b->maps_legacy), id },
@@ -818,7 +835,7 @@ static int end_mapping(struct builder *b)
 	}
 	for (f = XF_TEAM; f <= XF_SUBTEAM; f++)
 		val(b, f, &len[f]);
-	if (!len[XF_TEAM])
+	if (!len[XF_TEAM] && !(b->reported & (1u << XF_TEAM)))
 		reject(b, CODE_MISSING_VALUE, XF_TEAM, b->vals[XF_TEAM].line, b->vals[XF_TEAM].col,
 		       "%s is required", field_name(b, XF_TEAM));
 	if (len[XF_MEMBER] && len[XF_SUBTEAM])

@@ -60,6 +60,7 @@ struct builder {
 	/* current record */
 	uint32_t line;
 	bool invalid;        /* a reader reported this record already */
+	uint32_t reported;   /* fields (bits) the reader reported: not "missing" too */
 	struct buf scratch;
 	struct builder_value vals[BUILDER_MAX_FIELDS];
 	struct buf list_items; /* (off,len) pairs of list items, per field */

@@ -1,4 +1,5 @@
 #include "model/report.h"
+#include "util/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,8 +110,8 @@ int report_add(struct report *r, enum issue_severity sev, enum issue_code code,
 	is->file = dup_or_empty(r, loc ? loc->file : NULL);
 	is->field = dup_or_empty(r, loc ? loc->field : NULL);
 	is->record_id = dup_or_empty(r, loc ? loc->record_id : NULL);
-	is->message = arena_strndup(&r->arena, stackmsg,
-				    (size_t)n < sizeof(stackmsg) ? (size_t)n : sizeof(stackmsg) - 1);
+	is->message = arena_strndup(&r->arena, stackmsg, utf8_cut(stackmsg,
+				    (size_t)n < sizeof(stackmsg) ? (size_t)n : sizeof(stackmsg) - 1));
 	if (!is->file || !is->field || !is->record_id || !is->message)
 		goto oom;
 	r->count++;

@@ -55,3 +55,23 @@ size_t utf8_valid_prefix(const char *str, size_t len)
 	}
 	return len;
 }
+
+size_t utf8_cut(const char *s, size_t len)
+{
+	size_t i = len;
+
+	/* Back up over continuation bytes to the start of the last sequence. */
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return 0;
+	if ((unsigned char)s[i - 1] < 0x80)
+		return len;
+	/* s[i - 1] leads a sequence: keep it only when it is complete. */
+	{
+		unsigned char c = (unsigned char)s[i - 1];
+		size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+
+		return len - (i - 1) >= need ? len : i - 1;
+	}
+}

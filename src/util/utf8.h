@@ -14,4 +14,10 @@
  */
 size_t utf8_valid_prefix(const char *s, size_t len);
 
+/*
+ * A length <= len that does not split a UTF-8 sequence of s: where text is
+ * truncated to a buffer, the cut must fall between characters.
+ */
+size_t utf8_cut(const char *s, size_t len);
+
 #endif
