@@ -20,7 +20,7 @@ MODELD    = -fsanitize=address,undefined
 else ifeq ($(MODE),fuzz)
 BUILD    ?= build-fuzz
 CC        = clang
-MODEFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+MODEFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 MODELD    = -fsanitize=address,undefined
 else
 BUILD    ?= build
@@ -81,7 +81,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c
 	$(MAKE) --no-print-directory MODE=fuzz build-fuzz/liborgsync.a
-	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
 		build-fuzz/liborgsync.a $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcsv -lm
 
 deps:
