@@ -33,13 +33,13 @@ WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
-PKGS     = yajl sqlite3 libsodium jansson
+PKGS     = yajl sqlite3 libsodium jansson libmicrohttpd
 CPPFLAGS += -Isrc -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c)
+LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c)
 CLI_SRC  = $(wildcard src/cli/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)

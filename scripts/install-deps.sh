@@ -6,8 +6,8 @@
 # Runs apt-get update once before installing; needs root (or sudo).
 set -euo pipefail
 
-build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev)
-test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3)
+build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev)
+test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 
 case "${1:-build}" in

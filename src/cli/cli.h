@@ -20,5 +20,9 @@ enum cli_exit {
 int cmd_validate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_org(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 
 #endif

@@ -17,6 +17,10 @@ struct command {
 static const struct command commands[] = {
 	{ "validate", cmd_validate, "check an org's files locally, with line-numbered errors" },
 	{ "convert", cmd_convert, "turn any accepted input (legacy or current) into the current format" },
+	{ "serve", cmd_serve, "run the provisioning service (HTTP API on a database)" },
+	{ "org", cmd_org, "create an organization and its first API key" },
+	{ "key", cmd_key, "rotate an organization's API key" },
+	{ "admin", cmd_admin, "make a member an Administrator" },
 	{ "gen", cmd_gen, NULL },
 };
 

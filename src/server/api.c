@@ -1,0 +1,972 @@
+/*
+ * The routes of SPEC §6. Handlers check input, call the store, and answer
+ * JSON; a sync is only registered here (ingested far enough to refuse a
+ * structurally invalid one with 400) and processed by the worker.
+ */
+#include "server/api.h"
+
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ingest/ingest.h"
+#include "server/service.h"
+#include "server/settings.h"
+#include "server/sync.h"
+#include "store/store.h"
+
+static int db_error(struct http_req *r, struct store *st)
+{
+	(void)st; /* the message may name internals: it goes to the log, not the client */
+	fprintf(stderr, "{\"rid\":\"%s\",\"error\":\"database\",\"detail\":\"%s\"}\n", r->request_id,
+		st ? store_error(st) : "no database handle");
+	return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "the database failed", NULL);
+}
+
+static struct store *db(struct http_req *r)
+{
+	return service_store(r->svc);
+}
+
+/* Parses a positive id path segment; 0 when it is not one. */
+static int64_t id_param(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || strlen(s) > 18)
+		return 0;
+	v = strtoll(s, &end, 10);
+	return *end || v <= 0 ? 0 : (int64_t)v;
+}
+
+static json_t *body_json(struct http_req *r, char *err, size_t len)
+{
+	json_error_t je;
+	json_t *doc;
+
+	if (!r->body.len) {
+		snprintf(err, len, "the request needs a JSON body");
+		return NULL;
+	}
+	doc = json_loadb(r->body.data, r->body.len, 0, &je);
+	if (!doc)
+		snprintf(err, len, "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
+	return doc;
+}
+
+/* --- health, metrics ------------------------------------------------------ */
+
+static int get_healthz(struct http_req *r)
+{
+	bool ok = db(r) != NULL;
+
+	return http_json(r, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+			 json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "degraded", "database",
+				   ok ? "ok" : "unavailable", "uptimeSeconds",
+				   (json_int_t)((service_now_ms() - r->svc->started_ms) / 1000)),
+			 NULL, NULL);
+}
+
+static int get_metrics(struct http_req *r)
+{
+	static const char *const statuses[] = { "Pending", "Paused", "Rejected", "Success", "Warning",
+						"Failed" };
+	struct service_metrics *m = &r->svc->metrics;
+	struct buf out;
+	int i, rc;
+
+	buf_init(&out);
+	buf_printf(&out, "# HELP orgsync_requests_total HTTP requests received.\n"
+		   "# TYPE orgsync_requests_total counter\norgsync_requests_total %llu\n",
+		   (unsigned long long)atomic_load(&m->requests));
+	buf_printf(&out, "# HELP orgsync_responses_total HTTP responses by status class.\n"
+		   "# TYPE orgsync_responses_total counter\n");
+	for (i = 1; i < 6; i++)
+		buf_printf(&out, "orgsync_responses_total{class=\"%dxx\"} %llu\n", i,
+			   (unsigned long long)atomic_load(&m->responses[i]));
+	buf_printf(&out, "# HELP orgsync_syncs_total Syncs processed, by resulting status.\n"
+		   "# TYPE orgsync_syncs_total counter\n");
+	for (i = 0; i < 6; i++)
+		buf_printf(&out, "orgsync_syncs_total{status=\"%s\"} %llu\n", statuses[i],
+			   (unsigned long long)atomic_load(&m->syncs_done[i]));
+	buf_printf(&out, "# HELP orgsync_sync_seconds_total Time spent processing syncs.\n"
+		   "# TYPE orgsync_sync_seconds_total counter\norgsync_sync_seconds_total %.3f\n",
+		   (double)atomic_load(&m->sync_ms_total) / 1000.0);
+	buf_printf(&out, "# HELP orgsync_uptime_seconds Seconds since the service started.\n"
+		   "# TYPE orgsync_uptime_seconds gauge\norgsync_uptime_seconds %llu\n",
+		   (unsigned long long)((service_now_ms() - r->svc->started_ms) / 1000));
+	rc = http_raw(r, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
+	buf_free(&out);
+	return rc;
+}
+
+/* --- syncs ----------------------------------------------------------------- */
+
+static json_t *sync_json(const struct sync_row *s)
+{
+	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id", (json_int_t)s->id,
+				"status", store_sync_status_name(s->status), "source", s->source,
+				"mode", s->mode, "format", s->format, "dryRun", s->dry_run,
+				"createdAt", (json_int_t)s->created_at, "issues", (json_int_t)s->issues);
+	json_t *v;
+
+	json_object_set_new(doc, "startedAt",
+			    s->started_at ? json_integer(s->started_at) : json_null());
+	json_object_set_new(doc, "finishedAt",
+			    s->finished_at ? json_integer(s->finished_at) : json_null());
+	json_object_set_new(doc, "reason", s->reason ? json_string(s->reason) : json_null());
+	v = s->counts_json ? json_loads(s->counts_json, 0, NULL) : NULL;
+	json_object_set_new(doc, "counts", v ? v : json_null());
+	v = s->risk_json ? json_loads(s->risk_json, 0, NULL) : NULL;
+	json_object_set_new(doc, "risk", v ? v : json_null());
+	return doc;
+}
+
+static bool arg_true(struct http_req *r, const char *name)
+{
+	const char *v = http_arg(r, name);
+
+	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+}
+
+/* Checks the payload's structure now, so that a broken one is refused with 400. */
+static int check_payload(struct http_req *r, int64_t org_id, bool multipart, struct report *rep)
+{
+	struct store *st = db(r);
+	struct ingest_opts opts = { NULL, 0, false };
+	struct org org;
+	char **props = NULL;
+	size_t nprops = 0;
+	int rc;
+
+	if (store_properties_list(st, org_id, &props, &nprops) != STORE_OK)
+		return INGEST_ENOMEM;
+	opts.properties = (const char *const *)props;
+	opts.nproperties = nprops;
+	org_init(&org);
+	if (multipart) {
+		struct ingest_input in[3] = { { 0 } };
+		static const char *const parts[] = { "members", "teams", "teamsMappings" };
+		static const char *const names[] = { "members.csv", "teams.csv", "teams-mappings.csv" };
+		int i, j;
+
+		for (i = 0; i < 3; i++) {
+			in[i].name = names[i];
+			for (j = 0; j < r->nparts; j++)
+				if (!strcmp(r->parts[j].name, parts[i]))
+					in[i] = (struct ingest_input){ names[i], NULL,
+								       r->parts[j].data.data ? r->parts[j].data.data : "",
+								       r->parts[j].data.len };
+		}
+		rc = ingest_csv(in[0].data ? &in[0] : NULL, in[1].data ? &in[1] : NULL,
+				in[2].data ? &in[2] : NULL, &opts, &org, rep, NULL);
+	} else {
+		struct ingest_input in = { "payload.json", NULL, r->body.data ? r->body.data : "",
+					   r->body.len };
+
+		rc = ingest_json(&in, &opts, &org, rep, NULL);
+	}
+	org_free(&org);
+	store_strings_free(props, nprops);
+	return rc;
+}
+
+static int store_payload(struct store *st, struct http_req *r, int64_t sync_id, bool multipart)
+{
+	int i, rc = STORE_OK;
+
+	if (!multipart)
+		return store_sync_payload_put(st, sync_id, "json", r->body.data ? r->body.data : "",
+					      r->body.len);
+	for (i = 0; i < r->nparts && !rc; i++)
+		rc = store_sync_payload_put(st, sync_id, r->parts[i].name,
+					    r->parts[i].data.data ? r->parts[i].data.data : "",
+					    r->parts[i].data.len);
+	return rc;
+}
+
+static int post_sync(struct http_req *r)
+{
+	struct store *st = db(r);
+	struct report rep;
+	struct settings set;
+	struct sync_row row = { 0 };
+	char *settings = NULL, loc[64], msg[160];
+	const char *mode = http_arg(r, "mode");
+	bool multipart = r->multipart;
+	json_t *doc;
+	int64_t sync_id = 0, running = 0;
+	int rc;
+
+	if (store_settings_get(st, r->org_id, &settings) != STORE_OK)
+		return db_error(r, st);
+	doc = json_loads(settings, 0, NULL);
+	free(settings);
+	settings_from_json(doc, &set);
+	json_decref(doc);
+	if (set.method != METHOD_API)
+		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
+				  "API provisioning is not active for this organization: set "
+				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
+	if (mode && strcmp(mode, "full") && strcmp(mode, "partial"))
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", "mode is full or partial",
+				  NULL);
+	report_init(&rep);
+	rc = check_payload(r, r->org_id, multipart, &rep);
+	if (rc == INGEST_EINVALID) {
+		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_input",
+				"the input has structural errors; nothing was changed",
+				http_report_details(&rep, 1000));
+		report_free(&rep);
+		return rc;
+	}
+	report_free(&rep);
+	if (rc)
+		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+	rc = store_sync_begin(st, r->org_id,
+			      &(struct sync_meta){ "API Provisioning",
+						   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
+						   multipart ? "csv" : "json", arg_true(r, "dryRun") },
+			      &sync_id, &running);
+	if (rc == STORE_EBUSY) {
+		snprintf(msg, sizeof(msg), "sync %" PRId64 " is still running for this organization; "
+			 "try again when it ends", running);
+		return http_error(r, MHD_HTTP_CONFLICT, "sync_running", msg,
+				  json_pack("[{s:I}]", "runningSyncId", (json_int_t)running));
+	}
+	if (rc || store_payload(st, r, sync_id, multipart) ||
+	    store_sync_get(st, r->org_id, sync_id, &row))
+		return db_error(r, st);
+	service_wake_worker(r->svc);
+	snprintf(loc, sizeof(loc), "/v1/syncs/%" PRId64, sync_id);
+	rc = http_json(r, MHD_HTTP_ACCEPTED, sync_json(&row), MHD_HTTP_HEADER_LOCATION, loc);
+	store_sync_row_free(&row);
+	return rc;
+}
+
+static int list_syncs(struct http_req *r)
+{
+	struct store *st = db(r);
+	struct sync_row *rows = NULL;
+	const char *lim = http_arg(r, "limit"), *before = http_arg(r, "before");
+	size_t n = 0, i, limit = lim ? strtoul(lim, NULL, 10) : 50;
+	json_t *items;
+	int64_t next = 0;
+
+	if (limit == 0 || limit > 500)
+		limit = 50;
+	if (store_sync_list(st, r->org_id, before ? id_param(before) : 0, limit, &rows, &n))
+		return db_error(r, st);
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, sync_json(&rows[i]));
+	if (n == limit)
+		next = rows[n - 1].id;
+	store_sync_rows_free(rows, n);
+	return http_json(r, MHD_HTTP_OK,
+			 json_pack("{s:o, s:o}", "items", items, "nextBefore",
+				   next ? json_integer(next) : json_null()),
+			 NULL, NULL);
+}
+
+/* Loads the sync named by the path into *row, or answers 404. */
+static int load_sync(struct http_req *r, struct sync_row *row)
+{
+	struct store *st = db(r);
+	int64_t id = id_param(r->params[0]);
+	int rc;
+
+	if (!id)
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such sync", NULL);
+	rc = store_sync_get(st, r->org_id, id, row);
+	if (rc == STORE_ENOTFOUND)
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such sync", NULL);
+	if (rc)
+		return db_error(r, st);
+	return -1;
+}
+
+static int get_sync(struct http_req *r)
+{
+	struct sync_row row = { 0 };
+	int rc = load_sync(r, &row);
+
+	if (rc != -1)
+		return rc;
+	rc = http_json(r, MHD_HTTP_OK, sync_json(&row), NULL, NULL);
+	store_sync_row_free(&row);
+	return rc;
+}
+
+static void csv_field(struct buf *out, const char *s)
+{
+	const char *p;
+
+	if (!strpbrk(s, ",\"\r\n")) {
+		buf_puts(out, s);
+		return;
+	}
+	buf_putc(out, '"');
+	for (p = s; *p; p++) {
+		if (*p == '"')
+			buf_putc(out, '"');
+		buf_putc(out, *p);
+	}
+	buf_putc(out, '"');
+}
+
+static int report_csv(struct http_req *r, const struct report *rep)
+{
+	struct buf out;
+	size_t i;
+	int rc;
+
+	buf_init(&out);
+	buf_puts(&out, "severity,code,file,line,column,field,recordId,message\n");
+	for (i = 0; i < rep->count; i++) {
+		const struct issue *is = &rep->issues[i];
+
+		buf_printf(&out, "%s,%s,", report_severity_name(is->severity), report_code_name(is->code));
+		csv_field(&out, is->file);
+		buf_printf(&out, ",%u,%u,", is->line, is->column);
+		csv_field(&out, is->field);
+		buf_putc(&out, ',');
+		csv_field(&out, is->record_id);
+		buf_putc(&out, ',');
+		csv_field(&out, is->message);
+		buf_putc(&out, '\n');
+	}
+	rc = http_raw(r, MHD_HTTP_OK, "text/csv; charset=utf-8", out.data ? out.data : "", out.len);
+	buf_free(&out);
+	return rc;
+}
+
+static int get_report(struct http_req *r)
+{
+	struct store *st = db(r);
+	struct sync_row row = { 0 };
+	struct report rep;
+	const char *accept = http_header(r, MHD_HTTP_HEADER_ACCEPT);
+	const char *format = http_arg(r, "format");
+	int rc = load_sync(r, &row);
+
+	if (rc != -1)
+		return rc;
+	report_init(&rep);
+	rep.limit = (size_t)-1;
+	if (store_sync_report(st, r->org_id, row.id, &rep)) {
+		rc = db_error(r, st);
+	} else if ((format && !strcmp(format, "csv")) || (accept && strstr(accept, "text/csv"))) {
+		rc = report_csv(r, &rep);
+	} else {
+		rc = http_json(r, MHD_HTTP_OK,
+			       json_pack("{s:I, s:s, s:o}", "syncId", (json_int_t)row.id, "status",
+					 store_sync_status_name(row.status), "issues",
+					 http_report_details(&rep, (size_t)-1)),
+			       NULL, NULL);
+	}
+	report_free(&rep);
+	store_sync_row_free(&row);
+	return rc;
+}
+
+static int get_plan(struct http_req *r)
+{
+	struct store *st = db(r);
+	struct sync_row row = { 0 };
+	void *data = NULL;
+	size_t len = 0;
+	int rc = load_sync(r, &row);
+
+	if (rc != -1)
+		return rc;
+	rc = store_sync_payload_get(st, row.id, "plan", &data, &len);
+	if (rc == STORE_ENOTFOUND)
+		rc = http_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+				"this sync has no plan yet (it is still Pending, or it failed before "
+				"planning)", NULL);
+	else if (rc)
+		rc = db_error(r, st);
+	else
+		rc = http_raw(r, MHD_HTTP_OK, "application/json", data, len);
+	free(data);
+	store_sync_row_free(&row);
+	return rc;
+}
+
+static int decide(struct http_req *r, bool approve)
+{
+	struct store *st = db(r);
+	struct sync_row row = { 0 };
+	char reason[96];
+	int rc = load_sync(r, &row);
+
+	if (rc != -1)
+		return rc;
+	snprintf(reason, sizeof(reason), "%s by an administrator", approve ? "approved" : "rejected");
+	if (approve && (rc = store_sync_payload_put(st, row.id, "approval", "1", 1)) != STORE_OK) {
+		store_sync_row_free(&row);
+		return db_error(r, st);
+	}
+	rc = store_sync_transition(st, r->org_id, row.id, SYNC_PAUSED,
+				   approve ? SYNC_PENDING : SYNC_REJECTED, reason);
+	store_sync_row_free(&row);
+	if (rc == STORE_ECONFLICT)
+		return http_error(r, MHD_HTTP_CONFLICT, "not_paused",
+				  "only a Paused sync can be approved or rejected", NULL);
+	if (rc || store_sync_get(st, r->org_id, id_param(r->params[0]), &row))
+		return db_error(r, st);
+	if (approve)
+		service_wake_worker(r->svc);
+	rc = http_json(r, approve ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, sync_json(&row), NULL, NULL);
+	store_sync_row_free(&row);
+	return rc;
+}
+
+static int approve_sync(struct http_req *r)
+{
+	return decide(r, true);
+}
+
+static int reject_sync(struct http_req *r)
+{
+	return decide(r, false);
+}
+
+/* --- settings, properties, roles -------------------------------------------- */
+
+static int get_settings(struct http_req *r)
+{
+	struct store *st = db(r);
+	char *text = NULL;
+	int rc;
+
+	if (store_settings_get(st, r->org_id, &text))
+		return db_error(r, st);
+	rc = http_raw(r, MHD_HTTP_OK, "application/json", text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static int patch_settings(struct http_req *r)
+{
+	struct store *st = db(r);
+	char err[256], *text = NULL;
+	json_t *patch = body_json(r, err, sizeof(err)), *current, *merged = NULL;
+	int rc;
+
+	if (!patch)
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "malformed_json", err, NULL);
+	if (store_settings_get(st, r->org_id, &text)) {
+		json_decref(patch);
+		return db_error(r, st);
+	}
+	current = json_loads(text, 0, NULL);
+	free(text);
+	if (settings_patch(current, patch, &merged, err, sizeof(err)) < 0) {
+		json_decref(patch);
+		json_decref(current);
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_setting", err, NULL);
+	}
+	json_decref(patch);
+	json_decref(current);
+	text = json_dumps(merged, JSON_COMPACT);
+	rc = text && store_settings_put(st, r->org_id, text) == STORE_OK;
+	free(text);
+	if (!rc) {
+		json_decref(merged);
+		return db_error(r, st);
+	}
+	return http_json(r, MHD_HTTP_OK, merged, NULL, NULL);
+}
+
+static int list_properties(struct http_req *r)
+{
+	struct store *st = db(r);
+	char **names = NULL;
+	size_t n = 0, i;
+	json_t *items;
+
+	if (store_properties_list(st, r->org_id, &names, &n))
+		return db_error(r, st);
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, json_pack("{s:s}", "name", names[i]));
+	store_strings_free(names, n);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "items", items), NULL, NULL);
+}
+
+static bool property_name_ok(const char *s)
+{
+	static const char *const reserved[] = { "externalMemberId", "email", "firstName", "lastName",
+						"jobTitle", "imageUrl", "languagePreferences",
+						"productAssignations", "id", "language" };
+	size_t i, n = strlen(s);
+
+	if (!n || n > 64 || strpbrk(s, ",\"\r\n"))
+		return false;
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (!strcasecmp(s, reserved[i]))
+			return false;
+	return true;
+}
+
+static int post_property(struct http_req *r)
+{
+	struct store *st = db(r);
+	char err[256];
+	json_t *doc = body_json(r, err, sizeof(err));
+	const char *name = json_string_value(json_object_get(doc, "name"));
+	int rc;
+
+	if (!doc) {
+		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "malformed_json", err, NULL);
+	} else if (!name || !property_name_ok(name)) {
+		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_property",
+				"name: 1 to 64 characters, no comma, quote or line break, and not a "
+				"member field", NULL);
+	} else if ((rc = store_property_add(st, r->org_id, name)) == STORE_ECONFLICT) {
+		rc = http_error(r, MHD_HTTP_CONFLICT, "exists", "the property is already defined", NULL);
+	} else if (rc) {
+		rc = db_error(r, st);
+	} else {
+		rc = http_json(r, MHD_HTTP_CREATED, json_pack("{s:s}", "name", name), NULL, NULL);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+static int delete_property_named(struct http_req *r, const char *name)
+{
+	struct store *st = db(r);
+	int rc;
+
+	if (!name)
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+				  "name the property: DELETE /v1/properties/{name} or ?name=", NULL);
+	rc = store_property_delete(st, r->org_id, name);
+	if (rc == STORE_ENOTFOUND)
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such property", NULL);
+	if (rc)
+		return db_error(r, st);
+	return http_raw(r, MHD_HTTP_NO_CONTENT, "application/json", "", 0);
+}
+
+static int delete_property(struct http_req *r)
+{
+	return delete_property_named(r, http_arg(r, "name"));
+}
+
+static int delete_property_path(struct http_req *r)
+{
+	return delete_property_named(r, r->params[0]);
+}
+
+static int get_roles(struct http_req *r)
+{
+	return http_json(
+		r, MHD_HTTP_OK,
+		json_pack("{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "items",
+			  "name", "Administrator", "description",
+			  "sees and manages everything; never deactivated or deleted by a sync",
+			  "howToAssign",
+			  "orgsync admin add EMAIL --db ... on the server; with SCIM, membership of the "
+			  "group named \"orgsync-Administrators\"",
+			  "name", "Member", "description",
+			  "sees their own teams; a manager of a team sees it and every team below it",
+			  "howToAssign", "every provisioned member; managers through isManager mappings"),
+		NULL, NULL);
+}
+
+/* --- members, teams ----------------------------------------------------------- */
+
+/* Loads the stored org for a read; answers on failure (returns != -1). */
+static int load_org(struct http_req *r, struct org *o, struct store_ids *ids)
+{
+	struct store *st = db(r);
+
+	org_init(o);
+	if (store_org_load(st, r->org_id, o, ids)) {
+		org_free(o);
+		return db_error(r, st);
+	}
+	return -1;
+}
+
+static json_t *member_json(const struct org *o, const struct member *m)
+{
+	json_t *langs = json_array(), *products = json_array(), *props = json_object();
+	uint32_t i;
+	int p;
+
+	for (i = 0; i < m->nlangs; i++)
+		json_array_append_new(langs, json_string(org_lang_code((enum lang)m->langs[i])));
+	for (p = 0; p < PRODUCT_COUNT; p++)
+		if (m->products & (1u << p))
+			json_array_append_new(products, json_string(org_product_name((enum product)p)));
+	for (i = 0; i < m->nprops; i++)
+		json_object_set_new(props, o->prop_names[m->props[i].index],
+				    json_string(m->props[i].value));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s}",
+			 "externalMemberId", m->external_id, "email", m->email, "firstName",
+			 m->first_name, "lastName", m->last_name, "jobTitle", m->job_title,
+			 "imageUrl", m->image_url, "languagePreferences", langs,
+			 "productAssignations", products, "customProperties", props, "role",
+			 org_role_name((enum role)m->role), "state",
+			 org_state_name((enum member_state)m->state));
+}
+
+static int state_of(const char *s)
+{
+	static const char *const names[] = { "created", "invited", "active", "deactivated" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+static int list_members(struct http_req *r)
+{
+	const char *state = http_arg(r, "state"), *team = http_arg(r, "team");
+	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
+	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
+	struct store_ids ids = { NULL, NULL };
+	struct org o;
+	uint32_t t = 0, i;
+	uint8_t *in_team = NULL;
+	size_t seen = 0;
+	json_t *items;
+	int want = state ? state_of(state) : -1, rc;
+
+	if (state && want < 0)
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+				  "state is created, invited, active or deactivated", NULL);
+	if (limit == 0 || limit > 1000)
+		limit = 100;
+	if ((rc = load_org(r, &o, &ids)) != -1)
+		return rc;
+	if (team) {
+		if (!org_find_team(&o, team, strlen(team), &t)) {
+			org_free(&o);
+			store_ids_free(&ids);
+			return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
+		}
+		in_team = calloc(o.nmembers + 1, 1);
+		for (i = 0; in_team && i < o.nmappings; i++)
+			if (o.mappings[i].team == t && o.mappings[i].kind == MAPPING_MEMBER)
+				in_team[o.mappings[i].child] = 1;
+	}
+	items = json_array();
+	for (i = 0; i < o.nmembers && json_array_size(items) < limit; i++) {
+		if ((want >= 0 && o.members[i].state != want) || (in_team && !in_team[i]))
+			continue;
+		if (seen++ < offset)
+			continue;
+		json_array_append_new(items, member_json(&o, &o.members[i]));
+	}
+	free(in_team);
+	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o, s:I}", "items", items, "offset",
+						 (json_int_t)offset), NULL, NULL);
+	org_free(&o);
+	store_ids_free(&ids);
+	return rc;
+}
+
+/* Finds the member named by the path; answers 404 itself (returns != -1). */
+static int find_member(struct http_req *r, const struct org *o, uint32_t *idx)
+{
+	if (!org_find_member(o, r->params[0], strlen(r->params[0]), idx))
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such member", NULL);
+	return -1;
+}
+
+static json_t *team_ref(const struct team *t)
+{
+	return json_pack("{s:s, s:s}", "externalTeamId", t->external_id, "teamName", t->name);
+}
+
+static int get_member(struct http_req *r)
+{
+	struct store_ids ids = { NULL, NULL };
+	struct org o;
+	uint32_t idx, i;
+	json_t *doc, *teams;
+	int rc;
+
+	if ((rc = load_org(r, &o, &ids)) != -1)
+		return rc;
+	if ((rc = find_member(r, &o, &idx)) == -1) {
+		doc = member_json(&o, &o.members[idx]);
+		teams = json_array();
+		for (i = 0; i < o.nmappings; i++) {
+			const struct mapping *m = &o.mappings[i];
+
+			if (m->kind == MAPPING_MEMBER && m->child == idx) {
+				json_t *ref = team_ref(&o.teams[m->team]);
+
+				json_object_set_new(ref, "isMember", json_boolean(m->is_member));
+				json_object_set_new(ref, "isManager", json_boolean(m->is_manager));
+				json_array_append_new(teams, ref);
+			}
+		}
+		json_object_set_new(doc, "teams", teams);
+		rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
+	}
+	org_free(&o);
+	store_ids_free(&ids);
+	return rc;
+}
+
+/*
+ * The teams a member may see (SPEC §1): an Administrator sees all; others
+ * their own teams, plus, for each team they manage, that team and every
+ * team below it (breadth-first over subteam edges, each team once).
+ */
+static json_t *visible_teams(const struct org *o, uint32_t idx)
+{
+	uint32_t *queue = malloc(((size_t)o->nteams + 1) * sizeof(*queue));
+	uint8_t *seen = calloc((size_t)o->nteams + 1, 1);
+	uint32_t head = 0, tail = 0, i;
+	json_t *out = json_array();
+
+	if (!queue || !seen)
+		goto out;
+	for (i = 0; i < o->nmappings; i++) {
+		const struct mapping *m = &o->mappings[i];
+
+		if (m->kind != MAPPING_MEMBER || m->child != idx || seen[m->team])
+			continue;
+		seen[m->team] = m->is_manager ? 2 : 1;
+		if (m->is_manager)
+			queue[tail++] = m->team;
+		else
+			json_array_append_new(out, team_ref(&o->teams[m->team]));
+	}
+	if (o->members[idx].role == ROLE_ADMINISTRATOR)
+		for (i = 0; i < o->nteams; i++)
+			if (!seen[i]) {
+				seen[i] = 2;
+				queue[tail++] = i;
+			}
+	while (head < tail) {
+		uint32_t t = queue[head++];
+
+		json_array_append_new(out, team_ref(&o->teams[t]));
+		for (i = 0; i < o->nmappings; i++) {
+			const struct mapping *m = &o->mappings[i];
+
+			if (m->kind == MAPPING_SUBTEAM && m->team == t && seen[m->child] != 2) {
+				if (seen[m->child] == 1)
+					continue; /* already listed as the member's own team */
+				seen[m->child] = 2;
+				queue[tail++] = m->child;
+			}
+		}
+	}
+out:
+	free(queue);
+	free(seen);
+	return out;
+}
+
+static int get_visible_teams(struct http_req *r)
+{
+	struct store_ids ids = { NULL, NULL };
+	struct org o;
+	uint32_t idx;
+	int rc;
+
+	if ((rc = load_org(r, &o, &ids)) != -1)
+		return rc;
+	if ((rc = find_member(r, &o, &idx)) == -1)
+		rc = http_json(r, MHD_HTTP_OK,
+			       json_pack("{s:s, s:o}", "externalMemberId", o.members[idx].external_id,
+					 "items", visible_teams(&o, idx)),
+			       NULL, NULL);
+	org_free(&o);
+	store_ids_free(&ids);
+	return rc;
+}
+
+static int invite_member(struct http_req *r)
+{
+	struct store *st = db(r);
+	char token[STORE_TOKEN_MAX];
+	int rc = store_invite(st, r->org_id, r->params[0], token);
+
+	sodium_memzero(token, sizeof(token)); /* it travels by email only (the outbox) */
+	if (rc == STORE_ENOTFOUND)
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+				  "no such member, or the member is deactivated", NULL);
+	if (rc)
+		return db_error(r, st);
+	return http_json(r, MHD_HTTP_ACCEPTED,
+			 json_pack("{s:s, s:s}", "externalMemberId", r->params[0], "invitation",
+				   "queued"),
+			 NULL, NULL);
+}
+
+static int accept_invitation(struct http_req *r)
+{
+	struct store *st = db(r);
+	int64_t org_id = 0, member_id = 0;
+	int rc = store_invitation_accept(st, r->params[0], &org_id, &member_id);
+
+	if (rc == STORE_ENOTFOUND)
+		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+				  "this invitation is unknown, used or expired", NULL);
+	if (rc)
+		return db_error(r, st);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
+}
+
+static int list_teams(struct http_req *r)
+{
+	struct store_ids ids = { NULL, NULL };
+	struct org o;
+	json_t *items;
+	uint32_t i;
+	int rc;
+
+	if ((rc = load_org(r, &o, &ids)) != -1)
+		return rc;
+	items = json_array();
+	for (i = 0; i < o.nteams; i++)
+		json_array_append_new(items, team_ref(&o.teams[i]));
+	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "items", items), NULL, NULL);
+	org_free(&o);
+	store_ids_free(&ids);
+	return rc;
+}
+
+static int get_team(struct http_req *r)
+{
+	struct store_ids ids = { NULL, NULL };
+	struct org o;
+	json_t *members, *managers, *parents, *subteams, *doc;
+	uint32_t t, i;
+	int rc;
+
+	if ((rc = load_org(r, &o, &ids)) != -1)
+		return rc;
+	if (!org_find_team(&o, r->params[0], strlen(r->params[0]), &t)) {
+		rc = http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
+		goto out;
+	}
+	members = json_array();
+	managers = json_array();
+	parents = json_array();
+	subteams = json_array();
+	for (i = 0; i < o.nmappings; i++) {
+		const struct mapping *m = &o.mappings[i];
+
+		if (m->kind == MAPPING_MEMBER && m->team == t) {
+			if (m->is_member)
+				json_array_append_new(members, json_string(o.members[m->child].external_id));
+			if (m->is_manager)
+				json_array_append_new(managers, json_string(o.members[m->child].external_id));
+		} else if (m->kind == MAPPING_SUBTEAM && m->team == t) {
+			json_array_append_new(subteams, team_ref(&o.teams[m->child]));
+		} else if (m->kind == MAPPING_SUBTEAM && m->child == t) {
+			json_array_append_new(parents, team_ref(&o.teams[m->team]));
+		}
+	}
+	doc = team_ref(&o.teams[t]);
+	json_object_set_new(doc, "members", members);
+	json_object_set_new(doc, "managers", managers);
+	json_object_set_new(doc, "parents", parents);
+	json_object_set_new(doc, "subteams", subteams);
+	rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
+out:
+	org_free(&o);
+	store_ids_free(&ids);
+	return rc;
+}
+
+static int get_openapi(struct http_req *r);
+
+const struct route api_routes[] = {
+	{ "GET", "/healthz", get_healthz, false },
+	{ "GET", "/metrics", get_metrics, false },
+	{ "GET", "/v1/openapi.json", get_openapi, false },
+	{ "POST", "/v1/syncs", post_sync, true },
+	{ "GET", "/v1/syncs", list_syncs, true },
+	{ "GET", "/v1/syncs/{}", get_sync, true },
+	{ "GET", "/v1/syncs/{}/report", get_report, true },
+	{ "GET", "/v1/syncs/{}/plan", get_plan, true },
+	{ "POST", "/v1/syncs/{}/approve", approve_sync, true },
+	{ "POST", "/v1/syncs/{}/reject", reject_sync, true },
+	{ "GET", "/v1/settings", get_settings, true },
+	{ "PATCH", "/v1/settings", patch_settings, true },
+	{ "GET", "/v1/properties", list_properties, true },
+	{ "POST", "/v1/properties", post_property, true },
+	{ "DELETE", "/v1/properties", delete_property, true },
+	{ "DELETE", "/v1/properties/{}", delete_property_path, true },
+	{ "GET", "/v1/roles", get_roles, true },
+	{ "GET", "/v1/members", list_members, true },
+	{ "GET", "/v1/members/{}", get_member, true },
+	{ "GET", "/v1/members/{}/visible-teams", get_visible_teams, true },
+	{ "POST", "/v1/members/{}/invite", invite_member, true },
+	{ "GET", "/v1/teams", list_teams, true },
+	{ "GET", "/v1/teams/{}", get_team, true },
+	{ "POST", "/v1/invitations/{}/accept", accept_invitation, false },
+};
+
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+/* The OpenAPI description, made from the route table so it cannot drift. */
+static int get_openapi(struct http_req *r)
+{
+	json_t *paths = json_object();
+	size_t i;
+
+	for (i = 0; i < api_nroutes; i++) {
+		const struct route *rt = &api_routes[i];
+		struct buf path;
+		const char *p;
+		json_t *item, *op;
+		char lower[8];
+		size_t k;
+		int n = 0;
+
+		buf_init(&path);
+		for (p = rt->pattern; *p; p++) {
+			if (p[0] == '{' && p[1] == '}') {
+				buf_printf(&path, "{%s}", n++ ? "param" : "id");
+				p++;
+			} else {
+				buf_putc(&path, *p);
+			}
+		}
+		for (k = 0; rt->method[k] && k < sizeof(lower) - 1; k++)
+			lower[k] = (char)(rt->method[k] | 0x20);
+		lower[k] = '\0';
+		item = json_object_get(paths, path.data);
+		if (!item) {
+			item = json_object();
+			json_object_set_new(paths, path.data, item);
+		}
+		char opid[96];
+
+		snprintf(opid, sizeof(opid), "%s %s", rt->method, rt->pattern);
+		op = json_pack("{s:s, s:{s:{s:s}}}", "operationId", opid, "responses", "default",
+			       "description", "JSON; errors as {\"error\":{code,message,details}}");
+		if (rt->auth)
+			json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+		json_object_set_new(item, lower, op);
+		buf_free(&path);
+	}
+	return http_json(r, MHD_HTTP_OK,
+			 json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.1.0",
+				   "info", "title", "orgsync", "version", "1", "paths", paths,
+				   "components", "securitySchemes", "bearer", "type", "http", "scheme",
+				   "bearer"),
+			 NULL, NULL);
+}

@@ -1,0 +1,395 @@
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server/api.h"
+#include "server/service.h"
+
+const char *http_arg(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static int queue(struct http_req *r, unsigned status, const char *type, const char *data,
+		 size_t len, enum MHD_ResponseMemoryMode mode, const char *hname, const char *hvalue)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, mode);
+	enum MHD_Result rc;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (hname && hvalue)
+		MHD_add_response_header(resp, hname, hvalue);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	rc = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->status = (int)status;
+	return rc;
+}
+
+int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len)
+{
+	return queue(r, status, type, data, len, MHD_RESPMEM_MUST_COPY, NULL, NULL);
+}
+
+int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hname, const char *hvalue)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(doc);
+	if (!text)
+		return queue(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+			     "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 57,
+			     MHD_RESPMEM_PERSISTENT, NULL, NULL);
+	rc = queue(r, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE, hname,
+		   hvalue);
+	return rc;
+}
+
+int http_error(struct http_req *r, unsigned status, const char *code, const char *message,
+	       json_t *details)
+{
+	json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", message, "details",
+				details ? details : json_array());
+
+	return http_json(r, status, json_pack("{s:o}", "error", err), NULL, NULL);
+}
+
+json_t *http_report_details(const struct report *rep, size_t max)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < rep->count && i < max; i++) {
+		const struct issue *is = &rep->issues[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s}",
+						   "severity", report_severity_name(is->severity),
+						   "code", report_code_name(is->code),
+						   "file", is->file, "line", (json_int_t)is->line,
+						   "column", (json_int_t)is->column, "field", is->field,
+						   "recordId", is->record_id, "message", is->message));
+	}
+	return a;
+}
+
+/* --- routing ------------------------------------------------------------ */
+
+/* Matches path against pattern; captures go to r->params. 1 on match. */
+static int match(struct http_req *r, const char *pattern, const char *path)
+{
+	char *store = r->param_store;
+	int n = 0;
+
+	while (*pattern && *path) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			const char *end = strchr(path, '/');
+			size_t len = end ? (size_t)(end - path) : strlen(path);
+
+			if (!len || n == HTTP_MAX_PARAMS)
+				return 0;
+			memcpy(store, path, len);
+			store[len] = '\0';
+			r->params[n++] = store;
+			store += len + 1;
+			path += len;
+			pattern += 2;
+		} else if (*pattern++ != *path++) {
+			return 0;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+static int authenticate(struct http_req *r)
+{
+	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct store *st = service_store(r->svc);
+	int rc;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return http_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				  "send the organization's API key: Authorization: Bearer <key>", NULL);
+	if (!st)
+		return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				  "the database cannot be reached", NULL);
+	rc = store_key_auth(st, h + 7, &r->org_id);
+	if (rc == STORE_ENOTFOUND)
+		return http_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "the API key is not valid",
+				  NULL);
+	if (rc)
+		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "the key check failed",
+				  NULL);
+	return -1; /* authenticated: go on */
+}
+
+static int route(struct http_req *r)
+{
+	struct buf allow;
+	size_t i;
+	int rc;
+
+	buf_init(&allow);
+	r->param_store = malloc(strlen(r->path) + HTTP_MAX_PARAMS + 1);
+	if (!r->param_store)
+		return MHD_NO;
+	for (i = 0; i < api_nroutes; i++) {
+		const struct route *rt = &api_routes[i];
+
+		if (!match(r, rt->pattern, r->path))
+			continue;
+		if (strcmp(rt->method, r->method) != 0) {
+			buf_printf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
+			continue;
+		}
+		buf_free(&allow);
+		if (rt->auth && (rc = authenticate(r)) != -1)
+			return rc;
+		return rt->handler(r);
+	}
+	if (allow.len) {
+		rc = queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+			   "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"this route does not take that method\",\"details\":[]}}",
+			   98, MHD_RESPMEM_PERSISTENT, MHD_HTTP_HEADER_ALLOW, allow.data);
+		buf_free(&allow);
+		return rc;
+	}
+	buf_free(&allow);
+	return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *filename, const char *content_type,
+			       const char *encoding, const char *data, uint64_t off, size_t size)
+{
+	struct http_req *r = cls;
+	struct http_part *p = NULL;
+	int i;
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)encoding;
+	(void)off;
+	for (i = 0; i < r->nparts; i++)
+		if (strcmp(r->parts[i].name, key) == 0)
+			p = &r->parts[i];
+	if (!p) {
+		if (r->nparts == HTTP_MAX_PARTS || strlen(key) >= sizeof(p->name))
+			return MHD_YES; /* an unknown extra part: ignored */
+		p = &r->parts[r->nparts++];
+		snprintf(p->name, sizeof(p->name), "%s", key);
+		buf_init(&p->data);
+	}
+	if (size && buf_append(&p->data, data, size) < 0)
+		return MHD_NO;
+	return MHD_YES;
+}
+
+static struct http_req *start(struct service *svc, struct MHD_Connection *c, const char *url,
+			      const char *method)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+	const char *rid, *len, *type;
+	unsigned char rnd[8];
+
+	if (!r)
+		return NULL;
+	r->svc = svc;
+	r->conn = c;
+	r->method = method;
+	r->path = url;
+	r->started_ns = now_ns();
+	buf_init(&r->body);
+	rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+	if (rid && strlen(rid) < sizeof(r->request_id) && strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == strlen(rid)) {
+		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	} else {
+		randombytes_buf(rnd, sizeof(rnd));
+		sodium_bin2hex(r->request_id, sizeof(r->request_id), rnd, sizeof(rnd));
+	}
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoull(len, NULL, 10) > svc->cfg.max_body)
+		r->too_large = true;
+	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
+		r->multipart = true;
+		r->post = MHD_create_post_processor(c, 64 * 1024, on_part, r);
+	}
+	atomic_fetch_add(&svc->metrics.requests, 1);
+	return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *size, void **state)
+{
+	struct service *svc = cls;
+	struct http_req *r = *state;
+
+	(void)version;
+	if (!r) {
+		r = start(svc, c, url, method);
+		if (!r)
+			return MHD_NO;
+		*state = r;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (!r->too_large && r->body.len + *size > svc->cfg.max_body)
+			r->too_large = true;
+		if (r->too_large) {
+			buf_free(&r->body);
+		} else if (r->post) {
+			r->body.len += *size; /* counts toward the limit; the parts hold the bytes */
+			if (MHD_post_process(r->post, data, *size) != MHD_YES)
+				r->multipart = false;
+		} else if (buf_append(&r->body, data, *size) < 0) {
+			return MHD_NO;
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (r->too_large) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "the request body is larger than the %zu bytes allowed",
+			 svc->cfg.max_body);
+		return (enum MHD_Result)http_error(r, 413, "too_large", msg, NULL);
+	}
+	if (r->post && !r->multipart)
+		return (enum MHD_Result)http_error(r, MHD_HTTP_BAD_REQUEST, "bad_multipart",
+						   "the multipart body could not be read", NULL);
+	if (r->post)
+		buf_reset(&r->body);
+	return (enum MHD_Result)route(r);
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **state,
+		    enum MHD_RequestTerminationCode why)
+{
+	struct service *svc = cls;
+	struct http_req *r = *state;
+	int i;
+
+	(void)c;
+	(void)why;
+	if (!r)
+		return;
+	if (r->status >= 100 && r->status < 600)
+		atomic_fetch_add(&svc->metrics.responses[r->status / 100], 1);
+	if (!svc->cfg.quiet)
+		fprintf(stderr, "{\"ts\":%" PRIu64 ",\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+			"\"status\":%d,\"ms\":%.3f,\"org\":%" PRId64 "}\n",
+			service_now_ms(), r->request_id, r->method, r->path, r->status,
+			(double)(now_ns() - r->started_ns) / 1e6, r->org_id);
+	if (r->post)
+		MHD_destroy_post_processor(r->post);
+	for (i = 0; i < r->nparts; i++)
+		buf_free(&r->parts[i].data);
+	buf_free(&r->body);
+	free(r->param_store);
+	free(r);
+	*state = NULL;
+}
+
+/* Parses "host:port" (IPv4 or [IPv6]) into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+	char host[128];
+	const char *colon = strrchr(listen, ':');
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	size_t hl;
+	long port;
+	char *end;
+
+	if (!colon)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	hl = (size_t)(colon - listen);
+	if (*end || port < 0 || port > 65535 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1 ? 0 : -1;
+	}
+	v4->sin_family = AF_INET;
+	v4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, hl ? host : "0.0.0.0", &v4->sin_addr) == 1 ? 0 : -1;
+}
+
+int http_start(struct service *svc)
+{
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+
+	if (parse_listen(svc->cfg.listen, &ss) < 0) {
+		fprintf(stderr, "orgsync serve: --listen wants HOST:PORT, not '%s'\n", svc->cfg.listen);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	svc->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, svc,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.conn_timeout,
+		MHD_OPTION_NOTIFY_COMPLETED, on_done, svc,
+		MHD_OPTION_END);
+	if (!svc->daemon) {
+		fprintf(stderr, "orgsync serve: cannot listen on %s (in use, or not an address of this "
+			"machine)\n", svc->cfg.listen);
+		return -1;
+	}
+	return 0;
+}
+
+uint16_t http_port(struct service *svc)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(svc->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+	return info ? info->port : 0;
+}
+
+void http_stop(struct service *svc)
+{
+	if (svc->daemon)
+		MHD_stop_daemon(svc->daemon);
+	svc->daemon = NULL;
+}

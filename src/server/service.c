@@ -1,0 +1,161 @@
+#include "server/service.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/http.h"
+#include "server/sync.h"
+
+uint64_t service_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void close_store(void *st)
+{
+	store_close(st);
+}
+
+struct store *service_store(struct service *svc)
+{
+	struct store *st = pthread_getspecific(svc->store_key);
+	char err[256];
+
+	if (st)
+		return st;
+	if (store_open(svc->cfg.db_url, &st, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "orgsync serve: cannot open the database: %s\n", err);
+		return NULL;
+	}
+	pthread_setspecific(svc->store_key, st);
+	return st;
+}
+
+void service_wake_worker(struct service *svc)
+{
+	pthread_mutex_lock(&svc->lock);
+	pthread_cond_signal(&svc->wake);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+/*
+ * Takes Pending syncs one at a time. It polls as well as waits to be woken:
+ * another process on the same database may have queued the sync.
+ */
+void *service_worker_main(void *arg)
+{
+	struct service *svc = arg;
+	struct store *st = service_store(svc);
+
+	for (;;) {
+		int64_t sync_id, org_id;
+		struct timespec until;
+		uint64_t t0;
+		int status;
+
+		pthread_mutex_lock(&svc->lock);
+		if (svc->stopping) {
+			pthread_mutex_unlock(&svc->lock);
+			break;
+		}
+		pthread_mutex_unlock(&svc->lock);
+		if (st && store_sync_claim(st, &sync_id, &org_id) == STORE_OK) {
+			t0 = service_now_ms();
+			status = sync_process(st, sync_id, org_id);
+			if (status >= 0 && status < 6)
+				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
+			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
+			continue;
+		}
+		if (!st)
+			st = service_store(svc);
+		pthread_mutex_lock(&svc->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (!svc->stopping)
+			pthread_cond_timedwait(&svc->wake, &svc->lock, &until);
+		pthread_mutex_unlock(&svc->lock);
+	}
+	return NULL;
+}
+
+static int wait_for_stop(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+static int recover(struct service *svc)
+{
+	struct store *st = service_store(svc);
+	size_t failed = 0;
+
+	if (!st)
+		return -1;
+	if (store_sync_recover(st, &failed) != STORE_OK) {
+		fprintf(stderr, "orgsync serve: %s\n", store_error(st));
+		return -1;
+	}
+	if (failed)
+		fprintf(stderr, "orgsync serve: %zu sync(s) interrupted by a stop were marked Failed\n",
+			failed);
+	return 0;
+}
+
+int service_run(const struct service_config *cfg)
+{
+	static struct service svc;
+	sigset_t set;
+	int rc = 1;
+
+	memset(&svc, 0, sizeof(svc));
+	svc.cfg = *cfg;
+	svc.started_ms = service_now_ms();
+	pthread_mutex_init(&svc.lock, NULL);
+	pthread_cond_init(&svc.wake, NULL);
+	pthread_key_create(&svc.store_key, close_store);
+	/* Every thread inherits the mask: only wait_for_stop() sees the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (recover(&svc) < 0)
+		goto out;
+	if (pthread_create(&svc.worker, NULL, service_worker_main, &svc) != 0)
+		goto out;
+	svc.worker_started = true;
+	if (http_start(&svc) < 0)
+		goto out;
+	printf("orgsync serve: listening on http://%s (port %u), database %s\n", cfg->listen,
+	       http_port(&svc), cfg->db_url);
+	fflush(stdout);
+	wait_for_stop();
+	fprintf(stderr, "orgsync serve: stopping: finishing requests and the sync in progress\n");
+	rc = 0;
+out:
+	http_stop(&svc);
+	if (svc.worker_started) {
+		pthread_mutex_lock(&svc.lock);
+		svc.stopping = true;
+		pthread_cond_broadcast(&svc.wake);
+		pthread_mutex_unlock(&svc.lock);
+		pthread_join(svc.worker, NULL);
+	}
+	close_store(pthread_getspecific(svc.store_key));
+	pthread_setspecific(svc.store_key, NULL);
+	pthread_key_delete(svc.store_key);
+	return rc;
+}
