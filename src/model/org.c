@@ -46,6 +46,9 @@ static int resize(void **arr, uint32_t *cap, uint32_t ncap, size_t elem)
 	if (!p)
 		return ORG_ENOMEM;
 	mem_hint_huge(p, (size_t)ncap * elem);
+	/* The part not yet filled is fresh: fault it in while records arrive. */
+	if (ncap > *cap)
+		mem_prefault_async((char *)p + (size_t)*cap * elem, (size_t)(ncap - *cap) * elem);
 	*arr = p;
 	*cap = ncap;
 	return ORG_OK;

@@ -20,6 +20,7 @@ struct arena_block {
 void arena_init(struct arena *a)
 {
 	a->head = NULL;
+	a->spare = NULL;
 	a->used = 0;
 	a->total = 0;
 }
@@ -33,9 +34,25 @@ void arena_free(struct arena *a)
 		free(b);
 		b = next;
 	}
+	free(a->spare);
 	arena_init(a);
 }
 
+static struct arena_block *new_block(size_t size)
+{
+	struct arena_block *b = malloc(sizeof(*b) + size);
+
+	if (!b)
+		return NULL;
+	b->size = size;
+	mem_hint_huge(b, sizeof(*b) + size);
+	return b;
+}
+
+/*
+ * Once blocks are large, the next one is allocated one step ahead and
+ * faulted in on another core while this one fills.
+ */
 static int grow(struct arena *a, size_t need)
 {
 	size_t size = a->head ? a->head->size * 2 : ARENA_MIN_BLOCK;
@@ -45,15 +62,23 @@ static int grow(struct arena *a, size_t need)
 		size = ARENA_MAX_BLOCK;
 	if (size < need)
 		size = need;
-	b = malloc(sizeof(*b) + size);
-	if (!b)
-		return -1;
-	mem_hint_huge(b, sizeof(*b) + size);
+	if (a->spare && a->spare->size >= size) {
+		b = a->spare;
+		a->spare = NULL;
+	} else {
+		b = new_block(size);
+		if (!b)
+			return -1;
+	}
 	b->next = a->head;
-	b->size = size;
 	a->head = b;
 	a->used = 0;
-	a->total += size;
+	a->total += b->size;
+	if (!a->spare && b->size >= ARENA_MAX_BLOCK / 4) {
+		a->spare = new_block(ARENA_MAX_BLOCK);
+		if (a->spare)
+			mem_prefault_async(a->spare->data, a->spare->size);
+	}
 	return 0;
 }
 

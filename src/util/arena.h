@@ -12,6 +12,7 @@ struct arena_block;
 
 struct arena {
 	struct arena_block *head; /* block currently bumped */
+	struct arena_block *spare; /* the next large block, faulted in ahead */
 	size_t used;              /* bytes used in head */
 	size_t total;             /* bytes reserved over all blocks */
 };

@@ -1,9 +1,12 @@
 #include "util/strmap.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/mem.h"
+
+static void free_slots(struct strmap_slot *slots, uint32_t cap);
 
 static inline unsigned char fold(unsigned char c)
 {
@@ -76,24 +79,37 @@ void strmap_init(struct strmap *m, int flags)
 
 void strmap_free(struct strmap *m)
 {
-	free(m->slots);
+	free_slots(m->slots, m->cap);
 	strmap_init(m, m->flags);
 }
 
-/* Large tables are probed at random: huge pages spare a TLB miss per probe. */
+/* Tables this large come straight from the kernel: zeroed, on huge pages. */
+static bool mapped(uint32_t cap)
+{
+	return (size_t)cap * sizeof(struct strmap_slot) >= 2 * (size_t)MEM_HUGE_PAGE;
+}
+
 static struct strmap_slot *alloc_slots(uint32_t cap)
 {
 	size_t bytes = (size_t)cap * sizeof(struct strmap_slot);
 	void *p;
 
-	if (bytes < 2 * (size_t)MEM_HUGE_PAGE)
+	if (!mapped(cap))
 		return calloc(cap, sizeof(struct strmap_slot));
-	p = aligned_alloc(MEM_HUGE_PAGE, bytes);
-	if (!p)
-		return NULL;
-	mem_hint_huge(p, bytes);
-	memset(p, 0, bytes);
+	p = mem_map_zeroed(bytes);
+	if (p) {
+		mem_hint_huge(p, bytes);
+		mem_prefault_async(p, bytes);
+	}
 	return p;
+}
+
+static void free_slots(struct strmap_slot *slots, uint32_t cap)
+{
+	if (mapped(cap))
+		mem_unmap(slots, (size_t)cap * sizeof(struct strmap_slot));
+	else
+		free(slots);
 }
 
 static int rehash(struct strmap *m, uint32_t cap)
@@ -113,7 +129,7 @@ static int rehash(struct strmap *m, uint32_t cap)
 			;
 		slots[j] = *s;
 	}
-	free(m->slots);
+	free_slots(m->slots, m->cap);
 	m->slots = slots;
 	m->cap = cap;
 	return 0;
