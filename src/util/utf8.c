@@ -17,6 +17,14 @@ size_t utf8_valid_prefix(const char *str, size_t len)
 		if (c < 0x80) {
 			uint64_t w;
 
+			while (i + 32 <= len) {
+				uint64_t x[4];
+
+				memcpy(x, s + i, 32);
+				if ((x[0] | x[1] | x[2] | x[3]) & 0x8080808080808080ull)
+					break;
+				i += 32;
+			}
 			while (i + 8 <= len) {
 				memcpy(&w, s + i, 8);
 				if (w & 0x8080808080808080ull)
