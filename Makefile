@@ -125,7 +125,8 @@ check: deps
 	$(MAKE) --no-print-directory valgrind
 	$(MAKE) --no-print-directory fuzz-check
 
-demo: deps
+demo:
+	@scripts/install-deps.sh demo
 	$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(abspath $(BIN))
 

@@ -1,53 +1,98 @@
 #!/usr/bin/env bash
-# make demo: runs the sample org through orgsync and says what happened.
+# make demo: the sample org through orgsync, locally and through the service.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-build/orgsync}
-OUT=build/demo
+BIN=$(realpath "${1:-build/orgsync}")
+OUT=$PWD/build/demo
+PORT=${ORGSYNC_DEMO_PORT:-8080}
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$1"; [ $# -gt 1 ] && printf '$ %s\n' "$2"; }
 
-step "Validate the sample org (current CSV format)" \
-	"orgsync validate --dir examples/current"
+step "Validate the sample org (current CSV format)" "orgsync validate --dir examples/current"
 "$BIN" validate --dir examples/current
-echo "(exit $?: 0 valid, 1 warnings, 2 invalid)"
 
-step "Validate the same org in the legacy Officevibe format" \
-	"orgsync validate --dir examples/legacy"
-"$BIN" validate --dir examples/legacy
-
-step "Convert the legacy files to the current format" \
+step "The same org in the legacy Officevibe format, converted to the current one" \
 	"orgsync convert --dir examples/legacy -o $OUT/converted"
 "$BIN" convert --dir examples/legacy -o "$OUT/converted"
-if diff -r -q "$OUT/converted" examples/current >/dev/null 2>&1 ||
-	{ cmp -s "$OUT/converted/members.csv" examples/current/members.csv &&
-	  cmp -s "$OUT/converted/teams.csv" examples/current/teams.csv &&
-	  cmp -s "$OUT/converted/teams-mappings.csv" examples/current/teams-mappings.csv; }; then
-	echo "the converted files are identical to examples/current"
-else
-	echo "the converted files differ from examples/current:"; diff -r "$OUT/converted" examples/current | head -20
-fi
+for f in members.csv teams.csv teams-mappings.csv; do
+	cmp -s "$OUT/converted/$f" "examples/current/$f" && echo "  $f: identical to examples/current/$f" ||
+		echo "  $f: DIFFERS from examples/current/$f"
+done
 
-step "Convert to the JSON payload" "orgsync convert --dir examples/current --to json -o $OUT/org.json"
-"$BIN" convert --dir examples/current --to json -o "$OUT/org.json"
-head -c 400 "$OUT/org.json"; echo " ..."
-
-step "A file with mistakes: every problem named with file, line and column" \
+step "A file with mistakes: each one named with file, line and column" \
 	"orgsync validate --members tests/data/csv/quoted_newline_then_bad_email.csv ..."
 "$BIN" validate --members tests/data/csv/quoted_newline_then_bad_email.csv \
 	--teams tests/data/csv/teams_three.csv --mappings tests/data/csv/mappings_cycle_and_unknown.csv
-echo "(exit $?)"
 
-step "A legacy payload with a settings section is refused" \
-	"orgsync validate --json examples/legacy/with-settings.json"
-"$BIN" validate --json examples/legacy/with-settings.json
-echo "(exit $?)"
+# --- the service
+DB=$OUT/orgsync.db
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
+	PORT=0 # something already listens there: take any free port
+fi
+step "Start the service on SQLite" "orgsync serve --db sqlite:$DB --listen 127.0.0.1:$PORT"
+nohup "$BIN" serve --db "sqlite:$DB" --listen "127.0.0.1:$PORT" >"$OUT/serve.out" 2>"$OUT/serve.log" &
+PID=$!
+for _ in $(seq 50); do grep -q "port" "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$OUT/serve.out")
+URL=http://127.0.0.1:$PORT
+cat "$OUT/serve.out"
+
+step "Create an organization (its API key is shown once)" "orgsync org create 'Maple & Fir' --db sqlite:$DB"
+"$BIN" org create "Maple & Fir Outdoor Co." --db "sqlite:$DB" | tee "$OUT/org.txt"
+KEY=$(sed -n 's/^api key (shown once): //p' "$OUT/org.txt")
+api() { curl -s -H "Authorization: Bearer $KEY" "$@"; }
+
+step "Activate API provisioning and define the custom property" \
+	"PATCH /v1/settings {\"provisioning\":{\"method\":\"api\"}}; POST /v1/properties"
+api -X PATCH -d '{"provisioning":{"method":"api"}}' "$URL/v1/settings" | jq -c .provisioning
+api -d '{"name":"department"}' "$URL/v1/properties" | jq -c .
+
+push() { # dir -> prints the finished sync
+	local loc id
+	loc=$(api -o /dev/null -w '%{redirect_url}%header{location}' -F "members=@$1/members.csv" \
+		-F "teams=@$1/teams.csv" -F "teamsMappings=@$1/teams-mappings.csv" "$URL/v1/syncs")
+	id=${loc##*/}
+	for _ in $(seq 100); do
+		s=$(api "$URL/v1/syncs/$id")
+		[ "$(jq -r .status <<<"$s")" != Pending ] && break
+		sleep 0.1
+	done
+	jq -r '"sync \(.id): \(.status)\(if .reason then " (" + .reason + ")" else "" end)",
+		"  members: \(.counts.members | to_entries | map("\(.key) \(.value)") | join(", "))",
+		"  teams:   \(.counts.teams | to_entries | map("\(.key) \(.value)") | join(", "))",
+		"  mappings: \(.counts.mappings | to_entries | map("\(.key) \(.value)") | join(", ")), invitations \(.counts.invitations)"' <<<"$s"
+	echo "  report (GET /v1/syncs/$id/report, as CSV):"
+	api -H 'Accept: text/csv' "$URL/v1/syncs/$id/report" | sed 's/^/    /'
+}
+
+step "Push the sample org over HTTP (multipart CSV) and wait for the result" \
+	"curl -F members=@members.csv -F teams=@teams.csv -F teamsMappings=@teams-mappings.csv $URL/v1/syncs"
+push examples/current
+
+step "Push a changed copy: one member gone, one team renamed, one new hire"
+mkdir -p "$OUT/changed"
+cp examples/current/*.csv "$OUT/changed/"
+gone=$(sed -n '3p' "$OUT/changed/members.csv" | cut -d, -f1)
+sed -i '3d' "$OUT/changed/members.csv"
+grep -v ",$gone," examples/current/teams-mappings.csv >"$OUT/changed/teams-mappings.csv"
+echo "E900,new.hire@maple-fir.example,Nouvelle,Recrue,Trainee,,fr,Officevibe,Sales" >>"$OUT/changed/members.csv"
+team=$(sed -n '3p' "$OUT/changed/teams.csv" | cut -d, -f1)
+sed -i "3s/,.*/,Renamed Team/" "$OUT/changed/teams.csv"
+echo "$(sed -n '2p' examples/current/teams-mappings.csv | cut -d, -f1),E900,,true,false" >>"$OUT/changed/teams-mappings.csv"
+echo "removed $gone, renamed team $team, added E900"
+push "$OUT/changed"
+echo "what changed, in detail:"
+api "$URL/v1/syncs/2/plan" | jq -r '(.members[] | "  member \(.externalMemberId) <\(.email)>: \(.action)"),
+	(.teams[] | "  team \(.externalTeamId): \(.action)\(if .previousName then " (was " + .previousName + ")" else "" end) -> \(.teamName)"),
+	(.mappings[] | "  mapping \(.externalTeamId) / \(.externalMemberId // .externalSubteamId): \(.action)")'
 
 cat <<EOT
 
-Where to look:
-  examples/current/, examples/legacy/   the sample org in both formats
-  $OUT/converted/                  what 'convert' wrote
-  orgsync help, orgsync <command> --help
+The service is still running (pid $PID) at $URL, database $DB.
+  curl -H "Authorization: Bearer $KEY" $URL/v1/members
+  curl -H "Authorization: Bearer $KEY" $URL/v1/syncs
+  curl $URL/metrics
+Stop it with: kill $PID
+Logs: $OUT/serve.log
 EOT

@@ -3,18 +3,21 @@
 #   install-deps.sh build   compile and run
 #   install-deps.sh test    build + everything `make check` runs
 #   install-deps.sh dev     test + lint tools
+#   install-deps.sh demo    build + what make demo uses
 # Runs apt-get update once before installing; needs root (or sudo).
 set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev)
-test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl)
+test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
+demo=("${build[@]}" curl jq)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
+demo) want=("${demo[@]}") ;;
 test) want=("${test[@]}") ;;
 dev) want=("${dev[@]}") ;;
-*) echo "usage: $0 build|test|dev" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|dev|demo" >&2; exit 2 ;;
 esac
 
 missing=()
