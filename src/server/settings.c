@@ -42,7 +42,7 @@ static int bad(char *err, size_t len, const char *field, const char *why)
 
 static int check_limit(const json_t *v, const char *field, bool count, char *err, size_t len)
 {
-	if (json_is_null(v))
+	if (!v || json_is_null(v)) /* absent: unchanged; null: disabled */
 		return 0;
 	if (count ? !json_is_integer(v) || json_integer_value(v) < 0
 		  : !json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 100)
