@@ -27,7 +27,8 @@ enum member_action {
 	MEMBER_REACTIVATE,  /* was deactivated, is back (fields may change too) */
 	MEMBER_DEACTIVATE,  /* active, absent from a full sync */
 	MEMBER_DELETE,      /* created or invited, absent from a full sync */
-	MEMBER_UNCHANGED,   /* present and equal, or protected (admin, skipped row) */
+	MEMBER_UNCHANGED,   /* present and equal, or protected (admin, skipped row), or a
+			     * row not applied (email_taken: stored is its match or PLAN_NONE) */
 };
 
 /* Bits of member_change.changed. */
@@ -95,6 +96,7 @@ struct risk_trip {
 	double limit;   /* the configured value */
 	double actual;  /* the plan's value, same unit */
 	uint32_t affected, base; /* e.g. 120 removals of 1000 stored members */
+	/* count kinds: limit and actual are counts; percent kinds: 100 * affected / base */
 };
 
 struct risk_result {
@@ -109,11 +111,14 @@ struct plan_opts {
 };
 
 struct plan {
-	struct member_change *members; /* every desired member, then removals and protected ones */
+	/* every desired member (members[i].desired == i), then every stored member no desired
+	 * member matched (removals and the protected), in stored order */
+	struct member_change *members;
 	uint32_t nmembers;
 	struct team_change *teams;
 	uint32_t nteams;
-	struct mapping_change *mappings; /* only changes: adds, removes, flag changes */
+	/* only changes: adds and flag changes in desired order, then removes in stored order */
+	struct mapping_change *mappings;
 	uint32_t nmappings;
 	/* desired member index -> stored index it matched (PLAN_NONE: created or skipped) */
 	uint32_t *desired_to_stored;
@@ -131,7 +136,8 @@ struct plan {
  * A desired member whose email belongs to another stored member that
  * stays is not applied: an error is added to rep (code email_taken) and
  * the stored members are left as they are. Idempotent: stored == desired
- * gives a plan of UNCHANGED only. Returns PLAN_OK or PLAN_ENOMEM.
+ * gives a plan of UNCHANGED only. rep may be NULL (no email_taken issues
+ * then). Returns PLAN_OK or PLAN_ENOMEM (*out then empty).
  */
 int plan_build(const struct org *desired, const struct org *stored, const struct plan_opts *opts,
 	       struct plan *out, struct report *rep);
