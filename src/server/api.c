@@ -134,12 +134,17 @@ static bool arg_true(struct http_req *r, const char *name)
 	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
 }
 
-/* Checks the payload's structure now, so that a broken one is refused with 400. */
-static int check_payload(struct http_req *r, int64_t org_id, bool multipart, struct report *rep)
+/*
+ * Ingests the payload now, so that a broken one is refused with 400; the
+ * result goes on to the worker, which then need not parse it again.
+ */
+static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
+			 struct sync_prepared *pre)
 {
 	struct store *st = db(r);
 	struct ingest_opts opts = { NULL, 0, false };
-	struct org org;
+	struct org *org = &pre->org;
+	struct report *rep = &pre->rep;
 	char **props = NULL;
 	size_t nprops = 0;
 	int rc;
@@ -148,7 +153,6 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart, str
 		return INGEST_ENOMEM;
 	opts.properties = (const char *const *)props;
 	opts.nproperties = nprops;
-	org_init(&org);
 	if (multipart) {
 		struct ingest_input in[3] = { { 0 } };
 		static const char *const parts[] = { "members", "teams", "teamsMappings" };
@@ -164,14 +168,13 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart, str
 								       r->parts[j].data.len };
 		}
 		rc = ingest_csv(in[0].data ? &in[0] : NULL, in[1].data ? &in[1] : NULL,
-				in[2].data ? &in[2] : NULL, &opts, &org, rep, NULL);
+				in[2].data ? &in[2] : NULL, &opts, org, rep, NULL);
 	} else {
 		struct ingest_input in = { "payload.json", NULL, r->body.data ? r->body.data : "",
 					   r->body.len };
 
-		rc = ingest_json(&in, &opts, &org, rep, NULL);
+		rc = ingest_json(&in, &opts, org, rep, NULL);
 	}
-	org_free(&org);
 	store_strings_free(props, nprops);
 	return rc;
 }
@@ -193,7 +196,7 @@ static int store_payload(struct store *st, struct http_req *r, int64_t sync_id, 
 static int post_sync(struct http_req *r)
 {
 	struct store *st = db(r);
-	struct report rep;
+	struct sync_prepared *pre = NULL;
 	struct settings set;
 	struct sync_row row = { 0 };
 	char *settings = NULL, loc[64], msg[160];
@@ -216,32 +219,48 @@ static int post_sync(struct http_req *r)
 	if (mode && strcmp(mode, "full") && strcmp(mode, "partial"))
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", "mode is full or partial",
 				  NULL);
-	report_init(&rep);
-	rc = check_payload(r, r->org_id, multipart, &rep);
+	pre = sync_prepared_new();
+	if (!pre)
+		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+	rc = check_payload(r, r->org_id, multipart, pre);
 	if (rc == INGEST_EINVALID) {
 		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_input",
 				"the input has structural errors; nothing was changed",
-				http_report_details(&rep, 1000));
-		report_free(&rep);
+				http_report_details(&pre->rep, 1000));
+		sync_prepared_free(pre);
 		return rc;
 	}
-	report_free(&rep);
-	if (rc)
+	if (rc) {
+		sync_prepared_free(pre);
 		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+	}
+	service_lock(r->svc);
 	rc = store_sync_begin(st, r->org_id,
 			      &(struct sync_meta){ "API Provisioning",
 						   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
 						   multipart ? "csv" : "json", arg_true(r, "dryRun") },
 			      &sync_id, &running);
+	if (rc != STORE_OK) {
+		service_unlock(r->svc);
+		sync_prepared_free(pre);
+	}
 	if (rc == STORE_EBUSY) {
 		snprintf(msg, sizeof(msg), "sync %" PRId64 " is still running for this organization; "
 			 "try again when it ends", running);
 		return http_error(r, MHD_HTTP_CONFLICT, "sync_running", msg,
 				  json_pack("[{s:I}]", "runningSyncId", (json_int_t)running));
 	}
-	if (rc || store_payload(st, r, sync_id, multipart) ||
-	    store_sync_get(st, r->org_id, sync_id, &row))
+	if (rc)
 		return db_error(r, st);
+	if (store_payload(st, r, sync_id, multipart) || store_sync_get(st, r->org_id, sync_id, &row)) {
+		/* The worker will find no payload and fail the sync with a reason. */
+		service_unlock(r->svc);
+		sync_prepared_free(pre);
+		return db_error(r, st);
+	}
+	pre->sync_id = sync_id;
+	service_put_prepared(r->svc, pre);
+	service_unlock(r->svc);
 	service_wake_worker(r->svc);
 	snprintf(loc, sizeof(loc), "/v1/syncs/%" PRId64, sync_id);
 	rc = http_json(r, MHD_HTTP_ACCEPTED, sync_json(&row), MHD_HTTP_HEADER_LOCATION, loc);

@@ -37,6 +37,57 @@ struct store *service_store(struct service *svc)
 	return st;
 }
 
+/* At most this many inputs wait in memory; past it the oldest is read back later. */
+enum { PREPARED_MAX = 4 };
+
+void service_lock(struct service *svc)
+{
+	pthread_mutex_lock(&svc->lock);
+}
+
+void service_unlock(struct service *svc)
+{
+	pthread_mutex_unlock(&svc->lock);
+}
+
+/* Called with the lock held (service_lock). */
+void service_put_prepared(struct service *svc, struct sync_prepared *p)
+{
+	struct sync_prepared **pp, *drop = NULL;
+	int n = 0;
+
+	p->next = svc->prepared;
+	svc->prepared = p;
+	for (pp = &svc->prepared; *pp; pp = &(*pp)->next)
+		if (++n == PREPARED_MAX) {
+			drop = (*pp)->next;
+			(*pp)->next = NULL;
+			break;
+		}
+	while (drop) {
+		struct sync_prepared *next = drop->next;
+
+		sync_prepared_free(drop);
+		drop = next;
+	}
+}
+
+struct sync_prepared *service_take_prepared(struct service *svc, int64_t sync_id)
+{
+	struct sync_prepared **pp, *found = NULL;
+
+	pthread_mutex_lock(&svc->lock);
+	for (pp = &svc->prepared; *pp; pp = &(*pp)->next) {
+		if ((*pp)->sync_id == sync_id) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&svc->lock);
+	return found;
+}
+
 void service_wake_worker(struct service *svc)
 {
 	pthread_mutex_lock(&svc->lock);
@@ -57,6 +108,7 @@ void *service_worker_main(void *arg)
 		int64_t sync_id, org_id;
 		struct timespec until;
 		uint64_t t0;
+		bool claimed;
 		int status;
 
 		pthread_mutex_lock(&svc->lock);
@@ -64,10 +116,13 @@ void *service_worker_main(void *arg)
 			pthread_mutex_unlock(&svc->lock);
 			break;
 		}
+		/* Under the lock: a request registers a sync and its payload under it too. */
+		claimed = st && store_sync_claim(st, &sync_id, &org_id) == STORE_OK;
 		pthread_mutex_unlock(&svc->lock);
-		if (st && store_sync_claim(st, &sync_id, &org_id) == STORE_OK) {
+		if (claimed) {
 			t0 = service_now_ms();
-			status = sync_process(st, sync_id, org_id);
+			status = sync_process(st, sync_id, org_id,
+					      service_take_prepared(svc, sync_id));
 			if (status >= 0 && status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
 			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
@@ -153,6 +208,12 @@ out:
 		pthread_cond_broadcast(&svc.wake);
 		pthread_mutex_unlock(&svc.lock);
 		pthread_join(svc.worker, NULL);
+	}
+	while (svc.prepared) {
+		struct sync_prepared *next = svc.prepared->next;
+
+		sync_prepared_free(svc.prepared);
+		svc.prepared = next;
 	}
 	close_store(pthread_getspecific(svc.store_key));
 	pthread_setspecific(svc.store_key, NULL);

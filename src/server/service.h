@@ -37,11 +37,12 @@ struct service {
 	struct MHD_Daemon *daemon;
 	pthread_key_t store_key;     /* this thread's struct store */
 	pthread_t worker;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;        /* worker state; a sync's registration vs its claim */
 	pthread_cond_t wake;
 	bool stopping;
 	bool worker_started;
 	struct service_metrics metrics;
+	struct sync_prepared *prepared; /* inputs ingested by requests, under lock */
 	uint64_t started_ms;
 };
 
@@ -54,7 +55,18 @@ struct store *service_store(struct service *svc);
 /* Tells the worker a sync is waiting. */
 void service_wake_worker(struct service *svc);
 
-/* The sync worker's loop (worker.c). */
+struct sync_prepared;
+
+/* Holds off the worker's claims while a request registers a sync and its payload. */
+void service_lock(struct service *svc);
+void service_unlock(struct service *svc);
+
+/* Hands a request's ingested input to the worker (taken by sync id). */
+void service_put_prepared(struct service *svc, struct sync_prepared *p);
+/* Takes the input prepared for sync_id, or NULL. */
+struct sync_prepared *service_take_prepared(struct service *svc, int64_t sync_id);
+
+/* The sync worker's loop. */
 void *service_worker_main(void *svc);
 
 /* Milliseconds since the epoch. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ingest/ingest.h"
 #include "server/settings.h"
@@ -168,8 +169,60 @@ static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 		 t->actual, t->limit, t->affected, t->base);
 }
 
-int sync_process(struct store *st, int64_t sync_id, int64_t org_id)
+static uint64_t mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Phase times of one sync, logged when it ends: where a slow sync spends. */
+enum { T_START, T_INGEST, T_LOAD, T_PLAN, T_APPLY, T_END, T_COUNT };
+
+static void log_sync(int64_t sync_id, int64_t org_id, int status, const uint64_t *t)
+{
+	uint64_t last = t[T_START];
+	uint64_t d[T_COUNT] = { 0 };
+	int i;
+
+	for (i = T_INGEST; i < T_COUNT; i++) {
+		if (t[i]) {
+			d[i] = t[i] - last;
+			last = t[i];
+		}
+	}
+	fprintf(stderr, "{\"sync\":%lld,\"org\":%lld,\"status\":\"%s\",\"ms\":{\"ingest\":%llu,"
+		"\"load\":%llu,\"plan\":%llu,\"apply\":%llu,\"finish\":%llu,\"total\":%llu}}\n",
+		(long long)sync_id, (long long)org_id, store_sync_status_name(status),
+		(unsigned long long)d[T_INGEST], (unsigned long long)d[T_LOAD],
+		(unsigned long long)d[T_PLAN], (unsigned long long)d[T_APPLY],
+		(unsigned long long)d[T_END], (unsigned long long)(t[T_END] - t[T_START]));
+}
+
+struct sync_prepared *sync_prepared_new(void)
+{
+	struct sync_prepared *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		org_init(&p->org);
+		report_init(&p->rep);
+	}
+	return p;
+}
+
+void sync_prepared_free(struct sync_prepared *p)
+{
+	if (!p)
+		return;
+	org_free(&p->org);
+	report_free(&p->rep);
+	free(p);
+}
+
+int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre)
+{
+	uint64_t t[T_COUNT] = { mono_ms() };
 	struct sync_row row = { 0 };
 	struct org desired, stored;
 	struct store_ids ids = { NULL, NULL };
@@ -197,7 +250,19 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id)
 		set.mode = PLAN_PARTIAL;
 	else if (strcmp(row.mode, "full") == 0)
 		set.mode = PLAN_FULL;
-	rc = ingest_payload(st, &row, org_id, &desired, &rep);
+	if (pre) {
+		/* Take the request's ingest as it is: org and report move over. */
+		org_free(&desired);
+		report_free(&rep);
+		desired = pre->org;
+		rep = pre->rep;
+		org_init(&pre->org);
+		report_init(&pre->rep);
+		rc = INGEST_OK;
+	} else {
+		rc = ingest_payload(st, &row, org_id, &desired, &rep);
+	}
+	t[T_INGEST] = mono_ms();
 	if (rc == INGEST_EINVALID) {
 		snprintf(reason, sizeof(reason), "the input has structural errors; nothing was applied");
 		goto finish;
@@ -210,6 +275,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id)
 		snprintf(reason, sizeof(reason), "the stored org could not be loaded: %s", store_error(st));
 		goto finish;
 	}
+	t[T_LOAD] = mono_ms();
 	if (plan_build(&desired, &stored, &(struct plan_opts){ set.mode, set.auto_invite }, &plan,
 		       &rep) != PLAN_OK) {
 		snprintf(reason, sizeof(reason), "out of memory while planning");
@@ -222,6 +288,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id)
 	planj = plan_json(&plan, &desired, &stored);
 	if (planj)
 		store_sync_payload_put(st, sync_id, "plan", planj, strlen(planj));
+	t[T_PLAN] = mono_ms();
 	if (store_sync_payload_get(st, sync_id, "approval", &approval, &alen) == STORE_OK)
 		risk.paused = false; /* an administrator approved it as it stands */
 	if (risk.paused && !row.dry_run) {
@@ -234,12 +301,15 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id)
 			 store_error(st));
 		goto finish;
 	}
+	t[T_APPLY] = mono_ms();
 	status = report_count(&rep, ISSUE_ERROR) || report_count(&rep, ISSUE_WARNING) ? SYNC_WARNING
 										     : SYNC_SUCCESS;
 	if (row.dry_run)
 		snprintf(reason, sizeof(reason), "dry run: nothing was applied");
 finish:
 	store_sync_finish(st, sync_id, status, *reason ? reason : NULL, counts, riskj, &rep);
+	t[T_END] = mono_ms();
+	log_sync(sync_id, org_id, status, t);
 	free(approval);
 	free(counts);
 	free(riskj);
@@ -252,5 +322,6 @@ finish:
 	report_free(&rep);
 	org_free(&stored);
 	org_free(&desired);
+	sync_prepared_free(pre);
 	return status;
 }

@@ -11,11 +11,31 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "model/org.h"
+#include "model/report.h"
 #include "plan/plan.h"
 #include "store/store.h"
 
-/* Processes a claimed sync; returns its final enum sync_status (or Paused). */
-int sync_process(struct store *st, int64_t sync_id, int64_t org_id);
+/*
+ * An input the request that registered the sync has already ingested (to
+ * refuse it early if broken): the worker takes it rather than reading the
+ * payload back and parsing it again. Owned by whoever holds it.
+ */
+struct sync_prepared {
+	int64_t sync_id;
+	struct org org;
+	struct report rep;
+	struct sync_prepared *next;
+};
+
+struct sync_prepared *sync_prepared_new(void);
+void sync_prepared_free(struct sync_prepared *p);
+
+/*
+ * Processes a claimed sync; returns its final enum sync_status (or Paused).
+ * pre (may be NULL) is its input already ingested; it is consumed.
+ */
+int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre);
 
 /* The counts of a plan as the API shows them (new reference). */
 json_t *sync_counts_json(const struct plan_counts *c);
