@@ -3,9 +3,11 @@
  * §8): tenants and their API keys, provisioning settings, custom property
  * definitions, the stored org, sync history with per-record reports and
  * payloads, invitations and the outbox. The only code that knows SQL. A
- * backend (sqlite.c now, postgres.c later) fills struct store_ops; the
- * engine calls the store_* wrappers and never sees a statement.
- * Statements are prepared and parameterized, never built from input.
+ * backend (sqlite.c now, postgres.c later) fills struct store_ops
+ * (store/backend.h); the engine calls the store_* wrappers and never sees
+ * a statement. Statements are prepared and parameterized, never built
+ * from input. API keys and invitation tokens are stored only as BLAKE2b
+ * hashes. Times are unix milliseconds.
  * Thread safety: one struct store per thread (store_open again).
  */
 #ifndef ORGSYNC_STORE_H
@@ -66,34 +68,53 @@ int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX
  */
 int store_key_auth(struct store *s, const char *key, int64_t *org_id);
 
-/* Makes email an Administrator of the org (creating the member, active, if
- * needed: external id = the email). Syncs never remove Administrators. */
+/*
+ * Makes email an Administrator of the org: the member with that email
+ * (ASCII case-insensitively) gets the role, its state unchanged; else a
+ * member is created, active, external id = the email. Syncs never remove
+ * Administrators. STORE_EINVAL for something that is not an address,
+ * STORE_ECONFLICT when another member already has the email as its id.
+ */
 int store_admin_add(struct store *s, int64_t org_id, const char *email);
 
 /* --- settings and properties ----------------------------------------- */
 
 /* The org's settings as a JSON document (caller frees); defaults when never set. */
 int store_settings_get(struct store *s, int64_t org_id, char **json);
+/* Stores json as given. What it says is the caller's to check; the store
+ * only refuses (STORE_EINVAL) a text that is not one JSON object. */
 int store_settings_put(struct store *s, int64_t org_id, const char *json);
 
+/* Names in definition order; free with store_strings_free. */
 int store_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n);
+/* STORE_ECONFLICT when already defined (names are exact, case included). */
 int store_property_add(struct store *s, int64_t org_id, const char *name);
+/* Members keep their values until the next sync that sends the column;
+ * loads still show them (see store_org_load). */
 int store_property_delete(struct store *s, int64_t org_id, const char *name);
 void store_strings_free(char **v, size_t n);
 
 /* --- the stored org ---------------------------------------------------- */
 
-/* Database ids of a loaded org's records, parallel to its arrays. */
+/* Database ids of a loaded org's records, parallel to its arrays (ascending). */
 struct store_ids {
 	int64_t *members; /* org->nmembers */
 	int64_t *teams;   /* org->nteams */
 };
 
-/* Loads the org's members (with state and role), teams and mappings. */
+/*
+ * Loads the org's members (in id order, with state and role), teams and
+ * mappings into out (org_init'ed by the caller), from one snapshot. Its
+ * properties are the defined ones, in definition order, then any other
+ * name a member still has a value for. On error out is left empty (still
+ * to be org_free'd, harmlessly) and ids freed; STORE_ENOTFOUND for an
+ * unknown org.
+ */
 int store_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids);
 void store_ids_free(struct store_ids *ids);
 
-/* One invitation created by an apply: the token is shown once, stored hashed. */
+/* One invitation: the token is shown once, stored hashed. (No function
+ * returns it today: the outbox message of an invitation carries it.) */
 struct store_invitation {
 	int64_t member_id;
 	char token[STORE_TOKEN_MAX];
@@ -101,8 +122,18 @@ struct store_invitation {
 
 /*
  * Applies plan (built from desired against stored, loaded with ids) in ONE
- * transaction: all of it or nothing. Writes only what changed. New members
- * with invite get an invitation (token hashed) and an outbox message.
+ * transaction: all of it or nothing, the database unchanged on any error.
+ * Writes only what changed: UNCHANGED records and flag-equal mappings are
+ * not touched. Members may trade emails or external ids within one plan.
+ * An update keeps the stored values of properties whose column desired
+ * does not have (a sync clears only the columns it sent). A mapping add
+ * whose member or team has no row (a record the plan did not apply) is
+ * skipped. New members with invite get an invitation (token hashed,
+ * valid 7 days, tied to sync_id when > 0) and an outbox message
+ * {memberId, email, token}. STORE_EINVAL for a plan naming records its
+ * orgs do not have (nothing written), STORE_ECONFLICT when a uniqueness
+ * rule refuses a row (store_error names the member), STORE_ENOTFOUND for
+ * an unknown org.
  */
 int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		const struct org *stored, const struct store_ids *ids, const struct plan *p);
@@ -125,60 +156,86 @@ struct sync_row {
 	char *reason;        /* why Paused/Rejected/Failed; owned, may be NULL */
 	char *counts_json;   /* plan counts as JSON; owned, may be NULL */
 	char *risk_json;     /* risk result as JSON; owned, may be NULL */
-	size_t issues;       /* number of report issues */
+	size_t issues;       /* report issues, those past the report's limit included */
 };
 
 void store_sync_row_free(struct sync_row *r);
 
 /*
  * Registers a new Pending sync, atomically: STORE_EBUSY (and *running) when
- * one is Pending; a Paused one is superseded (Rejected, with a reason naming
- * the new sync).
+ * one is Pending (claimed or not); a Paused one is superseded (Rejected,
+ * reason "superseded by sync N"). running may be NULL. STORE_EINVAL when a
+ * meta string is missing or too long for struct sync_row.
  */
 int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		     int64_t *sync_id, int64_t *running);
 
 /* Keeps a part of the payload ("json", "members", "teams", "teamsMappings")
- * so that a worker, or an approval later, can read it. */
+ * so that a worker, or an approval later, can read it; a part put twice is
+ * replaced. Those four input parts are dropped when the sync ends (any
+ * status but Pending and Paused); parts of other names stay. data is read
+ * in place, not copied first. */
 int store_sync_payload_put(struct store *s, int64_t sync_id, const char *part,
 			   const void *data, size_t len);
-/* *data is owned by the caller (free). STORE_ENOTFOUND when the part is absent. */
+/* *data is owned by the caller (free), NUL-terminated past len for text
+ * parts' sake. STORE_ENOTFOUND when the part is absent. */
 int store_sync_payload_get(struct store *s, int64_t sync_id, const char *part,
 			   void **data, size_t *len);
 
-/* The oldest Pending sync not yet claimed, marked started (the job queue). */
+/* The oldest Pending sync not yet claimed, marked started (the job queue).
+ * No two connections ever claim the same one. STORE_ENOTFOUND when none. */
 int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id);
 
-/* Sets the final (or Paused) status, counts, risk, reason and report. */
+/*
+ * Sets the final (or Paused) status, counts, risk, reason and report (rep
+ * may be NULL), in one transaction. The report replaces any earlier one
+ * (a Paused sync approved and run again). finished_at is set except for
+ * Paused. STORE_EINVAL for Pending, STORE_ENOTFOUND for an unknown sync.
+ */
 int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
 		      const char *counts_json, const char *risk_json, const struct report *rep);
 
-/* Sets a status with no other change (approve → Pending, reject). Refuses
- * (STORE_ECONFLICT) unless the sync is in status from. */
+/*
+ * Sets a status with no other change (approve: Paused → Pending, reject:
+ * Paused → Rejected), with one conditional write: of two racing
+ * transitions from the same status exactly one succeeds, the other gets
+ * STORE_ECONFLICT (as does a sync not in status from). To Pending puts it
+ * back in the queue (started_at and finished_at cleared); to a final
+ * status sets finished_at. reason NULL keeps the current one.
+ * STORE_ENOTFOUND when the sync is not the org's.
+ */
 int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			  const char *reason);
 
+/* A sync of another org is STORE_ENOTFOUND, like one that does not exist. */
 int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
 
-/* Newest first; rows[] owned by the caller (store_sync_rows_free). */
+/* Newest first, ids below before_id (<= 0: from the newest), at most
+ * limit; rows[] owned by the caller (store_sync_rows_free). */
 int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
 		    struct sync_row **rows, size_t *n);
 void store_sync_rows_free(struct sync_row *rows, size_t n);
 
-/* The sync's report, read back into rep (report_init'ed by the caller). */
+/* The sync's report, read back into rep (report_init'ed by the caller) in
+ * the order it was stored, with the counts of issues past its limit. */
 int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
 
-/* Syncs left started-but-Pending by a crash become Failed (at startup). */
+/* Syncs left started-but-Pending by a crash become Failed (at startup),
+ * reason "the service stopped while this sync was processing; nothing was
+ * applied" (an apply is one transaction). For a database one process
+ * serves: it cannot tell a crashed worker from a live one elsewhere. */
 int store_sync_recover(struct store *s, size_t *failed);
 
 /* --- invitations --------------------------------------------------------- */
 
-/* Creates an invitation for a member (admin "invite"); token shown once. */
+/* Creates an invitation for a member (admin "invite"), in any state but
+ * deactivated (else STORE_ENOTFOUND), and its outbox message; a created
+ * member becomes invited. The token is shown once. */
 int store_invite(struct store *s, int64_t org_id, const char *external_id,
 		 char token_out[STORE_TOKEN_MAX]);
 
 /* Accepts an invitation: the member becomes active. STORE_ENOTFOUND for an
- * unknown, used or expired token. */
+ * unknown, used or expired token, or a member deactivated since. */
 int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
 			    int64_t *member_id);
 

@@ -1,0 +1,111 @@
+/*
+ * store backends: what store.c (the public wrappers and everything that
+ * does not depend on a database: secrets, tokens, default settings, names)
+ * shares with a backend (sqlite.c; postgres.c later). Private to
+ * src/store/: the engine includes store.h only. Secrets never reach a
+ * backend in clear text except the invitation token, which an outbox
+ * message must carry to the member.
+ */
+#ifndef ORGSYNC_STORE_BACKEND_H
+#define ORGSYNC_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum {
+	STORE_HASH_LEN = 32,   /* BLAKE2b-256 */
+	STORE_KEY_ID_LEN = 16, /* hex characters of a key's public id */
+	STORE_ERR_MAX = 512,
+	STORE_INVITE_DAYS = 7,
+};
+
+/*
+ * Every backend's handle starts with this; the backend's own struct embeds
+ * it first and casts back.
+ */
+struct store {
+	const struct store_ops *ops;
+	char err[STORE_ERR_MAX];
+};
+
+/*
+ * One entry per store_* operation that touches the database. The wrappers
+ * in store.c check arguments, turn secrets into hashes, and call these;
+ * arguments are never NULL unless the wrapper says so.
+ */
+struct store_ops {
+	void (*close)(struct store *s);
+	int (*org_create)(struct store *s, const char *name, const char *key_id,
+			  const uint8_t hash[STORE_HASH_LEN], int64_t *org_id);
+	int (*org_get)(struct store *s, int64_t org_id, char **name /* may be NULL */);
+	int (*key_replace)(struct store *s, int64_t org_id, const char *key_id,
+			   const uint8_t hash[STORE_HASH_LEN]);
+	/* ENOTFOUND unless key_id exists and its hash equals hash (constant time). */
+	int (*key_auth)(struct store *s, const char *key_id, const uint8_t hash[STORE_HASH_LEN],
+			int64_t *org_id);
+	int (*admin_add)(struct store *s, int64_t org_id, const char *email);
+	/* *json NULL (and STORE_OK) when never set: the wrapper fills in defaults. */
+	int (*settings_get)(struct store *s, int64_t org_id, char **json);
+	int (*settings_put)(struct store *s, int64_t org_id, const char *json);
+	int (*properties_list)(struct store *s, int64_t org_id, char ***names, size_t *n);
+	int (*property_add)(struct store *s, int64_t org_id, const char *name);
+	int (*property_delete)(struct store *s, int64_t org_id, const char *name);
+	int (*org_load)(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids);
+	int (*apply)(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+		     const struct org *stored, const struct store_ids *ids, const struct plan *p);
+	int (*sync_begin)(struct store *s, int64_t org_id, const struct sync_meta *m,
+			  int64_t *sync_id, int64_t *running);
+	int (*payload_put)(struct store *s, int64_t sync_id, const char *part, const void *data,
+			   size_t len);
+	int (*payload_get)(struct store *s, int64_t sync_id, const char *part, void **data,
+			   size_t *len);
+	int (*sync_claim)(struct store *s, int64_t *sync_id, int64_t *org_id);
+	int (*sync_finish)(struct store *s, int64_t sync_id, int status, const char *reason,
+			   const char *counts_json, const char *risk_json, const struct report *rep);
+	int (*sync_transition)(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
+			       const char *reason);
+	int (*sync_get)(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
+	int (*sync_list)(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+			 struct sync_row **rows, size_t *n);
+	int (*sync_report)(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
+	int (*sync_recover)(struct store *s, size_t *failed);
+	/* token: the clear token for the outbox message; hash: what is stored. */
+	int (*invite)(struct store *s, int64_t org_id, const char *external_id, const char *token,
+		      const uint8_t hash[STORE_HASH_LEN]);
+	int (*invitation_accept)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+				 int64_t *org_id, int64_t *member_id);
+};
+
+/* Opens the SQLite database at path (sqlite.c). */
+int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Copies a message into s->err, truncating; returns code, for tail calls. */
+int store_set_error(struct store *s, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Unix time in milliseconds (wall clock). */
+int64_t store_now_ms(void);
+
+/* BLAKE2b-256 of len bytes. */
+void store_hash(const void *data, size_t len, uint8_t out[STORE_HASH_LEN]);
+
+/* A fresh invitation token (43 base64url characters) and its hash. */
+void store_token_new(char token[STORE_TOKEN_MAX], uint8_t hash[STORE_HASH_LEN]);
+
+/* dst gets src with ASCII letters lowered: the case-insensitive email key
+ * (the org's email index folds the same way). dst holds len + 1 bytes. */
+void store_email_key(char *dst, const char *src, size_t len);
+
+/*
+ * The outbox message of an invitation: {"memberId","email","token"} as a
+ * JSON text, malloc'ed (caller frees); NULL when out of memory.
+ */
+char *store_invitation_payload(const char *external_id, const char *email, const char *token);
+
+/* The enum sync_status spelled as stored and shown, or -1 for an unknown name. */
+int store_sync_status_parse(const char *name);
+
+#endif

@@ -1,0 +1,528 @@
+/*
+ * store: the public entry points. Chooses the backend from the URL, checks
+ * arguments, and keeps the secrets out of the backends: API keys and
+ * invitation tokens are generated, parsed and hashed here, so a backend
+ * only ever stores and compares hashes.
+ */
+#include "store/backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#define KEY_PREFIX "osk_"
+
+enum {
+	KEY_PREFIX_LEN = sizeof(KEY_PREFIX) - 1,
+	KEY_ID_BYTES = STORE_KEY_ID_LEN / 2,
+	SECRET_BYTES = 32,
+	SECRET_LEN = 43, /* base64url of 32 bytes, unpadded */
+	KEY_LEN = KEY_PREFIX_LEN + STORE_KEY_ID_LEN + 1 + SECRET_LEN,
+};
+
+_Static_assert((int)KEY_LEN < (int)STORE_KEY_MAX, "an API key fits STORE_KEY_MAX");
+_Static_assert((int)SECRET_LEN < (int)STORE_TOKEN_MAX, "a token fits STORE_TOKEN_MAX");
+
+static const char default_settings[] =
+	"{\"provisioning\":{\"method\":\"none\"},"
+	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
+	"\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":5},"
+	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
+
+static const char *const status_names[] = {
+	[SYNC_PENDING] = "Pending", [SYNC_PAUSED] = "Paused",   [SYNC_REJECTED] = "Rejected",
+	[SYNC_SUCCESS] = "Success", [SYNC_WARNING] = "Warning", [SYNC_FAILED] = "Failed",
+};
+
+enum { STATUS_COUNT = sizeof(status_names) / sizeof(status_names[0]) };
+
+/* --- helpers shared with the backends ------------------------------------ */
+
+int store_set_error(struct store *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int64_t store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void store_hash(const void *data, size_t len, uint8_t out[STORE_HASH_LEN])
+{
+	crypto_generichash(out, STORE_HASH_LEN, data, len, NULL, 0);
+}
+
+/* base64url of n random bytes, unpadded, into dst (room for the NUL included). */
+static void random_base64url(char *dst, size_t dstlen, size_t n)
+{
+	unsigned char raw[SECRET_BYTES];
+
+	randombytes_buf(raw, n);
+	sodium_bin2base64(dst, dstlen, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+void store_token_new(char token[STORE_TOKEN_MAX], uint8_t hash[STORE_HASH_LEN])
+{
+	random_base64url(token, STORE_TOKEN_MAX, SECRET_BYTES);
+	store_hash(token, SECRET_LEN, hash);
+}
+
+void store_email_key(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = src[i];
+
+		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	dst[len] = '\0';
+}
+
+char *store_invitation_payload(const char *external_id, const char *email, const char *token)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "memberId", external_id, "email", email,
+			      "token", token);
+	char *text;
+
+	if (!o)
+		return NULL;
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return text;
+}
+
+int store_sync_status_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; i < STATUS_COUNT; i++)
+		if (strcmp(status_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+const char *store_sync_status_name(int status)
+{
+	return status >= 0 && status < STATUS_COUNT ? status_names[status] : "Unknown";
+}
+
+/* --- keys ------------------------------------------------------------------ */
+
+static bool is_base64url(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A new key: the id part is public (it finds the row), the secret part is
+ * what proves possession; the hash covers the whole text.
+ */
+static void key_new(char key[STORE_KEY_MAX], char key_id[STORE_KEY_ID_LEN + 1],
+		    uint8_t hash[STORE_HASH_LEN])
+{
+	unsigned char id[KEY_ID_BYTES];
+
+	randombytes_buf(id, sizeof(id));
+	sodium_bin2hex(key_id, STORE_KEY_ID_LEN + 1, id, sizeof(id));
+	memcpy(key, KEY_PREFIX, KEY_PREFIX_LEN);
+	memcpy(key + KEY_PREFIX_LEN, key_id, STORE_KEY_ID_LEN);
+	key[KEY_PREFIX_LEN + STORE_KEY_ID_LEN] = '_';
+	random_base64url(key + KEY_PREFIX_LEN + STORE_KEY_ID_LEN + 1,
+			 STORE_KEY_MAX - (KEY_PREFIX_LEN + STORE_KEY_ID_LEN + 1), SECRET_BYTES);
+	store_hash(key, KEY_LEN, hash);
+}
+
+/*
+ * Accepts exactly the shape key_new makes. Reads at most KEY_LEN + 1 bytes
+ * of key, so garbage of any length (unterminated within reason) is safe.
+ */
+static bool key_parse(const char *key, char key_id[STORE_KEY_ID_LEN + 1])
+{
+	size_t i;
+
+	if (strnlen(key, KEY_LEN + 1) != KEY_LEN || memcmp(key, KEY_PREFIX, KEY_PREFIX_LEN) != 0 ||
+	    key[KEY_PREFIX_LEN + STORE_KEY_ID_LEN] != '_' ||
+	    !is_base64url(key + KEY_PREFIX_LEN + STORE_KEY_ID_LEN + 1, SECRET_LEN))
+		return false;
+	for (i = 0; i < STORE_KEY_ID_LEN; i++) {
+		char c = key[KEY_PREFIX_LEN + i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		key_id[i] = c;
+	}
+	key_id[STORE_KEY_ID_LEN] = '\0';
+	return true;
+}
+
+/* --- the public interface ------------------------------------------------- */
+
+int store_open(const char *url, struct store **out, char *err, size_t errlen)
+{
+	const char *path = url;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (sodium_init() < 0) {
+		if (err)
+			snprintf(err, errlen, "libsodium failed to initialise");
+		return STORE_EIO;
+	}
+	if (!url || !*url) {
+		if (err)
+			snprintf(err, errlen, "no database given");
+		return STORE_EINVAL;
+	}
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+		if (err)
+			snprintf(err, errlen, "PostgreSQL is not supported by this build; use sqlite:PATH");
+		return STORE_EINVAL;
+	}
+	if (strncmp(url, "sqlite:", 7) == 0)
+		path = url + 7;
+	if (!*path) {
+		if (err)
+			snprintf(err, errlen, "no database path in '%s'", url);
+		return STORE_EINVAL;
+	}
+	return store_sqlite_open(path, out, err, errlen);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+const char *store_error(const struct store *s)
+{
+	return s ? s->err : "no store";
+}
+
+int store_org_create(struct store *s, const char *name, int64_t *org_id,
+		     char key_out[STORE_KEY_MAX])
+{
+	char key_id[STORE_KEY_ID_LEN + 1];
+	uint8_t hash[STORE_HASH_LEN];
+	int rc;
+
+	if (!name || !*name || !org_id || !key_out)
+		return store_set_error(s, STORE_EINVAL, "an organization needs a name");
+	key_new(key_out, key_id, hash);
+	rc = s->ops->org_create(s, name, key_id, hash, org_id);
+	if (rc)
+		sodium_memzero(key_out, STORE_KEY_MAX);
+	return rc;
+}
+
+int store_org_get(struct store *s, int64_t org_id, char **name)
+{
+	if (name)
+		*name = NULL;
+	return s->ops->org_get(s, org_id, name);
+}
+
+int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX])
+{
+	char key_id[STORE_KEY_ID_LEN + 1];
+	uint8_t hash[STORE_HASH_LEN];
+	int rc;
+
+	if (!key_out)
+		return STORE_EINVAL;
+	key_new(key_out, key_id, hash);
+	rc = s->ops->key_replace(s, org_id, key_id, hash);
+	if (rc)
+		sodium_memzero(key_out, STORE_KEY_MAX);
+	return rc;
+}
+
+int store_key_auth(struct store *s, const char *key, int64_t *org_id)
+{
+	char key_id[STORE_KEY_ID_LEN + 1];
+	uint8_t hash[STORE_HASH_LEN];
+
+	if (!key || !org_id || !key_parse(key, key_id))
+		return STORE_ENOTFOUND;
+	store_hash(key, KEY_LEN, hash);
+	return s->ops->key_auth(s, key_id, hash, org_id);
+}
+
+int store_admin_add(struct store *s, int64_t org_id, const char *email)
+{
+	if (!email || !*email || !strchr(email, '@') || strpbrk(email, " \t\r\n"))
+		return store_set_error(s, STORE_EINVAL, "'%s' is not an email address",
+				       email ? email : "");
+	return s->ops->admin_add(s, org_id, email);
+}
+
+int store_settings_get(struct store *s, int64_t org_id, char **json)
+{
+	int rc;
+
+	if (!json)
+		return STORE_EINVAL;
+	*json = NULL;
+	rc = s->ops->settings_get(s, org_id, json);
+	if (rc == STORE_OK && !*json) {
+		*json = strdup(default_settings);
+		if (!*json)
+			return STORE_ENOMEM;
+	}
+	return rc;
+}
+
+int store_settings_put(struct store *s, int64_t org_id, const char *json)
+{
+	json_error_t jerr;
+	json_t *root;
+	bool object;
+
+	if (!json)
+		return store_set_error(s, STORE_EINVAL, "no settings document");
+	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return store_set_error(s, STORE_EINVAL, "settings: %s (line %d, column %d)",
+				       jerr.text, jerr.line, jerr.column);
+	object = json_is_object(root);
+	json_decref(root);
+	if (!object)
+		return store_set_error(s, STORE_EINVAL, "settings must be a JSON object");
+	return s->ops->settings_put(s, org_id, json);
+}
+
+int store_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
+{
+	if (!names || !n)
+		return STORE_EINVAL;
+	*names = NULL;
+	*n = 0;
+	return s->ops->properties_list(s, org_id, names, n);
+}
+
+int store_property_add(struct store *s, int64_t org_id, const char *name)
+{
+	if (!name || !*name)
+		return store_set_error(s, STORE_EINVAL, "a property needs a name");
+	return s->ops->property_add(s, org_id, name);
+}
+
+int store_property_delete(struct store *s, int64_t org_id, const char *name)
+{
+	if (!name)
+		return STORE_EINVAL;
+	return s->ops->property_delete(s, org_id, name);
+}
+
+void store_strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int store_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids)
+{
+	if (!out || !ids)
+		return STORE_EINVAL;
+	ids->members = NULL;
+	ids->teams = NULL;
+	return s->ops->org_load(s, org_id, out, ids);
+}
+
+void store_ids_free(struct store_ids *ids)
+{
+	if (!ids)
+		return;
+	free(ids->members);
+	free(ids->teams);
+	ids->members = NULL;
+	ids->teams = NULL;
+}
+
+int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+		const struct org *stored, const struct store_ids *ids, const struct plan *p)
+{
+	if (!desired || !stored || !ids || !p)
+		return STORE_EINVAL;
+	return s->ops->apply(s, org_id, sync_id, desired, stored, ids, p);
+}
+
+void store_sync_row_free(struct sync_row *r)
+{
+	if (!r)
+		return;
+	free(r->reason);
+	free(r->counts_json);
+	free(r->risk_json);
+	r->reason = r->counts_json = r->risk_json = NULL;
+}
+
+void store_sync_rows_free(struct sync_row *rows, size_t n)
+{
+	size_t i;
+
+	if (!rows)
+		return;
+	for (i = 0; i < n; i++)
+		store_sync_row_free(&rows[i]);
+	free(rows);
+}
+
+/* Copies of these go into fixed fields of struct sync_row: refuse what would not fit. */
+static bool meta_ok(const struct sync_meta *m)
+{
+	return m && m->source && m->mode && m->format &&
+	       strlen(m->source) < sizeof(((struct sync_row *)0)->source) &&
+	       strlen(m->mode) < sizeof(((struct sync_row *)0)->mode) &&
+	       strlen(m->format) < sizeof(((struct sync_row *)0)->format);
+}
+
+int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
+		     int64_t *sync_id, int64_t *running)
+{
+	int64_t unused;
+
+	if (!sync_id || !meta_ok(m))
+		return store_set_error(s, STORE_EINVAL, "a sync needs a source, mode and format");
+	*sync_id = 0;
+	if (!running)
+		running = &unused;
+	*running = 0;
+	return s->ops->sync_begin(s, org_id, m, sync_id, running);
+}
+
+int store_sync_payload_put(struct store *s, int64_t sync_id, const char *part, const void *data,
+			   size_t len)
+{
+	if (!part || !*part || (!data && len))
+		return STORE_EINVAL;
+	return s->ops->payload_put(s, sync_id, part, data, len);
+}
+
+int store_sync_payload_get(struct store *s, int64_t sync_id, const char *part, void **data,
+			   size_t *len)
+{
+	if (!part || !data || !len)
+		return STORE_EINVAL;
+	*data = NULL;
+	*len = 0;
+	return s->ops->payload_get(s, sync_id, part, data, len);
+}
+
+int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
+{
+	if (!sync_id || !org_id)
+		return STORE_EINVAL;
+	return s->ops->sync_claim(s, sync_id, org_id);
+}
+
+int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
+		      const char *counts_json, const char *risk_json, const struct report *rep)
+{
+	/* Pending is where a sync starts, never where one finishes. */
+	if (status <= SYNC_PENDING || status >= STATUS_COUNT)
+		return store_set_error(s, STORE_EINVAL, "%d is not a final status", status);
+	return s->ops->sync_finish(s, sync_id, status, reason, counts_json, risk_json, rep);
+}
+
+int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
+			  const char *reason)
+{
+	if (from < 0 || from >= STATUS_COUNT || to < 0 || to >= STATUS_COUNT)
+		return store_set_error(s, STORE_EINVAL, "unknown sync status");
+	return s->ops->sync_transition(s, org_id, sync_id, from, to, reason);
+}
+
+int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out)
+{
+	if (!out)
+		return STORE_EINVAL;
+	memset(out, 0, sizeof(*out));
+	return s->ops->sync_get(s, org_id, sync_id, out);
+}
+
+int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+		    struct sync_row **rows, size_t *n)
+{
+	if (!rows || !n)
+		return STORE_EINVAL;
+	*rows = NULL;
+	*n = 0;
+	if (limit == 0)
+		return STORE_OK;
+	return s->ops->sync_list(s, org_id, before_id, limit, rows, n);
+}
+
+int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
+{
+	if (!rep)
+		return STORE_EINVAL;
+	return s->ops->sync_report(s, org_id, sync_id, rep);
+}
+
+int store_sync_recover(struct store *s, size_t *failed)
+{
+	size_t unused;
+
+	return s->ops->sync_recover(s, failed ? failed : &unused);
+}
+
+int store_invite(struct store *s, int64_t org_id, const char *external_id,
+		 char token_out[STORE_TOKEN_MAX])
+{
+	uint8_t hash[STORE_HASH_LEN];
+	int rc;
+
+	if (!external_id || !token_out)
+		return STORE_EINVAL;
+	store_token_new(token_out, hash);
+	rc = s->ops->invite(s, org_id, external_id, token_out, hash);
+	if (rc)
+		sodium_memzero(token_out, STORE_TOKEN_MAX);
+	return rc;
+}
+
+int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
+			    int64_t *member_id)
+{
+	uint8_t hash[STORE_HASH_LEN];
+	int64_t unused_org, unused_member;
+
+	if (!token || strnlen(token, SECRET_LEN + 1) != SECRET_LEN ||
+	    !is_base64url(token, SECRET_LEN))
+		return STORE_ENOTFOUND;
+	store_hash(token, SECRET_LEN, hash);
+	return s->ops->invitation_accept(s, hash, org_id ? org_id : &unused_org,
+					 member_id ? member_id : &unused_member);
+}

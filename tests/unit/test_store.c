@@ -1,0 +1,1969 @@
+/*
+ * store on SQLite: schema migrations, keys (format, hashing, garbage
+ * refused), settings, properties, org load/apply round trips with every
+ * kind of change (swaps included) and all-or-nothing failure, the sync
+ * queue under two connections, transitions racing, reports, recovery,
+ * tenant isolation, invitations and admins. Each test works on its own
+ * database file under /tmp, removed afterwards.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
+#include "ingest/ingest.h"
+#include "model/org.h"
+#include "model/report.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+/* Fails naming the case with both values. */
+#define CHECK_EQ(what, expected, actual)                                                  \
+	do {                                                                              \
+		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
+		if (e_ != a_)                                                             \
+			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
+	} while (0)
+
+#define CHECK_STR(what, expected, actual)                                                 \
+	do {                                                                              \
+		const char *e_ = (expected), *a_ = (actual);                              \
+		if (!e_ || !a_ || strcmp(e_, a_) != 0)                                    \
+			fail_msg("%s: expected \"%s\", got \"%s\"", (what),               \
+				 e_ ? e_ : "(null)", a_ ? a_ : "(null)");                 \
+	} while (0)
+
+#define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
+
+/* --- fixture: one database file per test ------------------------------------ */
+
+struct fx {
+	char path[64];
+	char url[80];
+	struct store *s;
+	int64_t org;
+	char key[STORE_KEY_MAX];
+};
+
+static void remove_db(const char *path)
+{
+	char p[96];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	int fd;
+
+	if (!f)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "/tmp/orgsync-test-store-XXXXXX");
+	fd = mkstemp(f->path);
+	if (fd < 0) {
+		free(f);
+		return -1;
+	}
+	close(fd);
+	unlink(f->path); /* SQLite creates it: an empty file is a valid empty database anyway */
+	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "store_open %s: %s\n", f->url, err);
+		free(f);
+		return -1;
+	}
+	if (store_org_create(f->s, "Maple", &f->org, f->key) != STORE_OK) {
+		store_close(f->s);
+		remove_db(f->path);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	remove_db(f->path);
+	free(f);
+	return 0;
+}
+
+/* A second connection on the fixture's file. */
+static struct store *open_again(const struct fx *f)
+{
+	struct store *s = NULL;
+	char err[256];
+
+	if (store_open(f->url, &s, err, sizeof(err)) != STORE_OK)
+		fail_msg("second store_open: %s", err);
+	return s;
+}
+
+/* Runs one SQL statement on the file directly, for checks the API does not offer. */
+static sqlite3 *raw_open(const struct fx *f)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open(f->path, &db) != SQLITE_OK)
+		fail_msg("sqlite3_open %s", f->path);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static long long raw_int(const struct fx *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The first column of the first row as a malloc'ed string (NULL when no row). */
+static char *raw_text(const struct fx *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const struct fx *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* --- building orgs and plans by hand ------------------------------------------ */
+
+struct mspec {
+	const char *id, *email, *first, *last, *title, *image;
+	const char *langs; /* "fr;en" */
+	unsigned products;
+	const char *props[4][2]; /* name, value; stops at a NULL name */
+	int role;
+};
+
+static const char *dup_str(struct org *o, const char *s)
+{
+	const char *p = org_strdup(o, s ? s : "", s ? strlen(s) : 0);
+
+	assert_non_null(p);
+	return p;
+}
+
+static uint32_t add_m(struct org *o, const struct mspec *ms)
+{
+	struct member m;
+	struct member_prop *props;
+	uint32_t i, n = 0, index;
+	const char *l;
+
+	memset(&m, 0, sizeof(m));
+	m.external_id = dup_str(o, ms->id);
+	m.email = dup_str(o, ms->email);
+	m.first_name = dup_str(o, ms->first);
+	m.last_name = dup_str(o, ms->last);
+	m.job_title = dup_str(o, ms->title);
+	m.image_url = dup_str(o, ms->image);
+	for (l = ms->langs; l && *l;) {
+		size_t len = strcspn(l, ";");
+		int lang = org_parse_lang(l, len);
+
+		assert_true(lang >= 0);
+		m.langs[m.nlangs++] = (uint8_t)lang;
+		l += len + (l[len] == ';');
+	}
+	m.products = (uint8_t)(ms->products ? ms->products : 1u << PRODUCT_OFFICEVIBE);
+	m.role = (uint8_t)ms->role;
+	while (n < 4 && ms->props[n][0])
+		n++;
+	props = org_alloc(o, (n ? n : 1) * sizeof(*props));
+	assert_non_null(props);
+	for (i = 0; i < n; i++) {
+		uint32_t j;
+
+		assert_int_equal(ORG_OK, org_add_property(o, ms->props[i][0],
+							  strlen(ms->props[i][0]), &index));
+		/* by rising index, as the org requires */
+		for (j = m.nprops; j > 0 && props[j - 1].index > index; j--)
+			props[j] = props[j - 1];
+		props[j].index = index;
+		props[j].value = dup_str(o, ms->props[i][1]);
+		m.nprops++;
+	}
+	m.props = props;
+	assert_int_equal(ORG_OK, org_add_member(o, &m, &index, NULL));
+	return index;
+}
+
+static uint32_t add_t(struct org *o, const char *id, const char *name)
+{
+	struct team t = { dup_str(o, id), dup_str(o, name), 0 };
+	uint32_t index;
+
+	assert_int_equal(ORG_OK, org_add_team(o, &t, &index, NULL));
+	return index;
+}
+
+static uint32_t member_ix(const struct org *o, const char *id)
+{
+	uint32_t i;
+
+	if (!org_find_member(o, id, strlen(id), &i))
+		fail_msg("member %s not in org", id);
+	return i;
+}
+
+static uint32_t team_ix(const struct org *o, const char *id)
+{
+	uint32_t i;
+
+	if (!org_find_team(o, id, strlen(id), &i))
+		fail_msg("team %s not in org", id);
+	return i;
+}
+
+/* member (or subteam, when member is NULL) -> team */
+static uint32_t add_x(struct org *o, const char *team, const char *member, const char *subteam,
+		      bool is_member, bool is_manager)
+{
+	struct mapping m;
+	uint32_t index;
+
+	memset(&m, 0, sizeof(m));
+	m.team = team_ix(o, team);
+	m.kind = member ? MAPPING_MEMBER : MAPPING_SUBTEAM;
+	m.child = member ? member_ix(o, member) : team_ix(o, subteam);
+	m.is_member = is_member;
+	m.is_manager = is_manager;
+	assert_int_equal(ORG_OK, org_add_mapping(o, &m, &index));
+	return index;
+}
+
+static uint32_t mapping_ix(const struct org *o, const char *team, const char *member,
+			   const char *subteam)
+{
+	uint32_t t = team_ix(o, team), c = member ? member_ix(o, member) : team_ix(o, subteam), i;
+	uint8_t kind = member ? MAPPING_MEMBER : MAPPING_SUBTEAM;
+
+	for (i = 0; i < o->nmappings; i++)
+		if (o->mappings[i].team == t && o->mappings[i].child == c &&
+		    o->mappings[i].kind == kind)
+			return i;
+	fail_msg("mapping %s <- %s not in org", team, member ? member : subteam);
+	return PLAN_NONE;
+}
+
+/* A plan whose arrays hold up to the given numbers of changes. */
+static void tplan_init(struct plan *p, const struct org *desired, uint32_t nm, uint32_t nt,
+		       uint32_t nx)
+{
+	uint32_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->members = calloc(nm + 1, sizeof(*p->members));
+	p->teams = calloc(nt + 1, sizeof(*p->teams));
+	p->mappings = calloc(nx + 1, sizeof(*p->mappings));
+	p->desired_to_stored = malloc((desired->nmembers + 1) * sizeof(uint32_t));
+	p->team_desired_to_stored = malloc((desired->nteams + 1) * sizeof(uint32_t));
+	assert_true(p->members && p->teams && p->mappings && p->desired_to_stored &&
+		    p->team_desired_to_stored);
+	for (i = 0; i < desired->nmembers; i++)
+		p->desired_to_stored[i] = PLAN_NONE;
+	for (i = 0; i < desired->nteams; i++)
+		p->team_desired_to_stored[i] = PLAN_NONE;
+}
+
+static void tplan_free(struct plan *p)
+{
+	free(p->members);
+	free(p->teams);
+	free(p->mappings);
+	free(p->desired_to_stored);
+	free(p->team_desired_to_stored);
+	memset(p, 0, sizeof(*p));
+}
+
+static void pm(struct plan *p, uint32_t desired, uint32_t stored, int action, uint16_t changed,
+	       bool invite)
+{
+	struct member_change *c = &p->members[p->nmembers++];
+
+	c->desired = desired;
+	c->stored = stored;
+	c->action = (uint8_t)action;
+	c->changed = changed;
+	c->invite = invite;
+	if (desired != PLAN_NONE && stored != PLAN_NONE)
+		p->desired_to_stored[desired] = stored;
+}
+
+static void pt(struct plan *p, uint32_t desired, uint32_t stored, int action)
+{
+	struct team_change *c = &p->teams[p->nteams++];
+
+	c->desired = desired;
+	c->stored = stored;
+	c->action = (uint8_t)action;
+	if (desired != PLAN_NONE && stored != PLAN_NONE)
+		p->team_desired_to_stored[desired] = stored;
+}
+
+static void px(struct plan *p, uint32_t desired, uint32_t stored, int action)
+{
+	struct mapping_change *c = &p->mappings[p->nmappings++];
+
+	c->desired = desired;
+	c->stored = stored;
+	c->action = (uint8_t)action;
+}
+
+/* Everything in desired is new (a first sync); invite the members whose index is in invite. */
+static void plan_all_create(struct plan *p, const struct org *desired, uint32_t invite)
+{
+	uint32_t i;
+
+	tplan_init(p, desired, desired->nmembers, desired->nteams, desired->nmappings);
+	for (i = 0; i < desired->nmembers; i++)
+		pm(p, i, PLAN_NONE, MEMBER_CREATE, 0, i == invite);
+	for (i = 0; i < desired->nteams; i++)
+		pt(p, i, PLAN_NONE, TEAM_CREATE);
+	for (i = 0; i < desired->nmappings; i++)
+		px(p, i, PLAN_NONE, MAPPING_ADD);
+}
+
+/* Loads the fixture's org, failing the test on error. */
+static void load(struct fx *f, struct org *o, struct store_ids *ids)
+{
+	org_init(o);
+	if (store_org_load(f->s, f->org, o, ids) != STORE_OK)
+		fail_msg("store_org_load: %s", store_error(f->s));
+}
+
+/* --- comparing orgs ------------------------------------------------------------ */
+
+static void check_member(const char *id, const struct org *eo, const struct member *e,
+			 const struct org *ao, const struct member *a)
+{
+	char what[128];
+	uint32_t i;
+
+#define FIELD(name)                                                             \
+	do {                                                                    \
+		snprintf(what, sizeof(what), "member %s " #name, id);           \
+		CHECK_STR(what, e->name, a->name);                              \
+	} while (0)
+	FIELD(external_id);
+	FIELD(email);
+	FIELD(first_name);
+	FIELD(last_name);
+	FIELD(job_title);
+	FIELD(image_url);
+#undef FIELD
+	snprintf(what, sizeof(what), "member %s nlangs", id);
+	CHECK_EQ(what, e->nlangs, a->nlangs);
+	for (i = 0; i < e->nlangs; i++) {
+		snprintf(what, sizeof(what), "member %s language %u", id, i);
+		CHECK_EQ(what, e->langs[i], a->langs[i]);
+	}
+	snprintf(what, sizeof(what), "member %s products", id);
+	CHECK_EQ(what, e->products, a->products);
+	snprintf(what, sizeof(what), "member %s role", id);
+	CHECK_EQ(what, e->role, a->role);
+	snprintf(what, sizeof(what), "member %s nprops", id);
+	CHECK_EQ(what, e->nprops, a->nprops);
+	for (i = 0; i < e->nprops; i++) {
+		const char *name = eo->prop_names[e->props[i].index];
+		uint32_t ai;
+
+		snprintf(what, sizeof(what), "member %s property %s", id, name);
+		if (!org_find_property(ao, name, strlen(name), &ai))
+			fail_msg("%s: not defined in the loaded org", what);
+		CHECK_STR(what, e->props[i].value, org_member_prop(a, ai));
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Mappings as sorted "team<kind>child:flags" strings, to compare orgs with different indexes. */
+static char **mapping_keys(const struct org *o)
+{
+	char **v = calloc(o->nmappings + 1, sizeof(*v));
+	uint32_t i;
+
+	assert_non_null(v);
+	for (i = 0; i < o->nmappings; i++) {
+		const struct mapping *m = &o->mappings[i];
+		const char *child = m->kind == MAPPING_MEMBER ? o->members[m->child].external_id
+							       : o->teams[m->child].external_id;
+		size_t n = strlen(child) + strlen(o->teams[m->team].external_id) + 16;
+
+		v[i] = malloc(n);
+		assert_non_null(v[i]);
+		snprintf(v[i], n, "%s<%s%s:%d%d", o->teams[m->team].external_id,
+			 m->kind == MAPPING_MEMBER ? "m:" : "t:", child, m->is_member, m->is_manager);
+	}
+	qsort(v, o->nmappings, sizeof(*v), cmp_str);
+	return v;
+}
+
+static void free_keys(char **v, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Same members (fields, langs, products, props, role), teams and mappings; states not compared. */
+static void check_same_org(const struct org *expected, const struct org *actual)
+{
+	char **ek, **ak;
+	uint32_t i, j;
+
+	CHECK_EQ("number of members", expected->nmembers, actual->nmembers);
+	CHECK_EQ("number of teams", expected->nteams, actual->nteams);
+	CHECK_EQ("number of mappings", expected->nmappings, actual->nmappings);
+	for (i = 0; i < expected->nmembers; i++) {
+		const struct member *e = &expected->members[i];
+
+		if (!org_find_member(actual, e->external_id, strlen(e->external_id), &j))
+			fail_msg("member %s: missing after load", e->external_id);
+		check_member(e->external_id, expected, e, actual, &actual->members[j]);
+	}
+	for (i = 0; i < expected->nteams; i++) {
+		const struct team *e = &expected->teams[i];
+
+		if (!org_find_team(actual, e->external_id, strlen(e->external_id), &j))
+			fail_msg("team %s: missing after load", e->external_id);
+		CHECK_STR("team name", e->name, actual->teams[j].name);
+	}
+	ek = mapping_keys(expected);
+	ak = mapping_keys(actual);
+	for (i = 0; i < expected->nmappings; i++)
+		CHECK_STR("mapping", ek[i], ak[i]);
+	free_keys(ek, expected->nmappings);
+	free_keys(ak, actual->nmappings);
+}
+
+static int state_of(const struct org *o, const char *id)
+{
+	return o->members[member_ix(o, id)].state;
+}
+
+/* The sample org: props with quotes, backslashes, control characters and
+ * non-ASCII text; langs in order; several products; member and subteam mappings. */
+static void sample_org(struct org *o)
+{
+	static const struct mspec ms[] = {
+		{ "E1", "Elodie.Gagnon@Maple.example", "\xC3\x89lodie", "Gagnon", "Director, Sales",
+		  "https://img.example/e1.png", "fr;en",
+		  (1u << PRODUCT_OFFICEVIBE) | (1u << PRODUCT_LMS) | (1u << PRODUCT_WORKLEAP_AI),
+		  { { "department", "Sales \xE2\x80\x94 Qu\xC3\xA9" "bec" },
+		    { "costCenter", "say \"hi\" \\ back\tslash\n" } },
+		  0 },
+		{ "E2", "francois@maple.example", "Fran\xC3\xA7ois", "Tremblay", "", "", "en", 0,
+		  { { "costCenter", "CC-2" } }, 0 },
+		{ "E3", "akira@maple.example", "Akira", "\xE6\x9D\xB1\xE4\xBA\xAC", "Engineer", "",
+		  "de;pt;es;fr;en", 1u << PRODUCT_SKILLS, { { NULL, NULL } }, 0 },
+		{ "E4", "dana@maple.example", "Dana", "Scully", "", "", "", 0,
+		  { { "department", "R&D" }, { "emoji", "\xF0\x9F\x98\x80" } }, 1 },
+		{ "E5", "eve@maple.example", "Eve", "Moneypenny", "", "", "es", 0, { { NULL, NULL } }, 0 },
+		{ "E6", "frank@maple.example", "Frank", "Castle", "", "", "", 0, { { NULL, NULL } }, 0 },
+	};
+	size_t i;
+
+	org_init(o);
+	for (i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		add_m(o, &ms[i]);
+	add_t(o, "T1", "Company");
+	add_t(o, "T2", "Sales");
+	add_t(o, "T3", "Engineering");
+	add_t(o, "T4", "Support \xE2\x80\x94 Montr\xC3\xA9" "al");
+	add_x(o, "T1", NULL, "T2", true, false);
+	add_x(o, "T1", NULL, "T3", true, false);
+	add_x(o, "T3", NULL, "T4", false, false);
+	add_x(o, "T1", "E1", NULL, true, true);
+	add_x(o, "T2", "E1", NULL, false, true);
+	add_x(o, "T2", "E2", NULL, true, false);
+	add_x(o, "T3", "E3", NULL, true, false);
+	add_x(o, "T4", "E3", NULL, true, true);
+	add_x(o, "T4", "E5", NULL, true, false);
+	add_x(o, "T3", "E6", NULL, true, false);
+}
+
+/* Applies sample_org as a first sync (E2 invited). */
+static void apply_sample(struct fx *f, struct org *desired)
+{
+	struct org empty;
+	struct store_ids none = { NULL, NULL };
+	struct plan p;
+
+	sample_org(desired);
+	org_init(&empty);
+	plan_all_create(&p, desired, member_ix(desired, "E2"));
+	if (store_apply(f->s, f->org, 0, desired, &empty, &none, &p) != STORE_OK)
+		fail_msg("first apply: %s", store_error(f->s));
+	tplan_free(&p);
+	org_free(&empty);
+}
+
+/* --- schema and tenants -------------------------------------------------------- */
+
+static void test_migrations_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct store *again;
+	char *name = NULL, *mode, err[256];
+	int64_t org;
+
+	store_close(f->s);
+	f->s = open_again(f);
+	again = open_again(f);
+	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
+	CHECK_STR("org name", "Maple", name);
+	free(name);
+	CHECK_EQ("schema version", 1, raw_int(f, "PRAGMA user_version"));
+	mode = raw_text(f, "PRAGMA journal_mode");
+	CHECK_STR("journal mode", "wal", mode);
+	free(mode);
+	CHECK_EQ("one org table, created once", 1,
+		 raw_int(f, "SELECT count(*) FROM sqlite_master WHERE name = 'orgs'"));
+	CHECK_OK("key still valid", store_key_auth(again, f->key, &org));
+	CHECK_EQ("key's org", f->org, org);
+	store_close(again);
+	/* A database from a newer program is refused, not misread. */
+	raw_exec(f, "PRAGMA user_version = 99");
+	again = (struct store *)1;
+	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->url, &again, err, sizeof(err)));
+	assert_null(again);
+	assert_non_null(strstr(err, "99"));
+	raw_exec(f, "PRAGMA user_version = 1");
+	CHECK_EQ("postgres url refused clearly", STORE_EINVAL,
+		 store_open("postgres://db/orgsync", &again, err, sizeof(err)));
+}
+
+static void test_org_create_and_key_auth(void **state)
+{
+	struct fx *f = *state;
+	char key2[STORE_KEY_MAX], bad[STORE_KEY_MAX + 8], *name = NULL;
+	int64_t org = 0, org2 = 0;
+	size_t i;
+
+	CHECK_EQ("key length", 64, strlen(f->key));
+	assert_memory_equal("osk_", f->key, 4);
+	CHECK_EQ("separator after the id", '_', f->key[20]);
+	CHECK_OK("auth with the key", store_key_auth(f->s, f->key, &org));
+	CHECK_EQ("auth gives the org", f->org, org);
+	CHECK_OK("org get", store_org_get(f->s, f->org, &name));
+	CHECK_STR("org name", "Maple", name);
+	free(name);
+	CHECK_OK("org get without name", store_org_get(f->s, f->org, NULL));
+	CHECK_EQ("unknown org", STORE_ENOTFOUND, store_org_get(f->s, f->org + 100, NULL));
+	CHECK_EQ("org without a name", STORE_EINVAL, store_org_create(f->s, "", &org2, key2));
+
+	CHECK_OK("second org", store_org_create(f->s, "Birch", &org2, key2));
+	assert_true(org2 != f->org);
+	assert_true(strcmp(key2, f->key) != 0);
+	CHECK_OK("auth second key", store_key_auth(f->s, key2, &org));
+	CHECK_EQ("second key's org", org2, org);
+	/* The other org's key id with our secret: the id finds a row, the hash refuses. */
+	memcpy(bad, key2, 21);
+	memcpy(bad + 21, f->key + 21, 44);
+	CHECK_EQ("other org's id, wrong secret", STORE_ENOTFOUND, store_key_auth(f->s, bad, &org));
+	/* One character changed anywhere: refused. */
+	for (i = 0; i < 64; i++) {
+		memcpy(bad, f->key, 65);
+		bad[i] = bad[i] == 'a' ? 'b' : 'a';
+		if (store_key_auth(f->s, bad, &org) != STORE_ENOTFOUND)
+			fail_msg("key with character %zu changed was accepted", i);
+	}
+	memcpy(bad, f->key, 65);
+	bad[63] = '\0';
+	CHECK_EQ("truncated key", STORE_ENOTFOUND, store_key_auth(f->s, bad, &org));
+	snprintf(bad, sizeof(bad), "%sA", f->key);
+	CHECK_EQ("key with a character appended", STORE_ENOTFOUND, store_key_auth(f->s, bad, &org));
+	CHECK_EQ("empty key", STORE_ENOTFOUND, store_key_auth(f->s, "", &org));
+	CHECK_EQ("NULL key", STORE_ENOTFOUND, store_key_auth(f->s, NULL, &org));
+	CHECK_EQ("bearer prefix left in", STORE_ENOTFOUND,
+		 store_key_auth(f->s, "Bearer osk_0123456789abcdef_x", &org));
+	memcpy(bad, f->key, 65);
+	bad[5] = 'G'; /* not hex */
+	CHECK_EQ("non-hex id", STORE_ENOTFOUND, store_key_auth(f->s, bad, &org));
+	memcpy(bad, f->key, 65);
+	bad[40] = '+'; /* base64, not base64url */
+	CHECK_EQ("non-base64url secret", STORE_ENOTFOUND, store_key_auth(f->s, bad, &org));
+}
+
+/* Random garbage, random lengths, and keys with random bytes changed: never accepted, never a crash. */
+static void test_key_auth_garbage(void **state)
+{
+	struct fx *f = *state;
+	static const char alphabet[] = "osk_0123456789abcdefABCDEF-_+/=\x01\xff Z";
+	char buf[160];
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	int64_t org;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		size_t n, j;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = (size_t)(x % 100);
+		if (i % 3 == 0) {
+			/* a valid key with one to three positions changed */
+			memcpy(buf, f->key, 65);
+			for (j = 0; j < 1 + x % 3; j++) {
+				size_t pos = (size_t)((x >> (8 * j + 8)) % 64);
+				char c = alphabet[(x >> (8 * j + 16)) % (sizeof(alphabet) - 1)];
+
+				buf[pos] = c == f->key[pos] ? (char)(c ^ 1) : c;
+			}
+		} else {
+			for (j = 0; j < n; j++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				buf[j] = i % 3 == 1 ? alphabet[x % (sizeof(alphabet) - 1)]
+						    : (char)(1 + x % 255);
+			}
+			buf[n] = '\0';
+			if (i % 5 == 0 && n > 4)
+				memcpy(buf, "osk_", 4);
+		}
+		if (store_key_auth(f->s, buf, &org) != STORE_ENOTFOUND)
+			fail_msg("garbage key accepted: '%s'", buf);
+	}
+}
+
+static void test_key_rotation(void **state)
+{
+	struct fx *f = *state;
+	char old[STORE_KEY_MAX], fresh[STORE_KEY_MAX];
+	int64_t org;
+
+	memcpy(old, f->key, sizeof(old));
+	CHECK_OK("rotate", store_key_rotate(f->s, f->org, fresh));
+	assert_true(strcmp(old, fresh) != 0);
+	CHECK_EQ("old key refused at once", STORE_ENOTFOUND, store_key_auth(f->s, old, &org));
+	CHECK_OK("new key accepted", store_key_auth(f->s, fresh, &org));
+	CHECK_EQ("new key's org", f->org, org);
+	CHECK_EQ("one key stored", 1, raw_int(f, "SELECT count(*) FROM api_keys"));
+	CHECK_EQ("rotate unknown org", STORE_ENOTFOUND, store_key_rotate(f->s, f->org + 7, old));
+	CHECK_OK("a failed rotation elsewhere leaves the key", store_key_auth(f->s, fresh, &org));
+	CHECK_EQ("one key stored still", 1, raw_int(f, "SELECT count(*) FROM api_keys"));
+}
+
+/* --- settings and properties --------------------------------------------------- */
+
+static void test_settings(void **state)
+{
+	struct fx *f = *state;
+	const char *doc = "{\"provisioning\":{\"method\":\"api\"},\"autoInvite\":true,"
+			  "\"notificationEmails\":[\"ops@maple.example\"],\"mode\":\"partial\"}";
+	json_t *root, *v;
+	char *json = NULL;
+
+	CHECK_OK("defaults", store_settings_get(f->s, f->org, &json));
+	root = json_loads(json, 0, NULL);
+	assert_non_null(root);
+	CHECK_STR("default method", "none",
+		  json_string_value(json_object_get(json_object_get(root, "provisioning"),
+						    "method")));
+	v = json_object_get(json_object_get(json_object_get(root, "riskThreshold"), "members"),
+			    "percent");
+	CHECK_EQ("default members percent", 10, json_integer_value(v));
+	assert_true(json_is_null(json_object_get(
+		json_object_get(json_object_get(root, "riskThreshold"), "teams"), "count")));
+	CHECK_EQ("default idSwapPercent", 5,
+		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
+						    "idSwapPercent")));
+	assert_true(json_is_false(json_object_get(root, "autoInvite")));
+	CHECK_EQ("no notification emails", 0,
+		 json_array_size(json_object_get(root, "notificationEmails")));
+	CHECK_EQ("no webhooks", 0, json_array_size(json_object_get(root, "webhooks")));
+	CHECK_STR("default mode", "full", json_string_value(json_object_get(root, "mode")));
+	json_decref(root);
+	free(json);
+
+	CHECK_OK("put", store_settings_put(f->s, f->org, doc));
+	CHECK_OK("get after put", store_settings_get(f->s, f->org, &json));
+	CHECK_STR("round trip", doc, json);
+	free(json);
+	CHECK_EQ("not JSON", STORE_EINVAL, store_settings_put(f->s, f->org, "{\"mode\":"));
+	CHECK_EQ("an array", STORE_EINVAL, store_settings_put(f->s, f->org, "[1,2]"));
+	CHECK_EQ("a string", STORE_EINVAL, store_settings_put(f->s, f->org, "\"full\""));
+	CHECK_EQ("duplicate keys", STORE_EINVAL,
+		 store_settings_put(f->s, f->org, "{\"mode\":\"full\",\"mode\":\"partial\"}"));
+	CHECK_OK("get after refused puts", store_settings_get(f->s, f->org, &json));
+	CHECK_STR("refused puts changed nothing", doc, json);
+	free(json);
+	CHECK_EQ("put unknown org", STORE_ENOTFOUND, store_settings_put(f->s, f->org + 9, "{}"));
+	CHECK_EQ("get unknown org", STORE_ENOTFOUND, store_settings_get(f->s, f->org + 9, &json));
+}
+
+static void test_properties(void **state)
+{
+	struct fx *f = *state;
+	char **names = NULL;
+	size_t n = 0;
+
+	CHECK_OK("list empty", store_properties_list(f->s, f->org, &names, &n));
+	CHECK_EQ("none yet", 0, n);
+	store_strings_free(names, n);
+	CHECK_OK("add department", store_property_add(f->s, f->org, "department"));
+	CHECK_OK("add costCenter", store_property_add(f->s, f->org, "costCenter"));
+	CHECK_OK("add a name with a quote", store_property_add(f->s, f->org, "it's \"x\""));
+	CHECK_EQ("add twice", STORE_ECONFLICT, store_property_add(f->s, f->org, "department"));
+	CHECK_EQ("add empty", STORE_EINVAL, store_property_add(f->s, f->org, ""));
+	CHECK_EQ("add to unknown org", STORE_ENOTFOUND, store_property_add(f->s, f->org + 3, "x"));
+	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
+	CHECK_EQ("three", 3, n);
+	CHECK_STR("first in definition order", "department", names[0]);
+	CHECK_STR("second", "costCenter", names[1]);
+	CHECK_STR("third", "it's \"x\"", names[2]);
+	store_strings_free(names, n);
+	CHECK_OK("delete", store_property_delete(f->s, f->org, "department"));
+	CHECK_EQ("delete again", STORE_ENOTFOUND, store_property_delete(f->s, f->org, "department"));
+	CHECK_EQ("names are exact", STORE_ENOTFOUND,
+		 store_property_delete(f->s, f->org, "COSTCENTER"));
+	CHECK_OK("list after delete", store_properties_list(f->s, f->org, &names, &n));
+	CHECK_EQ("two left", 2, n);
+	CHECK_STR("costCenter left", "costCenter", names[0]);
+	store_strings_free(names, n);
+	CHECK_EQ("list unknown org", STORE_ENOTFOUND,
+		 store_properties_list(f->s, f->org + 3, &names, &n));
+}
+
+/* --- apply and load ---------------------------------------------------------------- */
+
+static void test_apply_first_sync_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct org desired, loaded;
+	struct store_ids ids;
+	char *payload, *token;
+	json_t *root;
+	int64_t org, member;
+	uint32_t i;
+
+	CHECK_OK("define department", store_property_add(f->s, f->org, "department"));
+	apply_sample(f, &desired);
+	load(f, &loaded, &ids);
+	check_same_org(&desired, &loaded);
+	CHECK_STR("members in id order (creation order)", "E1", loaded.members[0].external_id);
+	CHECK_STR("last member", "E6", loaded.members[5].external_id);
+	CHECK_STR("defined property first", "department", loaded.prop_names[0]);
+	for (i = 1; i < loaded.nmembers; i++)
+		assert_true(ids.members[i] > ids.members[i - 1]);
+	for (i = 1; i < loaded.nteams; i++)
+		assert_true(ids.teams[i] > ids.teams[i - 1]);
+	CHECK_EQ("E1 created", STATE_CREATED, state_of(&loaded, "E1"));
+	CHECK_EQ("E2 invited", STATE_INVITED, state_of(&loaded, "E2"));
+	CHECK_EQ("E4 administrator", ROLE_ADMINISTRATOR,
+		 loaded.members[member_ix(&loaded, "E4")].role);
+
+	/* The invitation: one outbox message carries the token; the table only its hash. */
+	CHECK_EQ("one invitation", 1, raw_int(f, "SELECT count(*) FROM invitations"));
+	CHECK_EQ("one outbox message", 1,
+		 raw_int(f, "SELECT count(*) FROM outbox WHERE kind = 'invitation'"
+			    " AND recipient = 'francois@maple.example'"));
+	payload = raw_text(f, "SELECT payload FROM outbox");
+	root = json_loads(payload, 0, NULL);
+	assert_non_null(root);
+	CHECK_STR("payload memberId", "E2", json_string_value(json_object_get(root, "memberId")));
+	CHECK_STR("payload email", "francois@maple.example",
+		  json_string_value(json_object_get(root, "email")));
+	token = strdup(json_string_value(json_object_get(root, "token")));
+	CHECK_EQ("token length", 43, strlen(token));
+	CHECK_EQ("token not stored in clear", 0,
+		 raw_int(f, "SELECT count(*) FROM invitations WHERE CAST(token_hash AS TEXT) ="
+			    " (SELECT json_extract(payload, '$.token') FROM outbox)"));
+	CHECK_OK("accept the invitation", store_invitation_accept(f->s, token, &org, &member));
+	CHECK_EQ("accepted for the org", f->org, org);
+	CHECK_EQ("accepted for E2", ids.members[member_ix(&loaded, "E2")], member);
+	json_decref(root);
+	free(payload);
+	free(token);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	load(f, &loaded, &ids);
+	CHECK_EQ("E2 active after accepting", STATE_ACTIVE, state_of(&loaded, "E2"));
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&desired);
+}
+
+static struct ingest_input mem_input(const char *name, const char *s)
+{
+	struct ingest_input in = { name, NULL, s, strlen(s) };
+
+	return in;
+}
+
+/* What ingest builds (the real shape of a desired org) survives apply and load. */
+static void test_apply_ingested_csv(void **state)
+{
+	struct fx *f = *state;
+	static const char members[] =
+		"externalMemberId,email,firstName,lastName,jobTitle,imageUrl,languagePreferences,"
+		"productAssignations,department\n"
+		"E1,anna@maple.example,Anna,\"O'Hara, Jr\",\"Chef \"\"de\"\" cuisine\",,fr;en,"
+		"Skills;lms,Kitchen\n"
+		"E2,bob@maple.example,Bob,Li,,,,,\n"
+		"E3,cy@maple.example,Cy,Twombly,Painter,https://x.example/c.png,de,"
+		"Workleap AI,Art \xE2\x80\x94 Paris\n";
+	static const char teams[] = "externalTeamId,teamName\nT1,Company\nT2,Kitchen\n";
+	static const char maps[] = "externalTeamId,externalMemberId,externalSubteamId,isMember,"
+				   "isManager\nT1,,T2,,\nT2,E1,,true,true\nT2,E2,,,\nT1,E3,,no,yes\n";
+	const char *props[] = { "department" };
+	struct ingest_opts opts = { props, 1, false };
+	struct ingest_input im = mem_input("members.csv", members), it = mem_input("teams.csv", teams),
+			    ix = mem_input("teams-mappings.csv", maps);
+	struct org desired, empty, loaded;
+	struct store_ids none = { NULL, NULL }, ids;
+	struct report rep;
+	struct plan p;
+
+	org_init(&desired);
+	org_init(&empty);
+	report_init(&rep);
+	CHECK_EQ("ingest", INGEST_OK, ingest_csv(&im, &it, &ix, &opts, &desired, &rep, NULL));
+	CHECK_EQ("no issues", 0, rep.count);
+	CHECK_EQ("three members", 3, desired.nmembers);
+	plan_all_create(&p, &desired, PLAN_NONE);
+	CHECK_OK("apply", store_apply(f->s, f->org, 0, &desired, &empty, &none, &p));
+	load(f, &loaded, &ids);
+	check_same_org(&desired, &loaded);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	tplan_free(&p);
+	report_free(&rep);
+	org_free(&empty);
+	org_free(&desired);
+}
+
+
+/* The desired org's members, teams and mappings, searched by id. */
+static void check_members_as_desired(const struct org *desired, const struct org *loaded)
+{
+	char **ek, **ak;
+	uint32_t i;
+
+	for (i = 0; i < desired->nmembers; i++) {
+		const struct member *e = &desired->members[i];
+
+		check_member(e->external_id, desired, e, loaded,
+			     &loaded->members[member_ix(loaded, e->external_id)]);
+	}
+	CHECK_EQ("teams", desired->nteams, loaded->nteams);
+	for (i = 0; i < desired->nteams; i++)
+		CHECK_STR("team name", desired->teams[i].name,
+			  loaded->teams[team_ix(loaded, desired->teams[i].external_id)].name);
+	CHECK_EQ("mappings", desired->nmappings, loaded->nmappings);
+	ek = mapping_keys(desired);
+	ak = mapping_keys(loaded);
+	for (i = 0; i < desired->nmappings; i++)
+		CHECK_STR("mapping", ek[i], ak[i]);
+	free_keys(ek, desired->nmappings);
+	free_keys(ak, loaded->nmappings);
+}
+
+static void copy_props(struct org *to, const struct org *from)
+{
+	uint32_t i;
+
+	for (i = 0; i < from->nprops; i++)
+		assert_int_equal(ORG_OK, org_add_property(to, from->prop_names[i],
+							  strlen(from->prop_names[i]), NULL));
+}
+
+/*
+ * From the sample: E1's fields change; E2 is re-keyed to E20 (adopted by
+ * email); E3 and E4 swap emails (one of them changing case too); E5 is
+ * deactivated; E6 deleted; E7 created; T2 renamed; T3 deleted (its
+ * mappings go with it, T3 <- T4 and T3 <- E3 included); T5 created;
+ * mappings removed, added (to new rows) and their flags changed.
+ */
+static void test_apply_changes(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored, desired, loaded;
+	struct store_ids ids, lids;
+	struct plan p;
+	uint32_t i;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+
+	org_init(&desired);
+	copy_props(&desired, &stored);
+	add_m(&desired, &(struct mspec){ "E1", "Elodie.Gagnon@Maple.example", "\xC3\x89lodie-Anne",
+					 "Gagnon", "VP Sales", "https://img.example/e1.png",
+					 "en;fr", 1u << PRODUCT_OFFICEVIBE,
+					 { { "department", "Sales" } }, 0 });
+	add_m(&desired, &(struct mspec){ "E20", "francois@maple.example", "Fran\xC3\xA7ois",
+					 "Tremblay", "", "", "en", 0, { { "costCenter", "CC-2" } },
+					 0 });
+	add_m(&desired, &(struct mspec){ "E3", "dana@maple.example", "Akira",
+					 "\xE6\x9D\xB1\xE4\xBA\xAC", "Engineer", "", "de;pt;es;fr;en",
+					 1u << PRODUCT_SKILLS, { { NULL, NULL } }, 0 });
+	add_m(&desired, &(struct mspec){ "E4", "AKIRA@maple.example", "Dana", "Scully", "", "", "",
+					 0, { { "department", "R&D" }, { "emoji", "\xF0\x9F\x98\x80" } },
+					 ROLE_ADMINISTRATOR });
+	add_m(&desired, &(struct mspec){ "E7", "gina@maple.example", "Gina", "Linetti", "", "", "",
+					 0, { { NULL, NULL } }, 0 });
+	add_t(&desired, "T1", "Company");
+	add_t(&desired, "T2", "Sales & Marketing");
+	add_t(&desired, "T4", "Support \xE2\x80\x94 Montr\xC3\xA9" "al");
+	add_t(&desired, "T5", "Kitchen");
+	add_x(&desired, "T1", NULL, "T2", true, false);  /* kept */
+	add_x(&desired, "T1", NULL, "T4", true, false);  /* added: T4 moves up under T1 */
+	add_x(&desired, "T1", NULL, "T5", true, false);  /* added: a new team as subteam */
+	add_x(&desired, "T1", "E1", NULL, true, false);  /* flags change: no longer manager */
+	add_x(&desired, "T2", "E20", NULL, true, false); /* kept across the re-key */
+	add_x(&desired, "T4", "E3", NULL, true, true);   /* kept */
+	add_x(&desired, "T5", "E7", NULL, true, true);   /* added: new team, new member */
+
+	tplan_init(&p, &desired, 16, 8, 16);
+	pm(&p, member_ix(&desired, "E1"), member_ix(&stored, "E1"), MEMBER_UPDATE,
+	   CHANGED_FIRST_NAME | CHANGED_JOB_TITLE | CHANGED_LANGS | CHANGED_PRODUCTS |
+		   CHANGED_PROPS,
+	   false);
+	pm(&p, member_ix(&desired, "E20"), member_ix(&stored, "E2"), MEMBER_UPDATE,
+	   CHANGED_EXTERNAL_ID, false);
+	pm(&p, member_ix(&desired, "E3"), member_ix(&stored, "E3"), MEMBER_UPDATE, CHANGED_EMAIL,
+	   false);
+	pm(&p, member_ix(&desired, "E4"), member_ix(&stored, "E4"), MEMBER_UPDATE, CHANGED_EMAIL,
+	   false);
+	pm(&p, member_ix(&desired, "E7"), PLAN_NONE, MEMBER_CREATE, 0, false);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E5"), MEMBER_DEACTIVATE, 0, false);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E6"), MEMBER_DELETE, 0, false);
+	pt(&p, team_ix(&desired, "T1"), team_ix(&stored, "T1"), TEAM_UNCHANGED);
+	pt(&p, team_ix(&desired, "T2"), team_ix(&stored, "T2"), TEAM_RENAME);
+	pt(&p, team_ix(&desired, "T4"), team_ix(&stored, "T4"), TEAM_UNCHANGED);
+	pt(&p, team_ix(&desired, "T5"), PLAN_NONE, TEAM_CREATE);
+	pt(&p, PLAN_NONE, team_ix(&stored, "T3"), TEAM_DELETE);
+	px(&p, PLAN_NONE, mapping_ix(&stored, "T2", "E1", NULL), MAPPING_REMOVE);
+	px(&p, PLAN_NONE, mapping_ix(&stored, "T4", "E5", NULL), MAPPING_REMOVE);
+	/* Already gone with T3 when its turn comes: finds nothing, which is fine. */
+	px(&p, PLAN_NONE, mapping_ix(&stored, "T1", NULL, "T3"), MAPPING_REMOVE);
+	px(&p, mapping_ix(&desired, "T1", NULL, "T4"), PLAN_NONE, MAPPING_ADD);
+	px(&p, mapping_ix(&desired, "T1", NULL, "T5"), PLAN_NONE, MAPPING_ADD);
+	px(&p, mapping_ix(&desired, "T5", "E7", NULL), PLAN_NONE, MAPPING_ADD);
+	px(&p, mapping_ix(&desired, "T1", "E1", NULL), mapping_ix(&stored, "T1", "E1", NULL),
+	   MAPPING_CHANGE);
+	if (store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p) != STORE_OK)
+		fail_msg("apply changes: %s", store_error(f->s));
+
+	load(f, &loaded, &lids);
+	CHECK_EQ("members after apply (E5 stays, deactivated)", 6, loaded.nmembers);
+	check_members_as_desired(&desired, &loaded);
+	CHECK_EQ("E5 deactivated", STATE_DEACTIVATED, state_of(&loaded, "E5"));
+	CHECK_EQ("E7 created", STATE_CREATED, state_of(&loaded, "E7"));
+	CHECK_EQ("E20 keeps E2's state", STATE_INVITED, state_of(&loaded, "E20"));
+	CHECK_EQ("E6 deleted", 0, org_find_member(&loaded, "E6", 2, &i));
+	CHECK_EQ("E2 re-keyed away", 0, org_find_member(&loaded, "E2", 2, &i));
+	CHECK_EQ("E20 is the row of E2", ids.members[member_ix(&stored, "E2")],
+		 lids.members[member_ix(&loaded, "E20")]);
+	CHECK_EQ("E3 keeps its row across the email swap", ids.members[member_ix(&stored, "E3")],
+		 lids.members[member_ix(&loaded, "E3")]);
+	CHECK_EQ("E4 keeps its row across the email swap", ids.members[member_ix(&stored, "E4")],
+		 lids.members[member_ix(&loaded, "E4")]);
+	CHECK_EQ("T3 deleted", 0, org_find_team(&loaded, "T3", 2, &i));
+	CHECK_EQ("no mapping left pointing at a deleted row", 0,
+		 raw_int(f, "SELECT count(*) FROM mappings m WHERE NOT EXISTS (SELECT 1 FROM teams"
+			    " t WHERE t.id = m.team_id) OR (m.member_id IS NOT NULL AND NOT EXISTS"
+			    " (SELECT 1 FROM members x WHERE x.id = m.member_id))"));
+	CHECK_EQ("E2's invitation survives the re-key", 1,
+		 raw_int(f, "SELECT count(*) FROM invitations"));
+
+	store_ids_free(&lids);
+	org_free(&loaded);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&desired);
+	org_free(&first);
+}
+
+/*
+ * E5 deactivated, then back (reactivated, last name changed) while E3 and
+ * E4 swap external ids, and E1, E2, E6 rotate their emails in a cycle.
+ */
+static void test_apply_reactivate_and_swaps(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored, desired, loaded;
+	struct store_ids ids, lids;
+	struct plan p;
+	uint32_t i;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+	tplan_init(&p, &first, 1, 0, 0);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E5"), MEMBER_DEACTIVATE, 0, false);
+	CHECK_OK("deactivate E5", store_apply(f->s, f->org, 0, &first, &stored, &ids, &p));
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	load(f, &stored, &ids);
+	CHECK_EQ("E5 deactivated", STATE_DEACTIVATED, state_of(&stored, "E5"));
+
+	org_init(&desired);
+	copy_props(&desired, &stored);
+	for (i = 0; i < stored.nmembers; i++) {
+		const struct member *m = &stored.members[i];
+		struct mspec ms = { m->external_id, m->email, m->first_name, m->last_name,
+				    m->job_title, m->image_url, NULL, m->products, { { NULL, NULL } },
+				    m->role };
+		uint32_t k, d;
+		char langs[32] = "";
+
+		for (k = 0; k < m->nlangs; k++) {
+			strcat(langs, k ? ";" : "");
+			strcat(langs, org_lang_code(m->langs[k]));
+		}
+		ms.langs = langs;
+		for (k = 0; k < m->nprops && k < 4; k++) {
+			ms.props[k][0] = stored.prop_names[m->props[k].index];
+			ms.props[k][1] = m->props[k].value;
+		}
+		if (strcmp(m->external_id, "E3") == 0)
+			ms.id = "E4";
+		else if (strcmp(m->external_id, "E4") == 0)
+			ms.id = "E3";
+		else if (strcmp(m->external_id, "E5") == 0)
+			ms.last = "Moneypenny-Jones";
+		else if (strcmp(m->external_id, "E1") == 0)
+			ms.email = "francois@maple.example"; /* E2's */
+		else if (strcmp(m->external_id, "E2") == 0)
+			ms.email = "frank@maple.example"; /* E6's */
+		else if (strcmp(m->external_id, "E6") == 0)
+			ms.email = "elodie.gagnon@maple.example"; /* E1's, other case */
+		d = add_m(&desired, &ms);
+		assert_int_equal(d, i);
+	}
+	tplan_init(&p, &desired, stored.nmembers, 0, 0);
+	for (i = 0; i < stored.nmembers; i++) {
+		const char *id = stored.members[i].external_id;
+		uint16_t changed = 0;
+		int action = MEMBER_UPDATE;
+
+		if (strcmp(id, "E3") == 0 || strcmp(id, "E4") == 0)
+			changed = CHANGED_EXTERNAL_ID;
+		else if (strcmp(id, "E5") == 0) {
+			action = MEMBER_REACTIVATE;
+			changed = CHANGED_LAST_NAME;
+		} else if (strcmp(id, "E1") == 0 || strcmp(id, "E2") == 0 || strcmp(id, "E6") == 0)
+			changed = CHANGED_EMAIL;
+		else
+			action = MEMBER_UNCHANGED;
+		pm(&p, i, i, action, changed, false);
+	}
+	if (store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p) != STORE_OK)
+		fail_msg("apply swaps: %s", store_error(f->s));
+	load(f, &loaded, &lids);
+	CHECK_EQ("members", 6, loaded.nmembers);
+	for (i = 0; i < desired.nmembers; i++) {
+		const struct member *e = &desired.members[i];
+		uint32_t j = member_ix(&loaded, e->external_id);
+
+		check_member(e->external_id, &desired, e, &loaded, &loaded.members[j]);
+		/* desired index i was built from stored index i: same row */
+		CHECK_EQ("same row after the swap", ids.members[i], lids.members[j]);
+	}
+	CHECK_EQ("E5 reactivated", STATE_ACTIVE, state_of(&loaded, "E5"));
+	CHECK_EQ("E2 still invited", STATE_INVITED, state_of(&loaded, "E2"));
+	CHECK_EQ("mappings untouched", stored.nmappings, loaded.nmappings);
+	CHECK_EQ("no parked key left", 0,
+		 raw_int(f, "SELECT count(*) FROM members WHERE substr(external_id, 1, 1) = char(1)"
+			    " OR substr(email_key, 1, 1) = char(1)"));
+	store_ids_free(&lids);
+	org_free(&loaded);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&desired);
+	org_free(&first);
+}
+
+/*
+ * A sync that does not send a property's column leaves its stored values
+ * as they are (the plan does not count them as changes), while it may
+ * change the columns it sent.
+ */
+static void test_apply_keeps_unsent_properties(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored, desired, loaded;
+	struct store_ids ids, lids;
+	struct plan p;
+	const struct member *m;
+	uint32_t dep;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+	org_init(&desired);
+	/* Only the department column was sent. */
+	assert_int_equal(ORG_OK, org_add_property(&desired, "department", 10, &dep));
+	add_m(&desired, &(struct mspec){ "E1", "Elodie.Gagnon@Maple.example", "\xC3\x89lodie",
+					 "Gagnon", "Director, Sales", "https://img.example/e1.png",
+					 "fr;en",
+					 (1u << PRODUCT_OFFICEVIBE) | (1u << PRODUCT_LMS) |
+						 (1u << PRODUCT_WORKLEAP_AI),
+					 { { "department", "Marketing" } }, 0 });
+	tplan_init(&p, &desired, 1, 0, 0);
+	pm(&p, 0, member_ix(&stored, "E1"), MEMBER_UPDATE, CHANGED_PROPS, false);
+	CHECK_OK("apply", store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	load(f, &loaded, &lids);
+	m = &loaded.members[member_ix(&loaded, "E1")];
+	CHECK_EQ("two properties", 2, m->nprops);
+	assert_true(org_find_property(&loaded, "department", 10, &dep));
+	CHECK_STR("the sent column changed", "Marketing", org_member_prop(m, dep));
+	assert_true(org_find_property(&loaded, "costCenter", 10, &dep));
+	CHECK_STR("the unsent column kept", "say \"hi\" \\ back\tslash\n", org_member_prop(m, dep));
+	store_ids_free(&lids);
+	org_free(&loaded);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&desired);
+	org_free(&first);
+}
+
+static void check_unchanged(struct fx *f, const struct org *before, const struct store_ids *bids)
+{
+	struct org after;
+	struct store_ids aids;
+	uint32_t i;
+
+	load(f, &after, &aids);
+	check_same_org(before, &after);
+	for (i = 0; i < before->nmembers; i++) {
+		CHECK_EQ("member row", bids->members[i], aids.members[i]);
+		CHECK_EQ("member state", before->members[i].state, after.members[i].state);
+	}
+	for (i = 0; i < before->nteams; i++)
+		CHECK_EQ("team row", bids->teams[i], aids.teams[i]);
+	store_ids_free(&aids);
+	org_free(&after);
+}
+
+/* A failure late in an apply (after deletes, updates and an invitation) leaves everything as it was. */
+static void test_apply_failure_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored, desired;
+	struct store_ids ids;
+	struct plan p;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+	org_init(&desired);
+	copy_props(&desired, &stored);
+	add_m(&desired, &(struct mspec){ "E1", "elodie.gagnon@maple.example", "Changed", "Gagnon",
+					 "", "", "", 0, { { NULL, NULL } }, 0 });
+	add_m(&desired, &(struct mspec){ "E8", "hank@maple.example", "Hank", "Hill", "", "", "", 0,
+					 { { NULL, NULL } }, 0 });
+	/* E5 stays in the org with this email: the insert must fail. */
+	add_m(&desired, &(struct mspec){ "E9", "EVE@maple.example", "Not", "Eve", "", "", "", 0,
+					 { { NULL, NULL } }, 0 });
+	add_t(&desired, "T2", "Renamed");
+	tplan_init(&p, &desired, 8, 4, 4);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E6"), MEMBER_DELETE, 0, false);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E3"), MEMBER_DEACTIVATE, 0, false);
+	pm(&p, 0, member_ix(&stored, "E1"), MEMBER_UPDATE, CHANGED_FIRST_NAME | CHANGED_EMAIL,
+	   false);
+	pm(&p, 1, PLAN_NONE, MEMBER_CREATE, 0, true);
+	pm(&p, 2, PLAN_NONE, MEMBER_CREATE, 0, true);
+	pt(&p, PLAN_NONE, team_ix(&stored, "T3"), TEAM_DELETE);
+	pt(&p, 0, team_ix(&stored, "T2"), TEAM_RENAME);
+	px(&p, PLAN_NONE, mapping_ix(&stored, "T1", "E1", NULL), MAPPING_REMOVE);
+	CHECK_EQ("apply refused", STORE_ECONFLICT,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	assert_non_null(strstr(store_error(f->s), "E9"));
+	check_unchanged(f, &stored, &ids);
+	CHECK_EQ("no invitation left behind", 1, raw_int(f, "SELECT count(*) FROM invitations"));
+	CHECK_EQ("no outbox message left behind", 1, raw_int(f, "SELECT count(*) FROM outbox"));
+
+	/* A plan naming records that are not there: refused before any harm. */
+	p.members[4].desired = 77;
+	CHECK_EQ("bad desired index", STORE_EINVAL,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	p.members[4].desired = 2;
+	p.mappings[0].stored = 1000;
+	CHECK_EQ("bad stored mapping index", STORE_EINVAL,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	p.mappings[0].stored = mapping_ix(&stored, "T1", "E1", NULL);
+	p.desired_to_stored[1] = 99;
+	CHECK_EQ("bad match of a desired member", STORE_EINVAL,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	p.desired_to_stored[1] = PLAN_NONE;
+	check_unchanged(f, &stored, &ids);
+	CHECK_EQ("apply to an unknown org", STORE_ENOTFOUND,
+		 store_apply(f->s, f->org + 5, 0, &desired, &stored, &ids, &p));
+	check_unchanged(f, &stored, &ids);
+	tplan_free(&p);
+
+	/* An update taking the email of a member the plan leaves alone: parked, then refused. */
+	org_free(&desired);
+	org_init(&desired);
+	copy_props(&desired, &stored);
+	add_m(&desired, &(struct mspec){ "E1", "Eve@Maple.example", "\xC3\x89lodie", "Gagnon", "",
+					 "", "", 0, { { NULL, NULL } }, 0 });
+	add_m(&desired, &(struct mspec){ "E2", "elodie.gagnon@maple.example", "F", "T", "", "", "",
+					 0, { { NULL, NULL } }, 0 });
+	tplan_init(&p, &desired, 2, 0, 0);
+	pm(&p, 0, member_ix(&stored, "E1"), MEMBER_UPDATE, CHANGED_EMAIL, false);
+	pm(&p, 1, member_ix(&stored, "E2"), MEMBER_UPDATE, CHANGED_EMAIL | CHANGED_FIRST_NAME,
+	   false);
+	CHECK_EQ("email of an untouched member", STORE_ECONFLICT,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	assert_non_null(strstr(store_error(f->s), "E1"));
+	check_unchanged(f, &stored, &ids);
+	CHECK_EQ("no parked key left", 0,
+		 raw_int(f, "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = char(1)"));
+
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&desired);
+	org_free(&first);
+}
+
+/* A plan of nothing but UNCHANGED writes nothing. */
+static void test_apply_noop_writes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored;
+	struct store_ids ids;
+	struct plan p;
+	long long before;
+	uint32_t i;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+	tplan_init(&p, &stored, stored.nmembers, stored.nteams, 0);
+	for (i = 0; i < stored.nmembers; i++)
+		pm(&p, i, i, MEMBER_UNCHANGED, 0, false);
+	for (i = 0; i < stored.nteams; i++)
+		pt(&p, i, i, TEAM_UNCHANGED);
+	before = raw_int(f, "SELECT sum(updated_at) FROM members");
+	raw_exec(f, "CREATE TABLE audit (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
+		    " BEGIN INSERT INTO audit VALUES (1); END;");
+	CHECK_OK("no-op apply", store_apply(f->s, f->org, 0, &stored, &stored, &ids, &p));
+	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM audit"));
+	CHECK_EQ("updated_at untouched", before, raw_int(f, "SELECT sum(updated_at) FROM members"));
+	check_unchanged(f, &stored, &ids);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&first);
+}
+
+/* --- syncs ---------------------------------------------------------------------- */
+
+static const struct sync_meta api_meta = { "API Provisioning", "full", "json", false };
+
+static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
+{
+	if (store_sync_get(f->s, f->org, id, r) != STORE_OK)
+		fail_msg("store_sync_get %lld: %s", (long long)id, store_error(f->s));
+}
+
+static void test_sync_begin_busy_supersede(void **state)
+{
+	struct fx *f = *state;
+	struct sync_meta long_meta = { "an overly long source name for the field", "full", "csv",
+				       false };
+	struct sync_row r;
+	int64_t id1, id2, running = 0, sid, oid;
+	char want[64];
+
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id1, &running));
+	get_sync(f, id1, &r);
+	CHECK_EQ("new sync pending", SYNC_PENDING, r.status);
+	CHECK_STR("source", "API Provisioning", r.source);
+	CHECK_STR("mode", "full", r.mode);
+	CHECK_STR("format", "json", r.format);
+	CHECK_EQ("not started", 0, r.started_at);
+	assert_true(r.created_at > 1700000000000LL);
+	store_sync_row_free(&r);
+
+	CHECK_EQ("second begin while pending", STORE_EBUSY,
+		 store_sync_begin(f->s, f->org, &api_meta, &id2, &running));
+	CHECK_EQ("running names the pending sync", id1, running);
+
+	CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+	CHECK_EQ("claimed the pending sync", id1, sid);
+	CHECK_EQ("claimed for the org", f->org, oid);
+	CHECK_EQ("still busy while processing", STORE_EBUSY,
+		 store_sync_begin(f->s, f->org, &api_meta, &id2, &running));
+	CHECK_OK("pause", store_sync_finish(f->s, id1, SYNC_PAUSED, "members: 40% > 10%",
+					     "{\"deleted\":4}", "{\"paused\":true}", NULL));
+	get_sync(f, id1, &r);
+	CHECK_EQ("paused", SYNC_PAUSED, r.status);
+	assert_true(r.started_at > 0);
+	CHECK_EQ("a paused sync is not finished", 0, r.finished_at);
+	store_sync_row_free(&r);
+
+	CHECK_OK("begin supersedes the paused one",
+		 store_sync_begin(f->s, f->org, &api_meta, &id2, &running));
+	assert_true(id2 > id1);
+	get_sync(f, id1, &r);
+	CHECK_EQ("superseded sync rejected", SYNC_REJECTED, r.status);
+	snprintf(want, sizeof(want), "superseded by sync %lld", (long long)id2);
+	CHECK_STR("reason names the new sync", want, r.reason);
+	assert_true(r.finished_at > 0);
+	store_sync_row_free(&r);
+	get_sync(f, id2, &r);
+	CHECK_EQ("new one pending", SYNC_PENDING, r.status);
+	store_sync_row_free(&r);
+
+	CHECK_EQ("begin for an unknown org", STORE_ENOTFOUND,
+		 store_sync_begin(f->s, f->org + 4, &api_meta, &id2, &running));
+	CHECK_EQ("source too long for the row", STORE_EINVAL,
+		 store_sync_begin(f->s, f->org, &long_meta, &id2, &running));
+	CHECK_EQ("finish as Pending refused", STORE_EINVAL,
+		 store_sync_finish(f->s, id1, SYNC_PENDING, NULL, NULL, NULL, NULL));
+	CHECK_EQ("finish an unknown sync", STORE_ENOTFOUND,
+		 store_sync_finish(f->s, id2 + 50, SYNC_SUCCESS, NULL, NULL, NULL, NULL));
+}
+
+enum { CLAIM_ORGS = 40 };
+
+struct claimer {
+	struct store *s;
+	pthread_barrier_t *start;
+	int64_t ids[CLAIM_ORGS];
+	size_t n;
+	int rc;
+};
+
+static void *claim_all(void *arg)
+{
+	struct claimer *c = arg;
+	int64_t id, org;
+	int rc;
+
+	pthread_barrier_wait(c->start);
+	while ((rc = store_sync_claim(c->s, &id, &org)) == STORE_OK)
+		if (c->n < CLAIM_ORGS)
+			c->ids[c->n++] = id;
+	c->rc = rc;
+	return NULL;
+}
+
+/* Two connections emptying the queue at once never take the same sync. */
+static void test_sync_claim_two_handles(void **state)
+{
+	struct fx *f = *state;
+	struct claimer c[2];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	int64_t orgs[CLAIM_ORGS], syncs[CLAIM_ORGS], running, sid, oid;
+	char key[STORE_KEY_MAX];
+	size_t i, j, k, seen;
+
+	CHECK_EQ("empty queue", STORE_ENOTFOUND, store_sync_claim(f->s, &sid, &oid));
+	for (i = 0; i < CLAIM_ORGS; i++) {
+		CHECK_OK("org", store_org_create(f->s, "Tenant", &orgs[i], key));
+		CHECK_OK("begin", store_sync_begin(f->s, orgs[i], &api_meta, &syncs[i], &running));
+	}
+	memset(c, 0, sizeof(c));
+	pthread_barrier_init(&start, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		c[i].s = open_again(f);
+		c[i].start = &start;
+		assert_int_equal(0, pthread_create(&th[i], NULL, claim_all, &c[i]));
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (i = 0; i < 2; i++) {
+		CHECK_EQ("claimer stopped on an empty queue", STORE_ENOTFOUND, c[i].rc);
+		store_close(c[i].s);
+	}
+	CHECK_EQ("every sync claimed once", CLAIM_ORGS, c[0].n + c[1].n);
+	for (i = 0; i < CLAIM_ORGS; i++) {
+		seen = 0;
+		for (j = 0; j < 2; j++)
+			for (k = 0; k < c[j].n; k++)
+				seen += c[j].ids[k] == syncs[i];
+		if (seen != 1)
+			fail_msg("sync %lld claimed %zu times", (long long)syncs[i], seen);
+	}
+	/* In one connection, claims come oldest first. */
+	for (i = 1; i < c[0].n; i++)
+		assert_true(c[0].ids[i] > c[0].ids[i - 1]);
+}
+
+struct racer {
+	struct store *s;
+	pthread_barrier_t *start;
+	int64_t org, sync;
+	int to, rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->start);
+	r->rc = store_sync_transition(r->s, r->org, r->sync, SYNC_PAUSED, r->to,
+				      r->to == SYNC_REJECTED ? "rejected by an admin" : NULL);
+	return NULL;
+}
+
+/* An approval racing a rejection (and two approvals): exactly one wins. */
+static void test_sync_transition_race(void **state)
+{
+	struct fx *f = *state;
+	struct racer r[2];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	struct sync_row row;
+	int64_t id, running, sid, oid;
+	int round, i, wins;
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 2; i++)
+		r[i].s = open_again(f);
+	for (round = 0; round < 20; round++) {
+		CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+		CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+		CHECK_EQ("claimed", id, sid);
+		CHECK_OK("pause", store_sync_finish(f->s, id, SYNC_PAUSED, "too risky", NULL, NULL,
+						     NULL));
+		pthread_barrier_init(&start, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			r[i].start = &start;
+			r[i].org = f->org;
+			r[i].sync = id;
+			r[i].to = round % 2 && i ? SYNC_REJECTED : SYNC_PENDING;
+			assert_int_equal(0, pthread_create(&th[i], NULL, race, &r[i]));
+		}
+		wins = 0;
+		for (i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			if (r[i].rc == STORE_OK)
+				wins++;
+			else
+				CHECK_EQ("the loser is told of the conflict", STORE_ECONFLICT, r[i].rc);
+		}
+		pthread_barrier_destroy(&start);
+		CHECK_EQ("exactly one transition wins", 1, wins);
+		get_sync(f, id, &row);
+		if (row.status == SYNC_PENDING) {
+			CHECK_EQ("approved: back in the queue", 0, row.started_at);
+			CHECK_EQ("approved: not finished", 0, row.finished_at);
+			CHECK_STR("approval keeps the reason", "too risky", row.reason);
+			CHECK_OK("claimed again", store_sync_claim(f->s, &sid, &oid));
+			CHECK_EQ("the approved sync", id, sid);
+			CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_SUCCESS, NULL, NULL,
+							      NULL, NULL));
+		} else {
+			CHECK_EQ("rejected", SYNC_REJECTED, row.status);
+			CHECK_STR("rejection reason", "rejected by an admin", row.reason);
+			assert_true(row.finished_at > 0);
+		}
+		store_sync_row_free(&row);
+	}
+	for (i = 0; i < 2; i++)
+		store_close(r[i].s);
+	CHECK_EQ("approve a finished sync", STORE_ECONFLICT,
+		 store_sync_transition(f->s, f->org, id, SYNC_PAUSED, SYNC_PENDING, NULL));
+	CHECK_EQ("approve an unknown sync", STORE_ENOTFOUND,
+		 store_sync_transition(f->s, f->org, id + 100, SYNC_PAUSED, SYNC_PENDING, NULL));
+	CHECK_EQ("unknown status", STORE_EINVAL,
+		 store_sync_transition(f->s, f->org, id, 42, SYNC_PENDING, NULL));
+}
+
+static void add_issue(struct report *rep, enum issue_severity sev, enum issue_code code,
+		      const char *file, uint32_t line, uint32_t col, const char *field,
+		      const char *record, const char *msg)
+{
+	struct issue_loc loc = { file, line, col, field, record };
+
+	assert_int_equal(0, report_add(rep, sev, code, &loc, "%s", msg));
+}
+
+static void test_sync_finish_report_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct report rep, back;
+	struct sync_row r, *rows = NULL;
+	int64_t id, id2, running, sid, oid;
+	size_t i, n = 0;
+
+	report_init(&rep);
+	add_issue(&rep, ISSUE_ERROR, CODE_INVALID_EMAIL, "members.csv", 12, 2, "email", "E012",
+		  "'bob@' is not a valid email address");
+	add_issue(&rep, ISSUE_WARNING, CODE_UNKNOWN_PROPERTY, "members.csv", 1, 9, "shoeSize", "",
+		  "column shoeSize is not a defined property; ignored");
+	add_issue(&rep, ISSUE_ERROR, CODE_TEAM_CYCLE, "teams-mappings.csv", 4, 0, "",
+		  "T\xC3\xA9", "team T\xC3\xA9 would be its own parent \"again\"");
+	add_issue(&rep, ISSUE_FATAL, CODE_LEGACY_SETTINGS, "payload.json", 0, 0, "settings", "",
+		  "settings moved to provisioning settings");
+
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+	CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_WARNING, NULL, "{\"created\":3}",
+					      "{\"paused\":false}", &rep));
+	get_sync(f, id, &r);
+	CHECK_EQ("status", SYNC_WARNING, r.status);
+	CHECK_STR("counts", "{\"created\":3}", r.counts_json);
+	CHECK_STR("risk", "{\"paused\":false}", r.risk_json);
+	assert_null(r.reason);
+	CHECK_EQ("issues", 4, r.issues);
+	assert_true(r.finished_at >= r.started_at && r.started_at >= r.created_at);
+	store_sync_row_free(&r);
+
+	report_init(&back);
+	CHECK_OK("report", store_sync_report(f->s, f->org, id, &back));
+	CHECK_EQ("issue count", rep.count, back.count);
+	for (i = 0; i < rep.count; i++) {
+		const struct issue *e = &rep.issues[i], *a = &back.issues[i];
+
+		CHECK_EQ("severity", e->severity, a->severity);
+		CHECK_EQ("code", e->code, a->code);
+		CHECK_EQ("line", e->line, a->line);
+		CHECK_EQ("column", e->column, a->column);
+		CHECK_STR("file", e->file, a->file);
+		CHECK_STR("field", e->field, a->field);
+		CHECK_STR("record id", e->record_id, a->record_id);
+		CHECK_STR("message", e->message, a->message);
+	}
+	for (i = 0; i < 3; i++)
+		CHECK_EQ("by severity", rep.by_severity[i], back.by_severity[i]);
+	report_free(&back);
+	report_free(&rep);
+
+	/* A report past its limit: the kept issues come back, and the totals. */
+	report_init(&rep);
+	rep.limit = 2;
+	for (i = 0; i < 5; i++)
+		add_issue(&rep, i < 4 ? ISSUE_ERROR : ISSUE_WARNING, CODE_INVALID_EMAIL,
+			  "members.csv", (uint32_t)i + 2, 2, "email", "", "bad");
+	CHECK_OK("begin 2", store_sync_begin(f->s, f->org, &api_meta, &id2, &running));
+	CHECK_OK("finish 2", store_sync_finish(f->s, id2, SYNC_FAILED, "broken", NULL, NULL, &rep));
+	report_init(&back);
+	CHECK_OK("report 2", store_sync_report(f->s, f->org, id2, &back));
+	CHECK_EQ("kept", 2, back.count);
+	CHECK_EQ("dropped", 3, back.dropped);
+	CHECK_EQ("errors counted", 4, back.by_severity[ISSUE_ERROR]);
+	CHECK_EQ("warnings counted", 1, back.by_severity[ISSUE_WARNING]);
+	report_free(&back);
+	report_free(&rep);
+
+	CHECK_OK("list", store_sync_list(f->s, f->org, 0, 10, &rows, &n));
+	CHECK_EQ("two syncs", 2, n);
+	CHECK_EQ("newest first", id2, rows[0].id);
+	CHECK_STR("reason in list", "broken", rows[0].reason);
+	CHECK_EQ("issues in list", 5, rows[0].issues);
+	CHECK_EQ("then the older", id, rows[1].id);
+	store_sync_rows_free(rows, n);
+	CHECK_OK("page after the newest", store_sync_list(f->s, f->org, id2, 10, &rows, &n));
+	CHECK_EQ("one older sync", 1, n);
+	CHECK_EQ("the older", id, rows[0].id);
+	store_sync_rows_free(rows, n);
+	CHECK_OK("limit", store_sync_list(f->s, f->org, 0, 1, &rows, &n));
+	CHECK_EQ("limited to one", 1, n);
+	store_sync_rows_free(rows, n);
+	CHECK_EQ("report of an unknown sync", STORE_ENOTFOUND,
+		 store_sync_report(f->s, f->org, id2 + 10, &back));
+}
+
+static void test_sync_recover(void **state)
+{
+	struct fx *f = *state;
+	struct sync_row r;
+	char key[STORE_KEY_MAX];
+	int64_t org2, id1, id2, running, sid, oid;
+	size_t failed = 99;
+
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	CHECK_OK("begin 1", store_sync_begin(f->s, f->org, &api_meta, &id1, &running));
+	CHECK_OK("claim 1", store_sync_claim(f->s, &sid, &oid));
+	CHECK_OK("payload", store_sync_payload_put(f->s, id1, "json", "{}", 2));
+	CHECK_OK("begin 2", store_sync_begin(f->s, org2, &api_meta, &id2, &running));
+	CHECK_OK("recover", store_sync_recover(f->s, &failed));
+	CHECK_EQ("one sync was processing", 1, failed);
+	get_sync(f, id1, &r);
+	CHECK_EQ("failed", SYNC_FAILED, r.status);
+	CHECK_STR("reason",
+		  "the service stopped while this sync was processing; nothing was applied",
+		  r.reason);
+	assert_true(r.finished_at > 0);
+	store_sync_row_free(&r);
+	CHECK_OK("get 2", store_sync_get(f->s, org2, id2, &r));
+	CHECK_EQ("unclaimed one still pending", SYNC_PENDING, r.status);
+	store_sync_row_free(&r);
+	CHECK_OK("recover again", store_sync_recover(f->s, &failed));
+	CHECK_EQ("nothing more", 0, failed);
+	CHECK_OK("the org may sync again", store_sync_begin(f->s, f->org, &api_meta, &id1,
+							    &running));
+}
+
+static void test_sync_payloads(void **state)
+{
+	struct fx *f = *state;
+	size_t big = 3 * 1024 * 1024 + 7, len, i;
+	unsigned char *data = malloc(big);
+	void *out = NULL;
+	int64_t id, running;
+
+	assert_non_null(data);
+	for (i = 0; i < big; i++)
+		data[i] = (unsigned char)(i * 131 + (i >> 9));
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("put members", store_sync_payload_put(f->s, id, "members", data, big));
+	CHECK_OK("put teams (empty)", store_sync_payload_put(f->s, id, "teams", "", 0));
+	CHECK_OK("get members", store_sync_payload_get(f->s, id, "members", &out, &len));
+	CHECK_EQ("length", big, len);
+	assert_memory_equal(data, out, big);
+	free(out);
+	CHECK_OK("get teams", store_sync_payload_get(f->s, id, "teams", &out, &len));
+	CHECK_EQ("empty part", 0, len);
+	free(out);
+	CHECK_OK("replace", store_sync_payload_put(f->s, id, "members", "a\0b", 3));
+	CHECK_OK("get replaced", store_sync_payload_get(f->s, id, "members", &out, &len));
+	CHECK_EQ("replaced length", 3, len);
+	assert_memory_equal("a\0b", out, 3);
+	free(out);
+	CHECK_EQ("absent part", STORE_ENOTFOUND,
+		 store_sync_payload_get(f->s, id, "teamsMappings", &out, &len));
+	CHECK_EQ("unknown sync", STORE_ENOTFOUND,
+		 store_sync_payload_put(f->s, id + 9, "members", "x", 1));
+	CHECK_OK("put a plan", store_sync_payload_put(f->s, id, "plan", "{}", 2));
+	CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_SUCCESS, NULL, NULL, NULL, NULL));
+	CHECK_EQ("input dropped once the sync ended", STORE_ENOTFOUND,
+		 store_sync_payload_get(f->s, id, "members", &out, &len));
+	CHECK_EQ("every input part", STORE_ENOTFOUND,
+		 store_sync_payload_get(f->s, id, "teams", &out, &len));
+	CHECK_OK("other parts stay", store_sync_payload_get(f->s, id, "plan", &out, &len));
+	CHECK_EQ("plan length", 2, len);
+	free(out);
+	free(data);
+}
+
+/* Tenants never see each other's syncs, reports, members or invitations. */
+static void test_tenant_isolation(void **state)
+{
+	struct fx *f = *state;
+	struct org first, other;
+	struct store_ids ids;
+	struct report rep;
+	struct sync_row r, *rows = NULL;
+	char key[STORE_KEY_MAX], token[STORE_TOKEN_MAX];
+	int64_t org2, id, running;
+	size_t n = 9;
+
+	apply_sample(f, &first);
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_EQ("get from another org", STORE_ENOTFOUND, store_sync_get(f->s, org2, id, &r));
+	CHECK_OK("list of another org", store_sync_list(f->s, org2, 0, 50, &rows, &n));
+	CHECK_EQ("sees nothing", 0, n);
+	store_sync_rows_free(rows, n);
+	report_init(&rep);
+	CHECK_EQ("report from another org", STORE_ENOTFOUND,
+		 store_sync_report(f->s, org2, id, &rep));
+	report_free(&rep);
+	CHECK_EQ("transition from another org", STORE_ENOTFOUND,
+		 store_sync_transition(f->s, org2, id, SYNC_PENDING, SYNC_REJECTED, "x"));
+	get_sync(f, id, &r);
+	CHECK_EQ("untouched", SYNC_PENDING, r.status);
+	store_sync_row_free(&r);
+	org_init(&other);
+	CHECK_OK("load other org", store_org_load(f->s, org2, &other, &ids));
+	CHECK_EQ("no members of the first org", 0, other.nmembers);
+	CHECK_EQ("no teams of the first org", 0, other.nteams);
+	store_ids_free(&ids);
+	org_free(&other);
+	CHECK_EQ("load an unknown org", STORE_ENOTFOUND,
+		 store_org_load(f->s, org2 + 10, &other, &ids));
+	CHECK_EQ("invite another org's member", STORE_ENOTFOUND,
+		 store_invite(f->s, org2, "E1", token));
+	org_free(&first);
+}
+
+/* --- invitations and admins --------------------------------------------------------- */
+
+static void test_invitations(void **state)
+{
+	struct fx *f = *state;
+	struct org first, loaded;
+	struct store_ids ids;
+	char token[STORE_TOKEN_MAX], token2[STORE_TOKEN_MAX], *payload, sql[160];
+	int64_t org, member;
+
+	apply_sample(f, &first);
+	CHECK_OK("invite E1", store_invite(f->s, f->org, "E1", token));
+	CHECK_EQ("token length", 43, strlen(token));
+	snprintf(sql, sizeof(sql),
+		 "SELECT payload FROM outbox WHERE json_extract(payload, '$.memberId') = 'E1'");
+	payload = raw_text(f, sql);
+	assert_non_null(payload);
+	assert_non_null(strstr(payload, token));
+	free(payload);
+	load(f, &loaded, &ids);
+	CHECK_EQ("E1 invited", STATE_INVITED, state_of(&loaded, "E1"));
+	CHECK_OK("accept", store_invitation_accept(f->s, token, &org, &member));
+	CHECK_EQ("org", f->org, org);
+	CHECK_EQ("member", ids.members[member_ix(&loaded, "E1")], member);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	load(f, &loaded, &ids);
+	CHECK_EQ("E1 active", STATE_ACTIVE, state_of(&loaded, "E1"));
+	store_ids_free(&ids);
+	org_free(&loaded);
+	CHECK_EQ("accept twice", STORE_ENOTFOUND,
+		 store_invitation_accept(f->s, token, &org, &member));
+	CHECK_EQ("unknown token", STORE_ENOTFOUND,
+		 store_invitation_accept(f->s, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &org,
+					 &member));
+	CHECK_EQ("malformed token", STORE_ENOTFOUND,
+		 store_invitation_accept(f->s, "not a token", &org, &member));
+	CHECK_EQ("empty token", STORE_ENOTFOUND, store_invitation_accept(f->s, "", &org, &member));
+	CHECK_EQ("invite an unknown member", STORE_ENOTFOUND,
+		 store_invite(f->s, f->org, "E404", token2));
+	CHECK_EQ("ids are case-sensitive", STORE_ENOTFOUND,
+		 store_invite(f->s, f->org, "e3", token2));
+	raw_exec(f, "UPDATE members SET state = 'deactivated' WHERE external_id = 'E5'");
+	CHECK_EQ("invite a deactivated member", STORE_ENOTFOUND,
+		 store_invite(f->s, f->org, "E5", token2));
+	/* Expired: seven days have passed. */
+	CHECK_OK("invite E6", store_invite(f->s, f->org, "E6", token2));
+	raw_exec(f, "UPDATE invitations SET expires_at = created_at - 1 WHERE accepted_at IS NULL");
+	CHECK_EQ("expired token", STORE_ENOTFOUND,
+		 store_invitation_accept(f->s, token2, &org, &member));
+	CHECK_EQ("expiry is seven days", 7LL * 24 * 3600 * 1000,
+		 raw_int(f, "SELECT expires_at - created_at FROM invitations"
+			    " WHERE accepted_at IS NOT NULL"));
+	/* Deactivated after being invited: accepting does not bring the member back. */
+	CHECK_OK("invite E3", store_invite(f->s, f->org, "E3", token2));
+	raw_exec(f, "UPDATE members SET state = 'deactivated' WHERE external_id = 'E3'");
+	CHECK_EQ("accept for a since-deactivated member", STORE_ENOTFOUND,
+		 store_invitation_accept(f->s, token2, &org, &member));
+	CHECK_EQ("E3 stays deactivated", 1,
+		 raw_int(f, "SELECT count(*) FROM members WHERE external_id = 'E3'"
+			    " AND state = 'deactivated'"));
+	org_free(&first);
+}
+
+static void test_admin_add(void **state)
+{
+	struct fx *f = *state;
+	struct org first, loaded;
+	struct store_ids ids;
+	const struct member *m;
+
+	apply_sample(f, &first);
+	CHECK_OK("new admin", store_admin_add(f->s, f->org, "Boss@Maple.example"));
+	CHECK_OK("existing member, other case", store_admin_add(f->s, f->org, "EVE@MAPLE.EXAMPLE"));
+	CHECK_OK("twice is fine", store_admin_add(f->s, f->org, "boss@maple.example"));
+	CHECK_EQ("not an email", STORE_EINVAL, store_admin_add(f->s, f->org, "boss"));
+	CHECK_EQ("empty", STORE_EINVAL, store_admin_add(f->s, f->org, ""));
+	CHECK_EQ("unknown org", STORE_ENOTFOUND, store_admin_add(f->s, f->org + 3, "a@b.example"));
+	load(f, &loaded, &ids);
+	CHECK_EQ("one member more", first.nmembers + 1, loaded.nmembers);
+	m = &loaded.members[member_ix(&loaded, "Boss@Maple.example")];
+	CHECK_STR("email as given", "Boss@Maple.example", m->email);
+	CHECK_EQ("administrator", ROLE_ADMINISTRATOR, m->role);
+	CHECK_EQ("active", STATE_ACTIVE, m->state);
+	CHECK_EQ("Officevibe by default", 1u << PRODUCT_OFFICEVIBE, m->products);
+	m = &loaded.members[member_ix(&loaded, "E5")];
+	CHECK_EQ("E5 administrator", ROLE_ADMINISTRATOR, m->role);
+	CHECK_EQ("E5 state unchanged", STATE_CREATED, m->state);
+	CHECK_STR("E5 email unchanged", "eve@maple.example", m->email);
+	CHECK_EQ("E1 still a member", ROLE_MEMBER, loaded.members[member_ix(&loaded, "E1")].role);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&first);
+}
+
+/* --- timing ------------------------------------------------------------------------ */
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Members of the timing test: 100k, fewer under valgrind or ASan (20-80x slower there). */
+static uint32_t timing_members(void)
+{
+	const char *env = getenv("ORGSYNC_STORE_MEMBERS");
+
+	if (env)
+		return (uint32_t)strtoul(env, NULL, 10);
+#ifdef RUNNING_ON_VALGRIND
+	if (RUNNING_ON_VALGRIND)
+		return 5000;
+#endif
+#ifdef __SANITIZE_ADDRESS__
+	return 20000;
+#else
+	return 100000;
+#endif
+}
+
+/*
+ * Prints (does not assert) the time of a first sync of N members (see
+ * timing_members; ORGSYNC_STORE_MEMBERS overrides), of loading it back,
+ * and of a second apply that changes every member's first name.
+ */
+static void test_apply_timing(void **state)
+{
+	struct fx *f = *state;
+	uint32_t n = timing_members(), nt = n / 10 + 1, i;
+	struct org desired, empty, loaded;
+	struct store_ids none = { NULL, NULL }, ids;
+	struct timespec t0;
+	struct plan p;
+	double apply_s, load_s, update_s, apply_cpu;
+	clock_t c0;
+	char id[32], email[64], tid[32], dept[32];
+
+	org_init(&desired);
+	org_init(&empty);
+	assert_int_equal(ORG_OK, org_reserve(&desired, n, nt, n + nt));
+	for (i = 0; i < nt; i++) {
+		snprintf(tid, sizeof(tid), "T%07u", i);
+		add_t(&desired, tid, "Team name");
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "E%07u", i);
+		snprintf(email, sizeof(email), "first.last.%u@example.com", i);
+		snprintf(dept, sizeof(dept), "Department %u", i % 97);
+		add_m(&desired, &(struct mspec){ id, email, "First", "Last", "Engineer", "", "en;fr",
+						 0, { { "department", dept } }, 0 });
+	}
+	for (i = 1; i < nt; i++) {
+		struct mapping m = { (i - 1) / 8, i, 0, MAPPING_SUBTEAM, true, false };
+
+		assert_int_equal(ORG_OK, org_add_mapping(&desired, &m, NULL));
+	}
+	for (i = 0; i < n; i++) {
+		struct mapping m = { i / 10, i, 0, MAPPING_MEMBER, true, i % 10 == 0 };
+
+		assert_int_equal(ORG_OK, org_add_mapping(&desired, &m, NULL));
+	}
+	plan_all_create(&p, &desired, PLAN_NONE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c0 = clock();
+	CHECK_OK("apply", store_apply(f->s, f->org, 0, &desired, &empty, &none, &p));
+	apply_s = seconds_since(&t0);
+	apply_cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+	tplan_free(&p);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	load(f, &loaded, &ids);
+	load_s = seconds_since(&t0);
+	CHECK_EQ("members loaded", n, loaded.nmembers);
+	CHECK_EQ("mappings loaded", desired.nmappings, loaded.nmappings);
+	check_same_org(&desired, &loaded);
+
+	for (i = 0; i < n; i++)
+		desired.members[i].first_name = "Premier";
+	tplan_init(&p, &desired, n, 0, 0);
+	for (i = 0; i < n; i++)
+		pm(&p, i, i, MEMBER_UPDATE, CHANGED_FIRST_NAME, false);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK("update all", store_apply(f->s, f->org, 0, &desired, &loaded, &ids, &p));
+	update_s = seconds_since(&t0);
+	printf("store timing, %u members, %u teams, %u mappings: first-sync apply %.3f s"
+	       " (cpu %.3f s), load %.3f s, update-all apply %.3f s\n",
+	       n, nt, desired.nmappings, apply_s, apply_cpu, load_s, update_s);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&empty);
+	org_free(&desired);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_migrations_idempotent),
+		T(test_org_create_and_key_auth),
+		T(test_key_auth_garbage),
+		T(test_key_rotation),
+		T(test_settings),
+		T(test_properties),
+		T(test_apply_first_sync_roundtrip),
+		T(test_apply_ingested_csv),
+		T(test_apply_changes),
+		T(test_apply_reactivate_and_swaps),
+		T(test_apply_keeps_unsent_properties),
+		T(test_apply_failure_rolls_back),
+		T(test_apply_noop_writes_nothing),
+		T(test_sync_begin_busy_supersede),
+		T(test_sync_claim_two_handles),
+		T(test_sync_transition_race),
+		T(test_sync_finish_report_roundtrip),
+		T(test_sync_recover),
+		T(test_sync_payloads),
+		T(test_tenant_isolation),
+		T(test_invitations),
+		T(test_admin_add),
+		T(test_apply_timing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
