@@ -56,7 +56,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SECONDS ?= 20
 SHARED   ?= $(abspath ../shared)
 
-.PHONY: all check test unit cli-tests valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean
+.PHONY: all check test unit cli-tests e2e valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean
 
 all: $(BIN)
 
@@ -97,7 +97,10 @@ unit: $(UNIT_BIN)
 cli-tests: $(BIN)
 	@ORGSYNC=$(abspath $(BIN)) tests/cli/run.sh
 
-test: unit cli-tests
+e2e: $(BIN)
+	@ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh
+
+test: unit cli-tests e2e
 
 valgrind: $(UNIT_BIN) $(BIN)
 	@set -e; for t in $(UNIT_BIN); do \
@@ -106,6 +109,8 @@ valgrind: $(UNIT_BIN) $(BIN)
 			--error-exitcode=99 $$t >/dev/null; done
 	@ORGSYNC="valgrind -q --leak-check=full --error-exitcode=99 $(abspath $(BIN))" \
 		tests/cli/run.sh
+	@ORGSYNC="valgrind -q --leak-check=full --error-exitcode=99 $(abspath $(BIN))" \
+		tests/e2e/run.sh auth http queue
 
 fuzz-check: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \

@@ -179,17 +179,22 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
 	return rc;
 }
 
+/* Keeps the payload for the worker and for a later approval: only the known
+ * parts, under names no client can choose. */
 static int store_payload(struct store *st, struct http_req *r, int64_t sync_id, bool multipart)
 {
-	int i, rc = STORE_OK;
+	static const char *const parts[] = { "members", "teams", "teamsMappings" };
+	int i, j, rc = STORE_OK;
 
 	if (!multipart)
 		return store_sync_payload_put(st, sync_id, "json", r->body.data ? r->body.data : "",
 					      r->body.len);
-	for (i = 0; i < r->nparts && !rc; i++)
-		rc = store_sync_payload_put(st, sync_id, r->parts[i].name,
-					    r->parts[i].data.data ? r->parts[i].data.data : "",
-					    r->parts[i].data.len);
+	for (i = 0; i < 3 && !rc; i++)
+		for (j = 0; j < r->nparts && !rc; j++)
+			if (!strcmp(r->parts[j].name, parts[i]))
+				rc = store_sync_payload_put(st, sync_id, parts[i],
+							    r->parts[j].data.data ? r->parts[j].data.data : "",
+							    r->parts[j].data.len);
 	return rc;
 }
 
@@ -428,12 +433,17 @@ static int decide(struct http_req *r, bool approve)
 	if (rc != -1)
 		return rc;
 	snprintf(reason, sizeof(reason), "%s by an administrator", approve ? "approved" : "rejected");
-	if (approve && (rc = store_sync_payload_put(st, row.id, "approval", "1", 1)) != STORE_OK) {
-		store_sync_row_free(&row);
-		return db_error(r, st);
-	}
+	/*
+	 * The worker claims under the service lock: it cannot take the sync
+	 * back between its return to Pending and the approval being recorded.
+	 * The approval is written only once the transition has succeeded.
+	 */
+	service_lock(r->svc);
 	rc = store_sync_transition(st, r->org_id, row.id, SYNC_PAUSED,
 				   approve ? SYNC_PENDING : SYNC_REJECTED, reason);
+	if (rc == STORE_OK && approve)
+		rc = store_sync_payload_put(st, row.id, "approval", "1", 1);
+	service_unlock(r->svc);
 	store_sync_row_free(&row);
 	if (rc == STORE_ECONFLICT)
 		return http_error(r, MHD_HTTP_CONFLICT, "not_paused",
@@ -751,47 +761,55 @@ static int get_member(struct http_req *r)
 static json_t *visible_teams(const struct org *o, uint32_t idx)
 {
 	uint32_t *queue = malloc(((size_t)o->nteams + 1) * sizeof(*queue));
-	uint8_t *seen = calloc((size_t)o->nteams + 1, 1);
+	uint8_t *listed = calloc((size_t)o->nteams + 1, 1);
+	uint8_t *expanded = calloc((size_t)o->nteams + 1, 1);
 	uint32_t head = 0, tail = 0, i;
 	json_t *out = json_array();
 
-	if (!queue || !seen)
+	if (!queue || !listed || !expanded)
 		goto out;
 	for (i = 0; i < o->nmappings; i++) {
 		const struct mapping *m = &o->mappings[i];
 
-		if (m->kind != MAPPING_MEMBER || m->child != idx || seen[m->team])
+		if (m->kind != MAPPING_MEMBER || m->child != idx)
 			continue;
-		seen[m->team] = m->is_manager ? 2 : 1;
-		if (m->is_manager)
-			queue[tail++] = m->team;
-		else
+		if (!listed[m->team]) {
+			listed[m->team] = 1;
 			json_array_append_new(out, team_ref(&o->teams[m->team]));
+		}
+		if (m->is_manager && !expanded[m->team]) {
+			expanded[m->team] = 1;
+			queue[tail++] = m->team;
+		}
 	}
 	if (o->members[idx].role == ROLE_ADMINISTRATOR)
 		for (i = 0; i < o->nteams; i++)
-			if (!seen[i]) {
-				seen[i] = 2;
+			if (!expanded[i]) {
+				expanded[i] = 1;
 				queue[tail++] = i;
 			}
+	/* Listing and expanding are apart: a manager who is also a plain member
+	 * of a team below still sees everything under it. */
 	while (head < tail) {
 		uint32_t t = queue[head++];
 
-		json_array_append_new(out, team_ref(&o->teams[t]));
+		if (!listed[t]) {
+			listed[t] = 1;
+			json_array_append_new(out, team_ref(&o->teams[t]));
+		}
 		for (i = 0; i < o->nmappings; i++) {
 			const struct mapping *m = &o->mappings[i];
 
-			if (m->kind == MAPPING_SUBTEAM && m->team == t && seen[m->child] != 2) {
-				if (seen[m->child] == 1)
-					continue; /* already listed as the member's own team */
-				seen[m->child] = 2;
+			if (m->kind == MAPPING_SUBTEAM && m->team == t && !expanded[m->child]) {
+				expanded[m->child] = 1;
 				queue[tail++] = m->child;
 			}
 		}
 	}
 out:
 	free(queue);
-	free(seen);
+	free(listed);
+	free(expanded);
 	return out;
 }
 

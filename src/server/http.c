@@ -52,14 +52,15 @@ int http_raw(struct http_req *r, unsigned status, const char *type, const char *
 
 int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hname, const char *hvalue)
 {
+	static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\","
+				  "\"details\":[]}}";
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	int rc;
 
 	json_decref(doc);
 	if (!text)
-		return queue(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
-			     "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 57,
-			     MHD_RESPMEM_PERSISTENT, NULL, NULL);
+		return queue(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", oom,
+			     sizeof(oom) - 1, MHD_RESPMEM_PERSISTENT, NULL, NULL);
 	rc = queue(r, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE, hname,
 		   hvalue);
 	return rc;
@@ -167,9 +168,11 @@ static int route(struct http_req *r)
 		return rt->handler(r);
 	}
 	if (allow.len) {
-		rc = queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-			   "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"this route does not take that method\",\"details\":[]}}",
-			   98, MHD_RESPMEM_PERSISTENT, MHD_HTTP_HEADER_ALLOW, allow.data);
+		static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
+					   "\"this route does not take that method\",\"details\":[]}}";
+
+		rc = queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", body, sizeof(body) - 1,
+			   MHD_RESPMEM_PERSISTENT, MHD_HTTP_HEADER_ALLOW, allow.data);
 		buf_free(&allow);
 		return rc;
 	}

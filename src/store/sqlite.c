@@ -20,7 +20,7 @@
 #include <sqlite3.h>
 
 enum {
-	BUSY_TIMEOUT_MS = 5000,
+	BUSY_TIMEOUT_MS = 30000, /* a 1M-member apply holds the write lock ~15 s here */
 	/* Page cache of a connection that loads or applies an org: 64 MiB
 	 * instead of the 2 MiB default, which makes a 1M-member first sync
 	 * 1.3-1.9x faster (PERFORMANCE.md). Other connections keep a small one. */
@@ -2308,6 +2308,24 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	sqlite3_stmt *st;
 	int rc;
 
+	/*
+	 * WAL readers never wait for the writer: a sync still running is seen
+	 * (and refused with EBUSY) at once, even while another apply holds
+	 * the write lock for a long time.
+	 */
+	rc = prep(q, ST_SYNC_PENDING, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		*running = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
+				       (long long)*running);
+	}
+	if (rc != STORE_ENOTFOUND)
+		return rc;
 	rc = begin(q);
 	if (rc)
 		return rc;
@@ -2341,6 +2359,9 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	if (rc)
 		goto out;
 	*sync_id = sqlite3_last_insert_rowid(q->db);
+	/* A dry run changes nothing: not even a Paused sync's fate. */
+	if (m->dry_run)
+		goto out;
 	rc = prep(q, ST_SYNC_SUPERSEDE, &st);
 	if (rc)
 		goto out;

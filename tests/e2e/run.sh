@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every tests/e2e/test_*.sh (or those whose name contains one of the
+# arguments), each against its own fresh `orgsync serve` on its own port
+# and database, E2E_JOBS files at a time (default: the number of CPUs), and
+# ends with the line "e2e: N passed, M failed" (N, M: cases). Exits
+# non-zero on any failure.
+#   ORGSYNC="valgrind -q --error-exitcode=99 build/orgsync" tests/e2e/run.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+export ORGSYNC=${ORGSYNC:-build/orgsync}
+JOBS=${E2E_JOBS:-$(nproc 2>/dev/null || echo 2)}
+case $ORGSYNC in *valgrind*) JOBS=${E2E_JOBS:-1} ;; esac
+
+# Largest files first (the most cases, the longest runs): the jobs end together.
+files=()
+for f in $(ls -S tests/e2e/test_*.sh); do
+	if [ $# -gt 0 ]; then
+		want=0
+		for a in "$@"; do [[ $f == *"$a"* ]] && want=1; done
+		[ $want -eq 1 ] || continue
+	fi
+	files+=("$f")
+done
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+start=$(date +%s)
+
+# one FILE: runs a test file; its output and timing go to $OUT/NAME.*
+one() {
+	local name t0
+	name=$(basename "$1" .sh)
+	t0=$(date +%s)
+	bash "$1" >"$OUT/$name.log" 2>&1
+	echo $? >"$OUT/$name.rc"
+	echo $(($(date +%s) - t0)) >"$OUT/$name.secs"
+}
+
+running=0
+for f in "${files[@]}"; do
+	if [ "$JOBS" -le 1 ]; then
+		one "$f"
+		cat "$OUT/$(basename "$f" .sh).log"
+		continue
+	fi
+	one "$f" &
+	running=$((running + 1))
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+
+pass=0
+fail=0
+for f in $(printf '%s\n' "${files[@]}" | sort); do
+	name=$(basename "$f" .sh)
+	[ "$JOBS" -le 1 ] || cat "$OUT/$name.log"
+	p=$(grep -c '^ok - ' "$OUT/$name.log")
+	m=$(grep -c '^not ok - ' "$OUT/$name.log")
+	rc=$(cat "$OUT/$name.rc")
+	if [ "$rc" -ne 0 ] && [ "$m" -eq 0 ]; then
+		echo "not ok - $name: exited with status $rc"
+		m=1
+	fi
+	echo "# $name: $(cat "$OUT/$name.secs") s"
+	pass=$((pass + p))
+	fail=$((fail + m))
+done
+echo "# total time: $(($(date +%s) - start)) s"
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

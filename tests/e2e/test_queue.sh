@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# One sync per org at a time, on an org large enough for a sync to stay
+# Pending a while (SPEC §4, §5, §8): Pending seen from outside, 409 while
+# Pending, idempotence at scale, approval only of a Paused sync, and a
+# sync interrupted by a crash ends Failed with nothing applied.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Under a slow wrapper (valgrind) a smaller org keeps the file bearable.
+if [ "$SLOW" -gt 1 ]; then BIG=${E2E_BIG:-5000}; else BIG=${E2E_BIG:-50000}; fi
+
+start_server
+new_org acme
+KEY=$ORG_KEY
+ORG_A=$ORG_ID
+enable_api
+req_json POST /v1/properties '{"name":"department"}'
+
+G=$TMP/big
+orgsync gen --members "$BIG" --out "$G" >/dev/null 2>&1 || {
+	echo "not ok - $TEST_NAME: orgsync gen failed"
+	exit 1
+}
+SMALL=$TMP/small
+fx_new "$SMALL"
+fx_member "$SMALL" S1 s1@acme.example
+
+stored_members() {
+	sqlite3 "$DB" "SELECT count(*) FROM members WHERE org_id = $ORG_A"
+}
+
+# attempt DIR: pushes DIR, then at once a small sync of the same org, then
+# reads the first one back. BIG_ID, BIG_STATUS ($TMP/big.json), SECOND_ID,
+# SECOND_STATUS ($TMP/second.json) and BIG_AFTER (the first one's status
+# after the second push was answered).
+attempt() {
+	push_csv "$1"
+	BIG_STATUS=$STATUS
+	BIG_ID=$SYNC
+	cp "$BODY" "$TMP/big.json"
+	push_csv "$SMALL" '?mode=partial'
+	SECOND_STATUS=$STATUS
+	SECOND_ID=$SYNC
+	cp "$BODY" "$TMP/second.json"
+	req GET "/v1/syncs/$BIG_ID"
+	BIG_AFTER=$(sed -n 's/.*"status":"\([A-Za-z]*\)".*/\1/p' "$BODY")
+}
+
+t "a sync is Pending right after POST: 202, status Pending, Location"
+attempt "$G"
+FIRST=$BIG_ID
+expect_eq "POST status" 202 "$BIG_STATUS"
+expect_jq "POST answer" .status Pending "$TMP/big.json"
+expect_jq "startedAt" .startedAt null "$TMP/big.json"
+
+t "a second sync while one is Pending: 409 sync_running naming it"
+# The second push races with the end of the first: a 409 settles it, a 202
+# while the first is still Pending is a failure, a 202 after it ended says
+# nothing (the first ended too soon): then try again with the same input.
+settled=
+for try in 1 2 3 4; do
+	[ "$try" -gt 1 ] && attempt "$G"
+	if [ "$SECOND_STATUS" = 409 ]; then
+		settled=1
+		expect_jq "code" .error.code sync_running "$TMP/second.json"
+		expect_match "message names the running sync" "(^|[^0-9])$BIG_ID([^0-9]|$)" \
+			"$(jqr .error.message "$TMP/second.json")"
+		expect_jq "details" '.error.details[0].runningSyncId' "$BIG_ID" "$TMP/second.json"
+		break
+	fi
+	if [ "$SECOND_STATUS" = 202 ] && [ "$BIG_AFTER" = Pending ]; then
+		settled=1
+		fail "second sync accepted (202, sync $SECOND_ID) while sync $BIG_ID was still Pending"
+	fi
+	[ -n "$SECOND_ID" ] && wait_sync "$SECOND_ID"
+	wait_sync "$BIG_ID"
+	[ -n "$settled" ] && break
+done
+[ -n "$settled" ] || fail "the first sync always ended before the second push (answer: $SECOND_STATUS)"
+wait_sync "$BIG_ID"
+
+t "the big sync ends Success with every member created"
+wait_sync "$FIRST"
+expect_sync Success
+expect_count "created" .counts.members.created "$BIG"
+expect_eq "stored members" "$BIG" "$(stored_members)"
+
+t "once it ended, the next sync is accepted; the same big input changes nothing"
+sync_csv "$G"
+expect_sync Success
+expect_count "unchanged" .counts.members.unchanged "$BIG"
+expect_count "member changes" \
+	'.counts.members | [.created, .updated, .reactivated, .deactivated, .deleted, .rekeyed] | add' 0
+expect_count "team changes" '.counts.teams | [.created, .renamed, .deleted] | add' 0
+expect_count "mapping changes" '.counts.mappings | [.added, .removed, .changed] | add' 0
+
+t "approve of a Pending sync is refused (409) and does not approve it in advance"
+# 12 % of the members absent: over the default 10 %, so the sync must pause.
+R=$TMP/risky
+mkdir -p "$R"
+head -n $((BIG * 88 / 100 + 1)) "$G/members.csv" >"$R/members.csv"
+cp "$G/teams.csv" "$G/teams-mappings.csv" "$R/"
+push_csv "$R"
+expect_status 202
+RISKY=$SYNC
+req POST "/v1/syncs/$RISKY/approve"
+if [ "$STATUS" = 202 ]; then
+	fail "could not stage: sync $RISKY had paused before the approve request arrived"
+fi
+expect_status 409
+expect_jq "code" .error.code not_paused
+wait_sync "$RISKY"
+expect_sync Paused
+expect_eq "stored members" "$BIG" "$(stored_members)"
+[ "$SYNC_STATUS" = Paused ] && req POST "/v1/syncs/$RISKY/reject"
+
+t "Failed: a sync interrupted by a crash is Failed after restart, nothing applied"
+orgsync gen --members "$BIG" --seed 2 --out "$TMP/other" >/dev/null 2>&1
+req GET /v1/members/E0000001
+EMAIL_BEFORE=$(jqr .email)
+COUNT_BEFORE=$(stored_members)
+push_csv "$TMP/other"
+expect_status 202
+CRASHED=$SYNC
+started=
+for ((i = 0; i < WAIT_SECS * 100; i++)); do
+	req GET "/v1/syncs/$CRASHED"
+	if grep -q '"status":"Pending"' "$BODY" && ! grep -q '"startedAt":null' "$BODY"; then
+		started=1
+		break
+	fi
+	grep -q '"status":"Pending"' "$BODY" || break
+	sleep 0.01
+done
+if [ -z "$started" ]; then
+	fail "the sync was never seen in progress (status $(jqr .status)): the crash could not be staged"
+else
+	crash_server
+	start_server
+	wait_sync "$CRASHED"
+	expect_sync Failed
+	expect_match "reason says why" 'stopped|interrupt|crash' "$(jqr .reason "$TMP/sync.json")"
+	expect_ne "finishedAt" null "$(jqr .finishedAt "$TMP/sync.json")"
+	req GET /v1/members/E0000001
+	expect_jq "E0000001 unchanged" .email "$EMAIL_BEFORE"
+	expect_eq "stored members" "$COUNT_BEFORE" "$(stored_members)"
+fi
+
+t "after the restart the org takes syncs again"
+sync_csv "$SMALL" '?mode=partial'
+expect_sync Success
+expect_count "created" .counts.members.created 1
+
+finish
