@@ -75,6 +75,8 @@ struct store_ops {
 	/* token: the clear token for the outbox message; hash: what is stored. */
 	int (*invite)(struct store *s, int64_t org_id, const char *external_id, const char *token,
 		      const uint8_t hash[STORE_HASH_LEN]);
+	int (*outbox_add)(struct store *s, int64_t org_id, const char *kind, const char *recipient,
+			  const char *payload);
 	int (*invitation_accept)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 				 int64_t *org_id, int64_t *member_id);
 };

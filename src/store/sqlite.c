@@ -172,7 +172,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE outbox ("
 	"  id INTEGER PRIMARY KEY,"
 	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('invitation', 'notification')),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('invitation', 'notification', 'webhook')),"
 	"  recipient TEXT NOT NULL,"
 	"  payload TEXT NOT NULL," /* JSON */
 	"  created_at INTEGER NOT NULL,"
@@ -2203,6 +2203,23 @@ out:
 	return rc;
 }
 
+static int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
+			 const char *payload)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_OUTBOX_INSERT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, kind);
+	bind_text(st, 3, recipient);
+	bind_text(st, 4, payload);
+	sqlite3_bind_int64(st, 5, store_now_ms());
+	return run(q, st);
+}
+
 static int sq_invite(struct store *s, int64_t org_id, const char *external_id, const char *token,
 		     const uint8_t hash[STORE_HASH_LEN])
 {
@@ -2829,5 +2846,6 @@ static const struct store_ops sqlite_ops = {
 	.sync_report = sq_sync_report,
 	.sync_recover = sq_sync_recover,
 	.invite = sq_invite,
+	.outbox_add = sq_outbox_add,
 	.invitation_accept = sq_invitation_accept,
 };

@@ -513,6 +513,14 @@ int store_invite(struct store *s, int64_t org_id, const char *external_id,
 	return rc;
 }
 
+int store_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
+		     const char *payload)
+{
+	if (!kind || !recipient || !payload)
+		return STORE_EINVAL;
+	return s->ops->outbox_add(s, org_id, kind, recipient, payload);
+}
+
 int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
 			    int64_t *member_id)
 {

@@ -239,6 +239,16 @@ int store_invite(struct store *s, int64_t org_id, const char *external_id,
 int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
 			    int64_t *member_id);
 
+/* --- outbox ------------------------------------------------------------ */
+
+/*
+ * Queues a message for delivery (kind "notification" to an email address,
+ * "webhook" to a URL; payload JSON). Delivery is a separate process: a sync
+ * never waits on it.
+ */
+int store_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
+		     const char *payload);
+
 const char *store_sync_status_name(int status);
 
 #endif
