@@ -221,7 +221,7 @@ static int post_sync(struct http_req *r)
 		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
 				  "API provisioning is not active for this organization: set "
 				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
-	if (mode && strcmp(mode, "full") && strcmp(mode, "partial"))
+	if (mode && strcmp(mode, "full") != 0 && strcmp(mode, "partial") != 0)
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", "mode is full or partial",
 				  NULL);
 	pre = sync_prepared_new();

@@ -66,7 +66,7 @@ static int check_risk(const json_t *risk, char *err, size_t len)
 				return -1;
 			continue;
 		}
-		for (i = 0; i < 2 && strcmp(key, kinds[i]); i++)
+		for (i = 0; i < 2 && strcmp(key, kinds[i]) != 0; i++)
 			;
 		if (i == 2 || !json_is_object(v))
 			return bad(err, len, "riskThreshold", "takes members, teams and idSwapPercent");
@@ -111,7 +111,7 @@ static int check_webhooks(const json_t *v, char *err, size_t len)
 	json_array_foreach(v, i, e) {
 		const char *url = json_string_value(json_object_get(e, "url"));
 
-		if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+		if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
 			return bad(err, len, "webhooks", "each entry needs an http(s) url");
 	}
 	return 0;
@@ -124,7 +124,7 @@ static int check_field(const char *key, const json_t *v, char *err, size_t len)
 		const char *m = json_string_value(json_object_get(v, "method"));
 
 		if (!json_is_object(v) || json_object_size(v) != 1 || !m ||
-		    (strcmp(m, "api") && strcmp(m, "scim") && strcmp(m, "none")))
+		    (strcmp(m, "api") != 0 && strcmp(m, "scim") != 0 && strcmp(m, "none") != 0))
 			return bad(err, len, "provisioning.method", "one of api, scim, none");
 		return 0;
 	}

@@ -271,8 +271,8 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	org_init(&desired);
 	org_init(&stored);
 	report_init(&rep);
-	if ((rc = store_sync_get(st, org_id, sync_id, &row)) != 0 ||
-	    (rc = store_settings_get(st, org_id, &settings)) != 0) {
+	if (store_sync_get(st, org_id, sync_id, &row) != STORE_OK ||
+	    store_settings_get(st, org_id, &settings) != STORE_OK) {
 		snprintf(reason, sizeof(reason), "the database failed: %s", store_error(st));
 		goto finish;
 	}
