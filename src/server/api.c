@@ -982,7 +982,7 @@ static int get_openapi(struct http_req *r)
 				buf_putc(&path, *p);
 			}
 		}
-		for (k = 0; rt->method[k] && k < sizeof(lower) - 1; k++)
+		for (k = 0; k < sizeof(lower) - 1 && rt->method[k]; k++)
 			lower[k] = (char)(rt->method[k] | 0x20);
 		lower[k] = '\0';
 		item = json_object_get(paths, path.data);
