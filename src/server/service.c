@@ -33,6 +33,8 @@ struct store *service_store(struct service *svc)
 		fprintf(stderr, "orgsync serve: cannot open the database: %s\n", err);
 		return NULL;
 	}
+	/* No request pays for a checkpoint: the worker does them (below). */
+	store_autocheckpoint(st, false);
 	pthread_setspecific(svc->store_key, st);
 	return st;
 }
@@ -126,8 +128,12 @@ void *service_worker_main(void *arg)
 			if (status >= 0 && status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
 			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
+			/* The sync's status is already visible: the checkpoint delays nobody. */
+			store_checkpoint(st);
 			continue;
 		}
+		if (st)
+			store_checkpoint(st);
 		if (!st)
 			st = service_store(svc);
 		pthread_mutex_lock(&svc->lock);

@@ -38,6 +38,8 @@ struct store {
  */
 struct store_ops {
 	void (*close)(struct store *s);
+	int (*autocheckpoint)(struct store *s, bool on);
+	int (*checkpoint)(struct store *s);
 	int (*org_create)(struct store *s, const char *name, const char *key_id,
 			  const uint8_t hash[STORE_HASH_LEN], int64_t *org_id);
 	int (*org_get)(struct store *s, int64_t org_id, char **name /* may be NULL */);

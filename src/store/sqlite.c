@@ -2203,6 +2203,23 @@ out:
 	return rc;
 }
 
+static int sq_autocheckpoint(struct store *s, bool on)
+{
+	struct sqlite_store *q = sq(s);
+
+	sqlite3_wal_autocheckpoint(q->db, on ? 1000 : 0);
+	return STORE_OK;
+}
+
+/* PASSIVE: copies what it can without waiting for, or blocking, anyone. */
+static int sq_checkpoint(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? STORE_OK : db_fail(q, rc);
+}
+
 static int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 			 const char *payload)
 {
@@ -2823,6 +2840,8 @@ out:
 
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
+	.autocheckpoint = sq_autocheckpoint,
+	.checkpoint = sq_checkpoint,
 	.org_create = sq_org_create,
 	.org_get = sq_org_get,
 	.key_replace = sq_key_replace,

@@ -513,6 +513,16 @@ int store_invite(struct store *s, int64_t org_id, const char *external_id,
 	return rc;
 }
 
+int store_autocheckpoint(struct store *s, bool on)
+{
+	return s->ops->autocheckpoint(s, on);
+}
+
+int store_checkpoint(struct store *s)
+{
+	return s->ops->checkpoint(s);
+}
+
 int store_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		     const char *payload)
 {

@@ -46,6 +46,16 @@ struct store;
 int store_open(const char *url, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 
+/*
+ * Checkpoints. A database in WAL mode copies its log back into the main
+ * file now and then; by default the connection whose commit crosses the
+ * threshold does it, inside someone's request. The service turns that off
+ * on its connections (store_autocheckpoint(s, false)) and lets its worker
+ * call store_checkpoint() once a sync is finished and when idle.
+ */
+int store_autocheckpoint(struct store *s, bool on);
+int store_checkpoint(struct store *s);
+
 /* The last database error message (never NULL). */
 const char *store_error(const struct store *s);
 
