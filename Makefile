@@ -135,9 +135,11 @@ demo:
 	$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(abspath $(BIN))
 
-bench: deps
+bench:
+	@scripts/install-deps.sh bench
 	$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@bench/run.sh $(abspath $(BUILD))
+	@bench/service.sh $(abspath $(BUILD)) 100000
 
 lint: deps-dev
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CPPFLAGS) -std=c11 $(shell $(PKG_CONFIG) --cflags $(PKGS))

@@ -28,7 +28,7 @@ sqlite3 "$WORK/floor.db" <<SQL
 SQL
 floor=$(elapsed "$t")
 
-"$BIN" serve --db "sqlite:$WORK/svc.db" --listen 127.0.0.1:0 --quiet >"$WORK/out" 2>"$WORK/err" &
+"$BIN" serve --db "sqlite:$WORK/svc.db" --listen 127.0.0.1:0 >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 100); do grep -q port "$WORK/out" 2>/dev/null && break; sleep 0.05; done
 URL=http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/out")
@@ -68,3 +68,5 @@ printf '%-44s %8.3f %10s %8s\n' "no-op resync" "$noop" "" "<= 1 s"
 printf '%-44s %8.3f %10s %8s\n' "1 % changed resync" "$changed" "" "<= 1.5 s"
 printf '%-44s %8s %10s %8s\n' "service peak RSS (MiB)" "$rss" "" "<= 400"
 echo "statuses:"; sed 's/^/  /' "$WORK/statuses"
+echo "where the service spent it (ms, from its log):"; grep '"sync"' "$WORK/err" | sed 's/^/  /'
+echo "request log:"; grep -v '"sync"' "$WORK/err" | grep POST | sed 's/^/  /' || true

@@ -4,6 +4,7 @@
 #   install-deps.sh test    build + everything `make check` runs
 #   install-deps.sh dev     test + lint tools
 #   install-deps.sh demo    build + what make demo uses
+#   install-deps.sh bench   build + what make bench uses
 # Runs apt-get update once before installing; needs root (or sudo).
 set -euo pipefail
 
@@ -11,13 +12,15 @@ build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsq
 test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
+bench=("${build[@]}" curl jq sqlite3 bc)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 demo) want=("${demo[@]}") ;;
+bench) want=("${bench[@]}") ;;
 test) want=("${test[@]}") ;;
 dev) want=("${dev[@]}") ;;
-*) echo "usage: $0 build|test|dev|demo" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|dev|demo|bench" >&2; exit 2 ;;
 esac
 
 missing=()

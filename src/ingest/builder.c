@@ -87,6 +87,8 @@ const char *builder_field_name(enum ingest_kind kind, int field, bool legacy)
 struct raw_mapping {
 	const char *ids[3]; /* XF_TEAM, XF_MEMBER, XF_SUBTEAM; NULL when absent */
 	uint32_t lens[3];
+	uint32_t hash;      /* of the member id in by_member_id, when hashed */
+	bool hashed;
 	uint32_t cols[3];
 	uint32_t line;
 	bool is_member, is_manager;
@@ -267,16 +269,16 @@ int builder_list_item(struct builder *b, int field, const char *s, size_t len,
  * fetched now, while the rest of the record is parsed. On a million
  * members those lookups are cache misses, and the largest cost of ingest.
  */
-static void prefetch_index(const struct builder *b, int field, const char *s, size_t len)
+static void prefetch_index(struct builder *b, int field, const char *s, size_t len)
 {
 	const struct org *o = b->org;
 
 	if (b->kind == KIND_MEMBERS && field == MF_ID)
-		strmap_prefetch(&o->by_member_id, s, len);
+		b->id_hash = strmap_prefetch(&o->by_member_id, s, len);
 	else if (b->kind == KIND_MEMBERS && field == MF_EMAIL)
-		strmap_prefetch(&o->by_email, s, len);
+		b->email_hash = strmap_prefetch(&o->by_email, s, len);
 	else if (b->kind == KIND_MAPPINGS && field == XF_MEMBER)
-		strmap_prefetch(&o->by_member_id, s, len);
+		b->id_hash = strmap_prefetch(&o->by_member_id, s, len);
 	else if (b->kind == KIND_MAPPINGS && field == XF_SUBTEAM)
 		strmap_prefetch(&o->by_team_id, s, len);
 }
@@ -617,6 +619,7 @@ static int end_member(struct builder *b)
 		b->vals[MF_ID] = b->vals[MF_EMAIL];
 		id = email;
 		idlen = elen;
+		b->id_hash = strmap_prefetch(&b->org->by_member_id, id, idlen);
 	}
 	if (!idlen && !(b->reported & (1u << MF_ID)))
 		reject(b, CODE_MISSING_VALUE, MF_ID, b->vals[MF_ID].line, b->vals[MF_ID].col,
@@ -637,7 +640,9 @@ static int end_member(struct builder *b)
 	m.line = b->line;
 	m.role = ROLE_MEMBER;
 	m.state = STATE_CREATED;
-	rc = org_add_member(b->org, &m, NULL, &dup);
+	rc = org_add_member_hashed(b->org, &m,
+				   &(struct org_member_keys){ idlen, elen, b->id_hash, b->email_hash },
+				   NULL, &dup);
 	if (rc == ORG_EDUP_ID) {
 		reject(b, CODE_DUPLICATE_MEMBER_ID, MF_ID, b->vals[MF_ID].line, b->vals[MF_ID].col,
 		       "%s '%s' is already used on line %u; this row is skipped",
@@ -766,7 +771,9 @@ static int resolve_row(struct builder *b, const struct raw_mapping *r)
 		return INGEST_OK;
 	}
 	if (cf == XF_MEMBER) {
-		found = org_find_member(b->org, r->ids[cf], r->lens[cf], &m.child);
+		found = r->hashed ? org_find_member_hashed(b->org, r->ids[cf], r->lens[cf], r->hash,
+							   &m.child)
+				  : org_find_member(b->org, r->ids[cf], r->lens[cf], &m.child);
 	} else {
 		m.kind = MAPPING_SUBTEAM;
 		found = org_find_team(b->org, r->ids[cf], r->lens[cf], &m.child);
@@ -822,7 +829,8 @@ static int defer_row(struct builder *b, struct raw_mapping *r)
 
 static int end_mapping(struct builder *b)
 {
-	struct raw_mapping r = { { NULL, NULL, NULL }, { 0, 0, 0 }, { 0, 0, 0 }, b->line, false, false };
+	struct raw_mapping r = { { NULL, NULL, NULL }, { 0, 0, 0 }, 0, false, { 0, 0, 0 }, b->line,
+				 false, false };
 	int is_member = bool_of(b, XF_IS_MEMBER), is_manager = bool_of(b, XF_IS_MANAGER);
 	size_t len[3];
 	int f, rc;
@@ -859,6 +867,8 @@ static int end_mapping(struct builder *b)
 	/* An empty isMember on a member row means member (SPEC §2). */
 	r.is_member = len[XF_MEMBER] ? is_member != 0 : false;
 	r.is_manager = len[XF_MEMBER] ? is_manager == 1 : false;
+	r.hash = b->id_hash;
+	r.hashed = len[XF_MEMBER] > 0;
 	if (b->done[KIND_MEMBERS] && b->done[KIND_TEAMS])
 		rc = resolve_row(b, &r);
 	else

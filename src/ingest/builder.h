@@ -61,6 +61,8 @@ struct builder {
 	uint32_t line;
 	bool invalid;        /* a reader reported this record already */
 	uint32_t reported;   /* fields (bits) the reader reported: not "missing" too */
+	uint32_t id_hash;    /* the record's member id in by_member_id (prefetched) */
+	uint32_t email_hash; /* its email in by_email */
 	struct buf scratch;
 	struct builder_value vals[BUILDER_MAX_FIELDS];
 	struct buf list_items; /* (off,len) pairs of list items, per field */

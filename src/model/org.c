@@ -128,10 +128,10 @@ const char *org_member_prop(const struct member *m, uint32_t index)
 	return NULL;
 }
 
-int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup)
+int org_add_member_hashed(struct org *o, const struct member *m, const struct org_member_keys *k,
+			  uint32_t *index, uint32_t *dup)
 {
 	struct strmap_pos pid, pemail;
-	size_t idlen = strlen(m->external_id), elen = strlen(m->email);
 	uint32_t i = o->nmembers;
 	int rc;
 
@@ -142,9 +142,9 @@ int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint3
 	    strmap_reserve(&o->by_email, (size_t)i + 1) < 0)
 		return ORG_ENOMEM;
 	/* One probe per index: both keys must be new before either is taken. */
-	if (strmap_probe(&o->by_member_id, m->external_id, idlen, &pid, dup))
+	if (strmap_probe_hashed(&o->by_member_id, m->external_id, k->id_len, k->id_hash, &pid, dup))
 		return ORG_EDUP_ID;
-	if (strmap_probe(&o->by_email, m->email, elen, &pemail, dup))
+	if (strmap_probe_hashed(&o->by_email, m->email, k->email_len, k->email_hash, &pemail, dup))
 		return ORG_EDUP_EMAIL;
 	strmap_put_at(&o->by_member_id, &pid, m->external_id, i);
 	strmap_put_at(&o->by_email, &pemail, m->email, i);
@@ -153,6 +153,17 @@ int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint3
 	if (index)
 		*index = i;
 	return ORG_OK;
+}
+
+int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup)
+{
+	struct org_member_keys k;
+
+	k.id_len = strlen(m->external_id);
+	k.email_len = strlen(m->email);
+	k.id_hash = strmap_prefetch(&o->by_member_id, m->external_id, k.id_len);
+	k.email_hash = strmap_prefetch(&o->by_email, m->email, k.email_len);
+	return org_add_member_hashed(o, m, &k, index, dup);
 }
 
 int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup)
@@ -237,6 +248,14 @@ int org_merge_duplicate_mappings(struct org *o,
 int org_find_member(const struct org *o, const char *id, size_t len, uint32_t *index)
 {
 	return strmap_get(&o->by_member_id, id, len, index);
+}
+
+int org_find_member_hashed(const struct org *o, const char *id, size_t len, uint32_t hash,
+			   uint32_t *index)
+{
+	struct strmap_pos pos;
+
+	return strmap_probe_hashed(&o->by_member_id, id, len, hash, &pos, index);
 }
 
 int org_find_member_by_email(const struct org *o, const char *email, size_t len, uint32_t *index)

@@ -128,6 +128,17 @@ int org_find_property(const struct org *o, const char *name, size_t len, uint32_
  */
 int org_add_member(struct org *o, const struct member *m, uint32_t *index, uint32_t *dup);
 
+/*
+ * The same, for ingest's hot path: the key lengths are known and their
+ * hashes already computed (strmap_prefetch on by_member_id and by_email).
+ */
+struct org_member_keys {
+	size_t id_len, email_len;
+	uint32_t id_hash, email_hash;
+};
+int org_add_member_hashed(struct org *o, const struct member *m, const struct org_member_keys *k,
+			  uint32_t *index, uint32_t *dup);
+
 /* size bytes from the org's arena, aligned for any type; NULL when out of memory. */
 void *org_alloc(struct org *o, size_t size);
 
@@ -155,6 +166,9 @@ int org_reserve(struct org *o, uint32_t members, uint32_t teams, uint32_t mappin
 
 /* Lookups: return 1 and fill *index when found, else 0. */
 int org_find_member(const struct org *o, const char *id, size_t len, uint32_t *index);
+/* With the id's hash from strmap_prefetch(&o->by_member_id, ...). */
+int org_find_member_hashed(const struct org *o, const char *id, size_t len, uint32_t hash,
+			   uint32_t *index);
 int org_find_member_by_email(const struct org *o, const char *email, size_t len, uint32_t *index);
 int org_find_team(const struct org *o, const char *id, size_t len, uint32_t *index);
 

@@ -165,10 +165,10 @@ int strmap_reserve(struct strmap *m, size_t n)
 	return cap == m->cap ? 0 : rehash(m, cap);
 }
 
-int strmap_probe(const struct strmap *m, const char *key, size_t len,
-		 struct strmap_pos *pos, uint32_t *value)
+int strmap_probe_hashed(const struct strmap *m, const char *key, size_t len, uint32_t h,
+			struct strmap_pos *pos, uint32_t *value)
 {
-	uint32_t h = hash_bytes(key, len, m->flags & STRMAP_ASCII_CI), j;
+	uint32_t j;
 
 	pos->hash = h;
 	pos->slot = 0;
@@ -186,11 +186,20 @@ int strmap_probe(const struct strmap *m, const char *key, size_t len,
 	return 0;
 }
 
-void strmap_prefetch(const struct strmap *m, const char *key, size_t len)
+int strmap_probe(const struct strmap *m, const char *key, size_t len,
+		 struct strmap_pos *pos, uint32_t *value)
 {
+	return strmap_probe_hashed(m, key, len, hash_bytes(key, len, m->flags & STRMAP_ASCII_CI),
+				   pos, value);
+}
+
+uint32_t strmap_prefetch(const struct strmap *m, const char *key, size_t len)
+{
+	uint32_t h = hash_bytes(key, len, m->flags & STRMAP_ASCII_CI);
+
 	if (m->cap)
-		__builtin_prefetch(&m->slots[hash_bytes(key, len, m->flags & STRMAP_ASCII_CI) &
-					     (m->cap - 1)]);
+		__builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+	return h;
 }
 
 void strmap_put_at(struct strmap *m, const struct strmap_pos *pos, const char *key,

@@ -68,9 +68,14 @@ void strmap_put_at(struct strmap *m, const struct strmap_pos *pos, const char *k
 
 /*
  * Starts loading the slot where key would be, so that a probe a little
- * later (when its record is complete) does not wait on memory.
+ * later (when its record is complete) does not wait on memory. Returns
+ * the key's hash in this map, for strmap_probe_hashed.
  */
-void strmap_prefetch(const struct strmap *m, const char *key, size_t len);
+uint32_t strmap_prefetch(const struct strmap *m, const char *key, size_t len);
+
+/* strmap_probe with the hash strmap_prefetch returned for this key and map. */
+int strmap_probe_hashed(const struct strmap *m, const char *key, size_t len, uint32_t hash,
+			struct strmap_pos *pos, uint32_t *value);
 
 /* ASCII-only case-insensitive comparison of len bytes. */
 int strmap_ci_equal(const char *a, const char *b, size_t len);
