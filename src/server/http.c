@@ -297,6 +297,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return (enum MHD_Result)route(r);
 }
 
+/* The path as it may be logged: an invitation token is a secret. */
+static const char *loggable_path(const char *path)
+{
+	static const char prefix[] = "/v1/invitations/";
+
+	return strncmp(path, prefix, sizeof(prefix) - 1) == 0 ? "/v1/invitations/{token}/accept"
+							       : path;
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **state,
 		    enum MHD_RequestTerminationCode why)
 {
@@ -313,7 +322,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	if (!svc->cfg.quiet)
 		fprintf(stderr, "{\"ts\":%" PRIu64 ",\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
 			"\"status\":%d,\"ms\":%.3f,\"org\":%" PRId64 "}\n",
-			service_now_ms(), r->request_id, r->method, r->path, r->status,
+			service_now_ms(), r->request_id, r->method, loggable_path(r->path), r->status,
 			(double)(now_ns() - r->started_ns) / 1e6, r->org_id);
 	if (r->post)
 		MHD_destroy_post_processor(r->post);

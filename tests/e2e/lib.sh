@@ -143,7 +143,7 @@ start_server() {
 	: >"$TMP/server.out" # before the server opens it: the polling below reads it at once
 	# $ORGSYNC is split on purpose: it may be a wrapper command line.
 	# shellcheck disable=SC2086
-	$ORGSYNC serve --db "sqlite:$DB" --listen 127.0.0.1:0 --quiet "$@" \
+	$ORGSYNC serve --db "sqlite:$DB" --listen 127.0.0.1:0 ${SERVER_QUIET---quiet} "$@" \
 		>"$TMP/server.out" 2>>"$TMP/server.err" &
 	SERVER_PID=$!
 	PORT=

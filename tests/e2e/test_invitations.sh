@@ -5,6 +5,7 @@
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+SERVER_QUIET= # with the request log: secrets must stay out of it
 start_server
 new_org acme
 KEY=$ORG_KEY
@@ -50,6 +51,11 @@ expect_status 200
 expect_jq "answer" .state active
 req GET /v1/members/M001
 expect_jq "state" .state active
+
+t "the request log shows neither the invitation token nor the API key"
+expect_eq "token in the log" 0 "$(grep -cF -- "$TOKEN" "$TMP/server.err")"
+expect_eq "key in the log" 0 "$(grep -cF -- "$KEY" "$TMP/server.err")"
+expect_ne "the log has the accept request" 0 "$(grep -c '/v1/invitations/{token}/accept' "$TMP/server.err")"
 
 t "an invitation link works once"
 accept "$TOKEN"
