@@ -246,7 +246,8 @@ static void refuse(struct ctx *c, uint32_t i, uint32_t holder)
 		return;
 	/* A failed report_add is counted by the report as dropped; the plan stands. */
 	report_add(c->rep, ISSUE_ERROR, CODE_EMAIL_TAKEN,
-		   &(struct issue_loc){ "members", dm->line, 0, "email", dm->external_id },
+		   &(struct issue_loc){ c->opts->members_file ? c->opts->members_file : "members",
+					dm->line, 0, "email", dm->external_id },
 		   "email '%s' is already used by member '%s' (%s); this row is skipped",
 		   dm->email, c->s->members[holder].external_id, why_it_stays(c, holder));
 }

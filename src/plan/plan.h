@@ -108,6 +108,7 @@ struct risk_result {
 struct plan_opts {
 	enum plan_mode mode;
 	bool auto_invite;
+	const char *members_file; /* where desired members came from, for the report; NULL: "members" */
 };
 
 struct plan {

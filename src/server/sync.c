@@ -308,8 +308,10 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		goto finish;
 	}
 	t[T_LOAD] = mono_ms();
-	if (plan_build(&desired, &stored, &(struct plan_opts){ set.mode, set.auto_invite }, &plan,
-		       &rep) != PLAN_OK) {
+	if (plan_build(&desired, &stored,
+		       &(struct plan_opts){ set.mode, set.auto_invite,
+					    strcmp(row.format, "json") ? "members.csv" : "payload.json" },
+		       &plan, &rep) != PLAN_OK) {
 		snprintf(reason, sizeof(reason), "out of memory while planning");
 		goto finish;
 	}

@@ -66,6 +66,7 @@ struct fx {
 	struct org d, s;
 	struct report rep;
 	struct plan p;
+	const char *members_file; /* plan_opts.members_file; NULL by default */
 };
 
 static void fx_init(struct fx *f)
@@ -74,6 +75,7 @@ static void fx_init(struct fx *f)
 	org_init(&f->s);
 	report_init(&f->rep);
 	memset(&f->p, 0, sizeof(f->p));
+	f->members_file = NULL;
 }
 
 static void fx_free(struct fx *f)
@@ -86,7 +88,7 @@ static void fx_free(struct fx *f)
 
 static void build(struct fx *f, enum plan_mode mode, bool auto_invite)
 {
-	struct plan_opts opts = { mode, auto_invite };
+	struct plan_opts opts = { mode, auto_invite, f->members_file };
 
 	plan_free(&f->p);
 	CHECK_EQ("plan_build status", PLAN_OK, plan_build(&f->d, &f->s, &opts, &f->p, &f->rep));
@@ -509,6 +511,12 @@ static void test_adoption_refused_when_matched_by_id(void **state)
 	CHECK_EQ("severity", ISSUE_ERROR, is->severity);
 	CHECK_STR("file", "members", is->file);
 	CHECK_EQ("line", 3, is->line);
+	/* The report names the input the members came from, when told. */
+	f.members_file = "members.csv";
+	report_free(&f.rep);
+	report_init(&f.rep);
+	build(&f, PLAN_FULL, true);
+	CHECK_STR("file when named", "members.csv", find_issue(&f.rep, CODE_EMAIL_TAKEN, 0)->file);
 	CHECK_STR("field", "email", is->field);
 	CHECK_STR("record id", "C", is->record_id);
 	if (!strstr(is->message, "'A'"))
