@@ -511,18 +511,18 @@ static void test_adoption_refused_when_matched_by_id(void **state)
 	CHECK_EQ("severity", ISSUE_ERROR, is->severity);
 	CHECK_STR("file", "members", is->file);
 	CHECK_EQ("line", 3, is->line);
-	/* The report names the input the members came from, when told. */
-	f.members_file = "members.csv";
-	report_free(&f.rep);
-	report_init(&f.rep);
-	build(&f, PLAN_FULL, true);
-	CHECK_STR("file when named", "members.csv", find_issue(&f.rep, CODE_EMAIL_TAKEN, 0)->file);
 	CHECK_STR("field", "email", is->field);
 	CHECK_STR("record id", "C", is->record_id);
 	if (!strstr(is->message, "'A'"))
 		fail_msg("message should name member 'A': %s", is->message);
 	check_counts("refused", (struct plan_counts){ .updated = 1, .teams_unchanged = 1 },
 		     &f.p.counts);
+	/* The report names the input the members came from, when told. */
+	f.members_file = "members.csv";
+	report_free(&f.rep);
+	report_init(&f.rep);
+	build(&f, PLAN_FULL, true);
+	CHECK_STR("file when named", "members.csv", find_issue(&f.rep, CODE_EMAIL_TAKEN, 0)->file);
 	fx_free(&f);
 }
 
