@@ -24,5 +24,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_org(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 #endif
