@@ -58,6 +58,36 @@ static void run_cases(const struct utf8_case *cases, size_t n)
 
 #define RUN(cases) run_cases(cases, sizeof(cases) / sizeof(cases[0]))
 
+/* utf8_cut never splits a sequence: the kept prefix is valid, and as long as can be. */
+static void test_cut_between_characters(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len, want;
+	} cases[] = {
+		{ "abc", 3, 3 },
+		{ "ab\xC3\xA9", 4, 4 },          /* é complete */
+		{ "ab\xC3\xA9", 3, 2 },          /* é cut after its lead byte */
+		{ "a\xE7\x8E\x8B", 4, 4 },       /* 王 complete */
+		{ "a\xE7\x8E\x8B", 3, 1 },       /* 王 cut after two bytes */
+		{ "a\xE7\x8E\x8B", 2, 1 },
+		{ "\xF0\x9F\x98\x80z", 4, 4 },  /* an emoji, then z outside the cut */
+		{ "\xF0\x9F\x98\x80", 3, 0 },
+		{ "", 0, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t got = utf8_cut(cases[i].s, cases[i].len);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu: utf8_cut(len %zu) = %zu, expected %zu", i, cases[i].len, got,
+				 cases[i].want);
+		assert_int_equal(utf8_valid_prefix(cases[i].s, got), got);
+	}
+}
+
 static void test_valid_text(void **state)
 {
 	static const struct utf8_case cases[] = {
@@ -348,6 +378,7 @@ static void test_exhaustive_four_byte_leads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cut_between_characters),
 		cmocka_unit_test(test_valid_text),
 		cmocka_unit_test(test_overlong_forms),
 		cmocka_unit_test(test_surrogates_and_range),
