@@ -9,8 +9,10 @@
  *   2. the rest by email, adopting a stored member nobody matched by id;
  *   3. what becomes of each unmatched stored member (whether it frees its
  *      email depends on that, so it comes before any clash is judged);
- *   4. each desired member: email clash, field diff, action;
- *   5. teams; 6. mappings, keyed by stored indexes after adoption.
+ *   4. which desired members cannot take their email (a holder that stays
+ *      keeps it; one whose own row moves it elsewhere gives it up);
+ *   5. each desired member: field diff, action;
+ *   6. teams; 7. mappings, keyed by stored indexes after adoption.
  */
 #include "plan/plan.h"
 
@@ -52,6 +54,7 @@ struct ctx {
 	uint8_t *sact;      /* action of an unmatched stored member */
 	uint8_t *dflags;
 	uint32_t *dmatch;   /* desired -> stored match, refused ones included */
+	uint32_t *holder;   /* desired -> stored member holding its email, PLAN_NONE */
 	uint8_t *tflags;
 	uint32_t *prop_d2s; /* property index translation by name */
 	uint32_t *prop_s2d;
@@ -252,16 +255,61 @@ static void refuse(struct ctx *c, uint32_t i, uint32_t holder)
 		   dm->email, c->s->members[holder].external_id, why_it_stays(c, holder));
 }
 
-/* Pass 4, one desired member. */
+/* Whether the holder's own row in this sync gives its email up for another. */
+static bool moves_away(const struct ctx *c, uint32_t holder, uint32_t i)
+{
+	uint32_t k = c->s2d[holder];
+	const char *now = c->s->members[holder].email;
+	const char *next;
+	size_t len;
+
+	if (k == PLAN_NONE || k == i)
+		return false;
+	next = c->d->members[k].email;
+	len = strlen(next);
+	return !(strlen(now) == len && strmap_ci_equal(now, next, len));
+}
+
+/*
+ * Pass 4. An email held by a member who stays is refused (email_taken);
+ * one held by a member whose row takes another email is free, which lets a
+ * sync swap or hand over emails (the store parks the keys in between).
+ * That holds only while the holder's row is applied: a refusal passes on
+ * to whoever waited for it, until nothing changes.
+ */
+static void judge_emails(struct ctx *c)
+{
+	uint32_t i, n = c->d->nmembers;
+	bool changed = true;
+
+	for (i = 0; i < n; i++) {
+		c->holder[i] = email_holder(c, i);
+		if (c->holder[i] != PLAN_NONE && !moves_away(c, c->holder[i], i))
+			refuse(c, i, c->holder[i]);
+	}
+	while (changed) {
+		changed = false;
+		for (i = 0; i < n; i++) {
+			uint32_t h = c->holder[i];
+
+			if (h == PLAN_NONE || (c->dflags[i] & DF_REFUSED) ||
+			    !(c->dflags[c->s2d[h]] & DF_REFUSED))
+				continue;
+			refuse(c, i, h);
+			changed = true;
+		}
+	}
+}
+
+/* Pass 5, one desired member. */
 static void plan_desired_member(struct ctx *c, uint32_t i)
 {
 	struct member_change *mc = &c->p->members[c->p->nmembers++];
 	struct plan_counts *n = &c->p->counts;
-	uint32_t j = c->dmatch[i], holder = email_holder(c, i);
+	uint32_t j = c->dmatch[i];
 
 	*mc = (struct member_change){ i, j, MEMBER_UNCHANGED, false, 0 };
-	if (holder != PLAN_NONE) {
-		refuse(c, i, holder);
+	if (c->dflags[i] & DF_REFUSED) {
 		if (j != PLAN_NONE)
 			n->unchanged++;
 		return;
@@ -305,6 +353,7 @@ static int plan_members(struct ctx *c)
 	p->members = alloc_array((size_t)d->nmembers + absent, sizeof(*p->members));
 	if (!p->members)
 		return PLAN_ENOMEM;
+	judge_emails(c);
 	for (i = 0; i < d->nmembers; i++)
 		plan_desired_member(c, i);
 	for (j = 0; j < s->nmembers; j++) {
@@ -587,7 +636,7 @@ int plan_build(const struct org *desired, const struct org *stored, const struct
 	       struct plan *out, struct report *rep)
 {
 	struct ctx c = { desired, stored, opts, out, rep, NULL, NULL, NULL, NULL, NULL,
-			 NULL, NULL, NULL, 0 };
+			 NULL, NULL, NULL, NULL, 0 };
 	size_t nd = desired->nmembers, ns = stored->nmembers;
 	int rc = PLAN_ENOMEM;
 
@@ -595,6 +644,7 @@ int plan_build(const struct org *desired, const struct org *stored, const struct
 	out->desired_to_stored = alloc_array(nd, sizeof(uint32_t));
 	out->team_desired_to_stored = alloc_array(desired->nteams, sizeof(uint32_t));
 	c.dmatch = alloc_array(nd, sizeof(uint32_t));
+	c.holder = alloc_array(nd, sizeof(uint32_t));
 	c.dflags = calloc(nd ? nd : 1, 1);
 	c.s2d = alloc_array(ns, sizeof(uint32_t));
 	c.sflags = calloc(ns ? ns : 1, 1);
@@ -602,7 +652,8 @@ int plan_build(const struct org *desired, const struct org *stored, const struct
 	c.tflags = calloc(stored->nteams ? stored->nteams : 1, 1);
 	c.prop_d2s = alloc_array(desired->nprops, sizeof(uint32_t));
 	c.prop_s2d = alloc_array(stored->nprops, sizeof(uint32_t));
-	if (!out->desired_to_stored || !out->team_desired_to_stored || !c.dmatch || !c.dflags ||
+	if (!out->desired_to_stored || !out->team_desired_to_stored || !c.dmatch || !c.holder ||
+	    !c.dflags ||
 	    !c.s2d || !c.sflags || !c.sact || !c.tflags || !c.prop_d2s || !c.prop_s2d)
 		goto out;
 	fill_none(out->desired_to_stored, nd);
@@ -627,6 +678,7 @@ out:
 	free(c.sflags);
 	free(c.s2d);
 	free(c.dflags);
+	free(c.holder);
 	free(c.dmatch);
 	return rc;
 }

@@ -322,4 +322,28 @@ expect_status 400
 req GET '/v1/members?team=NOPE'
 expect_status 404
 
+t "two members swap emails in one sync; an email handed over goes to a new member"
+W=$TMP/swap
+fx_new "$W"
+fx_member "$W" S1 s1@acme.example Swap One
+fx_member "$W" S2 s2@acme.example Swap Two
+fx_member "$W" S3 s3@acme.example Swap Three
+sync_csv "$W" '?mode=partial'
+expect_sync Success
+fx_new "$W"
+fx_member "$W" S1 s2@acme.example Swap One
+fx_member "$W" S2 s1@acme.example Swap Two
+fx_member "$W" S3 s3.new@acme.example Swap Three
+fx_member "$W" S4 s3@acme.example Swap Four
+sync_csv "$W" '?mode=partial'
+expect_sync Success
+expect_count "updated" .counts.members.updated 3
+expect_count "created" .counts.members.created 1
+req GET /v1/members/S1
+expect_jq "S1's email" .email s2@acme.example
+req GET /v1/members/S2
+expect_jq "S2's email" .email s1@acme.example
+req GET /v1/members/S4
+expect_jq "S4 has S3's old email" .email s3@acme.example
+
 finish

@@ -485,11 +485,10 @@ static void test_email_adoption_reactivates(void **state)
 	fx_free(&f);
 }
 
-/* The email's holder is in the sync under its own id: no adoption, no create. */
-static void test_adoption_refused_when_matched_by_id(void **state)
+/* The email's holder is in the sync with another email: the email is handed over. */
+static void test_email_handed_over_by_a_row_moving_away(void **state)
 {
 	struct fx f;
-	const struct issue *is;
 	uint32_t team;
 
 	(void)state;
@@ -499,15 +498,65 @@ static void test_adoption_refused_when_matched_by_id(void **state)
 	have(&f.s, "A", "a@x.com", STATE_ACTIVE);
 	team = add_team(&f.d, "T1", "Team");
 	add_team(&f.s, "T1", "Team");
-	add_map(&f.d, team, MAPPING_MEMBER, 1, true, false); /* C's, dropped with C */
+	add_map(&f.d, team, MAPPING_MEMBER, 1, true, false);
 	build(&f, PLAN_FULL, true);
 	CHECK_ACTION("A", MEMBER_UPDATE, for_desired(&f.p, 0)->action);
 	CHECK_BITS("A", CHANGED_EMAIL, for_desired(&f.p, 0)->changed);
+	CHECK_ACTION("C takes A's old email", MEMBER_CREATE, for_desired(&f.p, 1)->action);
+	CHECK_EQ("errors", 0, report_count(&f.rep, ISSUE_ERROR));
+	check_counts("handed over", (struct plan_counts){ .created = 1, .updated = 1,
+							  .invitations = 1, .teams_unchanged = 1,
+							  .mappings_added = 1 },
+		     &f.p.counts);
+	fx_free(&f);
+}
+
+/* Two members swap emails in one sync: both rows apply. */
+static void test_email_swap(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	want(&f.d, "A", "b@x.com");
+	want(&f.d, "B", "a@x.com");
+	have(&f.s, "A", "a@x.com", STATE_ACTIVE);
+	have(&f.s, "B", "b@x.com", STATE_ACTIVE);
+	build(&f, PLAN_FULL, false);
+	CHECK_ACTION("A", MEMBER_UPDATE, for_desired(&f.p, 0)->action);
+	CHECK_ACTION("B", MEMBER_UPDATE, for_desired(&f.p, 1)->action);
+	CHECK_BITS("B", CHANGED_EMAIL, for_desired(&f.p, 1)->changed);
+	CHECK_EQ("errors", 0, report_count(&f.rep, ISSUE_ERROR));
+	fx_free(&f);
+}
+
+/*
+ * A hand-over holds only while the holder's own row applies: A cannot take
+ * b@ (an absent Administrator keeps it), so A keeps a@, and C, who waited
+ * for a@, is refused too.
+ */
+static void test_email_refused_along_a_chain(void **state)
+{
+	struct fx f;
+	const struct issue *is;
+	uint32_t team;
+
+	(void)state;
+	fx_init(&f);
+	want(&f.d, "A", "b@x.com");
+	want(&f.d, "C", "a@x.com");
+	have(&f.s, "A", "a@x.com", STATE_ACTIVE);
+	add_member(&f.s, "B", "b@x.com", STATE_ACTIVE, ROLE_ADMINISTRATOR);
+	team = add_team(&f.d, "T1", "Team");
+	add_team(&f.s, "T1", "Team");
+	add_map(&f.d, team, MAPPING_MEMBER, 1, true, false); /* C's, dropped with C */
+	build(&f, PLAN_FULL, true);
+	CHECK_ACTION("A not applied", MEMBER_UNCHANGED, for_desired(&f.p, 0)->action);
 	CHECK_ACTION("C not applied", MEMBER_UNCHANGED, for_desired(&f.p, 1)->action);
 	CHECK_EQ("C stored", PLAN_NONE, for_desired(&f.p, 1)->stored);
 	CHECK_EQ("desired_to_stored[C]", PLAN_NONE, f.p.desired_to_stored[1]);
-	CHECK_EQ("errors", 1, report_count(&f.rep, ISSUE_ERROR));
-	is = find_issue(&f.rep, CODE_EMAIL_TAKEN, 0);
+	CHECK_EQ("errors", 2, report_count(&f.rep, ISSUE_ERROR));
+	is = find_issue(&f.rep, CODE_EMAIL_TAKEN, 1);
 	CHECK_EQ("severity", ISSUE_ERROR, is->severity);
 	CHECK_STR("file", "members", is->file);
 	CHECK_EQ("line", 3, is->line);
@@ -515,7 +564,9 @@ static void test_adoption_refused_when_matched_by_id(void **state)
 	CHECK_STR("record id", "C", is->record_id);
 	if (!strstr(is->message, "'A'"))
 		fail_msg("message should name member 'A': %s", is->message);
-	check_counts("refused", (struct plan_counts){ .updated = 1, .teams_unchanged = 1 },
+	if (!strstr(find_issue(&f.rep, CODE_EMAIL_TAKEN, 0)->message, "'B'"))
+		fail_msg("A's refusal should name member 'B'");
+	check_counts("refused", (struct plan_counts){ .unchanged = 2, .teams_unchanged = 1 },
 		     &f.p.counts);
 	/* The report names the input the members came from, when told. */
 	f.members_file = "members.csv";
@@ -1304,7 +1355,9 @@ int main(void)
 		cmocka_unit_test(test_present_admin_updated),
 		cmocka_unit_test(test_email_adoption),
 		cmocka_unit_test(test_email_adoption_reactivates),
-		cmocka_unit_test(test_adoption_refused_when_matched_by_id),
+		cmocka_unit_test(test_email_handed_over_by_a_row_moving_away),
+		cmocka_unit_test(test_email_swap),
+		cmocka_unit_test(test_email_refused_along_a_chain),
 		cmocka_unit_test(test_email_taken_by_staying_member),
 		cmocka_unit_test(test_email_free_when_holder_deleted),
 		cmocka_unit_test(test_adoption_refused_for_skipped_id),
