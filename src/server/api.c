@@ -15,6 +15,7 @@
 
 #include "ingest/ingest.h"
 #include "server/service.h"
+#include "server/orgcache.h"
 #include "server/settings.h"
 #include "server/sync.h"
 #include "store/store.h"
@@ -614,16 +615,14 @@ static int get_roles(struct http_req *r)
 
 /* --- members, teams ----------------------------------------------------------- */
 
-/* Loads the stored org for a read; answers on failure (returns != -1). */
-static int load_org(struct http_req *r, struct org *o, struct store_ids *ids)
+/* The stored org for a read (shared, read-only); answers on failure (returns != -1). */
+static int load_org(struct http_req *r, struct org_snapshot **snap)
 {
 	struct store *st = db(r);
+	int rc = orgcache_get(st, r->org_id, snap);
 
-	org_init(o);
-	if (store_org_load(st, r->org_id, o, ids)) {
-		org_free(o);
+	if (rc)
 		return db_error(r, st);
-	}
 	return -1;
 }
 
@@ -666,8 +665,8 @@ static int list_members(struct http_req *r)
 	const char *state = http_arg(r, "state"), *team = http_arg(r, "team");
 	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
 	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
-	struct store_ids ids = { NULL, NULL };
-	struct org o;
+	struct org_snapshot *snap;
+	const struct org *o;
 	uint32_t t = 0, i;
 	uint8_t *in_team = NULL;
 	size_t seen = 0;
@@ -679,32 +678,31 @@ static int list_members(struct http_req *r)
 				  "state is created, invited, active or deactivated", NULL);
 	if (limit == 0 || limit > 1000)
 		limit = 100;
-	if ((rc = load_org(r, &o, &ids)) != -1)
+	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
+	o = &snap->org;
 	if (team) {
-		if (!org_find_team(&o, team, strlen(team), &t)) {
-			org_free(&o);
-			store_ids_free(&ids);
+		if (!org_find_team(o, team, strlen(team), &t)) {
+			orgcache_put(snap);
 			return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
 		}
-		in_team = calloc(o.nmembers + 1, 1);
-		for (i = 0; in_team && i < o.nmappings; i++)
-			if (o.mappings[i].team == t && o.mappings[i].kind == MAPPING_MEMBER)
-				in_team[o.mappings[i].child] = 1;
+		in_team = calloc(o->nmembers + 1, 1);
+		for (i = 0; in_team && i < o->nmappings; i++)
+			if (o->mappings[i].team == t && o->mappings[i].kind == MAPPING_MEMBER)
+				in_team[o->mappings[i].child] = 1;
 	}
 	items = json_array();
-	for (i = 0; i < o.nmembers && json_array_size(items) < limit; i++) {
-		if ((want >= 0 && o.members[i].state != want) || (in_team && !in_team[i]))
+	for (i = 0; i < o->nmembers && json_array_size(items) < limit; i++) {
+		if ((want >= 0 && o->members[i].state != want) || (in_team && !in_team[i]))
 			continue;
 		if (seen++ < offset)
 			continue;
-		json_array_append_new(items, member_json(&o, &o.members[i]));
+		json_array_append_new(items, member_json(o, &o->members[i]));
 	}
 	free(in_team);
 	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o, s:I}", "items", items, "offset",
 						 (json_int_t)offset), NULL, NULL);
-	org_free(&o);
-	store_ids_free(&ids);
+	orgcache_put(snap);
 	return rc;
 }
 
@@ -723,22 +721,23 @@ static json_t *team_ref(const struct team *t)
 
 static int get_member(struct http_req *r)
 {
-	struct store_ids ids = { NULL, NULL };
-	struct org o;
+	struct org_snapshot *snap;
+	const struct org *o;
 	uint32_t idx, i;
 	json_t *doc, *teams;
 	int rc;
 
-	if ((rc = load_org(r, &o, &ids)) != -1)
+	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
-	if ((rc = find_member(r, &o, &idx)) == -1) {
-		doc = member_json(&o, &o.members[idx]);
+	o = &snap->org;
+	if ((rc = find_member(r, o, &idx)) == -1) {
+		doc = member_json(o, &o->members[idx]);
 		teams = json_array();
-		for (i = 0; i < o.nmappings; i++) {
-			const struct mapping *m = &o.mappings[i];
+		for (i = 0; i < o->nmappings; i++) {
+			const struct mapping *m = &o->mappings[i];
 
 			if (m->kind == MAPPING_MEMBER && m->child == idx) {
-				json_t *ref = team_ref(&o.teams[m->team]);
+				json_t *ref = team_ref(&o->teams[m->team]);
 
 				json_object_set_new(ref, "isMember", json_boolean(m->is_member));
 				json_object_set_new(ref, "isManager", json_boolean(m->is_manager));
@@ -748,8 +747,7 @@ static int get_member(struct http_req *r)
 		json_object_set_new(doc, "teams", teams);
 		rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
 	}
-	org_free(&o);
-	store_ids_free(&ids);
+	orgcache_put(snap);
 	return rc;
 }
 
@@ -815,20 +813,20 @@ out:
 
 static int get_visible_teams(struct http_req *r)
 {
-	struct store_ids ids = { NULL, NULL };
-	struct org o;
+	struct org_snapshot *snap;
+	const struct org *o;
 	uint32_t idx;
 	int rc;
 
-	if ((rc = load_org(r, &o, &ids)) != -1)
+	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
-	if ((rc = find_member(r, &o, &idx)) == -1)
+	o = &snap->org;
+	if ((rc = find_member(r, o, &idx)) == -1)
 		rc = http_json(r, MHD_HTTP_OK,
-			       json_pack("{s:s, s:o}", "externalMemberId", o.members[idx].external_id,
-					 "items", visible_teams(&o, idx)),
+			       json_pack("{s:s, s:o}", "externalMemberId", o->members[idx].external_id,
+					 "items", visible_teams(o, idx)),
 			       NULL, NULL);
-	org_free(&o);
-	store_ids_free(&ids);
+	orgcache_put(snap);
 	return rc;
 }
 
@@ -866,34 +864,35 @@ static int accept_invitation(struct http_req *r)
 
 static int list_teams(struct http_req *r)
 {
-	struct store_ids ids = { NULL, NULL };
-	struct org o;
+	struct org_snapshot *snap;
+	const struct org *o;
 	json_t *items;
 	uint32_t i;
 	int rc;
 
-	if ((rc = load_org(r, &o, &ids)) != -1)
+	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
+	o = &snap->org;
 	items = json_array();
-	for (i = 0; i < o.nteams; i++)
-		json_array_append_new(items, team_ref(&o.teams[i]));
+	for (i = 0; i < o->nteams; i++)
+		json_array_append_new(items, team_ref(&o->teams[i]));
 	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "items", items), NULL, NULL);
-	org_free(&o);
-	store_ids_free(&ids);
+	orgcache_put(snap);
 	return rc;
 }
 
 static int get_team(struct http_req *r)
 {
-	struct store_ids ids = { NULL, NULL };
-	struct org o;
+	struct org_snapshot *snap;
+	const struct org *o;
 	json_t *members, *managers, *parents, *subteams, *doc;
 	uint32_t t, i;
 	int rc;
 
-	if ((rc = load_org(r, &o, &ids)) != -1)
+	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
-	if (!org_find_team(&o, r->params[0], strlen(r->params[0]), &t)) {
+	o = &snap->org;
+	if (!org_find_team(o, r->params[0], strlen(r->params[0]), &t)) {
 		rc = http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
 		goto out;
 	}
@@ -901,29 +900,28 @@ static int get_team(struct http_req *r)
 	managers = json_array();
 	parents = json_array();
 	subteams = json_array();
-	for (i = 0; i < o.nmappings; i++) {
-		const struct mapping *m = &o.mappings[i];
+	for (i = 0; i < o->nmappings; i++) {
+		const struct mapping *m = &o->mappings[i];
 
 		if (m->kind == MAPPING_MEMBER && m->team == t) {
 			if (m->is_member)
-				json_array_append_new(members, json_string(o.members[m->child].external_id));
+				json_array_append_new(members, json_string(o->members[m->child].external_id));
 			if (m->is_manager)
-				json_array_append_new(managers, json_string(o.members[m->child].external_id));
+				json_array_append_new(managers, json_string(o->members[m->child].external_id));
 		} else if (m->kind == MAPPING_SUBTEAM && m->team == t) {
-			json_array_append_new(subteams, team_ref(&o.teams[m->child]));
+			json_array_append_new(subteams, team_ref(&o->teams[m->child]));
 		} else if (m->kind == MAPPING_SUBTEAM && m->child == t) {
-			json_array_append_new(parents, team_ref(&o.teams[m->team]));
+			json_array_append_new(parents, team_ref(&o->teams[m->team]));
 		}
 	}
-	doc = team_ref(&o.teams[t]);
+	doc = team_ref(&o->teams[t]);
 	json_object_set_new(doc, "members", members);
 	json_object_set_new(doc, "managers", managers);
 	json_object_set_new(doc, "parents", parents);
 	json_object_set_new(doc, "subteams", subteams);
 	rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
 out:
-	org_free(&o);
-	store_ids_free(&ids);
+	orgcache_put(snap);
 	return rc;
 }
 

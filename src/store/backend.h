@@ -38,6 +38,7 @@ struct store {
  */
 struct store_ops {
 	void (*close)(struct store *s);
+	int (*org_version)(struct store *s, int64_t org_id, int64_t *version);
 	int (*autocheckpoint)(struct store *s, bool on);
 	int (*checkpoint)(struct store *s);
 	int (*org_create)(struct store *s, const char *name, const char *key_id,

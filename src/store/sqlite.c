@@ -178,11 +178,15 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  sent_at INTEGER);"
 	"CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL;",
+	/* 2: a stamp that changes with the org's records, for readers that cache them */
+	"ALTER TABLE orgs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
 
 enum stmt_id {
+	ST_ORG_VERSION,
+	ST_ORG_TOUCH,
 	ST_BEGIN,
 	ST_BEGIN_READ,
 	ST_COMMIT,
@@ -322,6 +326,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INVITE_FIND] = "SELECT id, org_id, member_id FROM invitations"
 			   " WHERE token_hash = ?1 AND accepted_at IS NULL AND expires_at > ?2",
 	[ST_INVITE_ACCEPT] = "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1",
+	[ST_ORG_VERSION] = "SELECT version FROM orgs WHERE id = ?1",
+	[ST_ORG_TOUCH] = "UPDATE orgs SET version = version + 1 WHERE id = ?1",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_SYNC_PENDING] = "SELECT id FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
@@ -449,6 +455,19 @@ static int row(struct sqlite_store *q, sqlite3_stmt *st)
 	sqlite3_reset(st);
 	return rc;
 }
+
+/* Marks the org's records changed (within the caller's transaction). */
+static int touch_org(struct sqlite_store *q, int64_t org_id)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_ORG_TOUCH, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return run(q, st);
+}
+
 
 static int exec_cached(struct sqlite_store *q, enum stmt_id id)
 {
@@ -897,6 +916,8 @@ static int sq_property_add(struct store *s, int64_t org_id, const char *name)
 	if (rc == STORE_ECONFLICT)
 		store_set_error(s, rc, "property '%s' is already defined", name);
 out:
+	if (!rc)
+		rc = touch_org(q, org_id);
 	return end_tx(q, rc);
 }
 
@@ -918,6 +939,8 @@ static int sq_property_delete(struct store *s, int64_t org_id, const char *name)
 	rc = run(q, st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = store_set_error(s, STORE_ENOTFOUND, "no property '%s'", name);
+	if (!rc)
+		rc = touch_org(q, org_id);
 	return rc;
 }
 
@@ -2121,6 +2144,8 @@ static int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 		rc = apply_teams(&a);
 	if (!rc)
 		rc = apply_mappings(&a);
+	if (!rc && !plan_is_noop(p))
+		rc = touch_org(a.q, org_id);
 	rc = end_tx(a.q, rc);
 out:
 	member_cols_free(&a.cols);
@@ -2196,10 +2221,29 @@ static int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	if (rc == STORE_ECONFLICT)
 		store_set_error(s, rc, "another member has the external id '%s'", email);
 out:
+	if (!rc)
+		rc = touch_org(q, org_id);
 	rc = end_tx(q, rc);
 	free(key);
 	member_cols_free(&cols);
 	org_free(&none);
+	return rc;
+}
+
+static int sq_org_version(struct store *s, int64_t org_id, int64_t *version)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_ORG_VERSION, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		*version = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
 	return rc;
 }
 
@@ -2278,6 +2322,8 @@ out:
 	if (rc == STORE_ENOTFOUND)
 		store_set_error(s, rc, "no member '%s' to invite", external_id);
 	free(email);
+	if (!rc)
+		rc = touch_org(q, org_id);
 	return end_tx(q, rc);
 }
 
@@ -2321,6 +2367,8 @@ static int sq_invitation_accept(struct store *s, const uint8_t hash[STORE_HASH_L
 	rc = run(q, st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = STORE_ENOTFOUND;
+	if (!rc)
+		rc = touch_org(q, *org_id);
 out:
 	return end_tx(q, rc);
 }
@@ -2840,6 +2888,7 @@ out:
 
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
+	.org_version = sq_org_version,
 	.autocheckpoint = sq_autocheckpoint,
 	.checkpoint = sq_checkpoint,
 	.org_create = sq_org_create,

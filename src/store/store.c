@@ -513,6 +513,13 @@ int store_invite(struct store *s, int64_t org_id, const char *external_id,
 	return rc;
 }
 
+int store_org_version(struct store *s, int64_t org_id, int64_t *version)
+{
+	if (!version)
+		return STORE_EINVAL;
+	return s->ops->org_version(s, org_id, version);
+}
+
 int store_autocheckpoint(struct store *s, bool on)
 {
 	return s->ops->autocheckpoint(s, on);

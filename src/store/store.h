@@ -113,6 +113,14 @@ struct store_ids {
 };
 
 /*
+ * A stamp that changes in the same transaction as any change to the org's
+ * members, teams, mappings or property definitions: a reader that keeps a
+ * loaded org can tell whether it is still current. STORE_ENOTFOUND for an
+ * unknown org.
+ */
+int store_org_version(struct store *s, int64_t org_id, int64_t *version);
+
+/*
  * Loads the org's members (in id order, with state and role), teams and
  * mappings into out (org_init'ed by the caller), from one snapshot. Its
  * properties are the defined ones, in definition order, then any other

@@ -570,7 +570,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 1, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 2, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -1282,6 +1282,34 @@ static void test_apply_failure_rolls_back(void **state)
 }
 
 /* A plan of nothing but UNCHANGED writes nothing. */
+/* Readers that keep a loaded org rely on the version to change with it. */
+static void test_org_version_follows_changes(void **state)
+{
+	struct fx *f = *state;
+	struct org first;
+	int64_t v0, v1, v2, v3, v4, other;
+	char token[STORE_TOKEN_MAX];
+
+	CHECK_OK("version of a new org", store_org_version(f->s, f->org, &v0));
+	apply_sample(f, &first);
+	CHECK_OK("after a first sync", store_org_version(f->s, f->org, &v1));
+	CHECK_EQ("a sync changes it", true, v1 != v0);
+	CHECK_OK("property", store_property_add(f->s, f->org, "costCenter"));
+	CHECK_OK("after a property", store_org_version(f->s, f->org, &v2));
+	CHECK_EQ("a property definition changes it", true, v2 != v1);
+	CHECK_OK("admin", store_admin_add(f->s, f->org, "boss@maple.example"));
+	CHECK_OK("after an admin", store_org_version(f->s, f->org, &v3));
+	CHECK_EQ("an admin changes it", true, v3 != v2);
+	CHECK_OK("invite", store_invite(f->s, f->org, "E1", token));
+	CHECK_OK("after an invite", store_org_version(f->s, f->org, &v4));
+	CHECK_EQ("an invitation changes it", true, v4 != v3);
+	CHECK_OK("accept", store_invitation_accept(f->s, token, NULL, NULL));
+	CHECK_OK("after acceptance", store_org_version(f->s, f->org, &v3));
+	CHECK_EQ("an acceptance changes it", true, v3 != v4);
+	CHECK_EQ("unknown org", STORE_ENOTFOUND, store_org_version(f->s, f->org + 999, &other));
+	org_free(&first);
+}
+
 static void test_apply_noop_writes_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -1289,6 +1317,7 @@ static void test_apply_noop_writes_nothing(void **state)
 	struct store_ids ids;
 	struct plan p;
 	long long before;
+	int64_t version, after;
 	uint32_t i;
 
 	apply_sample(f, &first);
@@ -1301,8 +1330,11 @@ static void test_apply_noop_writes_nothing(void **state)
 	before = raw_int(f, "SELECT sum(updated_at) FROM members");
 	raw_exec(f, "CREATE TABLE audit (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
 		    " BEGIN INSERT INTO audit VALUES (1); END;");
+	CHECK_OK("version before", store_org_version(f->s, f->org, &version));
 	CHECK_OK("no-op apply", store_apply(f->s, f->org, 0, &stored, &stored, &ids, &p));
 	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM audit"));
+	CHECK_OK("version after", store_org_version(f->s, f->org, &after));
+	CHECK_EQ("a no-op leaves the version", version, after);
 	CHECK_EQ("updated_at untouched", before, raw_int(f, "SELECT sum(updated_at) FROM members"));
 	check_unchanged(f, &stored, &ids);
 	tplan_free(&p);
@@ -1953,6 +1985,7 @@ int main(void)
 		T(test_apply_keeps_unsent_properties),
 		T(test_apply_failure_rolls_back),
 		T(test_apply_noop_writes_nothing),
+		T(test_org_version_follows_changes),
 		T(test_sync_begin_busy_supersede),
 		T(test_sync_claim_two_handles),
 		T(test_sync_transition_race),
