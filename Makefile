@@ -33,13 +33,13 @@ WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
-PKGS     = yajl sqlite3 libsodium jansson libmicrohttpd
+PKGS     = yajl sqlite3 libsodium jansson libmicrohttpd libcurl
 CPPFLAGS += -Isrc -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c)
+LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/client/*.c)
 CLI_SRC  = $(wildcard src/cli/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -110,7 +110,7 @@ valgrind: $(UNIT_BIN) $(BIN)
 	@ORGSYNC="valgrind -q --leak-check=full --error-exitcode=99 $(abspath $(BIN))" \
 		tests/cli/run.sh
 	@ORGSYNC="valgrind -q --leak-check=full --error-exitcode=99 $(abspath $(BIN))" \
-		tests/e2e/run.sh auth http queue
+		tests/e2e/run.sh auth http queue push tls
 
 fuzz-check: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
@@ -148,6 +148,7 @@ lint: deps-dev
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/orgsync
+	install -D -m 0644 man/orgsync.1 $(DESTDIR)$(PREFIX)/share/man/man1/orgsync.1
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -44,6 +44,10 @@ void cli_input_free(struct cli_input *in)
 {
 	free(in->props_buf);
 	free(in->props);
+	free(in->read_members);
+	free(in->read_teams);
+	free(in->read_mappings);
+	free(in->read_json);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -77,6 +81,28 @@ static int load_json_stdin(const struct ingest_opts *opts, struct org *org, stru
 		return rc;
 	}
 	return ingest_json_stream_finish(s, info);
+}
+
+static char *dup_path(const char *p, int *failed)
+{
+	char *s = p ? strdup(p) : NULL;
+
+	if (p && !s)
+		*failed = 1;
+	return s;
+}
+
+static int keep_paths(struct cli_input *in, const struct ingest_input *m,
+		      const struct ingest_input *t, const struct ingest_input *x,
+		      const struct ingest_input *j)
+{
+	int failed = 0;
+
+	in->read_members = dup_path(m->path, &failed);
+	in->read_teams = dup_path(t->path, &failed);
+	in->read_mappings = dup_path(x->path, &failed);
+	in->read_json = dup_path(j->path, &failed);
+	return failed ? -1 : 0;
 }
 
 int cli_input_load(struct cli_input *in, struct org *org, struct report *rep,
@@ -117,6 +143,8 @@ int cli_input_load(struct cli_input *in, struct org *org, struct report *rep,
 	if (j.path && (m.path || t.path || x.path)) {
 		*why = "give either --json or the CSV files, not both";
 		rc = -3;
+	} else if (keep_paths(in, &m, &t, &x, &j) < 0) {
+		rc = INGEST_ENOMEM;
 	} else if (j.path && strcmp(j.path, "-") == 0) {
 		rc = load_json_stdin(&opts, org, rep, info);
 	} else if (j.path) {

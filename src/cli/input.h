@@ -20,6 +20,10 @@ struct cli_input {
 	const char **props;
 	size_t nprops;
 	bool props_given;
+	/* Set by cli_input_load: the files it read (after the --dir lookup), for
+	 * a caller that sends them on; NULL when not read. Owned, freed by
+	 * cli_input_free. */
+	char *read_members, *read_teams, *read_mappings, *read_json;
 };
 
 enum { OPT_MEMBERS = 0x100, OPT_TEAMS, OPT_MAPPINGS, OPT_JSON, OPT_DIR, OPT_PROPERTIES };

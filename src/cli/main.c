@@ -17,6 +17,8 @@ struct command {
 static const struct command commands[] = {
 	{ "validate", cmd_validate, "check an org's files locally, with line-numbered errors" },
 	{ "convert", cmd_convert, "turn any accepted input (legacy or current) into the current format" },
+	{ "push", cmd_push, "send the org to the service as a sync (--wait for its result)" },
+	{ "plan", cmd_plan, "a dry run against the service, shown as a diff of the org" },
 	{ "serve", cmd_serve, "run the provisioning service (HTTP API on a database)" },
 	{ "org", cmd_org, "create an organization and its first API key" },
 	{ "key", cmd_key, "rotate an organization's API key" },

@@ -1,6 +1,8 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -9,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server/api.h"
 #include "server/service.h"
@@ -365,31 +369,198 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET, hl ? host : "0.0.0.0", &v4->sin_addr) == 1 ? 0 : -1;
 }
 
+/* --- TLS ------------------------------------------------------------------ */
+
+/*
+ * The TLS versions offered (GnuTLS priority string): 1.2 and 1.3 only, as
+ * RFC 8996 retires 1.0 and 1.1; the ciphers are GnuTLS's NORMAL set.
+ */
+static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+
+/* A certificate chain or key file larger than this is not one. */
+enum { PEM_MAX = 1 << 20 };
+
+/*
+ * Reads the PEM file given to `option` whole into *out (NUL-terminated, as
+ * libmicrohttpd wants it; caller frees). A file without `marker` is refused
+ * here, naming the file: once handed to GnuTLS, a bad file only yields a
+ * message that does not say which one it was. Returns 0, or -1 after
+ * printing why.
+ */
+static int read_pem(const char *path, const char *option, const char *marker, char **out)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t cap = PEM_MAX, len = 0;
+	ssize_t n;
+	int fd, status = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "orgsync serve: cannot read %s %s: %s\n", option, path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "orgsync serve: %s %s is a directory, not a PEM file\n", option, path);
+		goto out;
+	}
+	/* A regular file is read in one allocation: no stray copy of a key is left behind. */
+	if (S_ISREG(st.st_mode) && st.st_size < PEM_MAX)
+		cap = (size_t)st.st_size;
+	text = malloc(cap + 1);
+	if (!text) {
+		fprintf(stderr, "orgsync serve: out of memory reading %s %s\n", option, path);
+		goto out;
+	}
+	while (len < cap && (n = read(fd, text + len, cap - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "orgsync serve: cannot read %s %s: %s\n", option, path,
+				strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	if (len == PEM_MAX) {
+		fprintf(stderr, "orgsync serve: %s %s is larger than %d bytes: not a PEM file\n", option,
+			path, PEM_MAX);
+		goto out;
+	}
+	if (!strstr(text, marker)) {
+		fprintf(stderr, "orgsync serve: %s %s is not a PEM file with a '%s' block\n", option, path,
+			marker);
+		goto out;
+	}
+	/* A passphrase would have to be typed at every start: unattended services use a plain key. */
+	if (strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+	    strstr(text, "Proc-Type: 4,ENCRYPTED")) {
+		fprintf(stderr, "orgsync serve: %s %s is encrypted with a passphrase; decrypt it "
+			"(openssl pkey -in KEY -out PLAIN) and restrict it to mode 0600\n", option, path);
+		goto out;
+	}
+	*out = text;
+	text = NULL;
+	status = 0;
+out:
+	if (text) {
+		sodium_memzero(text, cap + 1);
+		free(text);
+	}
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+static void free_tls(struct service *svc)
+{
+	if (svc->tls_key_pem) {
+		sodium_memzero(svc->tls_key_pem, strlen(svc->tls_key_pem));
+		free(svc->tls_key_pem);
+	}
+	free(svc->tls_cert_pem);
+	svc->tls_key_pem = NULL;
+	svc->tls_cert_pem = NULL;
+}
+
+/*
+ * libmicrohttpd's own messages go to standard error as before, except while
+ * the daemon starts: then they are kept, so that http_start() can say in one
+ * message whether a TLS file or the address is at fault.
+ */
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	struct service *svc = cls;
+	char msg[256];
+	size_t used;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!atomic_load(&svc->starting)) {
+		fputs(msg, stderr);
+		return;
+	}
+	used = strlen(svc->start_log);
+	snprintf(svc->start_log + used, sizeof(svc->start_log) - used, "%s", msg);
+}
+
+/*
+ * Explains why the daemon did not start. GnuTLS's reason ("The certificate
+ * and the given key do not match.") is quoted after the file names; an
+ * address that cannot be bound is reported as such even with TLS on.
+ */
+static void start_failed(struct service *svc, bool tls)
+{
+	static const char gnutls[] = "certificate/key: ";
+	const char *why = strstr(svc->start_log, gnutls);
+	int len;
+
+	if (tls && !strcasestr(svc->start_log, "bind") && !strcasestr(svc->start_log, "listen")) {
+		why = why ? why + sizeof(gnutls) - 1 : "the key does not belong to the certificate, or "
+						       "one of them is not valid PEM";
+		len = (int)strcspn(why, "\n");
+		fprintf(stderr, "orgsync serve: TLS cannot start with --tls-cert %s and --tls-key %s: "
+			"%.*s\n", svc->cfg.tls_cert, svc->cfg.tls_key, len, why);
+		return;
+	}
+	fputs(svc->start_log, stderr);
+	fprintf(stderr, "orgsync serve: cannot listen on %s (in use, or not an address of this "
+		"machine)\n", svc->cfg.listen);
+}
+
+/* --- the daemon ---------------------------------------------------------- */
+
 int http_start(struct service *svc)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	const bool tls = svc->cfg.tls_cert != NULL;
+	int status = -1;
 
 	if (parse_listen(svc->cfg.listen, &ss) < 0) {
 		fprintf(stderr, "orgsync serve: --listen wants HOST:PORT, not '%s'\n", svc->cfg.listen);
-		return -1;
+		goto out;
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			fputs("orgsync serve: this libmicrohttpd was built without TLS support; use a "
+			      "build with GnuTLS, or terminate TLS in a reverse proxy\n", stderr);
+			goto out;
+		}
+		if (read_pem(svc->cfg.tls_cert, "--tls-cert", "-----BEGIN CERTIFICATE-----",
+			     &svc->tls_cert_pem) < 0 ||
+		    read_pem(svc->cfg.tls_key, "--tls-key", "PRIVATE KEY-----", &svc->tls_key_pem) < 0)
+			goto out;
+		flags |= MHD_USE_TLS;
+	}
+	svc->start_log[0] = '\0';
+	atomic_store(&svc->starting, true);
+	/* Without TLS the list ends before the HTTPS options, which libmicrohttpd would warn about. */
 	svc->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, svc,
+		MHD_OPTION_EXTERNAL_LOGGER, on_log, svc,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.conn_timeout,
 		MHD_OPTION_NOTIFY_COMPLETED, on_done, svc,
+		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, svc->tls_cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, svc->tls_key_pem,
+		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
 		MHD_OPTION_END);
+	atomic_store(&svc->starting, false);
 	if (!svc->daemon) {
-		fprintf(stderr, "orgsync serve: cannot listen on %s (in use, or not an address of this "
-			"machine)\n", svc->cfg.listen);
-		return -1;
+		start_failed(svc, tls);
+		goto out;
 	}
-	return 0;
+	fputs(svc->start_log, stderr); /* warnings of a start that went well */
+	status = 0;
+out:
+	if (status < 0)
+		free_tls(svc);
+	return status;
 }
 
 uint16_t http_port(struct service *svc)
@@ -404,4 +575,5 @@ void http_stop(struct service *svc)
 	if (svc->daemon)
 		MHD_stop_daemon(svc->daemon);
 	svc->daemon = NULL;
+	free_tls(svc);
 }

@@ -60,11 +60,15 @@ int http_error(struct http_req *r, unsigned status, const char *code, const char
 /* The details array of a report's issues ({file,line,column,field,code,message,recordId,severity}). */
 json_t *http_report_details(const struct report *rep, size_t max);
 
-/* Starts the daemon on svc->cfg.listen (port 0: any free port); -1 with a message. */
+/*
+ * Starts the daemon on svc->cfg.listen (port 0: any free port), speaking
+ * HTTPS (TLS 1.2 and 1.3) when svc->cfg.tls_cert and tls_key are set; -1
+ * with a message naming what is wrong (the address, or which TLS file).
+ */
 int http_start(struct service *svc);
 /* The port listened on (useful after port 0). */
 uint16_t http_port(struct service *svc);
-/* Stops accepting and finishes the requests in flight. */
+/* Stops accepting, finishes the requests in flight and wipes the TLS key. */
 void http_stop(struct service *svc);
 
 #endif

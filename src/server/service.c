@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "server/http.h"
+#include "server/orgcache.h"
 #include "server/sync.h"
 
 uint64_t service_now_ms(void)
@@ -200,8 +201,8 @@ int service_run(const struct service_config *cfg)
 	svc.worker_started = true;
 	if (http_start(&svc) < 0)
 		goto out;
-	printf("orgsync serve: listening on http://%s (port %u), database %s\n", cfg->listen,
-	       http_port(&svc), cfg->db_url);
+	printf("orgsync serve: listening on %s://%s (port %u), database %s\n",
+	       cfg->tls_cert ? "https" : "http", cfg->listen, http_port(&svc), cfg->db_url);
 	fflush(stdout);
 	wait_for_stop();
 	fprintf(stderr, "orgsync serve: stopping: finishing requests and the sync in progress\n");
@@ -221,6 +222,7 @@ out:
 		sync_prepared_free(svc.prepared);
 		svc.prepared = next;
 	}
+	orgcache_clear();
 	close_store(pthread_getspecific(svc.store_key));
 	pthread_setspecific(svc.store_key, NULL);
 	pthread_key_delete(svc.store_key);

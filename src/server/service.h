@@ -23,6 +23,8 @@ struct service_config {
 	unsigned max_connections;
 	unsigned conn_timeout;       /* seconds of silence before a connection is dropped */
 	bool quiet;                  /* no request log */
+	const char *tls_cert;        /* PEM certificate (chain) file; NULL: plain HTTP */
+	const char *tls_key;         /* PEM private key file, unencrypted; set with tls_cert */
 };
 
 struct service_metrics {
@@ -35,6 +37,10 @@ struct service_metrics {
 struct service {
 	struct service_config cfg;
 	struct MHD_Daemon *daemon;
+	char *tls_cert_pem;          /* the files' text, which the daemon reads while it runs */
+	char *tls_key_pem;           /* wiped before it is freed */
+	char start_log[512];         /* libmicrohttpd's messages while the daemon starts */
+	atomic_bool starting;        /* start_log is being filled */
 	pthread_key_t store_key;     /* this thread's struct store */
 	pthread_t worker;
 	pthread_mutex_t lock;        /* worker state; a sync's registration vs its claim */

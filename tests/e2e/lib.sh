@@ -40,6 +40,10 @@ STATUS=
 KEY=
 SYNC=
 SYNC_STATUS=
+# A test of the HTTPS service sets these before start_server: the scheme of
+# $BASE, and the options every curl of the harness adds (--cacert FILE).
+SERVER_SCHEME=http
+CURL_OPTS=()
 
 for tool in curl jq sqlite3; do
 	if ! command -v "$tool" >/dev/null; then
@@ -158,9 +162,10 @@ start_server() {
 		sed 's/^/    | /' "$TMP/server.out" "$TMP/server.err" | head -20
 		exit 1
 	fi
-	BASE=http://127.0.0.1:$PORT
+	BASE=$SERVER_SCHEME://127.0.0.1:$PORT
 	for ((i = 0; i < limit; i++)); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ] && return 0
+		[ "$(curl -s ${CURL_OPTS[@]+"${CURL_OPTS[@]}"} -o /dev/null -w '%{http_code}' \
+			"$BASE/healthz")" = 200 ] && return 0
 		sleep 0.1
 	done
 	echo "not ok - $TEST_NAME: /healthz never answered 200"
@@ -266,7 +271,8 @@ req() {
 	[ -n "$KEY" ] && auth=(-H "Authorization: Bearer $KEY")
 	LAST_REQ="$method $path"
 	STATUS=$(curl -sS --max-time $((60 * SLOW)) -o "$BODY" -D "$HEADERS" -w '%{http_code}' \
-		-X "$method" ${auth[@]+"${auth[@]}"} "$@" "$BASE$path" 2>"$TMP/curl.err")
+		-X "$method" ${CURL_OPTS[@]+"${CURL_OPTS[@]}"} ${auth[@]+"${auth[@]}"} "$@" "$BASE$path" \
+		2>"$TMP/curl.err")
 	[ -n "$STATUS" ] || STATUS=000
 }
 

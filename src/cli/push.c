@@ -1,0 +1,215 @@
+/* orgsync push: checks the org locally, sends it to the service as a sync. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/remote.h"
+
+static const char help[] =
+	"usage: orgsync push [--members F --teams F --mappings F | --json F | --dir D]\n"
+	"                    [--config config.json] [--url URL] [--api-key KEY]\n"
+	"                    [--dry-run] [--wait [--wait-decision]] [--as-json]\n"
+	"                    [--dump FILE] [--verbose]\n\n"
+	"Checks the org's files locally (the checks of 'orgsync validate'; a structural\n"
+	"error stops here, before anything is sent), then sends them to the service as\n"
+	"one sync: the CSV files as multipart (a JSON input as is), or with --as-json the\n"
+	"converted JSON payload. Without --wait it ends once the service accepted the\n"
+	"sync, printing its id and URL.\n\n"
+	CLI_INPUT_HELP
+	REMOTE_HELP
+	"Sync:\n"
+	"  --dry-run           plan only (?dryRun=true): the service changes nothing\n"
+	"  --wait              wait for the sync to end; print its counts and report\n"
+	"  --wait-decision     with --wait: when the sync pauses, keep waiting until an\n"
+	"                      administrator approves or rejects it\n"
+	"  --dump FILE         write the JSON request body (the converted payload, what\n"
+	"                      --as-json sends) to FILE ('-': standard output). Alone it\n"
+	"                      sends nothing (no key needed); with --as-json, --dry-run or\n"
+	"                      --wait it also sends, and then sends exactly these bytes\n\n"
+	"Exit: 0 accepted (without --wait) or Success, 1 Warning (records skipped),\n"
+	"      2 invalid input (nothing sent, or refused with 400 or 413),\n"
+	"      3 Paused by the risk threshold, 4 Rejected or Failed, or refused because\n"
+	"      another sync is running (409), 5 authentication or configuration (bad or\n"
+	"      missing key, 403, bad config, plain http to a remote host),\n"
+	"      6 network (DNS, refused, TLS, timeout; 429/503/5xx after the retries).\n"
+	"      With --dump alone: validate's 0, 1 or 2.\n";
+
+enum { OPT_DRY_RUN = 0x300, OPT_WAIT, OPT_WAIT_DECISION, OPT_DUMP };
+
+static long long count_of(json_t *counts, const char *group, const char *name)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(counts, group), name));
+}
+
+static void print_counts(json_t *counts)
+{
+	if (!json_is_object(counts))
+		return;
+	printf("members: %lld created, %lld updated, %lld reactivated, %lld deactivated, "
+	       "%lld deleted, %lld unchanged\n",
+	       count_of(counts, "members", "created"), count_of(counts, "members", "updated"),
+	       count_of(counts, "members", "reactivated"), count_of(counts, "members", "deactivated"),
+	       count_of(counts, "members", "deleted"), count_of(counts, "members", "unchanged"));
+	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
+	       count_of(counts, "teams", "created"), count_of(counts, "teams", "renamed"),
+	       count_of(counts, "teams", "deleted"), count_of(counts, "teams", "unchanged"));
+	printf("mappings: %lld added, %lld removed, %lld changed; %lld invitation%s\n",
+	       count_of(counts, "mappings", "added"), count_of(counts, "mappings", "removed"),
+	       count_of(counts, "mappings", "changed"),
+	       (long long)json_integer_value(json_object_get(counts, "invitations")),
+	       json_integer_value(json_object_get(counts, "invitations")) == 1 ? "" : "s");
+}
+
+static void print_risk(json_t *risk)
+{
+	json_t *trip;
+	size_t i;
+
+	json_array_foreach(json_object_get(risk, "trips"), i, trip)
+		printf("risk: %s is %.1f, over the limit of %.1f (%lld of %lld)\n",
+		       json_string_value(json_object_get(trip, "limit")),
+		       json_number_value(json_object_get(trip, "actual")),
+		       json_number_value(json_object_get(trip, "configured")),
+		       (long long)json_integer_value(json_object_get(trip, "affected")),
+		       (long long)json_integer_value(json_object_get(trip, "of")));
+}
+
+/* Prints the ended sync and its report; returns the exit code of its status. */
+static int print_result(struct remote *r, int64_t id, json_t *sync)
+{
+	const char *status = json_string_value(json_object_get(sync, "status"));
+	const char *reason = json_string_value(json_object_get(sync, "reason"));
+	const char *base = client_base_url(r->client);
+	json_t *report = NULL, *issues;
+	char path[64];
+	int code;
+
+	if (!status)
+		status = "Failed";
+	code = remote_status_exit(status);
+	printf("sync %" PRId64 ": %s%s%s%s\n", id, status, reason ? " (" : "", reason ? reason : "",
+	       reason ? ")" : "");
+	print_counts(json_object_get(sync, "counts"));
+	if (!strcmp(status, "Paused")) {
+		print_risk(json_object_get(sync, "risk"));
+		printf("approve: POST %s/v1/syncs/%" PRId64 "/approve; reject: POST %s/v1/syncs/%"
+		       PRId64 "/reject\n", base, id, base, id);
+	}
+	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/report", id);
+	if (remote_get_json(r, path, &report) == 0) {
+		issues = json_object_get(report, "issues");
+		if (json_array_size(issues)) {
+			printf("report (%zu issue%s):\n", json_array_size(issues),
+			       json_array_size(issues) == 1 ? "" : "s");
+			fflush(stdout);
+			remote_print_issues(issues, stdout);
+		}
+	}
+	json_decref(report);
+	return code;
+}
+
+static int write_dump(struct remote *r, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "wb") : stdout;
+	int ok;
+
+	if (!f) {
+		fprintf(stderr, "orgsync push: --dump %s: %m\n", path);
+		return EXIT_CONFIG;
+	}
+	ok = fwrite(r->json, 1, r->json_len, f) == r->json_len;
+	ok = (f == stdout ? fflush(f) == 0 : fclose(f) == 0) && ok;
+	if (!ok) {
+		fprintf(stderr, "orgsync push: --dump %s: cannot write: %m\n", path);
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+int cmd_push(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_INPUT_OPTIONS,
+		REMOTE_OPTIONS,
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "wait-decision", no_argument, NULL, OPT_WAIT_DECISION },
+		{ "dump", required_argument, NULL, OPT_DUMP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct remote r;
+	const char *dump = NULL;
+	bool dry_run = false, wait = false, wait_decision = false, sending;
+	json_t *sync = NULL;
+	int64_t id = 0;
+	int c, rc, local = 0, code = EXIT_INVALID;
+
+	remote_init(&r, "push");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((rc = remote_option(&r, c, optarg)) != 0) {
+			if (rc < 0)
+				goto out;
+			continue;
+		}
+		switch (c) {
+		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_WAIT: wait = true; break;
+		case OPT_WAIT_DECISION: wait_decision = wait = true; break;
+		case OPT_DUMP: dump = optarg; break;
+		case 'h':
+			fputs(help, stdout);
+			code = EXIT_OK;
+			goto out;
+		default:
+			fputs(help, stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "orgsync push: unexpected argument '%s'; see 'orgsync push --help'\n",
+			argv[optind]);
+		goto out;
+	}
+	if ((code = remote_configure(&r)) != 0)
+		goto out;
+	sending = !dump || r.as_json || dry_run || wait;
+	/* The configuration is checked before the input is read: a wrong URL
+	 * or a missing key is reported at once, and nothing reaches the network
+	 * before the local check passes. */
+	if (sending && (code = remote_connect(&r)) != 0)
+		goto out;
+	if ((code = remote_check(&r, !wait, &local)) != 0)
+		goto out;
+	if (dump) {
+		if ((code = remote_json(&r)) != 0 || (code = write_dump(&r, dump)) != 0)
+			goto out;
+		if (!sending) {
+			fprintf(stderr, "orgsync push: wrote the request body to %s (%zu bytes); nothing "
+				"was sent\n", dump, r.json_len);
+			code = local;
+			goto out;
+		}
+	}
+	code = remote_post_sync(&r, dry_run, r.as_json || dump, &id);
+	if (code)
+		goto out;
+	if (!wait) {
+		printf("sync %" PRId64 " accepted%s: %s/v1/syncs/%" PRId64 "\n", id,
+		       dry_run ? " (dry run)" : "", client_base_url(r.client), id);
+		code = EXIT_OK;
+		goto out;
+	}
+	code = remote_wait(&r, id, wait_decision, &sync);
+	if (code)
+		goto out;
+	code = print_result(&r, id, sync);
+out:
+	json_decref(sync);
+	remote_free(&r);
+	return code;
+}
