@@ -195,7 +195,7 @@ int cmd_plan(int argc, char **argv)
 		goto out;
 	status = json_string_value(json_object_get(sync, "status"));
 	reason = json_string_value(json_object_get(sync, "reason"));
-	if (!status || (strcmp(status, "Success") && strcmp(status, "Warning"))) {
+	if (!status || (strcmp(status, "Success") != 0 && strcmp(status, "Warning") != 0)) {
 		fprintf(stderr, "orgsync plan: the dry run (sync %" PRId64 ") ended %s: %s\n", id,
 			status ? status : "without a status", reason ? reason : "no reason given");
 		code = EXIT_REJECTED;

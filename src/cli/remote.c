@@ -81,7 +81,8 @@ int remote_option(struct remote *r, int opt, const char *arg)
 		return number(r, "connect-timeout", arg, 1, 3600, &r->connect_timeout_s);
 	case OPT_RETRIES:
 		rc = number(r, "retries", arg, 0, 100, &v);
-		r->retries = (unsigned)v;
+		if (rc > 0)
+			r->retries = (unsigned)v;
 		return rc;
 	default:
 		return 0;

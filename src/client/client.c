@@ -510,8 +510,8 @@ int client_request(struct client *c, const char *method, const char *path,
 		if (body && (rc = set_body(c, body, &file, &mime, &hdrs, err, errlen)) != CLIENT_OK)
 			goto attempt_out;
 		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
-		if (!body && strcmp(method, "GET"))
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") != 0 ? method : NULL);
+		if (!body && strcmp(method, "GET") != 0)
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
