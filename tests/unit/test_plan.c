@@ -16,30 +16,16 @@
 
 #include <cmocka.h>
 
+#include "unit/check.h"
+
 #include "ingest/ingest.h"
 #include "plan/plan.h"
-
-/* Fails naming the case with both values. */
-#define CHECK_EQ(what, expected, actual)                                                  \
-	do {                                                                              \
-		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
-		if (e_ != a_)                                                             \
-			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
-	} while (0)
 
 #define CHECK_DBL(what, expected, actual)                                                 \
 	do {                                                                              \
 		double e_ = (expected), a_ = (actual);                                    \
 		if (e_ != a_)                                                             \
 			fail_msg("%s: expected %g, got %g", (what), e_, a_);              \
-	} while (0)
-
-#define CHECK_STR(what, expected, actual)                                                 \
-	do {                                                                              \
-		const char *e_ = (expected), *a_ = (actual);                              \
-		if (!a_ || strcmp(e_, a_) != 0)                                           \
-			fail_msg("%s: expected \"%s\", got \"%s\"", (what), e_,           \
-				 a_ ? a_ : "(null)");                                     \
 	} while (0)
 
 #define CHECK_ACTION(what, expected, actual)                                              \

@@ -13,23 +13,9 @@
 
 #include <cmocka.h>
 
+#include "unit/check.h"
+
 #include "model/report.h"
-
-/* Fails naming the case with both values. */
-#define CHECK_EQ(what, expected, actual)                                                  \
-	do {                                                                              \
-		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
-		if (e_ != a_)                                                             \
-			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
-	} while (0)
-
-#define CHECK_STR(what, expected, actual)                                                 \
-	do {                                                                              \
-		const char *e_ = (expected), *a_ = (actual);                              \
-		if (!a_ || strcmp(e_, a_) != 0)                                           \
-			fail_msg("%s: expected \"%s\", got \"%s\"", (what), e_,           \
-				 a_ ? a_ : "(null)");                                     \
-	} while (0)
 
 static struct issue_loc at(const char *file, uint32_t line, uint32_t column)
 {

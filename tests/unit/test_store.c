@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit/check.h"
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -32,22 +34,6 @@
 #include "model/report.h"
 #include "plan/plan.h"
 #include "store/store.h"
-
-/* Fails naming the case with both values. */
-#define CHECK_EQ(what, expected, actual)                                                  \
-	do {                                                                              \
-		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
-		if (e_ != a_)                                                             \
-			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
-	} while (0)
-
-#define CHECK_STR(what, expected, actual)                                                 \
-	do {                                                                              \
-		const char *e_ = (expected), *a_ = (actual);                              \
-		if (!e_ || !a_ || strcmp(e_, a_) != 0)                                    \
-			fail_msg("%s: expected \"%s\", got \"%s\"", (what),               \
-				 e_ ? e_ : "(null)", a_ ? a_ : "(null)");                 \
-	} while (0)
 
 #define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
 

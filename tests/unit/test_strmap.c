@@ -16,17 +16,11 @@
 
 #include <cmocka.h>
 
+#include "unit/check.h"
+
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/strmap.h"
-
-/* Fails naming the case with both values. */
-#define CHECK_EQ(what, expected, actual)                                                  \
-	do {                                                                              \
-		long long e_ = (long long)(expected), a_ = (long long)(actual);           \
-		if (e_ != a_)                                                             \
-			fail_msg("%s: expected %lld, got %lld", (what), e_, a_);          \
-	} while (0)
 
 #define S(lit) lit, sizeof(lit) - 1
 
