@@ -272,12 +272,17 @@ expect_out "status line" '^sync [0-9]+: Paused' "$TMP/out"
 expect_out "how to decide" '^approve: POST .*/approve; reject: POST .*/reject$' "$TMP/out"
 
 t "exit 4: rejected by an administrator while push --wait-decision waits"
-$ORGSYNC push --url "$BASE" --dir "$RISKY" --wait-decision >"$TMP/out" 2>"$TMP/err" &
+# The newest sync now is the previous case's, Paused too: wait for a newer one.
+req GET "/v1/syncs?limit=1"
+before=$(jqr '.items[0].id // 0')
+: >"$TMP/err"
+$ORGSYNC push --url "$BASE" --dir "$RISKY" --wait-decision --timeout 60 >"$TMP/out" 2>"$TMP/err" &
 PUSH_PID=$!
 paused=
 for ((i = 0; i < 100 * SLOW; i++)); do
 	req GET "/v1/syncs?limit=1"
-	if [ "$(jqr '.items[0].status')" = Paused ] && grep -q 'waiting for an administrator' "$TMP/err"; then
+	if [ "$(jqr '.items[0].id // 0')" -gt "$before" ] && [ "$(jqr '.items[0].status')" = Paused ] &&
+		grep -q 'waiting for an administrator' "$TMP/err"; then
 		paused=$(jqr '.items[0].id')
 		break
 	fi
