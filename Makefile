@@ -54,6 +54,8 @@ BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZ_SECONDS ?= 20
+# Leaks inside third-party libraries that sanitizer runs must not fail on.
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 SHARED   ?= $(abspath ../shared)
 
 .PHONY: all check test unit cli-tests e2e valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean
