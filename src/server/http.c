@@ -469,6 +469,7 @@ static void free_tls(struct service *svc)
  * the daemon starts: then they are kept, so that http_start() can say in one
  * message whether a TLS file or the address is at fault.
  */
+__attribute__((format(printf, 2, 0)))
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
 	struct service *svc = cls;
