@@ -48,27 +48,11 @@ step "Activate API provisioning and define the custom property" \
 api -X PATCH -d '{"provisioning":{"method":"api"}}' "$URL/v1/settings" | jq -c .provisioning
 api -d '{"name":"department"}' "$URL/v1/properties" | jq -c .
 
-push() { # dir -> prints the finished sync
-	local loc id
-	loc=$(api -o /dev/null -w '%{redirect_url}%header{location}' -F "members=@$1/members.csv" \
-		-F "teams=@$1/teams.csv" -F "teamsMappings=@$1/teams-mappings.csv" "$URL/v1/syncs")
-	id=${loc##*/}
-	for _ in $(seq 100); do
-		s=$(api "$URL/v1/syncs/$id")
-		[ "$(jq -r .status <<<"$s")" != Pending ] && break
-		sleep 0.1
-	done
-	jq -r '"sync \(.id): \(.status)\(if .reason then " (" + .reason + ")" else "" end)",
-		"  members: \(.counts.members | to_entries | map("\(.key) \(.value)") | join(", "))",
-		"  teams:   \(.counts.teams | to_entries | map("\(.key) \(.value)") | join(", "))",
-		"  mappings: \(.counts.mappings | to_entries | map("\(.key) \(.value)") | join(", ")), invitations \(.counts.invitations)"' <<<"$s"
-	echo "  report (GET /v1/syncs/$id/report, as CSV):"
-	api -H 'Accept: text/csv' "$URL/v1/syncs/$id/report" | sed 's/^/    /'
-}
-
-step "Push the sample org over HTTP (multipart CSV) and wait for the result" \
-	"curl -F members=@members.csv -F teams=@teams.csv -F teamsMappings=@teams-mappings.csv $URL/v1/syncs"
-push examples/current
+export ORGSYNC_API_KEY=$KEY
+step "Push the sample org with the client, and wait for the result" \
+	"ORGSYNC_API_KEY=... orgsync push --url $URL --dir examples/current --wait"
+"$BIN" push --url "$URL" --dir examples/current --wait
+echo "(exit $?: 0 Success, 1 Warning, 2 invalid, 3 Paused, 4 Rejected/Failed, 5 auth/config, 6 network)"
 
 step "Push a changed copy: one member gone, one team renamed, one new hire"
 mkdir -p "$OUT/changed"
@@ -81,17 +65,17 @@ team=$(sed -n '3p' "$OUT/changed/teams.csv" | cut -d, -f1)
 sed -i "3s/,.*/,Renamed Team/" "$OUT/changed/teams.csv"
 echo "$(sed -n '2p' examples/current/teams-mappings.csv | cut -d, -f1),E900,,true,false" >>"$OUT/changed/teams-mappings.csv"
 echo "removed $gone, renamed team $team, added E900"
-push "$OUT/changed"
-echo "what changed, in detail:"
-api "$URL/v1/syncs/2/plan" | jq -r '(.members[] | "  member \(.externalMemberId) <\(.email)>: \(.action)"),
-	(.teams[] | "  team \(.externalTeamId): \(.action)\(if .previousName then " (was " + .previousName + ")" else "" end) -> \(.teamName)"),
-	(.mappings[] | "  mapping \(.externalTeamId) / \(.externalMemberId // .externalSubteamId): \(.action)")'
+step "Preview it first: a dry run, as a readable diff" "orgsync plan --url $URL --dir $OUT/changed"
+"$BIN" plan --url "$URL" --dir "$OUT/changed"
+step "Push it" "orgsync push --url $URL --dir $OUT/changed --wait"
+"$BIN" push --url "$URL" --dir "$OUT/changed" --wait
 
 cat <<EOT
 
 The service is still running (pid $PID) at $URL, database $DB.
-  curl -H "Authorization: Bearer $KEY" $URL/v1/members
-  curl -H "Authorization: Bearer $KEY" $URL/v1/syncs
+  export ORGSYNC_API_KEY=$KEY
+  curl -H "Authorization: Bearer \$ORGSYNC_API_KEY" $URL/v1/members
+  curl -H "Authorization: Bearer \$ORGSYNC_API_KEY" $URL/v1/syncs
   curl $URL/metrics
 Stop it with: kill $PID
 Logs: $OUT/serve.log
