@@ -930,7 +930,7 @@ static void write_members(struct sink *s, struct gen *g)
 	}
 }
 
-static void write_teams(struct sink *s, const struct gen *g)
+static void write_teams(struct sink *s, struct gen *g)
 {
 	section_begin(s, s->d->teams, false, g->legacy ? "id,name\n" :
 		      "externalTeamId,teamName\n");
@@ -988,28 +988,27 @@ static void write_mappings(struct sink *s, struct gen *g)
 
 static int write_csv(struct gen *g, const struct dialect *d)
 {
+	const struct {
+		const char *file;
+		void (*write)(struct sink *, struct gen *);
+	} files[] = {
+		{ d->members_file, write_members },
+		{ d->teams_file, write_teams },
+		{ d->mappings_file, write_mappings },
+	};
 	struct out o = { 0 };
 	struct sink s = { .json = false, .d = d };
+	size_t i;
 	int rc = -1;
 
-	if (out_open(&o, g->dir, d->members_file))
-		goto out;
-	s.f = o.f;
-	write_members(&s, g);
-	if (out_close(&o, true))
-		goto out;
-	if (out_open(&o, g->dir, d->teams_file))
-		goto out;
-	s.f = o.f;
-	write_teams(&s, g);
-	if (out_close(&o, true))
-		goto out;
-	if (out_open(&o, g->dir, d->mappings_file))
-		goto out;
-	s.f = o.f;
-	write_mappings(&s, g);
-	if (out_close(&o, true))
-		goto out;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (out_open(&o, g->dir, files[i].file))
+			goto out;
+		s.f = o.f;
+		files[i].write(&s, g);
+		if (out_close(&o, true))
+			goto out;
+	}
 	rc = 0;
 out:
 	out_close(&o, false);

@@ -1704,6 +1704,14 @@ static int desired_team_id(struct apply *a, uint32_t d, int64_t *id)
 }
 
 /* Deletes (the cascades take their mappings and invitations) and deactivations. */
+/* Runs a statement whose parameters are a row's id and the org's (the org guards every write). */
+static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
+{
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, a->org_id);
+	return run(a->q, st);
+}
+
 static int apply_removals(struct apply *a)
 {
 	sqlite3_stmt *del, *tdel, *state;
@@ -1724,9 +1732,7 @@ static int apply_removals(struct apply *a)
 		rc = stored_member_id(a, c->stored, &id);
 		if (rc)
 			break;
-		sqlite3_bind_int64(del, 1, id);
-		sqlite3_bind_int64(del, 2, a->org_id);
-		rc = run(a->q, del);
+		rc = run_for_row(a, del, id);
 	}
 	for (i = 0; !rc && i < a->p->nteams; i++) {
 		const struct team_change *c = &a->p->teams[i];
@@ -1736,9 +1742,7 @@ static int apply_removals(struct apply *a)
 		rc = stored_team_id(a, c->stored, &id);
 		if (rc)
 			break;
-		sqlite3_bind_int64(tdel, 1, id);
-		sqlite3_bind_int64(tdel, 2, a->org_id);
-		rc = run(a->q, tdel);
+		rc = run_for_row(a, tdel, id);
 	}
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *c = &a->p->members[i];
