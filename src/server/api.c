@@ -180,23 +180,25 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
 	return rc;
 }
 
-/* Keeps the payload for the worker and for a later approval: only the known
- * parts, under names no client can choose. */
-static int store_payload(struct store *st, struct http_req *r, int64_t sync_id, bool multipart)
+/* The payload kept for the worker and for a later approval: only the known
+ * parts, under names no client can choose. Returns the number of parts. */
+static size_t payload_parts(struct http_req *r, bool multipart, struct store_part out[3])
 {
 	static const char *const parts[] = { "members", "teams", "teamsMappings" };
-	int i, j, rc = STORE_OK;
+	size_t n = 0;
+	int i, j;
 
-	if (!multipart)
-		return store_sync_payload_put(st, sync_id, "json", r->body.data ? r->body.data : "",
-					      r->body.len);
-	for (i = 0; i < 3 && !rc; i++)
-		for (j = 0; j < r->nparts && !rc; j++)
+	if (!multipart) {
+		out[0] = (struct store_part){ "json", r->body.data ? r->body.data : "", r->body.len };
+		return 1;
+	}
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < r->nparts; j++)
 			if (!strcmp(r->parts[j].name, parts[i]))
-				rc = store_sync_payload_put(st, sync_id, parts[i],
-							    r->parts[j].data.data ? r->parts[j].data.data : "",
-							    r->parts[j].data.len);
-	return rc;
+				out[n++] = (struct store_part){ parts[i],
+								r->parts[j].data.data ? r->parts[j].data.data : "",
+								r->parts[j].data.len };
+	return n;
 }
 
 static int post_sync(struct http_req *r)
@@ -205,6 +207,7 @@ static int post_sync(struct http_req *r)
 	struct sync_prepared *pre = NULL;
 	struct settings set;
 	struct sync_row row = { 0 };
+	struct store_part parts[3];
 	char *settings = NULL, loc[64], msg[160];
 	const char *mode = http_arg(r, "mode");
 	bool multipart = r->multipart;
@@ -244,8 +247,11 @@ static int post_sync(struct http_req *r)
 	rc = store_sync_begin(st, r->org_id,
 			      &(struct sync_meta){ "API Provisioning",
 						   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
-						   multipart ? "csv" : "json", arg_true(r, "dryRun") },
+						   multipart ? "csv" : "json", arg_true(r, "dryRun"), parts,
+						   payload_parts(r, multipart, parts) },
 			      &sync_id, &running);
+	if (rc == STORE_OK)
+		rc = store_sync_get(st, r->org_id, sync_id, &row);
 	if (rc != STORE_OK) {
 		service_unlock(r->svc);
 		sync_prepared_free(pre);
@@ -258,12 +264,6 @@ static int post_sync(struct http_req *r)
 	}
 	if (rc)
 		return db_error(r, st);
-	if (store_payload(st, r, sync_id, multipart) || store_sync_get(st, r->org_id, sync_id, &row)) {
-		/* The worker will find no payload and fail the sync with a reason. */
-		service_unlock(r->svc);
-		sync_prepared_free(pre);
-		return db_error(r, st);
-	}
 	pre->sync_id = sync_id;
 	service_put_prepared(r->svc, pre);
 	service_unlock(r->svc);

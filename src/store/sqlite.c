@@ -2385,6 +2385,32 @@ static int prune_payloads(struct sqlite_store *q)
 	return exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
+/* The payload is bound in place (no copy on our side): it may be hundreds of MB.
+ * Called inside a transaction. */
+static int payload_insert(struct sqlite_store *q, int64_t sync_id, const char *part,
+			  const void *data, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_PAYLOAD_PUT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	bind_text(st, 2, part);
+	if (len)
+		rc = sqlite3_bind_blob64(st, 3, data, len, SQLITE_STATIC);
+	else
+		rc = sqlite3_bind_zeroblob(st, 3, 0);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(q, rc);
+		sqlite3_reset(st);
+		return rc;
+	}
+	rc = run(q, st);
+	sqlite3_bind_null(st, 3); /* drop the reference to the caller's buffer */
+	return rc;
+}
+
 static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 			 int64_t *sync_id, int64_t *running)
 {
@@ -2392,6 +2418,7 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	int64_t now = store_now_ms();
 	char reason[64];
 	sqlite3_stmt *st;
+	size_t i;
 	int rc;
 
 	/*
@@ -2445,6 +2472,10 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	if (rc)
 		goto out;
 	*sync_id = sqlite3_last_insert_rowid(q->db);
+	for (i = 0; i < m->nparts && !rc; i++)
+		rc = payload_insert(q, *sync_id, m->parts[i].name, m->parts[i].data, m->parts[i].len);
+	if (rc)
+		goto out;
 	/* A dry run changes nothing: not even a Paused sync's fate. */
 	if (m->dry_run)
 		goto out;
@@ -2482,37 +2513,18 @@ static int sync_exists(struct sqlite_store *q, int64_t sync_id)
 	return rc;
 }
 
-/* The payload is bound in place (no copy on our side): it may be hundreds of MB. */
 static int sq_payload_put(struct store *s, int64_t sync_id, const char *part, const void *data,
 			  size_t len)
 {
 	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st;
 	int rc;
 
 	rc = begin(q);
 	if (rc)
 		return rc;
 	rc = sync_exists(q, sync_id);
-	if (rc)
-		goto out;
-	rc = prep(q, ST_PAYLOAD_PUT, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, sync_id);
-	bind_text(st, 2, part);
-	if (len)
-		rc = sqlite3_bind_blob64(st, 3, data, len, SQLITE_STATIC);
-	else
-		rc = sqlite3_bind_zeroblob(st, 3, 0);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(q, rc);
-		sqlite3_reset(st);
-		goto out;
-	}
-	rc = run(q, st);
-	sqlite3_bind_null(st, 3); /* drop the reference to the caller's buffer */
-out:
+	if (!rc)
+		rc = payload_insert(q, sync_id, part, data, len);
 	return end_tx(q, rc);
 }
 

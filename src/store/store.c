@@ -412,9 +412,13 @@ int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		     int64_t *sync_id, int64_t *running)
 {
 	int64_t unused;
+	size_t i;
 
 	if (!sync_id || !meta_ok(m))
 		return store_set_error(s, STORE_EINVAL, "a sync needs a source, mode and format");
+	for (i = 0; i < m->nparts; i++)
+		if (!m->parts[i].name || !*m->parts[i].name || (!m->parts[i].data && m->parts[i].len))
+			return store_set_error(s, STORE_EINVAL, "a payload part needs a name");
 	*sync_id = 0;
 	if (!running)
 		running = &unused;

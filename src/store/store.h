@@ -158,11 +158,20 @@ int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct o
 
 /* --- sync history ------------------------------------------------------- */
 
+/* A part of a sync's input payload, read in place (not copied). */
+struct store_part {
+	const char *name;    /* "json", "members", "teams", "teamsMappings" */
+	const void *data;
+	size_t len;
+};
+
 struct sync_meta {
 	const char *source;  /* "API Provisioning", "CLI" */
 	const char *mode;    /* "full", "partial" */
 	const char *format;  /* "json", "csv" */
 	bool dry_run;
+	const struct store_part *parts; /* the payload, stored with the sync row */
+	size_t nparts;
 };
 
 struct sync_row {
@@ -180,10 +189,13 @@ struct sync_row {
 void store_sync_row_free(struct sync_row *r);
 
 /*
- * Registers a new Pending sync, atomically: STORE_EBUSY (and *running) when
- * one is Pending (claimed or not); a Paused one is superseded (Rejected,
- * reason "superseded by sync N"). running may be NULL. STORE_EINVAL when a
- * meta string is missing or too long for struct sync_row.
+ * Registers a new Pending sync with its payload parts, in one transaction:
+ * no worker of any process can claim a sync whose payload is not there yet,
+ * and a crash leaves either both or neither. STORE_EBUSY (and *running)
+ * when one is Pending (claimed or not); a Paused one is superseded
+ * (Rejected, reason "superseded by sync N"). running may be NULL.
+ * STORE_EINVAL when a meta string is missing or too long for struct
+ * sync_row, or a part has no name.
  */
 int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		     int64_t *sync_id, int64_t *running);

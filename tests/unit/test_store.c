@@ -1331,7 +1331,8 @@ static void test_apply_noop_writes_nothing(void **state)
 
 /* --- syncs ---------------------------------------------------------------------- */
 
-static const struct sync_meta api_meta = { "API Provisioning", "full", "json", false };
+static const struct sync_meta api_meta = { .source = "API Provisioning", .mode = "full",
+					    .format = "json" };
 
 static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
 {
@@ -1342,8 +1343,8 @@ static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
 static void test_sync_begin_busy_supersede(void **state)
 {
 	struct fx *f = *state;
-	struct sync_meta long_meta = { "an overly long source name for the field", "full", "csv",
-				       false };
+	struct sync_meta long_meta = { .source = "an overly long source name for the field",
+				       .mode = "full", .format = "csv" };
 	struct sync_row r;
 	int64_t id1, id2, running = 0, sid, oid;
 	char want[64];
@@ -1680,13 +1681,21 @@ static void test_sync_payloads(void **state)
 	unsigned char *data = malloc(big);
 	void *out = NULL;
 	int64_t id, running;
+	struct store_part parts[] = { { "members", data, big }, { "teams", "", 0 } };
+	struct store_part nameless[] = { { "", "x", 1 } };
+	struct sync_meta with_parts = api_meta, bad = api_meta;
 
 	assert_non_null(data);
 	for (i = 0; i < big; i++)
 		data[i] = (unsigned char)(i * 131 + (i >> 9));
-	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-	CHECK_OK("put members", store_sync_payload_put(f->s, id, "members", data, big));
-	CHECK_OK("put teams (empty)", store_sync_payload_put(f->s, id, "teams", "", 0));
+	with_parts.parts = parts;
+	with_parts.nparts = 2;
+	bad.parts = nameless;
+	bad.nparts = 1;
+	CHECK_EQ("a part without a name", STORE_EINVAL,
+		 store_sync_begin(f->s, f->org, &bad, &id, &running));
+	CHECK_OK("begin with members and (empty) teams",
+		 store_sync_begin(f->s, f->org, &with_parts, &id, &running));
 	CHECK_OK("get members", store_sync_payload_get(f->s, id, "members", &out, &len));
 	CHECK_EQ("length", big, len);
 	assert_memory_equal(data, out, big);
