@@ -17,21 +17,88 @@ static const char help[] =
 	"  --threads N           HTTP threads (default 4)\n"
 	"  --max-connections N   simultaneous connections (default 256)\n"
 	"  --timeout SECONDS     idle connection timeout (default 30)\n"
+	"  --max-connections-per-ip N\n"
+	"                        simultaneous connections from one address (default 128;\n"
+	"                        0 = no limit, e.g. behind a reverse proxy that limits)\n"
+	"  --header-timeout SECONDS\n"
+	"                        time a client has to send a complete request header,\n"
+	"                        from connecting or from its previous answer (default 10)\n"
+	"  --max-header-bytes N  request headers, all together (default 16384; more: 431);\n"
+	"                        a URL longer than 4096 bytes gets 414\n"
+	"  --rate-limit N        requests per second per API key (default 100; 0 = no\n"
+	"                        limit); more get 429 with Retry-After\n"
+	"  --rate-burst N        requests a key may make at once (default 200)\n"
+	"  --shutdown-grace SECONDS\n"
+	"                        on SIGTERM, how long requests in flight may take to\n"
+	"                        finish (default 30); the sync in progress always ends\n"
 	"  --tls-cert FILE       serve HTTPS with this PEM certificate (the chain: server\n"
 	"                        certificate first, then intermediates); needs --tls-key\n"
 	"  --tls-key FILE        the certificate's PEM private key, unencrypted (mode 0600);\n"
 	"                        TLS 1.2 and 1.3 only\n"
 	"  --quiet               no request log on standard error\n";
 
-static int number(const char *s, unsigned long long max, unsigned long long *out)
+/* A whole number in [min, max]. */
+static int number(const char *s, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
 {
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long v;
 
-	if (!*s || *end || v == 0 || v > max)
+	if (!*s || *s == '-')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* The numeric options: where each goes, and its range. */
+struct numeric {
+	int opt;
+	unsigned long long min, max;
+};
+
+static const struct numeric numerics[] = {
+	{ 'b', 1, 1ull << 40 }, { 't', 1, 1024 },     { 'c', 1, 100000 }, { 'T', 1, 86400 },
+	{ 'P', 0, 100000 },     { 'H', 1, 3600 },     { 'M', 1024, 1 << 20 },
+	{ 'r', 0, 1000000 },    { 'B', 1, 10000000 }, { 'g', 0, 86400 },
+};
+
+static void set_numeric(struct service_config *cfg, int opt, unsigned long long v)
+{
+	switch (opt) {
+	case 'b': cfg->max_body = (size_t)v; break;
+	case 't': cfg->threads = (unsigned)v; break;
+	case 'c': cfg->max_connections = (unsigned)v; break;
+	case 'T': cfg->conn_timeout = (unsigned)v; break;
+	case 'P': cfg->max_conn_per_ip = (unsigned)v; break;
+	case 'H': cfg->header_timeout = (unsigned)v; break;
+	case 'M': cfg->max_header_bytes = (size_t)v; break;
+	case 'r': cfg->rate_limit = (double)v; break;
+	case 'B': cfg->rate_burst = (unsigned)v; break;
+	default: cfg->shutdown_grace = (unsigned)v; break;
+	}
+}
+
+/* Parses a numeric option into cfg; -1 (after saying why) when out of range. */
+static int numeric_option(struct service_config *cfg, int opt, const char *name, const char *arg)
+{
+	unsigned long long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(numerics) / sizeof(numerics[0]); i++) {
+		if (numerics[i].opt != opt)
+			continue;
+		if (number(arg, numerics[i].min, numerics[i].max, &v) < 0) {
+			fprintf(stderr, "orgsync serve: --%s wants a whole number from %llu to %llu, "
+				"not '%s'\n", name, numerics[i].min, numerics[i].max, arg);
+			return -1;
+		}
+		set_numeric(cfg, opt, v);
+		return 0;
+	}
+	return -1;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -46,6 +113,12 @@ int cmd_serve(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
+		{ "max-connections-per-ip", required_argument, NULL, 'P' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "max-header-bytes", required_argument, NULL, 'M' },
+		{ "rate-limit", required_argument, NULL, 'r' },
+		{ "rate-burst", required_argument, NULL, 'B' },
+		{ "shutdown-grace", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -55,34 +128,27 @@ int cmd_serve(int argc, char **argv)
 		.threads = 4,
 		.max_connections = 256,
 		.conn_timeout = 30,
+		.max_conn_per_ip = 128,
+		.header_timeout = 10,
+		.max_header_bytes = 16384,
+		.rate_limit = 100,
+		.rate_burst = 200,
+		.shutdown_grace = 30,
 	};
-	unsigned long long v;
-	int c;
+	int c, idx = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
 		case 'd': cfg.db_url = optarg; break;
 		case 'l': cfg.listen = optarg; break;
 		case 'q': cfg.quiet = true; break;
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
-		case 'b':
-		case 't':
-		case 'c':
-		case 'T':
-			if (number(optarg, c == 'b' ? (1ull << 40) : 100000, &v) < 0) {
-				fprintf(stderr, "orgsync serve: '%s' is not a valid number here\n", optarg);
+		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
+		case 'B': case 'g':
+			if (numeric_option(&cfg, c, opts[idx].name, optarg) < 0)
 				return EXIT_CONFIG;
-			}
-			if (c == 'b')
-				cfg.max_body = (size_t)v;
-			else if (c == 't')
-				cfg.threads = (unsigned)v;
-			else if (c == 'c')
-				cfg.max_connections = (unsigned)v;
-			else
-				cfg.conn_timeout = (unsigned)v;
 			break;
 		case 'h':
 			fputs(help, stdout);

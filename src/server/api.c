@@ -4,6 +4,7 @@
  * structurally invalid one with 400) and processed by the worker.
  */
 #include "server/api.h"
+#include "server/conntrack.h"
 
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -98,6 +99,14 @@ static int get_metrics(struct http_req *r)
 	buf_printf(&out, "# HELP orgsync_sync_seconds_total Time spent processing syncs.\n"
 		   "# TYPE orgsync_sync_seconds_total counter\norgsync_sync_seconds_total %.3f\n",
 		   (double)atomic_load(&m->sync_ms_total) / 1000.0);
+	buf_printf(&out, "# HELP orgsync_rate_limited_total Requests refused by the per-key rate "
+		   "limit (429).\n# TYPE orgsync_rate_limited_total counter\n"
+		   "orgsync_rate_limited_total %llu\n",
+		   (unsigned long long)atomic_load(&m->rate_limited));
+	buf_printf(&out, "# HELP orgsync_connections_cut_total Connections closed for not sending "
+		   "a complete request header in time.\n# TYPE orgsync_connections_cut_total counter\n"
+		   "orgsync_connections_cut_total %llu\n",
+		   (unsigned long long)conntrack_cut(r->svc->conns));
 	buf_printf(&out, "# HELP orgsync_uptime_seconds Seconds since the service started.\n"
 		   "# TYPE orgsync_uptime_seconds gauge\norgsync_uptime_seconds %llu\n",
 		   (unsigned long long)((service_now_ms() - r->svc->started_ms) / 1000));

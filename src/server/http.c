@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "server/api.h"
+#include "server/conntrack.h"
+#include "server/ratelimit.h"
 #include "server/service.h"
 
 const char *http_arg(struct http_req *r, const char *name)
@@ -147,6 +149,35 @@ static int authenticate(struct http_req *r)
 	return -1; /* authenticated: go on */
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* 429 with Retry-After when the key has used its tokens; -1 to go on. */
+static int rate_limit(struct http_req *r)
+{
+	unsigned wait;
+	char secs[16], msg[160];
+
+	if (!r->svc->rate)
+		return -1;
+	wait = ratelimit_take(r->svc->rate, r->org_id, mono_ms());
+	if (!wait)
+		return -1;
+	atomic_fetch_add(&r->svc->metrics.rate_limited, 1);
+	snprintf(secs, sizeof(secs), "%u", wait);
+	snprintf(msg, sizeof(msg), "this API key is limited to %g requests per second (bursts of "
+		 "%u); retry in %u s", r->svc->cfg.rate_limit, r->svc->cfg.rate_burst, wait);
+	return http_json(r, MHD_HTTP_TOO_MANY_REQUESTS,
+			 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", "rate_limited", "message",
+				   msg, "details"),
+			 MHD_HTTP_HEADER_RETRY_AFTER, secs);
+}
+
 static int route(struct http_req *r)
 {
 	struct buf allow;
@@ -168,6 +199,8 @@ static int route(struct http_req *r)
 		}
 		buf_free(&allow);
 		if (rt->auth && (rc = authenticate(r)) != -1)
+			return rc;
+		if (rt->auth && (rc = rate_limit(r)) != -1)
 			return rc;
 		return rt->handler(r);
 	}
@@ -207,6 +240,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	(void)content_type;
 	(void)encoding;
 	(void)off;
+	if (!key)
+		return MHD_YES; /* a part without a name (no Content-Disposition name=): ignored */
 	for (i = 0; i < r->nparts; i++)
 		if (strcmp(r->parts[i].name, key) == 0)
 			p = &r->parts[i];
@@ -222,11 +257,29 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
+/* The connection's deadline record (conntrack), or NULL. */
+static void *connection_ctx(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+static int too_large(struct http_req *r)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "the request body is larger than the %zu bytes allowed",
+		 r->svc->cfg.max_body);
+	return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+}
+
 static struct http_req *start(struct service *svc, struct MHD_Connection *c, const char *url,
 			      const char *method)
 {
 	struct http_req *r = calloc(1, sizeof(*r));
-	const char *rid, *len, *type;
+	const char *rid, *type;
 	unsigned char rnd[8];
 
 	if (!r)
@@ -244,16 +297,58 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 		randombytes_buf(rnd, sizeof(rnd));
 		sodium_bin2hex(r->request_id, sizeof(r->request_id), rnd, sizeof(rnd));
 	}
-	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (len && strtoull(len, NULL, 10) > svc->cfg.max_body)
-		r->too_large = true;
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
 		r->multipart = true;
 		r->post = MHD_create_post_processor(c, 64 * 1024, on_part, r);
 	}
 	atomic_fetch_add(&svc->metrics.requests, 1);
+	atomic_fetch_add(&svc->in_flight, 1);
+	conntrack_busy(connection_ctx(c), true);
 	return r;
+}
+
+/* Adds up the bytes of a request's headers or query arguments. */
+static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	size_t *sum = cls;
+
+	(void)kind;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " / "=&", CRLF */
+	return MHD_YES;
+}
+
+/*
+ * Refuses, before any of its body is read, a request whose URL, headers or
+ * announced body are over the limits; -1 to go on. What libmicrohttpd's
+ * per-connection memory cannot hold at all it refuses itself.
+ */
+static int refuse_early(struct http_req *r)
+{
+	const struct service_config *cfg = &r->svc->cfg;
+	size_t url = strlen(r->path), headers = 0;
+	const char *len;
+	char msg[160];
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_length, &url);
+	if (url > HTTP_MAX_URL) {
+		snprintf(msg, sizeof(msg), "the URL is longer than the %d bytes allowed", HTTP_MAX_URL);
+		return http_error(r, MHD_HTTP_URI_TOO_LONG, "uri_too_long", msg, NULL);
+	}
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_length, &headers);
+	if (headers > cfg->max_header_bytes) {
+		snprintf(msg, sizeof(msg), "the request headers are larger than the %zu bytes allowed",
+			 cfg->max_header_bytes);
+		return http_error(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", msg,
+				  NULL);
+	}
+	len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoull(len, NULL, 10) > cfg->max_body) {
+		r->too_large = true;
+		return too_large(r);
+	}
+	return -1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -265,11 +360,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	if (!r) {
+		int rc;
+
 		r = start(svc, c, url, method);
 		if (!r)
 			return MHD_NO;
 		*state = r;
-		return MHD_YES;
+		rc = refuse_early(r);
+		return rc == -1 ? MHD_YES : (enum MHD_Result)rc;
 	}
 	if (*size) {
 		if (!r->too_large && r->body.len + *size > svc->cfg.max_body)
@@ -286,13 +384,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*size = 0;
 		return MHD_YES;
 	}
-	if (r->too_large) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "the request body is larger than the %zu bytes allowed",
-			 svc->cfg.max_body);
-		return (enum MHD_Result)http_error(r, 413, "too_large", msg, NULL);
-	}
+	if (r->too_large)
+		return (enum MHD_Result)too_large(r);
 	if (r->post && !r->multipart)
 		return (enum MHD_Result)http_error(r, MHD_HTTP_BAD_REQUEST, "bad_multipart",
 						   "the multipart body could not be read", NULL);
@@ -317,10 +410,11 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	struct http_req *r = *state;
 	int i;
 
-	(void)c;
 	(void)why;
 	if (!r)
 		return;
+	conntrack_busy(connection_ctx(c), false);
+	atomic_fetch_sub(&svc->in_flight, 1);
 	if (r->status >= 100 && r->status < 600)
 		atomic_fetch_add(&svc->metrics.responses[r->status / 100], 1);
 	if (!svc->cfg.quiet)
@@ -336,6 +430,23 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	free(r->param_store);
 	free(r);
 	*state = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct service *svc = cls;
+	const union MHD_ConnectionInfo *info;
+
+	if (!svc->conns)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info)
+			conntrack_open(svc->conns, info->connect_fd, socket_context);
+	} else {
+		conntrack_close(svc->conns, socket_context);
+	}
 }
 
 /* Parses "host:port" (IPv4 or [IPv6]) into a socket address. */
@@ -511,14 +622,29 @@ static void start_failed(struct service *svc, bool tls)
 
 /* --- the daemon ---------------------------------------------------------- */
 
+/*
+ * Each connection's memory holds its request line and headers and its read
+ * buffer: room for headers up to the limit (so that refuse_early() answers
+ * them in JSON) plus a read buffer large enough for fast uploads.
+ */
+static size_t connection_memory(const struct service_config *cfg)
+{
+	return HTTP_MAX_URL + 2 * cfg->max_header_bytes + 32 * 1024;
+}
+
 int http_start(struct service *svc)
 {
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* ITC: what lets http_drain() stop the listening while requests finish. */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	const bool tls = svc->cfg.tls_cert != NULL;
 	int status = -1;
 
-	if (parse_listen(svc->cfg.listen, &ss) < 0) {
+	if (!svc->cfg.listen) {
+		/* Connections come only from MHD_add_connection() (in-process drivers). */
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+		ss.ss_family = AF_UNSPEC;
+	} else if (parse_listen(svc->cfg.listen, &ss) < 0) {
 		fprintf(stderr, "orgsync serve: --listen wants HOST:PORT, not '%s'\n", svc->cfg.listen);
 		goto out;
 	}
@@ -536,16 +662,28 @@ int http_start(struct service *svc)
 			goto out;
 		flags |= MHD_USE_TLS;
 	}
+	if (svc->cfg.rate_limit > 0 &&
+	    ratelimit_new(svc->cfg.rate_limit, svc->cfg.rate_burst, &svc->rate) < 0) {
+		fputs("orgsync serve: --rate-limit and --rate-burst must be positive\n", stderr);
+		goto out;
+	}
+	if (conntrack_start(svc->cfg.header_timeout, &svc->conns) < 0) {
+		fputs("orgsync serve: cannot start the header deadline thread\n", stderr);
+		goto out;
+	}
 	svc->start_log[0] = '\0';
 	atomic_store(&svc->starting, true);
 	/* Without TLS the list ends before the HTTPS options, which libmicrohttpd would warn about. */
 	svc->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, svc,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, svc,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_SOCK_ADDR, svc->cfg.listen ? (struct sockaddr *)&ss : NULL,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.conn_timeout,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_conn_per_ip,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(&svc->cfg),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, svc,
 		MHD_OPTION_NOTIFY_COMPLETED, on_done, svc,
 		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, svc->tls_cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, svc->tls_key_pem,
@@ -571,10 +709,31 @@ uint16_t http_port(struct service *svc)
 	return info ? info->port : 0;
 }
 
+void http_drain(struct service *svc)
+{
+	uint64_t until = mono_ms() + (uint64_t)svc->cfg.shutdown_grace * 1000u;
+	MHD_socket fd;
+
+	if (!svc->daemon)
+		return;
+	fd = MHD_quiesce_daemon(svc->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	while (atomic_load(&svc->in_flight) && mono_ms() < until)
+		usleep(10000);
+	if (atomic_load(&svc->in_flight))
+		fprintf(stderr, "orgsync serve: %u request(s) still running after %u s: closing them\n",
+			atomic_load(&svc->in_flight), svc->cfg.shutdown_grace);
+}
+
 void http_stop(struct service *svc)
 {
 	if (svc->daemon)
 		MHD_stop_daemon(svc->daemon);
 	svc->daemon = NULL;
+	conntrack_stop(svc->conns);
+	svc->conns = NULL;
+	ratelimit_free(svc->rate);
+	svc->rate = NULL;
 	free_tls(svc);
 }

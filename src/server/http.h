@@ -18,7 +18,8 @@
 
 struct service;
 
-enum { HTTP_MAX_PARAMS = 4, HTTP_MAX_PARTS = 4 };
+/* HTTP_MAX_URL: the path and query string together, in bytes; longer gets 414. */
+enum { HTTP_MAX_PARAMS = 4, HTTP_MAX_PARTS = 4, HTTP_MAX_URL = 4096 };
 
 /* A multipart/form-data part, fully read. */
 struct http_part {
@@ -68,7 +69,13 @@ json_t *http_report_details(const struct report *rep, size_t max);
 int http_start(struct service *svc);
 /* The port listened on (useful after port 0). */
 uint16_t http_port(struct service *svc);
-/* Stops accepting, finishes the requests in flight and wipes the TLS key. */
+/*
+ * Stops accepting connections (the listening socket is closed) and waits,
+ * up to svc->cfg.shutdown_grace seconds, for the requests in flight to be
+ * answered. Connections waiting between requests do not hold it up.
+ */
+void http_drain(struct service *svc);
+/* Stops the daemon (connections still open are closed) and wipes the TLS key. */
 void http_stop(struct service *svc);
 
 #endif

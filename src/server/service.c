@@ -206,6 +206,7 @@ int service_run(const struct service_config *cfg)
 	fflush(stdout);
 	wait_for_stop();
 	fprintf(stderr, "orgsync serve: stopping: finishing requests and the sync in progress\n");
+	http_drain(&svc);
 	rc = 0;
 out:
 	http_stop(&svc);

@@ -17,26 +17,39 @@
 
 struct service_config {
 	const char *db_url;
-	const char *listen;          /* "127.0.0.1:8080" */
+	const char *listen;          /* "127.0.0.1:8080"; NULL: no socket, MHD_add_connection() only */
 	size_t max_body;             /* bytes; larger bodies get 413 */
 	unsigned threads;            /* HTTP thread pool size */
 	unsigned max_connections;
 	unsigned conn_timeout;       /* seconds of silence before a connection is dropped */
+	unsigned max_conn_per_ip;    /* simultaneous connections from one address; 0: no limit */
+	unsigned header_timeout;     /* seconds a client has to send a complete request header */
+	size_t max_header_bytes;     /* all request headers together; more gets 431 */
+	double rate_limit;           /* requests per second per API key; 0: no limit */
+	unsigned rate_burst;         /* requests per key allowed at once */
+	unsigned shutdown_grace;     /* seconds a stop waits for requests in flight */
 	bool quiet;                  /* no request log */
 	const char *tls_cert;        /* PEM certificate (chain) file; NULL: plain HTTP */
 	const char *tls_key;         /* PEM private key file, unencrypted; set with tls_cert */
 };
+
+struct ratelimit;
+struct conntrack;
 
 struct service_metrics {
 	atomic_ullong requests;
 	atomic_ullong responses[6];  /* by status class: [2]=2xx ... [5]=5xx */
 	atomic_ullong syncs_done[6]; /* by final enum sync_status */
 	atomic_ullong sync_ms_total;
+	atomic_ullong rate_limited;  /* requests answered 429 */
 };
 
 struct service {
 	struct service_config cfg;
 	struct MHD_Daemon *daemon;
+	struct ratelimit *rate;      /* NULL when cfg.rate_limit is 0 */
+	struct conntrack *conns;     /* the request header deadline */
+	atomic_uint in_flight;       /* requests begun and not yet ended */
 	char *tls_cert_pem;          /* the files' text, which the daemon reads while it runs */
 	char *tls_key_pem;           /* wiped before it is freed */
 	char start_log[512];         /* libmicrohttpd's messages while the daemon starts */

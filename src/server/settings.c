@@ -1,5 +1,6 @@
 #include "server/settings.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,16 @@ static double limit_of(const json_t *v)
 	return json_is_number(v) ? json_number_value(v) : -1;
 }
 
+/*
+ * A count limit: a whole number, or null for "disabled" (-1). Read as an
+ * integer: through a double, a count past 2^53 would change and one past
+ * 2^63 would overflow.
+ */
+static int64_t count_of(const json_t *v)
+{
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
 void settings_from_json(const json_t *doc, struct settings *out)
 {
 	const json_t *risk = json_object_get(doc, "riskThreshold");
@@ -26,9 +37,9 @@ void settings_from_json(const json_t *doc, struct settings *out)
 	out->method = method && !strcmp(method, "api") ? METHOD_API
 		      : method && !strcmp(method, "scim") ? METHOD_SCIM : METHOD_NONE;
 	out->risk.members.percent = limit_of(json_object_get(members, "percent"));
-	out->risk.members.count = (int64_t)limit_of(json_object_get(members, "count"));
+	out->risk.members.count = count_of(json_object_get(members, "count"));
 	out->risk.teams.percent = limit_of(json_object_get(teams, "percent"));
-	out->risk.teams.count = (int64_t)limit_of(json_object_get(teams, "count"));
+	out->risk.teams.count = count_of(json_object_get(teams, "count"));
 	out->risk.id_swap_percent = limit_of(json_object_get(risk, "idSwapPercent"));
 	out->auto_invite = json_is_true(json_object_get(doc, "autoInvite"));
 	out->mode = mode && !strcmp(mode, "partial") ? PLAN_PARTIAL : PLAN_FULL;
