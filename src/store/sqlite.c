@@ -10,11 +10,13 @@
 #include "store/backend.h"
 #include "util/buf.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -646,6 +648,22 @@ static void sqlite_global_init(void)
 	sqlite3_initialize();
 }
 
+/*
+ * The database holds people's names and emails: a new one is made readable
+ * by its owner only, whatever the umask. SQLite gives the -wal and -shm
+ * files it creates the mode of the database file.
+ */
+static void create_private(const char *path)
+{
+	int fd;
+
+	if (!strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -659,6 +677,7 @@ int store_sqlite_open(const char *path, struct store **out, char *err, size_t er
 	if (!q)
 		return STORE_ENOMEM;
 	q->base.ops = &sqlite_ops;
+	create_private(path);
 	/* One connection per thread (store.h), so SQLite's own mutexes are spared. */
 	if (sqlite3_open_v2(path, &q->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -162,5 +162,11 @@ expect_exit 0 "gen with errors" -- $ORGSYNC gen --members 2000 --seed 7 --errors
 expect_exit 1 "injected errors are found" -- $ORGSYNC validate --dir "$TMP/ge"
 expect_exit 2 "gen bad args" -- $ORGSYNC gen --members -5 --out "$TMP/gx"
 
+# The database holds personal data: a new one is private whatever the umask.
+expect_exit 0 "org create on a new database" -- \
+	bash -c "umask 022; exec $ORGSYNC org create acme --db sqlite:$TMP/private.db"
+mode=$(stat -c %a "$TMP/private.db" 2>/dev/null)
+if [ "$mode" = 600 ]; then ok; else ko "a new database is mode 600, not '$mode'"; fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
