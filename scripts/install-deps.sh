@@ -9,10 +9,10 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev)
-test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl)
+test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
-bench=("${build[@]}" curl jq sqlite3 bc)
+bench=("${build[@]}" curl jq sqlite3 bc wrk)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
