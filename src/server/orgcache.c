@@ -1,13 +1,30 @@
 #include "server/orgcache.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* A handful: enough for the orgs being read at once, bounded in memory. */
 enum { SLOTS = 4 };
 
+/*
+ * A load under way. Requests that want the same org and version wait for
+ * it rather than load their own copy: after a sync, every HTTP thread
+ * would otherwise load the org at once, with that many copies in memory.
+ * Freed by the last of its users (the loader and the waiters).
+ */
+struct load {
+	struct load *next;
+	int64_t org_id, version;
+	struct org_snapshot *snap; /* holds a reference for each waiter */
+	int rc, users;
+	bool done;
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loaded = PTHREAD_COND_INITIALIZER;
 static struct org_snapshot *slots[SLOTS];
+static struct load *loads;
 static uint64_t tick;
 
 static void snapshot_free(struct org_snapshot *s)
@@ -71,26 +88,13 @@ static struct org_snapshot *insert(struct org_snapshot *s)
 	return old;
 }
 
-int orgcache_get(struct store *st, int64_t org_id, struct org_snapshot **out)
+/* Loads the org into a new snapshot with one reference. */
+static int load_snapshot(struct store *st, int64_t org_id, int64_t version,
+			 struct org_snapshot **out)
 {
-	struct org_snapshot *s, *old;
-	int64_t version;
+	struct org_snapshot *s = calloc(1, sizeof(*s));
 	int rc;
 
-	*out = NULL;
-	/* The stamp is read before the load: a write in between only makes
-	 * the entry look stale, never a stale entry look current. */
-	rc = store_org_version(st, org_id, &version);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&lock);
-	s = find(org_id, version);
-	pthread_mutex_unlock(&lock);
-	if (s) {
-		*out = s;
-		return STORE_OK;
-	}
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return STORE_ENOMEM;
 	s->org_id = org_id;
@@ -102,13 +106,92 @@ int orgcache_get(struct store *st, int64_t org_id, struct org_snapshot **out)
 		snapshot_free(s);
 		return rc;
 	}
-	pthread_mutex_lock(&lock);
-	s->used = ++tick;
-	old = insert(s);
-	pthread_mutex_unlock(&lock);
-	snapshot_free(old);
 	*out = s;
 	return STORE_OK;
+}
+
+/* Drops a user of ld, freeing it after the last. Called with the lock held. */
+static void load_leave(struct load *ld)
+{
+	if (--ld->users == 0)
+		free(ld);
+}
+
+/* Waits for another request's load of the same org. Called with the lock held. */
+static int load_wait(struct load *ld, struct org_snapshot **out)
+{
+	int rc;
+
+	ld->users++;
+	while (!ld->done)
+		pthread_cond_wait(&loaded, &lock);
+	*out = ld->snap;
+	rc = ld->rc;
+	load_leave(ld);
+	return rc;
+}
+
+/*
+ * Loads the org for this request and the requests that come to wait for
+ * it meanwhile. Called with the lock held; releases it while loading.
+ * *evicted: the idle entry the new one replaced, to free after unlocking.
+ */
+static int load_lead(struct store *st, int64_t org_id, int64_t version,
+		     struct org_snapshot **out, struct org_snapshot **evicted)
+{
+	struct load *ld = calloc(1, sizeof(*ld)), **pp;
+	struct org_snapshot *s = NULL;
+	int rc;
+
+	if (!ld)
+		return STORE_ENOMEM;
+	*ld = (struct load){ loads, org_id, version, NULL, STORE_OK, 1, false };
+	loads = ld;
+	pthread_mutex_unlock(&lock);
+	rc = load_snapshot(st, org_id, version, &s);
+	pthread_mutex_lock(&lock);
+	if (!rc) {
+		s->used = ++tick;
+		s->refs += ld->users - 1;
+		*evicted = insert(s);
+	}
+	for (pp = &loads; *pp != ld; pp = &(*pp)->next)
+		;
+	*pp = ld->next;
+	ld->snap = s;
+	ld->rc = rc;
+	ld->done = true;
+	pthread_cond_broadcast(&loaded);
+	load_leave(ld);
+	*out = s;
+	return rc;
+}
+
+int orgcache_get(struct store *st, int64_t org_id, struct org_snapshot **out)
+{
+	struct org_snapshot *s, *evicted = NULL;
+	struct load *ld;
+	int64_t version;
+	int rc = STORE_OK;
+
+	*out = NULL;
+	/* The stamp is read before the load: a write in between only makes
+	 * the entry look stale, never a stale entry look current. */
+	rc = store_org_version(st, org_id, &version);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&lock);
+	s = find(org_id, version);
+	if (!s) {
+		for (ld = loads; ld && (ld->org_id != org_id || ld->version != version);
+		     ld = ld->next)
+			;
+		rc = ld ? load_wait(ld, &s) : load_lead(st, org_id, version, &s, &evicted);
+	}
+	pthread_mutex_unlock(&lock);
+	snapshot_free(evicted);
+	*out = s;
+	return rc;
 }
 
 void orgcache_put(struct org_snapshot *s)

@@ -267,6 +267,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	void *approval = NULL;
 	size_t alen = 0;
 	int status = SYNC_FAILED, rc;
+	bool finished = false;
 
 	org_init(&desired);
 	org_init(&stored);
@@ -330,18 +331,22 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		status = SYNC_PAUSED;
 		goto finish;
 	}
-	if (!row.dry_run && store_apply(st, org_id, sync_id, &desired, &stored, &ids, &plan) != 0) {
-		snprintf(reason, sizeof(reason), "the changes could not be applied, nothing changed: %s",
-			 store_error(st));
-		goto finish;
-	}
-	t[T_APPLY] = mono_ms();
 	status = report_count(&rep, ISSUE_ERROR) || report_count(&rep, ISSUE_WARNING) ? SYNC_WARNING
 										     : SYNC_SUCCESS;
-	if (row.dry_run)
+	if (row.dry_run) {
 		snprintf(reason, sizeof(reason), "dry run: nothing was applied");
+	} else if (store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
+				      &(struct sync_outcome){ status, NULL, counts, riskj, &rep }) == 0) {
+		finished = true; /* the outcome was committed with the changes */
+	} else {
+		status = SYNC_FAILED;
+		snprintf(reason, sizeof(reason), "the changes could not be applied, nothing changed: %s",
+			 store_error(st));
+	}
+	t[T_APPLY] = mono_ms();
 finish:
-	store_sync_finish(st, sync_id, status, *reason ? reason : NULL, counts, riskj, &rep);
+	if (!finished)
+		store_sync_finish(st, sync_id, status, *reason ? reason : NULL, counts, riskj, &rep);
 	t[T_END] = mono_ms();
 	log_sync(sync_id, org_id, status, t);
 	notify(st, org_id, sync_id, status, *reason ? reason : NULL, counts, doc);

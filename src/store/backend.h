@@ -58,7 +58,8 @@ struct store_ops {
 	int (*property_delete)(struct store *s, int64_t org_id, const char *name);
 	int (*org_load)(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids);
 	int (*apply)(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
-		     const struct org *stored, const struct store_ids *ids, const struct plan *p);
+		     const struct org *stored, const struct store_ids *ids, const struct plan *p,
+		     const struct sync_outcome *done);
 	int (*sync_begin)(struct store *s, int64_t org_id, const struct sync_meta *m,
 			  int64_t *sync_id, int64_t *running);
 	int (*payload_put)(struct store *s, int64_t sync_id, const char *part, const void *data,
@@ -66,8 +67,7 @@ struct store_ops {
 	int (*payload_get)(struct store *s, int64_t sync_id, const char *part, void **data,
 			   size_t *len);
 	int (*sync_claim)(struct store *s, int64_t *sync_id, int64_t *org_id);
-	int (*sync_finish)(struct store *s, int64_t sync_id, int status, const char *reason,
-			   const char *counts_json, const char *risk_json, const struct report *rep);
+	int (*sync_finish)(struct store *s, int64_t sync_id, const struct sync_outcome *done);
 	int (*sync_transition)(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			       const char *reason);
 	int (*sync_get)(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);

@@ -2114,6 +2114,69 @@ static int apply_mappings(struct apply *a)
 	return rc;
 }
 
+/* Drops the input payloads of syncs that ended: they can be hundreds of MB each. */
+static int prune_payloads(struct sqlite_store *q)
+{
+	return exec_cached(q, ST_PAYLOAD_PRUNE);
+}
+
+/* Records how a sync ended, inside the caller's transaction. */
+static int finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_outcome *done)
+{
+	const struct report *rep = done->rep;
+	const int status = done->status;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	rc = prep(q, ST_SYNC_FINISH, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	bind_text(st, 2, store_sync_status_name(status));
+	bind_text(st, 3, done->reason);
+	bind_text(st, 4, done->counts_json);
+	bind_text(st, 5, done->risk_json);
+	if (status == SYNC_PAUSED) /* waits for a decision: not finished */
+		sqlite3_bind_null(st, 6);
+	else
+		sqlite3_bind_int64(st, 6, store_now_ms());
+	for (i = 0; i < 3; i++)
+		sqlite3_bind_int64(st, 7 + (int)i, rep ? (int64_t)rep->by_severity[i] : 0);
+	sqlite3_bind_int64(st, 10, rep ? (int64_t)rep->dropped : 0);
+	rc = run(q, st);
+	if (rc)
+		return rc;
+	if (sqlite3_changes(q->db) == 0)
+		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
+	/* A sync paused, approved and run again gets the report of its last run. */
+	rc = prep(q, ST_ISSUES_DELETE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	rc = run(q, st);
+	if (!rc && rep)
+		rc = prep(q, ST_ISSUE_INSERT, &st);
+	for (i = 0; !rc && rep && i < rep->count; i++) {
+		const struct issue *is = &rep->issues[i];
+
+		sqlite3_bind_int64(st, 1, sync_id);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		bind_text(st, 3, report_severity_name(is->severity));
+		bind_text(st, 4, report_code_name(is->code));
+		bind_text(st, 5, is->file ? is->file : "");
+		sqlite3_bind_int64(st, 6, is->line);
+		sqlite3_bind_int64(st, 7, is->column);
+		bind_text(st, 8, is->field ? is->field : "");
+		bind_text(st, 9, is->record_id ? is->record_id : "");
+		bind_text(st, 10, is->message ? is->message : "");
+		rc = run(q, st);
+	}
+	if (!rc && status != SYNC_PAUSED)
+		rc = prune_payloads(q);
+	return rc;
+}
+
 /*
  * The order makes every intermediate state valid: removals free emails
  * and ids before updates take them, updates before creates (a new member
@@ -2121,7 +2184,8 @@ static int apply_mappings(struct apply *a)
  * mappings name them.
  */
 static int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
-		    const struct org *stored, const struct store_ids *ids, const struct plan *p)
+		    const struct org *stored, const struct store_ids *ids, const struct plan *p,
+		    const struct sync_outcome *done)
 {
 	struct apply a = {
 		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
@@ -2169,6 +2233,8 @@ static int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 		rc = apply_mappings(&a);
 	if (!rc && !plan_is_noop(p))
 		rc = touch_org(a.q, org_id);
+	if (!rc && done)
+		rc = finish_in_tx(a.q, sync_id, done);
 	rc = end_tx(a.q, rc);
 out:
 	member_cols_free(&a.cols);
@@ -2398,12 +2464,6 @@ out:
 
 /* --- syncs ------------------------------------------------------------------------ */
 
-/* Drops the input payloads of syncs that ended: they can be hundreds of MB each. */
-static int prune_payloads(struct sqlite_store *q)
-{
-	return exec_cached(q, ST_PAYLOAD_PRUNE);
-}
-
 /* The payload is bound in place (no copy on our side): it may be hundreds of MB.
  * Called inside a transaction. */
 static int payload_insert(struct sqlite_store *q, int64_t sync_id, const char *part,
@@ -2626,66 +2686,14 @@ out:
 	return end_tx(q, rc);
 }
 
-static int sq_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
-			  const char *counts_json, const char *risk_json, const struct report *rep)
+static int sq_sync_finish(struct store *s, int64_t sync_id, const struct sync_outcome *done)
 {
 	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st;
-	size_t i;
-	int rc;
+	int rc = begin(q);
 
-	rc = begin(q);
 	if (rc)
 		return rc;
-	rc = prep(q, ST_SYNC_FINISH, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, sync_id);
-	bind_text(st, 2, store_sync_status_name(status));
-	bind_text(st, 3, reason);
-	bind_text(st, 4, counts_json);
-	bind_text(st, 5, risk_json);
-	if (status == SYNC_PAUSED) /* waits for a decision: not finished */
-		sqlite3_bind_null(st, 6);
-	else
-		sqlite3_bind_int64(st, 6, store_now_ms());
-	for (i = 0; i < 3; i++)
-		sqlite3_bind_int64(st, 7 + (int)i, rep ? (int64_t)rep->by_severity[i] : 0);
-	sqlite3_bind_int64(st, 10, rep ? (int64_t)rep->dropped : 0);
-	rc = run(q, st);
-	if (rc)
-		goto out;
-	if (sqlite3_changes(q->db) == 0) {
-		rc = store_set_error(s, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
-		goto out;
-	}
-	/* A sync paused, approved and run again gets the report of its last run. */
-	rc = prep(q, ST_ISSUES_DELETE, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, sync_id);
-	rc = run(q, st);
-	if (!rc && rep)
-		rc = prep(q, ST_ISSUE_INSERT, &st);
-	for (i = 0; !rc && rep && i < rep->count; i++) {
-		const struct issue *is = &rep->issues[i];
-
-		sqlite3_bind_int64(st, 1, sync_id);
-		sqlite3_bind_int64(st, 2, (int64_t)i);
-		bind_text(st, 3, report_severity_name(is->severity));
-		bind_text(st, 4, report_code_name(is->code));
-		bind_text(st, 5, is->file ? is->file : "");
-		sqlite3_bind_int64(st, 6, is->line);
-		sqlite3_bind_int64(st, 7, is->column);
-		bind_text(st, 8, is->field ? is->field : "");
-		bind_text(st, 9, is->record_id ? is->record_id : "");
-		bind_text(st, 10, is->message ? is->message : "");
-		rc = run(q, st);
-	}
-	if (!rc && status != SYNC_PAUSED)
-		rc = prune_payloads(q);
-out:
-	return end_tx(q, rc);
+	return end_tx(q, finish_in_tx(q, sync_id, done));
 }
 
 /*

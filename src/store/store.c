@@ -7,6 +7,7 @@
 #include "store/backend.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,9 +374,24 @@ void store_ids_free(struct store_ids *ids)
 int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		const struct org *stored, const struct store_ids *ids, const struct plan *p)
 {
+	return store_apply_finish(s, org_id, sync_id, desired, stored, ids, p, NULL);
+}
+
+/* Pending is where a sync starts, never where one finishes. */
+static bool final_status(int status)
+{
+	return status > SYNC_PENDING && status < STATUS_COUNT;
+}
+
+int store_apply_finish(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+		       const struct org *stored, const struct store_ids *ids, const struct plan *p,
+		       const struct sync_outcome *done)
+{
 	if (!desired || !stored || !ids || !p)
 		return STORE_EINVAL;
-	return s->ops->apply(s, org_id, sync_id, desired, stored, ids, p);
+	if (done && !final_status(done->status))
+		return store_set_error(s, STORE_EINVAL, "%d is not a final status", done->status);
+	return s->ops->apply(s, org_id, sync_id, desired, stored, ids, p, done);
 }
 
 void store_sync_row_free(struct sync_row *r)
@@ -454,10 +470,11 @@ int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
 		      const char *counts_json, const char *risk_json, const struct report *rep)
 {
-	/* Pending is where a sync starts, never where one finishes. */
-	if (status <= SYNC_PENDING || status >= STATUS_COUNT)
+	const struct sync_outcome done = { status, reason, counts_json, risk_json, rep };
+
+	if (!final_status(status))
 		return store_set_error(s, STORE_EINVAL, "%d is not a final status", status);
-	return s->ops->sync_finish(s, sync_id, status, reason, counts_json, risk_json, rep);
+	return s->ops->sync_finish(s, sync_id, &done);
 }
 
 int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,

@@ -156,6 +156,25 @@ struct store_invitation {
 int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		const struct org *stored, const struct store_ids *ids, const struct plan *p);
 
+/* How a sync ended, as store_sync_finish() and store_apply_finish() record it. */
+struct sync_outcome {
+	int status;                  /* enum sync_status, never Pending */
+	const char *reason;          /* NULL when none */
+	const char *counts_json;     /* NULL when none */
+	const char *risk_json;       /* NULL when none */
+	const struct report *rep;    /* NULL when none */
+};
+
+/*
+ * store_apply() and store_sync_finish(sync_id, done) in the same
+ * transaction: a crash leaves the org changed and its sync finished, or
+ * neither (then the sync is still started and store_sync_recover() fails
+ * it, truthfully saying nothing was applied).
+ */
+int store_apply_finish(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+		       const struct org *stored, const struct store_ids *ids, const struct plan *p,
+		       const struct sync_outcome *done);
+
 /* --- sync history ------------------------------------------------------- */
 
 /* A part of a sync's input payload, read in place (not copied). */

@@ -1674,6 +1674,48 @@ static void test_sync_recover(void **state)
 							    &running));
 }
 
+/*
+ * The sync's outcome is written in the apply's transaction: both or
+ * neither. An outcome that cannot be written (no such sync) takes the
+ * apply down with it; an apply that fails leaves the sync unfinished.
+ */
+static void test_apply_finish_is_atomic(void **state)
+{
+	struct fx *f = *state;
+	struct org desired, empty;
+	struct store_ids none = { NULL, NULL };
+	struct sync_row r;
+	struct plan p;
+	int64_t id, running, claimed, org;
+	const struct sync_outcome done = { SYNC_WARNING, NULL, "{\"members\":{}}", NULL, NULL };
+
+	sample_org(&desired);
+	org_init(&empty);
+	plan_all_create(&p, &desired, PLAN_NONE);
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("claim", store_sync_claim(f->s, &claimed, &org));
+	CHECK_EQ("no such sync: the apply is undone too", STORE_ENOTFOUND,
+		 store_apply_finish(f->s, f->org, id + 100, &desired, &empty, &none, &p, &done));
+	CHECK_EQ("no member written", 0, raw_int(f, "SELECT count(*) FROM members"));
+	CHECK_EQ("unknown org", STORE_ENOTFOUND,
+		 store_apply_finish(f->s, f->org + 5, id, &desired, &empty, &none, &p, &done));
+	get_sync(f, id, &r);
+	CHECK_STR("a failed apply leaves the sync as it was", "Pending",
+		  store_sync_status_name(r.status));
+	store_sync_row_free(&r);
+	CHECK_OK("apply and finish",
+		 store_apply_finish(f->s, f->org, id, &desired, &empty, &none, &p, &done));
+	get_sync(f, id, &r);
+	CHECK_STR("finished with the apply", "Warning", store_sync_status_name(r.status));
+	CHECK_STR("counts", "{\"members\":{}}", r.counts_json);
+	assert_true(r.finished_at > 0);
+	store_sync_row_free(&r);
+	CHECK_EQ("members written", desired.nmembers, raw_int(f, "SELECT count(*) FROM members"));
+	tplan_free(&p);
+	org_free(&empty);
+	org_free(&desired);
+}
+
 static void test_sync_payloads(void **state)
 {
 	struct fx *f = *state;
@@ -1987,6 +2029,7 @@ int main(void)
 		T(test_sync_finish_report_roundtrip),
 		T(test_sync_recover),
 		T(test_sync_payloads),
+		T(test_apply_finish_is_atomic),
 		T(test_tenant_isolation),
 		T(test_invitations),
 		T(test_admin_add),
