@@ -11,9 +11,11 @@ export ORGSYNC=${ORGSYNC:-build/orgsync}
 JOBS=${E2E_JOBS:-$(nproc 2>/dev/null || echo 2)}
 case $ORGSYNC in *valgrind*) JOBS=${E2E_JOBS:-1} ;; esac
 
-# Largest files first (the most cases, the longest runs): the jobs end together.
+# The longest runs first, so that the jobs end together: the files that
+# drive large orgs, then the others largest first (the most cases).
 files=()
-for f in $(ls -S tests/e2e/test_*.sh); do
+for f in tests/e2e/test_crash.sh tests/e2e/test_concurrency.sh $(ls -S tests/e2e/test_*.sh |
+	grep -v -e test_crash.sh -e test_concurrency.sh); do
 	if [ $# -gt 0 ]; then
 		want=0
 		for a in "$@"; do [[ $f == *"$a"* ]] && want=1; done
