@@ -75,7 +75,7 @@ static double refilled(const struct ratelimit *rl, const struct bucket *b, uint6
  */
 static int rebuild(struct ratelimit *rl, uint64_t now_ms)
 {
-	size_t cap = rl->cap, kept = 0, i, j;
+	size_t cap = rl->cap > FIRST_CAP ? rl->cap : FIRST_CAP, kept = 0, i, j;
 	struct bucket *slots;
 
 	for (i = 0; i < rl->cap; i++)
