@@ -676,7 +676,7 @@ static int list_members(struct http_req *r)
 	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
 	struct org_snapshot *snap;
 	const struct org *o;
-	uint32_t t = 0, i;
+	uint32_t t = 0, i, n;
 	uint8_t *in_team = NULL;
 	size_t seen = 0;
 	json_t *items;
@@ -695,10 +695,12 @@ static int list_members(struct http_req *r)
 			orgcache_put(snap);
 			return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
 		}
+		const uint32_t *maps = orgindex_team(&snap->index, t, &n);
+
 		in_team = calloc(o->nmembers + 1, 1);
-		for (i = 0; in_team && i < o->nmappings; i++)
-			if (o->mappings[i].team == t && o->mappings[i].kind == MAPPING_MEMBER)
-				in_team[o->mappings[i].child] = 1;
+		for (i = 0; in_team && i < n; i++)
+			if (o->mappings[maps[i]].kind == MAPPING_MEMBER)
+				in_team[o->mappings[maps[i]].child] = 1;
 	}
 	items = json_array();
 	for (i = 0; i < o->nmembers && json_array_size(items) < limit; i++) {
@@ -732,7 +734,7 @@ static int get_member(struct http_req *r)
 {
 	struct org_snapshot *snap;
 	const struct org *o;
-	uint32_t idx, i;
+	uint32_t idx, i, n;
 	json_t *doc, *teams;
 	int rc;
 
@@ -740,18 +742,17 @@ static int get_member(struct http_req *r)
 		return rc;
 	o = &snap->org;
 	if ((rc = find_member(r, o, &idx)) == -1) {
+		const uint32_t *maps = orgindex_member(&snap->index, idx, &n);
+
 		doc = member_json(o, &o->members[idx]);
 		teams = json_array();
-		for (i = 0; i < o->nmappings; i++) {
-			const struct mapping *m = &o->mappings[i];
+		for (i = 0; i < n; i++) {
+			const struct mapping *m = &o->mappings[maps[i]];
+			json_t *ref = team_ref(&o->teams[m->team]);
 
-			if (m->kind == MAPPING_MEMBER && m->child == idx) {
-				json_t *ref = team_ref(&o->teams[m->team]);
-
-				json_object_set_new(ref, "isMember", json_boolean(m->is_member));
-				json_object_set_new(ref, "isManager", json_boolean(m->is_manager));
-				json_array_append_new(teams, ref);
-			}
+			json_object_set_new(ref, "isMember", json_boolean(m->is_member));
+			json_object_set_new(ref, "isManager", json_boolean(m->is_manager));
+			json_array_append_new(teams, ref);
 		}
 		json_object_set_new(doc, "teams", teams);
 		rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
@@ -760,57 +761,62 @@ static int get_member(struct http_req *r)
 	return rc;
 }
 
+/* Sets bit t of bits; returns whether it was already set. */
+static bool bit_test_set(uint8_t *bits, uint32_t t)
+{
+	uint8_t mask = (uint8_t)(1u << (t & 7));
+	bool was = bits[t >> 3] & mask;
+
+	bits[t >> 3] |= mask;
+	return was;
+}
+
 /*
  * The teams a member may see (SPEC §1): an Administrator sees all; others
  * their own teams, plus, for each team they manage, that team and every
- * team below it (breadth-first over subteam edges, each team once).
+ * team below it (breadth-first over subteam edges). The hierarchy is a DAG,
+ * so a team may be reached by several paths: the bitmaps see that each is
+ * listed and expanded once, which bounds the walk by the teams visible and
+ * their mappings.
  */
-static json_t *visible_teams(const struct org *o, uint32_t idx)
+static json_t *visible_teams(const struct org_snapshot *snap, uint32_t idx)
 {
+	const struct org *o = &snap->org;
+	const size_t nbytes = ((size_t)o->nteams + 8) / 8;
 	uint32_t *queue = malloc(((size_t)o->nteams + 1) * sizeof(*queue));
-	uint8_t *listed = calloc((size_t)o->nteams + 1, 1);
-	uint8_t *expanded = calloc((size_t)o->nteams + 1, 1);
-	uint32_t head = 0, tail = 0, i;
+	uint8_t *listed = calloc(nbytes, 1), *expanded = calloc(nbytes, 1);
+	uint32_t head = 0, tail = 0, i, n;
+	const uint32_t *maps;
 	json_t *out = json_array();
 
 	if (!queue || !listed || !expanded)
 		goto out;
-	for (i = 0; i < o->nmappings; i++) {
-		const struct mapping *m = &o->mappings[i];
+	maps = orgindex_member(&snap->index, idx, &n);
+	for (i = 0; i < n; i++) {
+		const struct mapping *m = &o->mappings[maps[i]];
 
-		if (m->kind != MAPPING_MEMBER || m->child != idx)
-			continue;
-		if (!listed[m->team]) {
-			listed[m->team] = 1;
+		if (!bit_test_set(listed, m->team))
 			json_array_append_new(out, team_ref(&o->teams[m->team]));
-		}
-		if (m->is_manager && !expanded[m->team]) {
-			expanded[m->team] = 1;
+		if (m->is_manager && !bit_test_set(expanded, m->team))
 			queue[tail++] = m->team;
-		}
 	}
 	if (o->members[idx].role == ROLE_ADMINISTRATOR)
 		for (i = 0; i < o->nteams; i++)
-			if (!expanded[i]) {
-				expanded[i] = 1;
+			if (!bit_test_set(expanded, i))
 				queue[tail++] = i;
-			}
 	/* Listing and expanding are apart: a manager who is also a plain member
 	 * of a team below still sees everything under it. */
 	while (head < tail) {
 		uint32_t t = queue[head++];
 
-		if (!listed[t]) {
-			listed[t] = 1;
+		if (!bit_test_set(listed, t))
 			json_array_append_new(out, team_ref(&o->teams[t]));
-		}
-		for (i = 0; i < o->nmappings; i++) {
-			const struct mapping *m = &o->mappings[i];
+		maps = orgindex_team(&snap->index, t, &n);
+		for (i = 0; i < n; i++) {
+			const struct mapping *m = &o->mappings[maps[i]];
 
-			if (m->kind == MAPPING_SUBTEAM && m->team == t && !expanded[m->child]) {
-				expanded[m->child] = 1;
+			if (m->kind == MAPPING_SUBTEAM && !bit_test_set(expanded, m->child))
 				queue[tail++] = m->child;
-			}
 		}
 	}
 out:
@@ -833,7 +839,7 @@ static int get_visible_teams(struct http_req *r)
 	if ((rc = find_member(r, o, &idx)) == -1)
 		rc = http_json(r, MHD_HTTP_OK,
 			       json_pack("{s:s, s:o}", "externalMemberId", o->members[idx].external_id,
-					 "items", visible_teams(o, idx)),
+					 "items", visible_teams(snap, idx)),
 			       NULL, NULL);
 	orgcache_put(snap);
 	return rc;
@@ -871,21 +877,39 @@ static int accept_invitation(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
 }
 
+/*
+ * Pages as GET /v1/members does (limit, 100 by default and 1000 at most;
+ * offset; the answer names its offset). A request with neither parameter
+ * gets every team, and no offset, as before paging existed: clients that
+ * read the whole list from one answer keep working.
+ */
 static int list_teams(struct http_req *r)
 {
+	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
+	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
+	bool paged = lim || after;
 	struct org_snapshot *snap;
 	const struct org *o;
-	json_t *items;
-	uint32_t i;
+	json_t *items, *doc;
+	size_t i, end;
 	int rc;
 
+	if (limit == 0 || limit > 1000)
+		limit = 100;
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
+	end = o->nteams;
+	i = paged && offset < end ? offset : paged ? end : 0;
+	if (paged && end - i > limit)
+		end = i + limit;
 	items = json_array();
-	for (i = 0; i < o->nteams; i++)
+	for (; i < end; i++)
 		json_array_append_new(items, team_ref(&o->teams[i]));
-	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "items", items), NULL, NULL);
+	doc = json_pack("{s:o}", "items", items);
+	if (paged)
+		json_object_set_new(doc, "offset", json_integer((json_int_t)offset));
+	rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
 	orgcache_put(snap);
 	return rc;
 }
@@ -895,7 +919,8 @@ static int get_team(struct http_req *r)
 	struct org_snapshot *snap;
 	const struct org *o;
 	json_t *members, *managers, *parents, *subteams, *doc;
-	uint32_t t, i;
+	const uint32_t *maps;
+	uint32_t t, i, n;
 	int rc;
 
 	if ((rc = load_org(r, &snap)) != -1)
@@ -909,19 +934,26 @@ static int get_team(struct http_req *r)
 	managers = json_array();
 	parents = json_array();
 	subteams = json_array();
-	for (i = 0; i < o->nmappings; i++) {
-		const struct mapping *m = &o->mappings[i];
+	maps = orgindex_team(&snap->index, t, &n);
+	for (i = 0; i < n; i++) {
+		const struct mapping *m = &o->mappings[maps[i]];
 
-		if (m->kind == MAPPING_MEMBER && m->team == t) {
+		if (m->kind == MAPPING_MEMBER) {
 			if (m->is_member)
 				json_array_append_new(members, json_string(o->members[m->child].external_id));
 			if (m->is_manager)
 				json_array_append_new(managers, json_string(o->members[m->child].external_id));
-		} else if (m->kind == MAPPING_SUBTEAM && m->team == t) {
+		} else {
 			json_array_append_new(subteams, team_ref(&o->teams[m->child]));
-		} else if (m->kind == MAPPING_SUBTEAM && m->child == t) {
-			json_array_append_new(parents, team_ref(&o->teams[m->team]));
 		}
+	}
+	maps = orgindex_parents(&snap->index, t, &n);
+	for (i = 0; i < n; i++) {
+		const struct mapping *m = &o->mappings[maps[i]];
+
+		/* A team that is its own subteam is listed once, as a subteam. */
+		if (m->team != t)
+			json_array_append_new(parents, team_ref(&o->teams[m->team]));
 	}
 	doc = team_ref(&o->teams[t]);
 	json_object_set_new(doc, "members", members);
@@ -965,6 +997,47 @@ const struct route api_routes[] = {
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
+/* The query parameters of the routes that take some, for the OpenAPI description. */
+static const struct {
+	const char *route; /* "METHOD pattern", as in the route table */
+	const char *name, *type, *description;
+} route_params[] = {
+	{ "POST /v1/syncs", "mode", "string", "full or partial; default from the settings" },
+	{ "POST /v1/syncs", "dryRun", "boolean", "plan and report without applying" },
+	{ "GET /v1/syncs", "limit", "integer", "syncs per page: 1 to 500, default 50" },
+	{ "GET /v1/syncs", "before", "integer", "only syncs older than this id (nextBefore)" },
+	{ "GET /v1/syncs/{}/report", "format", "string", "csv for text/csv; default JSON" },
+	{ "DELETE /v1/properties", "name", "string", "the property to delete" },
+	{ "GET /v1/members", "state", "string", "created, invited, active or deactivated" },
+	{ "GET /v1/members", "team", "string", "only members of this externalTeamId" },
+	{ "GET /v1/members", "limit", "integer", "members per page: 1 to 1000, default 100" },
+	{ "GET /v1/members", "offset", "integer", "members skipped before the page, default 0" },
+	{ "GET /v1/teams", "limit", "integer",
+	  "teams per page: 1 to 1000, default 100; with neither limit nor offset, every team "
+	  "and no offset field" },
+	{ "GET /v1/teams", "offset", "integer", "teams skipped before the page, default 0" },
+};
+
+/* The documented query parameters of the route named opid, or NULL when none. */
+static json_t *openapi_params(const char *opid)
+{
+	json_t *params = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(route_params) / sizeof(route_params[0]); i++) {
+		if (strcmp(route_params[i].route, opid) != 0)
+			continue;
+		if (!params)
+			params = json_array();
+		json_array_append_new(params,
+				      json_pack("{s:s, s:s, s:b, s:s, s:{s:s}}", "name",
+						route_params[i].name, "in", "query", "required", 0,
+						"description", route_params[i].description, "schema",
+						"type", route_params[i].type));
+	}
+	return params;
+}
+
 /* The OpenAPI description, made from the route table so it cannot drift. */
 static int get_openapi(struct http_req *r)
 {
@@ -975,7 +1048,7 @@ static int get_openapi(struct http_req *r)
 		const struct route *rt = &api_routes[i];
 		struct buf path;
 		const char *p;
-		json_t *item, *op;
+		json_t *item, *op, *params;
 		char lower[8];
 		size_t k;
 		int n = 0;
@@ -1004,6 +1077,9 @@ static int get_openapi(struct http_req *r)
 			       "description", "JSON; errors as {\"error\":{code,message,details}}");
 		if (rt->auth)
 			json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+		params = openapi_params(opid);
+		if (params)
+			json_object_set_new(op, "parameters", params);
 		json_object_set_new(item, lower, op);
 		buf_free(&path);
 	}

@@ -31,6 +31,7 @@ static void snapshot_free(struct org_snapshot *s)
 {
 	if (!s)
 		return;
+	orgindex_free(&s->index);
 	org_free(&s->org);
 	store_ids_free(&s->ids);
 	free(s);
@@ -102,6 +103,10 @@ static int load_snapshot(struct store *st, int64_t org_id, int64_t version,
 	s->refs = 1;
 	org_init(&s->org);
 	rc = store_org_load(st, org_id, &s->org, &s->ids);
+	/* Here rather than on first use: the snapshot is then read-only, and
+	 * its readers need no lock; the build costs a fraction of the load. */
+	if (!rc && orgindex_build(&s->org, &s->index) != ORG_OK)
+		rc = STORE_ENOMEM;
 	if (rc) {
 		snapshot_free(s);
 		return rc;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "model/org.h"
+#include "model/orgindex.h"
 #include "store/store.h"
 
 struct org_snapshot {
@@ -19,6 +20,7 @@ struct org_snapshot {
 	int64_t version;
 	struct org org;
 	struct store_ids ids;
+	struct orgindex index; /* of org, built with the load */
 	/* cache bookkeeping */
 	int refs;
 	uint64_t used;

@@ -2,7 +2,9 @@
 # Visibility (SPEC §1): a manager of T sees T and every team below it,
 # transitively, each team once, through chains and through a DAG (a team
 # with two parents); a member sees their own teams; an Administrator sees
-# every team. Also the team graph as GET /v1/teams/{id} shows it.
+# every team. Also the team graph as GET /v1/teams/{id} shows it, a deep
+# and wide DAG (2^40 paths, a team with 202 parents) walked each team once,
+# and GET /v1/teams paged by limit and offset as GET /v1/members is.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -128,5 +130,120 @@ expect_jq "L3 has no parent" '.parents | length' 0
 t "visible-teams of an unknown member: 404"
 visible NOBODY >/dev/null
 expect_status 404
+
+
+# A second org: a ladder 40 levels deep, each level's two teams below both
+# teams of the level above (2^40 paths to the bottom), under a root R that
+# also has 200 subteams, all above one shared team S, as is the ladder's
+# bottom. Walking paths rather than teams would never end.
+new_org deepwide
+KEY=$ORG_KEY
+enable_api
+no_risk_limits
+B=$TMP/deepwide
+fx_new "$B"
+fx_team "$B" R Root
+fx_team "$B" S Shared
+for ((k = 0; k < 40; k++)); do
+	fx_team "$B" "$(printf 'X%02da' $k)" "Ladder $k a"
+	fx_team "$B" "$(printf 'X%02db' $k)" "Ladder $k b"
+done
+for ((i = 1; i <= 200; i++)); do
+	fx_team "$B" "$(printf 'W%03d' $i)" "Wide $i"
+	fx_sub "$B" R "$(printf 'W%03d' $i)"
+	fx_sub "$B" "$(printf 'W%03d' $i)" S
+done
+fx_sub "$B" R X00a
+fx_sub "$B" R X00b
+for ((k = 0; k < 39; k++)); do
+	for u in a b; do
+		for v in a b; do
+			fx_sub "$B" "$(printf 'X%02d%s' $k $u)" "$(printf 'X%02d%s' $((k + 1)) $v)"
+		done
+	done
+done
+fx_sub "$B" X39a S
+fx_sub "$B" X39b S
+for m in B1 B2 B3; do
+	fx_member "$B" "$m" "$(tr '[:upper:]' '[:lower:]' <<<"$m")@deepwide.example"
+done
+fx_in "$B" R B1 false true   # B1 manages the root
+fx_in "$B" X20a B2 false true # B2 manages the middle of the ladder
+fx_in "$B" S B3               # B3 is a plain member of the shared team
+
+t "a deep and wide DAG syncs"
+sync_csv "$B"
+expect_sync Success
+expect_count "teams" .counts.teams.created 282
+
+t "deep and wide DAG: the root's manager sees every team once, at once"
+visible B1 >/dev/null
+expect_status 200
+expect_jq "teams seen" '.items | length' 282
+expect_jq "each once" '[.items[].externalTeamId] | unique | length' 282
+expect_jq "the manager's own team first" '.items[0].externalTeamId' R
+
+t "deep and wide DAG: a manager in the middle of the ladder sees the levels below and the shared team"
+visible B2 >/dev/null
+expect_jq "teams seen" '.items | length' 40
+expect_jq "each once" '[.items[].externalTeamId] | unique | length' 40
+expect_jq "none above" '[.items[].externalTeamId | select(startswith("X") and . < "X20")] | length' 0
+expect_jq "the shared team" '[.items[].externalTeamId | select(. == "S")] | length' 1
+
+t "deep and wide DAG: a plain member of the shared team sees it alone"
+expect_eq "B3 sees" S "$(visible B3)"
+
+t "deep and wide DAG: a team with 202 parents lists each"
+req GET /v1/teams/S
+expect_status 200
+expect_jq "parents" '.parents | length' 202
+expect_jq "each once" '[.parents[].externalTeamId] | unique | length' 202
+expect_jq "subteams" '.subteams | length' 0
+req GET /v1/teams/X20a
+expect_jq "X20a parents" '[.parents[].externalTeamId] | join(",")' X19a,X19b
+expect_jq "X20a subteams" '[.subteams[].externalTeamId] | join(",")' X21a,X21b
+expect_jq "X20a managers" '.managers | join(",")' B2
+
+t "GET /v1/teams without limit or offset lists every team, with no offset"
+req GET /v1/teams
+expect_status 200
+expect_jq "teams" '.items | length' 282
+expect_jq "no offset field" 'has("offset")' false
+jqr '.items[] | "\(.externalTeamId),\(.teamName)"' >"$TMP/teams.all"
+
+t "GET /v1/teams pages by limit and offset, in the order of the full list"
+: >"$TMP/teams.paged"
+for off in 0 100 200; do
+	req GET "/v1/teams?limit=100&offset=$off"
+	expect_status 200
+	expect_jq "offset $off echoed" .offset "$off"
+	jqr '.items[] | "\(.externalTeamId),\(.teamName)"' >>"$TMP/teams.paged"
+done
+expect_jq "the last page" '.items | length' 82
+cmp -s "$TMP/teams.all" "$TMP/teams.paged" || fail "the pages differ from the full list"
+req GET "/v1/teams?limit=7&offset=10"
+expect_jq "limit 7" '.items | length' 7
+expect_jq "starts at the 11th team" '.items[0].externalTeamId' "$(sed -n 11p "$TMP/teams.all" | cut -d, -f1)"
+
+t "GET /v1/teams paging: the defaults and bounds of GET /v1/members"
+req GET "/v1/teams?offset=50"
+expect_jq "offset alone: 100 teams" '.items | length' 100
+expect_jq "offset alone: from the 51st" '.items[0].externalTeamId' "$(sed -n 51p "$TMP/teams.all" | cut -d, -f1)"
+req GET "/v1/teams?limit=1000"
+expect_jq "limit 1000: all" '.items | length' 282
+expect_jq "limit 1000: offset 0" .offset 0
+req GET "/v1/teams?limit=0"
+expect_jq "limit 0: the default 100" '.items | length' 100
+req GET "/v1/teams?limit=5000"
+expect_jq "limit over 1000: the default 100" '.items | length' 100
+req GET "/v1/teams?limit=10&offset=282"
+expect_status 200
+expect_jq "offset at the end: empty" '.items | length' 0
+req GET "/v1/teams?limit=10&offset=99999999"
+expect_jq "offset past the end: empty" '.items | length' 0
+
+t "GET /v1/teams paging is documented in the OpenAPI description"
+req GET /v1/openapi.json
+expect_jq "parameters" '[.paths["/v1/teams"].get.parameters[].name] | sort | join(",")' limit,offset
 
 finish
