@@ -149,12 +149,12 @@ static int authenticate(struct http_req *r)
 	return -1; /* authenticated: go on */
 }
 
-static uint64_t mono_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* 429 with Retry-After when the key has used its tokens; -1 to go on. */
@@ -165,7 +165,7 @@ static int rate_limit(struct http_req *r)
 
 	if (!r->svc->rate)
 		return -1;
-	wait = ratelimit_take(r->svc->rate, r->org_id, mono_ms());
+	wait = ratelimit_take(r->svc->rate, r->org_id, now_ns() / 1000000u);
 	if (!wait)
 		return -1;
 	atomic_fetch_add(&r->svc->metrics.rate_limited, 1);
@@ -218,14 +218,6 @@ static int route(struct http_req *r)
 }
 
 /* --- requests ----------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
 			       const char *filename, const char *content_type,
@@ -711,7 +703,7 @@ uint16_t http_port(struct service *svc)
 
 void http_drain(struct service *svc)
 {
-	uint64_t until = mono_ms() + (uint64_t)svc->cfg.shutdown_grace * 1000u;
+	uint64_t until = now_ns() + (uint64_t)svc->cfg.shutdown_grace * 1000000000u;
 	MHD_socket fd;
 
 	if (!svc->daemon)
@@ -719,7 +711,7 @@ void http_drain(struct service *svc)
 	fd = MHD_quiesce_daemon(svc->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	while (atomic_load(&svc->in_flight) && mono_ms() < until)
+	while (atomic_load(&svc->in_flight) && now_ns() < until)
 		usleep(10000);
 	if (atomic_load(&svc->in_flight))
 		fprintf(stderr, "orgsync serve: %u request(s) still running after %u s: closing them\n",

@@ -162,6 +162,17 @@ expect_exit 0 "gen with errors" -- $ORGSYNC gen --members 2000 --seed 7 --errors
 expect_exit 1 "injected errors are found" -- $ORGSYNC validate --dir "$TMP/ge"
 expect_exit 2 "gen bad args" -- $ORGSYNC gen --members -5 --out "$TMP/gx"
 
+# serve's limits are checked before anything starts, naming the option and its range.
+expect_exit 5 "serve: header limit below its range" -- \
+	$ORGSYNC serve --db "sqlite:$TMP/never.db" --max-header-bytes 5
+expect_in "$TMP/err" "--max-header-bytes wants a whole number from 1024 to 1048576, not '5'" \
+	"serve: header limit message"
+expect_exit 5 "serve: negative rate limit" -- $ORGSYNC serve --db "sqlite:$TMP/never.db" --rate-limit -1
+expect_in "$TMP/err" "--rate-limit wants a whole number from 0" "serve: rate limit message"
+expect_exit 5 "serve: zero header timeout" -- \
+	$ORGSYNC serve --db "sqlite:$TMP/never.db" --header-timeout 0
+if [ ! -e "$TMP/never.db" ]; then ok; else ko "serve with a bad option created its database"; fi
+
 # The database holds personal data: a new one is private whatever the umask.
 expect_exit 0 "org create on a new database" -- \
 	bash -c "umask 022; exec $ORGSYNC org create acme --db sqlite:$TMP/private.db"
