@@ -60,7 +60,7 @@ load_paths() {
 			members) echo "$r /v1/members?limit=100" ;;
 			member) echo "$r /v1/members/$m" ;;
 			visible-teams) echo "$r /v1/members/$m/visible-teams" ;;
-			teams) echo "$r /v1/teams" ;;
+			teams) echo "$r /v1/teams?limit=100" ;;
 			team) echo "$r /v1/teams/$t" ;;
 			syncs) echo "$r /v1/syncs" ;;
 			settings) echo "$r /v1/settings" ;;
