@@ -669,11 +669,25 @@ static int state_of(const char *s)
 	return -1;
 }
 
+/*
+ * The page a list request asks for: ?limit (100 by default, 0 or past 1000
+ * means 100) and ?offset (0 by default). Returns whether either was given.
+ */
+static bool page_args(struct http_req *r, size_t *limit, size_t *offset)
+{
+	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
+
+	*limit = lim ? strtoul(lim, NULL, 10) : 100;
+	*offset = after ? strtoul(after, NULL, 10) : 0;
+	if (*limit == 0 || *limit > 1000)
+		*limit = 100;
+	return lim || after;
+}
+
 static int list_members(struct http_req *r)
 {
 	const char *state = http_arg(r, "state"), *team = http_arg(r, "team");
-	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
-	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
+	size_t limit, offset;
 	struct org_snapshot *snap;
 	const struct org *o;
 	uint32_t t = 0, i, n;
@@ -685,8 +699,7 @@ static int list_members(struct http_req *r)
 	if (state && want < 0)
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
 				  "state is created, invited, active or deactivated", NULL);
-	if (limit == 0 || limit > 1000)
-		limit = 100;
+	page_args(r, &limit, &offset);
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
@@ -885,17 +898,14 @@ static int accept_invitation(struct http_req *r)
  */
 static int list_teams(struct http_req *r)
 {
-	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
-	size_t limit = lim ? strtoul(lim, NULL, 10) : 100, offset = after ? strtoul(after, NULL, 10) : 0;
-	bool paged = lim || after;
+	size_t limit, offset;
+	bool paged = page_args(r, &limit, &offset);
 	struct org_snapshot *snap;
 	const struct org *o;
 	json_t *items, *doc;
 	size_t i, end;
 	int rc;
 
-	if (limit == 0 || limit > 1000)
-		limit = 100;
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
