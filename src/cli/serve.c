@@ -23,6 +23,9 @@ static const char help[] =
 	"  --header-timeout SECONDS\n"
 	"                        time a client has to send a complete request header,\n"
 	"                        from connecting or from its previous answer (default 10)\n"
+	"  --min-body-rate BYTES a request body slower than this many bytes per second\n"
+	"                        on average, once --header-timeout has passed, is cut\n"
+	"                        off (default 1024; 0 = no minimum)\n"
 	"  --max-header-bytes N  request headers, all together (default 16384; more: 431);\n"
 	"                        a URL longer than 4096 bytes gets 414\n"
 	"  --rate-limit N        requests per second per API key (default 100; 0 = no\n"
@@ -62,7 +65,7 @@ struct numeric {
 static const struct numeric numerics[] = {
 	{ 'b', 1, 1ull << 40 }, { 't', 1, 1024 },     { 'c', 1, 100000 }, { 'T', 1, 86400 },
 	{ 'P', 0, 100000 },     { 'H', 1, 3600 },     { 'M', 1024, 1 << 20 },
-	{ 'r', 0, 1000000 },    { 'B', 1, 10000000 }, { 'g', 0, 86400 },
+	{ 'r', 0, 1000000 },    { 'B', 1, 10000000 }, { 'g', 0, 86400 }, { 'R', 0, 1u << 30 },
 };
 
 static void set_numeric(struct service_config *cfg, int opt, unsigned long long v)
@@ -77,6 +80,7 @@ static void set_numeric(struct service_config *cfg, int opt, unsigned long long 
 	case 'M': cfg->max_header_bytes = (size_t)v; break;
 	case 'r': cfg->rate_limit = (double)v; break;
 	case 'B': cfg->rate_burst = (unsigned)v; break;
+	case 'R': cfg->min_body_rate = (unsigned)v; break;
 	default: cfg->shutdown_grace = (unsigned)v; break;
 	}
 }
@@ -119,6 +123,7 @@ int cmd_serve(int argc, char **argv)
 		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "rate-burst", required_argument, NULL, 'B' },
 		{ "shutdown-grace", required_argument, NULL, 'g' },
+		{ "min-body-rate", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -130,6 +135,7 @@ int cmd_serve(int argc, char **argv)
 		.conn_timeout = 30,
 		.max_conn_per_ip = 128,
 		.header_timeout = 10,
+		.min_body_rate = 1024,
 		.max_header_bytes = 16384,
 		.rate_limit = 100,
 		.rate_burst = 200,
@@ -146,7 +152,7 @@ int cmd_serve(int argc, char **argv)
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
 		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
-		case 'B': case 'g':
+		case 'B': case 'g': case 'R':
 			if (numeric_option(&cfg, c, opts[idx].name, optarg) < 0)
 				return EXIT_CONFIG;
 			break;

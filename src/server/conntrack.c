@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -10,8 +11,9 @@
 struct conn {
 	struct conn *prev, *next;
 	int fd;
-	atomic_bool busy;           /* a request is being handled: no deadline */
-	atomic_uint_least64_t since; /* monotonic ms the wait for a header began */
+	atomic_int phase;            /* enum conn_phase */
+	atomic_uint_least64_t since; /* monotonic ms the phase began */
+	atomic_uint_least64_t bytes; /* of the body, in CONN_BODY */
 	bool cut;
 };
 
@@ -21,6 +23,7 @@ struct conntrack {
 	pthread_t thread;
 	struct conn *head;
 	uint64_t timeout_ms;
+	uint64_t min_rate;           /* body bytes per second; 0: no rule */
 	atomic_uint_least64_t cut;
 	bool stopping;
 };
@@ -39,12 +42,28 @@ static uint64_t mono_ms(void)
  * lock: so every fd seen here is still that connection's, never a number
  * the kernel has handed to a newer one.
  */
+/* Whether c has had its time: called with the lock held. */
+static bool overdue(const struct conntrack *ct, struct conn *c, uint64_t now)
+{
+	uint64_t elapsed = now - atomic_load(&c->since);
+
+	switch (atomic_load(&c->phase)) {
+	case CONN_HEADER:
+		return elapsed >= ct->timeout_ms;
+	case CONN_BODY:
+		return ct->min_rate && elapsed >= ct->timeout_ms &&
+		       atomic_load(&c->bytes) * 1000u < ct->min_rate * elapsed;
+	default:
+		return false;
+	}
+}
+
 static void reap(struct conntrack *ct, uint64_t now)
 {
 	struct conn *c;
 
 	for (c = ct->head; c; c = c->next) {
-		if (c->cut || atomic_load(&c->busy) || now - atomic_load(&c->since) < ct->timeout_ms)
+		if (c->cut || !overdue(ct, c, now))
 			continue;
 		if (shutdown(c->fd, SHUT_RDWR) == 0 || errno != EBADF) {
 			c->cut = true;
@@ -70,7 +89,7 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-int conntrack_start(unsigned timeout_s, struct conntrack **out)
+int conntrack_start(unsigned timeout_s, unsigned min_rate, struct conntrack **out)
 {
 	struct conntrack *ct = calloc(1, sizeof(*ct));
 	pthread_condattr_t attr;
@@ -78,6 +97,7 @@ int conntrack_start(unsigned timeout_s, struct conntrack **out)
 	if (!ct || !timeout_s)
 		goto fail;
 	ct->timeout_ms = (uint64_t)timeout_s * 1000u;
+	ct->min_rate = min_rate;
 	pthread_mutex_init(&ct->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -123,8 +143,9 @@ void conntrack_open(struct conntrack *ct, int fd, void **ctx)
 	if (!c)
 		return;
 	c->fd = fd;
-	atomic_init(&c->busy, false);
+	atomic_init(&c->phase, CONN_HEADER);
 	atomic_init(&c->since, mono_ms());
+	atomic_init(&c->bytes, 0);
 	pthread_mutex_lock(&ct->lock);
 	c->next = ct->head;
 	if (ct->head)
@@ -151,15 +172,26 @@ void conntrack_close(struct conntrack *ct, void **ctx)
 	*ctx = NULL;
 }
 
-void conntrack_busy(void *ctx, bool busy)
+void conntrack_phase(void *ctx, enum conn_phase phase)
 {
 	struct conn *c = ctx;
 
 	if (!c)
 		return;
-	if (!busy)
+	/* The clock first: the reaper never sees the new phase with the old time. */
+	if (phase != CONN_HANDLED) {
+		atomic_store(&c->bytes, 0);
 		atomic_store(&c->since, mono_ms());
-	atomic_store(&c->busy, busy);
+	}
+	atomic_store(&c->phase, (int)phase);
+}
+
+void conntrack_body(void *ctx, size_t n)
+{
+	struct conn *c = ctx;
+
+	if (c)
+		atomic_fetch_add(&c->bytes, n);
 }
 
 uint64_t conntrack_cut(struct conntrack *ct)

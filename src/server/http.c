@@ -296,7 +296,8 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 	}
 	atomic_fetch_add(&svc->metrics.requests, 1);
 	atomic_fetch_add(&svc->in_flight, 1);
-	conntrack_busy(connection_ctx(c), true);
+	r->track = connection_ctx(c);
+	conntrack_phase(r->track, CONN_BODY);
 	return r;
 }
 
@@ -359,9 +360,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		*state = r;
 		rc = refuse_early(r);
-		return rc == -1 ? MHD_YES : (enum MHD_Result)rc;
+		if (rc == -1)
+			return MHD_YES;
+		conntrack_phase(r->track, CONN_HANDLED);
+		return (enum MHD_Result)rc;
 	}
 	if (*size) {
+		conntrack_body(r->track, *size);
 		if (!r->too_large && r->body.len + *size > svc->cfg.max_body)
 			r->too_large = true;
 		if (r->too_large) {
@@ -376,6 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*size = 0;
 		return MHD_YES;
 	}
+	conntrack_phase(r->track, CONN_HANDLED);
 	if (r->too_large)
 		return (enum MHD_Result)too_large(r);
 	if (r->post && !r->multipart)
@@ -402,10 +408,11 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	struct http_req *r = *state;
 	int i;
 
+	(void)c;
 	(void)why;
 	if (!r)
 		return;
-	conntrack_busy(connection_ctx(c), false);
+	conntrack_phase(r->track, CONN_HEADER);
 	atomic_fetch_sub(&svc->in_flight, 1);
 	if (r->status >= 100 && r->status < 600)
 		atomic_fetch_add(&svc->metrics.responses[r->status / 100], 1);
@@ -659,8 +666,8 @@ int http_start(struct service *svc)
 		fputs("orgsync serve: --rate-limit and --rate-burst must be positive\n", stderr);
 		goto out;
 	}
-	if (conntrack_start(svc->cfg.header_timeout, &svc->conns) < 0) {
-		fputs("orgsync serve: cannot start the header deadline thread\n", stderr);
+	if (conntrack_start(svc->cfg.header_timeout, svc->cfg.min_body_rate, &svc->conns) < 0) {
+		fputs("orgsync serve: cannot start the slow client deadline thread\n", stderr);
 		goto out;
 	}
 	svc->start_log[0] = '\0';

@@ -40,6 +40,7 @@ struct http_req {
 	struct http_part parts[HTTP_MAX_PARTS];
 	int nparts;
 	struct MHD_PostProcessor *post;
+	void *track;                         /* the connection's conntrack record, or NULL */
 	bool too_large;
 	bool multipart;
 	int status;                          /* answered status, for logs */

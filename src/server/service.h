@@ -24,6 +24,7 @@ struct service_config {
 	unsigned conn_timeout;       /* seconds of silence before a connection is dropped */
 	unsigned max_conn_per_ip;    /* simultaneous connections from one address; 0: no limit */
 	unsigned header_timeout;     /* seconds a client has to send a complete request header */
+	unsigned min_body_rate;      /* slowest average request body, bytes/s, after header_timeout */
 	size_t max_header_bytes;     /* all request headers together; more gets 431 */
 	double rate_limit;           /* requests per second per API key; 0: no limit */
 	unsigned rate_burst;         /* requests per key allowed at once */

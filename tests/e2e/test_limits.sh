@@ -9,9 +9,11 @@
 # Slow clients are bash coprocesses on /dev/tcp: no tool beyond bash is needed.
 trap '' PIPE
 
-# trickle LOG SECONDS: a client that sends a request header one line every
-# 0.3 s for up to SECONDS and never ends it; writes to LOG how many seconds
-# its connection lived ("refused" when it could not connect).
+# trickle LOG SECONDS [body]: a client that sends a request header one line
+# every 0.3 s for up to SECONDS and never ends it (with "body": a whole
+# header announcing a 100 kB body, then that body 20 bytes every 0.3 s);
+# writes to LOG how many seconds its connection lived ("refused" when it
+# could not connect).
 trickle() {
 	local log=$1 secs=$2 fd t0 i
 	t0=${EPOCHREALTIME/./}
@@ -19,24 +21,32 @@ trickle() {
 		echo refused >"$log"
 		return
 	fi
-	printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n' >&"$fd" 2>/dev/null
+	if [ "${3:-}" = body ]; then
+		printf 'POST /v1/properties HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"name":"' >&"$fd" 2>/dev/null
+	else
+		printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n' >&"$fd" 2>/dev/null
+	fi
 	for ((i = 0; i < secs * 10 / 3; i++)); do
 		sleep 0.3
-		printf 'X-Slow-%d: still typing\r\n' "$i" >&"$fd" 2>/dev/null || break
+		if [ "${3:-}" = body ]; then
+			printf 'aaaaaaaaaaaaaaaaaaaa' >&"$fd" 2>/dev/null || break
+		else
+			printf 'X-Slow-%d: still typing\r\n' "$i" >&"$fd" 2>/dev/null || break
+		fi
 	done
 	exec {fd}>&-
 	echo $(((${EPOCHREALTIME/./} - t0) / 1000000)) >"$log"
 }
 
-# trickle_many N SECONDS: N slow clients at once; their logs are $TMP/slow.*,
-# their pids SLOW_PIDS (a bare `wait` would wait for the server too).
+# trickle_many N SECONDS [body]: N slow clients at once; their logs are
+# $TMP/slow.*, their pids SLOW_PIDS (a bare `wait` would wait for the server too).
 SLOW_PIDS=()
 trickle_many() {
 	local i
 	rm -f "$TMP"/slow.*
 	SLOW_PIDS=()
 	for ((i = 0; i < $1; i++)); do
-		trickle "$TMP/slow.$i" "$2" &
+		trickle "$TMP/slow.$i" "$2" ${3:+"$3"} &
 		SLOW_PIDS+=($!)
 	done
 }
@@ -181,6 +191,12 @@ wait_slow
 expect_eq "slow clients cut within 4 s" 3 "$(lived_at_most 4)"
 req GET /metrics
 expect_match "cuts are counted" 'orgsync_connections_cut_total [3-9]' "$(cat "$BODY")"
+
+t "slow clients: a body trickled slower than --min-body-rate is cut after the header deadline"
+trickle_many 2 12 body
+wait_slow
+expect_eq "slow bodies cut within 4 s" 2 "$(lived_at_most 4)"
+expect_eq "and not before the deadline" 0 "$(lived_at_most 1)"
 
 t "slow clients: one address cannot take every connection; others are served meanwhile"
 trickle_many 12 12
