@@ -418,31 +418,41 @@ static size_t requests_in(const struct buf *req)
 	return n ? n : 1;
 }
 
+/*
+ * Where the response starting at p ends, going by its Content-Length (a 1xx
+ * has no body); NULL when that cannot be told from what is there. *final:
+ * whether it is a final (not 1xx) response.
+ */
+static const char *response_end(const char *p, const char *end, bool *final)
+{
+	const char *hend = memfind(p, (size_t)(end - p), "\r\n\r\n");
+	const char *cl;
+	unsigned long long len;
+
+	if (!hend || end - p < 10)
+		return NULL;
+	*final = p[9] != '1';
+	if (!*final)
+		return hend + 4;
+	cl = memfind(p, (size_t)(hend - p), "\r\nContent-Length: ");
+	if (!cl || (len = strtoull(cl + 18, NULL, 10)) > (unsigned long long)(end - hend - 4))
+		return NULL;
+	return hend + 4 + len;
+}
+
 /* How many final (not 1xx) responses have come back whole, going by their Content-Length. */
 static size_t responses_in(const struct buf *resp)
 {
-	const char *p = resp->data, *end;
+	const char *p = resp->data, *end, *next;
 	size_t n = 0;
+	bool final;
 
 	if (!resp->len)
 		return 0;
 	end = p + resp->len;
-	while (end - p > 12 && !memcmp(p, "HTTP/1.", 7)) {
-		const char *hend = memfind(p, (size_t)(end - p), "\r\n\r\n");
-		const char *cl;
-		unsigned long long len;
-
-		if (!hend)
-			break;
-		if (p[9] == '1') {
-			p = hend + 4;
-			continue;
-		}
-		cl = memfind(p, (size_t)(hend - p), "\r\nContent-Length: ");
-		if (!cl || (len = strtoull(cl + 18, NULL, 10)) > (unsigned long long)(end - hend - 4))
-			break;
-		p = hend + 4 + len;
-		n++;
+	while (end - p > 12 && !memcmp(p, "HTTP/1.", 7) && (next = response_end(p, end, &final))) {
+		n += final;
+		p = next;
 	}
 	return n;
 }
@@ -569,28 +579,19 @@ static void check_status_line(const char *s, size_t len)
  */
 static void check_responses(const struct buf *resp)
 {
-	const char *p = resp->data, *end;
+	const char *p = resp->data, *end, *next;
+	bool final;
 
 	if (!resp->len)
 		return;
 	end = p + resp->len;
 	while (p < end) {
-		const char *hend = memfind(p, (size_t)(end - p), "\r\n\r\n");
-		const char *cl;
-		unsigned long long len;
-
 		check_status_line(p, (size_t)(end - p));
-		if (!hend)
+		next = response_end(p, end, &final);
+		if (!next)
 			break;
-		if (p[9] == '1') {
-			p = hend + 4;
-			continue;
-		}
-		cl = memfind(p, (size_t)(hend - p), "\r\nContent-Length: ");
-		if (!cl || (len = strtoull(cl + 18, NULL, 10)) > (unsigned long long)(end - hend - 4))
-			break;
-		p = hend + 4 + len;
-		if (p < end && memcmp(p, "HTTP/1.", 7) != 0)
+		p = next;
+		if (final && p < end && memcmp(p, "HTTP/1.", 7) != 0)
 			break;
 	}
 }
