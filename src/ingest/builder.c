@@ -113,6 +113,7 @@ int builder_init(struct builder *b, struct org *org, struct report *rep,
 	memset(b, 0, sizeof(*b));
 	b->last_team = UINT32_MAX;
 	b->org = org;
+	org->rows.counted = true;
 	b->rep = rep;
 	b->opts = opts ? opts : &defaults;
 	buf_init(&b->scratch);
@@ -553,7 +554,7 @@ static int remember_skipped(struct builder *b, struct strmap *map, int field)
 	if (!len || strmap_get(map, s, len, NULL))
 		return INGEST_OK;
 	key = org_strdup(b->org, s, len);
-	if (!key || strmap_put(map, key, len, 0, NULL) < 0)
+	if (!key || strmap_put(map, key, len, b->line, NULL) < 0)
 		return INGEST_ENOMEM;
 	return INGEST_OK;
 }
@@ -679,8 +680,11 @@ static int end_team(struct builder *b)
 	if (!nlen && !(b->reported & (1u << TF_NAME)))
 		reject(b, CODE_EMPTY_NAME, TF_NAME, b->vals[TF_NAME].line, b->vals[TF_NAME].col,
 		       "the team has no name");
-	if (b->invalid)
-		return remember_skipped(b, &b->org->skipped.team_ids, TF_ID);
+	if (b->invalid) {
+		if (remember_skipped(b, &b->org->skipped.team_ids, TF_ID))
+			return INGEST_ENOMEM;
+		return remember_skipped(b, &b->org->skipped.team_names, TF_NAME);
+	}
 	t.external_id = org_strdup(b->org, id, idlen);
 	t.name = org_strdup(b->org, name, nlen);
 	t.line = b->line;
@@ -691,7 +695,8 @@ static int end_team(struct builder *b)
 		reject(b, CODE_DUPLICATE_TEAM_ID, TF_ID, b->vals[TF_ID].line, b->vals[TF_ID].col,
 		       "%s '%s' is already used on line %u; this row is skipped",
 		       field_name(b, TF_ID), t.external_id, b->org->teams[dup].line);
-		return INGEST_OK;
+		/* The id names the first row's team; the name may be another's (shifted ids). */
+		return remember_skipped(b, &b->org->skipped.team_names, TF_NAME);
 	}
 	return rc == ORG_OK ? INGEST_OK : INGEST_ENOMEM;
 }
@@ -741,6 +746,28 @@ static void mapping_issue(struct builder *b, enum issue_code code, uint32_t line
 		   "%s", msg);
 }
 
+/*
+ * Remembers the pair a skipped mapping row names (ids[f] of lens[f] bytes,
+ * NULL or empty when absent): the stored mapping between them stays.
+ */
+static int skip_mapping(struct builder *b, const char *const ids[3], const uint32_t lens[3],
+			uint32_t line)
+{
+	const char *copy[3] = { NULL, NULL, NULL };
+	int f;
+
+	for (f = XF_TEAM; f <= XF_SUBTEAM; f++)
+		if (ids[f] && lens[f] && !(copy[f] = org_strdup(b->org, ids[f], lens[f])))
+			return INGEST_ENOMEM;
+	if (!copy[XF_TEAM] && !copy[XF_MEMBER] && !copy[XF_SUBTEAM])
+		return INGEST_OK; /* names nothing, protects nothing */
+	if (org_add_skipped_mapping(b->org, &(struct skipped_mapping){ copy[XF_TEAM],
+								       copy[XF_MEMBER],
+								       copy[XF_SUBTEAM], line }))
+		return INGEST_ENOMEM;
+	return INGEST_OK;
+}
+
 static const char *why_unknown(const struct strmap *skipped, const char *id)
 {
 	return strmap_get(skipped, id, strlen(id), NULL) ? " (its row was skipped)" : "";
@@ -768,7 +795,10 @@ static int resolve_row(struct builder *b, const struct raw_mapping *r)
 		snprintf(child, sizeof(child), "%.*s", (int)r->lens[cf], r->ids[cf]);
 		mapping_issue(b, CODE_UNKNOWN_TEAM, r->line, r->cols[XF_TEAM], XF_TEAM, team, child,
 			      "team '%s' is not in the teams file%s", team, why_unknown(&sk->team_ids, team));
-		return INGEST_OK;
+		/* Its team unknown, the row names its child alone: all of the child's mappings stay. */
+		return skip_mapping(b, (const char *const[3]){ NULL, r->ids[XF_MEMBER],
+							      r->ids[XF_SUBTEAM] },
+				    r->lens, r->line);
 	}
 	if (cf == XF_MEMBER) {
 		found = r->hashed ? org_find_member_hashed(b->org, r->ids[cf], r->lens[cf], r->hash,
@@ -789,7 +819,7 @@ static int resolve_row(struct builder *b, const struct raw_mapping *r)
 			mapping_issue(b, CODE_UNKNOWN_SUBTEAM, r->line, r->cols[cf], cf, team, child,
 				      "subteam '%s' is not in the teams file%s", child,
 				      why_unknown(&sk->team_ids, child));
-		return INGEST_OK;
+		return skip_mapping(b, r->ids, r->lens, r->line);
 	}
 	if (org_add_mapping(b->org, &m, &idx) != ORG_OK)
 		return INGEST_ENOMEM;
@@ -856,14 +886,14 @@ static int end_mapping(struct builder *b)
 	else if (len[XF_MEMBER] && is_member == 0 && is_manager != 1)
 		reject(b, CODE_MAPPING_GRANTS_NOTHING, XF_IS_MEMBER, 0, b->vals[XF_IS_MEMBER].col,
 		       "the member is neither a member nor a manager of the team");
-	if (b->invalid)
-		return INGEST_OK;
 	for (f = XF_TEAM; f <= XF_SUBTEAM; f++) {
 		r.cols[f] = b->vals[f].col;
 		r.lens[f] = (uint32_t)len[f];
 		if (len[f])
 			r.ids[f] = b->scratch.data + b->vals[f].off;
 	}
+	if (b->invalid)
+		return skip_mapping(b, r.ids, r.lens, b->line);
 	/* An empty isMember on a member row means member (SPEC §2). */
 	r.is_member = len[XF_MEMBER] ? is_member != 0 : false;
 	r.is_manager = len[XF_MEMBER] ? is_manager == 1 : false;
@@ -878,12 +908,17 @@ static int end_mapping(struct builder *b)
 
 int builder_record_end(struct builder *b)
 {
+	struct org_rows *n = &b->org->rows;
+
 	switch (b->kind) {
 	case KIND_MEMBERS:
+		n->members++;
 		return end_member(b);
 	case KIND_TEAMS:
+		n->teams++;
 		return end_team(b);
 	default:
+		n->mappings++;
 		return end_mapping(b);
 	}
 }

@@ -15,6 +15,7 @@ void org_init(struct org *o)
 	strmap_init(&o->skipped.member_ids, STRMAP_EXACT);
 	strmap_init(&o->skipped.emails, STRMAP_ASCII_CI);
 	strmap_init(&o->skipped.team_ids, STRMAP_EXACT);
+	strmap_init(&o->skipped.team_names, STRMAP_EXACT);
 }
 
 void org_free(struct org *o)
@@ -29,6 +30,8 @@ void org_free(struct org *o)
 	strmap_free(&o->skipped.member_ids);
 	strmap_free(&o->skipped.emails);
 	strmap_free(&o->skipped.team_ids);
+	strmap_free(&o->skipped.team_names);
+	free(o->skipped.mappings);
 	arena_free(&o->arena);
 	org_init(o);
 }
@@ -197,6 +200,17 @@ int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index)
 	if (index)
 		*index = o->nmappings;
 	o->nmappings++;
+	return ORG_OK;
+}
+
+int org_add_skipped_mapping(struct org *o, const struct skipped_mapping *m)
+{
+	struct org_skipped *k = &o->skipped;
+	int rc = grow((void **)&k->mappings, &k->cap_mappings, k->nmappings, sizeof(*m));
+
+	if (rc)
+		return rc;
+	k->mappings[k->nmappings++] = *m;
 	return ORG_OK;
 }
 

@@ -83,13 +83,37 @@ struct mapping {
 };
 
 /*
+ * A mapping row that was skipped, by the ids it names: NULL for an id it
+ * does not name (a row without a team protects every mapping of its
+ * member or subteam; one without a child, every mapping under its team).
+ */
+struct skipped_mapping {
+	const char *team, *member, *subteam; /* owned by the org */
+	uint32_t line;
+};
+
+/*
  * Ids named by rows that were skipped as invalid. A sync must leave the
  * stored records they name untouched (SPEC §3), so the plan needs them.
+ * The maps' values are the line of the first skipped row naming the id.
  */
 struct org_skipped {
 	struct strmap member_ids;  /* externalMemberId, exact */
 	struct strmap emails;      /* email, ASCII case folded */
 	struct strmap team_ids;    /* externalTeamId, exact */
+	struct strmap team_names;  /* teamName, exact: a row without its id still names one */
+	struct skipped_mapping *mappings;
+	uint32_t nmappings, cap_mappings;
+};
+
+/*
+ * How many records of each kind the input held, valid or skipped: what
+ * tells an empty (or header-only) file from one whose rows were all bad.
+ * Set by ingest; counted is false for an org not read from an input.
+ */
+struct org_rows {
+	uint32_t members, teams, mappings;
+	bool counted;
 };
 
 struct org {
@@ -105,6 +129,7 @@ struct org {
 	struct strmap by_email;
 	struct strmap by_team_id;
 	struct org_skipped skipped;
+	struct org_rows rows;
 };
 
 void org_init(struct org *o);
@@ -146,6 +171,9 @@ void *org_alloc(struct org *o, size_t size);
 const char *org_member_prop(const struct member *m, uint32_t index);
 
 int org_add_team(struct org *o, const struct team *t, uint32_t *index, uint32_t *dup);
+
+/* Records a skipped mapping row; its strings must already belong to the org. */
+int org_add_skipped_mapping(struct org *o, const struct skipped_mapping *m);
 
 /* Appends a mapping (its team and child must be valid indexes). */
 int org_add_mapping(struct org *o, const struct mapping *m, uint32_t *index);

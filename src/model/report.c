@@ -42,6 +42,7 @@ static const char *const code_names[CODE_COUNT] = {
 	[CODE_UNKNOWN_PROPERTY] = "unknown_property",
 	[CODE_UNKNOWN_FIELD] = "unknown_field",
 	[CODE_DUPLICATE_MAPPING] = "duplicate_mapping",
+	[CODE_KEPT_BY_SKIPPED_ROW] = "kept_by_skipped_row",
 };
 
 const char *report_code_name(enum issue_code code)

@@ -62,6 +62,7 @@ enum issue_code {
 	CODE_UNKNOWN_PROPERTY,
 	CODE_UNKNOWN_FIELD,
 	CODE_DUPLICATE_MAPPING,
+	CODE_KEPT_BY_SKIPPED_ROW, /* a stored record the sync would remove, kept for a skipped row */
 	CODE_COUNT
 };
 

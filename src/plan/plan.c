@@ -16,6 +16,8 @@
  */
 #include "plan/plan.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,7 @@ enum { PREFETCH_AHEAD = 8 };
 enum {
 	SF_PROTECTED = 1 << 0, /* stays as it is, its mappings too */
 	SF_DELETED = 1 << 1,   /* MEMBER_DELETE: its email is free for others */
+	SF_KEEP_MAPS = 1 << 2, /* a skipped mapping row names it without a team */
 };
 
 /* Per desired member (dflags). */
@@ -39,9 +42,14 @@ enum {
 /* Per stored team (tflags). */
 enum {
 	TF_MATCHED = 1 << 0,
-	TF_PROTECTED = 1 << 1, /* named by a skipped row */
+	TF_PROTECTED = 1 << 1,     /* named by a skipped row */
 	TF_DELETED = 1 << 2,
+	TF_KEEP_CHILDREN = 1 << 3, /* a skipped mapping row names it without a child */
+	TF_KEEP_AS_CHILD = 1 << 4, /* one names it as a subteam without a team */
 };
+
+/* Per stored mapping, in plan_mappings. */
+enum { MF_SEEN = 1 << 0, MF_KEPT = 1 << 1 };
 
 /* The working state of one plan_build; freed whatever the outcome. */
 struct ctx {
@@ -77,10 +85,37 @@ static bool is_full(const struct ctx *c)
 	return c->opts->mode == PLAN_FULL;
 }
 
-static bool named_by_skipped_row(const struct org *d, const struct member *m)
+/* Whether a skipped row names stored member m, by id or email; *line gets the row's line. */
+static bool named_by_skipped_row(const struct org *d, const struct member *m, uint32_t *line)
 {
-	return strmap_get(&d->skipped.member_ids, m->external_id, strlen(m->external_id), NULL) ||
-	       strmap_get(&d->skipped.emails, m->email, strlen(m->email), NULL);
+	return strmap_get(&d->skipped.member_ids, m->external_id, strlen(m->external_id), line) ||
+	       strmap_get(&d->skipped.emails, m->email, strlen(m->email), line);
+}
+
+static const char *file_or(const char *file, const char *fallback)
+{
+	return file ? file : fallback;
+}
+
+/*
+ * Says in the report that a stored record the sync would have removed
+ * stays because a skipped row named it (SPEC §3). A failed report_add is
+ * counted by the report as dropped; the plan stands.
+ */
+__attribute__((format(printf, 6, 7)))
+static void report_kept(struct ctx *c, const char *file, uint32_t line, const char *field,
+			const char *id, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!c->rep)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report_add(c->rep, ISSUE_WARNING, CODE_KEPT_BY_SKIPPED_ROW,
+		   &(struct issue_loc){ file, line, 0, field, id }, "%s", msg);
 }
 
 /*
@@ -130,10 +165,24 @@ static enum member_action absent_action(struct ctx *c, uint32_t j)
 {
 	const struct member *m = &c->s->members[j];
 
+	uint32_t line = 0;
+
 	if (!is_full(c))
 		return MEMBER_UNCHANGED;
-	if (m->role == ROLE_ADMINISTRATOR || named_by_skipped_row(c->d, m)) {
+	if (m->role == ROLE_ADMINISTRATOR) {
 		c->sflags[j] |= SF_PROTECTED;
+		return MEMBER_UNCHANGED;
+	}
+	if (named_by_skipped_row(c->d, m, &line)) {
+		c->sflags[j] |= SF_PROTECTED;
+		if (m->state == STATE_DEACTIVATED)
+			return MEMBER_UNCHANGED; /* nothing was to happen to it */
+		c->p->counts.kept++;
+		report_kept(c, file_or(c->opts->members_file, "members"), line, "externalMemberId",
+			    m->external_id,
+			    "member '%s' is kept as it is, with its teams (not %s): the row on line %u "
+			    "naming it was skipped", m->external_id,
+			    m->state == STATE_ACTIVE ? "deactivated" : "deleted", line);
 		return MEMBER_UNCHANGED;
 	}
 	switch (m->state) {
@@ -189,6 +238,13 @@ static uint32_t email_holder(const struct ctx *c, uint32_t i)
 	    (c->sflags[j] & SF_DELETED))
 		return PLAN_NONE;
 	return j;
+}
+
+static bool same_email(const char *a, const char *b)
+{
+	size_t len = strlen(a);
+
+	return strlen(b) == len && strmap_ci_equal(a, b, len);
 }
 
 static bool props_differ(const struct ctx *c, const struct member *dm, const struct member *sm)
@@ -249,7 +305,7 @@ static void refuse(struct ctx *c, uint32_t i, uint32_t holder)
 		return;
 	/* A failed report_add is counted by the report as dropped; the plan stands. */
 	report_add(c->rep, ISSUE_ERROR, CODE_EMAIL_TAKEN,
-		   &(struct issue_loc){ c->opts->members_file ? c->opts->members_file : "members",
+		   &(struct issue_loc){ file_or(c->opts->members_file, "members"),
 					dm->line, 0, "email", dm->external_id },
 		   "email '%s' is already used by member '%s' (%s); this row is skipped",
 		   dm->email, c->s->members[holder].external_id, why_it_stays(c, holder));
@@ -325,6 +381,9 @@ static void plan_desired_member(struct ctx *c, uint32_t i)
 	mc->changed = member_diff(c, i, j);
 	if (mc->changed & CHANGED_EXTERNAL_ID)
 		n->rekeyed++;
+	else if ((mc->changed & CHANGED_EMAIL) && !same_email(c->d->members[i].email,
+							      c->s->members[j].email))
+		n->identity_changed++; /* the id stays, the person changes: a shifted export */
 	if (c->s->members[j].state == STATE_DEACTIVATED) {
 		mc->action = MEMBER_REACTIVATE;
 		n->reactivated++;
@@ -413,14 +472,23 @@ static int plan_teams(struct ctx *c)
 	for (j = 0; j < s->nteams; j++) {
 		const char *id = s->teams[j].external_id;
 		struct team_change *tc;
+		uint32_t line = 0;
 
 		if (c->tflags[j] & TF_MATCHED)
 			continue;
 		tc = &p->teams[p->nteams++];
 		*tc = (struct team_change){ PLAN_NONE, j, TEAM_UNCHANGED };
-		if (strmap_get(&d->skipped.team_ids, id, strlen(id), NULL)) {
+		if (strmap_get(&d->skipped.team_ids, id, strlen(id), &line) ||
+		    strmap_get(&d->skipped.team_names, s->teams[j].name, strlen(s->teams[j].name),
+			       &line)) {
 			c->tflags[j] |= TF_PROTECTED;
 			n->teams_unchanged++;
+			if (!is_full(c))
+				continue;
+			n->teams_kept++;
+			report_kept(c, file_or(c->opts->teams_file, "teams"), line, "externalTeamId", id,
+				    "team '%s' is kept as it is, with its mappings (not deleted): the row "
+				    "on line %u naming it was skipped", id, line);
 		} else if (is_full(c)) {
 			tc->action = TEAM_DELETE;
 			c->tflags[j] |= TF_DELETED;
@@ -527,6 +595,14 @@ static int push_mapping(struct ctx *c, uint32_t di, uint32_t si, enum mapping_ac
 	return PLAN_OK;
 }
 
+/* Whether a stored mapping's team or child is deleted: then it goes, whatever named it. */
+static bool loses_an_end(const struct ctx *c, const struct mapping *m)
+{
+	return (c->tflags[m->team] & TF_DELETED) ||
+	       (m->kind == MAPPING_SUBTEAM ? (c->tflags[m->child] & TF_DELETED)
+					   : (c->sflags[m->child] & SF_DELETED));
+}
+
 /*
  * Whether a stored mapping the sync did not send goes. Those of a deleted
  * team or member always do (nothing left to map); those of a protected
@@ -534,16 +610,123 @@ static int push_mapping(struct ctx *c, uint32_t di, uint32_t si, enum mapping_ac
  */
 static bool removes_mapping(const struct ctx *c, const struct mapping *m)
 {
-	bool subteam = m->kind == MAPPING_SUBTEAM;
-
-	if ((c->tflags[m->team] & TF_DELETED) ||
-	    (subteam ? (c->tflags[m->child] & TF_DELETED) : (c->sflags[m->child] & SF_DELETED)))
+	if (loses_an_end(c, m))
 		return true;
 	if (!is_full(c) || (c->tflags[m->team] & TF_PROTECTED))
 		return false;
-	if (subteam)
+	if (m->kind == MAPPING_SUBTEAM)
 		return !(c->tflags[m->child] & TF_PROTECTED);
 	return !(c->sflags[m->child] & SF_PROTECTED);
+}
+
+/* Whether a removed mapping's team and child stay: it goes on its own, not with them. */
+static bool ends_stay(const struct ctx *c, const struct mapping *m)
+{
+	return !loses_an_end(c, m) &&
+	       !(m->kind == MAPPING_MEMBER && c->s2d[m->child] == PLAN_NONE &&
+		 c->sact[m->child] == MEMBER_DEACTIVATE);
+}
+
+/* Whether a skipped mapping row that named only one end of m keeps it. */
+static bool kept_by_partial_row(const struct ctx *c, const struct mapping *m)
+{
+	if (c->tflags[m->team] & TF_KEEP_CHILDREN)
+		return true;
+	return m->kind == MAPPING_SUBTEAM ? (c->tflags[m->child] & TF_KEEP_AS_CHILD)
+					  : (c->sflags[m->child] & SF_KEEP_MAPS);
+}
+
+static void report_kept_mapping(struct ctx *c, const struct mapping *m, uint32_t line)
+{
+	const struct org *s = c->s;
+	const char *team = s->teams[m->team].external_id;
+	const char *child = m->kind == MAPPING_MEMBER ? s->members[m->child].external_id
+						      : s->teams[m->child].external_id;
+	char id[300];
+
+	snprintf(id, sizeof(id), "%s/%s", team, child);
+	if (line)
+		report_kept(c, file_or(c->opts->mappings_file, "mappings"), line, "externalTeamId", id,
+			    "the mapping %s is kept as it is (not removed): the row on line %u "
+			    "naming it was skipped", id, line);
+	else
+		report_kept(c, file_or(c->opts->mappings_file, "mappings"), 0, "externalTeamId", id,
+			    "the mapping %s is kept as it is (not removed): a skipped row names "
+			    "its %s", id, (c->tflags[m->team] & TF_KEEP_CHILDREN) ? "team"
+					  : m->kind == MAPPING_MEMBER ? "member" : "subteam");
+}
+
+/*
+ * Keeps stored mapping si, named by a skipped row on line, when the sync
+ * would remove it otherwise (not sent, its ends staying).
+ */
+static void keep_named_mapping(struct ctx *c, uint8_t *seen, uint32_t si, uint32_t line)
+{
+	const struct mapping *m = &c->s->mappings[si];
+
+	if (si == PLAN_NONE || seen[si] || !removes_mapping(c, m) || loses_an_end(c, m))
+		return;
+	seen[si] = MF_KEPT;
+	c->p->counts.mappings_kept++;
+	report_kept_mapping(c, m, line);
+}
+
+/* The stored members a skipped row's member id can name: its own id, or the id it adopts. */
+static void members_named(const struct ctx *c, const char *id, uint32_t out[2])
+{
+	uint32_t i;
+
+	out[0] = out[1] = PLAN_NONE;
+	if (!id)
+		return;
+	if (!org_find_member(c->s, id, strlen(id), &out[0]))
+		out[0] = PLAN_NONE;
+	if (org_find_member(c->d, id, strlen(id), &i) && c->dmatch[i] != out[0])
+		out[1] = c->dmatch[i];
+}
+
+/*
+ * What the skipped mapping rows keep (SPEC §3: a skipped row never
+ * removes anything): the stored mapping of the pair a row names, or, for
+ * a row that names one end only, every mapping at that end. Costs the
+ * number of skipped rows, not the size of the org.
+ */
+static void protect_skipped_mappings(struct ctx *c, const struct map_table *t, uint8_t *seen)
+{
+	const struct org_skipped *k = &c->d->skipped;
+	uint32_t r, x, team, sub, mem[2];
+
+	if (!is_full(c))
+		return;
+	for (r = 0; r < k->nmappings; r++) {
+		const struct skipped_mapping *sm = &k->mappings[r];
+
+		team = PLAN_NONE;
+		if (sm->team && !org_find_team(c->s, sm->team, strlen(sm->team), &team))
+			continue; /* no stored team: no stored mapping under it */
+		if (!sm->subteam || !org_find_team(c->s, sm->subteam, strlen(sm->subteam), &sub))
+			sub = PLAN_NONE;
+		members_named(c, sm->member, mem);
+		if (team == PLAN_NONE) {
+			for (x = 0; x < 2; x++)
+				if (mem[x] != PLAN_NONE)
+					c->sflags[mem[x]] |= SF_KEEP_MAPS;
+			if (sub != PLAN_NONE)
+				c->tflags[sub] |= TF_KEEP_AS_CHILD;
+			continue;
+		}
+		if (!sm->member && !sm->subteam) {
+			c->tflags[team] |= TF_KEEP_CHILDREN;
+			continue;
+		}
+		for (x = 0; x < 2; x++)
+			if (mem[x] != PLAN_NONE)
+				keep_named_mapping(c, seen, map_table_get(t, team, mem[x], MAPPING_MEMBER),
+						   sm->line);
+		if (sub != PLAN_NONE)
+			keep_named_mapping(c, seen, map_table_get(t, team, sub, MAPPING_SUBTEAM),
+					   sm->line);
+	}
 }
 
 /*
@@ -600,20 +783,39 @@ static int plan_mappings(struct ctx *c)
 			n->mappings_added++;
 			continue;
 		}
-		seen[si] = 1;
+		seen[si] = MF_SEEN;
 		if (m->is_member != s->mappings[si].is_member ||
 		    m->is_manager != s->mappings[si].is_manager) {
 			if (push_mapping(c, i, si, MAPPING_CHANGE))
 				goto out;
 			n->mappings_changed++;
+			p->mappings_measured++;
+			p->managers_measured += s->mappings[si].is_manager;
 		}
 	}
+	protect_skipped_mappings(c, &t, seen);
 	for (i = 0; i < s->nmappings; i++) {
-		if (seen[i] || !removes_mapping(c, &s->mappings[i]))
+		const struct mapping *m = &s->mappings[i];
+
+		p->stored_managers += m->is_manager;
+		if (seen[i])
 			continue;
+		if (!removes_mapping(c, m)) {
+			n->mappings_kept += is_full(c);
+			continue;
+		}
+		if (!loses_an_end(c, m) && kept_by_partial_row(c, m)) {
+			n->mappings_kept++;
+			report_kept_mapping(c, m, 0);
+			continue;
+		}
 		if (push_mapping(c, PLAN_NONE, i, MAPPING_REMOVE))
 			goto out;
 		n->mappings_removed++;
+		if (ends_stay(c, m)) {
+			p->mappings_measured++;
+			p->managers_measured += m->is_manager;
+		}
 	}
 	rc = PLAN_OK;
 out:
@@ -630,6 +832,26 @@ static void translate_props(uint32_t *map, const struct org *from, const struct 
 	for (k = 0; k < from->nprops; k++)
 		if (!org_find_property(to, from->prop_names[k], strlen(from->prop_names[k]), &map[k]))
 			map[k] = PLAN_NONE;
+}
+
+/*
+ * The inputs that hold no row at all in a full sync over stored records
+ * of their kind: an export cut short looks exactly like this, and would
+ * remove everything of that kind (SPEC §5).
+ */
+static uint32_t empty_inputs(const struct org *d, const struct org *s, enum plan_mode mode)
+{
+	uint32_t bits = 0;
+
+	if (mode != PLAN_FULL || !d->rows.counted)
+		return 0;
+	if (!d->rows.members && s->nmembers)
+		bits |= 1u << RISK_EMPTY_MEMBERS;
+	if (!d->rows.teams && s->nteams)
+		bits |= 1u << RISK_EMPTY_TEAMS;
+	if (!d->rows.mappings && s->nmappings)
+		bits |= 1u << RISK_EMPTY_MAPPINGS;
+	return bits;
 }
 
 int plan_build(const struct org *desired, const struct org *stored, const struct plan_opts *opts,
@@ -668,6 +890,8 @@ int plan_build(const struct org *desired, const struct org *stored, const struct
 		rc = plan_teams(&c);
 	if (!rc)
 		rc = plan_mappings(&c);
+	if (!rc)
+		out->empty_inputs = empty_inputs(desired, stored, opts->mode);
 out:
 	if (rc)
 		plan_free(out);
@@ -717,30 +941,47 @@ static void check_limit(struct risk_result *r, enum risk_kind kind, double limit
 	r->trips[r->ntrips++] = (struct risk_trip){ (uint8_t)kind, limit, actual, affected, base };
 }
 
+/* A percent limit and an optional count limit over the same measure. */
+static void check_limits(struct risk_result *r, enum risk_kind pkind, const struct risk_limit *l,
+			 uint32_t affected, uint32_t base)
+{
+	check_limit(r, pkind, l->percent, percent_of(affected, base), affected, base);
+	if (l->count >= 0)
+		check_limit(r, (enum risk_kind)(pkind + 1), (double)l->count, affected, affected,
+			    base);
+}
+
 void plan_risk(const struct plan *p, const struct org *stored, const struct risk_threshold *t,
 	       struct risk_result *out)
 {
+	static const uint8_t empty_kinds[] = { RISK_EMPTY_MEMBERS, RISK_EMPTY_TEAMS,
+					       RISK_EMPTY_MAPPINGS };
 	const struct plan_counts *n = &p->counts;
 	uint32_t removed = n->deactivated + n->deleted;
-	uint32_t nm = stored->nmembers, nt = stored->nteams;
+	uint32_t nm = stored->nmembers, nt = stored->nteams, nx = stored->nmappings;
+	uint32_t had[] = { nm, nt, nx };
+	size_t k;
 
 	memset(out, 0, sizeof(*out));
 	if (!nm && !nt)
 		return; /* a first sync sets the org up: nothing to lose */
-	check_limit(out, RISK_MEMBERS_PERCENT, t->members.percent, percent_of(removed, nm),
-		    removed, nm);
-	if (t->members.count >= 0)
-		check_limit(out, RISK_MEMBERS_COUNT, (double)t->members.count, removed, removed,
-			    nm);
-	check_limit(out, RISK_TEAMS_PERCENT, t->teams.percent, percent_of(n->teams_deleted, nt),
-		    n->teams_deleted, nt);
-	if (t->teams.count >= 0)
-		check_limit(out, RISK_TEAMS_COUNT, (double)t->teams.count, n->teams_deleted,
-			    n->teams_deleted, nt);
+	for (k = 0; k < sizeof(empty_kinds); k++)
+		if (p->empty_inputs & (1u << empty_kinds[k]))
+			out->trips[out->ntrips++] = (struct risk_trip){ empty_kinds[k], 0, 100.0,
+									had[k], had[k] };
+	check_limits(out, RISK_MEMBERS_PERCENT, &t->members, removed, nm);
+	check_limits(out, RISK_TEAMS_PERCENT, &t->teams, n->teams_deleted, nt);
+	check_limits(out, RISK_MAPPINGS_PERCENT, &t->mappings, p->mappings_measured, nx);
+	check_limit(out, RISK_MANAGERS_PERCENT, t->managers_percent,
+		    percent_of(p->managers_measured, p->stored_managers), p->managers_measured,
+		    p->stored_managers);
 	check_limit(out, RISK_ID_SWAP_PERCENT, t->id_swap_percent, percent_of(n->rekeyed, nm),
 		    n->rekeyed, nm);
+	check_limit(out, RISK_IDENTITY_CHANGE_PERCENT, t->identity_change_percent,
+		    percent_of(n->identity_changed, nm), n->identity_changed, nm);
 	out->paused = out->ntrips > 0;
 }
+
 
 const char *plan_member_action_name(enum member_action a)
 {
@@ -756,9 +997,18 @@ const char *plan_member_action_name(enum member_action a)
 const char *plan_risk_kind_name(enum risk_kind k)
 {
 	static const char *const names[RISK_COUNT] = {
-		[RISK_MEMBERS_PERCENT] = "members.percent", [RISK_MEMBERS_COUNT] = "members.count",
-		[RISK_TEAMS_PERCENT] = "teams.percent",     [RISK_TEAMS_COUNT] = "teams.count",
+		[RISK_MEMBERS_PERCENT] = "members.percent",
+		[RISK_MEMBERS_COUNT] = "members.count",
+		[RISK_TEAMS_PERCENT] = "teams.percent",
+		[RISK_TEAMS_COUNT] = "teams.count",
+		[RISK_MAPPINGS_PERCENT] = "mappings.percent",
+		[RISK_MAPPINGS_COUNT] = "mappings.count",
+		[RISK_MANAGERS_PERCENT] = "managersPercent",
 		[RISK_ID_SWAP_PERCENT] = "idSwapPercent",
+		[RISK_IDENTITY_CHANGE_PERCENT] = "identityChangePercent",
+		[RISK_EMPTY_MEMBERS] = "emptyInput.members",
+		[RISK_EMPTY_TEAMS] = "emptyInput.teams",
+		[RISK_EMPTY_MAPPINGS] = "emptyInput.mappings",
 	};
 
 	return (unsigned)k < RISK_COUNT ? names[k] : "";

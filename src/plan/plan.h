@@ -71,8 +71,11 @@ struct mapping_change {
 
 struct plan_counts {
 	uint32_t created, updated, reactivated, deactivated, deleted, unchanged, rekeyed;
-	uint32_t teams_created, teams_renamed, teams_deleted, teams_unchanged;
+	uint32_t identity_changed; /* matched by id, email changed (not only its case) */
+	uint32_t kept;             /* absent, kept because a skipped row named them */
+	uint32_t teams_created, teams_renamed, teams_deleted, teams_unchanged, teams_kept;
 	uint32_t mappings_added, mappings_removed, mappings_changed;
+	uint32_t mappings_kept;    /* not sent, kept: a skipped row, an Administrator */
 	uint32_t invitations;
 };
 
@@ -83,13 +86,35 @@ struct risk_limit {
 };
 
 struct risk_threshold {
-	struct risk_limit members; /* deactivated + deleted members */
-	struct risk_limit teams;   /* deleted teams */
-	double id_swap_percent;    /* members re-keyed by email; < 0 disables */
+	struct risk_limit members;      /* deactivated + deleted members */
+	struct risk_limit teams;        /* deleted teams */
+	struct risk_limit mappings;     /* removed + changed mappings */
+	double managers_percent;        /* manager mappings removed or changed; < 0 disables */
+	double id_swap_percent;         /* members re-keyed by email; < 0 disables */
+	double identity_change_percent; /* members whose id stays and email changes */
 };
 
-enum risk_kind { RISK_MEMBERS_PERCENT, RISK_MEMBERS_COUNT, RISK_TEAMS_PERCENT, RISK_TEAMS_COUNT,
-		 RISK_ID_SWAP_PERCENT, RISK_COUNT };
+/*
+ * What a limit measures. The EMPTY kinds have no setting: a full sync
+ * whose members, teams or mappings input holds no row, into an org that
+ * has records of that kind, always pauses (an export cut short, not an
+ * org that emptied overnight).
+ */
+enum risk_kind {
+	RISK_MEMBERS_PERCENT,
+	RISK_MEMBERS_COUNT,
+	RISK_TEAMS_PERCENT,
+	RISK_TEAMS_COUNT,
+	RISK_MAPPINGS_PERCENT,
+	RISK_MAPPINGS_COUNT,
+	RISK_MANAGERS_PERCENT,
+	RISK_ID_SWAP_PERCENT,
+	RISK_IDENTITY_CHANGE_PERCENT,
+	RISK_EMPTY_MEMBERS,
+	RISK_EMPTY_TEAMS,
+	RISK_EMPTY_MAPPINGS,
+	RISK_COUNT
+};
 
 struct risk_trip {
 	uint8_t kind;   /* enum risk_kind */
@@ -108,7 +133,10 @@ struct risk_result {
 struct plan_opts {
 	enum plan_mode mode;
 	bool auto_invite;
-	const char *members_file; /* where desired members came from, for the report; NULL: "members" */
+	/* where desired records came from, for the report; NULL: "members", "teams", "mappings" */
+	const char *members_file;
+	const char *teams_file;
+	const char *mappings_file;
 };
 
 struct plan {
@@ -125,6 +153,15 @@ struct plan {
 	uint32_t *desired_to_stored;
 	uint32_t *team_desired_to_stored;
 	struct plan_counts counts;
+	/*
+	 * What the mappings limits measure: mappings changed, or removed while
+	 * their team and member or subteam stay (those going with a removed
+	 * member or team are that removal's, measured by its own limit); of
+	 * them, those with isManager; and the stored manager mappings (base).
+	 */
+	uint32_t mappings_measured, managers_measured, stored_managers;
+	/* bits (1 << RISK_EMPTY_*): inputs that hold no row in a full sync, over stored records */
+	uint32_t empty_inputs;
 };
 
 /*
@@ -133,7 +170,9 @@ struct plan {
  * absent members are deactivated (active) or deleted (created, invited)
  * in PLAN_FULL mode; Administrators are never deactivated or deleted;
  * records named by skipped rows (desired->skipped) keep what they have,
- * mappings included; absent teams are deleted with their mappings.
+ * mappings included, and so does the stored mapping a skipped mapping
+ * row names (each such keep is a kept_by_skipped_row warning in rep);
+ * absent teams are deleted with their mappings.
  * A desired member whose email belongs to another stored member that
  * stays is not applied: an error is added to rep (code email_taken) and
  * the stored members are left as they are. Idempotent: stored == desired
@@ -150,8 +189,9 @@ bool plan_is_noop(const struct plan *p);
 
 /*
  * Measures the plan against the threshold (SPEC §5). Percentages are of
- * the stored counts; a sync into an empty org (no stored member and no
- * stored team) never pauses.
+ * the stored counts (managers: of the stored manager mappings); a sync
+ * into an empty org (no stored member and no stored team) never pauses.
+ * An empty input (plan->empty_inputs) trips whatever the limits.
  */
 void plan_risk(const struct plan *p, const struct org *stored, const struct risk_threshold *t,
 	       struct risk_result *out);

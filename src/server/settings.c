@@ -30,6 +30,7 @@ void settings_from_json(const json_t *doc, struct settings *out)
 	const json_t *risk = json_object_get(doc, "riskThreshold");
 	const json_t *members = json_object_get(risk, "members");
 	const json_t *teams = json_object_get(risk, "teams");
+	const json_t *maps = json_object_get(risk, "mappings");
 	const char *method = json_string_value(json_object_get(json_object_get(doc, "provisioning"),
 								 "method"));
 	const char *mode = json_string_value(json_object_get(doc, "mode"));
@@ -40,7 +41,11 @@ void settings_from_json(const json_t *doc, struct settings *out)
 	out->risk.members.count = count_of(json_object_get(members, "count"));
 	out->risk.teams.percent = limit_of(json_object_get(teams, "percent"));
 	out->risk.teams.count = count_of(json_object_get(teams, "count"));
+	out->risk.mappings.percent = limit_of(json_object_get(maps, "percent"));
+	out->risk.mappings.count = count_of(json_object_get(maps, "count"));
+	out->risk.managers_percent = limit_of(json_object_get(risk, "managersPercent"));
 	out->risk.id_swap_percent = limit_of(json_object_get(risk, "idSwapPercent"));
+	out->risk.identity_change_percent = limit_of(json_object_get(risk, "identityChangePercent"));
 	out->auto_invite = json_is_true(json_object_get(doc, "autoInvite"));
 	out->mode = mode && !strcmp(mode, "partial") ? PLAN_PARTIAL : PLAN_FULL;
 }
@@ -62,36 +67,61 @@ static int check_limit(const json_t *v, const char *field, bool count, char *err
 	return 0;
 }
 
+/* The limits of riskThreshold (SPEC §5): objects of percent and count, or percents alone. */
+static const char *const risk_objects[] = { "members", "teams", "mappings" };
+static const char *const risk_percents[] = { "managersPercent", "idSwapPercent",
+					     "identityChangePercent" };
+
+static bool is_one_of(const char *key, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(key, names[i]))
+			return true;
+	return false;
+}
+
+static int check_risk_object(const char *key, const json_t *v, char *err, size_t len)
+{
+	char field[64];
+	const char *k2;
+	json_t *v2;
+
+	if (!json_is_object(v) || !json_object_size(v))
+		return bad(err, len, "riskThreshold", "each limit takes percent and count");
+	json_object_foreach((json_t *)v, k2, v2) {
+		bool count = !strcmp(k2, "count");
+
+		snprintf(field, sizeof(field), "riskThreshold.%s.%s", key, k2);
+		if (!count && strcmp(k2, "percent") != 0)
+			return bad(err, len, field, "not a limit (percent, count)");
+		if (check_limit(v2, field, count, err, len))
+			return -1;
+	}
+	return 0;
+}
+
 static int check_risk(const json_t *risk, char *err, size_t len)
 {
-	static const char *const kinds[] = { "members", "teams" };
 	const char *key;
 	json_t *v;
-	int i;
+	char field[64];
 
 	if (!json_is_object(risk))
 		return bad(err, len, "riskThreshold", "must be an object");
 	json_object_foreach((json_t *)risk, key, v) {
-		if (!strcmp(key, "idSwapPercent")) {
-			if (check_limit(v, "riskThreshold.idSwapPercent", false, err, len))
+		if (is_one_of(key, risk_percents, 3)) {
+			snprintf(field, sizeof(field), "riskThreshold.%s", key);
+			if (check_limit(v, field, false, err, len))
 				return -1;
-			continue;
-		}
-		for (i = 0; i < 2 && strcmp(key, kinds[i]) != 0; i++)
-			;
-		if (i == 2 || !json_is_object(v))
-			return bad(err, len, "riskThreshold", "takes members, teams and idSwapPercent");
-		if (json_object_size(v) > 2 ||
-		    (json_object_size(v) == 2 && (!json_object_get(v, "percent") || !json_object_get(v, "count"))) ||
-		    (json_object_size(v) == 1 && !json_object_get(v, "percent") && !json_object_get(v, "count")))
-			return bad(err, len, "riskThreshold", "each limit takes percent and count");
-		if (check_limit(json_object_get(v, "percent"), i ? "riskThreshold.teams.percent"
-								 : "riskThreshold.members.percent",
-				false, err, len) ||
-		    check_limit(json_object_get(v, "count"), i ? "riskThreshold.teams.count"
-							       : "riskThreshold.members.count",
-				true, err, len))
+		} else if (!is_one_of(key, risk_objects, 3)) {
+			return bad(err, len, "riskThreshold",
+				   "takes members, teams, mappings, managersPercent, idSwapPercent "
+				   "and identityChangePercent");
+		} else if (check_risk_object(key, v, err, len)) {
 			return -1;
+		}
 	}
 	return 0;
 }

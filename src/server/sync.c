@@ -13,17 +13,19 @@ enum { PLAN_DETAIL_MAX = 10000 };
 
 json_t *sync_counts_json(const struct plan_counts *c)
 {
-	return json_pack("{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i}, s:{s:i,s:i,s:i,s:i}, s:{s:i,s:i,s:i}, s:i}",
+	return json_pack("{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}, s:{s:i,s:i,s:i,s:i,s:i},"
+			 " s:{s:i,s:i,s:i,s:i}, s:i}",
 			 "members", "created", (json_int_t)c->created, "updated", (json_int_t)c->updated,
 			 "reactivated", (json_int_t)c->reactivated, "deactivated",
 			 (json_int_t)c->deactivated, "deleted", (json_int_t)c->deleted, "unchanged",
-			 (json_int_t)c->unchanged, "rekeyed", (json_int_t)c->rekeyed,
+			 (json_int_t)c->unchanged, "rekeyed", (json_int_t)c->rekeyed, "identityChanged",
+			 (json_int_t)c->identity_changed, "kept", (json_int_t)c->kept,
 			 "teams", "created", (json_int_t)c->teams_created, "renamed",
 			 (json_int_t)c->teams_renamed, "deleted", (json_int_t)c->teams_deleted,
-			 "unchanged", (json_int_t)c->teams_unchanged,
+			 "unchanged", (json_int_t)c->teams_unchanged, "kept", (json_int_t)c->teams_kept,
 			 "mappings", "added", (json_int_t)c->mappings_added, "removed",
 			 (json_int_t)c->mappings_removed, "changed", (json_int_t)c->mappings_changed,
-			 "invitations", (json_int_t)c->invitations);
+			 "kept", (json_int_t)c->mappings_kept, "invitations", (json_int_t)c->invitations);
 }
 
 json_t *sync_risk_json(const struct risk_result *r)
@@ -162,11 +164,19 @@ static char *dump(json_t *doc)
 
 static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 {
+	static const char *const empty_what[] = { "members", "teams", "mappings" };
 	const struct risk_trip *t = &risk->trips[0];
 
-	snprintf(out, len, "paused by the risk threshold: %s is %.1f, over the limit of %.1f "
-		 "(%u of %u); approve or reject it", plan_risk_kind_name((enum risk_kind)t->kind),
-		 t->actual, t->limit, t->affected, t->base);
+	if (t->kind >= RISK_EMPTY_MEMBERS)
+		snprintf(out, len, "paused: the %s input holds no row, which would remove all %u "
+			 "stored %s (an export cut short?); approve or reject it",
+			 empty_what[t->kind - RISK_EMPTY_MEMBERS], t->affected,
+			 empty_what[t->kind - RISK_EMPTY_MEMBERS]);
+	else
+		snprintf(out, len, "paused by the risk threshold: %s is %.1f, over the limit of %.1f "
+			 "(%u of %u); approve or reject it",
+			 plan_risk_kind_name((enum risk_kind)t->kind), t->actual, t->limit,
+			 t->affected, t->base);
 }
 
 static uint64_t mono_ms(void)
@@ -267,7 +277,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	void *approval = NULL;
 	size_t alen = 0;
 	int status = SYNC_FAILED, rc;
-	bool finished = false;
+	bool finished = false, json_payload;
 
 	org_init(&desired);
 	org_init(&stored);
@@ -309,9 +319,12 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		goto finish;
 	}
 	t[T_LOAD] = mono_ms();
+	json_payload = strcmp(row.format, "json") == 0;
 	if (plan_build(&desired, &stored,
 		       &(struct plan_opts){ set.mode, set.auto_invite,
-					    strcmp(row.format, "json") ? "members.csv" : "payload.json" },
+					    json_payload ? "payload.json" : "members.csv",
+					    json_payload ? "payload.json" : "teams.csv",
+					    json_payload ? "payload.json" : "teams-mappings.csv" },
 		       &plan, &rep) != PLAN_OK) {
 		snprintf(reason, sizeof(reason), "out of memory while planning");
 		goto finish;

@@ -182,6 +182,14 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL;",
 	/* 2: a stamp that changes with the org's records, for readers that cache them */
 	"ALTER TABLE orgs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the limits on mappings, managers and identity changes, at their defaults for
+	 * orgs whose settings predate them (json_insert leaves a value already there) */
+	"UPDATE orgs SET settings = json_insert(settings,"
+	"  '$.riskThreshold.mappings', json('{\"percent\":10,\"count\":null}'),"
+	"  '$.riskThreshold.managersPercent', 10,"
+	"  '$.riskThreshold.identityChangePercent', 5)"
+	" WHERE settings IS NOT NULL AND json_valid(settings)"
+	"   AND json_type(settings, '$.riskThreshold') = 'object';",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

@@ -32,7 +32,8 @@ _Static_assert((int)SECRET_LEN < (int)STORE_TOKEN_MAX, "a token fits STORE_TOKEN
 static const char default_settings[] =
 	"{\"provisioning\":{\"method\":\"none\"},"
 	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
-	"\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":5},"
+	"\"teams\":{\"percent\":10,\"count\":null},\"mappings\":{\"percent\":10,\"count\":null},"
+	"\"managersPercent\":10,\"idSwapPercent\":5,\"identityChangePercent\":5},"
 	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
 
 static const char *const status_names[] = {

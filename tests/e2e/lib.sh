@@ -297,7 +297,8 @@ enable_api() {
 # no_risk_limits: disables every risk limit (for tests of the sync rules alone).
 no_risk_limits() {
 	req_json PATCH /v1/settings '{"riskThreshold":{"members":{"percent":null,"count":null},
-		"teams":{"percent":null,"count":null},"idSwapPercent":null}}'
+		"teams":{"percent":null,"count":null},"mappings":{"percent":null,"count":null},
+		"managersPercent":null,"idSwapPercent":null,"identityChangePercent":null}}'
 	if [ "$STATUS" != 200 ]; then
 		echo "not ok - $TEST_NAME: PATCH /v1/settings (risk) answered $STATUS"
 		exit 1

@@ -74,7 +74,7 @@ static void fx_free(struct fx *f)
 
 static void build(struct fx *f, enum plan_mode mode, bool auto_invite)
 {
-	struct plan_opts opts = { mode, auto_invite, f->members_file };
+	struct plan_opts opts = { mode, auto_invite, f->members_file, NULL, NULL };
 
 	plan_free(&f->p);
 	CHECK_EQ("plan_build status", PLAN_OK, plan_build(&f->d, &f->s, &opts, &f->p, &f->rep));
@@ -223,8 +223,9 @@ static const char *bit_names(uint16_t bits, char *buf, size_t size)
 
 #define COUNT_FIELDS(X)                                                                   \
 	X(created) X(updated) X(reactivated) X(deactivated) X(deleted) X(unchanged)       \
-	X(rekeyed) X(teams_created) X(teams_renamed) X(teams_deleted) X(teams_unchanged)  \
-	X(mappings_added) X(mappings_removed) X(mappings_changed) X(invitations)
+	X(rekeyed) X(identity_changed) X(kept) X(teams_created) X(teams_renamed)           \
+	X(teams_deleted) X(teams_unchanged) X(teams_kept) X(mappings_added)               \
+	X(mappings_removed) X(mappings_changed) X(mappings_kept) X(invitations)
 
 /* Every count, so that an unexpected change anywhere fails the test. */
 static void check_counts(const char *what, struct plan_counts e, const struct plan_counts *a)
@@ -348,7 +349,7 @@ static void test_update_changed_bits(void **state)
 		CHECK_BITS(what, bits[i], mc->changed);
 		CHECK_EQ(what, i, mc->stored);
 	}
-	check_counts("updates", (struct plan_counts){ .updated = N }, &f.p.counts);
+	check_counts("updates", (struct plan_counts){ .updated = N, .identity_changed = 1 }, &f.p.counts);
 	fx_free(&f);
 }
 
@@ -491,6 +492,7 @@ static void test_email_handed_over_by_a_row_moving_away(void **state)
 	CHECK_ACTION("C takes A's old email", MEMBER_CREATE, for_desired(&f.p, 1)->action);
 	CHECK_EQ("errors", 0, report_count(&f.rep, ISSUE_ERROR));
 	check_counts("handed over", (struct plan_counts){ .created = 1, .updated = 1,
+							  .identity_changed = 1,
 							  .invitations = 1, .teams_unchanged = 1,
 							  .mappings_added = 1 },
 		     &f.p.counts);
@@ -608,6 +610,7 @@ static void test_email_taken_by_staying_member(void **state)
 	/* the X's stored mappings stay, the refused one is not changed */
 	CHECK_EQ("mapping changes", 0, f.p.nmappings);
 	check_counts("email taken", (struct plan_counts){ .deactivated = 1, .unchanged = 7,
+							  .kept = 1, .mappings_kept = 4,
 							  .teams_unchanged = 1 },
 		     &f.p.counts);
 	fx_free(&f);
@@ -628,7 +631,8 @@ static void test_email_free_when_holder_deleted(void **state)
 	CHECK_BITS("A", CHANGED_EMAIL, for_desired(&f.p, 0)->changed);
 	CHECK_ACTION("H", MEMBER_DELETE, for_stored(&f.p, 1)->action);
 	CHECK_EQ("errors", 0, report_count(&f.rep, ISSUE_ERROR));
-	check_counts("holder deleted", (struct plan_counts){ .updated = 1, .deleted = 1 },
+	check_counts("holder deleted", (struct plan_counts){ .updated = 1, .deleted = 1,
+							     .identity_changed = 1 },
 		     &f.p.counts);
 	/* a partial sync deletes no one: the email stays taken */
 	build(&f, PLAN_PARTIAL, false);
@@ -652,7 +656,7 @@ static void test_adoption_refused_for_skipped_id(void **state)
 	CHECK_ACTION("B", MEMBER_UNCHANGED, for_desired(&f.p, 0)->action);
 	CHECK_ACTION("A", MEMBER_UNCHANGED, for_stored(&f.p, 0)->action);
 	CHECK_STR("record", "B", find_issue(&f.rep, CODE_EMAIL_TAKEN, 0)->record_id);
-	check_counts("skipped id", (struct plan_counts){ .unchanged = 1 }, &f.p.counts);
+	check_counts("skipped id", (struct plan_counts){ .unchanged = 1, .kept = 1 }, &f.p.counts);
 	fx_free(&f);
 }
 
@@ -695,6 +699,7 @@ static void test_absent_active_deactivated(void **state)
 	CHECK_EQ("E1 desired", PLAN_NONE, for_stored(&f.p, 0)->desired);
 	check_mapping(&f.p, MAPPING_REMOVE, PLAN_NONE, 0);
 	check_counts("deactivate", (struct plan_counts){ .deactivated = 1, .teams_unchanged = 1,
+
 							 .mappings_removed = 1 },
 		     &f.p.counts);
 	fx_free(&f);
@@ -752,6 +757,7 @@ static void test_absent_admin_unchanged(void **state)
 	CHECK_EQ("mapping changes", 1, f.p.nmappings);
 	check_mapping(&f.p, MAPPING_REMOVE, PLAN_NONE, 1);
 	check_counts("admins", (struct plan_counts){ .unchanged = 3, .teams_unchanged = 1,
+						     .mappings_kept = 1,
 						     .mappings_removed = 1 },
 		     &f.p.counts);
 	fx_free(&f);
@@ -816,6 +822,8 @@ static void test_skipped_rows_protect(void **state)
 	CHECK_EQ("mapping changes (E4's only)", 1, c.f.p.nmappings);
 	check_mapping(&c.f.p, MAPPING_REMOVE, PLAN_NONE, 3);
 	check_counts("skipped rows", (struct plan_counts){ .unchanged = 3, .deactivated = 1,
+							   .kept = 2, .teams_kept = 1,
+							   .mappings_kept = 3,
 							   .teams_unchanged = 2,
 							   .mappings_removed = 1 },
 		     &c.f.p.counts);
@@ -922,8 +930,8 @@ static void test_skipped_team_protected(void **state)
 	CHECK_EQ("mapping changes", 1, f.p.nmappings);
 	check_mapping(&f.p, MAPPING_REMOVE, PLAN_NONE, 2);
 	check_counts("skipped team", (struct plan_counts){ .unchanged = 1, .deleted = 1,
-							   .teams_unchanged = 2,
-							   .mappings_removed = 1 },
+							   .teams_unchanged = 2, .teams_kept = 1,
+							   .mappings_removed = 1, .mappings_kept = 2 },
 		     &f.p.counts);
 	/* partial: nothing deleted either */
 	strmap_free(&f.d.skipped.team_ids);
@@ -1103,7 +1111,10 @@ static void risk_fixture(struct fx *f, uint32_t n, uint32_t keep, uint32_t rekey
 	build(f, PLAN_FULL, false);
 }
 
-static const struct risk_threshold NO_LIMITS = { { -1, -1 }, { -1, -1 }, -1 };
+static const struct risk_threshold NO_LIMITS = {
+	.members = { -1, -1 }, .teams = { -1, -1 }, .mappings = { -1, -1 }, .managers_percent = -1,
+	.id_swap_percent = -1, .identity_change_percent = -1,
+};
 
 static void check_trip(const struct risk_result *r, uint32_t k, enum risk_kind kind, double limit,
 		       double actual, uint32_t affected, uint32_t base)
@@ -1231,7 +1242,7 @@ static void test_risk_disabled_limits(void **state)
 static void test_risk_empty_org_never_pauses(void **state)
 {
 	struct fx f;
-	struct risk_threshold t = { { 0, 0 }, { 0, 0 }, 0 };
+	struct risk_threshold t = { { 0, 0 }, { 0, 0 }, { 0, 0 }, 0, 0, 0 };
 	struct risk_result r;
 
 	(void)state;

@@ -556,7 +556,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 2, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 3, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -574,6 +574,41 @@ static void test_migrations_idempotent(void **state)
 	raw_exec(f, "PRAGMA user_version = 1");
 	CHECK_EQ("postgres url refused clearly", STORE_EINVAL,
 		 store_open("postgres://db/orgsync", &again, err, sizeof(err)));
+}
+
+/* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
+static void test_migration_adds_new_risk_limits(void **state)
+{
+	struct fx *f = *state;
+	char *json = NULL;
+	json_t *root, *risk;
+
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f, "UPDATE orgs SET settings = '{\"provisioning\":{\"method\":\"api\"},"
+		    "\"riskThreshold\":{\"members\":{\"percent\":20,\"count\":null},"
+		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';"
+		    "PRAGMA user_version = 2");
+	f->s = open_again(f);
+	CHECK_EQ("schema version after the upgrade", 3, raw_int(f, "PRAGMA user_version"));
+	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
+	root = json_loads(json, 0, NULL);
+	assert_non_null(root);
+	risk = json_object_get(root, "riskThreshold");
+	CHECK_EQ("mappings.percent added", 10,
+		 json_integer_value(json_object_get(json_object_get(risk, "mappings"), "percent")));
+	assert_true(json_is_null(json_object_get(json_object_get(risk, "mappings"), "count")));
+	CHECK_EQ("managersPercent added", 10,
+		 json_integer_value(json_object_get(risk, "managersPercent")));
+	CHECK_EQ("identityChangePercent added", 5,
+		 json_integer_value(json_object_get(risk, "identityChangePercent")));
+	CHECK_EQ("members.percent kept", 20,
+		 json_integer_value(json_object_get(json_object_get(risk, "members"), "percent")));
+	assert_true(json_is_null(json_object_get(risk, "idSwapPercent")));
+	CHECK_STR("method kept", "api",
+		  json_string_value(json_object_get(json_object_get(root, "provisioning"), "method")));
+	json_decref(root);
+	free(json);
 }
 
 static void test_org_create_and_key_auth(void **state)
@@ -713,6 +748,15 @@ static void test_settings(void **state)
 	CHECK_EQ("default idSwapPercent", 5,
 		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
 						    "idSwapPercent")));
+	CHECK_EQ("default identityChangePercent", 5,
+		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
+						    "identityChangePercent")));
+	CHECK_EQ("default managersPercent", 10,
+		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
+						    "managersPercent")));
+	CHECK_EQ("default mappings percent", 10,
+		 json_integer_value(json_object_get(json_object_get(
+			 json_object_get(root, "riskThreshold"), "mappings"), "percent")));
 	assert_true(json_is_false(json_object_get(root, "autoInvite")));
 	CHECK_EQ("no notification emails", 0,
 		 json_array_size(json_object_get(root, "notificationEmails")));
@@ -2010,6 +2054,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_migrations_idempotent),
+		T(test_migration_adds_new_risk_limits),
 		T(test_org_create_and_key_auth),
 		T(test_key_auth_garbage),
 		T(test_key_rotation),
