@@ -831,6 +831,237 @@ static void test_skipped_rows_protect(void **state)
 	fx_free(&c.f);
 }
 
+/*
+ * ---- skipped rows × stored states, table-driven ----
+ * One org, stored as its valid files say; then each kind of invalid row in
+ * place of a valid one, against each state the member it names can be in.
+ * Whatever the row, the plan removes nothing (but what the row no longer
+ * names at all), and leaves the records it names exactly as they are.
+ */
+static const char BASE_MEMBERS[] =
+	"externalMemberId,email,firstName,lastName,languagePreferences,productAssignations\n"
+	"E1,e1@x.com,Ann,One,en,Officevibe\n"
+	"E2,e2@x.com,Bob,Two,fr,Skills\n"
+	"E3,e3@x.com,Cy,Three,en,Officevibe\n";
+static const char BASE_TEAMS[] = "externalTeamId,teamName\nT1,Top\nT2,Sub\n";
+static const char BASE_MAPS[] = "externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n"
+				"T1,E1,,true,true\n"
+				"T1,,T2,,\n"
+				"T2,E2,,true,false\n"
+				"T2,E3,,true,true\n";
+
+enum { IN_MEMBERS, IN_TEAMS, IN_MAPS };
+
+struct bad_row {
+	const char *what;
+	int file;          /* IN_*: the input whose line is replaced */
+	const char *line;  /* the valid line */
+	const char *bad;   /* its invalid version */
+	const char *member; /* a stored member the row names, kept as it is (member rows) */
+	const char *team;   /* a stored team it names, kept as it is (team rows) */
+	const char *pair[2]; /* a stored mapping it names (team, member or subteam id) */
+	const char *may_go[2]; /* the stored mapping of the valid line, when the row names another */
+};
+
+#define E2_LINE "E2,e2@x.com,Bob,Two,fr,Skills"
+
+static const struct bad_row bad_rows[] = {
+	{ .what = "invalid email", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,not-an-email,Bob,Two,fr,Skills", .member = "E2" },
+	{ .what = "unknown language", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,e2@x.com,Bob,Two,klingon,Skills", .member = "E2" },
+	{ .what = "unknown product", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,e2@x.com,Bob,Two,fr,Excel", .member = "E2" },
+	{ .what = "missing email", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,,Bob,Two,fr,Skills", .member = "E2" },
+	{ .what = "missing id", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = ",e2@x.com,Bob,Two,fr,Skills", .member = "E2" },
+	{ .what = "email of another row", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,E1@x.com,Bob,Two,fr,Skills", .member = "E2" },
+	{ .what = "id of another row", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E1,e2@x.com,Bob,Two,fr,Skills", .member = "E2" },
+	{ .what = "extra fields", .file = IN_MEMBERS, .line = E2_LINE,
+	  .bad = "E2,e2@x.com,Bob,Two,fr,Skills,oops", .member = "E2" },
+	{ .what = "empty team name", .file = IN_TEAMS, .line = "T2,Sub",
+	  .bad = "T2,", .team = "T2" },
+	{ .what = "missing team id", .file = IN_TEAMS, .line = "T2,Sub",
+	  .bad = ",Sub", .team = "T2" },
+	{ .what = "team id of another row", .file = IN_TEAMS, .line = "T2,Sub",
+	  .bad = "T1,Sub", .team = "T2" },
+	{ .what = "bad isMember", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,E2,,maybe,false", .pair = { "T2", "E2" } },
+	{ .what = "bad isManager", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,E2,,true,maybe", .pair = { "T2", "E2" } },
+	{ .what = "bad isManager of a manager", .file = IN_MAPS, .line = "T2,E3,,true,true",
+	  .bad = "T2,E3,,true,tru", .pair = { "T2", "E3" } },
+	{ .what = "two targets", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,E2,T1,true,false", .pair = { "T2", "E2" } },
+	{ .what = "grants nothing", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,E2,,false,false", .pair = { "T2", "E2" } },
+	{ .what = "no target", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,,,true,false", .pair = { "T2", "E2" } },
+	{ .what = "no team", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = ",E2,,true,false", .pair = { "T2", "E2" } },
+	{ .what = "unknown team", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T9,E2,,true,false", .pair = { "T2", "E2" } },
+	{ .what = "unknown member", .file = IN_MAPS, .line = "T2,E2,,true,false",
+	  .bad = "T2,E9,,true,false", .may_go = { "T2", "E2" } },
+	{ .what = "bad boolean of a subteam row", .file = IN_MAPS, .line = "T1,,T2,,",
+	  .bad = "T1,,T2,maybe,", .pair = { "T1", "T2" } },
+	{ .what = "subteam row without team", .file = IN_MAPS, .line = "T1,,T2,,",
+	  .bad = ",,T2,,", .pair = { "T1", "T2" } },
+	{ .what = "unknown subteam", .file = IN_MAPS, .line = "T1,,T2,,",
+	  .bad = "T1,,T9,,", .may_go = { "T1", "T2" } },
+};
+
+struct stored_state {
+	const char *name;
+	enum member_state state;
+	enum role role;
+};
+
+static const struct stored_state stored_states[] = {
+	{ "created", STATE_CREATED, ROLE_MEMBER },     { "invited", STATE_INVITED, ROLE_MEMBER },
+	{ "active", STATE_ACTIVE, ROLE_MEMBER },       { "deactivated", STATE_DEACTIVATED, ROLE_MEMBER },
+	{ "administrator", STATE_ACTIVE, ROLE_ADMINISTRATOR },
+};
+
+/* text with its line `line` replaced by `with` (caller frees). */
+static char *replace_line(const char *text, const char *line, const char *with)
+{
+	const char *at = strstr(text, line);
+	size_t n = strlen(line), pre;
+	char *out;
+
+	if (!at || (at != text && at[-1] != '\n') || at[n] != '\n')
+		fail_msg("no line '%s' to replace", line);
+	pre = (size_t)(at - text);
+	out = malloc(strlen(text) - n + strlen(with) + 1);
+	assert_non_null(out);
+	memcpy(out, text, pre);
+	strcpy(out + pre, with);
+	strcat(out, at + n);
+	return out;
+}
+
+static void ingest_into(struct org *o, struct report *rep, const char *m, const char *t,
+			const char *x)
+{
+	struct ingest_input in[3] = { { "members.csv", NULL, m, strlen(m) },
+				      { "teams.csv", NULL, t, strlen(t) },
+				      { "teams-mappings.csv", NULL, x, strlen(x) } };
+	struct ingest_opts opts = { NULL, 0, true };
+
+	CHECK_EQ("ingest", INGEST_OK, ingest_csv(&in[0], &in[1], &in[2], &opts, o, rep, NULL));
+}
+
+/* The stored mapping of (team, member or subteam) ids, PLAN_NONE when there is none. */
+static uint32_t stored_mapping(const struct org *s, const char *team, const char *child)
+{
+	uint32_t t, c, k;
+	bool subteam = child[0] == 'T';
+
+	if (!org_find_team(s, team, strlen(team), &t) ||
+	    !(subteam ? org_find_team(s, child, strlen(child), &c)
+		      : org_find_member(s, child, strlen(child), &c)))
+		return PLAN_NONE;
+	for (k = 0; k < s->nmappings; k++)
+		if (s->mappings[k].team == t && s->mappings[k].child == c &&
+		    s->mappings[k].kind == (subteam ? MAPPING_SUBTEAM : MAPPING_MEMBER))
+			return k;
+	return PLAN_NONE;
+}
+
+static void check_bad_row(const struct bad_row *b, const struct stored_state *st)
+{
+	struct fx f;
+	struct report ingest_rep;
+	const char *base[3] = { BASE_MEMBERS, BASE_TEAMS, BASE_MAPS };
+	char *in[3], what[160];
+	uint32_t k, j, pair = PLAN_NONE, may_go = PLAN_NONE;
+	int i;
+
+	fx_init(&f);
+	report_init(&ingest_rep);
+	for (i = 0; i < 3; i++)
+		in[i] = i == b->file ? replace_line(base[i], b->line, b->bad) : strdup(base[i]);
+	ingest_into(&f.d, &ingest_rep, in[0], in[1], in[2]);
+	ingest_into(&f.s, &f.rep, BASE_MEMBERS, BASE_TEAMS, BASE_MAPS);
+	report_free(&f.rep);
+	report_init(&f.rep);
+	for (k = 0; k < f.s.nmembers; k++)
+		f.s.members[k].state = STATE_ACTIVE;
+	CHECK_EQ("E2 stored", 1, org_find_member(&f.s, "E2", 2, &j));
+	f.s.members[j].state = (uint8_t)st->state;
+	f.s.members[j].role = (uint8_t)st->role;
+	snprintf(what, sizeof(what), "%s, E2 %s", b->what, st->name);
+	if (!report_count(&ingest_rep, ISSUE_ERROR))
+		fail_msg("%s: the row was not skipped", what);
+	build(&f, PLAN_FULL, false);
+
+	for (k = 0; k < f.p.nmembers; k++)
+		if (f.p.members[k].action == MEMBER_DEACTIVATE || f.p.members[k].action == MEMBER_DELETE)
+			fail_msg("%s: stored member %s is removed", what,
+				 f.s.members[f.p.members[k].stored].external_id);
+	for (k = 0; k < f.p.nteams; k++)
+		if (f.p.teams[k].action == TEAM_DELETE)
+			fail_msg("%s: team %s is deleted", what,
+				 f.s.teams[f.p.teams[k].stored].external_id);
+	if (b->pair[0])
+		pair = stored_mapping(&f.s, b->pair[0], b->pair[1]);
+	if (b->may_go[0])
+		may_go = stored_mapping(&f.s, b->may_go[0], b->may_go[1]);
+	if (b->pair[0] && pair == PLAN_NONE)
+		fail_msg("%s: the fixture has no mapping %s/%s", what, b->pair[0], b->pair[1]);
+	for (k = 0; k < f.p.nmappings; k++) {
+		const struct mapping_change *mc = &f.p.mappings[k];
+
+		if (mc->action == MAPPING_REMOVE && mc->stored != may_go)
+			fail_msg("%s: stored mapping %u is removed", what, mc->stored);
+		if (pair != PLAN_NONE && mc->stored == pair)
+			fail_msg("%s: the mapping the row names is %s", what,
+				 mapping_action_names[mc->action]);
+	}
+	if (b->member) {
+		const struct member_change *mc = for_stored(&f.p, j);
+
+		CHECK_ACTION(what, MEMBER_UNCHANGED, mc->action);
+		CHECK_BITS(what, 0, mc->changed);
+		CHECK_EQ(what, PLAN_NONE, mc->desired);
+		if (st->state != STATE_DEACTIVATED && st->role != ROLE_ADMINISTRATOR) {
+			CHECK_EQ("members kept", 1, f.p.counts.kept);
+			CHECK_STR(what, "E2", find_issue(&f.rep, CODE_KEPT_BY_SKIPPED_ROW, 0)->record_id);
+		}
+	}
+	if (b->team) {
+		CHECK_EQ("T2 stored", 1, org_find_team(&f.s, b->team, strlen(b->team), &j));
+		CHECK_TEAM_ACTION(what, TEAM_UNCHANGED, team_for_stored(&f.p, j)->action);
+		CHECK_EQ("teams kept", 1, f.p.counts.teams_kept);
+		CHECK_STR(what, b->team, find_issue(&f.rep, CODE_KEPT_BY_SKIPPED_ROW, 0)->record_id);
+	}
+	if (pair != PLAN_NONE && !(st->role == ROLE_ADMINISTRATOR && !strcmp(b->pair[1], "E2"))) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%s/%s", b->pair[0], b->pair[1]);
+		CHECK_STR(what, id, find_issue(&f.rep, CODE_KEPT_BY_SKIPPED_ROW, 0)->record_id);
+		CHECK_EQ(what, 1, f.p.counts.mappings_kept);
+	}
+	for (i = 0; i < 3; i++)
+		free(in[i]);
+	report_free(&ingest_rep);
+	fx_free(&f);
+}
+
+static void test_skipped_row_table(void **state)
+{
+	size_t r, s2;
+
+	(void)state;
+	for (r = 0; r < sizeof(bad_rows) / sizeof(bad_rows[0]); r++)
+		for (s2 = 0; s2 < sizeof(stored_states) / sizeof(stored_states[0]); s2++)
+			check_bad_row(&bad_rows[r], &stored_states[s2]);
+}
+
 static void test_partial_removes_nothing(void **state)
 {
 	struct fx f;
@@ -1256,6 +1487,157 @@ static void test_risk_empty_org_never_pauses(void **state)
 	fx_free(&f);
 }
 
+/* n members of one team, the first three its managers: the base of the mapping limits. */
+static void team_fixture(struct org *o, uint32_t n, enum member_state state)
+{
+	char id[16], email[32];
+	uint32_t i, team;
+
+	team = add_team(o, "T1", "Team");
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "M%u", i);
+		snprintf(email, sizeof(email), "m%u@x.com", i);
+		add_member(o, id, email, state, ROLE_MEMBER);
+		add_map(o, team, MAPPING_MEMBER, i, true, i < 3);
+	}
+}
+
+static void test_risk_mappings_trip(void **state)
+{
+	struct fx f;
+	struct risk_threshold t = NO_LIMITS;
+	struct risk_result r;
+
+	(void)state;
+	fx_init(&f);
+	team_fixture(&f.s, 10, STATE_ACTIVE);
+	team_fixture(&f.d, 10, STATE_CREATED);
+	f.d.nmappings = 7; /* the last three lose their team, and stay */
+	f.d.mappings[0].is_manager = false; /* a manager steps down */
+	build(&f, PLAN_FULL, false);
+	CHECK_EQ("removed", 3, f.p.counts.mappings_removed);
+	CHECK_EQ("changed", 1, f.p.counts.mappings_changed);
+	t.mappings.percent = 10;
+	t.mappings.count = 3;
+	t.managers_percent = 10;
+	plan_risk(&f.p, &f.s, &t, &r);
+	CHECK_EQ("paused", true, r.paused);
+	CHECK_EQ("ntrips", 3, r.ntrips);
+	check_trip(&r, 0, RISK_MAPPINGS_PERCENT, 10, 40.0, 4, 10);
+	check_trip(&r, 1, RISK_MAPPINGS_COUNT, 3, 4, 4, 10);
+	check_trip(&r, 2, RISK_MANAGERS_PERCENT, 10, 100.0 / 3, 1, 3);
+	/* the same mappings going with their members are the members limit's, not these */
+	fx_free(&f);
+	fx_init(&f);
+	team_fixture(&f.s, 10, STATE_ACTIVE);
+	team_fixture(&f.d, 7, STATE_CREATED);
+	build(&f, PLAN_FULL, false);
+	CHECK_EQ("deactivated", 3, f.p.counts.deactivated);
+	CHECK_EQ("removed with them", 3, f.p.counts.mappings_removed);
+	plan_risk(&f.p, &f.s, &t, &r);
+	CHECK_EQ("paused by mappings that go with their members", false, r.paused);
+	fx_free(&f);
+}
+
+/* Ids shifted by one row: each id now carries the next person's email. */
+static void test_risk_identity_change_trips(void **state)
+{
+	struct fx f;
+	struct risk_threshold t = NO_LIMITS;
+	struct risk_result r;
+	char id[16], email[32];
+	uint32_t i;
+
+	(void)state;
+	fx_init(&f);
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "M%u", i);
+		snprintf(email, sizeof(email), "m%u@x.com", i);
+		have(&f.s, id, email, STATE_ACTIVE);
+		snprintf(email, sizeof(email), "m%u@x.com", i + 1);
+		want(&f.d, id, email);
+	}
+	build(&f, PLAN_FULL, false);
+	CHECK_EQ("updated", 20, f.p.counts.updated);
+	CHECK_EQ("identity changed", 20, f.p.counts.identity_changed);
+	t.identity_change_percent = 5;
+	plan_risk(&f.p, &f.s, &t, &r);
+	CHECK_EQ("paused", true, r.paused);
+	CHECK_EQ("ntrips", 1, r.ntrips);
+	check_trip(&r, 0, RISK_IDENTITY_CHANGE_PERCENT, 5, 100.0, 20, 20);
+	fx_free(&f);
+
+	/* an email whose case alone changes is the same person */
+	fx_init(&f);
+	have(&f.s, "M1", "ann@x.com", STATE_ACTIVE);
+	want(&f.d, "M1", "Ann@X.com");
+	build(&f, PLAN_FULL, false);
+	CHECK_EQ("updated", 1, f.p.counts.updated);
+	CHECK_EQ("identity changed by case", 0, f.p.counts.identity_changed);
+	fx_free(&f);
+}
+
+/* A header-only file in a full sync of a non-empty org pauses, whatever the limits. */
+static void test_risk_empty_inputs(void **state)
+{
+	static const char *const header[3] = {
+		"externalMemberId,email\n", "externalTeamId,teamName\n",
+		"externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n"
+	};
+	static const enum risk_kind kinds[3] = { RISK_EMPTY_MEMBERS, RISK_EMPTY_TEAMS,
+						 RISK_EMPTY_MAPPINGS };
+	const char *full[3] = { "externalMemberId,email\nM0,m0@x.com\n",
+				"externalTeamId,teamName\nT1,Team\n",
+				"externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n"
+				"T1,M0,,true,false\n" };
+	struct risk_result r;
+	struct report rep;
+	struct fx f;
+	int k;
+
+	(void)state;
+	for (k = 0; k < 3; k++) {
+		const char *in[3] = { full[0], full[1], full[2] };
+		char what[64];
+
+		in[k] = header[k];
+		if (k == 1) /* no team: the mapping row would be skipped, not empty */
+			in[2] = header[2];
+		snprintf(what, sizeof(what), "empty %s", plan_risk_kind_name(kinds[k]));
+		fx_init(&f);
+		report_init(&rep);
+		ingest_into(&f.d, &rep, in[0], in[1], in[2]);
+		team_fixture(&f.s, 10, STATE_ACTIVE);
+		build(&f, PLAN_FULL, false);
+		plan_risk(&f.p, &f.s, &NO_LIMITS, &r);
+		CHECK_EQ(what, true, r.paused);
+		check_trip(&r, 0, kinds[k], 0, 100.0, k == 0 ? 10 : k == 1 ? 1 : 10,
+			   k == 0 ? 10 : k == 1 ? 1 : 10);
+		/* a partial sync removes nothing: no pause */
+		build(&f, PLAN_PARTIAL, false);
+		plan_risk(&f.p, &f.s, &NO_LIMITS, &r);
+		CHECK_EQ("partial", false, r.paused);
+		report_free(&rep);
+		fx_free(&f);
+	}
+	/* a first sync into an empty org never pauses, empty files or not */
+	fx_init(&f);
+	report_init(&rep);
+	ingest_into(&f.d, &rep, header[0], header[1], header[2]);
+	build(&f, PLAN_FULL, false);
+	plan_risk(&f.p, &f.s, &NO_LIMITS, &r);
+	CHECK_EQ("first sync", false, r.paused);
+	report_free(&rep);
+	fx_free(&f);
+	/* an org built by hand (not read from input) has no row counts to judge */
+	fx_init(&f);
+	team_fixture(&f.s, 10, STATE_ACTIVE);
+	team_fixture(&f.d, 10, STATE_CREATED);
+	build(&f, PLAN_FULL, false);
+	CHECK_EQ("no empty input", 0, f.p.empty_inputs);
+	fx_free(&f);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1364,6 +1746,7 @@ int main(void)
 		cmocka_unit_test(test_absent_deactivated_unchanged),
 		cmocka_unit_test(test_absent_admin_unchanged),
 		cmocka_unit_test(test_skipped_rows_protect),
+		cmocka_unit_test(test_skipped_row_table),
 		cmocka_unit_test(test_partial_removes_nothing),
 		cmocka_unit_test(test_teams_create_rename_delete),
 		cmocka_unit_test(test_skipped_team_protected),
@@ -1378,6 +1761,9 @@ int main(void)
 		cmocka_unit_test(test_risk_id_swap_trips),
 		cmocka_unit_test(test_risk_disabled_limits),
 		cmocka_unit_test(test_risk_empty_org_never_pauses),
+		cmocka_unit_test(test_risk_mappings_trip),
+		cmocka_unit_test(test_risk_identity_change_trips),
+		cmocka_unit_test(test_risk_empty_inputs),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_large_plan),
 	};
