@@ -216,18 +216,8 @@ int cmd_plan(int argc, char **argv)
 	}
 	printf("plan of dry run %" PRId64 " (nothing was changed):\n", id);
 	print_diff(plan, limit);
-	if (code == EXIT_PAUSED) {
-		json_t *trip;
-		size_t i;
-
-		json_array_foreach(json_object_get(risk, "trips"), i, trip)
-			printf("risk: a real sync would pause: %s is %.1f, over the limit of %.1f "
-			       "(%lld of %lld)\n", str(trip, "limit"),
-			       json_number_value(json_object_get(trip, "actual")),
-			       json_number_value(json_object_get(trip, "configured")),
-			       (long long)json_integer_value(json_object_get(trip, "affected")),
-			       (long long)json_integer_value(json_object_get(trip, "of")));
-	}
+	if (code == EXIT_PAUSED)
+		remote_print_risk(risk, "risk: a real sync would pause: ");
 	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/report", id);
 	if (remote_get_json(&r, path, &report) == 0 &&
 	    json_array_size(json_object_get(report, "issues"))) {

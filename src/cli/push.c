@@ -62,20 +62,6 @@ static void print_counts(json_t *counts)
 	       json_integer_value(json_object_get(counts, "invitations")) == 1 ? "" : "s");
 }
 
-static void print_risk(json_t *risk)
-{
-	json_t *trip;
-	size_t i;
-
-	json_array_foreach(json_object_get(risk, "trips"), i, trip)
-		printf("risk: %s is %.1f, over the limit of %.1f (%lld of %lld)\n",
-		       json_string_value(json_object_get(trip, "limit")),
-		       json_number_value(json_object_get(trip, "actual")),
-		       json_number_value(json_object_get(trip, "configured")),
-		       (long long)json_integer_value(json_object_get(trip, "affected")),
-		       (long long)json_integer_value(json_object_get(trip, "of")));
-}
-
 /* Prints the ended sync and its report; returns the exit code of its status. */
 static int print_result(struct remote *r, int64_t id, json_t *sync)
 {
@@ -93,7 +79,7 @@ static int print_result(struct remote *r, int64_t id, json_t *sync)
 	       reason ? ")" : "");
 	print_counts(json_object_get(sync, "counts"));
 	if (!strcmp(status, "Paused")) {
-		print_risk(json_object_get(sync, "risk"));
+		remote_print_risk(json_object_get(sync, "risk"), "risk: ");
 		printf("approve: POST %s/v1/syncs/%" PRId64 "/approve; reject: POST %s/v1/syncs/%"
 		       PRId64 "/reject\n", base, id, base, id);
 	}

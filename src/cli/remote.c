@@ -499,3 +499,23 @@ int remote_wait(struct remote *r, int64_t id, bool through_pause, json_t **sync)
 			delay = POLL_MAX_MS;
 	}
 }
+
+void remote_print_risk(const json_t *risk, const char *lead)
+{
+	const char *msg;
+	json_t *trip;
+	size_t i;
+
+	json_array_foreach(json_object_get(risk, "trips"), i, trip) {
+		msg = json_string_value(json_object_get(trip, "message"));
+		if (msg)
+			printf("%s%s\n", lead, msg);
+		else
+			printf("%s%s is %.1f, over the limit of %.1f (%lld of %lld)\n", lead,
+			       json_string_value(json_object_get(trip, "limit")),
+			       json_number_value(json_object_get(trip, "actual")),
+			       json_number_value(json_object_get(trip, "configured")),
+			       (long long)json_integer_value(json_object_get(trip, "affected")),
+			       (long long)json_integer_value(json_object_get(trip, "of")));
+	}
+}

@@ -129,4 +129,7 @@ int remote_status_exit(const char *status);
 /* Prints an issues array ([{severity, code, file, line...}]) as validate does. */
 void remote_print_issues(json_t *issues, FILE *out);
 
+/* Prints each limit a sync tripped (its risk object), one line each after lead. */
+void remote_print_risk(const json_t *risk, const char *lead);
+
 #endif

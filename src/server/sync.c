@@ -28,6 +28,20 @@ json_t *sync_counts_json(const struct plan_counts *c)
 			 "kept", (json_int_t)c->mappings_kept, "invitations", (json_int_t)c->invitations);
 }
 
+void sync_trip_text(const struct risk_trip *t, char *out, size_t len)
+{
+	static const char *const empty_what[] = { "members", "teams", "mappings" };
+
+	if (t->kind >= RISK_EMPTY_MEMBERS)
+		snprintf(out, len, "the %s input holds no row, which would remove all %u stored %s "
+			 "(an export cut short?)", empty_what[t->kind - RISK_EMPTY_MEMBERS],
+			 t->affected, empty_what[t->kind - RISK_EMPTY_MEMBERS]);
+	else
+		snprintf(out, len, "%s is %.1f, over the limit of %.1f (%u of %u)",
+			 plan_risk_kind_name((enum risk_kind)t->kind), t->actual, t->limit,
+			 t->affected, t->base);
+}
+
 json_t *sync_risk_json(const struct risk_result *r)
 {
 	json_t *trips = json_array();
@@ -36,11 +50,14 @@ json_t *sync_risk_json(const struct risk_result *r)
 	for (i = 0; i < r->ntrips; i++) {
 		const struct risk_trip *t = &r->trips[i];
 
-		json_array_append_new(trips, json_pack("{s:s, s:f, s:f, s:i, s:i}", "limit",
+		char msg[256];
+
+		sync_trip_text(t, msg, sizeof(msg));
+		json_array_append_new(trips, json_pack("{s:s, s:f, s:f, s:i, s:i, s:s}", "limit",
 						       plan_risk_kind_name((enum risk_kind)t->kind),
 						       "configured", t->limit, "actual", t->actual,
 						       "affected", (json_int_t)t->affected, "of",
-						       (json_int_t)t->base));
+						       (json_int_t)t->base, "message", msg));
 	}
 	return json_pack("{s:b, s:o}", "paused", r->paused, "trips", trips);
 }
@@ -164,19 +181,10 @@ static char *dump(json_t *doc)
 
 static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 {
-	static const char *const empty_what[] = { "members", "teams", "mappings" };
-	const struct risk_trip *t = &risk->trips[0];
+	char what[256];
 
-	if (t->kind >= RISK_EMPTY_MEMBERS)
-		snprintf(out, len, "paused: the %s input holds no row, which would remove all %u "
-			 "stored %s (an export cut short?); approve or reject it",
-			 empty_what[t->kind - RISK_EMPTY_MEMBERS], t->affected,
-			 empty_what[t->kind - RISK_EMPTY_MEMBERS]);
-	else
-		snprintf(out, len, "paused by the risk threshold: %s is %.1f, over the limit of %.1f "
-			 "(%u of %u); approve or reject it",
-			 plan_risk_kind_name((enum risk_kind)t->kind), t->actual, t->limit,
-			 t->affected, t->base);
+	sync_trip_text(&risk->trips[0], what, sizeof(what));
+	snprintf(out, len, "paused by the risk threshold: %s; approve or reject it", what);
 }
 
 static uint64_t mono_ms(void)

@@ -41,6 +41,8 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 json_t *sync_counts_json(const struct plan_counts *c);
 
 /* The risk result as the API shows it (new reference). */
+/* One tripped limit in words, for the reason of a pause and the trip's message. */
+void sync_trip_text(const struct risk_trip *t, char *out, size_t len);
 json_t *sync_risk_json(const struct risk_result *r);
 
 #endif

@@ -101,6 +101,14 @@ expect_count "trips[0].affected" '.risk.trips[0].affected' 33
 expect_eq "33 members still there" 33 "$(member_count)"
 expect_eq "the org is as it was" "$BEFORE" "$(state_hash)"
 
+t "orgsync push --wait of a header-only members.csv exits 3 and says why"
+ORGSYNC_API_KEY=$KEY $ORGSYNC push --url "$BASE" --members "$NEXT/members.csv" \
+	--teams "$NEXT/teams.csv" --mappings "$NEXT/teams-mappings.csv" --wait >"$TMP/out" 2>&1
+expect_eq "exit status (Paused)" 3 "$?"
+expect_match "the tripped limit in words" 'members input holds no row, which would remove all 33' \
+	"$(cat "$TMP/out")"
+expect_eq "the org is as it was" "$BEFORE" "$(state_hash)"
+
 t "an empty (0-byte) teams.csv is refused or pauses; nothing changes"
 fx_copy "$CUR" "$NEXT"
 : >"$NEXT/teams.csv"
