@@ -67,6 +67,15 @@ expect_jq "the bad boolean is reported at its line" \
 expect_jq "the report says the mapping was kept" \
 	'[.issues[] | select(.code == "kept_by_skipped_row") | .recordId] | first' "T11/E005"
 
+t "the same in a JSON payload: isManager \"maybe\" is skipped, the mapping stays"
+jq '(.teamMappings[] | select(.externalTeamId == "T11" and .externalMemberId == "E005") |
+	.isManager) = "maybe"' "$CUR/org.json" >"$TMP/bad-bool.json"
+sync_json "$TMP/bad-bool.json"
+expect_sync Warning
+expect_count "nothing removed" .counts.mappings.removed 0
+expect_eq "T11 keeps its manager E005" true "$(manager_of T11 E005)"
+expect_eq "the org is as it was" "$BEFORE" "$(state_hash)"
+
 t "a mapping row with an unknown team keeps every mapping of its member"
 fx_copy "$CUR" "$NEXT"
 fx_sed "$NEXT" teams-mappings.csv 's/^T11,E005,,true,true$/T99,E005,,true,true/'
