@@ -12,18 +12,24 @@
 #include "util/buf.h"
 
 static const char help[] =
-	"usage: orgsync convert [input options] [--to csv|json] -o OUT\n\n"
+	"usage: orgsync convert [input options] [--to csv|json] -o OUT [--drop-invalid]\n\n"
 	"Reads an org in any accepted format (current or legacy, CSV or JSON) and writes\n"
 	"it in the current format: with --to csv (default) OUT is a folder that receives\n"
 	"members.csv, teams.csv and teams-mappings.csv; with --to json OUT is a file,\n"
-	"or '-' for standard output. Skipped records are reported on standard error.\n\n"
+	"or '-' for standard output. Problems are reported on standard error.\n\n"
+	"A converted org is the whole truth once pushed: a member, team or mapping left\n"
+	"out of it would be removed. So when a record is invalid (it would be left out)\n"
+	"nothing is written, not even an existing OUT is touched; fix the input, or\n"
+	"give --drop-invalid to write the rest and have each dropped record named.\n\n"
 	CLI_INPUT_HELP
 	"Output:\n"
 	"  --to csv|json       the format to write\n"
 	"  -o, --output OUT    the folder (csv) or file (json, '-' for stdout)\n"
-	"  --compact           JSON on one line\n\n"
-	"Exit: 0 converted, 1 converted but records were skipped or columns ignored,\n"
-	"      2 invalid input or bad options (nothing is written).\n";
+	"  --compact           JSON on one line\n"
+	"  --drop-invalid      write the org without its invalid records\n\n"
+	"Exit: 0 converted, 1 invalid records (nothing written; with --drop-invalid,\n"
+	"      written without them) or columns ignored, 2 invalid input or bad options\n"
+	"      (nothing is written).\n";
 
 typedef int (*writer_fn)(const struct org *, FILE *);
 
@@ -92,6 +98,38 @@ static int write_csv_dir(const char *dir, const struct org *o)
 	return rc;
 }
 
+/*
+ * Names each record the output leaves out, one line per input line (a row
+ * with several problems is one record): where, which record, and why.
+ */
+static void print_dropped(const struct report *rep, FILE *out)
+{
+	const struct issue *prev = NULL;
+	size_t i;
+
+	for (i = 0; i < rep->count; i++) {
+		const struct issue *is = &rep->issues[i];
+
+		if (is->severity != ISSUE_ERROR)
+			continue;
+		if (prev && prev->line == is->line && !strcmp(prev->file, is->file) &&
+		    !strcmp(prev->record_id, is->record_id)) {
+			fprintf(out, "; %s", is->message);
+		} else {
+			if (prev)
+				putc('\n', out);
+			fprintf(out, "orgsync convert: dropped %s:%u record '%s': %s", is->file,
+				is->line, is->record_id, is->message);
+		}
+		prev = is;
+	}
+	if (prev)
+		putc('\n', out);
+	if (rep->dropped)
+		fprintf(out, "orgsync convert: ... and the records of %zu more issues not listed\n",
+			rep->dropped);
+}
+
 static int write_output(const char *to, const char *out, int compact, const struct org *o)
 {
 	writer_fn json = compact ? write_json_compact : write_json_pretty;
@@ -110,6 +148,7 @@ int cmd_convert(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "compact", no_argument, NULL, 'c' },
+		{ "drop-invalid", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,7 +157,8 @@ int cmd_convert(int argc, char **argv)
 	struct org org;
 	struct report rep;
 	const char *to = "csv", *out = NULL, *why = NULL;
-	int compact = 0, c, rc, code = EXIT_INVALID;
+	int compact = 0, drop_invalid = 0, c, rc, code = EXIT_INVALID;
+	size_t invalid;
 
 	org_init(&org);
 	report_init(&rep);
@@ -132,6 +172,8 @@ int cmd_convert(int argc, char **argv)
 			out = optarg;
 		} else if (c == 'c') {
 			compact = 1;
+		} else if (c == 'D') {
+			drop_invalid = 1;
 		} else if (c == 'h') {
 			fputs(help, stdout);
 			code = EXIT_OK;
@@ -161,12 +203,25 @@ int cmd_convert(int argc, char **argv)
 		fputs("orgsync convert: the input is invalid; nothing was written\n", stderr);
 		goto out;
 	}
+	/* Every record error skips its record: the output would lack it. */
+	invalid = report_count(&rep, ISSUE_ERROR);
+	if (invalid && !drop_invalid) {
+		fprintf(stderr,
+			"orgsync convert: nothing was written: %zu problem%s would leave %s record%s "
+			"out of the output (a sync removes what its input lacks). Fix the input, or "
+			"give --drop-invalid to write the rest.\n",
+			invalid, invalid == 1 ? "" : "s", invalid == 1 ? "its" : "their",
+			invalid == 1 ? "" : "s");
+		code = EXIT_WARNING;
+		goto out;
+	}
 	if (write_output(to, out, compact, &org) != 0) {
 		code = EXIT_CONFIG;
 		goto out;
 	}
-	code = report_count(&rep, ISSUE_ERROR) || report_count(&rep, ISSUE_WARNING) ? EXIT_WARNING
-										       : EXIT_OK;
+	if (invalid)
+		print_dropped(&rep, stderr);
+	code = invalid || report_count(&rep, ISSUE_WARNING) ? EXIT_WARNING : EXIT_OK;
 	fprintf(stderr, "converted %s: %u members, %u teams, %u mappings\n", cli_input_format(&info),
 		org.nmembers, org.nteams, org.nmappings);
 out:

@@ -136,10 +136,83 @@ expect_in "$TMP/out" "T1 > T2 > T3 > T1" "cycle named"
 expect_in "$TMP/out" "[unknown_member]" "unknown member"
 expect_in "$TMP/out" "[unknown_team]" "unknown team"
 expect_exit 2 "convert -o - needs json" -- $ORGSYNC convert --dir examples/current -o -
-expect_exit 1 "convert reports skipped rows" -- \
+expect_exit 1 "convert refuses to skip rows" -- \
 	$ORGSYNC convert $(csv3 $DATA/duplicate_id_and_email.csv "$H_T" "$H_X") -o "$TMP/dups"
-expect_in "$TMP/err" "[duplicate_email]" "convert prints skipped rows"
+expect_in "$TMP/err" "[duplicate_email]" "convert prints the rows it would skip"
+expect_in "$TMP/err" "nothing was written" "convert says it wrote nothing"
+if [ -e "$TMP/dups" ]; then ko "convert with invalid rows created its output folder"; else ok; fi
+expect_exit 1 "convert --drop-invalid" -- \
+	$ORGSYNC convert $(csv3 $DATA/duplicate_id_and_email.csv "$H_T" "$H_X") -o "$TMP/dups" --drop-invalid
 [ "$(($(wc -l <"$TMP/dups/members.csv")))" -eq 2 ] && ok || ko "convert keeps the first of duplicates"
+expect_in "$TMP/err" "dropped duplicate_id_and_email.csv:4 record 'E2': email 'A@X.COM' is already used" \
+	"--drop-invalid names the dropped row"
+
+# A converted org is pushed as the whole truth: a row convert left out would be
+# a member removed. One bad row, in each input dialect, writes nothing.
+if [ -f examples/current/members.csv ]; then
+	cp -r examples/current "$TMP/cur-bad"
+	sed -i '3s/,[^,]*@maplefir.example,/,not-an-email,/' "$TMP/cur-bad/members.csv"
+	bad_id=$(sed -n '3s/,.*//p' "$TMP/cur-bad/members.csv")
+	expect_exit 1 "convert: one invalid member row" -- $ORGSYNC convert --dir "$TMP/cur-bad" -o "$TMP/cur-out"
+	expect_in "$TMP/err" "members.csv:3:2: error: 'not-an-email' is not a valid email address" \
+		"convert reports file, line and column"
+	expect_in "$TMP/err" "(record $bad_id, field email)" "convert reports record and field"
+	if [ -e "$TMP/cur-out" ]; then ko "convert created an output for an input with an invalid row"; else ok; fi
+
+	# An earlier conversion stays exactly as it was.
+	$ORGSYNC convert --dir examples/current -o "$TMP/keep" 2>/dev/null
+	$ORGSYNC convert --dir examples/current --to json -o "$TMP/keep.json" 2>/dev/null
+	cp -r "$TMP/keep" "$TMP/keep-before"
+	cp "$TMP/keep.json" "$TMP/keep-before.json"
+	expect_exit 1 "convert over an earlier output" -- $ORGSYNC convert --dir "$TMP/cur-bad" -o "$TMP/keep"
+	for f in members.csv teams.csv teams-mappings.csv; do
+		same_files "$TMP/keep/$f" "$TMP/keep-before/$f" "an invalid row leaves the earlier $f alone"
+	done
+	[ "$(ls "$TMP/keep" | wc -l)" -eq 3 ] && ok || ko "no temporary file left in the output folder"
+	expect_exit 1 "convert to JSON over an earlier output" -- \
+		$ORGSYNC convert --dir "$TMP/cur-bad" --to json -o "$TMP/keep.json"
+	same_files "$TMP/keep.json" "$TMP/keep-before.json" "an invalid row leaves the earlier JSON alone"
+	expect_exit 1 "convert to stdout with an invalid row" -- \
+		$ORGSYNC convert --dir "$TMP/cur-bad" --to json -o -
+	[ -s "$TMP/out" ] && ko "convert printed an org with an invalid row on stdout" || ok
+
+	expect_exit 1 "convert --drop-invalid writes the rest" -- \
+		$ORGSYNC convert --dir "$TMP/cur-bad" -o "$TMP/cur-out" --drop-invalid
+	expect_in "$TMP/err" "orgsync convert: dropped members.csv:3 record '$bad_id': 'not-an-email' is not a valid email address" \
+		"--drop-invalid names the member"
+	[ "$(($(wc -l <"$TMP/cur-out/members.csv") + 1))" -eq "$(wc -l <examples/current/members.csv)" ] && ok ||
+		ko "--drop-invalid leaves exactly the invalid member out"
+	expect_not_in "$TMP/cur-out/members.csv" "$bad_id," "--drop-invalid: the member is not in the output"
+
+	# Legacy CSV: a language no mapping knows.
+	cp -r examples/legacy "$TMP/leg-bad"
+	sed -i '3s/,Français,/,Klingon,/' "$TMP/leg-bad/users.csv"
+	expect_exit 1 "convert: one invalid legacy user" -- $ORGSYNC convert --dir "$TMP/leg-bad" -o "$TMP/leg-out"
+	expect_in "$TMP/err" "[unknown_language]" "legacy: the row is reported"
+	if [ -e "$TMP/leg-out" ]; then ko "legacy: an output was created"; else ok; fi
+	expect_exit 1 "legacy --drop-invalid" -- \
+		$ORGSYNC convert --dir "$TMP/leg-bad" -o "$TMP/leg-out" --drop-invalid
+	expect_in "$TMP/err" "dropped users.csv:3 record 'E002'" "legacy: the dropped user is named"
+	expect_not_in "$TMP/leg-out/members.csv" "E002," "legacy: the user is left out"
+
+	# Legacy JSON to JSON: a team without a name (its mappings go with it).
+	sed '0,/"name": "Leadership"/s//"name": ""/' examples/legacy/org.json >"$TMP/leg-bad.json"
+	expect_exit 1 "convert: one invalid legacy group" -- \
+		$ORGSYNC convert --json "$TMP/leg-bad.json" --to json -o "$TMP/leg-bad-out.json"
+	expect_in "$TMP/err" "[empty_name]" "legacy JSON: the group is reported"
+	if [ -e "$TMP/leg-bad-out.json" ]; then ko "legacy JSON: an output was created"; else ok; fi
+	expect_exit 1 "legacy JSON --drop-invalid" -- \
+		$ORGSYNC convert --json "$TMP/leg-bad.json" --to json -o "$TMP/leg-bad-out.json" --drop-invalid
+	expect_in "$TMP/err" "record 'T02': the team has no name" "legacy JSON: the dropped group is named"
+	expect_in "$TMP/err" "record 'T01/T02'" "legacy JSON: its dropped mapping is named"
+	expect_not_in "$TMP/leg-bad-out.json" '"T02"' "legacy JSON: the group is left out"
+fi
+
+# Warnings that leave nothing out do not hold the output back.
+expect_exit 1 "convert with ignored columns" -- $ORGSYNC convert --properties department \
+	$(csv3 $DATA/two_unknown_property_columns.csv "$H_T" "$H_X") -o "$TMP/warned"
+expect_in "$TMP/err" "[unknown_property]" "convert warns about ignored columns"
+[ -f "$TMP/warned/members.csv" ] && ok || ko "a warning alone still writes the output"
 
 # --- the generator: deterministic, valid, errors on request
 expect_exit 0 "gen" -- $ORGSYNC gen --members 2000 --seed 7 --out "$TMP/g1"
