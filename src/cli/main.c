@@ -20,9 +20,9 @@ static const struct command commands[] = {
 	{ "push", cmd_push, "send the org to the service as a sync (--wait for its result)" },
 	{ "plan", cmd_plan, "a dry run against the service, shown as a diff of the org" },
 	{ "serve", cmd_serve, "run the provisioning service (HTTP API on a database)" },
-	{ "org", cmd_org, "create an organization and its first API key" },
+	{ "org", cmd_org, "create an organization (and its first API key), list them" },
 	{ "key", cmd_key, "rotate an organization's API key" },
-	{ "admin", cmd_admin, "make a member an Administrator" },
+	{ "admin", cmd_admin, "add, remove and list an organization's Administrators" },
 	{ "gen", cmd_gen, NULL },
 };
 

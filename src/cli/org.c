@@ -4,9 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
+#include "model/org.h"
 #include "store/store.h"
+
+/* What every subcommand here takes; positional arguments stay from optind. */
+struct admin_args {
+	const char *db;
+	int64_t org;
+	bool json; /* --format json */
+};
 
 static int open_db(const char *url, struct store **st)
 {
@@ -23,12 +34,13 @@ static int open_db(const char *url, struct store **st)
 	return 0;
 }
 
-/* Parses --db and --org; leaves the positional arguments from optind. */
-static int parse(int argc, char **argv, const char *help, const char **db, int64_t *org)
+/* Parses --db, --org and --format; returns an exit code, or -1 to go on. */
+static int parse(int argc, char **argv, const char *help, struct admin_args *a)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "org", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -38,13 +50,15 @@ static int parse(int argc, char **argv, const char *help, const char **db, int64
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'd') {
-			*db = optarg;
+			a->db = optarg;
 		} else if (c == 'o') {
-			*org = strtoll(optarg, &end, 10);
-			if (*end || *org <= 0) {
+			a->org = strtoll(optarg, &end, 10);
+			if (*end || a->org <= 0) {
 				fprintf(stderr, "orgsync: --org takes an organization id\n");
 				return EXIT_CONFIG;
 			}
+		} else if (c == 'f' && (!strcmp(optarg, "text") || !strcmp(optarg, "json"))) {
+			a->json = !strcmp(optarg, "json");
 		} else if (c == 'h') {
 			fputs(help, stdout);
 			return EXIT_OK;
@@ -69,34 +83,104 @@ static int need_org(struct store *st, int64_t org)
 	return 0;
 }
 
+/* Unix milliseconds as RFC 3339 UTC, to the second: 2025-11-23T04:05:06Z. */
+static void rfc3339(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "%s", "-");
+}
+
+/* Prints a JSON document built by the caller (stolen), indented. */
+static int print_json(json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int rc = text ? 0 : -1;
+
+	if (text)
+		printf("%s\n", text);
+	else
+		fputs("orgsync: out of memory\n", stderr);
+	free(text);
+	json_decref(doc);
+	return rc;
+}
+
+static int org_create(struct store *st, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	int64_t org = 0;
+	int rc = store_org_create(st, name, &org, key);
+
+	if (rc == STORE_OK)
+		printf("organization %" PRId64 " created: %s\napi key (shown once): %s\n", org, name,
+		       key);
+	else
+		fprintf(stderr, "orgsync org create: %s\n", store_error(st));
+	return rc == STORE_OK ? EXIT_OK : EXIT_CONFIG;
+}
+
+static int org_list(struct store *st, bool json)
+{
+	struct store_org_row *rows = NULL;
+	size_t n = 0, i;
+	char when[32];
+	json_t *items;
+	int rc = store_org_list(st, &rows, &n);
+
+	if (rc != STORE_OK) {
+		fprintf(stderr, "orgsync org list: %s\n", store_error(st));
+		return EXIT_CONFIG;
+	}
+	items = json ? json_array() : NULL;
+	for (i = 0; i < n; i++) {
+		rfc3339(rows[i].created_at, when);
+		if (items)
+			json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I}", "id",
+							       (json_int_t)rows[i].id, "name",
+							       rows[i].name, "createdAt", when,
+							       "members",
+							       (json_int_t)rows[i].members));
+		else
+			printf("%" PRId64 "\t%s\t%s\t%" PRIu64 "\n", rows[i].id, rows[i].name, when,
+			       rows[i].members);
+	}
+	store_org_rows_free(rows, n);
+	if (items && print_json(items) < 0)
+		return EXIT_CONFIG;
+	return EXIT_OK;
+}
+
 int cmd_org(int argc, char **argv)
 {
 	static const char help[] =
-		"usage: orgsync org create NAME --db sqlite:PATH\n\n"
-		"Creates an organization and prints its id and first API key. The key is shown\n"
-		"this once and stored only as a hash: keep it now.\n";
-	const char *db = NULL;
-	int64_t org = 0;
+		"usage: orgsync org create NAME --db sqlite:PATH\n"
+		"       orgsync org list --db sqlite:PATH [--format text|json]\n\n"
+		"create makes an organization and prints its id and first API key. The key is\n"
+		"shown this once and stored only as a hash: keep it now.\n"
+		"list prints each organization, one a line: id, name, created at (RFC 3339,\n"
+		"UTC) and member count (every state), separated by tabs; --format json prints\n"
+		"them as a JSON array.\n";
+	struct admin_args a = { 0 };
 	struct store *st = NULL;
-	char key[STORE_KEY_MAX];
-	int rc = parse(argc, argv, help, &db, &org);
+	const char *verb;
+	int rc = parse(argc, argv, help, &a);
 
 	if (rc != -1)
 		return rc;
-	if (optind + 2 != argc || strcmp(argv[optind], "create") != 0 || !*argv[optind + 1]) {
+	verb = optind < argc ? argv[optind] : "";
+	if (!((!strcmp(verb, "create") && optind + 2 == argc && *argv[optind + 1]) ||
+	      (!strcmp(verb, "list") && optind + 1 == argc))) {
 		fputs(help, stderr);
 		return EXIT_CONFIG;
 	}
-	if (open_db(db, &st) < 0)
+	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
-	rc = store_org_create(st, argv[optind + 1], &org, key);
-	if (rc == STORE_OK)
-		printf("organization %" PRId64 " created: %s\napi key (shown once): %s\n", org,
-		       argv[optind + 1], key);
-	else
-		fprintf(stderr, "orgsync org create: %s\n", store_error(st));
+	rc = !strcmp(verb, "create") ? org_create(st, argv[optind + 1]) : org_list(st, a.json);
 	store_close(st);
-	return rc == STORE_OK ? EXIT_OK : EXIT_CONFIG;
+	return rc;
 }
 
 int cmd_key(int argc, char **argv)
@@ -105,11 +189,10 @@ int cmd_key(int argc, char **argv)
 		"usage: orgsync key rotate --org ID --db sqlite:PATH\n\n"
 		"Replaces the organization's API keys by a new one, printed once. The old keys\n"
 		"stop working at once.\n";
-	const char *db = NULL;
-	int64_t org = 0;
+	struct admin_args a = { 0 };
 	struct store *st = NULL;
 	char key[STORE_KEY_MAX];
-	int rc = parse(argc, argv, help, &db, &org);
+	int rc = parse(argc, argv, help, &a);
 
 	if (rc != -1)
 		return rc;
@@ -117,9 +200,9 @@ int cmd_key(int argc, char **argv)
 		fputs(help, stderr);
 		return EXIT_CONFIG;
 	}
-	if (open_db(db, &st) < 0)
+	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
-	rc = need_org(st, org) < 0 ? -1 : store_key_rotate(st, org, key);
+	rc = need_org(st, a.org) < 0 ? -1 : store_key_rotate(st, a.org, key);
 	if (rc == STORE_OK)
 		printf("api key (shown once): %s\n", key);
 	else if (rc != -1)
@@ -128,30 +211,106 @@ int cmd_key(int argc, char **argv)
 	return rc == STORE_OK ? EXIT_OK : EXIT_CONFIG;
 }
 
+static int admin_list(struct store *st, int64_t org, bool json)
+{
+	struct store_admin *v = NULL;
+	size_t n = 0, i;
+	char when[32];
+	json_t *items;
+	int rc = store_admin_list(st, org, &v, &n);
+
+	if (rc != STORE_OK) {
+		fprintf(stderr, "orgsync admin list: %s\n", store_error(st));
+		return EXIT_CONFIG;
+	}
+	items = json ? json_array() : NULL;
+	for (i = 0; i < n; i++) {
+		rfc3339(v[i].added_at, when);
+		if (items)
+			json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s}", "email",
+							       v[i].email, "externalMemberId",
+							       v[i].external_id, "state",
+							       org_state_name(v[i].state), "addedAt",
+							       when));
+		else
+			printf("%s\t%s\n", v[i].email, when);
+	}
+	store_admins_free(v, n);
+	if (items && print_json(items) < 0)
+		return EXIT_CONFIG;
+	return EXIT_OK;
+}
+
+/*
+ * Grants or takes back the role. Every change of who administers an org
+ * goes through here, the one place that would record it.
+ */
+static int admin_change(struct store *st, int64_t org, const char *email, bool add)
+{
+	int rc = add ? store_admin_add(st, org, email) : store_admin_remove(st, org, email);
+
+	if (rc == STORE_OK && add) {
+		printf("%s is an Administrator of organization %" PRId64 "\n", email, org);
+	} else if (rc == STORE_OK) {
+		printf("%s is no longer an Administrator of organization %" PRId64 ": a Member in "
+		       "the same state, whom the next full sync that lacks it deactivates (or deletes, "
+		       "if never active) like any member\n",
+		       email, org);
+	} else {
+		fprintf(stderr, "orgsync admin %s: %s\n", add ? "add" : "remove", store_error(st));
+		return rc == STORE_ENOTFOUND || rc == STORE_EINVAL ? EXIT_INVALID : EXIT_CONFIG;
+	}
+	return EXIT_OK;
+}
+
 int cmd_admin(int argc, char **argv)
 {
 	static const char help[] =
-		"usage: orgsync admin add EMAIL --org ID --db sqlite:PATH\n\n"
-		"Makes EMAIL an Administrator of the organization (creating the member if\n"
-		"needed). Administrators are managed here, never by syncs.\n";
-	const char *db = NULL;
-	int64_t org = 0;
+		"usage: orgsync admin add EMAIL --org ID --db sqlite:PATH\n"
+		"       orgsync admin remove EMAIL --org ID --db sqlite:PATH\n"
+		"       orgsync admin list --org ID --db sqlite:PATH [--format text|json]\n\n"
+		"Administrators are managed here, never by syncs: a sync does not deactivate\n"
+		"or delete them.\n"
+		"add makes EMAIL an Administrator of the organization: the member with that\n"
+		"email (any case) gets the role, or an active member is created with the\n"
+		"email as its id. EMAIL must be an address members.csv would accept.\n"
+		"remove makes the Administrator with that email (any case) a plain Member\n"
+		"again: it keeps its state and teams, and the next full sync treats it like\n"
+		"any member (one it lacks is deactivated, or deleted if never active).\n"
+		"list prints each Administrator, one a line: email and when it became one\n"
+		"(RFC 3339, UTC), separated by a tab; --format json adds its id and state.\n\n"
+		"Exit: 0 done, 2 a malformed email or, for remove, not an Administrator,\n"
+		"      5 usage, database or unknown organization.\n";
+	struct admin_args a = { 0 };
 	struct store *st = NULL;
-	int rc = parse(argc, argv, help, &db, &org);
+	const char *verb, *email = NULL;
+	int rc = parse(argc, argv, help, &a);
 
 	if (rc != -1)
 		return rc;
-	if (optind + 2 != argc || strcmp(argv[optind], "add") != 0 || !strchr(argv[optind + 1], '@')) {
+	verb = optind < argc ? argv[optind] : "";
+	if ((!strcmp(verb, "add") || !strcmp(verb, "remove")) && optind + 2 == argc) {
+		email = argv[optind + 1];
+	} else if (strcmp(verb, "list") != 0 || optind + 1 != argc) {
 		fputs(help, stderr);
 		return EXIT_CONFIG;
 	}
-	if (open_db(db, &st) < 0)
+	/* The same rule as the email column of an import, checked before anything opens. */
+	if (!strcmp(verb, "add") && !org_email_valid(email, strlen(email))) {
+		fprintf(stderr,
+			"orgsync admin add: '%s' is not a valid email address (one @, a local part "
+			"and a dotted domain, as in members.csv)\n",
+			email);
+		return EXIT_INVALID;
+	}
+	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
-	rc = need_org(st, org) < 0 ? -1 : store_admin_add(st, org, argv[optind + 1]);
-	if (rc == STORE_OK)
-		printf("%s is an Administrator of organization %" PRId64 "\n", argv[optind + 1], org);
-	else if (rc != -1)
-		fprintf(stderr, "orgsync admin add: %s\n", store_error(st));
+	if (need_org(st, a.org) < 0)
+		rc = EXIT_CONFIG;
+	else if (!email)
+		rc = admin_list(st, a.org, a.json);
+	else
+		rc = admin_change(st, a.org, email, !strcmp(verb, "add"));
 	store_close(st);
-	return rc == STORE_OK ? EXIT_OK : EXIT_CONFIG;
+	return rc;
 }

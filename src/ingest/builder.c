@@ -452,60 +452,6 @@ static const char *val(const struct builder *b, int field, size_t *len)
 	return b->scratch.data + v->off;
 }
 
-/* Bytes allowed in the local part: printable ASCII but specials, and UTF-8. */
-static bool email_char_ok(unsigned char c)
-{
-	static const char specials[] = "\"(),:;<>@[\\]";
-	static bool table[256], ready;
-
-	if (!ready) {
-		for (unsigned i = 0; i < 256; i++)
-			table[i] = i > ' ' && i != 0x7f && !memchr(specials, (int)i, sizeof(specials) - 1);
-		ready = true;
-	}
-	return table[c];
-}
-
-/*
- * A practical address check: one @, a local part of 1–64 characters and a
- * dotted domain of non-empty labels (UTF-8 allowed, for IDN addresses).
- * Quoted local parts and IP literals are refused: no HRIS exports them.
- */
-static bool email_valid(const char *s, size_t len)
-{
-	const char *at = memchr(s, '@', len);
-	size_t local, i, label = 0;
-	bool dot = false;
-
-	if (!at || len > 254)
-		return false;
-	local = (size_t)(at - s);
-	if (local < 1 || local > 64 || s[0] == '.' || s[local - 1] == '.')
-		return false;
-	for (i = 0; i < local; i++)
-		if (!email_char_ok((unsigned char)s[i]) || (s[i] == '.' && s[i + 1] == '.'))
-			return false;
-	for (i = local + 1; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (!label || s[i - 1] == '-')
-				return false;
-			label = 0;
-			dot = true;
-		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
-			label++;
-		} else if ((c >= '0' && c <= '9') || c >= 0x80) {
-			label++;
-		} else if (c == '-' && label) {
-			label++;
-		} else {
-			return false;
-		}
-	}
-	return dot && label && s[len - 1] != '-';
-}
-
 static const struct list_item *items(const struct builder *b, size_t *n)
 {
 	*n = b->list_items.len / sizeof(struct list_item);
@@ -612,7 +558,7 @@ static int end_member(struct builder *b)
 	if (!elen && !(b->reported & (1u << MF_EMAIL)))
 		reject(b, CODE_MISSING_VALUE, MF_EMAIL, b->vals[MF_EMAIL].line, b->vals[MF_EMAIL].col,
 		       "email is required");
-	else if (!email_valid(email, elen))
+	else if (!org_email_valid(email, elen))
 		reject(b, CODE_INVALID_EMAIL, MF_EMAIL, b->vals[MF_EMAIL].line, b->vals[MF_EMAIL].col,
 		       "'%.*s' is not a valid email address", (int)elen, email);
 	/* The legacy users.csv keys members by email when it has no id. */

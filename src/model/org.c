@@ -338,3 +338,53 @@ int org_parse_product(const char *s, size_t len)
 {
 	return match_table(product_names, PRODUCT_COUNT, s, len);
 }
+
+/* Bytes allowed in the local part: printable ASCII but specials, and UTF-8. */
+static bool email_char_ok(unsigned char c)
+{
+	static const char specials[] = "\"(),:;<>@[\\]";
+	static bool table[256], ready;
+
+	if (!ready) {
+		for (unsigned i = 0; i < 256; i++)
+			table[i] = i > ' ' && i != 0x7f && !memchr(specials, (int)i, sizeof(specials) - 1);
+		ready = true;
+	}
+	return table[c];
+}
+
+/* Quoted local parts and IP literals are refused: no HRIS exports them. */
+bool org_email_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	size_t local, i, label = 0;
+	bool dot = false;
+
+	if (!at || len > 254)
+		return false;
+	local = (size_t)(at - s);
+	if (local < 1 || local > 64 || s[0] == '.' || s[local - 1] == '.')
+		return false;
+	for (i = 0; i < local; i++)
+		if (!email_char_ok((unsigned char)s[i]) || (s[i] == '.' && s[i + 1] == '.'))
+			return false;
+	for (i = local + 1; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (!label || s[i - 1] == '-')
+				return false;
+			label = 0;
+			dot = true;
+		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+			label++;
+		} else if ((c >= '0' && c <= '9') || c >= 0x80) {
+			label++;
+		} else if (c == '-' && label) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return dot && label && s[len - 1] != '-';
+}

@@ -214,4 +214,12 @@ const char *org_state_name(enum member_state s);
 int org_parse_lang(const char *s, size_t len);
 int org_parse_product(const char *s, size_t len);
 
+/*
+ * Whether s[0..len) is an email address as every input and tool of
+ * orgsync accepts one: one @, a local part of 1–64 characters and a
+ * dotted domain of non-empty labels (UTF-8 allowed, for IDN addresses),
+ * 254 bytes at most.
+ */
+bool org_email_valid(const char *s, size_t len);
+
 #endif

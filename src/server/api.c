@@ -570,7 +570,8 @@ static int post_property(struct http_req *r)
 				"name: 1 to 64 characters, no comma, quote or line break, and not a "
 				"member field", NULL);
 	} else if ((rc = store_property_add(st, r->org_id, name)) == STORE_ECONFLICT) {
-		rc = http_error(r, MHD_HTTP_CONFLICT, "exists", "the property is already defined", NULL);
+		/* The store's message names the defined property, whose case may differ. */
+		rc = http_error(r, MHD_HTTP_CONFLICT, "property_exists", store_error(st), NULL);
 	} else if (rc) {
 		rc = db_error(r, st);
 	} else {

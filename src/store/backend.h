@@ -50,6 +50,9 @@ struct store_ops {
 	int (*key_auth)(struct store *s, const char *key_id, const uint8_t hash[STORE_HASH_LEN],
 			int64_t *org_id);
 	int (*admin_add)(struct store *s, int64_t org_id, const char *email);
+	int (*admin_list)(struct store *s, int64_t org_id, struct store_admin **out, size_t *n);
+	int (*admin_remove)(struct store *s, int64_t org_id, const char *email);
+	int (*org_list)(struct store *s, struct store_org_row **out, size_t *n);
 	/* *json NULL (and STORE_OK) when never set: the wrapper fills in defaults. */
 	int (*settings_get)(struct store *s, int64_t org_id, char **json);
 	int (*settings_put)(struct store *s, int64_t org_id, const char *json);

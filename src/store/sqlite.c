@@ -190,6 +190,20 @@ static const char *const migrations[] = {
 	"  '$.riskThreshold.identityChangePercent', 5)"
 	" WHERE settings IS NOT NULL AND json_valid(settings)"
 	"   AND json_type(settings, '$.riskThreshold') = 'object';",
+	/* 4: when each Administrator became one (NULL for a plain Member). Older
+	 * databases kept no such time: their last update is the best clue. */
+	"ALTER TABLE members ADD COLUMN admin_since INTEGER;"
+	"UPDATE members SET admin_since = updated_at WHERE role = 'Administrator';",
+	/* 5: property names unique ignoring ASCII case, as input columns are
+	 * matched: Department and department would name the same column, and
+	 * every file carrying it would be refused. name_key is lower(name); of
+	 * names that already clash, the first defined holds the key and the
+	 * others keep NULL (kept, not silently deleted; a delete hands the key
+	 * on), so that only new clashes are refused. */
+	"ALTER TABLE properties ADD COLUMN name_key TEXT;"
+	"UPDATE properties SET name_key = lower(name)"
+	"  WHERE id IN (SELECT min(id) FROM properties GROUP BY org_id, lower(name));"
+	"CREATE UNIQUE INDEX properties_name_key ON properties(org_id, name_key);",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
@@ -212,6 +226,11 @@ enum stmt_id {
 	ST_PROP_LIST,
 	ST_PROP_INSERT,
 	ST_PROP_DELETE,
+	ST_PROP_CLASH,
+	ST_PROP_REKEY,
+	ST_ORG_LIST,
+	ST_ADMIN_LIST,
+	ST_ADMIN_DEMOTE,
 	ST_LOAD_COUNTS,
 	ST_LOAD_MEMBERS,
 	ST_LOAD_TEAMS,
@@ -280,8 +299,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SETTINGS_GET] = "SELECT settings FROM orgs WHERE id = ?1",
 	[ST_SETTINGS_PUT] = "UPDATE orgs SET settings = ?2 WHERE id = ?1",
 	[ST_PROP_LIST] = "SELECT name FROM properties WHERE org_id = ?1 ORDER BY id",
-	[ST_PROP_INSERT] = "INSERT INTO properties (org_id, name, created_at) VALUES (?1, ?2, ?3)",
+	[ST_PROP_INSERT] = "INSERT INTO properties (org_id, name, created_at, name_key)"
+			   " VALUES (?1, ?2, ?3, lower(?2))",
 	[ST_PROP_DELETE] = "DELETE FROM properties WHERE org_id = ?1 AND name = ?2",
+	[ST_PROP_CLASH] = "SELECT name FROM properties WHERE org_id = ?1 AND lower(name) = lower(?2)"
+			  " ORDER BY id LIMIT 1",
+	[ST_PROP_REKEY] = "UPDATE properties SET name_key = lower(name) WHERE name_key IS NULL"
+			  " AND id = (SELECT min(id) FROM properties"
+			  "           WHERE org_id = ?1 AND lower(name) = lower(?2))",
+	[ST_ORG_LIST] = "SELECT id, name, created_at,"
+			" (SELECT count(*) FROM members WHERE members.org_id = orgs.id)"
+			" FROM orgs ORDER BY id",
+	[ST_ADMIN_LIST] = "SELECT email, external_id, state, admin_since FROM members"
+			  " WHERE org_id = ?1 AND role = 'Administrator' ORDER BY admin_since, id",
+	[ST_ADMIN_DEMOTE] = "UPDATE members SET role = 'Member', admin_since = NULL, updated_at = ?3"
+			    " WHERE org_id = ?1 AND email_key = ?2 AND role = 'Administrator'",
 	[ST_LOAD_COUNTS] = "SELECT (SELECT count(*) FROM orgs WHERE id = ?1),"
 			   " (SELECT count(*) FROM members WHERE org_id = ?1),"
 			   " (SELECT count(*) FROM teams WHERE org_id = ?1),"
@@ -294,8 +326,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " FROM mappings WHERE org_id = ?1 ORDER BY id",
 	[ST_MEMBER_INSERT] = "INSERT INTO members (org_id, external_id, email, email_key,"
 			     " first_name, last_name, job_title, image_url, langs, products, props,"
-			     " role, state, created_at, updated_at)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+			     " role, state, created_at, updated_at, admin_since)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,"
+			     " CASE ?12 WHEN 'Administrator' THEN ?14 END)",
 	/* Two updates, so that a change of names only leaves the unique
 	 * indexes alone; ?12 NULL keeps the state. */
 	[ST_MEMBER_UPDATE_DATA] = "UPDATE members SET first_name = ?5, last_name = ?6,"
@@ -314,7 +347,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMBER_BY_EXTERNAL] = "SELECT id, email, state FROM members"
 				  " WHERE org_id = ?1 AND external_id = ?2",
 	[ST_MEMBER_BY_EMAIL] = "SELECT id FROM members WHERE org_id = ?1 AND email_key = ?2",
-	[ST_MEMBER_ROLE] = "UPDATE members SET role = 'Administrator', updated_at = ?2 WHERE id = ?1",
+	[ST_MEMBER_ROLE] = "UPDATE members SET role = 'Administrator',"
+			   " admin_since = coalesce(admin_since, ?2), updated_at = ?2 WHERE id = ?1",
 	[ST_MEMBER_INVITED] = "UPDATE members SET state = 'invited', updated_at = ?2"
 			      " WHERE id = ?1 AND state = 'created'",
 	[ST_MEMBER_ACTIVATE] = "UPDATE members SET state = 'active', updated_at = ?2"
@@ -921,6 +955,33 @@ out:
 	return STORE_OK;
 }
 
+/* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
+static int name_clash(struct sqlite_store *q, int64_t org_id, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_PROP_CLASH, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, name);
+	rc = row(q, st);
+	if (rc == STORE_ENOTFOUND)
+		return store_set_error(&q->base, STORE_ECONFLICT, "property '%s' is already defined",
+				       name);
+	if (rc)
+		return rc;
+	if (strcmp((const char *)sqlite3_column_text(st, 0), name) == 0)
+		store_set_error(&q->base, STORE_ECONFLICT, "property '%s' is already defined", name);
+	else
+		store_set_error(&q->base, STORE_ECONFLICT,
+				"property '%s' is already defined as '%s'; columns are matched "
+				"ignoring case, so the two would be one column",
+				name, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return STORE_ECONFLICT;
+}
+
 static int sq_property_add(struct store *s, int64_t org_id, const char *name)
 {
 	struct sqlite_store *q = sq(s);
@@ -941,7 +1002,7 @@ static int sq_property_add(struct store *s, int64_t org_id, const char *name)
 	sqlite3_bind_int64(st, 3, store_now_ms());
 	rc = run(q, st);
 	if (rc == STORE_ECONFLICT)
-		store_set_error(s, rc, "property '%s' is already defined", name);
+		rc = name_clash(q, org_id, name);
 out:
 	if (!rc)
 		rc = touch_org(q, org_id);
@@ -957,18 +1018,32 @@ static int sq_property_delete(struct store *s, int64_t org_id, const char *name)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st;
-	int rc = prep(q, ST_PROP_DELETE, &st);
+	int rc;
 
+	rc = begin(q);
 	if (rc)
 		return rc;
+	rc = prep(q, ST_PROP_DELETE, &st);
+	if (rc)
+		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	bind_text(st, 2, name);
 	rc = run(q, st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = store_set_error(s, STORE_ENOTFOUND, "no property '%s'", name);
+	if (rc)
+		goto out;
+	/* A clash kept from before names were unique ignoring case inherits the key. */
+	rc = prep(q, ST_PROP_REKEY, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, name);
+	rc = run(q, st);
 	if (!rc)
 		rc = touch_org(q, org_id);
-	return rc;
+out:
+	return end_tx(q, rc);
 }
 
 /* --- member columns ---------------------------------------------------------- */
@@ -2289,34 +2364,36 @@ static int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	if (rc == STORE_OK) {
 		id = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		rc = prep(q, ST_MEMBER_ROLE, &st);
+	} else if (rc == STORE_ENOTFOUND) {
+		memset(&m, 0, sizeof(m));
+		m.external_id = email;
+		m.email = email;
+		m.first_name = m.last_name = m.job_title = m.image_url = "";
+		m.products = 1u << PRODUCT_OFFICEVIBE;
+		rc = prep(q, ST_MEMBER_INSERT, &st);
 		if (rc)
 			goto out;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = bind_member(st, &cols, &none, &m, NULL, NULL, NULL);
+		if (rc)
+			goto out;
+		bind_text(st, 12, role_names[ROLE_ADMINISTRATOR]);
+		bind_text(st, 13, state_names[STATE_ACTIVE]);
+		sqlite3_bind_int64(st, 14, now);
 		rc = run(q, st);
-		goto out;
+		if (rc == STORE_ECONFLICT)
+			store_set_error(s, rc, "another member has the external id '%s'", email);
+		id = sqlite3_last_insert_rowid(q->db);
 	}
-	if (rc != STORE_ENOTFOUND)
-		goto out;
-	memset(&m, 0, sizeof(m));
-	m.external_id = email;
-	m.email = email;
-	m.first_name = m.last_name = m.job_title = m.image_url = "";
-	m.products = 1u << PRODUCT_OFFICEVIBE;
-	rc = prep(q, ST_MEMBER_INSERT, &st);
 	if (rc)
 		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = bind_member(st, &cols, &none, &m, NULL, NULL, NULL);
+	/* The role, and since when: kept when it already was an Administrator. */
+	rc = prep(q, ST_MEMBER_ROLE, &st);
 	if (rc)
 		goto out;
-	bind_text(st, 12, role_names[ROLE_ADMINISTRATOR]);
-	bind_text(st, 13, state_names[STATE_ACTIVE]);
-	sqlite3_bind_int64(st, 14, now);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
 	rc = run(q, st);
-	if (rc == STORE_ECONFLICT)
-		store_set_error(s, rc, "another member has the external id '%s'", email);
 out:
 	if (!rc)
 		rc = touch_org(q, org_id);
@@ -2325,6 +2402,160 @@ out:
 	member_cols_free(&cols);
 	org_free(&none);
 	return rc;
+}
+
+static int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_admin *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin_read(q);
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (rc)
+		goto out;
+	rc = prep(q, ST_ADMIN_LIST, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = row(q, st)) == STORE_OK) {
+		struct store_admin *a;
+		int state;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct store_admin *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		a = &v[count++];
+		memset(a, 0, sizeof(*a));
+		if (col_strdup(st, 0, &a->email) || col_strdup(st, 1, &a->external_id)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		state = parse_name(state_names, 4, sqlite3_column_text(st, 2));
+		a->state = state < 0 ? STATE_ACTIVE : state;
+		a->added_at = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+out:
+	rc = end_tx(q, rc);
+	if (rc) {
+		store_admins_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
+{
+	struct sqlite_store *q = sq(s);
+	char *key = NULL;
+	size_t len = strlen(email);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin(q);
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (rc)
+		goto out;
+	key = malloc(len + 1);
+	if (!key) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	store_email_key(key, email, len);
+	rc = prep(q, ST_ADMIN_DEMOTE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_textn(st, 2, key, len);
+	sqlite3_bind_int64(st, 3, store_now_ms());
+	rc = run(q, st);
+	if (rc || sqlite3_changes(q->db) == 1)
+		goto out;
+	/* Nothing demoted: say whether the address is a member's at all. */
+	rc = prep(q, ST_MEMBER_BY_EMAIL, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_textn(st, 2, key, len);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		sqlite3_reset(st);
+		rc = store_set_error(s, STORE_ENOTFOUND,
+				     "%s is a member of organization %lld but not an Administrator",
+				     email, (long long)org_id);
+	} else if (rc == STORE_ENOTFOUND) {
+		store_set_error(s, rc, "no member of organization %lld has the email %s",
+				(long long)org_id, email);
+	}
+out:
+	if (!rc)
+		rc = touch_org(q, org_id);
+	rc = end_tx(q, rc);
+	free(key);
+	return rc;
+}
+
+static int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_org_row *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = prep(q, ST_ORG_LIST, &st);
+	if (rc)
+		return rc;
+	while ((rc = row(q, st)) == STORE_OK) {
+		struct store_org_row *o;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct store_org_row *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		o = &v[count++];
+		o->id = sqlite3_column_int64(st, 0);
+		o->created_at = sqlite3_column_int64(st, 2);
+		o->members = (uint64_t)sqlite3_column_int64(st, 3);
+		if (col_strdup(st, 1, &o->name)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		store_org_rows_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
 }
 
 static int sq_org_version(struct store *s, int64_t org_id, int64_t *version)
@@ -2947,6 +3178,9 @@ static const struct store_ops sqlite_ops = {
 	.key_replace = sq_key_replace,
 	.key_auth = sq_key_auth,
 	.admin_add = sq_admin_add,
+	.admin_list = sq_admin_list,
+	.admin_remove = sq_admin_remove,
+	.org_list = sq_org_list,
 	.settings_get = sq_settings_get,
 	.settings_put = sq_settings_put,
 	.properties_list = sq_properties_list,

@@ -276,12 +276,57 @@ int store_key_auth(struct store *s, const char *key, int64_t *org_id)
 	return s->ops->key_auth(s, key_id, hash, org_id);
 }
 
+int store_org_list(struct store *s, struct store_org_row **rows, size_t *n)
+{
+	if (!rows || !n)
+		return STORE_EINVAL;
+	*rows = NULL;
+	*n = 0;
+	return s->ops->org_list(s, rows, n);
+}
+
+void store_org_rows_free(struct store_org_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rows && i < n; i++)
+		free(rows[i].name);
+	free(rows);
+}
+
 int store_admin_add(struct store *s, int64_t org_id, const char *email)
 {
-	if (!email || !*email || !strchr(email, '@') || strpbrk(email, " \t\r\n"))
-		return store_set_error(s, STORE_EINVAL, "'%s' is not an email address",
+	if (!email || !org_email_valid(email, strlen(email)))
+		return store_set_error(s, STORE_EINVAL, "'%s' is not a valid email address",
 				       email ? email : "");
 	return s->ops->admin_add(s, org_id, email);
+}
+
+int store_admin_list(struct store *s, int64_t org_id, struct store_admin **admins, size_t *n)
+{
+	if (!admins || !n)
+		return STORE_EINVAL;
+	*admins = NULL;
+	*n = 0;
+	return s->ops->admin_list(s, org_id, admins, n);
+}
+
+void store_admins_free(struct store_admin *admins, size_t n)
+{
+	size_t i;
+
+	for (i = 0; admins && i < n; i++) {
+		free(admins[i].email);
+		free(admins[i].external_id);
+	}
+	free(admins);
+}
+
+int store_admin_remove(struct store *s, int64_t org_id, const char *email)
+{
+	if (!email || !*email)
+		return store_set_error(s, STORE_EINVAL, "no email address");
+	return s->ops->admin_remove(s, org_id, email);
 }
 
 int store_settings_get(struct store *s, int64_t org_id, char **json)

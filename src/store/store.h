@@ -68,6 +68,17 @@ int store_org_create(struct store *s, const char *name, int64_t *org_id,
 /* Looks an org up by id: STORE_OK or STORE_ENOTFOUND; name may be NULL. */
 int store_org_get(struct store *s, int64_t org_id, char **name);
 
+struct store_org_row {
+	int64_t id;
+	char *name;         /* owned */
+	int64_t created_at; /* unix ms */
+	uint64_t members;   /* member rows, in every state (deactivated included) */
+};
+
+/* Every org, by id; rows[] owned by the caller (store_org_rows_free). */
+int store_org_list(struct store *s, struct store_org_row **rows, size_t *n);
+void store_org_rows_free(struct store_org_row *rows, size_t n);
+
 /* Replaces every key of the org by a new one (the old stop working at once). */
 int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX]);
 
@@ -82,10 +93,33 @@ int store_key_auth(struct store *s, const char *key, int64_t *org_id);
  * Makes email an Administrator of the org: the member with that email
  * (ASCII case-insensitively) gets the role, its state unchanged; else a
  * member is created, active, external id = the email. Syncs never remove
- * Administrators. STORE_EINVAL for something that is not an address,
- * STORE_ECONFLICT when another member already has the email as its id.
+ * Administrators. STORE_EINVAL for something that is not an address (the
+ * ingest's rule, org_email_valid), STORE_ECONFLICT when another member
+ * already has the email as its id. Adding an Administrator again keeps
+ * the time it first became one.
  */
 int store_admin_add(struct store *s, int64_t org_id, const char *email);
+
+struct store_admin {
+	char *email;       /* owned */
+	char *external_id; /* owned */
+	int state;         /* enum member_state */
+	int64_t added_at;  /* unix ms: when it became an Administrator */
+};
+
+/* The org's Administrators, longest-standing first; free with store_admins_free. */
+int store_admin_list(struct store *s, int64_t org_id, struct store_admin **admins, size_t *n);
+void store_admins_free(struct store_admin *admins, size_t n);
+
+/*
+ * Demotes the Administrator with that email (ASCII case-insensitively) to
+ * a plain Member: the row, its state, teams and values stay, but syncs no
+ * longer protect it, so the next full sync that lacks it treats it like
+ * any other absentee (active: deactivated; created or invited: deleted).
+ * STORE_ENOTFOUND when no Administrator has the email (store_error says
+ * whether a plain member has it) or for an unknown org.
+ */
+int store_admin_remove(struct store *s, int64_t org_id, const char *email);
 
 /* --- settings and properties ----------------------------------------- */
 
@@ -97,10 +131,13 @@ int store_settings_put(struct store *s, int64_t org_id, const char *json);
 
 /* Names in definition order; free with store_strings_free. */
 int store_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n);
-/* STORE_ECONFLICT when already defined (names are exact, case included). */
+/*
+ * STORE_ECONFLICT when a property of that name is defined, ignoring ASCII
+ * case as input columns are matched (store_error names the defined one).
+ */
 int store_property_add(struct store *s, int64_t org_id, const char *name);
 /* Members keep their values until the next sync that sends the column;
- * loads still show them (see store_org_load). */
+ * loads still show them (see store_org_load). The name is exact. */
 int store_property_delete(struct store *s, int64_t org_id, const char *name);
 void store_strings_free(char **v, size_t n);
 

@@ -252,5 +252,58 @@ expect_exit 0 "org create on a new database" -- \
 mode=$(stat -c %a "$TMP/private.db" 2>/dev/null)
 if [ "$mode" = 600 ]; then ok; else ko "a new database is mode 600, not '$mode'"; fi
 
+# --- tenant administration on the database
+ADB="sqlite:$TMP/admin.db"
+expect_exit 0 "org create acme" -- $ORGSYNC org create acme --db "$ADB"
+expect_exit 0 "org create beta" -- $ORGSYNC org create "Beta Inc" --db "$ADB"
+expect_exit 2 "admin add: malformed email" -- $ORGSYNC admin add bob@ --org 1 --db "$ADB"
+expect_in "$TMP/err" "'bob@' is not a valid email address" "admin add names the malformed email"
+for bad in "no-at-sign.example" "a@b" "a..b@x.example" "a b@x.example" "@x.example"; do
+	expect_exit 2 "admin add refuses '$bad'" -- $ORGSYNC admin add "$bad" --org 1 --db "$ADB"
+done
+expect_exit 2 "a malformed email is refused before the database opens" -- \
+	$ORGSYNC admin add bob@ --org 1 --db "sqlite:$TMP/never-admin.db"
+if [ ! -e "$TMP/never-admin.db" ]; then ok; else ko "admin add with a bad email created a database"; fi
+expect_exit 0 "admin add" -- $ORGSYNC admin add Boss@Acme.example --org 1 --db "$ADB"
+expect_exit 0 "admin add another" -- $ORGSYNC admin add eve@acme.example --org 1 --db "$ADB"
+expect_exit 0 "admin list" -- $ORGSYNC admin list --org 1 --db "$ADB"
+[ "$(wc -l <"$TMP/out")" -eq 2 ] && ok || ko "admin list: one line per Administrator"
+if grep -qE '^Boss@Acme\.example	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "$TMP/out"; then ok; else
+	ko "admin list: email, tab, RFC 3339 UTC time"; sed 's/^/  | /' "$TMP/out" >&2
+fi
+expect_exit 0 "admin list json" -- $ORGSYNC admin list --org 1 --db "$ADB" --format json
+expect_in "$TMP/out" '"email": "eve@acme.example"' "admin list json: email"
+expect_in "$TMP/out" '"addedAt": "' "admin list json: addedAt"
+expect_in "$TMP/out" '"state": "active"' "admin list json: state"
+expect_exit 0 "admin list of another org" -- $ORGSYNC admin list --org 2 --db "$ADB"
+[ -s "$TMP/out" ] && ko "org 2 has no Administrators" || ok
+expect_exit 0 "admin remove, other case" -- $ORGSYNC admin remove BOSS@acme.EXAMPLE --org 1 --db "$ADB"
+expect_in "$TMP/out" "no longer an Administrator" "admin remove says what it did"
+expect_exit 0 "admin list after remove" -- $ORGSYNC admin list --org 1 --db "$ADB"
+expect_not_in "$TMP/out" "Boss@" "a removed Administrator is not listed"
+expect_in "$TMP/out" "eve@acme.example" "the other Administrator stays"
+expect_exit 2 "admin remove of a plain member" -- $ORGSYNC admin remove boss@acme.example --org 1 --db "$ADB"
+expect_in "$TMP/err" "boss@acme.example is a member of organization 1 but not an Administrator" \
+	"admin remove: a member, not an Administrator"
+expect_exit 2 "admin remove of a stranger" -- $ORGSYNC admin remove nobody@acme.example --org 1 --db "$ADB"
+expect_in "$TMP/err" "no member of organization 1 has the email nobody@acme.example" "admin remove: no such member"
+expect_exit 5 "admin list of an unknown org" -- $ORGSYNC admin list --org 9 --db "$ADB"
+expect_in "$TMP/err" "there is no organization 9" "unknown org named"
+expect_exit 5 "admin list needs --org" -- $ORGSYNC admin list --db "$ADB"
+expect_exit 5 "admin: unknown verb" -- $ORGSYNC admin promote x@y.example --org 1 --db "$ADB"
+expect_exit 0 "org list" -- $ORGSYNC org list --db "$ADB"
+if grep -qE '^1	acme	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z	2$' "$TMP/out" &&
+	grep -qE '^2	Beta Inc	[0-9-]{10}T[0-9:]{8}Z	0$' "$TMP/out"; then ok; else
+	ko "org list: id, name, created, member count"; sed 's/^/  | /' "$TMP/out" >&2
+fi
+expect_exit 0 "org list json" -- $ORGSYNC org list --db "$ADB" --format json
+expect_in "$TMP/out" '"name": "Beta Inc"' "org list json: name"
+expect_in "$TMP/out" '"members": 2' "org list json: member count"
+expect_exit 0 "help lists admin remove" -- $ORGSYNC help admin
+expect_in "$TMP/out" "orgsync admin remove EMAIL" "admin --help: remove"
+expect_in "$TMP/out" "orgsync admin list" "admin --help: list"
+expect_exit 0 "help lists org list" -- $ORGSYNC help org
+expect_in "$TMP/out" "orgsync org list" "org --help: list"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -556,7 +556,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 3, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 5, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -812,6 +812,17 @@ static void test_properties(void **state)
 	store_strings_free(names, n);
 	CHECK_EQ("list unknown org", STORE_ENOTFOUND,
 		 store_properties_list(f->s, f->org + 3, &names, &n));
+	/* Input columns are matched ignoring case: so are definitions. */
+	CHECK_EQ("add in another case", STORE_ECONFLICT,
+		 store_property_add(f->s, f->org, "COSTCENTER"));
+	assert_non_null(strstr(store_error(f->s), "'costCenter'"));
+	CHECK_EQ("exact twice names it plainly", STORE_ECONFLICT,
+		 store_property_add(f->s, f->org, "costCenter"));
+	CHECK_STR("exact twice message", "property 'costCenter' is already defined",
+		  store_error(f->s));
+	CHECK_OK("a deleted name is free again", store_property_add(f->s, f->org, "Department"));
+	CHECK_OK("delete Department", store_property_delete(f->s, f->org, "Department"));
+	CHECK_OK("once deleted, another case is free", store_property_add(f->s, f->org, "department"));
 }
 
 /* --- apply and load ---------------------------------------------------------------- */
@@ -1946,6 +1957,147 @@ static void test_admin_add(void **state)
 	org_free(&first);
 }
 
+static void test_admin_list_remove(void **state)
+{
+	struct fx *f = *state;
+	struct org first, loaded;
+	struct store_ids ids;
+	struct store_admin *v = NULL;
+	size_t n = 0;
+	int64_t v1, v2;
+	const struct member *m;
+
+	apply_sample(f, &first);
+	CHECK_EQ("malformed: no domain dot", STORE_EINVAL, store_admin_add(f->s, f->org, "a@b"));
+	CHECK_EQ("malformed: nothing after @", STORE_EINVAL, store_admin_add(f->s, f->org, "bob@"));
+	CHECK_EQ("malformed: double dot", STORE_EINVAL,
+		 store_admin_add(f->s, f->org, "a..b@maple.example"));
+	CHECK_OK("list the sample's", store_admin_list(f->s, f->org, &v, &n));
+	CHECK_EQ("the sample has one Administrator", 1, n);
+	CHECK_STR("E4", "E4", v[0].external_id);
+	CHECK_EQ("E4 dated by its creation", true, v[0].added_at > 0);
+	store_admins_free(v, n);
+	raw_exec(f, "UPDATE members SET admin_since = 2000 WHERE external_id = 'E4'");
+	CHECK_OK("add boss", store_admin_add(f->s, f->org, "Boss@Maple.example"));
+	raw_exec(f, "UPDATE members SET admin_since = 1000 WHERE email = 'Boss@Maple.example'");
+	CHECK_OK("add E5", store_admin_add(f->s, f->org, "EVE@MAPLE.EXAMPLE"));
+	CHECK_OK("add boss again", store_admin_add(f->s, f->org, "boss@maple.example"));
+	CHECK_OK("list", store_admin_list(f->s, f->org, &v, &n));
+	CHECK_EQ("three Administrators", 3, n);
+	CHECK_STR("longest-standing first", "Boss@Maple.example", v[0].email);
+	CHECK_EQ("adding again keeps the time it became one", 1000, v[0].added_at);
+	CHECK_EQ("a new one is active", STATE_ACTIVE, v[0].state);
+	CHECK_STR("then E4", "E4", v[1].external_id);
+	CHECK_STR("E5 by its stored email", "eve@maple.example", v[2].email);
+	CHECK_STR("E5 id", "E5", v[2].external_id);
+	CHECK_EQ("E5 state", STATE_CREATED, v[2].state);
+	CHECK_EQ("E5 added now", true, v[2].added_at > 2000);
+	store_admins_free(v, n);
+
+	CHECK_OK("version before", store_org_version(f->s, f->org, &v1));
+	CHECK_OK("remove, other case", store_admin_remove(f->s, f->org, "BOSS@maple.EXAMPLE"));
+	CHECK_OK("version after", store_org_version(f->s, f->org, &v2));
+	CHECK_EQ("a removal changes the org", true, v1 != v2);
+	CHECK_EQ("remove again", STORE_ENOTFOUND,
+		 store_admin_remove(f->s, f->org, "boss@maple.example"));
+	assert_non_null(strstr(store_error(f->s), "but not an Administrator"));
+	CHECK_EQ("remove a stranger", STORE_ENOTFOUND,
+		 store_admin_remove(f->s, f->org, "nobody@maple.example"));
+	assert_non_null(strstr(store_error(f->s), "no member"));
+	CHECK_EQ("remove in an unknown org", STORE_ENOTFOUND,
+		 store_admin_remove(f->s, f->org + 3, "eve@maple.example"));
+	CHECK_EQ("remove nothing", STORE_EINVAL, store_admin_remove(f->s, f->org, ""));
+	CHECK_EQ("list an unknown org", STORE_ENOTFOUND,
+		 store_admin_list(f->s, f->org + 3, &v, &n));
+	CHECK_OK("list after remove", store_admin_list(f->s, f->org, &v, &n));
+	CHECK_EQ("two left", 2, n);
+	CHECK_STR("E4 left", "E4", v[0].external_id);
+	CHECK_STR("E5 left", "E5", v[1].external_id);
+	store_admins_free(v, n);
+	CHECK_EQ("no trace of the role", 1,
+		 raw_int(f, "SELECT count(*) FROM members WHERE email = 'Boss@Maple.example'"
+			    " AND role = 'Member' AND admin_since IS NULL"));
+
+	/* The row stays, a plain Member, which the next sync may remove. */
+	load(f, &loaded, &ids);
+	m = &loaded.members[member_ix(&loaded, "Boss@Maple.example")];
+	CHECK_EQ("demoted", ROLE_MEMBER, m->role);
+	CHECK_EQ("state kept", STATE_ACTIVE, m->state);
+	CHECK_EQ("E5 still Administrator", ROLE_ADMINISTRATOR,
+		 loaded.members[member_ix(&loaded, "E5")].role);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&first);
+}
+
+static void test_org_list(void **state)
+{
+	struct fx *f = *state;
+	struct store_org_row *rows = NULL;
+	struct org first;
+	char key[STORE_KEY_MAX];
+	int64_t beta;
+	size_t n = 0;
+
+	apply_sample(f, &first);
+	CHECK_OK("create Beta", store_org_create(f->s, "Beta", &beta, key));
+	CHECK_OK("list", store_org_list(f->s, &rows, &n));
+	CHECK_EQ("two orgs", 2, n);
+	CHECK_EQ("by id", f->org, rows[0].id);
+	CHECK_STR("Maple", "Maple", rows[0].name);
+	CHECK_EQ("Maple's members", first.nmembers, rows[0].members);
+	CHECK_EQ("created at", true, rows[0].created_at > 0);
+	CHECK_EQ("Beta id", beta, rows[1].id);
+	CHECK_STR("Beta", "Beta", rows[1].name);
+	CHECK_EQ("Beta has no members", 0, rows[1].members);
+	store_org_rows_free(rows, n);
+	org_free(&first);
+}
+
+/*
+ * A database from before property names were unique ignoring case, already
+ * holding such a clash, and an Administrator from before admin_since:
+ * migrating keeps both properties, refuses a new clash, and dates the
+ * Administrator by its last update.
+ */
+static void test_migration_from_version_3(void **state)
+{
+	struct fx *f = *state;
+	char **names = NULL;
+	size_t n = 0;
+	char err[256];
+
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f, "DROP INDEX properties_name_key;"
+		    "ALTER TABLE properties DROP COLUMN name_key;"
+		    "ALTER TABLE members DROP COLUMN admin_since;"
+		    "PRAGMA user_version = 3;");
+	raw_exec(f, "INSERT INTO properties (org_id, name, created_at) VALUES"
+		    " (1, 'Department', 1), (1, 'department', 2), (1, 'site', 3);"
+		    "INSERT INTO members (org_id, external_id, email, email_key, role, state,"
+		    " created_at, updated_at) VALUES"
+		    " (1, 'A1', 'a1@maple.example', 'a1@maple.example', 'Administrator', 'active',"
+		    "  100, 12345);");
+	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
+		fail_msg("reopen: %s", err);
+	CHECK_EQ("migrated", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
+	CHECK_EQ("the clash is kept", 3, n);
+	store_strings_free(names, n);
+	CHECK_EQ("a new clash is refused", STORE_ECONFLICT,
+		 store_property_add(f->s, f->org, "DEPARTMENT"));
+	assert_non_null(strstr(store_error(f->s), "'Department'"));
+	CHECK_OK("delete the first", store_property_delete(f->s, f->org, "Department"));
+	CHECK_EQ("the kept twin holds the name now", STORE_ECONFLICT,
+		 store_property_add(f->s, f->org, "DEPARTMENT"));
+	assert_non_null(strstr(store_error(f->s), "'department'"));
+	CHECK_OK("delete the twin", store_property_delete(f->s, f->org, "department"));
+	CHECK_OK("then the name is free", store_property_add(f->s, f->org, "DEPARTMENT"));
+	CHECK_EQ("an old Administrator dated by its last update", 12345,
+		 raw_int(f, "SELECT admin_since FROM members WHERE external_id = 'A1'"));
+}
+
 /* --- timing ------------------------------------------------------------------------ */
 
 static double seconds_since(const struct timespec *t0)
@@ -2078,6 +2230,9 @@ int main(void)
 		T(test_tenant_isolation),
 		T(test_invitations),
 		T(test_admin_add),
+		T(test_admin_list_remove),
+		T(test_org_list),
+		T(test_migration_from_version_3),
 		T(test_apply_timing),
 	};
 
