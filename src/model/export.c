@@ -3,6 +3,12 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
+/*
+ * RFC 4180 quoting and nothing else: a value starting with = or - is data
+ * (an id, a negative number) that must read back byte for byte. The
+ * formula guard of spreadsheet-bound CSV belongs to the sync report
+ * (server/api.c), never here.
+ */
 static int put_field(FILE *out, const char *s)
 {
 	const char *p;

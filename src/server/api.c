@@ -337,15 +337,27 @@ static int get_sync(struct http_req *r)
 	return rc;
 }
 
-static void csv_field(struct buf *out, const char *s)
+/*
+ * One cell of the report CSV, which people open in spreadsheets: a cell
+ * starting with = + - @, a tab or a CR would be read as a formula (a
+ * record id "=HYPERLINK(...)" from an HRIS export becomes a live link), so
+ * it gets a leading single quote inside its quotes, as OWASP advises. That
+ * costs a legitimate "-5" its exact text here, which a report can afford;
+ * the data CSVs (model/export.c) must round-trip ids exactly and are never
+ * altered this way.
+ */
+static void report_cell(struct buf *out, const char *s)
 {
+	bool formula = s[0] && strchr("=+-@\t\r", s[0]);
 	const char *p;
 
-	if (!strpbrk(s, ",\"\r\n")) {
+	if (!formula && !strpbrk(s, ",\"\r\n")) {
 		buf_puts(out, s);
 		return;
 	}
 	buf_putc(out, '"');
+	if (formula)
+		buf_putc(out, '\'');
 	for (p = s; *p; p++) {
 		if (*p == '"')
 			buf_putc(out, '"');
@@ -366,13 +378,13 @@ static int report_csv(struct http_req *r, const struct report *rep)
 		const struct issue *is = &rep->issues[i];
 
 		buf_printf(&out, "%s,%s,", report_severity_name(is->severity), report_code_name(is->code));
-		csv_field(&out, is->file);
+		report_cell(&out, is->file);
 		buf_printf(&out, ",%u,%u,", is->line, is->column);
-		csv_field(&out, is->field);
+		report_cell(&out, is->field);
 		buf_putc(&out, ',');
-		csv_field(&out, is->record_id);
+		report_cell(&out, is->record_id);
 		buf_putc(&out, ',');
-		csv_field(&out, is->message);
+		report_cell(&out, is->message);
 		buf_putc(&out, '\n');
 	}
 	rc = http_raw(r, MHD_HTTP_OK, "text/csv; charset=utf-8", out.data ? out.data : "", out.len);

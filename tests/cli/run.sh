@@ -208,6 +208,16 @@ if [ -f examples/current/members.csv ]; then
 	expect_not_in "$TMP/leg-bad-out.json" '"T02"' "legacy JSON: the group is left out"
 fi
 
+# The data CSVs round-trip ids exactly: no formula guard here (the report CSV
+# of the service has one; these files are read back by orgsync, not run).
+printf 'externalMemberId,email\n"=HYPERLINK(""http://x"",""y"")",a@x.example\n-5,b@x.example\n@SUM(A1),c@x.example\n' \
+	>"$TMP/formula.csv"
+expect_exit 0 "convert keeps formula-like ids" -- \
+	$ORGSYNC convert $(csv3 "$TMP/formula.csv" "$H_T" "$H_X") -o "$TMP/formula-out"
+expect_in "$TMP/formula-out/members.csv" '"=HYPERLINK(""http://x"",""y"")",a@x.example' "=HYPERLINK id kept"
+expect_in "$TMP/formula-out/members.csv" '-5,b@x.example' "-5 id kept"
+expect_in "$TMP/formula-out/members.csv" '@SUM(A1),c@x.example' "@SUM id kept"
+
 # Warnings that leave nothing out do not hold the output back.
 expect_exit 1 "convert with ignored columns" -- $ORGSYNC convert --properties department \
 	$(csv3 $DATA/two_unknown_property_columns.csv "$H_T" "$H_X") -o "$TMP/warned"

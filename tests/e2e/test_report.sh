@@ -99,6 +99,34 @@ expect_eq "CSV lines" 1 "$(wc -l <"$BODY" | tr -d ' ')"
 req GET "/v1/syncs/$SYNC/report"
 expect_jq "JSON issues" '.issues | length' 0
 
+t "CSV report: a cell that a spreadsheet would run as a formula starts with a quote"
+# OWASP's advice for CSV meant for spreadsheets: = + - @ tab CR at the start
+# of a cell get a leading ' inside the quotes. A legitimate -5 is quoted too:
+# a report is read by people, not read back as data.
+F=$TMP/formula
+fx_new "$F"
+cat >>"$F/members.csv" <<'EOF'
+"=HYPERLINK(""http://x"",""y"")",not-an-email,Eve,Il
+-5,also-not-an-email,Minus,Five
+@SUM(A1),still-not-an-email,At,Sign
+M9,m9@acme.example,Fine,Row
+EOF
+sync_csv "$F" "?mode=partial"
+expect_sync Warning
+req GET "/v1/syncs/$SYNC/report" -H 'Accept: text/csv'
+expect_status 200
+cp "$BODY" "$TMP/formula.csv"
+grep -qF ",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"," "$TMP/formula.csv" ||
+	{ fail "the =HYPERLINK id is not neutralised"; note "$TMP/formula.csv"; }
+grep -qF ",\"'-5\"," "$TMP/formula.csv" || { fail "the -5 id is not neutralised"; note "$TMP/formula.csv"; }
+grep -qF ",\"'@SUM(A1)\"," "$TMP/formula.csv" || { fail "the @SUM id is not neutralised"; note "$TMP/formula.csv"; }
+if grep -qE '(^|,)[=+@-]' "$TMP/formula.csv"; then
+	fail "a cell starts with a formula character"; note "$TMP/formula.csv"
+fi
+req GET "/v1/syncs/$SYNC/report"
+expect_true "the JSON report keeps the id exactly" \
+	'[.issues[] | select(.recordId == "=HYPERLINK(\"http://x\",\"y\")")] | length == 1'
+
 t "report of an unknown sync: 404"
 req GET /v1/syncs/424242/report
 expect_status 404
