@@ -11,6 +11,12 @@
  * which is where the current token starts, since every other token (keys,
  * values, brackets) fires a callback. Each byte is looked at once or twice,
  * and positions do not depend on how the input was cut into chunks.
+ *
+ * The same cursor watches the \u escapes, which yajl decodes out of
+ * sight: it turns a lone high surrogate into '?' (or, before another
+ * escape, into whatever code point the two make), so a lone surrogate can
+ * only be caught in the raw bytes. Backslashes are found by memchr from
+ * one to the next, like newlines; a payload without any costs nothing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -138,6 +144,15 @@ struct ingest_json_stream {
 	uint64_t next_nl;      /* the chunk's first newline at or after cur_off, or UINT64_MAX */
 	uint64_t line_start;   /* offset of the first byte of the cursor's line */
 	uint32_t line;         /* the cursor's line, 1-based */
+	/* \u escapes: the escape being read (it may span chunks), and the
+	 * first lone surrogate seen, reported by the string's callback */
+	uint64_t next_bs;      /* the chunk's first backslash not yet looked at, or UINT64_MAX */
+	uint64_t esc_start;    /* offset of the escape's backslash */
+	char esc[12];          /* its bytes so far: \uD83D\uDE00 at most */
+	uint8_t esc_len;
+	bool lone;
+	uint64_t lone_off;
+	char lone_text[7];     /* \uD800 */
 	uint64_t tok_start;
 	bool start_known;      /* tok_start is set for the token being lexed */
 	int prev_byte;         /* the last byte of the previous chunk, or -1 */
@@ -165,6 +180,18 @@ static uint64_t find_nl(const struct ingest_json_stream *s, uint64_t off)
 	return nl ? s->chunk_base + (uint64_t)(nl - s->chunk) : UINT64_MAX;
 }
 
+/* Offset of the first backslash of the current chunk at or after off, or UINT64_MAX. */
+static uint64_t find_bs(const struct ingest_json_stream *s, uint64_t off)
+{
+	uint64_t end = s->chunk_base + s->chunk_len;
+	const unsigned char *bs;
+
+	if (off >= end)
+		return UINT64_MAX;
+	bs = memchr(s->chunk + (off - s->chunk_base), '\\', (size_t)(end - off));
+	return bs ? s->chunk_base + (uint64_t)(bs - s->chunk) : UINT64_MAX;
+}
+
 /* A new chunk is being parsed; base is its offset in the payload. */
 static void set_chunk(struct ingest_json_stream *s, const unsigned char *data, size_t len,
 		      uint64_t base)
@@ -173,6 +200,92 @@ static void set_chunk(struct ingest_json_stream *s, const unsigned char *data, s
 	s->chunk_len = len;
 	s->chunk_base = base;
 	s->next_nl = find_nl(s, base);
+	s->next_bs = find_bs(s, base);
+}
+
+/* The 4 hex digits at h as a number, or -1 (yajl then reports the escape). */
+static long hex4(const char *h)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = h[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v |= (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static void lone_surrogate(struct ingest_json_stream *s)
+{
+	if (s->lone)
+		return;
+	s->lone = true;
+	s->lone_off = s->esc_start;
+	memcpy(s->lone_text, s->esc, 6);
+	s->lone_text[6] = '\0';
+}
+
+/*
+ * Reads the escape one byte further; returns true when it is over. Only a
+ * \u escape of a surrogate needs more than its second byte: a high one
+ * (D800-DBFF) must be followed at once by an escaped low one (DC00-DFFF),
+ * and a low one alone is never right. \\ ends at its second backslash,
+ * which therefore starts no escape.
+ */
+static bool escape_step(struct ingest_json_stream *s)
+{
+	const char *e = s->esc;
+	size_t n = s->esc_len;
+	long cp;
+
+	if (n < 2)
+		return false;
+	if (e[1] != 'u')
+		return true;
+	if (n == 6) {
+		cp = hex4(e + 2);
+		if (cp >= 0xDC00 && cp <= 0xDFFF)
+			lone_surrogate(s);
+		return !(cp >= 0xD800 && cp <= 0xDBFF);
+	}
+	if ((n == 7 && e[6] != '\\') || (n == 8 && e[7] != 'u')) {
+		lone_surrogate(s);
+		return true;
+	}
+	if (n == 12) {
+		cp = hex4(e + 8);
+		if (cp >= 0 && !(cp >= 0xDC00 && cp <= 0xDFFF))
+			lone_surrogate(s);
+		return true;
+	}
+	return false;
+}
+
+/* Follows the escapes in [from, to) of the current chunk. */
+static void scan_escapes(struct ingest_json_stream *s, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		if (!s->esc_len) {
+			if (s->next_bs >= to)
+				return;
+			from = s->next_bs;
+			s->esc_start = from;
+		}
+		s->esc[s->esc_len++] = (char)s->chunk[from - s->chunk_base];
+		from++;
+		if (escape_step(s)) {
+			s->esc_len = 0;
+			s->next_bs = find_bs(s, from);
+		}
+	}
 }
 
 /*
@@ -194,6 +307,8 @@ static void scan_to(struct ingest_json_stream *s, uint64_t to)
 	if (to <= base)
 		return;
 	lim = to - base < s->chunk_len ? (size_t)(to - base) : (size_t)s->chunk_len;
+	if (s->esc_len || s->next_bs < base + lim)
+		scan_escapes(s, base + i, base + lim);
 	if (!s->start_known && i < lim) {
 		while (i < lim && i < s->chunk_len && is_gap(s->chunk[i]))
 			i++;
@@ -604,6 +719,23 @@ static void element(struct ingest_json_stream *s, enum vtype t, struct pos p)
 /* ---- yajl callbacks */
 
 /*
+ * A lone surrogate met by the cursor belongs to the string just lexed:
+ * only strings hold backslashes, and the cursor has just reached its end
+ * (tokens hold no newline, so the escape is on the token's line).
+ */
+static bool escapes_ok(struct ingest_json_stream *s)
+{
+	if (!s->lone)
+		return true;
+	issue(s, ISSUE_FATAL, CODE_INVALID_UTF8, pos_of(s, s->lone_off), NULL,
+	      "a string holds a lone UTF-16 surrogate (%s), half of a character: write the "
+	      "character itself, or both halves of its pair (\\ud83d\\ude00 for U+1F600)",
+	      s->lone_text);
+	s->stopped = true;
+	return false;
+}
+
+/*
  * yajl checks the shape of UTF-8 only: it lets overlong forms, UTF-16
  * surrogates and code points past U+10FFFF through, raw or from \u
  * escapes, and NUL from \u0000. The model holds none of them (the CSV
@@ -616,6 +748,8 @@ static bool text_ok(struct ingest_json_stream *s, const char *text, size_t len, 
 	uintptr_t t = (uintptr_t)text, c = (uintptr_t)s->chunk;
 	bool in_chunk = t >= c && t - c < s->chunk_len;
 
+	if (!escapes_ok(s))
+		return false;
 	if (utf8_valid_prefix(text, len) == len && (in_chunk || !memchr(text, '\0', len)))
 		return true;
 	if (memchr(text, '\0', len))
@@ -712,7 +846,7 @@ static int cb_map_key(void *ctx, const unsigned char *ukey, size_t len)
 	const char *key = (const char *)ukey;
 	struct pos p = token(s);
 
-	if (!s->skip && s->state == ST_RECORD && use_cached_key(s, key, len))
+	if (!s->skip && s->state == ST_RECORD && !s->lone && use_cached_key(s, key, len))
 		return proceed(s);
 	if (!text_ok(s, key, len, p))
 		return 0;

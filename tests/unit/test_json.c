@@ -669,6 +669,80 @@ static void test_invalid_text_in_strings(void **state)
 	}
 }
 
+/*
+ * yajl decodes \u escapes itself and hides a lone high surrogate (as '?',
+ * or merged with whatever escape follows); both halves alone are refused
+ * alike, at the escape's line and column, whatever the chunking.
+ */
+static void test_lone_surrogates(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *shown;
+		uint32_t line, col;
+	} cases[] = {
+		/* a lone high one, mid-string, at the end, before another escape or a low one's absence */
+		{ "{\"members\": [\n{\"externalMemberId\": \"a\\ud800b\"}], " EMPTY_SECTIONS "}",
+		  "\\ud800", 2, 24 },
+		{ "{\"members\": [{\"externalMemberId\": \"\\uD800\"}], " EMPTY_SECTIONS "}",
+		  "\\uD800", 1, 36 },
+		{ "{\"members\": [{\"externalMemberId\": \"\\udbff\\u0041\"}], " EMPTY_SECTIONS "}",
+		  "\\udbff", 1, 36 },
+		{ "{\"members\": [{\"externalMemberId\": \"\\ud83d\\n\"}], " EMPTY_SECTIONS "}",
+		  "\\ud83d", 1, 36 },
+		{ "{\"members\": [{\"externalMemberId\": \"\\ud83d\\ud83d\\ude00\"}], " EMPTY_SECTIONS "}",
+		  "\\ud83d", 1, 36 },
+		/* a lone low one */
+		{ "{\"members\": [{\"externalMemberId\": \"x\\udc00\"}], " EMPTY_SECTIONS "}",
+		  "\\udc00", 1, 37 },
+		{ "{\"members\": [{\"externalMemberId\": \"\\ude00\\ud83d\"}], " EMPTY_SECTIONS "}",
+		  "\\ude00", 1, 36 },
+		/* in keys: top level, and a record key met twice (the key cache) */
+		{ "{\"\\ud800\": 1, \"members\": [], " EMPTY_SECTIONS "}", "\\ud800", 1, 3 },
+		{ "{\"members\": [{\"k\\udfff\": 1}, {\"k\\udfff\": 1}], " EMPTY_SECTIONS "}",
+		  "\\udfff", 1, 17 },
+		/* in a value that is skipped */
+		{ "{\"members\": [], \"extra\": [\"\\ud800\"], " EMPTY_SECTIONS "}", "\\ud800", 1, 28 },
+	};
+	struct fx f;
+	size_t i;
+	char what[64];
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct issue *is;
+		char shown[32];
+
+		snprintf(what, sizeof(what), "lone surrogate case %zu", i);
+		run_str(&f, cases[i].json);
+		expect_rc(&f, what, INGEST_EINVALID);
+		expect_count(&f, CODE_INVALID_UTF8, 1);
+		is = find(&f, CODE_INVALID_UTF8, 0);
+		expect_issue(&f, is, ISSUE_FATAL, cases[i].line, cases[i].col, "");
+		snprintf(shown, sizeof(shown), "a lone UTF-16 surrogate (%s)", cases[i].shown);
+		expect_in_message(is, shown);
+		expect_uint("members", 0, f.org.nmembers);
+		done(&f);
+	}
+}
+
+/* Surrogate pairs are characters; a backslash escaped before "u" starts no escape. */
+static void test_surrogate_pairs_and_escaped_backslashes(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	run_str(&f, "{\"members\": [{\"externalMemberId\": \"\\ud83d\\ude00\", \"email\": "
+		    "\"a@example.com\"}, {\"externalMemberId\": \"\\uD834\\uDD1E\\\\ud800\", "
+		    "\"email\": \"b@example.com\"}], " EMPTY_SECTIONS "}");
+	expect_rc(&f, "surrogate pairs", INGEST_OK);
+	expect_uint("issues", 0, f.rep.count);
+	expect_str("U+1F600", "\xF0\x9F\x98\x80", member(&f, "\xF0\x9F\x98\x80")->external_id);
+	expect_str("U+1D11E then a backslash and ud800", "\xF0\x9D\x84\x9E\\ud800",
+		   member(&f, "\xF0\x9D\x84\x9E\\ud800")->external_id);
+	done(&f);
+}
+
 /* ---- record errors */
 
 static void test_wrong_types_are_record_errors(void **state)
@@ -866,6 +940,9 @@ static void test_chunked_feeding_same_result(void **state)
 		"\xEF{}",
 		"  123  ",
 		"{\"members\": [], " EMPTY_SECTIONS ", \"settings\": {\"syncAdmin\": 1}}",
+		"{\"members\": [{\"externalMemberId\": \"\\ud83d\\ude00\\\\ud800\"}], " EMPTY_SECTIONS "}",
+		"{\"members\": [\n{\"externalMemberId\": \"ab\\ud83d\\u0041\"}], " EMPTY_SECTIONS "}",
+		"{\"members\": [{\"externalMemberId\": \"\\udc00\"}], " EMPTY_SECTIONS "}",
 	};
 	const char *names[64];
 	size_t n = 0, i;
@@ -1074,6 +1151,8 @@ int main(void)
 		cmocka_unit_test(test_empty_payload),
 		cmocka_unit_test(test_bom_skipped),
 		cmocka_unit_test(test_invalid_text_in_strings),
+		cmocka_unit_test(test_lone_surrogates),
+		cmocka_unit_test(test_surrogate_pairs_and_escaped_backslashes),
 		cmocka_unit_test(test_wrong_types_are_record_errors),
 		cmocka_unit_test(test_unknown_keys_warned_once),
 		cmocka_unit_test(test_null_ids_in_mappings),
