@@ -662,9 +662,12 @@ static void report_kept_mapping(struct ctx *c, const struct mapping *m, uint32_t
  */
 static void keep_named_mapping(struct ctx *c, uint8_t *seen, uint32_t si, uint32_t line)
 {
-	const struct mapping *m = &c->s->mappings[si];
+	const struct mapping *m;
 
-	if (si == PLAN_NONE || seen[si] || !removes_mapping(c, m) || loses_an_end(c, m))
+	if (si == PLAN_NONE || seen[si])
+		return;
+	m = &c->s->mappings[si];
+	if (!removes_mapping(c, m) || loses_an_end(c, m))
 		return;
 	seen[si] = MF_KEPT;
 	c->p->counts.mappings_kept++;
