@@ -76,6 +76,7 @@ struct store_ops {
 	int (*sync_get)(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
 	int (*sync_list)(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
 			 struct sync_row **rows, size_t *n);
+	int (*sync_count)(struct store *s, int64_t org_id, size_t *n);
 	int (*sync_report)(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
 	int (*sync_recover)(struct store *s, size_t *failed);
 	/* token: the clear token for the outbox message; hash: what is stored. */

@@ -273,6 +273,7 @@ enum stmt_id {
 	ST_SYNC_OWNED,
 	ST_SYNC_GET,
 	ST_SYNC_LIST,
+	ST_SYNC_COUNT,
 	ST_SYNC_TOTALS,
 	ST_ISSUES_GET,
 	ST_SYNC_RECOVER,
@@ -410,6 +411,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SYNC_GET] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE id = ?2 AND org_id = ?1",
 	[ST_SYNC_LIST] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE org_id = ?1 AND id < ?2"
 			 " ORDER BY id DESC LIMIT ?3",
+	[ST_SYNC_COUNT] = "SELECT count(*) FROM syncs WHERE org_id = ?1",
 	[ST_SYNC_TOTALS] = "SELECT issues_fatal, issues_error, issues_warning, issues_dropped"
 			   " FROM syncs WHERE id = ?2 AND org_id = ?1",
 	[ST_ISSUES_GET] = "SELECT severity, code, file, line, col, field, record_id, message"
@@ -3027,6 +3029,23 @@ static int sq_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct 
 	return rc;
 }
 
+static int sq_sync_count(struct store *s, int64_t org_id, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SYNC_COUNT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	*n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
 static int sq_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
 			struct sync_row **rows, size_t *n)
 {
@@ -3196,6 +3215,7 @@ static const struct store_ops sqlite_ops = {
 	.sync_transition = sq_sync_transition,
 	.sync_get = sq_sync_get,
 	.sync_list = sq_sync_list,
+	.sync_count = sq_sync_count,
 	.sync_report = sq_sync_report,
 	.sync_recover = sq_sync_recover,
 	.invite = sq_invite,

@@ -551,6 +551,14 @@ int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t l
 	return s->ops->sync_list(s, org_id, before_id, limit, rows, n);
 }
 
+int store_sync_count(struct store *s, int64_t org_id, size_t *n)
+{
+	if (!n)
+		return STORE_EINVAL;
+	*n = 0;
+	return s->ops->sync_count(s, org_id, n);
+}
+
 int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
 {
 	if (!rep)

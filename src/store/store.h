@@ -301,6 +301,8 @@ int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync
 int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
 		    struct sync_row **rows, size_t *n);
 void store_sync_rows_free(struct sync_row *rows, size_t n);
+/* How many syncs the org has in its history (an index count: cheap beside a page). */
+int store_sync_count(struct store *s, int64_t org_id, size_t *n);
 
 /* The sync's report, read back into rep (report_init'ed by the caller) in
  * the order it was stored, with the counts of issues past its limit. */

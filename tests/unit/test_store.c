@@ -1716,6 +1716,8 @@ static void test_sync_finish_report_roundtrip(void **state)
 	CHECK_OK("limit", store_sync_list(f->s, f->org, 0, 1, &rows, &n));
 	CHECK_EQ("limited to one", 1, n);
 	store_sync_rows_free(rows, n);
+	CHECK_OK("count", store_sync_count(f->s, f->org, &n));
+	CHECK_EQ("counts both syncs", 2, n);
 	CHECK_EQ("report of an unknown sync", STORE_ENOTFOUND,
 		 store_sync_report(f->s, f->org, id2 + 10, &back));
 }
@@ -1862,6 +1864,9 @@ static void test_tenant_isolation(void **state)
 	CHECK_OK("list of another org", store_sync_list(f->s, org2, 0, 50, &rows, &n));
 	CHECK_EQ("sees nothing", 0, n);
 	store_sync_rows_free(rows, n);
+	n = 9;
+	CHECK_OK("count of another org", store_sync_count(f->s, org2, &n));
+	CHECK_EQ("counts nothing", 0, n);
 	report_init(&rep);
 	CHECK_EQ("report from another org", STORE_ENOTFOUND,
 		 store_sync_report(f->s, org2, id, &rep));
