@@ -119,29 +119,20 @@ static int get_metrics(struct http_req *r)
 
 static json_t *sync_json(const struct sync_row *s)
 {
-	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id", (json_int_t)s->id,
+	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "id", (json_int_t)s->id,
 				"status", store_sync_status_name(s->status), "source", s->source,
 				"mode", s->mode, "format", s->format, "dryRun", s->dry_run,
-				"createdAt", (json_int_t)s->created_at, "issues", (json_int_t)s->issues);
+				"createdAt", http_time(s->created_at), "issues", (json_int_t)s->issues);
 	json_t *v;
 
-	json_object_set_new(doc, "startedAt",
-			    s->started_at ? json_integer(s->started_at) : json_null());
-	json_object_set_new(doc, "finishedAt",
-			    s->finished_at ? json_integer(s->finished_at) : json_null());
+	json_object_set_new(doc, "startedAt", http_time(s->started_at));
+	json_object_set_new(doc, "finishedAt", http_time(s->finished_at));
 	json_object_set_new(doc, "reason", s->reason ? json_string(s->reason) : json_null());
 	v = s->counts_json ? json_loads(s->counts_json, 0, NULL) : NULL;
 	json_object_set_new(doc, "counts", v ? v : json_null());
 	v = s->risk_json ? json_loads(s->risk_json, 0, NULL) : NULL;
 	json_object_set_new(doc, "risk", v ? v : json_null());
 	return doc;
-}
-
-static bool arg_true(struct http_req *r, const char *name)
-{
-	const char *v = http_arg(r, name);
-
-	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
 }
 
 /*
@@ -164,18 +155,17 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
 	opts.properties = (const char *const *)props;
 	opts.nproperties = nprops;
 	if (multipart) {
-		struct ingest_input in[3] = { { 0 } };
-		static const char *const parts[] = { "members", "teams", "teamsMappings" };
-		static const char *const names[] = { "members.csv", "teams.csv", "teams-mappings.csv" };
-		int i, j;
+		struct ingest_input in[HTTP_MAX_PARTS] = { { 0 } };
+		static const char *const names[HTTP_MAX_PARTS] = { "members.csv", "teams.csv",
+								   "teams-mappings.csv" };
+		int i;
 
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < HTTP_MAX_PARTS; i++) {
 			in[i].name = names[i];
-			for (j = 0; j < r->nparts; j++)
-				if (!strcmp(r->parts[j].name, parts[i]))
-					in[i] = (struct ingest_input){ names[i], NULL,
-								       r->parts[j].data.data ? r->parts[j].data.data : "",
-								       r->parts[j].data.len };
+			if (r->parts[i].present)
+				in[i] = (struct ingest_input){ names[i], NULL,
+							       r->parts[i].data.data ? r->parts[i].data.data : "",
+							       r->parts[i].data.len };
 		}
 		rc = ingest_csv(in[0].data ? &in[0] : NULL, in[1].data ? &in[1] : NULL,
 				in[2].data ? &in[2] : NULL, &opts, org, rep, NULL);
@@ -191,22 +181,21 @@ static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
 
 /* The payload kept for the worker and for a later approval: only the known
  * parts, under names no client can choose. Returns the number of parts. */
-static size_t payload_parts(struct http_req *r, bool multipart, struct store_part out[3])
+static size_t payload_parts(struct http_req *r, bool multipart,
+			    struct store_part out[HTTP_MAX_PARTS])
 {
-	static const char *const parts[] = { "members", "teams", "teamsMappings" };
 	size_t n = 0;
-	int i, j;
+	int i;
 
 	if (!multipart) {
 		out[0] = (struct store_part){ "json", r->body.data ? r->body.data : "", r->body.len };
 		return 1;
 	}
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < r->nparts; j++)
-			if (!strcmp(r->parts[j].name, parts[i]))
-				out[n++] = (struct store_part){ parts[i],
-								r->parts[j].data.data ? r->parts[j].data.data : "",
-								r->parts[j].data.len };
+	for (i = 0; i < HTTP_MAX_PARTS; i++)
+		if (r->parts[i].present)
+			out[n++] = (struct store_part){ http_part_names[i],
+							r->parts[i].data.data ? r->parts[i].data.data : "",
+							r->parts[i].data.len };
 	return n;
 }
 
@@ -216,7 +205,7 @@ static int post_sync(struct http_req *r)
 	struct sync_prepared *pre = NULL;
 	struct settings set;
 	struct sync_row row = { 0 };
-	struct store_part parts[3];
+	struct store_part parts[HTTP_MAX_PARTS];
 	char *settings = NULL, loc[64], msg[160];
 	const char *mode = http_arg(r, "mode");
 	bool multipart = r->multipart;
@@ -224,6 +213,8 @@ static int post_sync(struct http_req *r)
 	int64_t sync_id = 0, running = 0;
 	int rc;
 
+	if (multipart && r->part_error[0])
+		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_multipart", r->part_error, NULL);
 	if (store_settings_get(st, r->org_id, &settings) != STORE_OK)
 		return db_error(r, st);
 	doc = json_loads(settings, 0, NULL);
@@ -234,9 +225,6 @@ static int post_sync(struct http_req *r)
 		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
 				  "API provisioning is not active for this organization: set "
 				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
-	if (mode && strcmp(mode, "full") != 0 && strcmp(mode, "partial") != 0)
-		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", "mode is full or partial",
-				  NULL);
 	pre = sync_prepared_new();
 	if (!pre)
 		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
@@ -256,7 +244,7 @@ static int post_sync(struct http_req *r)
 	rc = store_sync_begin(st, r->org_id,
 			      &(struct sync_meta){ "API Provisioning",
 						   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
-						   multipart ? "csv" : "json", arg_true(r, "dryRun"), parts,
+						   multipart ? "csv" : "json", http_arg_bool(r, "dryRun"), parts,
 						   payload_parts(r, multipart, parts) },
 			      &sync_id, &running);
 	if (rc == STORE_OK)
@@ -283,28 +271,34 @@ static int post_sync(struct http_req *r)
 	return rc;
 }
 
+/*
+ * Newest first, a page of ?limit (50 by default) below the ?before cursor.
+ * One row more than the page is read: it says whether a next page exists,
+ * so the last page has next null even when it is full.
+ */
 static int list_syncs(struct http_req *r)
 {
 	struct store *st = db(r);
 	struct sync_row *rows = NULL;
-	const char *lim = http_arg(r, "limit"), *before = http_arg(r, "before");
-	size_t n = 0, i, limit = lim ? strtoul(lim, NULL, 10) : 50;
-	json_t *items;
-	int64_t next = 0;
+	size_t limit = (size_t)http_arg_int(r, "limit"), n = 0, total = 0, i;
+	json_t *items, *next = NULL;
 
-	if (limit == 0 || limit > 500)
-		limit = 50;
-	if (store_sync_list(st, r->org_id, before ? id_param(before) : 0, limit, &rows, &n))
+	if (store_sync_list(st, r->org_id, http_arg_int(r, "before"), limit + 1, &rows, &n) ||
+	    store_sync_count(st, r->org_id, &total)) {
+		store_sync_rows_free(rows, n);
 		return db_error(r, st);
+	}
 	items = json_array();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && i < limit; i++)
 		json_array_append_new(items, sync_json(&rows[i]));
-	if (n == limit)
-		next = rows[n - 1].id;
+	if (n > limit)
+		next = json_integer(rows[limit - 1].id);
 	store_sync_rows_free(rows, n);
 	return http_json(r, MHD_HTTP_OK,
-			 json_pack("{s:o, s:o}", "items", items, "nextBefore",
-				   next ? json_integer(next) : json_null()),
+			 json_pack("{s:o, s:o, s:o, s:I}", "items", items, "next",
+				   next ? http_next_link(r, "before", json_integer_value(next))
+					: json_null(),
+				   "nextBefore", next ? next : json_null(), "total", (json_int_t)total),
 			 NULL, NULL);
 }
 
@@ -407,7 +401,7 @@ static int get_report(struct http_req *r)
 	rep.limit = (size_t)-1;
 	if (store_sync_report(st, r->org_id, row.id, &rep)) {
 		rc = db_error(r, st);
-	} else if ((format && !strcmp(format, "csv")) || (accept && strstr(accept, "text/csv"))) {
+	} else if (format ? !strcmp(format, "csv") : accept && strstr(accept, "text/csv")) {
 		rc = report_csv(r, &rep);
 	} else {
 		rc = http_json(r, MHD_HTTP_OK,
@@ -598,9 +592,6 @@ static int delete_property_named(struct http_req *r, const char *name)
 	struct store *st = db(r);
 	int rc;
 
-	if (!name)
-		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-				  "name the property: DELETE /v1/properties/{name} or ?name=", NULL);
 	rc = store_property_delete(st, r->org_id, name);
 	if (rc == STORE_ENOTFOUND)
 		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such property", NULL);
@@ -683,24 +674,24 @@ static int state_of(const char *s)
 }
 
 /*
- * The page a list request asks for: ?limit (100 by default, 0 or past 1000
- * means 100) and ?offset (0 by default). Returns whether either was given.
+ * The page a list request asks for (?limit, ?offset, checked by the
+ * router) and what every page says besides its items: the offset, the
+ * total of the filtered list (cheap: lists are read from the in-memory
+ * snapshot) and the link to the next page, null on the last.
  */
-static bool page_args(struct http_req *r, size_t *limit, size_t *offset)
+static json_t *page_doc(struct http_req *r, json_t *items, size_t offset, size_t total)
 {
-	const char *lim = http_arg(r, "limit"), *after = http_arg(r, "offset");
+	size_t end = offset + json_array_size(items);
 
-	*limit = lim ? strtoul(lim, NULL, 10) : 100;
-	*offset = after ? strtoul(after, NULL, 10) : 0;
-	if (*limit == 0 || *limit > 1000)
-		*limit = 100;
-	return lim || after;
+	return json_pack("{s:o, s:I, s:I, s:o}", "items", items, "offset", (json_int_t)offset,
+			 "total", (json_int_t)total, "next",
+			 end < total ? http_next_link(r, "offset", (int64_t)end) : json_null());
 }
 
 static int list_members(struct http_req *r)
 {
 	const char *state = http_arg(r, "state"), *team = http_arg(r, "team");
-	size_t limit, offset;
+	size_t limit = (size_t)http_arg_int(r, "limit"), offset = (size_t)http_arg_int(r, "offset");
 	struct org_snapshot *snap;
 	const struct org *o;
 	uint32_t t = 0, i, n;
@@ -709,10 +700,6 @@ static int list_members(struct http_req *r)
 	json_t *items;
 	int want = state ? state_of(state) : -1, rc;
 
-	if (state && want < 0)
-		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-				  "state is created, invited, active or deactivated", NULL);
-	page_args(r, &limit, &offset);
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
@@ -724,21 +711,24 @@ static int list_members(struct http_req *r)
 		const uint32_t *maps = orgindex_team(&snap->index, t, &n);
 
 		in_team = calloc(o->nmembers + 1, 1);
-		for (i = 0; in_team && i < n; i++)
+		if (!in_team) {
+			orgcache_put(snap);
+			return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory",
+					  NULL);
+		}
+		for (i = 0; i < n; i++)
 			if (o->mappings[maps[i]].kind == MAPPING_MEMBER)
 				in_team[o->mappings[maps[i]].child] = 1;
 	}
 	items = json_array();
-	for (i = 0; i < o->nmembers && json_array_size(items) < limit; i++) {
+	for (i = 0; i < o->nmembers; i++) {
 		if ((want >= 0 && o->members[i].state != want) || (in_team && !in_team[i]))
 			continue;
-		if (seen++ < offset)
-			continue;
-		json_array_append_new(items, member_json(o, &o->members[i]));
+		if (seen++ >= offset && json_array_size(items) < limit)
+			json_array_append_new(items, member_json(o, &o->members[i]));
 	}
 	free(in_team);
-	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:o, s:I}", "items", items, "offset",
-						 (json_int_t)offset), NULL, NULL);
+	rc = http_json(r, MHD_HTTP_OK, page_doc(r, items, offset, seen), NULL, NULL);
 	orgcache_put(snap);
 	return rc;
 }
@@ -903,36 +893,23 @@ static int accept_invitation(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
 }
 
-/*
- * Pages as GET /v1/members does (limit, 100 by default and 1000 at most;
- * offset; the answer names its offset). A request with neither parameter
- * gets every team, and no offset, as before paging existed: clients that
- * read the whole list from one answer keep working.
- */
+/* Pages as GET /v1/members does, in the stored order of the teams. */
 static int list_teams(struct http_req *r)
 {
-	size_t limit, offset;
-	bool paged = page_args(r, &limit, &offset);
+	size_t limit = (size_t)http_arg_int(r, "limit"), offset = (size_t)http_arg_int(r, "offset");
 	struct org_snapshot *snap;
 	const struct org *o;
-	json_t *items, *doc;
-	size_t i, end;
+	json_t *items;
+	size_t i;
 	int rc;
 
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
-	end = o->nteams;
-	i = paged && offset < end ? offset : paged ? end : 0;
-	if (paged && end - i > limit)
-		end = i + limit;
 	items = json_array();
-	for (; i < end; i++)
+	for (i = offset; i < o->nteams && i - offset < limit; i++)
 		json_array_append_new(items, team_ref(&o->teams[i]));
-	doc = json_pack("{s:o}", "items", items);
-	if (paged)
-		json_object_set_new(doc, "offset", json_integer((json_int_t)offset));
-	rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
+	rc = http_json(r, MHD_HTTP_OK, page_doc(r, items, offset, o->nteams), NULL, NULL);
 	orgcache_put(snap);
 	return rc;
 }
@@ -991,77 +968,172 @@ out:
 
 static int get_openapi(struct http_req *r);
 
+/* --- the routes and their query parameters ----------------------------------------- */
+
+/* The most items a page holds (SPEC §6). */
+#define API_PAGE_MAX 500
+
+static const char *const sync_modes[] = { "full", "partial", NULL };
+static const char *const member_states[] = { "created", "invited", "active", "deactivated", NULL };
+static const char *const report_formats[] = { "json", "csv", NULL };
+
+#define PAGE_LIMIT(dflt)                                                                          \
+	{ .name = "limit", .type = HTTP_PARAM_INT, .min = 1, .max = API_PAGE_MAX, .def = dflt,    \
+	  .description = "items per page" }
+#define PAGE_OFFSET                                                                               \
+	{ .name = "offset", .type = HTTP_PARAM_INT, .min = 0, .max = HTTP_INT_MAX, .def = "0",    \
+	  .description = "items skipped before the page; the next link carries it" }
+
+static const struct http_param post_sync_params[] = {
+	{ .name = "mode", .type = HTTP_PARAM_ENUM, .values = sync_modes,
+	  .description = "full: the payload is the whole organization, absentees are removed; "
+			 "partial: upsert only. Absent: the mode of the settings" },
+	{ .name = "dryRun", .type = HTTP_PARAM_BOOL, .def = "false",
+	  .description = "plan and report without applying anything" },
+	{ NULL },
+};
+
+static const struct http_param list_syncs_params[] = {
+	PAGE_LIMIT("50"),
+	{ .name = "before", .type = HTTP_PARAM_CURSOR,
+	  .description = "only syncs older than this one: take it from the next link (or "
+			 "nextBefore) of the previous page" },
+	{ NULL },
+};
+
+static const struct http_param report_params[] = {
+	{ .name = "format", .type = HTTP_PARAM_ENUM, .values = report_formats,
+	  .description = "csv for text/csv, json for JSON; absent: by the Accept header (JSON "
+			 "unless it asks for text/csv)" },
+	{ NULL },
+};
+
+static const struct http_param delete_property_params[] = {
+	{ .name = "name", .type = HTTP_PARAM_STRING, .required = true,
+	  .description = "the property to delete" },
+	{ NULL },
+};
+
+static const struct http_param list_members_params[] = {
+	{ .name = "state", .type = HTTP_PARAM_ENUM, .values = member_states,
+	  .description = "only members in this state" },
+	{ .name = "team", .type = HTTP_PARAM_STRING,
+	  .description = "only members of the team with this externalTeamId" },
+	PAGE_LIMIT("100"),
+	PAGE_OFFSET,
+	{ NULL },
+};
+
+static const struct http_param list_teams_params[] = {
+	PAGE_LIMIT("100"),
+	PAGE_OFFSET,
+	{ NULL },
+};
+
 const struct route api_routes[] = {
-	{ "GET", "/healthz", get_healthz, false },
-	{ "GET", "/metrics", get_metrics, false },
-	{ "GET", "/v1/openapi.json", get_openapi, false },
-	{ "POST", "/v1/syncs", post_sync, true },
-	{ "GET", "/v1/syncs", list_syncs, true },
-	{ "GET", "/v1/syncs/{}", get_sync, true },
-	{ "GET", "/v1/syncs/{}/report", get_report, true },
-	{ "GET", "/v1/syncs/{}/plan", get_plan, true },
-	{ "POST", "/v1/syncs/{}/approve", approve_sync, true },
-	{ "POST", "/v1/syncs/{}/reject", reject_sync, true },
-	{ "GET", "/v1/settings", get_settings, true },
-	{ "PATCH", "/v1/settings", patch_settings, true },
-	{ "GET", "/v1/properties", list_properties, true },
-	{ "POST", "/v1/properties", post_property, true },
-	{ "DELETE", "/v1/properties", delete_property, true },
-	{ "DELETE", "/v1/properties/{}", delete_property_path, true },
-	{ "GET", "/v1/roles", get_roles, true },
-	{ "GET", "/v1/members", list_members, true },
-	{ "GET", "/v1/members/{}", get_member, true },
-	{ "GET", "/v1/members/{}/visible-teams", get_visible_teams, true },
-	{ "POST", "/v1/members/{}/invite", invite_member, true },
-	{ "GET", "/v1/teams", list_teams, true },
-	{ "GET", "/v1/teams/{}", get_team, true },
-	{ "POST", "/v1/invitations/{}/accept", accept_invitation, false },
+	{ "GET", "/healthz", get_healthz, false, NULL },
+	{ "GET", "/metrics", get_metrics, false, NULL },
+	{ "GET", "/v1/openapi.json", get_openapi, false, NULL },
+	{ "POST", "/v1/syncs", post_sync, true, post_sync_params },
+	{ "GET", "/v1/syncs", list_syncs, true, list_syncs_params },
+	{ "GET", "/v1/syncs/{id}", get_sync, true, NULL },
+	{ "GET", "/v1/syncs/{id}/report", get_report, true, report_params },
+	{ "GET", "/v1/syncs/{id}/plan", get_plan, true, NULL },
+	{ "POST", "/v1/syncs/{id}/approve", approve_sync, true, NULL },
+	{ "POST", "/v1/syncs/{id}/reject", reject_sync, true, NULL },
+	{ "GET", "/v1/settings", get_settings, true, NULL },
+	{ "PATCH", "/v1/settings", patch_settings, true, NULL },
+	{ "GET", "/v1/properties", list_properties, true, NULL },
+	{ "POST", "/v1/properties", post_property, true, NULL },
+	{ "DELETE", "/v1/properties", delete_property, true, delete_property_params },
+	{ "DELETE", "/v1/properties/{name}", delete_property_path, true, NULL },
+	{ "GET", "/v1/roles", get_roles, true, NULL },
+	{ "GET", "/v1/members", list_members, true, list_members_params },
+	{ "GET", "/v1/members/{externalMemberId}", get_member, true, NULL },
+	{ "GET", "/v1/members/{externalMemberId}/visible-teams", get_visible_teams, true, NULL },
+	{ "POST", "/v1/members/{externalMemberId}/invite", invite_member, true, NULL },
+	{ "GET", "/v1/teams", list_teams, true, list_teams_params },
+	{ "GET", "/v1/teams/{externalTeamId}", get_team, true, NULL },
+	{ "POST", "/v1/invitations/{token}/accept", accept_invitation, false, NULL },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
-/* The query parameters of the routes that take some, for the OpenAPI description. */
-static const struct {
-	const char *route; /* "METHOD pattern", as in the route table */
-	const char *name, *type, *description;
-} route_params[] = {
-	{ "POST /v1/syncs", "mode", "string", "full or partial; default from the settings" },
-	{ "POST /v1/syncs", "dryRun", "boolean", "plan and report without applying" },
-	{ "GET /v1/syncs", "limit", "integer", "syncs per page: 1 to 500, default 50" },
-	{ "GET /v1/syncs", "before", "integer", "only syncs older than this id (nextBefore)" },
-	{ "GET /v1/syncs/{}/report", "format", "string", "csv for text/csv; default JSON" },
-	{ "DELETE /v1/properties", "name", "string", "the property to delete" },
-	{ "GET /v1/members", "state", "string", "created, invited, active or deactivated" },
-	{ "GET /v1/members", "team", "string", "only members of this externalTeamId" },
-	{ "GET /v1/members", "limit", "integer", "members per page: 1 to 1000, default 100" },
-	{ "GET /v1/members", "offset", "integer", "members skipped before the page, default 0" },
-	{ "GET /v1/teams", "limit", "integer",
-	  "teams per page: 1 to 1000, default 100; with neither limit nor offset, every team "
-	  "and no offset field" },
-	{ "GET /v1/teams", "offset", "integer", "teams skipped before the page, default 0" },
-};
-
-/* The documented query parameters of the route named opid, or NULL when none. */
-static json_t *openapi_params(const char *opid)
+/* A parameter's schema: its type and what it accepts, its default in its own type. */
+static json_t *param_schema(const struct http_param *p)
 {
-	json_t *params = NULL;
-	size_t i;
+	json_t *schema = json_object(), *values;
+	const char *const *v;
 
-	for (i = 0; i < sizeof(route_params) / sizeof(route_params[0]); i++) {
-		if (strcmp(route_params[i].route, opid) != 0)
-			continue;
-		if (!params)
-			params = json_array();
+	switch (p->type) {
+	case HTTP_PARAM_BOOL:
+		json_object_set_new(schema, "type", json_string("boolean"));
+		if (p->def)
+			json_object_set_new(schema, "default", json_boolean(!strcmp(p->def, "true")));
+		break;
+	case HTTP_PARAM_INT:
+	case HTTP_PARAM_CURSOR:
+		json_object_set_new(schema, "type", json_string("integer"));
+		json_object_set_new(schema, "minimum",
+				    json_integer(p->type == HTTP_PARAM_INT ? p->min : 1));
+		json_object_set_new(schema, "maximum",
+				    json_integer(p->type == HTTP_PARAM_INT ? p->max : HTTP_INT_MAX));
+		if (p->def)
+			json_object_set_new(schema, "default", json_integer(strtoll(p->def, NULL, 10)));
+		break;
+	case HTTP_PARAM_ENUM:
+		values = json_array();
+		for (v = p->values; *v; v++)
+			json_array_append_new(values, json_string(*v));
+		json_object_set_new(schema, "type", json_string("string"));
+		json_object_set_new(schema, "enum", values);
+		if (p->def)
+			json_object_set_new(schema, "default", json_string(p->def));
+		break;
+	case HTTP_PARAM_STRING:
+		json_object_set_new(schema, "type", json_string("string"));
+		json_object_set_new(schema, "minLength", json_integer(1));
+		if (p->def)
+			json_object_set_new(schema, "default", json_string(p->def));
+		break;
+	}
+	return schema;
+}
+
+/*
+ * The parameters of a route: its path captures (always required), then
+ * its query parameters from the same table the router checks requests
+ * against. NULL when it has none.
+ */
+static json_t *openapi_params(const struct route *rt)
+{
+	json_t *params = json_array();
+	const struct http_param *p;
+	const char *s;
+
+	for (s = strchr(rt->pattern, '{'); s; s = strchr(s + 1, '{'))
 		json_array_append_new(params,
-				      json_pack("{s:s, s:s, s:b, s:s, s:{s:s}}", "name",
-						route_params[i].name, "in", "query", "required", 0,
-						"description", route_params[i].description, "schema",
-						"type", route_params[i].type));
+				      json_pack("{s:s%, s:s, s:b, s:s, s:{s:s, s:i}}", "name", s + 1,
+						strcspn(s + 1, "}"), "in", "path", "required", 1,
+						"description", "percent-encoded: an id may hold any "
+						"character, '/' included", "schema", "type",
+						"string", "minLength", 1));
+	for (p = rt->params; p && p->name; p++)
+		json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", p->name,
+							"in", "query", "required", p->required,
+							"description", p->description, "schema",
+							param_schema(p)));
+	if (!json_array_size(params)) {
+		json_decref(params);
+		return NULL;
 	}
 	return params;
 }
 
-/* The OpenAPI description, made from the route table so it cannot drift. */
+/*
+ * The OpenAPI description, made from the route table so it cannot drift.
+ * Query parameters other than those listed answer 400 on every route.
+ */
 static int get_openapi(struct http_req *r)
 {
 	json_t *paths = json_object();
@@ -1069,42 +1141,28 @@ static int get_openapi(struct http_req *r)
 
 	for (i = 0; i < api_nroutes; i++) {
 		const struct route *rt = &api_routes[i];
-		struct buf path;
-		const char *p;
 		json_t *item, *op, *params;
-		char lower[8];
+		char lower[8], opid[96];
 		size_t k;
-		int n = 0;
 
-		buf_init(&path);
-		for (p = rt->pattern; *p; p++) {
-			if (p[0] == '{' && p[1] == '}') {
-				buf_printf(&path, "{%s}", n++ ? "param" : "id");
-				p++;
-			} else {
-				buf_putc(&path, *p);
-			}
-		}
 		for (k = 0; k < sizeof(lower) - 1 && rt->method[k]; k++)
 			lower[k] = (char)(rt->method[k] | 0x20);
 		lower[k] = '\0';
-		item = json_object_get(paths, path.data);
+		item = json_object_get(paths, rt->pattern);
 		if (!item) {
 			item = json_object();
-			json_object_set_new(paths, path.data, item);
+			json_object_set_new(paths, rt->pattern, item);
 		}
-		char opid[96];
-
 		snprintf(opid, sizeof(opid), "%s %s", rt->method, rt->pattern);
 		op = json_pack("{s:s, s:{s:{s:s}}}", "operationId", opid, "responses", "default",
-			       "description", "JSON; errors as {\"error\":{code,message,details}}");
+			       "description", "JSON; errors as {\"error\":{code,message,details}}; an "
+			       "unknown query parameter or an invalid value: 400 bad_parameter");
 		if (rt->auth)
 			json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-		params = openapi_params(opid);
+		params = openapi_params(rt);
 		if (params)
 			json_object_set_new(op, "parameters", params);
 		json_object_set_new(item, lower, op);
-		buf_free(&path);
 	}
 	return http_json(r, MHD_HTTP_OK,
 			 json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.1.0",

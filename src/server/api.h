@@ -13,9 +13,10 @@
 
 struct route {
 	const char *method;
-	const char *pattern; /* "/v1/syncs/{}/approve": {} captures one segment */
+	const char *pattern;             /* "/v1/syncs/{id}/approve": {name} captures one segment */
 	int (*handler)(struct http_req *r);
-	bool auth;           /* needs an org API key */
+	bool auth;                       /* needs an org API key */
+	const struct http_param *params; /* the query parameters it takes; NULL: none */
 };
 
 extern const struct route api_routes[];

@@ -19,11 +19,9 @@
 #include "server/conntrack.h"
 #include "server/ratelimit.h"
 #include "server/service.h"
+#include "util/utf8.h"
 
-const char *http_arg(struct http_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
+const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
 
 const char *http_header(struct http_req *r, const char *name)
 {
@@ -99,33 +97,451 @@ json_t *http_report_details(const struct report *rep, size_t max)
 	return a;
 }
 
-/* --- routing ------------------------------------------------------------ */
+/* --- paths ------------------------------------------------------------------ */
 
-/* Matches path against pattern; captures go to r->params. 1 on match. */
-static int match(struct http_req *r, const char *pattern, const char *path)
+static int hex_digit(char c)
 {
-	char *store = r->param_store;
-	int n = 0;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
-	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
-			const char *end = strchr(path, '/');
-			size_t len = end ? (size_t)(end - path) : strlen(path);
+/*
+ * Percent-decodes s[0..len) into out (room for len + 1 bytes). -1 when an
+ * escape is broken ("%4", "%zz"), when the text would hold a NUL (an id
+ * with one could not be told from its prefix in C strings), or when it is
+ * not UTF-8 (ids are UTF-8 everywhere else).
+ */
+static int pct_decode(const char *s, size_t len, char *out)
+{
+	size_t i, n = 0;
 
-			if (!len || n == HTTP_MAX_PARAMS)
-				return 0;
-			memcpy(store, path, len);
-			store[len] = '\0';
-			r->params[n++] = store;
-			store += len + 1;
-			path += len;
-			pattern += 2;
-		} else if (*pattern++ != *path++) {
-			return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			out[n++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0)
+			return -1;
+		out[n++] = (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+		i += 2;
+	}
+	out[n] = '\0';
+	if (memchr(out, '\0', n) || utf8_valid_prefix(out, n) != n)
+		return -1;
+	return 0;
+}
+
+/* Appends s percent-encoded: only RFC 3986's unreserved characters stay as they are. */
+static void pct_encode(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			buf_putc(out, (char)c);
+		} else {
+			buf_putc(out, '%');
+			buf_putc(out, hex[c >> 4]);
+			buf_putc(out, hex[c & 15]);
 		}
 	}
-	return !*pattern && !*path;
 }
+
+/*
+ * Splits the path as sent on '/' and decodes each segment once, so that an
+ * id may hold any character, '/' included (GET /v1/members/a%2Fb is member
+ * "a/b"): the split comes before the decoding. A segment that does not
+ * decode is kept as NULL: it matches no literal, and a route that would
+ * capture it answers 400. -1 when the path cannot be a route's (it does not
+ * start with '/', or has more segments than any route); -2 out of memory.
+ */
+static int split_path(struct http_req *r)
+{
+	const char *p = r->path, *end;
+	char *out;
+
+	if (*p != '/')
+		return -1;
+	r->segment_store = malloc(strlen(p) + HTTP_MAX_SEGMENTS + 1);
+	if (!r->segment_store)
+		return -2;
+	out = r->segment_store;
+	while (*p == '/') {
+		p++;
+		if (r->nsegments == HTTP_MAX_SEGMENTS)
+			return -1;
+		end = p + strcspn(p, "/");
+		if (pct_decode(p, (size_t)(end - p), out) == 0) {
+			r->segments[r->nsegments] = out;
+			out += strlen(out) + 1;
+		}
+		r->nsegments++;
+		p = end;
+	}
+	return 0;
+}
+
+/*
+ * Matches the decoded segments against a pattern ("/v1/members/{id}": a
+ * segment in braces captures one non-empty segment into r->params). 1 on
+ * match; *bad then names the capture ("{id}") whose segment did not
+ * decode, or is NULL.
+ */
+static int match(struct http_req *r, const char *pattern, const char **bad)
+{
+	int i = 0, n = 0;
+
+	*bad = NULL;
+	while (*pattern == '/') {
+		const char *seg = ++pattern;
+		size_t len = strcspn(seg, "/");
+
+		pattern += len;
+		if (i == r->nsegments)
+			return 0;
+		if (seg[0] == '{') {
+			if (n == HTTP_MAX_PARAMS || (r->segments[i] && !r->segments[i][0]))
+				return 0;
+			if (!r->segments[i] && !*bad)
+				*bad = seg;
+			r->params[n++] = r->segments[i];
+		} else if (!r->segments[i] || strlen(r->segments[i]) != len ||
+			   memcmp(r->segments[i], seg, len) != 0) {
+			return 0;
+		}
+		i++;
+	}
+	return !*pattern && i == r->nsegments;
+}
+
+/* --- query parameters --------------------------------------------------------- */
+
+/* What a parameter accepts, for the messages of a refusal. */
+static void describe_param(struct buf *out, const struct http_param *p)
+{
+	const char *const *v;
+
+	switch (p->type) {
+	case HTTP_PARAM_BOOL:
+		buf_puts(out, "true or false");
+		break;
+	case HTTP_PARAM_INT:
+		buf_printf(out, "an integer from %" PRId64 " to %" PRId64, p->min, p->max);
+		break;
+	case HTTP_PARAM_ENUM:
+		buf_puts(out, "one of ");
+		for (v = p->values; *v; v++)
+			buf_printf(out, "%s%s", v == p->values ? "" : ", ", *v);
+		break;
+	case HTTP_PARAM_STRING:
+		buf_puts(out, "text");
+		break;
+	case HTTP_PARAM_CURSOR:
+		buf_puts(out, "the cursor of a previous page's next link");
+		break;
+	}
+}
+
+/* Parses a whole string of decimal digits (no sign, no space) within min..max. */
+static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
+		return -1;
+	for (; *s; s++)
+		v = v * 10 + (*s - '0');
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Checks a decoded value against its parameter; fills q->num. */
+static int check_value(const struct http_param *p, struct http_query *q)
+{
+	const char *const *v;
+
+	switch (p->type) {
+	case HTTP_PARAM_BOOL:
+		return !strcmp(q->value, "true") || !strcmp(q->value, "false") ? 0 : -1;
+	case HTTP_PARAM_INT:
+		return parse_int(q->value, p->min, p->max, &q->num);
+	case HTTP_PARAM_CURSOR:
+		return parse_int(q->value, 1, HTTP_INT_MAX, &q->num);
+	case HTTP_PARAM_ENUM:
+		for (v = p->values; *v; v++)
+			if (!strcmp(q->value, *v))
+				return 0;
+		return -1;
+	case HTTP_PARAM_STRING:
+		return 0;
+	}
+	return -1;
+}
+
+struct query_check {
+	struct http_req *r;
+	const struct http_param *params; /* the route's, or NULL */
+	char *store;                     /* where decoded names and values go */
+	json_t *details;                 /* [{field, message}] of the refusals */
+	struct buf message;              /* the first refusal */
+};
+
+/* A printable name for a parameter in a refusal: decoded, else as sent when that is UTF-8. */
+static const char *field_name(const char *decoded, const char *raw)
+{
+	if (decoded)
+		return decoded;
+	return utf8_valid_prefix(raw, strlen(raw)) == strlen(raw) ? raw : "";
+}
+
+__attribute__((format(printf, 3, 4)))
+static void refuse_param(struct query_check *qc, const char *field, const char *fmt, ...)
+{
+	struct buf msg;
+	va_list ap;
+
+	buf_init(&msg);
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	/* A name or value quoted back is cut to a few dozen bytes, between characters. */
+	if (json_array_size(qc->details) < 10)
+		json_array_append_new(qc->details, json_pack("{s:s%, s:s}", "field", field,
+							     utf8_cut(field, strlen(field) > 64 ? 64 : strlen(field)),
+							     "message", msg.data ? msg.data : ""));
+	if (!qc->message.len)
+		buf_puts(&qc->message, msg.data ? msg.data : "");
+	buf_free(&msg);
+}
+
+/* The names a route takes, for a refusal of another. */
+static void list_params(struct buf *out, const struct http_param *params)
+{
+	const struct http_param *p;
+
+	if (!params || !params->name) {
+		buf_puts(out, "this route takes no query parameters");
+		return;
+	}
+	buf_puts(out, "this route takes ");
+	for (p = params; p->name; p++)
+		buf_printf(out, "%s%s", p == params ? "" : ", ", p->name);
+}
+
+/* A value quoted back in a refusal: at most 40 bytes, cut between characters. */
+static int quoted_len(const char *v)
+{
+	return (int)utf8_cut(v, strlen(v) > 40 ? 40 : strlen(v));
+}
+
+/* Checks one argument (MHD_get_connection_values iterator; name and value as sent). */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_check *qc = cls;
+	struct http_req *r = qc->r;
+	const struct http_param *p = NULL;
+	struct http_query q = { 0 };
+	char *name = qc->store;
+	struct buf what;
+	int i;
+
+	(void)kind;
+	buf_init(&what);
+	if (pct_decode(key, strlen(key), name) < 0) {
+		refuse_param(qc, field_name(NULL, key), "a parameter name is not valid percent-encoded "
+			     "UTF-8 (a %%00, or a broken escape)");
+		goto out;
+	}
+	qc->store += strlen(name) + 1;
+	for (i = 0; qc->params && qc->params[i].name; i++)
+		if (!strcmp(qc->params[i].name, name))
+			p = &qc->params[i];
+	if (!p) {
+		list_params(&what, qc->params);
+		refuse_param(qc, name, "unknown parameter '%s': %s", name, what.data);
+		goto out;
+	}
+	describe_param(&what, p);
+	for (i = 0; i < r->nquery; i++)
+		if (r->query[i].param == p) {
+			refuse_param(qc, name, "%s is given twice: give it once (%s)", name, what.data);
+			goto out;
+		}
+	if (!value || !*value) {
+		refuse_param(qc, name, "%s needs a value: %s", name, what.data);
+		goto out;
+	}
+	q.param = p;
+	q.value = qc->store;
+	if (pct_decode(value, strlen(value), qc->store) < 0) {
+		refuse_param(qc, name, "%s is not valid percent-encoded UTF-8 (a %%00, or a broken "
+			     "escape): %s", name, what.data);
+		goto out;
+	}
+	qc->store += strlen(q.value) + 1;
+	if (check_value(p, &q) < 0) {
+		refuse_param(qc, name, "%s is %s, not '%.*s'", name, what.data, quoted_len(q.value),
+			     q.value);
+		goto out;
+	}
+	if (r->nquery < HTTP_MAX_QUERY)
+		r->query[r->nquery++] = q;
+out:
+	buf_free(&what);
+	return MHD_YES;
+}
+
+/* Adds up the bytes of a request's headers or query arguments. */
+static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	size_t *sum = cls;
+
+	(void)kind;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " / "=&", CRLF */
+	return MHD_YES;
+}
+
+/*
+ * Checks the query against the route's table (SPEC §6): every name known,
+ * each given once, with a value of its type; required ones present. Answers
+ * 400 bad_parameter naming each parameter at fault (returns != -1), or
+ * keeps the decoded arguments in r->query and returns -1.
+ */
+static int check_query(struct http_req *r, const struct http_param *params)
+{
+	struct query_check qc = { r, params, NULL, json_array(), { NULL, 0, 0 } };
+	const struct http_param *p;
+	size_t size = 1;
+	int rc = -1, i;
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_length, &size);
+	r->query_store = malloc(size);
+	if (!r->query_store || !qc.details) {
+		rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+		goto out;
+	}
+	qc.store = r->query_store;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &qc);
+	for (p = params; p && p->name; p++) {
+		if (!p->required)
+			continue;
+		for (i = 0; i < r->nquery && r->query[i].param != p; i++)
+			;
+		if (i == r->nquery)
+			refuse_param(&qc, p->name, "%s is required", p->name);
+	}
+	if (json_array_size(qc.details)) {
+		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", qc.message.data, qc.details);
+		qc.details = NULL;
+	}
+out:
+	json_decref(qc.details);
+	buf_free(&qc.message);
+	return rc;
+}
+
+/* The argument the request gave for name, or NULL. */
+static const struct http_query *given(struct http_req *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->nquery; i++)
+		if (!strcmp(r->query[i].param->name, name))
+			return &r->query[i];
+	return NULL;
+}
+
+/* The route's description of name, or NULL. */
+static const struct http_param *param_of(struct http_req *r, const char *name)
+{
+	const struct http_param *p;
+
+	for (p = r->route ? r->route->params : NULL; p && p->name; p++)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+const char *http_arg(struct http_req *r, const char *name)
+{
+	const struct http_query *q = given(r, name);
+	const struct http_param *p;
+
+	if (q)
+		return q->value;
+	p = param_of(r, name);
+	return p ? p->def : NULL;
+}
+
+int64_t http_arg_int(struct http_req *r, const char *name)
+{
+	const struct http_query *q = given(r, name);
+	const char *def = http_arg(r, name);
+
+	return q ? q->num : def ? strtoll(def, NULL, 10) : 0;
+}
+
+bool http_arg_bool(struct http_req *r, const char *name)
+{
+	const char *v = http_arg(r, name);
+
+	return v && !strcmp(v, "true");
+}
+
+bool http_arg_given(struct http_req *r, const char *name)
+{
+	return given(r, name) != NULL;
+}
+
+json_t *http_next_link(struct http_req *r, const char *name, int64_t value)
+{
+	const struct http_param *p;
+	const struct http_query *q;
+	struct buf url;
+	json_t *link;
+	int i;
+
+	buf_init(&url);
+	for (i = 0; i < r->nsegments; i++) {
+		buf_putc(&url, '/');
+		pct_encode(&url, r->segments[i] ? r->segments[i] : "");
+	}
+	buf_putc(&url, '?');
+	for (p = r->route ? r->route->params : NULL; p && p->name; p++) {
+		if (!strcmp(p->name, name) || !(q = given(r, p->name)))
+			continue;
+		buf_printf(&url, "%s=", p->name);
+		pct_encode(&url, q->value);
+		buf_putc(&url, '&');
+	}
+	buf_printf(&url, "%s=%" PRId64, name, value);
+	link = url.data ? json_string(url.data) : NULL;
+	buf_free(&url);
+	return link ? link : json_null();
+}
+
+json_t *http_time(int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char text[40], stamp[48];
+
+	if (ms <= 0 || !gmtime_r(&secs, &tm) || !strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm))
+		return json_null();
+	snprintf(stamp, sizeof(stamp), "%s.%03dZ", text, (int)(ms % 1000));
+	return json_string(stamp);
+}
+
+/* --- routing ------------------------------------------------------------------ */
 
 static int authenticate(struct http_req *r)
 {
@@ -178,29 +594,48 @@ static int rate_limit(struct http_req *r)
 			 MHD_HTTP_HEADER_RETRY_AFTER, secs);
 }
 
+/* 400 naming the path parameter (capture "{name}" of the pattern) that did not decode. */
+static int bad_segment(struct http_req *r, const char *capture)
+{
+	int len = (int)strcspn(capture + 1, "}");
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "the path segment %.*s is not valid percent-encoded UTF-8 (a %%00, "
+		 "or a broken escape)", len, capture + 1);
+	return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_path", msg,
+			  json_pack("[{s:s%, s:s}]", "field", capture + 1, (size_t)len, "message",
+				    "percent-encoded UTF-8, without %00"));
+}
+
 static int route(struct http_req *r)
 {
 	struct buf allow;
+	const char *bad;
 	size_t i;
 	int rc;
 
 	buf_init(&allow);
-	r->param_store = malloc(strlen(r->path) + HTTP_MAX_PARAMS + 1);
-	if (!r->param_store)
+	rc = split_path(r);
+	if (rc == -2)
 		return MHD_NO;
-	for (i = 0; i < api_nroutes; i++) {
+	for (i = 0; rc == 0 && i < api_nroutes; i++) {
 		const struct route *rt = &api_routes[i];
 
-		if (!match(r, rt->pattern, r->path))
+		if (!match(r, rt->pattern, &bad))
 			continue;
 		if (strcmp(rt->method, r->method) != 0) {
 			buf_printf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
 			continue;
 		}
 		buf_free(&allow);
+		r->route = rt;
 		if (rt->auth && (rc = authenticate(r)) != -1)
 			return rc;
 		if (rt->auth && (rc = rate_limit(r)) != -1)
+			return rc;
+		if (bad)
+			return bad_segment(r, bad);
+		if ((rc = check_query(r, rt->params)) != -1)
 			return rc;
 		return rt->handler(r);
 	}
@@ -219,30 +654,69 @@ static int route(struct http_req *r)
 
 /* --- requests ----------------------------------------------------------- */
 
+/* Refuses the multipart body (the sync route answers 400 with why); its parts are dropped. */
+__attribute__((format(printf, 2, 3)))
+static void refuse_parts(struct http_req *r, const char *fmt, ...)
+{
+	va_list ap;
+	int i;
+
+	va_start(ap, fmt);
+	vsnprintf(r->part_error, sizeof(r->part_error), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < HTTP_MAX_PARTS; i++)
+		buf_free(&r->parts[i].data);
+}
+
+/*
+ * Collects the parts of a multipart body. Only the parts of a sync are
+ * taken, each once: any other name, or a name seen again, refuses the body
+ * (two members parts must not be read as one file). libmicrohttpd reports
+ * a part in pieces at growing offsets; the first piece, at offset 0, may be
+ * empty and then be followed by another piece at offset 0 of the same part,
+ * so that a part begins at offset 0 unless the part being read has no bytes
+ * yet. An empty part followed by one of the same name thus reads as one
+ * part: the same bytes either way.
+ */
 static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
 			       const char *filename, const char *content_type,
 			       const char *encoding, const char *data, uint64_t off, size_t size)
 {
 	struct http_req *r = cls;
-	struct http_part *p = NULL;
+	struct http_part *p;
 	int i;
 
 	(void)kind;
 	(void)filename;
 	(void)content_type;
 	(void)encoding;
-	(void)off;
-	if (!key)
-		return MHD_YES; /* a part without a name (no Content-Disposition name=): ignored */
-	for (i = 0; i < r->nparts; i++)
-		if (strcmp(r->parts[i].name, key) == 0)
-			p = &r->parts[i];
-	if (!p) {
-		if (r->nparts == HTTP_MAX_PARTS || strlen(key) >= sizeof(p->name))
-			return MHD_YES; /* an unknown extra part: ignored */
-		p = &r->parts[r->nparts++];
-		snprintf(p->name, sizeof(p->name), "%s", key);
-		buf_init(&p->data);
+	if (r->part_error[0])
+		return MHD_YES; /* read to the end, to answer 400 in JSON */
+	if (!key) {
+		refuse_parts(r, "a part has no name: expected members, teams, teamsMappings");
+		return MHD_YES;
+	}
+	for (i = 0; i < HTTP_MAX_PARTS && strcmp(key, http_part_names[i]) != 0; i++)
+		;
+	if (i == HTTP_MAX_PARTS) {
+		size_t len = strlen(key) > 40 ? 40 : strlen(key);
+
+		if (utf8_valid_prefix(key, len) == len)
+			refuse_parts(r, "unknown part '%.*s': expected members, teams, teamsMappings",
+				     (int)utf8_cut(key, len), key);
+		else
+			refuse_parts(r, "a part's name is not UTF-8: expected members, teams, "
+				     "teamsMappings");
+		return MHD_YES;
+	}
+	p = &r->parts[i];
+	if (off == 0 && !(i == r->part_current && p->data.len == 0)) {
+		if (p->present) {
+			refuse_parts(r, "the part %s is sent twice: send each part once", key);
+			return MHD_YES;
+		}
+		p->present = true;
+		r->part_current = i;
 	}
 	if (size && buf_append(&p->data, data, size) < 0)
 		return MHD_NO;
@@ -281,6 +755,7 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 	r->method = method;
 	r->path = url;
 	r->started_ns = now_ns();
+	r->part_current = -1;
 	buf_init(&r->body);
 	rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
 	if (rid && strlen(rid) < sizeof(r->request_id) && strspn(rid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == strlen(rid)) {
@@ -301,21 +776,80 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 	return r;
 }
 
-/* Adds up the bytes of a request's headers or query arguments. */
-static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char *key,
-				  const char *value)
+/* How often the headers that frame a request or carry its credentials appear. */
+struct framing {
+	int authorization, content_length, transfer_encoding;
+	bool other_coding; /* a Transfer-Encoding other than chunked alone */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
 {
-	size_t *sum = cls;
+	struct framing *f = cls;
 
 	(void)kind;
-	*sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " / "=&", CRLF */
+	if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+		f->authorization++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->content_length++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->transfer_encoding++;
+		if (!value || strcasecmp(value, "chunked") != 0)
+			f->other_coding = true;
+	}
 	return MHD_YES;
+}
+
+/* Answers a request whose framing cannot be trusted, and closes its connection. */
+static int close_with_error(struct http_req *r, unsigned status, const char *code, const char *message)
+{
+	return http_json(r, status,
+			 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", code, "message", message,
+				   "details"),
+			 MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/*
+ * Refuses a request whose headers disagree about where its body ends, or
+ * which carries two sets of credentials: a proxy in front may have read it
+ * otherwise (request smuggling), or checked the other key. libmicrohttpd
+ * 0.9.75 takes all of these as they come: with Transfer-Encoding it ignores
+ * Content-Length, of two Content-Length headers it reads the first, of two
+ * Authorization headers it hands out the first, and a Transfer-Encoding
+ * other than chunked it reads as a body that ends when the connection
+ * does. The connection is closed after the answer: what follows on it
+ * cannot be told apart from the body. -1 to go on.
+ */
+static int refuse_framing_early(struct http_req *r)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.authorization > 1)
+		return close_with_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+				      "the request has more than one Authorization header: send "
+				      "one API key");
+	if (f.content_length && f.transfer_encoding)
+		return close_with_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+				      "the request has both Content-Length and Transfer-Encoding: "
+				      "send one of them");
+	if (f.content_length > 1 || f.transfer_encoding > 1)
+		return close_with_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+				      f.content_length > 1 ? "the request has more than one "
+				      "Content-Length header" : "the request has more than one "
+				      "Transfer-Encoding header");
+	if (f.other_coding)
+		return close_with_error(r, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+				      "the only Transfer-Encoding read is chunked: send the body "
+				      "chunked or with Content-Length");
+	return -1;
 }
 
 /*
  * Refuses, before any of its body is read, a request whose URL, headers or
- * announced body are over the limits; -1 to go on. What libmicrohttpd's
- * per-connection memory cannot hold at all it refuses itself.
+ * announced body are over the limits, or whose framing is ambiguous; -1 to
+ * go on. What libmicrohttpd's per-connection memory cannot hold at all it
+ * refuses itself.
  */
 static int refuse_early(struct http_req *r)
 {
@@ -323,6 +857,7 @@ static int refuse_early(struct http_req *r)
 	size_t url = strlen(r->path), headers = 0;
 	const char *len;
 	char msg[160];
+	int rc;
 
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_length, &url);
 	if (url > HTTP_MAX_URL) {
@@ -336,6 +871,8 @@ static int refuse_early(struct http_req *r)
 		return http_error(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", msg,
 				  NULL);
 	}
+	if ((rc = refuse_framing_early(r)) != -1)
+		return rc;
 	len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && strtoull(len, NULL, 10) > cfg->max_body) {
 		r->too_large = true;
@@ -392,13 +929,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return (enum MHD_Result)route(r);
 }
 
-/* The path as it may be logged: an invitation token is a secret. */
-static const char *loggable_path(const char *path)
+/*
+ * The path as it may be logged: an invitation token is a secret. The
+ * decoded segments are what is matched, so that no spelling of the path
+ * ("/v1/%69nvitations/...") slips a token into the log.
+ */
+static const char *loggable_path(const struct http_req *r)
 {
 	static const char prefix[] = "/v1/invitations/";
 
-	return strncmp(path, prefix, sizeof(prefix) - 1) == 0 ? "/v1/invitations/{token}/accept"
-							       : path;
+	if ((r->nsegments >= 2 && r->segments[0] && r->segments[1] && !strcmp(r->segments[0], "v1") &&
+	     !strcmp(r->segments[1], "invitations")) ||
+	    strncmp(r->path, prefix, sizeof(prefix) - 1) == 0)
+		return "/v1/invitations/{token}/accept";
+	return r->path;
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **state,
@@ -419,14 +963,15 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	if (!svc->cfg.quiet)
 		fprintf(stderr, "{\"ts\":%" PRIu64 ",\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
 			"\"status\":%d,\"ms\":%.3f,\"org\":%" PRId64 "}\n",
-			service_now_ms(), r->request_id, r->method, loggable_path(r->path), r->status,
+			service_now_ms(), r->request_id, r->method, loggable_path(r), r->status,
 			(double)(now_ns() - r->started_ns) / 1e6, r->org_id);
 	if (r->post)
 		MHD_destroy_post_processor(r->post);
-	for (i = 0; i < r->nparts; i++)
+	for (i = 0; i < HTTP_MAX_PARTS; i++)
 		buf_free(&r->parts[i].data);
 	buf_free(&r->body);
-	free(r->param_store);
+	free(r->segment_store);
+	free(r->query_store);
 	free(r);
 	*state = NULL;
 }
@@ -619,6 +1164,20 @@ static void start_failed(struct service *svc, bool tls)
 		"machine)\n", svc->cfg.listen);
 }
 
+/*
+ * libmicrohttpd would percent-decode the whole path before the request is
+ * seen, which makes "a%2Fb" and "a/b" one path: the path and the query are
+ * kept as sent, and split_path() and check_query() decode each segment and
+ * each argument once, after splitting. ('+' in a query is still a space:
+ * libmicrohttpd turns it before this is called.)
+ */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
 /* --- the daemon ---------------------------------------------------------- */
 
 /*
@@ -684,6 +1243,7 @@ int http_start(struct service *svc)
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory(&svc->cfg),
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, svc,
 		MHD_OPTION_NOTIFY_COMPLETED, on_done, svc,
+		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, svc->tls_cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, svc->tls_key_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,

@@ -1,9 +1,10 @@
 /*
  * http: the service's HTTP edge on libmicrohttpd (epoll, thread pool).
  * It owns connections and requests: reads bodies within the size limit,
- * routes by method and path, authenticates API keys, and writes JSON
- * responses and errors in the shape of SPEC §6. Handlers (api.c) see a
- * complete request and answer through the http_* helpers.
+ * routes by method and path, authenticates API keys, checks every query
+ * parameter against the route's table, and writes JSON responses and
+ * errors in the shape of SPEC §6. Handlers (api.c) see a complete,
+ * validated request and answer through the http_* helpers.
  */
 #ifndef ORGSYNC_HTTP_H
 #define ORGSYNC_HTTP_H
@@ -18,28 +19,87 @@
 
 struct service;
 
-/* HTTP_MAX_URL: the path and query string together, in bytes; longer gets 414. */
-enum { HTTP_MAX_PARAMS = 4, HTTP_MAX_PARTS = 4, HTTP_MAX_URL = 4096 };
+/*
+ * HTTP_MAX_URL: the path and query string together, in bytes; longer gets 414.
+ * HTTP_MAX_SEGMENTS: path segments; no route has more, so a longer path is 404.
+ * HTTP_MAX_QUERY: query arguments a request keeps; no route takes more.
+ */
+enum {
+	HTTP_MAX_PARAMS = 4,
+	HTTP_MAX_PARTS = 3,
+	HTTP_MAX_URL = 4096,
+	HTTP_MAX_SEGMENTS = 8,
+	HTTP_MAX_QUERY = 8,
+};
 
-/* A multipart/form-data part, fully read. */
+/* The largest integer a query parameter may take: exact in a JSON number (2^53 - 1). */
+#define HTTP_INT_MAX INT64_C(9007199254740991)
+
+/* How a query parameter's value is read; anything else answers 400 (SPEC §6). */
+enum http_param_type {
+	HTTP_PARAM_BOOL,   /* exactly "true" or "false" */
+	HTTP_PARAM_INT,    /* decimal digits only, min..max */
+	HTTP_PARAM_ENUM,   /* one of values, exactly */
+	HTTP_PARAM_STRING, /* any UTF-8 text */
+	HTTP_PARAM_CURSOR, /* a position a previous page handed out in its next link */
+};
+
+/*
+ * One query parameter of a route: the single description that the router
+ * checks requests against and the OpenAPI document is made from. A route's
+ * table ends with an entry whose name is NULL.
+ */
+struct http_param {
+	const char *name;
+	enum http_param_type type;
+	int64_t min, max;          /* HTTP_PARAM_INT */
+	const char *const *values; /* HTTP_PARAM_ENUM: NULL-terminated */
+	const char *def;           /* the value when absent, as it would be written; NULL: none */
+	bool required;
+	const char *description;
+};
+
+/* A query argument the request gave, checked against its http_param. */
+struct http_query {
+	const struct http_param *param;
+	const char *value; /* percent-decoded, owned by the request */
+	int64_t num;       /* HTTP_PARAM_INT and HTTP_PARAM_CURSOR */
+};
+
+/*
+ * A part of a multipart/form-data body, fully read. A body may only have
+ * the parts of a sync (SPEC §6), each once: http_part_names, in the order
+ * of http_req.parts.
+ */
 struct http_part {
-	char name[32];
+	bool present;
 	struct buf data;
 };
+
+extern const char *const http_part_names[HTTP_MAX_PARTS];
+
+struct route;
 
 struct http_req {
 	struct service *svc;
 	struct MHD_Connection *conn;
 	const char *method;
-	const char *path;
-	const char *params[HTTP_MAX_PARAMS]; /* {id} captures, owned by the request */
-	char *param_store;
+	const char *path;                    /* as sent: still percent-encoded */
+	const struct route *route;           /* the route matched, once routed */
+	const char *params[HTTP_MAX_PARAMS]; /* {name} captures, decoded, owned by the request */
+	const char *segments[HTTP_MAX_SEGMENTS]; /* the path's segments, decoded (NULL: invalid) */
+	int nsegments;
+	char *segment_store;
+	struct http_query query[HTTP_MAX_QUERY];
+	int nquery;
+	char *query_store;
 	int64_t org_id;                      /* authenticated org, 0 when none */
 	char request_id[40];
 	struct buf body;
-	struct http_part parts[HTTP_MAX_PARTS];
-	int nparts;
+	struct http_part parts[HTTP_MAX_PARTS]; /* by position in http_part_names */
 	struct MHD_PostProcessor *post;
+	int part_current;                    /* the part being read, -1 before the first */
+	char part_error[160];                /* why the parts cannot be used; "" when they can */
 	void *track;                         /* the connection's conntrack record, or NULL */
 	bool too_large;
 	bool multipart;
@@ -47,8 +107,23 @@ struct http_req {
 	uint64_t started_ns;
 };
 
-/* A query-string argument (NULL when absent). */
+/*
+ * The route's query parameters, already checked: the value given, else the
+ * parameter's default (NULL when it has none). http_arg_int() and
+ * http_arg_bool() read integers (and cursors) and booleans the same way;
+ * http_arg_given() tells whether the request named the parameter at all.
+ */
 const char *http_arg(struct http_req *r, const char *name);
+int64_t http_arg_int(struct http_req *r, const char *name);
+bool http_arg_bool(struct http_req *r, const char *name);
+bool http_arg_given(struct http_req *r, const char *name);
+/*
+ * The relative URL of the next page of a list (a JSON string): this
+ * request's path and arguments, the paging argument `name` set to value.
+ */
+json_t *http_next_link(struct http_req *r, const char *name, int64_t value);
+/* A time (milliseconds since the epoch) in RFC 3339, UTC ("2026-12-04T18:21:17.123Z"); 0: null. */
+json_t *http_time(int64_t ms);
 /* A request header (NULL when absent). */
 const char *http_header(struct http_req *r, const char *name);
 
