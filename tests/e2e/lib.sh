@@ -388,11 +388,37 @@ expect_count() {
 	fi
 }
 
-# member_count [QUERY]: the number of members listed (up to 1000).
+# list_all PATH [FILE]: reads a list from PATH to its last page, following
+# each page's next link; FILE (default $TMP/list.all) gets every item, one
+# compact JSON a line, and LIST_PAGES the number of pages. Fails the case
+# (and returns 1) when a page does not answer 200 or the links never end.
+LIST_PAGES=0
+list_all() {
+	local path=$1 out=${2:-$TMP/list.all}
+	: >"$out"
+	LIST_PAGES=0
+	while [ "$path" != null ]; do
+		req GET "$path"
+		if [ "$STATUS" != 200 ]; then
+			fail "GET $path (page $((LIST_PAGES + 1))): expected 200, got $STATUS"
+			note "$BODY"
+			return 1
+		fi
+		jq -c '.items[]' "$BODY" >>"$out"
+		path=$(jqr .next)
+		LIST_PAGES=$((LIST_PAGES + 1))
+		if [ "$LIST_PAGES" -gt 10000 ]; then
+			fail "GET $1: the next links did not end after 10000 pages"
+			return 1
+		fi
+	done
+}
+
+# member_count [QUERY]: the number of members listed, every page.
 member_count() {
 	local q=${1:-}
-	req GET "/v1/members?limit=1000${q:+&$q}"
-	jqr '.items | length'
+	list_all "/v1/members?limit=500${q:+&$q}" "$TMP/members.all"
+	wc -l <"$TMP/members.all" | tr -d ' '
 }
 
 # --- fixtures: small orgs as CSV files ---------------------------------------------------

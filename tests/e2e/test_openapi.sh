@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GET /v1/openapi.json is kept true (SPEC §6): it documents every route the
 # spec lists, every documented path and method answers (neither 404 nor
-# 405, real ids substituted), and the documented security matches what the
-# server asks for.
+# 405, real ids substituted), every documented query parameter is accepted
+# and an undocumented one refused, route by route, and the documented
+# security matches what the server asks for.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -61,18 +62,18 @@ concrete() {
 	echo "$path"
 }
 
-# call_documented METHOD PATH: the request a client would make.
+# call_documented METHOD PATH [QUERY]: the request a client would make (QUERY: "?a=b").
 call_documented() {
 	case "$1 $2" in
 	"POST /v1/syncs")
-		push_csv "$O" '?mode=partial'
+		push_csv "$O" "${3:-?mode=partial}"
 		local pushed=$STATUS
 		[ -n "$SYNC" ] && wait_sync "$SYNC" # one at a time: the next POST must not meet it
 		STATUS=$pushed
 		;;
-	"PATCH /v1/settings") req_json PATCH "$2" '{}' ;;
-	"POST /v1/properties") req_json POST "$2" '{"name":"documented"}' ;;
-	*) req "$1" "$2" ;;
+	"PATCH /v1/settings") req_json PATCH "$2${3:-}" '{}' ;;
+	"POST /v1/properties") req_json POST "$2${3:-}" '{"name":"documented"}' ;;
+	*) req "$1" "$2${3:-}" ;;
 	esac
 }
 
@@ -87,6 +88,91 @@ while read -r method path; do
 	esac
 done <"$TMP/documented"
 expect_true "routes tried" "$n >= 21" <(echo null)
+
+# The documented query parameters: "METHOD PATH NAME TYPE MINIMUM FIRST-ENUM-VALUE" lines.
+jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[] | (.key | ascii_upcase) as $m |
+	(.value.parameters // [])[] | select(.in == "query") |
+	"\($m) \($p) \(.name) \(.schema.type) \(.schema.minimum // "-") \((.schema.enum // ["-"])[0])"' \
+	"$TMP/openapi.json" | sed -E 's/\{[^}]*\}/{}/g' >"$TMP/query"
+
+# a_value NAME TYPE MINIMUM FIRST-ENUM-VALUE: a value of the parameter's schema that makes sense.
+a_value() {
+	case "$1:$2" in
+	team:*) echo T1 ;;
+	name:*) echo qparam ;;
+	mode:*) echo partial ;;
+	dryRun:*) echo true ;;
+	*:boolean) echo false ;;
+	*:integer) echo "$3" ;;
+	*) echo "$4" ;;
+	esac
+}
+
+t "every query parameter is documented with a schema: type, and bounds or values"
+expect_true "GET /v1/syncs, GET /v1/members and GET /v1/teams document limit" \
+	'[.paths["/v1/syncs", "/v1/members", "/v1/teams"].get.parameters[] | select(.name == "limit")] | length == 3' "$TMP/openapi.json"
+expect_true "limit is 1..500" \
+	'[.paths[][].parameters[]? | select(.name == "limit") | .schema | .type == "integer" and .minimum == 1 and .maximum == 500] | all' "$TMP/openapi.json"
+expect_true "dryRun is a boolean, false by default" \
+	'.paths["/v1/syncs"].post.parameters[] | select(.name == "dryRun") | .schema == {"type":"boolean","default":false}' "$TMP/openapi.json"
+expect_true "mode is full or partial" \
+	'.paths["/v1/syncs"].post.parameters[] | select(.name == "mode") | .schema.enum == ["full","partial"]' "$TMP/openapi.json"
+expect_true "state lists the states" \
+	'.paths["/v1/members"].get.parameters[] | select(.name == "state") | .schema.enum == ["created","invited","active","deactivated"]' "$TMP/openapi.json"
+expect_true "every query parameter has a type and a description" \
+	'[.paths[][].parameters[]? | select(.in == "query") | (.schema.type | type) == "string" and (.description | length) > 0] | all' "$TMP/openapi.json"
+expect_true "every path parameter is in: path, required, and named in the path" \
+	'[.paths | to_entries[] | .key as $p | .value[].parameters[]? | select(.in == "path") | .name as $n | .required == true and ($p | contains("{" + $n + "}"))] | all' "$TMP/openapi.json"
+expect_true "every {name} of a path is declared" \
+	'[.paths | to_entries[] | .key as $p | .value[] | [.parameters[]? | select(.in == "path") | .name] as $declared |
+	  [$p | scan("\\{([^}]*)\\}") | .[0]] | all(. as $n | $declared | index($n))] | all' "$TMP/openapi.json"
+expect_ne "query parameters documented" 0 "$(wc -l <"$TMP/query")"
+
+t "every documented query parameter is accepted, route by route (each alone, then all at once)"
+req_json POST /v1/properties '{"name":"qparam"}'
+prev=
+while read -r method path name type min first; do
+	value=$(a_value "$name" "$type" "$min" "$first")
+	[ "$name" = name ] && req_json POST /v1/properties '{"name":"qparam"}'
+	call_documented "$method" "$(concrete "$method" "$path" | sed 's/?.*//')" "?$name=$value"
+	[[ $STATUS == 2?? ]] || { fail "$method $path?$name=$value answered $STATUS"; note "$BODY"; }
+	if [ "$prev" = "$method $path" ]; then
+		all="$all&$name=$value"
+	else
+		[ -n "$prev" ] && echo "$prev ?${all#&}" >>"$TMP/query.all"
+		all="&$name=$value"
+	fi
+	prev="$method $path"
+done <"$TMP/query"
+echo "$prev ?${all#&}" >>"$TMP/query.all"
+while read -r method path query; do
+	req_json POST /v1/properties '{"name":"qparam"}'
+	call_documented "$method" "$(concrete "$method" "$path" | sed 's/?.*//')" "$query"
+	[[ $STATUS == 2?? ]] || { fail "$method $path$query answered $STATUS"; note "$BODY"; }
+done <"$TMP/query.all"
+
+t "an undocumented query parameter is refused on every route: 400 bad_parameter naming it, nothing done"
+req GET /v1/syncs
+SYNCS_BEFORE=$(jqr .total)
+n=0
+while read -r method path; do
+	url=$(concrete "$method" "$path" | sed 's/?.*//')
+	[ "$method $path" = "POST /v1/invitations/{}/accept" ] && url=/v1/invitations/unknown/accept
+	for extra in undocumented $(awk -v r="$method $path" '$1 " " $2 == r { print $3 "_" }' "$TMP/query"); do
+		call_documented "$method" "$url" "?$extra=1"
+		n=$((n + 1))
+		if [ "$STATUS" != 400 ]; then
+			fail "$method $url?$extra=1: expected 400, got $STATUS"
+			note "$BODY"
+			continue
+		fi
+		expect_jq "$method $url?$extra=1: code" .error.code bad_parameter
+		expect_jq "$method $url?$extra=1: the parameter named" '.error.details[0].field' "$extra"
+	done
+done <"$TMP/documented"
+expect_true "requests refused" "$n >= 27" <(echo null)
+req GET /v1/syncs
+expect_jq "no sync registered by a refused POST" .total "$SYNCS_BEFORE"
 
 t "documented security holds: bearer routes answer 401 without a key, the others do not"
 jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[] |

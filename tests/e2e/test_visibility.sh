@@ -4,7 +4,8 @@
 # with two parents); a member sees their own teams; an Administrator sees
 # every team. Also the team graph as GET /v1/teams/{id} shows it, a deep
 # and wide DAG (2^40 paths, a team with 202 parents) walked each team once,
-# and GET /v1/teams paged by limit and offset as GET /v1/members is.
+# and GET /v1/teams paged by limit and offset as GET /v1/members is, with
+# next links.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -204,12 +205,25 @@ expect_jq "X20a parents" '[.parents[].externalTeamId] | join(",")' X19a,X19b
 expect_jq "X20a subteams" '[.subteams[].externalTeamId] | join(",")' X21a,X21b
 expect_jq "X20a managers" '.managers | join(",")' B2
 
-t "GET /v1/teams without limit or offset lists every team, with no offset"
+t "GET /v1/teams without limit or offset: the first 100 teams, the total and a next link"
 req GET /v1/teams
 expect_status 200
-expect_jq "teams" '.items | length' 282
-expect_jq "no offset field" 'has("offset")' false
-jqr '.items[] | "\(.externalTeamId),\(.teamName)"' >"$TMP/teams.all"
+expect_jq "teams" '.items | length' 100
+expect_jq "offset" .offset 0
+expect_jq "total" .total 282
+expect_jq "next" .next '/v1/teams?offset=100'
+
+t "GET /v1/teams: the next links, followed to the end, give every team once, in order"
+list_all /v1/teams "$TMP/teams.linked"
+expect_eq "pages" 3 "$LIST_PAGES"
+jq -r '"\(.externalTeamId),\(.teamName)"' "$TMP/teams.linked" >"$TMP/teams.all"
+expect_eq "teams" 282 "$(wc -l <"$TMP/teams.all" | tr -d ' ')"
+expect_eq "each once" 282 "$(cut -d, -f1 "$TMP/teams.all" | sort -u | wc -l | tr -d ' ')"
+req GET "/v1/teams?limit=500"
+expect_jq "one page of 500 holds them all" '.items | length' 282
+expect_jq "and is the last" .next null
+jqr '.items[] | "\(.externalTeamId),\(.teamName)"' >"$TMP/teams.one"
+cmp -s "$TMP/teams.all" "$TMP/teams.one" || fail "the linked pages differ from the one page"
 
 t "GET /v1/teams pages by limit and offset, in the order of the full list"
 : >"$TMP/teams.paged"
@@ -220,25 +234,29 @@ for off in 0 100 200; do
 	jqr '.items[] | "\(.externalTeamId),\(.teamName)"' >>"$TMP/teams.paged"
 done
 expect_jq "the last page" '.items | length' 82
+expect_jq "the last page has no next" .next null
 cmp -s "$TMP/teams.all" "$TMP/teams.paged" || fail "the pages differ from the full list"
 req GET "/v1/teams?limit=7&offset=10"
 expect_jq "limit 7" '.items | length' 7
 expect_jq "starts at the 11th team" '.items[0].externalTeamId' "$(sed -n 11p "$TMP/teams.all" | cut -d, -f1)"
+expect_jq "next keeps the limit" .next '/v1/teams?limit=7&offset=17'
 
 t "GET /v1/teams paging: the defaults and bounds of GET /v1/members"
 req GET "/v1/teams?offset=50"
 expect_jq "offset alone: 100 teams" '.items | length' 100
 expect_jq "offset alone: from the 51st" '.items[0].externalTeamId' "$(sed -n 51p "$TMP/teams.all" | cut -d, -f1)"
-req GET "/v1/teams?limit=1000"
-expect_jq "limit 1000: all" '.items | length' 282
-expect_jq "limit 1000: offset 0" .offset 0
-req GET "/v1/teams?limit=0"
-expect_jq "limit 0: the default 100" '.items | length' 100
-req GET "/v1/teams?limit=5000"
-expect_jq "limit over 1000: the default 100" '.items | length' 100
+for limit in 0 501 1000 5000 -1 10abc ''; do
+	req GET "/v1/teams?limit=$limit"
+	expect_status 400
+	expect_jq "limit=$limit: the parameter named" '.error.details[0].field' limit
+done
+req GET "/v1/teams?offset=-1"
+expect_status 400
+expect_jq "offset=-1: the parameter named" '.error.details[0].field' offset
 req GET "/v1/teams?limit=10&offset=282"
 expect_status 200
 expect_jq "offset at the end: empty" '.items | length' 0
+expect_jq "offset at the end: no next" .next null
 req GET "/v1/teams?limit=10&offset=99999999"
 expect_jq "offset past the end: empty" '.items | length' 0
 
