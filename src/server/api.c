@@ -990,7 +990,7 @@ static const struct http_param post_sync_params[] = {
 			 "partial: upsert only. Absent: the mode of the settings" },
 	{ .name = "dryRun", .type = HTTP_PARAM_BOOL, .def = "false",
 	  .description = "plan and report without applying anything" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct http_param list_syncs_params[] = {
@@ -998,20 +998,20 @@ static const struct http_param list_syncs_params[] = {
 	{ .name = "before", .type = HTTP_PARAM_CURSOR,
 	  .description = "only syncs older than this one: take it from the next link (or "
 			 "nextBefore) of the previous page" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct http_param report_params[] = {
 	{ .name = "format", .type = HTTP_PARAM_ENUM, .values = report_formats,
 	  .description = "csv for text/csv, json for JSON; absent: by the Accept header (JSON "
 			 "unless it asks for text/csv)" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct http_param delete_property_params[] = {
 	{ .name = "name", .type = HTTP_PARAM_STRING, .required = true,
 	  .description = "the property to delete" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct http_param list_members_params[] = {
@@ -1021,13 +1021,13 @@ static const struct http_param list_members_params[] = {
 	  .description = "only members of the team with this externalTeamId" },
 	PAGE_LIMIT("100"),
 	PAGE_OFFSET,
-	{ NULL },
+	{ 0 },
 };
 
 static const struct http_param list_teams_params[] = {
 	PAGE_LIMIT("100"),
 	PAGE_OFFSET,
-	{ NULL },
+	{ 0 },
 };
 
 const struct route api_routes[] = {

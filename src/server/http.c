@@ -817,8 +817,10 @@ static int close_with_error(struct http_req *r, unsigned status, const char *cod
  * Content-Length, of two Content-Length headers it reads the first, of two
  * Authorization headers it hands out the first, and a Transfer-Encoding
  * other than chunked it reads as a body that ends when the connection
- * does. The connection is closed after the answer: what follows on it
- * cannot be told apart from the body. -1 to go on.
+ * does (RFC 9112 §6.3 wants 400 when chunked is not the final coding; the
+ * other codings are not read either). The connection is closed after the
+ * answer: what follows on it cannot be told apart from the body. -1 to go
+ * on.
  */
 static int refuse_framing_early(struct http_req *r)
 {
@@ -839,7 +841,7 @@ static int refuse_framing_early(struct http_req *r)
 				      "Content-Length header" : "the request has more than one "
 				      "Transfer-Encoding header");
 	if (f.other_coding)
-		return close_with_error(r, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+		return close_with_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
 				      "the only Transfer-Encoding read is chunked: send the body "
 				      "chunked or with Content-Length");
 	return -1;
