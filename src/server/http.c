@@ -293,11 +293,9 @@ struct query_check {
 	struct buf message;              /* the first refusal */
 };
 
-/* A printable name for a parameter in a refusal: decoded, else as sent when that is UTF-8. */
-static const char *field_name(const char *decoded, const char *raw)
+/* The name of a parameter that did not decode, as a refusal can show it: as sent, if UTF-8. */
+static const char *undecoded_name(const char *raw)
 {
-	if (decoded)
-		return decoded;
 	return utf8_valid_prefix(raw, strlen(raw)) == strlen(raw) ? raw : "";
 }
 
@@ -311,7 +309,7 @@ static void refuse_param(struct query_check *qc, const char *field, const char *
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	/* A name or value quoted back is cut to a few dozen bytes, between characters. */
+	/* A field is cut to a few dozen bytes, between characters; ten details tell enough. */
 	if (json_array_size(qc->details) < 10)
 		json_array_append_new(qc->details, json_pack("{s:s%, s:s}", "field", field,
 							     utf8_cut(field, strlen(field) > 64 ? 64 : strlen(field)),
@@ -335,7 +333,7 @@ static void list_params(struct buf *out, const struct http_param *params)
 		buf_printf(out, "%s%s", p == params ? "" : ", ", p->name);
 }
 
-/* A value quoted back in a refusal: at most 40 bytes, cut between characters. */
+/* A name or value quoted back in a refusal: at most 40 bytes, cut between characters. */
 static int quoted_len(const char *v)
 {
 	return (int)utf8_cut(v, strlen(v) > 40 ? 40 : strlen(v));
@@ -356,7 +354,7 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 	(void)kind;
 	buf_init(&what);
 	if (pct_decode(key, strlen(key), name) < 0) {
-		refuse_param(qc, field_name(NULL, key), "a parameter name is not valid percent-encoded "
+		refuse_param(qc, undecoded_name(key), "a parameter name is not valid percent-encoded "
 			     "UTF-8 (a %%00, or a broken escape)");
 		goto out;
 	}
@@ -366,7 +364,8 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 			p = &qc->params[i];
 	if (!p) {
 		list_params(&what, qc->params);
-		refuse_param(qc, name, "unknown parameter '%s': %s", name, what.data);
+		refuse_param(qc, name, "unknown parameter '%.*s': %s", quoted_len(name), name,
+			     what.data);
 		goto out;
 	}
 	describe_param(&what, p);
@@ -495,11 +494,6 @@ bool http_arg_bool(struct http_req *r, const char *name)
 	const char *v = http_arg(r, name);
 
 	return v && !strcmp(v, "true");
-}
-
-bool http_arg_given(struct http_req *r, const char *name)
-{
-	return given(r, name) != NULL;
 }
 
 json_t *http_next_link(struct http_req *r, const char *name, int64_t value)
@@ -801,7 +795,8 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* Answers a request whose framing cannot be trusted, and closes its connection. */
-static int close_with_error(struct http_req *r, unsigned status, const char *code, const char *message)
+static int close_with_error(struct http_req *r, unsigned status, const char *code,
+			    const char *message)
 {
 	return http_json(r, status,
 			 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", code, "message", message,
@@ -947,6 +942,27 @@ static const char *loggable_path(const struct http_req *r)
 	return r->path;
 }
 
+/*
+ * One JSON line per request. The path is logged as sent, still
+ * percent-encoded: it may hold any byte a client typed, so it goes through
+ * the JSON encoder (a path that is not UTF-8 is logged as null).
+ */
+static void log_request(const struct http_req *r)
+{
+	json_t *line = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:f, s:I}", "ts",
+				 (json_int_t)service_now_ms(), "rid", r->request_id, "method", r->method,
+				 "path", loggable_path(r), "status", r->status, "ms",
+				 (double)(now_ns() - r->started_ns) / 1e6, "org", (json_int_t)r->org_id);
+	char *text = NULL;
+
+	if (line)
+		text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+	if (text)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	json_decref(line);
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **state,
 		    enum MHD_RequestTerminationCode why)
 {
@@ -963,10 +979,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 	if (r->status >= 100 && r->status < 600)
 		atomic_fetch_add(&svc->metrics.responses[r->status / 100], 1);
 	if (!svc->cfg.quiet)
-		fprintf(stderr, "{\"ts\":%" PRIu64 ",\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-			"\"status\":%d,\"ms\":%.3f,\"org\":%" PRId64 "}\n",
-			service_now_ms(), r->request_id, r->method, loggable_path(r), r->status,
-			(double)(now_ns() - r->started_ns) / 1e6, r->org_id);
+		log_request(r);
 	if (r->post)
 		MHD_destroy_post_processor(r->post);
 	for (i = 0; i < HTTP_MAX_PARTS; i++)

@@ -110,13 +110,11 @@ struct http_req {
 /*
  * The route's query parameters, already checked: the value given, else the
  * parameter's default (NULL when it has none). http_arg_int() and
- * http_arg_bool() read integers (and cursors) and booleans the same way;
- * http_arg_given() tells whether the request named the parameter at all.
+ * http_arg_bool() read integers (and cursors) and booleans the same way.
  */
 const char *http_arg(struct http_req *r, const char *name);
 int64_t http_arg_int(struct http_req *r, const char *name);
 bool http_arg_bool(struct http_req *r, const char *name);
-bool http_arg_given(struct http_req *r, const char *name);
 /*
  * The relative URL of the next page of a list (a JSON string): this
  * request's path and arguments, the paging argument `name` set to value.

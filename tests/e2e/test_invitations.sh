@@ -56,6 +56,15 @@ t "the request log shows neither the invitation token nor the API key"
 expect_eq "token in the log" 0 "$(grep -cF -- "$TOKEN" "$TMP/server.err")"
 expect_eq "key in the log" 0 "$(grep -cF -- "$KEY" "$TMP/server.err")"
 expect_ne "the log has the accept request" 0 "$(grep -c '/v1/invitations/{token}/accept' "$TMP/server.err")"
+SAVED=$KEY
+KEY=
+req POST /v1/%69nvitations/NotARealToken4242/accept
+KEY=$SAVED
+expect_status 404
+expect_jq "the escaped path is the accept route" .error.message "this invitation is unknown, used or expired"
+expect_eq "an escaped spelling of the path keeps the token out too" 0 \
+	"$(grep -cF NotARealToken4242 "$TMP/server.err")"
+expect_true "each log line is JSON" '.' <(grep '"rid"' "$TMP/server.err" | jq -s .)
 
 t "an invitation link works once"
 accept "$TOKEN"
