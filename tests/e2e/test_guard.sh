@@ -31,8 +31,8 @@ mapping_total() {
 # state_hash: a digest of the org as the API lists it (members and teams).
 state_hash() {
 	local m t
-	req GET "/v1/members?limit=1000"
-	m=$(jq -S '.items' "$BODY")
+	list_all "/v1/members?limit=500" "$TMP/state.members"
+	m=$(jq -sS . "$TMP/state.members")
 	t=$(sqlite3 "$DB" "SELECT t.external_id, t.name, m.is_member, m.is_manager,
 		coalesce(mm.external_id, st.external_id) FROM mappings m JOIN teams t ON t.id = m.team_id
 		LEFT JOIN members mm ON mm.id = m.member_id LEFT JOIN teams st ON st.id = m.subteam_id
