@@ -107,7 +107,15 @@ expect_jq "error code" .error.code not_paused
 
 t "a client cannot approve its own risky sync with an extra multipart part named 'approval'"
 without "$CUR" $(seq -f 'P%03.0f' 80 89)
+req GET /v1/syncs
+SYNCS_BEFORE=$(jqr .total)
 push_csv "$TMP/next" "" -F "approval=1"
+expect_status 400
+expect_jq "the part is refused" .error.code bad_multipart
+expect_match "naming it" "'approval'" "$(jqr .error.message)"
+req GET /v1/syncs
+expect_jq "no sync registered" .total "$SYNCS_BEFORE"
+push_csv "$TMP/next"
 expect_status 202
 wait_sync "$SYNC"
 expect_sync Paused
