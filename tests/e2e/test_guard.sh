@@ -48,6 +48,7 @@ expect_eq "T11's manager E005" true "$(manager_of T11 E005)"
 MAPPINGS=$(mapping_total)
 expect_eq "49 mappings stored" 49 "$MAPPINGS"
 BEFORE=$(state_hash)
+expect_eq "the hash covers every member" 33 "$(wc -l <"$TMP/state.members" | tr -d ' ')"
 
 t "a mapping row with a bad boolean is skipped, and the mapping it names stays exactly as it was"
 fx_copy "$CUR" "$NEXT"
