@@ -1,10 +1,16 @@
-/* orgsync org / key / admin: tenant administration on the database, without HTTP. */
+/*
+ * orgsync org / key / admin: tenant administration on the database, without
+ * HTTP. Each change is recorded in the org's audit trail (GET /v1/audit) in
+ * its own transaction, as done by "cli:<unix user>".
+ */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -70,6 +76,36 @@ static int parse(int argc, char **argv, const char *help, struct admin_args *a)
 	return -1;
 }
 
+/* Who runs the command, for the audit trail: the unix user, as the system names it. */
+static void cli_actor(char *out, size_t len)
+{
+	const struct passwd *pw = getpwuid(geteuid());
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		snprintf(out, len, "cli:%s", pw->pw_name);
+	else
+		snprintf(out, len, "cli:uid %lu", (unsigned long)geteuid());
+}
+
+/* Records the command's change in the open transaction; old and new are stolen. */
+static int audit(struct store *st, int64_t org, const char *action, const char *target,
+		 json_t *old, json_t *new)
+{
+	char actor[96];
+	char *o = old ? json_dumps(old, JSON_COMPACT) : NULL;
+	char *n = new ? json_dumps(new, JSON_COMPACT) : NULL;
+	int rc;
+
+	cli_actor(actor, sizeof(actor));
+	rc = (old && !o) || (new && !n) ? STORE_ENOMEM
+					: store_audit_add(st, org, actor, action, target, o, n);
+	free(o);
+	free(n);
+	json_decref(old);
+	json_decref(new);
+	return rc;
+}
+
 static int need_org(struct store *st, int64_t org)
 {
 	if (!org) {
@@ -108,11 +144,23 @@ static int print_json(json_t *doc)
 	return rc;
 }
 
+/* The org and its first audit entry (its name and the public id of its key), in one
+ * transaction. */
 static int org_create(struct store *st, const char *name)
 {
-	char key[STORE_KEY_MAX];
+	char key[STORE_KEY_MAX], id[STORE_KEY_ID_MAX], target[32];
 	int64_t org = 0;
-	int rc = store_org_create(st, name, &org, key);
+	int rc = store_tx_begin(st);
+
+	if (rc == STORE_OK) {
+		rc = store_org_create(st, name, &org, key);
+		snprintf(target, sizeof(target), "org:%" PRId64, org);
+		if (rc == STORE_OK)
+			rc = audit(st, org, "org.create", target, NULL,
+				   json_pack("{s:s, s:s}", "name", name, "keyId",
+					     store_key_public_id(key, id) ? id : ""));
+		rc = store_tx_end(st, rc);
+	}
 
 	if (rc == STORE_OK)
 		printf("organization %" PRId64 " created: %s\napi key (shown once): %s\n", org, name,
@@ -183,6 +231,30 @@ int cmd_org(int argc, char **argv)
 	return rc;
 }
 
+/* The rotation and its audit entry (old and new key ids, never keys), in one transaction. */
+static int rotate(struct store *st, int64_t org, char key[STORE_KEY_MAX])
+{
+	char **ids = NULL, id[STORE_KEY_ID_MAX];
+	size_t n = 0, i;
+	json_t *old;
+	int rc = store_tx_begin(st);
+
+	if (rc)
+		return rc;
+	rc = store_key_ids(st, org, &ids, &n);
+	if (rc == STORE_OK)
+		rc = store_key_rotate(st, org, key);
+	if (rc == STORE_OK) {
+		old = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(old, json_string(ids[i]));
+		rc = audit(st, org, "key.rotate", "keys", json_pack("{s:o}", "keyIds", old),
+			   json_pack("{s:[s]}", "keyIds", store_key_public_id(key, id) ? id : ""));
+	}
+	store_strings_free(ids, n);
+	return store_tx_end(st, rc);
+}
+
 int cmd_key(int argc, char **argv)
 {
 	static const char help[] =
@@ -202,7 +274,7 @@ int cmd_key(int argc, char **argv)
 	}
 	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
-	rc = need_org(st, a.org) < 0 ? -1 : store_key_rotate(st, a.org, key);
+	rc = need_org(st, a.org) < 0 ? -1 : rotate(st, a.org, key);
 	if (rc == STORE_OK)
 		printf("api key (shown once): %s\n", key);
 	else if (rc != -1)
@@ -243,11 +315,31 @@ static int admin_list(struct store *st, int64_t org, bool json)
 
 /*
  * Grants or takes back the role. Every change of who administers an org
- * goes through here, the one place that would record it.
+ * goes through here, and is recorded: the change and its audit entry
+ * (the role before, null for a member added anew, and after) in one
+ * transaction.
  */
 static int admin_change(struct store *st, int64_t org, const char *email, bool add)
 {
-	int rc = add ? store_admin_add(st, org, email) : store_admin_remove(st, org, email);
+	char target[300];
+	int role = -1, rc = store_tx_begin(st);
+
+	if (rc == STORE_OK) {
+		rc = store_member_role(st, org, email, &role);
+		if (rc == STORE_ENOTFOUND)
+			rc = STORE_OK;
+		if (rc == STORE_OK)
+			rc = add ? store_admin_add(st, org, email) : store_admin_remove(st, org, email);
+		snprintf(target, sizeof(target), "member:%s", email);
+		if (rc == STORE_OK)
+			rc = audit(st, org, add ? "admin.add" : "admin.remove", target,
+				   role < 0 ? NULL
+					    : json_pack("{s:s}", "role",
+							role == ROLE_ADMINISTRATOR ? "Administrator"
+										   : "Member"),
+				   json_pack("{s:s}", "role", add ? "Administrator" : "Member"));
+		rc = store_tx_end(st, rc);
+	}
 
 	if (rc == STORE_OK && add) {
 		printf("%s is an Administrator of organization %" PRId64 "\n", email, org);

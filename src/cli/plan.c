@@ -19,7 +19,8 @@ static const char help[] =
 	CLI_INPUT_HELP
 	REMOTE_HELP
 	"Output:\n"
-	"  --format text|json  the diff (default), or the plan JSON as the service gives it\n"
+	"  --format text|json  the diff (default), or the whole plan as JSON: the service's\n"
+	"                      pages, read to the end, in one document\n"
 	"  --limit N           lines per section in the diff (default 50)\n\n"
 	"Exit: 0 nothing wrong, 1 records would be skipped, 2 invalid input,\n"
 	"      3 the sync would be paused by the risk threshold, 4 the dry run failed or\n"
@@ -43,17 +44,41 @@ static const char *str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
+/* A value of a change, short: strings as they are, other JSON compact. */
+static void print_value(json_t *v)
+{
+	char *text;
+
+	if (json_is_string(v)) {
+		fputs(json_string_value(v), stdout);
+		return;
+	}
+	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	fputs(text ? text : "?", stdout);
+	free(text);
+}
+
+/* ": field old -> new, ..." for an entry's changes (the state is the action's to say). */
+static void changes_text(json_t *e)
+{
+	const char *field;
+	json_t *c;
+	int n = 0;
+
+	json_object_foreach(json_object_get(e, "changes"), field, c) {
+		if (!strcmp(field, "state"))
+			continue;
+		printf("%s %s ", n++ ? "," : ":", field);
+		print_value(json_object_get(c, "old"));
+		fputs(" -> ", stdout);
+		print_value(json_object_get(c, "new"));
+	}
+}
+
 static void member_line(json_t *m)
 {
-	json_t *changed = json_object_get(m, "changed"), *f;
-	size_t i;
-
 	printf("  %-10s  %s  %s", str(m, "action"), str(m, "externalMemberId"), str(m, "email"));
-	if (json_array_size(changed)) {
-		fputs(":", stdout);
-		json_array_foreach(changed, i, f)
-			printf("%s %s", i ? "," : "", json_string_value(f));
-	}
+	changes_text(m);
 	if (json_is_true(json_object_get(m, "invite")))
 		fputs(" (invitation)", stdout);
 	putchar('\n');
@@ -61,9 +86,11 @@ static void member_line(json_t *m)
 
 static void team_line(json_t *t)
 {
-	if (!strcmp(str(t, "action"), "rename"))
-		printf("  %-10s  %s  %s -> %s\n", "rename", str(t, "externalTeamId"),
-		       str(t, "previousName"), str(t, "teamName"));
+	json_t *name = json_object_get(json_object_get(t, "changes"), "teamName");
+
+	if (name)
+		printf("  %-10s  %s  %s -> %s\n", str(t, "action"), str(t, "externalTeamId"),
+		       str(name, "old"), str(name, "new"));
 	else
 		printf("  %-10s  %s  %s\n", str(t, "action"), str(t, "externalTeamId"),
 		       str(t, "teamName"));
@@ -81,17 +108,20 @@ static void mapping_line(json_t *m)
 		       json_is_true(json_object_get(m, "isMember")) &&
 				       json_is_true(json_object_get(m, "isManager")) ? ", " : "",
 		       json_is_true(json_object_get(m, "isManager")) ? "manager" : "");
+	changes_text(m);
 	putchar('\n');
 }
 
 /*
- * One section: its lines up to limit, then how many are left. The service
- * lists a capped number of changes (truncated); the counts cover them all,
- * so "more" is taken from whichever is larger.
+ * One section: the first page of the plan's entries of one type, up to
+ * limit lines, then how many more there are (the page says how many in
+ * all). A plan kept before plans were paged may list fewer than its
+ * counts: "more" is then taken from the counts.
  */
-static void section(json_t *items, long long changes, long limit, void (*line)(json_t *))
+static void section(json_t *page, long long changes, long limit, void (*line)(json_t *))
 {
-	json_t *it;
+	json_t *it, *items = json_object_get(page, "items");
+	long long total = (long long)json_integer_value(json_object_get(page, "total"));
 	size_t i, shown = 0;
 	long long more;
 
@@ -101,15 +131,15 @@ static void section(json_t *items, long long changes, long limit, void (*line)(j
 		line(it);
 		shown++;
 	}
-	more = (changes > (long long)json_array_size(items) ? changes
-							    : (long long)json_array_size(items)) -
-	       (long long)shown;
+	more = (changes > total ? changes : total) - (long long)shown;
 	if (more > 0)
 		printf("  … and %lld more\n", more);
 }
 
-static void print_diff(json_t *plan, long limit)
+/* pages[0..2]: the first page of the member, team and mapping entries. */
+static void print_diff(json_t *const pages[3], long limit)
 {
+	json_t *plan = pages[0];
 	static const char *const m_changes[] = { "created", "updated", "reactivated", "deactivated",
 						 "deleted", NULL };
 	static const char *const t_changes[] = { "created", "renamed", "deleted", NULL };
@@ -126,21 +156,71 @@ static void print_diff(json_t *plan, long limit)
 	       (long long)json_integer_value(json_object_get(m, "deactivated")),
 	       (long long)json_integer_value(json_object_get(m, "deleted")),
 	       (long long)json_integer_value(json_object_get(m, "unchanged")));
-	section(json_object_get(plan, "members"), total(c, "members", m_changes), limit, member_line);
+	section(pages[0], total(c, "members", m_changes), limit, member_line);
 	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
 	       (long long)json_integer_value(json_object_get(t, "created")),
 	       (long long)json_integer_value(json_object_get(t, "renamed")),
 	       (long long)json_integer_value(json_object_get(t, "deleted")),
 	       (long long)json_integer_value(json_object_get(t, "unchanged")));
-	section(json_object_get(plan, "teams"), total(c, "teams", t_changes), limit, team_line);
+	section(pages[1], total(c, "teams", t_changes), limit, team_line);
 	printf("mappings: %lld added, %lld removed, %lld changed\n",
 	       (long long)json_integer_value(json_object_get(x, "added")),
 	       (long long)json_integer_value(json_object_get(x, "removed")),
 	       (long long)json_integer_value(json_object_get(x, "changed")));
-	section(json_object_get(plan, "mappings"), total(c, "mappings", x_changes), limit,
-		mapping_line);
+	section(pages[2], total(c, "mappings", x_changes), limit, mapping_line);
 	if (json_integer_value(json_object_get(c, "invitations")))
 		printf("invitations: %lld\n", (long long)json_integer_value(json_object_get(c, "invitations")));
+}
+
+/* Every page of the plan, in one document: the first page's fields, all the items. */
+static int fetch_all(struct remote *r, int64_t id, json_t **out)
+{
+	json_t *doc = NULL, *page = NULL, *items = json_array();
+	const char *next;
+	char path[160];
+	int code;
+
+	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/plan?limit=500", id);
+	for (;;) {
+		if ((code = remote_get_json(r, path, &page)) != 0)
+			break;
+		json_array_extend(items, json_object_get(page, "items"));
+		next = json_string_value(json_object_get(page, "next"));
+		if (next)
+			snprintf(path, sizeof(path), "%s", next);
+		if (!doc) {
+			doc = page;
+		} else {
+			json_decref(page);
+		}
+		page = NULL;
+		if (!next)
+			break;
+	}
+	if (code) {
+		json_decref(doc);
+		json_decref(items);
+		return code;
+	}
+	json_object_del(doc, "next");
+	json_object_set_new(doc, "items", items);
+	*out = doc;
+	return 0;
+}
+
+/* The first page of each type of entry, up to limit (the service pages by 500 at most). */
+static int fetch_sections(struct remote *r, int64_t id, long limit, json_t *pages[3])
+{
+	static const char *const types[] = { "member", "team", "mapping" };
+	char path[160];
+	int i, code = 0;
+
+	for (i = 0; i < 3 && !code; i++) {
+		snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/plan?type=%s&limit=%ld", id,
+			 types[i], limit < 500 ? limit : 500);
+		code = remote_get_json(r, path, &pages[i]);
+	}
+	return code;
 }
 
 int cmd_plan(int argc, char **argv)
@@ -154,7 +234,7 @@ int cmd_plan(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct remote r;
-	json_t *sync = NULL, *plan = NULL, *report = NULL, *risk;
+	json_t *sync = NULL, *plan = NULL, *report = NULL, *risk, *pages[3] = { NULL, NULL, NULL };
 	const char *status, *reason;
 	bool json = false;
 	long limit = 50;
@@ -201,8 +281,7 @@ int cmd_plan(int argc, char **argv)
 		code = EXIT_REJECTED;
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/plan", id);
-	if ((code = remote_get_json(&r, path, &plan)) != 0)
+	if ((code = json ? fetch_all(&r, id, &plan) : fetch_sections(&r, id, limit, pages)) != 0)
 		goto out;
 	risk = json_object_get(sync, "risk");
 	code = json_is_true(json_object_get(risk, "paused")) ? EXIT_PAUSED : remote_status_exit(status);
@@ -215,7 +294,7 @@ int cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	printf("plan of dry run %" PRId64 " (nothing was changed):\n", id);
-	print_diff(plan, limit);
+	print_diff(pages, limit);
 	if (code == EXIT_PAUSED)
 		remote_print_risk(risk, "risk: a real sync would pause: ");
 	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/report", id);
@@ -229,6 +308,8 @@ int cmd_plan(int argc, char **argv)
 out:
 	json_decref(report);
 	json_decref(plan);
+	for (c = 0; c < 3; c++)
+		json_decref(pages[c]);
 	json_decref(sync);
 	remote_free(&r);
 	return code;

@@ -61,6 +61,45 @@ static json_t *body_json(struct http_req *r, char *err, size_t len)
 	return doc;
 }
 
+/*
+ * Who the request acts as, for the audit trail: the public id of the API
+ * key it was authenticated with (never the key itself).
+ */
+static void request_actor(struct http_req *r, char *out, size_t len)
+{
+	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	char id[STORE_KEY_ID_MAX];
+
+	if (h && strlen(h) > 7 && store_key_public_id(h + 7, id))
+		snprintf(out, len, "key:%s", id);
+	else
+		snprintf(out, len, "key:unknown");
+}
+
+/* v as JSON text for the audit trail (caller frees); NULL for NULL. */
+static char *audit_text(const json_t *v)
+{
+	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+/*
+ * Records an action of the request's key in the caller's transaction
+ * (store_tx_begin): old and new are JSON values or NULL, not stolen.
+ */
+static int audit(struct http_req *r, const char *action, const char *target, const json_t *old,
+		 const json_t *new)
+{
+	char actor[32], *o = audit_text(old), *n = audit_text(new);
+	int rc;
+
+	request_actor(r, actor, sizeof(actor));
+	rc = (old && !o) || (new && !n) ? STORE_ENOMEM
+					: store_audit_add(db(r), r->org_id, actor, action, target, o, n);
+	free(o);
+	free(n);
+	return rc;
+}
+
 /* --- health, metrics ------------------------------------------------------ */
 
 static int get_healthz(struct http_req *r)
@@ -119,7 +158,7 @@ static int get_metrics(struct http_req *r)
 
 static json_t *sync_json(const struct sync_row *s)
 {
-	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "id", (json_int_t)s->id,
+	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "id", (json_int_t)s->number,
 				"status", store_sync_status_name(s->status), "source", s->source,
 				"mode", s->mode, "format", s->format, "dryRun", s->dry_run,
 				"createdAt", http_time(s->created_at), "issues", (json_int_t)s->issues);
@@ -132,6 +171,14 @@ static json_t *sync_json(const struct sync_row *s)
 	json_object_set_new(doc, "counts", v ? v : json_null());
 	v = s->risk_json ? json_loads(s->risk_json, 0, NULL) : NULL;
 	json_object_set_new(doc, "risk", v ? v : json_null());
+	if (*s->decision) {
+		v = json_pack("{s:s, s:s, s:o, s:s?}", "action", s->decision, "actor",
+			      s->decided_by ? s->decided_by : "", "at", http_time(s->decided_at),
+			      "reason", s->decision_reason);
+		json_object_set_new(doc, "decision", v ? v : json_null());
+	} else {
+		json_object_set_new(doc, "decision", json_null());
+	}
 	return doc;
 }
 
@@ -265,7 +312,7 @@ static int post_sync(struct http_req *r)
 	service_put_prepared(r->svc, pre);
 	service_unlock(r->svc);
 	service_wake_worker(r->svc);
-	snprintf(loc, sizeof(loc), "/v1/syncs/%" PRId64, sync_id);
+	snprintf(loc, sizeof(loc), "/v1/syncs/%" PRId64, row.number);
 	rc = http_json(r, MHD_HTTP_ACCEPTED, sync_json(&row), MHD_HTTP_HEADER_LOCATION, loc);
 	store_sync_row_free(&row);
 	return rc;
@@ -292,7 +339,7 @@ static int list_syncs(struct http_req *r)
 	for (i = 0; i < n && i < limit; i++)
 		json_array_append_new(items, sync_json(&rows[i]));
 	if (n > limit)
-		next = json_integer(rows[limit - 1].id);
+		next = json_integer(rows[limit - 1].number);
 	store_sync_rows_free(rows, n);
 	return http_json(r, MHD_HTTP_OK,
 			 json_pack("{s:o, s:o, s:o, s:I}", "items", items, "next",
@@ -302,7 +349,7 @@ static int list_syncs(struct http_req *r)
 			 NULL, NULL);
 }
 
-/* Loads the sync named by the path into *row, or answers 404. */
+/* Loads the sync named by the path (its number in the org) into *row, or answers 404. */
 static int load_sync(struct http_req *r, struct sync_row *row)
 {
 	struct store *st = db(r);
@@ -311,7 +358,7 @@ static int load_sync(struct http_req *r, struct sync_row *row)
 
 	if (!id)
 		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such sync", NULL);
-	rc = store_sync_get(st, r->org_id, id, row);
+	rc = store_sync_by_number(st, r->org_id, id, row);
 	if (rc == STORE_ENOTFOUND)
 		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such sync", NULL);
 	if (rc)
@@ -405,7 +452,7 @@ static int get_report(struct http_req *r)
 		rc = report_csv(r, &rep);
 	} else {
 		rc = http_json(r, MHD_HTTP_OK,
-			       json_pack("{s:I, s:s, s:o}", "syncId", (json_int_t)row.id, "status",
+			       json_pack("{s:I, s:s, s:o}", "syncId", (json_int_t)row.number, "status",
 					 store_sync_status_name(row.status), "issues",
 					 http_report_details(&rep, (size_t)-1)),
 			       NULL, NULL);
@@ -415,56 +462,175 @@ static int get_report(struct http_req *r)
 	return rc;
 }
 
+static json_t *plan_row_json(const struct store_plan_row *e)
+{
+	json_t *changes = e->changes ? json_loads(e->changes, 0, NULL) : NULL;
+	json_t *doc = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)e->seq, "type", e->type,
+				"action", e->action);
+
+	if (!strcmp(e->type, "member")) {
+		json_object_set_new(doc, "externalMemberId", json_string(e->subject));
+		json_object_set_new(doc, "email", json_string(e->detail));
+		json_object_set_new(doc, "invite", json_boolean(e->flags & STORE_PLAN_INVITE));
+	} else if (!strcmp(e->type, "team")) {
+		json_object_set_new(doc, "externalTeamId", json_string(e->subject));
+		json_object_set_new(doc, "teamName", json_string(e->detail));
+	} else {
+		bool subteam = e->flags & STORE_PLAN_SUBTEAM;
+
+		json_object_set_new(doc, "externalTeamId", json_string(e->subject));
+		json_object_set_new(doc, subteam ? "externalSubteamId" : "externalMemberId",
+				    json_string(e->detail));
+		json_object_set_new(doc, "kind", json_string(subteam ? "subteam" : "member"));
+		json_object_set_new(doc, "isMember", json_boolean(e->flags & STORE_PLAN_IS_MEMBER));
+		json_object_set_new(doc, "isManager", json_boolean(e->flags & STORE_PLAN_IS_MANAGER));
+	}
+	json_object_set_new(doc, "changes", changes ? changes : json_null());
+	return doc;
+}
+
+/*
+ * GET /v1/syncs/{id}/plan: the plan's changes a page at a time (?limit,
+ * 100 by default; ?cursor, as the previous page's next link gives it;
+ * ?type, member, team or mapping), each page with the plan's counts and
+ * how many entries there are: nothing is left out, however big the sync.
+ */
 static int get_plan(struct http_req *r)
 {
+	static const char *const types[] = { "member", "team", "mapping" };
 	struct store *st = db(r);
 	struct sync_row row = { 0 };
-	void *data = NULL;
-	size_t len = 0;
-	int rc = load_sync(r, &row);
+	struct store_plan_page page = { 0 };
+	const char *type = http_arg(r, "type");
+	int64_t limit = http_arg_int(r, "limit"), cursor = http_arg_int(r, "cursor");
+	json_t *items, *doc, *counts;
+	int rc, t = -1, i;
 
-	if (rc != -1)
+	for (i = 0; type && i < 3; i++)
+		if (!strcmp(type, types[i]))
+			t = i;
+	if ((rc = load_sync(r, &row)) != -1)
 		return rc;
-	rc = store_sync_payload_get(st, row.id, "plan", &data, &len);
-	if (rc == STORE_ENOTFOUND)
+	rc = store_sync_plan(st, r->org_id, row.id, t, (uint64_t)cursor, (size_t)limit, &page);
+	if (rc == STORE_ENOTFOUND) {
 		rc = http_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 				"this sync has no plan yet (it is still Pending, or it failed before "
 				"planning)", NULL);
-	else if (rc)
+		goto out;
+	}
+	if (rc) {
 		rc = db_error(r, st);
+		goto out;
+	}
+	items = json_array();
+	for (i = 0; (size_t)i < page.count; i++)
+		json_array_append_new(items, plan_row_json(&page.rows[i]));
+	counts = row.counts_json ? json_loads(row.counts_json, 0, NULL) : NULL;
+	doc = json_pack("{s:I, s:o, s:I, s:{s:I, s:I, s:I}, s:b, s:o}", "syncId",
+			(json_int_t)row.number, "counts", counts ? counts : json_null(), "total",
+			(json_int_t)(page.end - page.first), "entries", "members",
+			(json_int_t)page.n[0], "teams", (json_int_t)page.n[1], "mappings",
+			(json_int_t)page.n[2], "truncated", page.truncated, "items", items);
+	/* The cursor is the seq the next page starts at: never 0, the plan's start. */
+	if (page.count == (size_t)limit && page.rows[page.count - 1].seq + 1 < page.end)
+		json_object_set_new(doc, "next",
+				    http_next_link(r, "cursor",
+						   (int64_t)page.rows[page.count - 1].seq + 1));
 	else
-		rc = http_raw(r, MHD_HTTP_OK, "application/json", data, len);
-	free(data);
+		json_object_set_new(doc, "next", json_null());
+	rc = http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
+out:
+	store_plan_page_free(&page);
 	store_sync_row_free(&row);
 	return rc;
+}
+
+/*
+ * The optional body of an approval or a rejection: {"reason": "..."}.
+ * Returns NULL after answering 400 itself (*answered), else a new
+ * reference (an empty object for no body).
+ */
+static json_t *decision_body(struct http_req *r, int *answered)
+{
+	char err[256];
+	const char *key;
+	json_t *doc, *v;
+
+	if (!r->body.len)
+		return json_object();
+	doc = body_json(r, err, sizeof(err));
+	if (!doc) {
+		*answered = http_error(r, MHD_HTTP_BAD_REQUEST, "malformed_json", err, NULL);
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		*answered = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_body",
+				       "the body is a JSON object: {\"reason\": \"...\"}", NULL);
+		json_decref(doc);
+		return NULL;
+	}
+	json_object_foreach(doc, key, v) {
+		if (strcmp(key, "reason") != 0 || !json_is_string(v) ||
+		    json_string_length(v) > 1000) {
+			snprintf(err, sizeof(err), "%s: %s", key,
+				 strcmp(key, "reason") ? "unknown field (only reason)"
+						       : "a string of 1000 bytes at most");
+			*answered = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_body", err, NULL);
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
 }
 
 static int decide(struct http_req *r, bool approve)
 {
 	struct store *st = db(r);
 	struct sync_row row = { 0 };
-	char reason[96];
-	int rc = load_sync(r, &row);
+	char actor[32], target[48], sync_reason[1200];
+	const char *reason;
+	json_t *body, *old = NULL, *new = NULL;
+	int64_t id;
+	int rc = load_sync(r, &row), answered = 0;
 
 	if (rc != -1)
 		return rc;
-	snprintf(reason, sizeof(reason), "%s by an administrator", approve ? "approved" : "rejected");
+	id = row.id;
+	body = decision_body(r, &answered);
+	if (!body) {
+		store_sync_row_free(&row);
+		return answered;
+	}
+	reason = json_string_value(json_object_get(body, "reason"));
+	request_actor(r, actor, sizeof(actor));
+	snprintf(sync_reason, sizeof(sync_reason), "%s by an administrator (%s)%s%s",
+		 approve ? "approved" : "rejected", actor, reason ? ": " : "", reason ? reason : "");
+	snprintf(target, sizeof(target), "sync:%" PRId64, row.number);
+	old = json_pack("{s:s}", "status", "Paused");
+	new = json_pack("{s:s, s:s?}", "status", approve ? "Pending" : "Rejected", "reason", reason);
 	/*
 	 * The worker claims under the service lock: it cannot take the sync
 	 * back between its return to Pending and the approval being recorded.
-	 * The approval is written only once the transition has succeeded.
+	 * The decision and its audit entry are one transaction.
 	 */
 	service_lock(r->svc);
-	rc = store_sync_transition(st, r->org_id, row.id, SYNC_PAUSED,
-				   approve ? SYNC_PENDING : SYNC_REJECTED, reason);
-	if (rc == STORE_OK && approve)
-		rc = store_sync_payload_put(st, row.id, "approval", "1", 1);
+	rc = store_tx_begin(st);
+	if (rc == STORE_OK) {
+		rc = store_sync_decide(st, r->org_id, id,
+				       &(struct sync_decision){ approve, actor, reason, sync_reason });
+		if (rc == STORE_OK)
+			rc = audit(r, approve ? "sync.approve" : "sync.reject", target, old, new);
+		rc = store_tx_end(st, rc);
+	}
 	service_unlock(r->svc);
+	json_decref(old);
+	json_decref(new);
+	json_decref(body);
 	store_sync_row_free(&row);
 	if (rc == STORE_ECONFLICT)
 		return http_error(r, MHD_HTTP_CONFLICT, "not_paused",
 				  "only a Paused sync can be approved or rejected", NULL);
-	if (rc || store_sync_get(st, r->org_id, id_param(r->params[0]), &row))
+	if (rc || store_sync_get(st, r->org_id, id, &row))
 		return db_error(r, st);
 	if (approve)
 		service_wake_worker(r->svc);
@@ -498,36 +664,95 @@ static int get_settings(struct http_req *r)
 	return rc;
 }
 
+/* A copy of v with the value of every member named like a secret shown as "***". */
+static json_t *redacted(const json_t *v)
+{
+	json_t *out = json_deep_copy(v), *e;
+	const char *key;
+	size_t i;
+
+	if (json_is_object(out)) {
+		json_object_foreach(out, key, e) {
+			if (strcasestr(key, "secret") && !json_is_null(e))
+				json_object_set_new(out, key, json_string("***"));
+			else if (json_is_object(e) || json_is_array(e))
+				json_object_set_new(out, key, redacted(e));
+		}
+	} else if (json_is_array(out)) {
+		json_array_foreach(out, i, e)
+			if (json_is_object(e) || json_is_array(e))
+				json_array_set_new(out, i, redacted(e));
+	}
+	return out;
+}
+
+/* The settings a PATCH changed, before (*old) and after (*new), secrets hidden. */
+static void settings_diff(const json_t *before, const json_t *after, json_t **old, json_t **new)
+{
+	const char *key;
+	json_t *v;
+
+	*old = json_object();
+	*new = json_object();
+	json_object_foreach((json_t *)after, key, v) {
+		json_t *was = json_object_get(before, key);
+
+		if (!was || !json_equal(was, v)) {
+			json_object_set_new(*old, key, was ? redacted(was) : json_null());
+			json_object_set_new(*new, key, redacted(v));
+		}
+	}
+}
+
+/*
+ * Reads, merges and writes in one transaction with the audit entry: the
+ * old values recorded are the ones replaced, even with PATCHes racing.
+ */
 static int patch_settings(struct http_req *r)
 {
 	struct store *st = db(r);
 	char err[256], *text = NULL;
-	json_t *patch = body_json(r, err, sizeof(err)), *current, *merged = NULL;
+	json_t *patch = body_json(r, err, sizeof(err)), *current = NULL, *merged = NULL;
+	json_t *old = NULL, *new = NULL;
 	int rc;
 
 	if (!patch)
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "malformed_json", err, NULL);
-	if (store_settings_get(st, r->org_id, &text)) {
-		json_decref(patch);
-		return db_error(r, st);
+	rc = store_tx_begin(st);
+	if (rc)
+		goto out;
+	rc = store_settings_get(st, r->org_id, &text);
+	if (rc == STORE_OK) {
+		current = json_loads(text, 0, NULL);
+		free(text);
+		text = NULL;
+		if (settings_patch(current, patch, &merged, err, sizeof(err)) < 0)
+			rc = STORE_EINVAL;
 	}
-	current = json_loads(text, 0, NULL);
+	if (rc == STORE_OK) {
+		text = json_dumps(merged, JSON_COMPACT);
+		rc = text ? store_settings_put(st, r->org_id, text) : STORE_ENOMEM;
+	}
+	if (rc == STORE_OK) {
+		settings_diff(current, merged, &old, &new);
+		rc = audit(r, "settings.update", "settings", old, new);
+	}
+	rc = store_tx_end(st, rc);
+out:
 	free(text);
-	if (settings_patch(current, patch, &merged, err, sizeof(err)) < 0) {
-		json_decref(patch);
-		json_decref(current);
-		return http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_setting", err, NULL);
-	}
 	json_decref(patch);
 	json_decref(current);
-	text = json_dumps(merged, JSON_COMPACT);
-	rc = text && store_settings_put(st, r->org_id, text) == STORE_OK;
-	free(text);
-	if (!rc) {
+	json_decref(old);
+	json_decref(new);
+	if (rc == STORE_EINVAL && merged == NULL) {
+		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_setting", err, NULL);
+	} else if (rc) {
 		json_decref(merged);
-		return db_error(r, st);
+		rc = db_error(r, st);
+	} else {
+		rc = http_json(r, MHD_HTTP_OK, merged, NULL, NULL);
 	}
-	return http_json(r, MHD_HTTP_OK, merged, NULL, NULL);
+	return rc;
 }
 
 static int list_properties(struct http_req *r)
@@ -561,6 +786,28 @@ static bool property_name_ok(const char *s)
 	return true;
 }
 
+/* Defines (add) or deletes a property with its audit entry, in one transaction. */
+static int property_change(struct http_req *r, const char *name, bool add)
+{
+	struct store *st = db(r);
+	char target[96];
+	json_t *v = json_pack("{s:s}", "name", name);
+	int rc = v ? store_tx_begin(st) : STORE_ENOMEM;
+
+	if (rc)
+		goto out;
+	rc = add ? store_property_add(st, r->org_id, name)
+		 : store_property_delete(st, r->org_id, name);
+	snprintf(target, sizeof(target), "property:%s", name);
+	if (rc == STORE_OK)
+		rc = audit(r, add ? "property.create" : "property.delete", target, add ? NULL : v,
+			   add ? v : NULL);
+	rc = store_tx_end(st, rc);
+out:
+	json_decref(v);
+	return rc;
+}
+
 static int post_property(struct http_req *r)
 {
 	struct store *st = db(r);
@@ -575,7 +822,7 @@ static int post_property(struct http_req *r)
 		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_property",
 				"name: 1 to 64 characters, no comma, quote or line break, and not a "
 				"member field", NULL);
-	} else if ((rc = store_property_add(st, r->org_id, name)) == STORE_ECONFLICT) {
+	} else if ((rc = property_change(r, name, true)) == STORE_ECONFLICT) {
 		/* The store's message names the defined property, whose case may differ. */
 		rc = http_error(r, MHD_HTTP_CONFLICT, "property_exists", store_error(st), NULL);
 	} else if (rc) {
@@ -592,7 +839,7 @@ static int delete_property_named(struct http_req *r, const char *name)
 	struct store *st = db(r);
 	int rc;
 
-	rc = store_property_delete(st, r->org_id, name);
+	rc = property_change(r, name, false);
 	if (rc == STORE_ENOTFOUND)
 		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such property", NULL);
 	if (rc)
@@ -624,6 +871,51 @@ static int get_roles(struct http_req *r)
 			  "sees their own teams; a manager of a team sees it and every team below it",
 			  "howToAssign", "every provisioned member; managers through isManager mappings"),
 		NULL, NULL);
+}
+
+/* --- audit trail ----------------------------------------------------------------- */
+
+static json_t *audit_json(const struct audit_entry *e)
+{
+	json_t *old = e->old_json ? json_loads(e->old_json, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *new = e->new_json ? json_loads(e->new_json, JSON_DECODE_ANY, NULL) : NULL;
+
+	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)e->number, "at",
+			 http_time(e->at), "actor", e->actor, "action", e->action, "target",
+			 e->target, "old", old ? old : json_null(), "new", new ? new : json_null());
+}
+
+/*
+ * GET /v1/audit: the org's administrative actions, newest first, a page
+ * at a time (?limit; ?before, from the previous page's next link), with
+ * optional exact filters by action, actor or target, which the next link
+ * keeps. Entries are numbered within the org, so a cursor says nothing of
+ * others. One row more than the page is read: it says whether a next page
+ * exists.
+ */
+static int list_audit(struct http_req *r)
+{
+	struct store *st = db(r);
+	const size_t limit = (size_t)http_arg_int(r, "limit");
+	struct audit_filter f = { http_arg_int(r, "before"), limit + 1, http_arg(r, "action"),
+				  http_arg(r, "actor"), http_arg(r, "target") };
+	struct audit_entry *rows = NULL;
+	json_t *items;
+	size_t n = 0, total = 0, i;
+
+	if (store_audit_list(st, r->org_id, &f, &rows, &n) ||
+	    store_audit_count(st, r->org_id, &f, &total)) {
+		store_audit_free(rows, n);
+		return db_error(r, st);
+	}
+	items = json_array();
+	for (i = 0; i < n && i < limit; i++)
+		json_array_append_new(items, audit_json(&rows[i]));
+	items = json_pack("{s:o, s:o, s:I}", "items", items, "next",
+			  n > limit ? http_next_link(r, "before", rows[limit - 1].number) : json_null(),
+			  "total", (json_int_t)total);
+	store_audit_free(rows, n);
+	return http_json(r, MHD_HTTP_OK, items, NULL, NULL);
 }
 
 /* --- members, teams ----------------------------------------------------------- */
@@ -1030,6 +1322,35 @@ static const struct http_param list_teams_params[] = {
 	{ 0 },
 };
 
+static const char *const plan_types[] = { "member", "team", "mapping", NULL };
+
+static const struct http_param plan_params[] = {
+	PAGE_LIMIT("100"),
+	{ .name = "cursor", .type = HTTP_PARAM_CURSOR,
+	  .description = "where the page starts: take it from the next link of the previous "
+			 "page; absent: the plan's start (or the type's)" },
+	{ .name = "type", .type = HTTP_PARAM_ENUM, .values = plan_types,
+	  .description = "only the entries of members, teams or mappings" },
+	{ 0 },
+};
+
+static const struct http_param list_audit_params[] = {
+	PAGE_LIMIT("50"),
+	{ .name = "before", .type = HTTP_PARAM_CURSOR,
+	  .description = "only entries older than this one: take it from the next link of the "
+			 "previous page" },
+	{ .name = "action", .type = HTTP_PARAM_STRING,
+	  .description = "only this action: sync.approve, sync.reject, settings.update, "
+			 "property.create, property.delete, key.rotate, admin.add, admin.remove, "
+			 "org.create" },
+	{ .name = "actor", .type = HTTP_PARAM_STRING,
+	  .description = "only this actor: key:<public key id> or cli:<unix user>" },
+	{ .name = "target", .type = HTTP_PARAM_STRING,
+	  .description = "only this target: sync:<id>, settings, property:<name>, keys, "
+			 "member:<email>, org:<id>" },
+	{ 0 },
+};
+
 const struct route api_routes[] = {
 	{ "GET", "/healthz", get_healthz, false, NULL },
 	{ "GET", "/metrics", get_metrics, false, NULL },
@@ -1038,7 +1359,7 @@ const struct route api_routes[] = {
 	{ "GET", "/v1/syncs", list_syncs, true, list_syncs_params },
 	{ "GET", "/v1/syncs/{id}", get_sync, true, NULL },
 	{ "GET", "/v1/syncs/{id}/report", get_report, true, report_params },
-	{ "GET", "/v1/syncs/{id}/plan", get_plan, true, NULL },
+	{ "GET", "/v1/syncs/{id}/plan", get_plan, true, plan_params },
 	{ "POST", "/v1/syncs/{id}/approve", approve_sync, true, NULL },
 	{ "POST", "/v1/syncs/{id}/reject", reject_sync, true, NULL },
 	{ "GET", "/v1/settings", get_settings, true, NULL },
@@ -1048,6 +1369,7 @@ const struct route api_routes[] = {
 	{ "DELETE", "/v1/properties", delete_property, true, delete_property_params },
 	{ "DELETE", "/v1/properties/{name}", delete_property_path, true, NULL },
 	{ "GET", "/v1/roles", get_roles, true, NULL },
+	{ "GET", "/v1/audit", list_audit, true, list_audit_params },
 	{ "GET", "/v1/members", list_members, true, list_members_params },
 	{ "GET", "/v1/members/{externalMemberId}", get_member, true, NULL },
 	{ "GET", "/v1/members/{externalMemberId}/visible-teams", get_visible_teams, true, NULL },

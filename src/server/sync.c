@@ -1,5 +1,6 @@
 #include "server/sync.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +8,6 @@
 
 #include "ingest/ingest.h"
 #include "server/settings.h"
-
-/* Plans list at most this many changes in detail; counts cover the rest. */
-enum { PLAN_DETAIL_MAX = 10000 };
 
 json_t *sync_counts_json(const struct plan_counts *c)
 {
@@ -62,76 +60,230 @@ json_t *sync_risk_json(const struct risk_result *r)
 	return json_pack("{s:b, s:o}", "paused", r->paused, "trips", trips);
 }
 
-static const char *const changed_names[] = {
-	"externalMemberId", "email", "firstName", "lastName", "jobTitle", "imageUrl",
-	"languagePreferences", "productAssignations", "customProperties",
+/*
+ * The plan's changes as the store keeps them (struct store_plan): every
+ * member and team that changes, every mapping change, in plan order. The
+ * cursor walks the plan once per write; the only thing it allocates is
+ * the JSON of an entry's old and new values, kept until the next entry.
+ */
+struct plan_cursor {
+	const struct plan *p;
+	const struct org *desired, *stored;
+	uint32_t member, team, mapping; /* the next change to look at, in each array */
+	char *changes;
+	struct store_plan source;
 };
 
-static json_t *member_change_json(const struct member_change *c, const struct org *desired,
-				  const struct org *stored)
+static void old_new(json_t *changes, const char *field, json_t *old, json_t *new)
 {
-	const struct member *m = c->desired != PLAN_NONE ? &desired->members[c->desired]
-							: &stored->members[c->stored];
-	json_t *changed = json_array();
+	json_object_set_new(changes, field, json_pack("{s:o, s:o}", "old", old, "new", new));
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *langs_json(const struct member *m)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; i < m->nlangs; i++)
+		json_array_append_new(a, json_string(org_lang_code((enum lang)m->langs[i])));
+	return a;
+}
+
+static json_t *products_json(const struct member *m)
+{
+	json_t *a = json_array();
+	int p;
+
+	for (p = 0; p < PRODUCT_COUNT; p++)
+		if (m->products & (1u << p))
+			json_array_append_new(a, json_string(org_product_name((enum product)p)));
+	return a;
+}
+
+/*
+ * The custom properties that change: only the columns the sync sent (the
+ * others keep their stored values), as {"old": {name: value|null},
+ * "new": {...}}.
+ */
+static void props_change(json_t *changes, const struct org *d, const struct member *dm,
+			 const struct org *s, const struct member *sm)
+{
+	json_t *old = json_object(), *new = json_object();
+	uint32_t k, si;
+
+	for (k = 0; k < d->nprops; k++) {
+		const char *name = d->prop_names[k], *now = org_member_prop(dm, k), *was = NULL;
+
+		if (org_find_property(s, name, strlen(name), &si))
+			was = org_member_prop(sm, si);
+		if (was == now || (was && now && !strcmp(was, now)))
+			continue;
+		json_object_set_new(old, name, str_or_null(was));
+		json_object_set_new(new, name, str_or_null(now));
+	}
+	old_new(changes, "customProperties", old, new);
+}
+
+/* The old and new value of each field a member change changes (NULL: none). */
+static char *member_changes(const struct plan_cursor *c, const struct member_change *mc)
+{
+	static const struct {
+		uint16_t bit;
+		const char *name;
+		size_t offset;
+	} strs[] = {
+		{ CHANGED_EXTERNAL_ID, "externalMemberId", offsetof(struct member, external_id) },
+		{ CHANGED_EMAIL, "email", offsetof(struct member, email) },
+		{ CHANGED_FIRST_NAME, "firstName", offsetof(struct member, first_name) },
+		{ CHANGED_LAST_NAME, "lastName", offsetof(struct member, last_name) },
+		{ CHANGED_JOB_TITLE, "jobTitle", offsetof(struct member, job_title) },
+		{ CHANGED_IMAGE_URL, "imageUrl", offsetof(struct member, image_url) },
+	};
+	const struct member *sm = &c->stored->members[mc->stored];
+	const struct member *dm = mc->desired != PLAN_NONE ? &c->desired->members[mc->desired] : NULL;
+	json_t *changes = json_object();
+	char *text = NULL;
 	size_t i;
 
-	for (i = 0; i < sizeof(changed_names) / sizeof(changed_names[0]); i++)
-		if (c->changed & (1u << i))
-			json_array_append_new(changed, json_string(changed_names[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:b}", "action",
-			 plan_member_action_name((enum member_action)c->action), "externalMemberId",
-			 m->external_id, "email", m->email, "changed", changed, "invite", c->invite);
+	for (i = 0; dm && i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (mc->changed & strs[i].bit)
+			old_new(changes, strs[i].name,
+				json_string(*(const char *const *)((const char *)sm + strs[i].offset)),
+				json_string(*(const char *const *)((const char *)dm + strs[i].offset)));
+	if (dm && (mc->changed & CHANGED_LANGS))
+		old_new(changes, "languagePreferences", langs_json(sm), langs_json(dm));
+	if (dm && (mc->changed & CHANGED_PRODUCTS))
+		old_new(changes, "productAssignations", products_json(sm), products_json(dm));
+	if (dm && (mc->changed & CHANGED_PROPS))
+		props_change(changes, c->desired, dm, c->stored, sm);
+	if (mc->action == MEMBER_REACTIVATE || mc->action == MEMBER_DEACTIVATE)
+		old_new(changes, "state", json_string(org_state_name((enum member_state)sm->state)),
+			json_string(mc->action == MEMBER_REACTIVATE ? "active" : "deactivated"));
+	if (json_object_size(changes))
+		text = json_dumps(changes, JSON_COMPACT);
+	json_decref(changes);
+	return text;
 }
 
-static json_t *team_change_json(const struct team_change *c, const struct org *desired,
-				const struct org *stored)
+static int member_entry(struct plan_cursor *c, const struct member_change *mc,
+			struct store_plan_entry *out)
+{
+	const struct member *m = mc->desired != PLAN_NONE ? &c->desired->members[mc->desired]
+							 : &c->stored->members[mc->stored];
+
+	*out = (struct store_plan_entry){ "member",
+					  plan_member_action_name((enum member_action)mc->action),
+					  m->external_id, m->email, mc->invite ? STORE_PLAN_INVITE : 0u,
+					  NULL };
+	if (mc->action == MEMBER_UPDATE || mc->action == MEMBER_REACTIVATE ||
+	    mc->action == MEMBER_DEACTIVATE) {
+		/* Each of these changes a field at least, the state if nothing else. */
+		c->changes = member_changes(c, mc);
+		if (!c->changes)
+			return -1;
+		out->changes = c->changes;
+	}
+	return 0;
+}
+
+static int team_entry(struct plan_cursor *c, const struct team_change *tc,
+		      struct store_plan_entry *out)
 {
 	static const char *const names[] = { "create", "rename", "delete", "unchanged" };
-	const struct team *t = c->desired != PLAN_NONE ? &desired->teams[c->desired]
-						      : &stored->teams[c->stored];
+	const struct team *t = tc->desired != PLAN_NONE ? &c->desired->teams[tc->desired]
+						       : &c->stored->teams[tc->stored];
+	json_t *changes;
 
-	return json_pack("{s:s, s:s, s:s, s:s?}", "action", names[c->action], "externalTeamId",
-			 t->external_id, "teamName", t->name, "previousName",
-			 c->action == TEAM_RENAME ? stored->teams[c->stored].name : NULL);
+	*out = (struct store_plan_entry){ "team", names[tc->action], t->external_id, t->name, 0,
+					  NULL };
+	if (tc->action != TEAM_RENAME)
+		return 0;
+	changes = json_pack("{s:{s:s, s:s}}", "teamName", "old", c->stored->teams[tc->stored].name,
+			    "new", t->name);
+	c->changes = changes ? json_dumps(changes, JSON_COMPACT) : NULL;
+	json_decref(changes);
+	out->changes = c->changes;
+	return c->changes ? 0 : -1;
 }
 
-static json_t *mapping_change_json(const struct mapping_change *c, const struct org *desired,
-				   const struct org *stored)
+static unsigned mapping_flags(const struct mapping *m)
+{
+	return (m->is_member ? STORE_PLAN_IS_MEMBER : 0u) | (m->is_manager ? STORE_PLAN_IS_MANAGER : 0u) |
+	       (m->kind == MAPPING_SUBTEAM ? STORE_PLAN_SUBTEAM : 0u);
+}
+
+static int mapping_entry(struct plan_cursor *c, const struct mapping_change *xc,
+			 struct store_plan_entry *out)
 {
 	static const char *const names[] = { "add", "remove", "change" };
-	const struct org *o = c->desired != PLAN_NONE ? desired : stored;
-	const struct mapping *m = &o->mappings[c->desired != PLAN_NONE ? c->desired : c->stored];
+	const struct org *o = xc->desired != PLAN_NONE ? c->desired : c->stored;
+	const struct mapping *m = &o->mappings[xc->desired != PLAN_NONE ? xc->desired : xc->stored];
 	const char *child = m->kind == MAPPING_MEMBER ? o->members[m->child].external_id
 						      : o->teams[m->child].external_id;
+	const struct mapping *was;
+	json_t *changes;
+	int rc;
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "action", names[c->action],
-			 "externalTeamId", o->teams[m->team].external_id,
-			 m->kind == MAPPING_MEMBER ? "externalMemberId" : "externalSubteamId", child,
-			 "kind", m->kind == MAPPING_MEMBER ? "member" : "subteam", "isMember",
-			 m->is_member, "isManager", m->is_manager);
+	*out = (struct store_plan_entry){ "mapping", names[xc->action],
+					  o->teams[m->team].external_id, child, mapping_flags(m),
+					  NULL };
+	if (xc->action != MAPPING_CHANGE)
+		return 0;
+	was = &c->stored->mappings[xc->stored];
+	changes = json_object();
+	if (was->is_member != m->is_member)
+		old_new(changes, "isMember", json_boolean(was->is_member), json_boolean(m->is_member));
+	if (was->is_manager != m->is_manager)
+		old_new(changes, "isManager", json_boolean(was->is_manager),
+			json_boolean(m->is_manager));
+	rc = json_object_size(changes) ? 1 : 0;
+	if (rc) {
+		c->changes = json_dumps(changes, JSON_COMPACT);
+		out->changes = c->changes;
+		rc = c->changes ? 0 : -1;
+	}
+	json_decref(changes);
+	return rc;
 }
 
-/* The plan's changes (not the unchanged), capped, as JSON text (caller frees). */
-static char *plan_json(const struct plan *p, const struct org *desired, const struct org *stored)
+static int plan_next(void *ctx, struct store_plan_entry *out)
 {
-	json_t *members = json_array(), *teams = json_array(), *maps = json_array(), *doc;
-	uint32_t i, n = 0;
-	char *text;
+	struct plan_cursor *c = ctx;
+	const struct plan *p = c->p;
 
-	for (i = 0; i < p->nmembers && n < PLAN_DETAIL_MAX; i++)
-		if (p->members[i].action != MEMBER_UNCHANGED && ++n)
-			json_array_append_new(members, member_change_json(&p->members[i], desired, stored));
-	for (i = 0; i < p->nteams && n < PLAN_DETAIL_MAX; i++)
-		if (p->teams[i].action != TEAM_UNCHANGED && ++n)
-			json_array_append_new(teams, team_change_json(&p->teams[i], desired, stored));
-	for (i = 0; i < p->nmappings && n < PLAN_DETAIL_MAX; i++, n++)
-		json_array_append_new(maps, mapping_change_json(&p->mappings[i], desired, stored));
-	doc = json_pack("{s:o, s:o, s:o, s:o, s:b}", "counts", sync_counts_json(&p->counts),
-			"members", members, "teams", teams, "mappings", maps, "truncated",
-			n >= PLAN_DETAIL_MAX);
-	text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	return text;
+	free(c->changes);
+	c->changes = NULL;
+	while (c->member < p->nmembers && p->members[c->member].action == MEMBER_UNCHANGED)
+		c->member++;
+	if (c->member < p->nmembers)
+		return member_entry(c, &p->members[c->member++], out);
+	while (c->team < p->nteams && p->teams[c->team].action == TEAM_UNCHANGED)
+		c->team++;
+	if (c->team < p->nteams)
+		return team_entry(c, &p->teams[c->team++], out);
+	if (c->mapping < p->nmappings)
+		return mapping_entry(c, &p->mappings[c->mapping++], out);
+	return -1;
+}
+
+/* Sets the cursor at the plan's start, ready for one write: the store gets c->source. */
+static void plan_cursor_start(struct plan_cursor *c, const struct plan *p,
+			      const struct org *desired, const struct org *stored)
+{
+	uint32_t i;
+
+	free(c->changes);
+	*c = (struct plan_cursor){ p, desired, stored, 0, 0, 0, NULL,
+				   { { 0, 0, p->nmappings }, plan_next, c } };
+	for (i = 0; i < p->nmembers; i++)
+		c->source.n[0] += p->members[i].action != MEMBER_UNCHANGED;
+	for (i = 0; i < p->nteams; i++)
+		c->source.n[1] += p->teams[i].action != TEAM_UNCHANGED;
 }
 
 /* Reads the sync's payload back and ingests it into desired. */
@@ -243,11 +395,11 @@ void sync_prepared_free(struct sync_prepared *p)
  * to the webhooks (signed and delivered from the outbox, never blocking
  * the sync); Failed, Paused and Warning also to the notification emails.
  */
-static void notify(struct store *st, int64_t org_id, int64_t sync_id, int status,
+static void notify(struct store *st, int64_t org_id, int64_t number, int status,
 		   const char *reason, const char *counts, const json_t *settings)
 {
 	json_t *event = json_pack("{s:s, s:I, s:I, s:s, s:s?}", "event", "sync.status", "orgId",
-				  (json_int_t)org_id, "syncId", (json_int_t)sync_id, "status",
+				  (json_int_t)org_id, "syncId", (json_int_t)number, "status",
 				  store_sync_status_name(status), "reason", reason);
 	json_t *v, *c = counts ? json_loads(counts, 0, NULL) : NULL;
 	char *text;
@@ -280,12 +432,11 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	struct plan plan = { 0 };
 	struct risk_result risk = { 0 };
 	struct settings set;
+	struct plan_cursor cur = { 0 };
 	json_t *doc = NULL;
-	char *settings = NULL, *counts = NULL, *riskj = NULL, *planj = NULL, reason[512] = "";
-	void *approval = NULL;
-	size_t alen = 0;
+	char *settings = NULL, *counts = NULL, *riskj = NULL, reason[512] = "";
 	int status = SYNC_FAILED, rc;
-	bool finished = false, json_payload;
+	bool finished = false, json_payload, planned = false;
 
 	org_init(&desired);
 	org_init(&stored);
@@ -341,11 +492,9 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	plan_risk(&plan, &stored, &set.risk, &risk);
 	counts = dump(sync_counts_json(&plan.counts));
 	riskj = dump(sync_risk_json(&risk));
-	planj = plan_json(&plan, &desired, &stored);
-	if (planj)
-		store_sync_payload_put(st, sync_id, "plan", planj, strlen(planj));
+	planned = true;
 	t[T_PLAN] = mono_ms();
-	if (store_sync_payload_get(st, sync_id, "approval", &approval, &alen) == STORE_OK)
+	if (!strcmp(row.decision, "approve"))
 		risk.paused = false; /* an administrator approved it as it stands */
 	if (risk.paused && !row.dry_run) {
 		pause_reason(&risk, reason, sizeof(reason));
@@ -356,25 +505,34 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 										     : SYNC_SUCCESS;
 	if (row.dry_run) {
 		snprintf(reason, sizeof(reason), "dry run: nothing was applied");
-	} else if (store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
-				      &(struct sync_outcome){ status, NULL, counts, riskj, &rep }) == 0) {
-		finished = true; /* the outcome was committed with the changes */
 	} else {
-		status = SYNC_FAILED;
-		snprintf(reason, sizeof(reason), "the changes could not be applied, nothing changed: %s",
-			 store_error(st));
+		plan_cursor_start(&cur, &plan, &desired, &stored);
+		if (store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
+				       &(struct sync_outcome){ status, NULL, counts, riskj, &rep,
+							       &cur.source }) == 0) {
+			finished = true; /* the outcome and the plan were committed with the changes */
+		} else {
+			status = SYNC_FAILED;
+			snprintf(reason, sizeof(reason),
+				 "the changes could not be applied, nothing changed: %s",
+				 store_error(st));
+		}
 	}
 	t[T_APPLY] = mono_ms();
 finish:
-	if (!finished)
-		store_sync_finish(st, sync_id, status, *reason ? reason : NULL, counts, riskj, &rep);
+	if (!finished) {
+		if (planned)
+			plan_cursor_start(&cur, &plan, &desired, &stored);
+		store_sync_record(st, sync_id,
+				  &(struct sync_outcome){ status, *reason ? reason : NULL, counts, riskj,
+							  &rep, planned ? &cur.source : NULL });
+	}
 	t[T_END] = mono_ms();
 	log_sync(sync_id, org_id, status, t);
-	notify(st, org_id, sync_id, status, *reason ? reason : NULL, counts, doc);
-	free(approval);
+	notify(st, org_id, row.number, status, *reason ? reason : NULL, counts, doc);
 	free(counts);
 	free(riskj);
-	free(planj);
+	free(cur.changes);
 	free(settings);
 	json_decref(doc);
 	plan_free(&plan);

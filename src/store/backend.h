@@ -74,7 +74,8 @@ struct store_ops {
 	int (*sync_transition)(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			       const char *reason);
 	int (*sync_get)(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
-	int (*sync_list)(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+	int (*sync_by_number)(struct store *s, int64_t org_id, int64_t number, struct sync_row *out);
+	int (*sync_list)(struct store *s, int64_t org_id, int64_t before, size_t limit,
 			 struct sync_row **rows, size_t *n);
 	int (*sync_count)(struct store *s, int64_t org_id, size_t *n);
 	int (*sync_report)(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
@@ -86,6 +87,20 @@ struct store_ops {
 			  const char *payload);
 	int (*invitation_accept)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 				 int64_t *org_id, int64_t *member_id);
+	int (*tx_begin)(struct store *s);
+	int (*tx_end)(struct store *s, int rc);
+	int (*key_ids)(struct store *s, int64_t org_id, char ***ids, size_t *n);
+	int (*member_role)(struct store *s, int64_t org_id, const char *email, int *role);
+	int (*sync_decide)(struct store *s, int64_t org_id, int64_t sync_id,
+			   const struct sync_decision *d);
+	int (*audit_add)(struct store *s, int64_t org_id, const char *actor, const char *action,
+			 const char *target, const char *old_json, const char *new_json);
+	int (*audit_list)(struct store *s, int64_t org_id, const struct audit_filter *f,
+			  struct audit_entry **rows, size_t *n);
+	int (*audit_count)(struct store *s, int64_t org_id, const struct audit_filter *f,
+			   size_t *n);
+	int (*sync_plan)(struct store *s, int64_t org_id, int64_t sync_id, int type, uint64_t from,
+			 size_t limit, struct store_plan_page *out);
 };
 
 /* Opens the SQLite database at path (sqlite.c). */

@@ -204,6 +204,98 @@ static const char *const migrations[] = {
 	"UPDATE properties SET name_key = lower(name)"
 	"  WHERE id IN (SELECT min(id) FROM properties GROUP BY org_id, lower(name));"
 	"CREATE UNIQUE INDEX properties_name_key ON properties(org_id, name_key);",
+	/*
+	 * 6: syncs are numbered within their org (1, 2, 3...): the global id
+	 * stays internal, as it tells a tenant how many syncs the others run.
+	 * Existing syncs are numbered in the order they were made.
+	 */
+	"ALTER TABLE syncs ADD COLUMN number INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE syncs SET number = n.number FROM (SELECT id, row_number() OVER"
+	"  (PARTITION BY org_id ORDER BY id) AS number FROM syncs) AS n WHERE n.id = syncs.id;"
+	"DROP INDEX syncs_org;"
+	"CREATE UNIQUE INDEX syncs_org_number ON syncs(org_id, number);",
+	/*
+	 * 7: who did what. The audit trail of administrative actions, numbered
+	 * within the org as syncs are; and the decision on a Paused sync kept
+	 * with it (it was a payload part "approval" before, saying only that
+	 * one was made). Decisions made before are kept as far as they are
+	 * known: approvals from that part, rejections from their reason.
+	 */
+	"CREATE TABLE audit ("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  old_json TEXT,"
+	"  new_json TEXT,"
+	"  PRIMARY KEY (org_id, number)) WITHOUT ROWID;"
+	"ALTER TABLE syncs ADD COLUMN decision TEXT CHECK (decision IN ('approve', 'reject'));"
+	"ALTER TABLE syncs ADD COLUMN decided_by TEXT;"
+	"ALTER TABLE syncs ADD COLUMN decided_at INTEGER;"
+	"ALTER TABLE syncs ADD COLUMN decision_reason TEXT;"
+	"UPDATE syncs SET decision = 'approve', decided_by = 'an administrator'"
+	"  WHERE id IN (SELECT sync_id FROM sync_payloads WHERE part = 'approval');"
+	"UPDATE syncs SET decision = 'reject', decided_by = 'an administrator',"
+	"  decided_at = finished_at"
+	"  WHERE status = 'Rejected' AND reason = 'rejected by an administrator';"
+	"DELETE FROM sync_payloads WHERE part = 'approval';",
+	/*
+	 * 8: a sync's plan, one row per change, paged by seq, instead of one
+	 * JSON document capped at 10,000 changes. Entries run members, teams,
+	 * mappings; the syncs row counts each type, which maps a type to its
+	 * range of seq. Plans kept the old way move over as they were (field
+	 * names changed, without values; plan_truncated when capped).
+	 */
+	"CREATE TABLE sync_plan_entries ("
+	"  sync_id INTEGER NOT NULL REFERENCES syncs(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  type TEXT NOT NULL CHECK (type IN ('member', 'team', 'mapping')),"
+	"  action TEXT NOT NULL,"
+	"  subject TEXT NOT NULL," /* externalMemberId; externalTeamId (teams, mappings) */
+	"  detail TEXT NOT NULL,"  /* email; teamName; the mapping's member or subteam id */
+	"  flags INTEGER NOT NULL DEFAULT 0," /* enum store_plan_flag */
+	"  changes TEXT,"          /* JSON: field -> {old, new}; NULL when none */
+	"  PRIMARY KEY (sync_id, seq)) WITHOUT ROWID;"
+	"ALTER TABLE syncs ADD COLUMN plan_members INTEGER;" /* NULL: no plan kept */
+	"ALTER TABLE syncs ADD COLUMN plan_teams INTEGER;"
+	"ALTER TABLE syncs ADD COLUMN plan_mappings INTEGER;"
+	"ALTER TABLE syncs ADD COLUMN plan_truncated INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TEMP TABLE old_plans AS SELECT sync_id, CAST(data AS TEXT) AS plan"
+	"  FROM sync_payloads WHERE part = 'plan' AND json_valid(CAST(data AS TEXT));"
+	"UPDATE syncs SET plan_members = json_array_length(o.plan, '$.members'),"
+	"  plan_teams = json_array_length(o.plan, '$.teams'),"
+	"  plan_mappings = json_array_length(o.plan, '$.mappings'),"
+	"  plan_truncated = coalesce(json_extract(o.plan, '$.truncated'), 0)"
+	"  FROM old_plans AS o WHERE o.sync_id = syncs.id;"
+	"INSERT INTO sync_plan_entries (sync_id, seq, type, action, subject, detail, flags, changes)"
+	"  SELECT o.sync_id, j.key, 'member', json_extract(j.value, '$.action'),"
+	"    json_extract(j.value, '$.externalMemberId'), json_extract(j.value, '$.email'),"
+	"    coalesce(json_extract(j.value, '$.invite'), 0),"
+	"    nullif((SELECT json_group_object(c.value, json('null'))"
+	"      FROM json_each(j.value, '$.changed') AS c), '{}')"
+	"  FROM old_plans AS o, json_each(o.plan, '$.members') AS j"
+	"  UNION ALL"
+	"  SELECT o.sync_id, json_array_length(o.plan, '$.members') + j.key, 'team',"
+	"    json_extract(j.value, '$.action'), json_extract(j.value, '$.externalTeamId'),"
+	"    json_extract(j.value, '$.teamName'), 0,"
+	"    CASE WHEN json_extract(j.value, '$.previousName') IS NOT NULL THEN"
+	"      json_object('teamName', json_object('old', json_extract(j.value, '$.previousName'),"
+	"        'new', json_extract(j.value, '$.teamName'))) END"
+	"  FROM old_plans AS o, json_each(o.plan, '$.teams') AS j"
+	"  UNION ALL"
+	"  SELECT o.sync_id, json_array_length(o.plan, '$.members')"
+	"    + json_array_length(o.plan, '$.teams') + j.key, 'mapping',"
+	"    json_extract(j.value, '$.action'), json_extract(j.value, '$.externalTeamId'),"
+	"    coalesce(json_extract(j.value, '$.externalMemberId'),"
+	"      json_extract(j.value, '$.externalSubteamId'), ''),"
+	"    2 * coalesce(json_extract(j.value, '$.isMember'), 0)"
+	"    + 4 * coalesce(json_extract(j.value, '$.isManager'), 0)"
+	"    + 8 * (json_extract(j.value, '$.kind') = 'subteam'), NULL"
+	"  FROM old_plans AS o, json_each(o.plan, '$.mappings') AS j;"
+	"DROP TABLE old_plans;"
+	"DELETE FROM sync_payloads WHERE part = 'plan';",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
@@ -215,12 +307,16 @@ enum stmt_id {
 	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_CACHE_SYNC,
 	ST_ORG_INSERT,
 	ST_ORG_GET,
 	ST_KEY_INSERT,
 	ST_KEY_DELETE_ORG,
 	ST_KEY_GET,
+	ST_KEY_IDS,
 	ST_SETTINGS_GET,
 	ST_SETTINGS_PUT,
 	ST_PROP_LIST,
@@ -244,6 +340,7 @@ enum stmt_id {
 	ST_MEMBER_BY_EXTERNAL,
 	ST_MEMBER_BY_EMAIL,
 	ST_MEMBER_ROLE,
+	ST_MEMBER_ROLE_GET,
 	ST_MEMBER_INVITED,
 	ST_MEMBER_ACTIVATE,
 	ST_TEAM_INSERT,
@@ -267,22 +364,32 @@ enum stmt_id {
 	ST_PAYLOAD_PRUNE,
 	ST_SYNC_CLAIM,
 	ST_SYNC_FINISH,
+	ST_PLAN_DELETE,
+	ST_PLAN_INSERT,
+	ST_PLAN_TOTALS,
+	ST_PLAN_PAGE,
 	ST_ISSUES_DELETE,
 	ST_ISSUE_INSERT,
 	ST_SYNC_TRANSITION,
+	ST_SYNC_DECIDE,
 	ST_SYNC_OWNED,
 	ST_SYNC_GET,
+	ST_SYNC_BY_NUMBER,
 	ST_SYNC_LIST,
 	ST_SYNC_COUNT,
 	ST_SYNC_TOTALS,
 	ST_ISSUES_GET,
 	ST_SYNC_RECOVER,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_LIST,
+	ST_AUDIT_COUNT,
 	ST_COUNT
 };
 
 #define SYNC_COLUMNS                                                                        \
 	"id, org_id, status, source, mode, format, dry_run, reason, counts_json, risk_json, " \
-	"created_at, started_at, finished_at, issues_fatal + issues_error + issues_warning"
+	"created_at, started_at, finished_at, issues_fatal + issues_error + issues_warning, "  \
+	"number, decision, decided_by, decided_at, decision_reason"
 
 /* Member fields bound at ?2..?11 by bind_member (insert and updates). */
 static const char *const stmt_sql[ST_COUNT] = {
@@ -290,6 +397,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN_READ] = "BEGIN",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT store_op",
+	[ST_RELEASE] = "RELEASE store_op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
 	[ST_CACHE_SYNC] = "PRAGMA cache_size = -65536",
 	[ST_ORG_INSERT] = "INSERT INTO orgs (name, created_at) VALUES (?1, ?2)",
 	[ST_ORG_GET] = "SELECT name FROM orgs WHERE id = ?1",
@@ -297,6 +407,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "VALUES (?1, ?2, ?3, ?4)",
 	[ST_KEY_DELETE_ORG] = "DELETE FROM api_keys WHERE org_id = ?1",
 	[ST_KEY_GET] = "SELECT org_id, hash FROM api_keys WHERE key_id = ?1",
+	[ST_KEY_IDS] = "SELECT key_id FROM api_keys WHERE org_id = ?1 ORDER BY created_at, key_id",
 	[ST_SETTINGS_GET] = "SELECT settings FROM orgs WHERE id = ?1",
 	[ST_SETTINGS_PUT] = "UPDATE orgs SET settings = ?2 WHERE id = ?1",
 	[ST_PROP_LIST] = "SELECT name FROM properties WHERE org_id = ?1 ORDER BY id",
@@ -350,6 +461,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMBER_BY_EMAIL] = "SELECT id FROM members WHERE org_id = ?1 AND email_key = ?2",
 	[ST_MEMBER_ROLE] = "UPDATE members SET role = 'Administrator',"
 			   " admin_since = coalesce(admin_since, ?2), updated_at = ?2 WHERE id = ?1",
+	[ST_MEMBER_ROLE_GET] = "SELECT role FROM members WHERE org_id = ?1 AND email_key = ?2",
 	[ST_MEMBER_INVITED] = "UPDATE members SET state = 'invited', updated_at = ?2"
 			      " WHERE id = ?1 AND state = 'created'",
 	[ST_MEMBER_ACTIVATE] = "UPDATE members SET state = 'active', updated_at = ?2"
@@ -375,10 +487,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ORG_TOUCH] = "UPDATE orgs SET version = version + 1 WHERE id = ?1",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_SYNC_PENDING] = "SELECT id FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
+	[ST_SYNC_PENDING] = "SELECT number FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
 			    " ORDER BY id LIMIT 1",
-	[ST_SYNC_INSERT] = "INSERT INTO syncs (org_id, status, source, mode, format, dry_run,"
-			   " created_at) VALUES (?1, 'Pending', ?2, ?3, ?4, ?5, ?6)",
+	/* Under the write lock (BEGIN IMMEDIATE): no two syncs of an org get one number. */
+	[ST_SYNC_INSERT] = "INSERT INTO syncs (org_id, number, status, source, mode, format, dry_run,"
+			   " created_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM syncs"
+			   " WHERE org_id = ?1), 'Pending', ?2, ?3, ?4, ?5, ?6) RETURNING id, number",
 	[ST_SYNC_SUPERSEDE] = "UPDATE syncs SET status = 'Rejected', reason = ?3, finished_at = ?4"
 			      " WHERE org_id = ?1 AND status = 'Paused' AND id <> ?2",
 	[ST_SYNC_EXISTS] = "SELECT 1 FROM syncs WHERE id = ?1",
@@ -396,7 +510,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " RETURNING id, org_id",
 	[ST_SYNC_FINISH] = "UPDATE syncs SET status = ?2, reason = ?3, counts_json = ?4,"
 			   " risk_json = ?5, finished_at = ?6, issues_fatal = ?7, issues_error = ?8,"
-			   " issues_warning = ?9, issues_dropped = ?10 WHERE id = ?1",
+			   " issues_warning = ?9, issues_dropped = ?10, plan_members = ?11,"
+			   " plan_teams = ?12, plan_mappings = ?13, plan_truncated = 0 WHERE id = ?1",
+	[ST_PLAN_DELETE] = "DELETE FROM sync_plan_entries WHERE sync_id = ?1",
+	[ST_PLAN_INSERT] = "INSERT INTO sync_plan_entries (sync_id, seq, type, action, subject,"
+			   " detail, flags, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_PLAN_TOTALS] = "SELECT plan_members, plan_teams, plan_mappings, plan_truncated"
+			   " FROM syncs WHERE id = ?2 AND org_id = ?1",
+	[ST_PLAN_PAGE] = "SELECT seq, type, action, subject, detail, flags, changes"
+			 " FROM sync_plan_entries WHERE sync_id = ?1 AND seq >= ?2 AND seq < ?3"
+			 " ORDER BY seq LIMIT ?4",
 	[ST_ISSUES_DELETE] = "DELETE FROM sync_issues WHERE sync_id = ?1",
 	[ST_ISSUE_INSERT] = "INSERT INTO sync_issues (sync_id, seq, severity, code, file, line, col,"
 			    " field, record_id, message)"
@@ -407,10 +530,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       " finished_at = CASE WHEN ?4 IN ('Pending', 'Paused') THEN NULL"
 			       " ELSE ?6 END"
 			       " WHERE id = ?2 AND org_id = ?1 AND status = ?3",
+	/* Like ST_SYNC_TRANSITION from Paused, which leaves started_at alone. */
+	[ST_SYNC_DECIDE] = "UPDATE syncs SET status = ?3, reason = coalesce(?4, reason),"
+			   " started_at = CASE WHEN ?3 = 'Pending' THEN NULL ELSE started_at END,"
+			   " finished_at = CASE WHEN ?3 = 'Pending' THEN NULL ELSE ?5 END,"
+			   " decision = ?6, decided_by = ?7, decided_at = ?5, decision_reason = ?8"
+			   " WHERE id = ?2 AND org_id = ?1 AND status = 'Paused'",
 	[ST_SYNC_OWNED] = "SELECT 1 FROM syncs WHERE id = ?2 AND org_id = ?1",
 	[ST_SYNC_GET] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE id = ?2 AND org_id = ?1",
-	[ST_SYNC_LIST] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE org_id = ?1 AND id < ?2"
-			 " ORDER BY id DESC LIMIT ?3",
+	[ST_SYNC_BY_NUMBER] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE org_id = ?1 AND number = ?2",
+	[ST_SYNC_LIST] = "SELECT " SYNC_COLUMNS " FROM syncs WHERE org_id = ?1 AND number < ?2"
+			 " ORDER BY number DESC LIMIT ?3",
 	[ST_SYNC_COUNT] = "SELECT count(*) FROM syncs WHERE org_id = ?1",
 	[ST_SYNC_TOTALS] = "SELECT issues_fatal, issues_error, issues_warning, issues_dropped"
 			   " FROM syncs WHERE id = ?2 AND org_id = ?1",
@@ -418,12 +548,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " FROM sync_issues WHERE sync_id = ?1 ORDER BY seq",
 	[ST_SYNC_RECOVER] = "UPDATE syncs SET status = 'Failed', reason = ?1, finished_at = ?2"
 			    " WHERE status = 'Pending' AND started_at IS NOT NULL",
+	/* Under the write lock: no two entries of an org get one number. */
+	[ST_AUDIT_INSERT] = "INSERT INTO audit (org_id, number, at, actor, action, target,"
+			    " old_json, new_json) VALUES (?1, (SELECT coalesce(max(number), 0) + 1"
+			    " FROM audit WHERE org_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_AUDIT_LIST] = "SELECT number, at, actor, action, target, old_json, new_json"
+			  " FROM audit WHERE org_id = ?1 AND number < ?2"
+			  " AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR actor = ?4)"
+			  " AND (?5 IS NULL OR target = ?5) ORDER BY number DESC LIMIT ?6",
+	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE org_id = ?1"
+			   " AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR actor = ?3)"
+			   " AND (?4 IS NULL OR target = ?4)",
 };
 
 struct sqlite_store {
 	struct store base; /* first: a struct store * is a struct sqlite_store * */
 	sqlite3 *db;
 	bool big_cache;
+	bool in_tx;        /* within store_tx_begin(): operations nest as savepoints */
 	sqlite3_stmt *stmts[ST_COUNT];
 };
 
@@ -523,24 +665,39 @@ static int exec_cached(struct sqlite_store *q, enum stmt_id id)
 	return rc ? rc : run(q, st);
 }
 
+/*
+ * Within a caller's transaction (store_tx_begin) an operation is a
+ * savepoint: it still succeeds or fails as a whole, and the caller's
+ * COMMIT or ROLLBACK decides for all of them together.
+ */
 static int begin(struct sqlite_store *q)
 {
-	return exec_cached(q, ST_BEGIN);
+	return exec_cached(q, q->in_tx ? ST_SAVEPOINT : ST_BEGIN);
 }
 
 static int begin_read(struct sqlite_store *q)
 {
-	return exec_cached(q, ST_BEGIN_READ);
+	return exec_cached(q, q->in_tx ? ST_SAVEPOINT : ST_BEGIN_READ);
 }
 
 /* Commits when rc is STORE_OK, else rolls back; returns the final status. */
 static int end_tx(struct sqlite_store *q, int rc)
 {
+	char saved[STORE_ERR_MAX];
+
+	if (q->in_tx) {
+		if (rc != STORE_OK) {
+			memcpy(saved, q->base.err, sizeof(saved));
+			exec_cached(q, ST_ROLLBACK_TO);
+			exec_cached(q, ST_RELEASE);
+			memcpy(q->base.err, saved, sizeof(saved));
+			return rc;
+		}
+		return exec_cached(q, ST_RELEASE);
+	}
 	if (rc == STORE_OK)
 		rc = exec_cached(q, ST_COMMIT);
 	if (rc != STORE_OK && !sqlite3_get_autocommit(q->db)) {
-		char saved[STORE_ERR_MAX];
-
 		/* The rollback's own outcome must not hide why it was needed. */
 		memcpy(saved, q->base.err, sizeof(saved));
 		exec_cached(q, ST_ROLLBACK);
@@ -655,6 +812,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		goto out;
 	}
 	version = sqlite3_column_int(st, 0);
+	sqlite3_reset(st); /* a statement still reading would keep DROP from running */
 	if (version > SCHEMA_VERSION) {
 		if (err)
 			snprintf(err, errlen,
@@ -2205,6 +2363,43 @@ static int prune_payloads(struct sqlite_store *q)
 	return exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
+/*
+ * Replaces the sync's plan (a Paused sync approved and run again plans
+ * anew) by plan's entries, or by none. Bound in place: each entry's
+ * strings only live until the next call of plan->next.
+ */
+static int write_plan(struct sqlite_store *q, int64_t sync_id, const struct store_plan *plan)
+{
+	struct store_plan_entry e;
+	sqlite3_stmt *st;
+	uint64_t seq, total;
+	int rc = prep(q, ST_PLAN_DELETE, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	rc = run(q, st);
+	if (rc || !plan)
+		return rc;
+	total = (uint64_t)plan->n[0] + plan->n[1] + plan->n[2];
+	rc = prep(q, ST_PLAN_INSERT, &st);
+	for (seq = 0; !rc && seq < total; seq++) {
+		memset(&e, 0, sizeof(e));
+		if (plan->next(plan->ctx, &e) != 0)
+			return store_set_error(&q->base, STORE_ENOMEM, "the plan could not be written");
+		sqlite3_bind_int64(st, 1, sync_id);
+		sqlite3_bind_int64(st, 2, (int64_t)seq);
+		bind_text(st, 3, e.type);
+		bind_text(st, 4, e.action);
+		bind_text(st, 5, e.subject ? e.subject : "");
+		bind_text(st, 6, e.detail ? e.detail : "");
+		sqlite3_bind_int(st, 7, (int)e.flags);
+		bind_text(st, 8, e.changes);
+		rc = run(q, st);
+	}
+	return rc;
+}
+
 /* Records how a sync ended, inside the caller's transaction. */
 static int finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_outcome *done)
 {
@@ -2229,11 +2424,20 @@ static int finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sy
 	for (i = 0; i < 3; i++)
 		sqlite3_bind_int64(st, 7 + (int)i, rep ? (int64_t)rep->by_severity[i] : 0);
 	sqlite3_bind_int64(st, 10, rep ? (int64_t)rep->dropped : 0);
+	for (i = 0; i < 3; i++) {
+		if (done->plan)
+			sqlite3_bind_int64(st, 11 + (int)i, done->plan->n[i]);
+		else
+			sqlite3_bind_null(st, 11 + (int)i);
+	}
 	rc = run(q, st);
 	if (rc)
 		return rc;
 	if (sqlite3_changes(q->db) == 0)
 		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
+	rc = write_plan(q, sync_id, done->plan);
+	if (rc)
+		return rc;
 	/* A sync paused, approved and run again gets the report of its last run. */
 	rc = prep(q, ST_ISSUES_DELETE, &st);
 	if (rc)
@@ -2735,7 +2939,7 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 			 int64_t *sync_id, int64_t *running)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms();
+	int64_t now = store_now_ms(), number = 0;
 	char reason[64];
 	sqlite3_stmt *st;
 	size_t i;
@@ -2788,10 +2992,14 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	bind_text(st, 4, m->format);
 	sqlite3_bind_int(st, 5, m->dry_run);
 	sqlite3_bind_int64(st, 6, now);
-	rc = run(q, st);
+	rc = row(q, st);
 	if (rc)
 		goto out;
-	*sync_id = sqlite3_last_insert_rowid(q->db);
+	*sync_id = sqlite3_column_int64(st, 0);
+	number = sqlite3_column_int64(st, 1);
+	rc = run(q, st); /* RETURNING: the insert completes when stepped to its end */
+	if (rc)
+		goto out;
 	for (i = 0; i < m->nparts && !rc; i++)
 		rc = payload_insert(q, *sync_id, m->parts[i].name, m->parts[i].data, m->parts[i].len);
 	if (rc)
@@ -2802,7 +3010,7 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	rc = prep(q, ST_SYNC_SUPERSEDE, &st);
 	if (rc)
 		goto out;
-	snprintf(reason, sizeof(reason), "superseded by sync %lld", (long long)*sync_id);
+	snprintf(reason, sizeof(reason), "superseded by sync %lld", (long long)number);
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, *sync_id);
 	bind_text(st, 3, reason);
@@ -3003,8 +3211,12 @@ static int read_sync_row(sqlite3_stmt *st, struct sync_row *r)
 	r->started_at = sqlite3_column_int64(st, 11);
 	r->finished_at = sqlite3_column_int64(st, 12);
 	r->issues = (size_t)sqlite3_column_int64(st, 13);
+	r->number = sqlite3_column_int64(st, 14);
+	col_copy(st, 15, r->decision, sizeof(r->decision));
+	r->decided_at = sqlite3_column_int64(st, 17);
 	if (col_strdup(st, 7, &r->reason) || col_strdup(st, 8, &r->counts_json) ||
-	    col_strdup(st, 9, &r->risk_json)) {
+	    col_strdup(st, 9, &r->risk_json) || col_strdup(st, 16, &r->decided_by) ||
+	    col_strdup(st, 18, &r->decision_reason)) {
 		store_sync_row_free(r);
 		return STORE_ENOMEM;
 	}
@@ -3046,7 +3258,161 @@ static int sq_sync_count(struct store *s, int64_t org_id, size_t *n)
 	return STORE_OK;
 }
 
-static int sq_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+/*
+ * The conditional UPDATE of sq_sync_transition, with the decision: of two
+ * racing decisions exactly one finds the sync Paused.
+ */
+static int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
+			  const struct sync_decision *d)
+{
+	struct sqlite_store *q = sq(s);
+	const int to = d->approve ? SYNC_PENDING : SYNC_REJECTED;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin(q);
+	if (rc)
+		return rc;
+	rc = prep(q, ST_SYNC_DECIDE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, sync_id);
+	bind_text(st, 3, store_sync_status_name(to));
+	bind_text(st, 4, d->sync_reason);
+	sqlite3_bind_int64(st, 5, store_now_ms());
+	bind_text(st, 6, d->approve ? "approve" : "reject");
+	bind_text(st, 7, d->actor);
+	bind_text(st, 8, d->reason);
+	rc = run(q, st);
+	if (!rc && sqlite3_changes(q->db) == 1) {
+		if (!d->approve)
+			rc = prune_payloads(q);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	rc = prep(q, ST_SYNC_OWNED, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, sync_id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		sqlite3_reset(st);
+		rc = store_set_error(s, STORE_ECONFLICT, "sync %lld is not Paused", (long long)sync_id);
+	} else if (rc == STORE_ENOTFOUND) {
+		store_set_error(s, rc, "no sync %lld", (long long)sync_id);
+	}
+out:
+	return end_tx(q, rc);
+}
+
+static int read_plan_row(sqlite3_stmt *st, struct store_plan_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	r->flags = (unsigned)sqlite3_column_int(st, 5);
+	if (col_strdup(st, 1, &r->type) || col_strdup(st, 2, &r->action) ||
+	    col_strdup(st, 3, &r->subject) || col_strdup(st, 4, &r->detail) ||
+	    col_strdup(st, 6, &r->changes))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+/* The totals and the page from one snapshot: a page never disagrees with its counts. */
+static int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
+			uint64_t from, size_t limit, struct store_plan_page *out)
+{
+	struct sqlite_store *q = sq(s);
+	uint64_t lo = 0, hi;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc, i;
+
+	rc = begin_read(q);
+	if (rc)
+		return rc;
+	rc = prep(q, ST_PLAN_TOTALS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, sync_id);
+	rc = row(q, st);
+	if (rc)
+		goto out;
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		sqlite3_reset(st);
+		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
+		goto out;
+	}
+	for (i = 0; i < 3; i++)
+		out->n[i] = (uint32_t)sqlite3_column_int64(st, i);
+	out->truncated = sqlite3_column_int(st, 3) != 0;
+	sqlite3_reset(st);
+	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
+	if (type >= 0) {
+		for (i = 0; i < type; i++)
+			lo += out->n[i];
+		hi = lo + out->n[type];
+	}
+	out->first = lo;
+	out->end = hi;
+	if (from < lo)
+		from = lo;
+	if (from >= hi || !limit)
+		goto out;
+	rc = prep(q, ST_PLAN_PAGE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, sync_id);
+	sqlite3_bind_int64(st, 2, (int64_t)from);
+	sqlite3_bind_int64(st, 3, (int64_t)hi);
+	sqlite3_bind_int64(st, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (out->count == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct store_plan_row *nv = realloc(out->rows, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			out->rows = nv;
+			cap = ncap;
+		}
+		rc = read_plan_row(st, &out->rows[out->count++]);
+		if (rc)
+			break;
+	}
+	if (rc != STORE_ENOTFOUND)
+		sqlite3_reset(st);
+	else
+		rc = STORE_OK;
+out:
+	return end_tx(q, rc);
+}
+
+static int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
+			     struct sync_row *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SYNC_BY_NUMBER, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, number);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	rc = read_sync_row(st, out);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 			struct sync_row **rows, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
@@ -3058,7 +3424,7 @@ static int sq_sync_list(struct store *s, int64_t org_id, int64_t before_id, size
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
-	sqlite3_bind_int64(st, 2, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
 	while ((rc = row(q, st)) == STORE_OK) {
 		if (count == cap) {
@@ -3187,6 +3553,202 @@ out:
 	return end_tx(q, rc);
 }
 
+/* --- transactions and the audit trail ------------------------------------------- */
+
+static int sq_tx_begin(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	int rc;
+
+	if (q->in_tx)
+		return store_set_error(s, STORE_EINVAL, "a transaction is already open");
+	rc = exec_cached(q, ST_BEGIN);
+	if (rc == STORE_OK)
+		q->in_tx = true;
+	return rc;
+}
+
+static int sq_tx_end(struct store *s, int rc)
+{
+	struct sqlite_store *q = sq(s);
+
+	if (!q->in_tx)
+		return store_set_error(s, STORE_EINVAL, "no transaction is open");
+	q->in_tx = false;
+	return end_tx(q, rc);
+}
+
+static int sq_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	char **v = NULL;
+	size_t count = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin_read(q);
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (!rc)
+		rc = prep(q, ST_KEY_IDS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = row(q, st)) == STORE_OK) {
+		char **nv = realloc(v, (count + 1) * sizeof(*nv));
+
+		if (!nv || col_strdup(st, 0, &nv[count]) || !nv[count]) {
+			if (nv)
+				v = nv;
+			rc = STORE_ENOMEM;
+			sqlite3_reset(st);
+			break;
+		}
+		v = nv;
+		count++;
+	}
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+out:
+	rc = end_tx(q, rc);
+	if (rc) {
+		store_strings_free(v, count);
+		return rc;
+	}
+	*ids = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role)
+{
+	struct sqlite_store *q = sq(s);
+	size_t len = strlen(email);
+	char *key = malloc(len + 1);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!key)
+		return STORE_ENOMEM;
+	store_email_key(key, email, len);
+	rc = prep(q, ST_MEMBER_ROLE_GET, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_textn(st, 2, key, len);
+	rc = row(q, st);
+	if (rc)
+		goto out;
+	*role = parse_name(role_names, 2, sqlite3_column_text(st, 0)) == ROLE_ADMINISTRATOR
+			? ROLE_ADMINISTRATOR
+			: ROLE_MEMBER;
+	sqlite3_reset(st);
+out:
+	free(key);
+	return rc;
+}
+
+static int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char *action,
+			const char *target, const char *old_json, const char *new_json)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin(q);
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (!rc)
+		rc = prep(q, ST_AUDIT_INSERT, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	bind_text(st, 3, actor);
+	bind_text(st, 4, action);
+	bind_text(st, 5, target);
+	bind_text(st, 6, old_json);
+	bind_text(st, 7, new_json);
+	rc = run(q, st);
+out:
+	return end_tx(q, rc);
+}
+
+static int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
+			 struct audit_entry **rows, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct audit_entry *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_AUDIT_LIST, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, f->before > 0 ? f->before : INT64_MAX);
+	bind_text(st, 3, f->action);
+	bind_text(st, 4, f->actor);
+	bind_text(st, 5, f->target);
+	sqlite3_bind_int64(st, 6, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
+	while ((rc = row(q, st)) == STORE_OK) {
+		struct audit_entry *e;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct audit_entry *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		e = &v[count++];
+		memset(e, 0, sizeof(*e));
+		e->number = sqlite3_column_int64(st, 0);
+		e->at = sqlite3_column_int64(st, 1);
+		if (col_strdup(st, 2, &e->actor) || col_strdup(st, 3, &e->action) ||
+		    col_strdup(st, 4, &e->target) || col_strdup(st, 5, &e->old_json) ||
+		    col_strdup(st, 6, &e->new_json)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	if (rc != STORE_ENOTFOUND) {
+		sqlite3_reset(st);
+		store_audit_free(v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,
+			  size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_AUDIT_COUNT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, f->action);
+	bind_text(st, 3, f->actor);
+	bind_text(st, 4, f->target);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	*n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.org_version = sq_org_version,
@@ -3214,6 +3776,7 @@ static const struct store_ops sqlite_ops = {
 	.sync_finish = sq_sync_finish,
 	.sync_transition = sq_sync_transition,
 	.sync_get = sq_sync_get,
+	.sync_by_number = sq_sync_by_number,
 	.sync_list = sq_sync_list,
 	.sync_count = sq_sync_count,
 	.sync_report = sq_sync_report,
@@ -3221,4 +3784,13 @@ static const struct store_ops sqlite_ops = {
 	.invite = sq_invite,
 	.outbox_add = sq_outbox_add,
 	.invitation_accept = sq_invitation_accept,
+	.tx_begin = sq_tx_begin,
+	.tx_end = sq_tx_end,
+	.key_ids = sq_key_ids,
+	.member_role = sq_member_role,
+	.sync_decide = sq_sync_decide,
+	.audit_add = sq_audit_add,
+	.audit_list = sq_audit_list,
+	.audit_count = sq_audit_count,
+	.sync_plan = sq_sync_plan,
 };

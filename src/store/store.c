@@ -265,6 +265,21 @@ int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX
 	return rc;
 }
 
+int store_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
+{
+	if (!ids || !n)
+		return STORE_EINVAL;
+	*ids = NULL;
+	*n = 0;
+	return s->ops->key_ids(s, org_id, ids, n);
+}
+
+bool store_key_public_id(const char *key, char id[STORE_KEY_ID_MAX])
+{
+	_Static_assert(STORE_KEY_ID_MAX == STORE_KEY_ID_LEN + 1, "a key id and its NUL");
+	return key && id && key_parse(key, id);
+}
+
 int store_key_auth(struct store *s, const char *key, int64_t *org_id)
 {
 	char key_id[STORE_KEY_ID_LEN + 1];
@@ -327,6 +342,13 @@ int store_admin_remove(struct store *s, int64_t org_id, const char *email)
 	if (!email || !*email)
 		return store_set_error(s, STORE_EINVAL, "no email address");
 	return s->ops->admin_remove(s, org_id, email);
+}
+
+int store_member_role(struct store *s, int64_t org_id, const char *email, int *role)
+{
+	if (!email || !role)
+		return STORE_EINVAL;
+	return s->ops->member_role(s, org_id, email, role);
 }
 
 int store_settings_get(struct store *s, int64_t org_id, char **json)
@@ -437,6 +459,8 @@ int store_apply_finish(struct store *s, int64_t org_id, int64_t sync_id, const s
 		return STORE_EINVAL;
 	if (done && !final_status(done->status))
 		return store_set_error(s, STORE_EINVAL, "%d is not a final status", done->status);
+	if (done && done->plan && !done->plan->next)
+		return store_set_error(s, STORE_EINVAL, "a plan needs its entries");
 	return s->ops->apply(s, org_id, sync_id, desired, stored, ids, p, done);
 }
 
@@ -447,7 +471,9 @@ void store_sync_row_free(struct sync_row *r)
 	free(r->reason);
 	free(r->counts_json);
 	free(r->risk_json);
-	r->reason = r->counts_json = r->risk_json = NULL;
+	free(r->decided_by);
+	free(r->decision_reason);
+	r->reason = r->counts_json = r->risk_json = r->decided_by = r->decision_reason = NULL;
 }
 
 void store_sync_rows_free(struct sync_row *rows, size_t n)
@@ -516,11 +542,47 @@ int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
 		      const char *counts_json, const char *risk_json, const struct report *rep)
 {
-	const struct sync_outcome done = { status, reason, counts_json, risk_json, rep };
+	const struct sync_outcome done = { status, reason, counts_json, risk_json, rep, NULL };
 
-	if (!final_status(status))
-		return store_set_error(s, STORE_EINVAL, "%d is not a final status", status);
-	return s->ops->sync_finish(s, sync_id, &done);
+	return store_sync_record(s, sync_id, &done);
+}
+
+int store_sync_record(struct store *s, int64_t sync_id, const struct sync_outcome *done)
+{
+	if (!done || !final_status(done->status))
+		return store_set_error(s, STORE_EINVAL, "not a final status");
+	if (done->plan && !done->plan->next)
+		return store_set_error(s, STORE_EINVAL, "a plan needs its entries");
+	return s->ops->sync_finish(s, sync_id, done);
+}
+
+int store_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type, uint64_t from,
+		    size_t limit, struct store_plan_page *out)
+{
+	if (!out)
+		return STORE_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (type < -1 || type > 2)
+		return store_set_error(s, STORE_EINVAL, "no plan entry type %d", type);
+	return s->ops->sync_plan(s, org_id, sync_id, type, from, limit, out);
+}
+
+void store_plan_page_free(struct store_plan_page *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->count; i++) {
+		free(p->rows[i].type);
+		free(p->rows[i].action);
+		free(p->rows[i].subject);
+		free(p->rows[i].detail);
+		free(p->rows[i].changes);
+	}
+	free(p->rows);
+	p->rows = NULL;
+	p->count = 0;
 }
 
 int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
@@ -531,6 +593,14 @@ int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int 
 	return s->ops->sync_transition(s, org_id, sync_id, from, to, reason);
 }
 
+int store_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
+		      const struct sync_decision *d)
+{
+	if (!d || !d->actor || !*d->actor)
+		return store_set_error(s, STORE_EINVAL, "a decision needs an actor");
+	return s->ops->sync_decide(s, org_id, sync_id, d);
+}
+
 int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out)
 {
 	if (!out)
@@ -539,7 +609,15 @@ int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync
 	return s->ops->sync_get(s, org_id, sync_id, out);
 }
 
-int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+int store_sync_by_number(struct store *s, int64_t org_id, int64_t number, struct sync_row *out)
+{
+	if (!out)
+		return STORE_EINVAL;
+	memset(out, 0, sizeof(*out));
+	return s->ops->sync_by_number(s, org_id, number, out);
+}
+
+int store_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		    struct sync_row **rows, size_t *n)
 {
 	if (!rows || !n)
@@ -548,7 +626,7 @@ int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t l
 	*n = 0;
 	if (limit == 0)
 		return STORE_OK;
-	return s->ops->sync_list(s, org_id, before_id, limit, rows, n);
+	return s->ops->sync_list(s, org_id, before, limit, rows, n);
 }
 
 int store_sync_count(struct store *s, int64_t org_id, size_t *n)
@@ -625,4 +703,73 @@ int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
 	store_hash(token, SECRET_LEN, hash);
 	return s->ops->invitation_accept(s, hash, org_id ? org_id : &unused_org,
 					 member_id ? member_id : &unused_member);
+}
+
+int store_tx_begin(struct store *s)
+{
+	return s->ops->tx_begin(s);
+}
+
+int store_tx_end(struct store *s, int rc)
+{
+	return s->ops->tx_end(s, rc);
+}
+
+/* NULL, or one JSON text (any value, not only an object). */
+static bool json_or_null(const char *text)
+{
+	json_t *v;
+
+	if (!text)
+		return true;
+	v = json_loads(text, JSON_DECODE_ANY, NULL);
+	json_decref(v);
+	return v != NULL;
+}
+
+int store_audit_add(struct store *s, int64_t org_id, const char *actor, const char *action,
+		    const char *target, const char *old_json, const char *new_json)
+{
+	if (!actor || !*actor || !action || !*action || !target)
+		return store_set_error(s, STORE_EINVAL, "an audit entry needs an actor, an action "
+				       "and a target");
+	if (!json_or_null(old_json) || !json_or_null(new_json))
+		return store_set_error(s, STORE_EINVAL, "audit values must be JSON");
+	return s->ops->audit_add(s, org_id, actor, action, target, old_json, new_json);
+}
+
+int store_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
+		     struct audit_entry **rows, size_t *n)
+{
+	if (!f || !rows || !n)
+		return STORE_EINVAL;
+	*rows = NULL;
+	*n = 0;
+	if (f->limit == 0)
+		return STORE_OK;
+	return s->ops->audit_list(s, org_id, f, rows, n);
+}
+
+int store_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f, size_t *n)
+{
+	if (!f || !n)
+		return STORE_EINVAL;
+	*n = 0;
+	return s->ops->audit_count(s, org_id, f, n);
+}
+
+void store_audit_free(struct audit_entry *rows, size_t n)
+{
+	size_t i;
+
+	if (!rows)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].actor);
+		free(rows[i].action);
+		free(rows[i].target);
+		free(rows[i].old_json);
+		free(rows[i].new_json);
+	}
+	free(rows);
 }

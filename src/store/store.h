@@ -1,8 +1,9 @@
 /*
  * store: everything the service keeps, behind one interface (SPEC §5, §6,
  * §8): tenants and their API keys, provisioning settings, custom property
- * definitions, the stored org, sync history with per-record reports and
- * payloads, invitations and the outbox. The only code that knows SQL. A
+ * definitions, the stored org, sync history with per-record reports,
+ * plans and payloads, invitations, the outbox and the audit trail of
+ * administrative actions. The only code that knows SQL. A
  * backend (sqlite.c now, postgres.c later) fills struct store_ops
  * (store/backend.h); the engine calls the store_* wrappers and never sees
  * a statement. Statements are prepared and parameterized, never built
@@ -32,7 +33,7 @@ enum store_status {
 };
 
 /* API keys: "osk_" + 16 hex key id + "_" + 43 base64url secret chars. */
-enum { STORE_KEY_MAX = 80, STORE_TOKEN_MAX = 64 };
+enum { STORE_KEY_MAX = 80, STORE_TOKEN_MAX = 64, STORE_KEY_ID_MAX = 17 };
 
 enum sync_status { SYNC_PENDING, SYNC_PAUSED, SYNC_REJECTED, SYNC_SUCCESS, SYNC_WARNING, SYNC_FAILED };
 
@@ -83,6 +84,17 @@ void store_org_rows_free(struct store_org_row *rows, size_t n);
 int store_key_rotate(struct store *s, int64_t org_id, char key_out[STORE_KEY_MAX]);
 
 /*
+ * The public ids of the org's keys (the 16 hex characters after "osk_",
+ * which name a key without revealing it), oldest first; free with
+ * store_strings_free. STORE_ENOTFOUND for an unknown org.
+ */
+int store_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n);
+
+/* The public id of a key of the shape store_org_create makes, into id;
+ * false for anything else. */
+bool store_key_public_id(const char *key, char id[STORE_KEY_ID_MAX]);
+
+/*
  * The org a presented key belongs to. Keys are stored only as hashes
  * (BLAKE2b); the comparison is constant-time. STORE_ENOTFOUND for any key
  * that is not valid, malformed ones included.
@@ -120,6 +132,10 @@ void store_admins_free(struct store_admin *admins, size_t n);
  * whether a plain member has it) or for an unknown org.
  */
 int store_admin_remove(struct store *s, int64_t org_id, const char *email);
+
+/* The enum role of the org's member with that email (ASCII
+ * case-insensitively); STORE_ENOTFOUND when no member has it. */
+int store_member_role(struct store *s, int64_t org_id, const char *email, int *role);
 
 /* --- settings and properties ----------------------------------------- */
 
@@ -193,6 +209,38 @@ struct store_invitation {
 int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		const struct org *stored, const struct store_ids *ids, const struct plan *p);
 
+/* Bits of store_plan_entry.flags. */
+enum store_plan_flag {
+	STORE_PLAN_INVITE = 1,     /* a member created with an invitation */
+	STORE_PLAN_IS_MEMBER = 2,  /* a mapping's flags (the new ones; a removal's last ones) */
+	STORE_PLAN_IS_MANAGER = 4,
+	STORE_PLAN_SUBTEAM = 8,    /* a mapping of a subteam, not of a member */
+};
+
+/* One change of a sync's plan as kept with the sync (GET /v1/syncs/{id}/plan). */
+struct store_plan_entry {
+	const char *type;    /* "member", "team", "mapping" */
+	const char *action;  /* member: create, update, reactivate, deactivate, delete;
+			      * team: create, rename, delete; mapping: add, remove, change */
+	const char *subject; /* externalMemberId; externalTeamId (of a team, of a mapping) */
+	const char *detail;  /* email; teamName; a mapping's externalMemberId or externalSubteamId */
+	unsigned flags;      /* enum store_plan_flag */
+	const char *changes; /* JSON object, field -> {"old", "new"}; NULL when none */
+};
+
+/*
+ * A plan to keep with a sync: n[0] member entries, then n[1] team entries,
+ * then n[2] mapping entries, which next() fills in that order, one per
+ * call (0, or non-zero to give up); what an entry points to need only
+ * last until the following call. Entries are written as they come, so
+ * the plan is never held whole in memory a second time.
+ */
+struct store_plan {
+	uint32_t n[3];
+	int (*next)(void *ctx, struct store_plan_entry *out);
+	void *ctx;
+};
+
 /* How a sync ended, as store_sync_finish() and store_apply_finish() record it. */
 struct sync_outcome {
 	int status;                  /* enum sync_status, never Pending */
@@ -200,6 +248,7 @@ struct sync_outcome {
 	const char *counts_json;     /* NULL when none */
 	const char *risk_json;       /* NULL when none */
 	const struct report *rep;    /* NULL when none */
+	const struct store_plan *plan; /* replaces the sync's plan; NULL: it has none */
 };
 
 /*
@@ -231,7 +280,8 @@ struct sync_meta {
 };
 
 struct sync_row {
-	int64_t id, org_id;
+	int64_t id, org_id;  /* id: the store's own, global; never shown to a tenant */
+	int64_t number;      /* 1, 2, 3... within the org: the id the API shows and takes */
 	int status;          /* enum sync_status */
 	char source[32], mode[16], format[8];
 	bool dry_run;
@@ -240,6 +290,10 @@ struct sync_row {
 	char *counts_json;   /* plan counts as JSON; owned, may be NULL */
 	char *risk_json;     /* risk result as JSON; owned, may be NULL */
 	size_t issues;       /* report issues, those past the report's limit included */
+	char decision[8];    /* "approve", "reject", or "" when none was made */
+	char *decided_by;    /* the actor (see store_audit_add); owned, may be NULL */
+	int64_t decided_at;  /* unix ms; 0 when unknown */
+	char *decision_reason; /* as the administrator gave it; owned, may be NULL */
 };
 
 void store_sync_row_free(struct sync_row *r);
@@ -247,9 +301,11 @@ void store_sync_row_free(struct sync_row *r);
 /*
  * Registers a new Pending sync with its payload parts, in one transaction:
  * no worker of any process can claim a sync whose payload is not there yet,
- * and a crash leaves either both or neither. STORE_EBUSY (and *running)
- * when one is Pending (claimed or not); a Paused one is superseded
- * (Rejected, reason "superseded by sync N"). running may be NULL.
+ * and a crash leaves either both or neither. It gets the org's next number
+ * (struct sync_row). STORE_EBUSY (and *running, the number of the running
+ * sync) when one is Pending (claimed or not); a Paused one is superseded
+ * (Rejected, reason "superseded by sync N", N the new sync's number).
+ * running may be NULL.
  * STORE_EINVAL when a meta string is missing or too long for struct
  * sync_row, or a part has no name.
  */
@@ -281,6 +337,37 @@ int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id);
 int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
 		      const char *counts_json, const char *risk_json, const struct report *rep);
 
+/* store_sync_finish() of a whole outcome, its plan included. */
+int store_sync_record(struct store *s, int64_t sync_id, const struct sync_outcome *done);
+
+/* An entry of a plan as read back; strings owned (store_plan_page_free). */
+struct store_plan_row {
+	uint64_t seq;        /* its place in the plan, from 0: members, teams, mappings */
+	char *type, *action, *subject, *detail;
+	unsigned flags;      /* enum store_plan_flag */
+	char *changes;       /* NULL when none */
+};
+
+struct store_plan_page {
+	uint32_t n[3];       /* entries of each type: members, teams, mappings */
+	bool truncated;      /* kept before plans were paged: its first 10,000 changes only */
+	uint64_t first, end; /* the seq range of the type asked for (of all when none) */
+	struct store_plan_row *rows;
+	size_t count;
+};
+
+/*
+ * A page of the sync's plan: up to limit entries of type (0 members,
+ * 1 teams, 2 mappings; -1 every type) from seq from on (a from before
+ * the type's range starts at its first entry), with the totals, read
+ * from one snapshot. STORE_ENOTFOUND when the sync is not the org's or
+ * has no plan (Pending, or failed before planning). *out is zeroed
+ * first; free with store_plan_page_free.
+ */
+int store_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type, uint64_t from,
+		    size_t limit, struct store_plan_page *out);
+void store_plan_page_free(struct store_plan_page *p);
+
 /*
  * Sets a status with no other change (approve: Paused → Pending, reject:
  * Paused → Rejected), with one conditional write: of two racing
@@ -293,12 +380,34 @@ int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *
 int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			  const char *reason);
 
+/* An administrator's decision on a Paused sync. */
+struct sync_decision {
+	bool approve;            /* Paused -> Pending (run again, unpaused), else -> Rejected */
+	const char *actor;       /* who decided (see store_audit_add) */
+	const char *reason;      /* the administrator's words; NULL when none */
+	const char *sync_reason; /* the sync's new reason; NULL keeps the current one */
+};
+
+/*
+ * Approves or rejects a Paused sync and keeps the decision with it, with
+ * one conditional write: of two racing decisions exactly one succeeds,
+ * the other gets STORE_ECONFLICT (as does a sync not Paused). An approved
+ * sync goes back in the queue; the worker then applies it even if the
+ * risk threshold would pause it again. STORE_ENOTFOUND when the sync is
+ * not the org's.
+ */
+int store_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
+		      const struct sync_decision *d);
+
 /* A sync of another org is STORE_ENOTFOUND, like one that does not exist. */
 int store_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out);
 
-/* Newest first, ids below before_id (<= 0: from the newest), at most
+/* The org's sync of that number (what the API calls its id); STORE_ENOTFOUND otherwise. */
+int store_sync_by_number(struct store *s, int64_t org_id, int64_t number, struct sync_row *out);
+
+/* Newest first, numbers below before (<= 0: from the newest), at most
  * limit; rows[] owned by the caller (store_sync_rows_free). */
-int store_sync_list(struct store *s, int64_t org_id, int64_t before_id, size_t limit,
+int store_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		    struct sync_row **rows, size_t *n);
 void store_sync_rows_free(struct sync_row *rows, size_t n);
 /* How many syncs the org has in its history (an index count: cheap beside a page). */
@@ -336,6 +445,57 @@ int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
  */
 int store_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		     const char *payload);
+
+/* --- transactions ----------------------------------------------------------- */
+
+/*
+ * Groups store calls into one transaction, so that a change and its audit
+ * entry are committed together or not at all. Between the two, every
+ * call on s is part of it (each still all-or-nothing on its own) and the
+ * database's write lock is held: a value read in it is the one the
+ * change replaces. store_tx_end commits when rc is STORE_OK, else rolls
+ * everything back, and returns the outcome (rc when it was not
+ * STORE_OK). One transaction at a time per handle.
+ */
+int store_tx_begin(struct store *s);
+int store_tx_end(struct store *s, int rc);
+
+/* --- audit trail --------------------------------------------------------------- */
+
+/*
+ * Records an administrative action of the org (SPEC §6, Audit): who
+ * (actor: "key:<public key id>" for an API call, "cli:<unix user>" for
+ * the local admin CLI), what (action: "sync.approve", "settings.update",
+ * ...), on what (target: "sync:3", "settings", "property:NAME", ...), and
+ * the values before and after as JSON texts (NULL when there were none).
+ * The time is the store's. Secrets never belong in an entry: the caller
+ * leaves them out or writes "***". Inside store_tx_begin/end to commit
+ * with the change it describes. STORE_EINVAL for a missing actor, action
+ * or target, or a value that is not JSON.
+ */
+int store_audit_add(struct store *s, int64_t org_id, const char *actor, const char *action,
+		    const char *target, const char *old_json, const char *new_json);
+
+/* An entry as listed; strings owned (store_audit_free). */
+struct audit_entry {
+	int64_t number;      /* 1, 2, 3... within the org: the id the API shows */
+	int64_t at;          /* unix ms */
+	char *actor, *action, *target;
+	char *old_json, *new_json; /* NULL when none */
+};
+
+struct audit_filter {
+	int64_t before;      /* only entries numbered below; <= 0: from the newest */
+	size_t limit;
+	const char *action, *actor, *target; /* exact; NULL: any */
+};
+
+/* The org's entries, newest first. */
+int store_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
+		     struct audit_entry **rows, size_t *n);
+/* How many entries the filter's action, actor and target select (before and limit aside). */
+int store_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f, size_t *n);
+void store_audit_free(struct audit_entry *rows, size_t n);
 
 const char *store_sync_status_name(int status);
 

@@ -112,19 +112,29 @@ req GET /v1/syncs
 expect_status 200
 expect_jq "B's history" '.items | length' 0
 
-t "each org lists only its own syncs"
+t "syncs are numbered per org: A's sync 1 and B's sync 1 are two syncs, each org sees its own"
 B_ORG=$TMP/orgb
 fx_new "$B_ORG"
 fx_member "$B_ORG" B1 b1@globex.example
 sync_csv "$B_ORG"
 expect_sync Success
 B_SYNC=$SYNC
+expect_eq "B's first sync is its sync 1" 1 "$B_SYNC"
+expect_eq "A's first sync is its sync 1 too" 1 "$A_SYNC"
 req GET /v1/syncs
-expect_jq "B's history" '[.items[].id] | join(",")' "$B_SYNC"
+expect_jq "B's history" '[.items[] | "\(.id):\(.counts.members.created)"] | join(",")' "1:1"
+req GET "/v1/syncs/$B_SYNC"
+expect_jq "B's sync 1 is B's" .counts.members.created 1
+req GET "/v1/syncs/$B_SYNC/plan"
+expect_jq "B's plan of sync 1 is B's" '[.items[] | select(.type == "member") | .externalMemberId] | join(",")' B1
 KEY=$A_KEY
 req GET /v1/syncs
-expect_true "A's history lacks B's sync" "[.items[].id] | index($B_SYNC) == null"
-expect_true "A's history has A's sync" "[.items[].id] | index($A_SYNC) != null"
+expect_jq "A's history: its own sync 1 only" '[.items[] | "\(.id):\(.counts.members.created)"] | join(",")' "1:5"
+req GET "/v1/syncs/$A_SYNC"
+expect_jq "A's sync 1 is A's" .counts.members.created 5
+req GET "/v1/syncs/$A_SYNC/plan?type=member"
+expect_jq "A's plan of sync 1 is A's" '.items | map(.externalMemberId) | index("B1")' null
+expect_jq "A's plan has its 5 members" .total 5
 req GET /v1/members/B1
 expect_status 404
 expect_eq "A's members" 5 "$(member_count)"

@@ -348,7 +348,7 @@ before=$(sync_total)
 plan --url "$BASE" --dir "$CHANGED"
 expect_rc "plan" 0
 expect_out "created" '^  create +N001 +new.person@acme.example' "$TMP/out"
-expect_out "updated, with the field" '^  update +M002 +m002@acme.example: firstName' "$TMP/out"
+expect_out "updated, with the field old -> new" '^  update +M002 +m002@acme.example: firstName First002 -> Renamed$' "$TMP/out"
 expect_out "deleted" '^  delete +M020 ' "$TMP/out"
 expect_out "renamed old -> new" '^  rename +T1 +Sales -> Sales & Marketing' "$TMP/out"
 expect_out "team deleted" '^  delete +T2 +Support' "$TMP/out"
@@ -361,13 +361,13 @@ expect_jq "the plan's sync was a dry run" '.items[0].dryRun' true
 req GET /v1/members/M020
 expect_status 200
 
-t "plan --limit caps each section; --format json is the service's plan"
+t "plan --limit caps each section; --format json is the whole plan, every page"
 plan --url "$BASE" --dir "$CHANGED" --limit 1
 expect_rc "plan --limit 1" 0
 expect_out "capped" '^  … and 2 more$' "$TMP/out"
 plan --url "$BASE" --dir "$CHANGED" --format json
 expect_rc "plan --format json" 0
-expect_true "the plan JSON" '.counts.members.created == 1 and (.members | length) == 3' "$TMP/out"
+expect_true "the plan JSON" '.counts.members.created == 1 and ([.items[] | select(.type == "member")] | length) == 3 and (.items | length) == .total and .next == null' "$TMP/out"
 
 t "https: certificates are verified; --cacert trusts a private CA"
 if ! $ORGSYNC serve --help 2>&1 | grep -q -- --tls-cert || ! command -v openssl >/dev/null; then

@@ -63,7 +63,7 @@ t "the plan of a Paused sync can be read before deciding"
 req GET "/v1/syncs/$PAUSED/plan"
 expect_status 200
 expect_jq "plan counts" .counts.members.deleted 11
-expect_jq "plan lists the deletions" '[.members[] | select(.action == "delete")] | length' 11
+expect_jq "plan lists the deletions" '[.items[] | select(.type == "member" and .action == "delete")] | length' 11
 
 t "reject: → Rejected, nothing changes"
 req POST "/v1/syncs/$PAUSED/reject"

@@ -178,7 +178,7 @@ expect_status 200
 req GET "/v1/syncs/$DRY/plan"
 expect_status 200
 expect_jq "plan counts" .counts.members.deleted 29
-expect_jq "plan: the creation" '[.members[] | select(.action == "create") | .externalMemberId] | join(",")' Z001
+expect_jq "plan: the creation" '[.items[] | select(.type == "member" and .action == "create") | .externalMemberId] | join(",")' Z001
 
 t "dry run: its report is available"
 req GET "/v1/syncs/$DRY/report"

@@ -556,7 +556,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 8, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -586,6 +586,16 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[8] = "DROP TABLE sync_plan_entries; ALTER TABLE syncs DROP COLUMN plan_members;"
+		      " ALTER TABLE syncs DROP COLUMN plan_teams;"
+		      " ALTER TABLE syncs DROP COLUMN plan_mappings;"
+		      " ALTER TABLE syncs DROP COLUMN plan_truncated;",
+		[7] = "DROP TABLE audit; ALTER TABLE syncs DROP COLUMN decision;"
+		      " ALTER TABLE syncs DROP COLUMN decided_by;"
+		      " ALTER TABLE syncs DROP COLUMN decided_at;"
+		      " ALTER TABLE syncs DROP COLUMN decision_reason;",
+		[6] = "DROP INDEX syncs_org_number; ALTER TABLE syncs DROP COLUMN number;"
+		      " CREATE INDEX syncs_org ON syncs(org_id);",
 		[5] = "DROP INDEX properties_name_key; ALTER TABLE properties DROP COLUMN name_key;",
 		[4] = "ALTER TABLE members DROP COLUMN admin_since;",
 	};
@@ -612,7 +622,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 8, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -1391,11 +1401,11 @@ static void test_apply_noop_writes_nothing(void **state)
 	for (i = 0; i < stored.nteams; i++)
 		pt(&p, i, i, TEAM_UNCHANGED);
 	before = raw_int(f, "SELECT sum(updated_at) FROM members");
-	raw_exec(f, "CREATE TABLE audit (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
-		    " BEGIN INSERT INTO audit VALUES (1); END;");
+	raw_exec(f, "CREATE TABLE writes (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
+		    " BEGIN INSERT INTO writes VALUES (1); END;");
 	CHECK_OK("version before", store_org_version(f->s, f->org, &version));
 	CHECK_OK("no-op apply", store_apply(f->s, f->org, 0, &stored, &stored, &ids, &p));
-	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM audit"));
+	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM writes"));
 	CHECK_OK("version after", store_org_version(f->s, f->org, &after));
 	CHECK_EQ("a no-op leaves the version", version, after);
 	CHECK_EQ("updated_at untouched", before, raw_int(f, "SELECT sum(updated_at) FROM members"));
@@ -2105,7 +2115,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 8, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
