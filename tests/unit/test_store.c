@@ -586,7 +586,7 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
-		[8] = "DROP TABLE sync_plan_entries; ALTER TABLE syncs DROP COLUMN plan_members;"
+		[8] = "DROP TABLE sync_plan_chunks; ALTER TABLE syncs DROP COLUMN plan_members;"
 		      " ALTER TABLE syncs DROP COLUMN plan_teams;"
 		      " ALTER TABLE syncs DROP COLUMN plan_mappings;"
 		      " ALTER TABLE syncs DROP COLUMN plan_truncated;",
