@@ -34,6 +34,7 @@
 #include "model/report.h"
 #include "plan/plan.h"
 #include "store/store.h"
+#include "util/buf.h"
 
 #define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
 
@@ -1776,7 +1777,7 @@ static void test_apply_finish_is_atomic(void **state)
 	struct sync_row r;
 	struct plan p;
 	int64_t id, running, claimed, org;
-	const struct sync_outcome done = { SYNC_WARNING, NULL, "{\"members\":{}}", NULL, NULL };
+	const struct sync_outcome done = { SYNC_WARNING, NULL, "{\"members\":{}}", NULL, NULL, NULL };
 
 	sample_org(&desired);
 	org_init(&empty);
@@ -1897,6 +1898,324 @@ static void test_tenant_isolation(void **state)
 	CHECK_EQ("invite another org's member", STORE_ENOTFOUND,
 		 store_invite(f->s, org2, "E1", token));
 	org_free(&first);
+}
+
+
+/* --- per-org numbers, decisions, the audit trail, paged plans ----------------------- */
+
+static void test_sync_numbers_per_org(void **state)
+{
+	struct fx *f = *state;
+	struct sync_row r;
+	char key[STORE_KEY_MAX];
+	int64_t org2, a1, a2, b1, running = 0;
+
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	CHECK_OK("A begin", store_sync_begin(f->s, f->org, &api_meta, &a1, &running));
+	CHECK_OK("B begin", store_sync_begin(f->s, org2, &api_meta, &b1, &running));
+	CHECK_EQ("A's busy names A's number", STORE_EBUSY,
+		 store_sync_begin(f->s, f->org, &api_meta, &a2, &running));
+	CHECK_EQ("running: A's sync 1", 1, running);
+	CHECK_OK("A finish", store_sync_finish(f->s, a1, SYNC_SUCCESS, NULL, NULL, NULL, NULL));
+	CHECK_OK("A begin 2", store_sync_begin(f->s, f->org, &api_meta, &a2, &running));
+	CHECK_OK("A's 1", store_sync_by_number(f->s, f->org, 1, &r));
+	CHECK_EQ("A's 1 is A's first", a1, r.id);
+	store_sync_row_free(&r);
+	CHECK_OK("B's 1", store_sync_by_number(f->s, org2, 1, &r));
+	CHECK_EQ("B's 1 is B's first, not A's", b1, r.id);
+	CHECK_EQ("B's 1 numbered 1", 1, r.number);
+	store_sync_row_free(&r);
+	CHECK_OK("A's 2", store_sync_by_number(f->s, f->org, 2, &r));
+	CHECK_EQ("A's 2", a2, r.id);
+	store_sync_row_free(&r);
+	CHECK_EQ("B has no sync 2", STORE_ENOTFOUND, store_sync_by_number(f->s, org2, 2, &r));
+	CHECK_EQ("A's internal id of B's sync is not A's", STORE_ENOTFOUND,
+		 store_sync_get(f->s, f->org, b1, &r));
+}
+
+static void test_sync_decide(void **state)
+{
+	struct fx *f = *state;
+	struct sync_row r;
+	int64_t id, running;
+
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_EQ("a Pending sync cannot be decided", STORE_ECONFLICT,
+		 store_sync_decide(f->s, f->org, id,
+				   &(struct sync_decision){ true, "key:a", NULL, NULL }));
+	CHECK_OK("pause", store_sync_finish(f->s, id, SYNC_PAUSED, "risky", NULL, NULL, NULL));
+	CHECK_EQ("no actor", STORE_EINVAL,
+		 store_sync_decide(f->s, f->org, id,
+				   &(struct sync_decision){ false, NULL, NULL, NULL }));
+	CHECK_OK("reject",
+		 store_sync_decide(f->s, f->org, id,
+				   &(struct sync_decision){ false, "key:0123", "looks wrong",
+							    "rejected: looks wrong" }));
+	get_sync(f, id, &r);
+	CHECK_EQ("status", SYNC_REJECTED, r.status);
+	CHECK_STR("decision", "reject", r.decision);
+	CHECK_STR("by", "key:0123", r.decided_by);
+	CHECK_STR("why", "looks wrong", r.decision_reason);
+	CHECK_STR("sync reason", "rejected: looks wrong", r.reason);
+	if (r.decided_at <= 0 || r.finished_at != r.decided_at)
+		fail_msg("decided_at %lld, finished_at %lld", (long long)r.decided_at,
+			 (long long)r.finished_at);
+	store_sync_row_free(&r);
+	CHECK_EQ("decided once only", STORE_ECONFLICT,
+		 store_sync_decide(f->s, f->org, id,
+				   &(struct sync_decision){ true, "key:b", NULL, NULL }));
+}
+
+static void check_audit(struct fx *f, int64_t org, const struct audit_filter *flt,
+			const char *expected)
+{
+	struct audit_entry *rows = NULL;
+	struct buf got;
+	size_t n = 0, i;
+
+	CHECK_OK("audit list", store_audit_list(f->s, org, flt, &rows, &n));
+	buf_init(&got);
+	for (i = 0; i < n; i++)
+		buf_printf(&got, "%s%lld %s %s %s %s>%s", i ? "; " : "", (long long)rows[i].number,
+			   rows[i].actor, rows[i].action, rows[i].target,
+			   rows[i].old_json ? rows[i].old_json : "-",
+			   rows[i].new_json ? rows[i].new_json : "-");
+	CHECK_STR("audit entries", expected, got.data ? got.data : "");
+	buf_free(&got);
+	store_audit_free(rows, n);
+}
+
+static void test_audit_in_the_change_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct audit_filter all = { 0, 50, NULL, NULL, NULL };
+	char key[STORE_KEY_MAX], **names = NULL;
+	size_t n = 0;
+	int64_t org2;
+	int rc;
+
+	CHECK_EQ("not JSON", STORE_EINVAL,
+		 store_audit_add(f->s, f->org, "cli:x", "a.b", "t", "{nope", NULL));
+	CHECK_EQ("no actor", STORE_EINVAL, store_audit_add(f->s, f->org, "", "a.b", "t", NULL, NULL));
+	CHECK_EQ("unknown org", STORE_ENOTFOUND,
+		 store_audit_add(f->s, f->org + 99, "cli:x", "a.b", "t", NULL, NULL));
+	/* A change and its entry commit together. */
+	CHECK_OK("tx", store_tx_begin(f->s));
+	CHECK_EQ("one at a time", STORE_EINVAL, store_tx_begin(f->s));
+	rc = store_property_add(f->s, f->org, "Dept");
+	if (!rc)
+		rc = store_audit_add(f->s, f->org, "key:01", "property.create", "property:Dept", NULL,
+				     "{\"name\":\"Dept\"}");
+	CHECK_OK("commit", store_tx_end(f->s, rc));
+	/* A failing change takes its entry, and the rest of the transaction, with it. */
+	CHECK_OK("tx 2", store_tx_begin(f->s));
+	rc = store_property_add(f->s, f->org, "Site");
+	if (!rc)
+		rc = store_audit_add(f->s, f->org, "key:01", "property.create", "property:Site", NULL,
+				     "{\"name\":\"Site\"}");
+	if (!rc)
+		rc = store_property_add(f->s, f->org, "Dept");
+	CHECK_EQ("the second Dept is refused", STORE_ECONFLICT, rc);
+	CHECK_EQ("rolled back, the refusal returned", STORE_ECONFLICT, store_tx_end(f->s, rc));
+	CHECK_EQ("no transaction left open", STORE_EINVAL, store_tx_end(f->s, STORE_OK));
+	CHECK_OK("properties", store_properties_list(f->s, f->org, &names, &n));
+	CHECK_EQ("Site went with the rollback", 1, n);
+	CHECK_STR("Dept stays", "Dept", names[0]);
+	store_strings_free(names, n);
+	check_audit(f, f->org, &all, "1 key:01 property.create property:Dept ->{\"name\":\"Dept\"}");
+	/* Outside a transaction an entry stands alone; numbers, order, filters, pages. */
+	CHECK_OK("add 2", store_audit_add(f->s, f->org, "cli:ann", "key.rotate", "keys",
+					  "{\"keyIds\":[\"a\"]}", "{\"keyIds\":[\"b\"]}"));
+	CHECK_OK("add 3", store_audit_add(f->s, f->org, "key:01", "settings.update", "settings",
+					  "{}", "{\"autoInvite\":true}"));
+	check_audit(f, f->org, &all,
+		    "3 key:01 settings.update settings {}>{\"autoInvite\":true}; "
+		    "2 cli:ann key.rotate keys {\"keyIds\":[\"a\"]}>{\"keyIds\":[\"b\"]}; "
+		    "1 key:01 property.create property:Dept ->{\"name\":\"Dept\"}");
+	check_audit(f, f->org, &(struct audit_filter){ 0, 1, NULL, NULL, NULL },
+		    "3 key:01 settings.update settings {}>{\"autoInvite\":true}");
+	check_audit(f, f->org, &(struct audit_filter){ 3, 1, NULL, NULL, NULL },
+		    "2 cli:ann key.rotate keys {\"keyIds\":[\"a\"]}>{\"keyIds\":[\"b\"]}");
+	check_audit(f, f->org, &(struct audit_filter){ 0, 50, NULL, "key:01", NULL },
+		    "3 key:01 settings.update settings {}>{\"autoInvite\":true}; "
+		    "1 key:01 property.create property:Dept ->{\"name\":\"Dept\"}");
+	check_audit(f, f->org, &(struct audit_filter){ 0, 50, "key.rotate", NULL, "keys" },
+		    "2 cli:ann key.rotate keys {\"keyIds\":[\"a\"]}>{\"keyIds\":[\"b\"]}");
+	/* Another org has its own numbering and sees none of these. */
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	check_audit(f, org2, &all, "");
+	CHECK_OK("org 2 add", store_audit_add(f->s, org2, "cli:bo", "admin.add", "member:a@b.c",
+					      NULL, "{\"role\":\"Administrator\"}"));
+	check_audit(f, org2, &all, "1 cli:bo admin.add member:a@b.c ->{\"role\":\"Administrator\"}");
+}
+
+/* A synthetic plan: n[0] members, n[1] teams, n[2] mappings; every third member changes. */
+struct fake_plan {
+	uint32_t n[3], at;
+	char subject[32], detail[48], changes[96];
+};
+
+static int fake_next(void *ctx, struct store_plan_entry *out)
+{
+	static const char *const types[] = { "member", "team", "mapping" };
+	struct fake_plan *fp = ctx;
+	uint32_t i = fp->at++, t = i < fp->n[0] ? 0 : i < fp->n[0] + fp->n[1] ? 1 : 2;
+
+	snprintf(fp->subject, sizeof(fp->subject), "S%u", i);
+	snprintf(fp->detail, sizeof(fp->detail), "d\"%u\"\n\u00e9", i); /* quoting survives */
+	snprintf(fp->changes, sizeof(fp->changes),
+		 "{\"email\":{\"old\":\"o%u@x\",\"new\":\"n%u@x\"}}", i, i);
+	*out = (struct store_plan_entry){ types[t], t == 2 ? "add" : "create", fp->subject,
+					  fp->detail, i % 16,
+					  t == 0 && i % 3 == 0 ? fp->changes : NULL };
+	return 0;
+}
+
+static void test_sync_plan_paged(void **state)
+{
+	struct fx *f = *state;
+	struct fake_plan fp = { { 300, 7, 200 }, 0, "", "", "" };
+	struct store_plan plan = { { 300, 7, 200 }, fake_next, &fp };
+	struct store_plan_page page;
+	char key[STORE_KEY_MAX], want[96];
+	uint64_t next = 0, seen = 0;
+	int64_t id, running, org2;
+	size_t i;
+
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_EQ("no plan while Pending", STORE_ENOTFOUND,
+		 store_sync_plan(f->s, f->org, id, -1, 0, 10, &page));
+	CHECK_OK("record", store_sync_record(f->s, id,
+					     &(struct sync_outcome){ SYNC_SUCCESS, NULL, NULL, NULL,
+								     NULL, &plan }));
+	/* Paged to the end, 7 at a time: every entry once, in order, equal to the counts. */
+	do {
+		CHECK_OK("page", store_sync_plan(f->s, f->org, id, -1, next, 7, &page));
+		CHECK_EQ("members", 300, page.n[0]);
+		CHECK_EQ("teams", 7, page.n[1]);
+		CHECK_EQ("mappings", 200, page.n[2]);
+		CHECK_EQ("range end", 507, page.end);
+		for (i = 0; i < page.count; i++) {
+			const struct store_plan_row *e = &page.rows[i];
+
+			CHECK_EQ("seq in order", seen, e->seq);
+			snprintf(want, sizeof(want), "S%llu", (unsigned long long)seen);
+			CHECK_STR("subject", want, e->subject);
+			snprintf(want, sizeof(want), "d\"%llu\"\n\u00e9", (unsigned long long)seen);
+			CHECK_STR("detail", want, e->detail);
+			CHECK_STR("type", seen < 300 ? "member" : seen < 307 ? "team" : "mapping",
+				  e->type);
+			CHECK_EQ("flags", seen % 16, e->flags);
+			if (seen < 300 && seen % 3 == 0) {
+				snprintf(want, sizeof(want),
+					 "{\"email\":{\"old\":\"o%llu@x\",\"new\":\"n%llu@x\"}}",
+					 (unsigned long long)seen, (unsigned long long)seen);
+				CHECK_STR("changes", want, e->changes);
+			} else if (e->changes) {
+				fail_msg("entry %llu: unexpected changes %s", (unsigned long long)seen,
+					 e->changes);
+			}
+			seen++;
+		}
+		next = page.count ? page.rows[page.count - 1].seq + 1 : page.end;
+		store_plan_page_free(&page);
+	} while (next < 507);
+	CHECK_EQ("entries read", 507, seen);
+	/* A type is its range: teams are 300..306, a page of them starts there. */
+	CHECK_OK("teams", store_sync_plan(f->s, f->org, id, 1, 0, 100, &page));
+	CHECK_EQ("teams listed", 7, page.count);
+	CHECK_EQ("first team", 300, page.rows[0].seq);
+	CHECK_EQ("range", 300, page.first);
+	CHECK_EQ("range end", 307, page.end);
+	store_plan_page_free(&page);
+	CHECK_OK("mappings from inside", store_sync_plan(f->s, f->org, id, 2, 500, 100, &page));
+	CHECK_EQ("the last 7", 7, page.count);
+	CHECK_STR("a mapping", "mapping", page.rows[0].type);
+	store_plan_page_free(&page);
+	CHECK_OK("past the end", store_sync_plan(f->s, f->org, id, -1, 9999, 10, &page));
+	CHECK_EQ("nothing", 0, page.count);
+	store_plan_page_free(&page);
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	CHECK_EQ("another org's plan", STORE_ENOTFOUND,
+		 store_sync_plan(f->s, org2, id, -1, 0, 10, &page));
+	CHECK_EQ("unknown type", STORE_EINVAL, store_sync_plan(f->s, f->org, id, 3, 0, 10, &page));
+	/* A sync run again keeps the plan of its last run only. */
+	CHECK_OK("record without a plan", store_sync_finish(f->s, id, SYNC_FAILED, "x", NULL, NULL,
+							    NULL));
+	CHECK_EQ("the plan went", STORE_ENOTFOUND,
+		 store_sync_plan(f->s, f->org, id, -1, 0, 10, &page));
+	CHECK_EQ("no chunk left", 0, raw_int(f, "SELECT count(*) FROM sync_plan_chunks"));
+}
+
+/*
+ * A database of schema 2 (syncs numbered globally, a plan kept as one JSON
+ * payload, an approval as a payload part) is brought to the current one:
+ * made by taking migrations 3 to 5 back out of a fresh database.
+ */
+static void test_migration_from_schema_2(void **state)
+{
+	struct fx *f = *state;
+	struct store_plan_page page;
+	struct sync_row r;
+	char key[STORE_KEY_MAX];
+	int64_t org2, id;
+
+	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f, "DROP TABLE sync_plan_chunks; DROP TABLE audit;"
+		    " ALTER TABLE syncs DROP COLUMN plan_members;"
+		    " ALTER TABLE syncs DROP COLUMN plan_teams;"
+		    " ALTER TABLE syncs DROP COLUMN plan_mappings;"
+		    " ALTER TABLE syncs DROP COLUMN plan_truncated;"
+		    " ALTER TABLE syncs DROP COLUMN decision; ALTER TABLE syncs DROP COLUMN decided_by;"
+		    " ALTER TABLE syncs DROP COLUMN decided_at;"
+		    " ALTER TABLE syncs DROP COLUMN decision_reason;"
+		    " DROP INDEX syncs_org_number; ALTER TABLE syncs DROP COLUMN number;"
+		    " CREATE INDEX syncs_org ON syncs(org_id); PRAGMA user_version = 2;");
+	/* Syncs 1 (org 1), 2 (org 2), 3 (org 1, Paused, approved, with its plan). */
+	raw_exec(f, "INSERT INTO syncs (id, org_id, status, source, mode, format, created_at)"
+		    " VALUES (1, 1, 'Success', 'CLI', 'full', 'csv', 1), (2, 2, 'Rejected', 'CLI',"
+		    " 'full', 'csv', 2), (3, 1, 'Pending', 'CLI', 'full', 'csv', 3);"
+		    " UPDATE syncs SET reason = 'rejected by an administrator', finished_at = 9"
+		    " WHERE id = 2;"
+		    " INSERT INTO sync_payloads (sync_id, part, data) VALUES (3, 'approval', '1'),"
+		    " (3, 'plan', CAST('{\"counts\":{},\"members\":[{\"action\":\"update\","
+		    "\"externalMemberId\":\"E1\",\"email\":\"e@x\",\"changed\":[\"email\"],"
+		    "\"invite\":false}],\"teams\":[{\"action\":\"rename\",\"externalTeamId\":\"T1\","
+		    "\"teamName\":\"New\",\"previousName\":\"Old\"}],\"mappings\":[{\"action\":"
+		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
+		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
+	f->s = open_again(f);
+	CHECK_EQ("schema version", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
+	id = r.id;
+	CHECK_EQ("is sync 3", 3, id);
+	CHECK_STR("the approval moved to the decision", "approve", r.decision);
+	store_sync_row_free(&r);
+	CHECK_OK("org 2's first sync", store_sync_by_number(f->s, org2, 1, &r));
+	CHECK_EQ("is sync 2", 2, r.id);
+	CHECK_STR("a rejection by its reason", "reject", r.decision);
+	CHECK_EQ("decided when it finished", 9, r.decided_at);
+	store_sync_row_free(&r);
+	CHECK_EQ("the approval part went", 0,
+		 raw_int(f, "SELECT count(*) FROM sync_payloads WHERE part IN ('approval', 'plan')"));
+	CHECK_OK("the old plan, paged", store_sync_plan(f->s, f->org, id, -1, 0, 10, &page));
+	CHECK_EQ("entries", 3, page.count);
+	CHECK_EQ("truncated", 1, page.truncated);
+	CHECK_STR("member", "E1", page.rows[0].subject);
+	CHECK_STR("changed field, no values", "{\"email\":null}", page.rows[0].changes);
+	CHECK_STR("rename old -> new", "{\"teamName\":{\"old\":\"Old\",\"new\":\"New\"}}",
+		  page.rows[1].changes);
+	CHECK_STR("subteam", "T2", page.rows[2].detail);
+	CHECK_EQ("subteam flag", STORE_PLAN_SUBTEAM, page.rows[2].flags);
+	store_plan_page_free(&page);
+	CHECK_OK("the next sync of org 1 is its third",
+		 store_sync_finish(f->s, id, SYNC_SUCCESS, NULL, NULL, NULL, NULL));
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, NULL));
+	get_sync(f, id, &r);
+	CHECK_EQ("number", 3, r.number);
+	store_sync_row_free(&r);
 }
 
 /* --- invitations and admins --------------------------------------------------------- */
@@ -2268,6 +2587,11 @@ int main(void)
 		T(test_org_list),
 		T(test_migration_from_version_3),
 		T(test_apply_timing),
+		T(test_sync_numbers_per_org),
+		T(test_sync_decide),
+		T(test_audit_in_the_change_transaction),
+		T(test_sync_plan_paged),
+		T(test_migration_from_schema_2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
