@@ -43,7 +43,8 @@ for route in "POST /v1/syncs" "GET /v1/syncs" "GET /v1/syncs/{}" "GET /v1/syncs/
 	"PATCH /v1/settings" "GET /v1/properties" "POST /v1/properties" "GET /v1/roles" \
 	"GET /v1/members" "GET /v1/members/{}" "GET /v1/members/{}/visible-teams" \
 	"POST /v1/members/{}/invite" "GET /v1/teams" "GET /v1/teams/{}" "GET /healthz" \
-	"GET /metrics" "GET /v1/openapi.json" "POST /v1/invitations/{}/accept"; do
+	"GET /metrics" "GET /v1/openapi.json" "POST /v1/invitations/{}/accept" "GET /v1/audit" \
+	"GET /v1/syncs/{}/plan"; do
 	grep -qxF "$route" "$TMP/documented" || fail "not documented: $route"
 done
 grep -q '^DELETE /v1/properties' "$TMP/documented" || fail "not documented: DELETE /v1/properties"
