@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Who did what: every administrative action (org create, settings, properties,
-# key rotation, admins, approve, reject) in GET /v1/audit with its actor, time
+# key rotation, admins added and removed, approve, reject) in GET /v1/audit with its actor, time
 # and old -> new values, secrets hidden, paged and filtered, each org seeing
 # its own; the decision kept with its sync; syncs numbered per org; and a
 # sync's plan paged to its end, equal to its counts, with old -> new values.
@@ -116,6 +116,17 @@ expect_jq "the new member" '.items[1] | "\(.target) \(.old) \(.new.role)"' \
 orgsync admin add nobody --org "$A_ID" --db "sqlite:$DB" >/dev/null 2>&1
 audit "action=admin.add"
 expect_jq "a refused admin add records nothing" '.items | length' 2
+
+t "admin remove: old role Administrator, new Member; a refused one records nothing"
+orgsync admin remove m005@acme.example --org "$A_ID" --db "sqlite:$DB" >/dev/null
+expect_eq "exit status" 0 "$?"
+audit "limit=1"
+expect_jq "entry" '.items[0] | "\(.action) \(.target) \(.old.role) \(.new.role) \(.actor)"' \
+	"admin.remove member:m005@acme.example Administrator Member cli:$ME"
+orgsync admin remove m006@acme.example --org "$A_ID" --db "sqlite:$DB" >/dev/null 2>&1
+expect_ne "not an Administrator: refused" 0 "$?"
+audit "action=admin.remove"
+expect_jq "still one" '.items | length' 1
 
 SMALL=$TMP/small
 fx_copy "$ORG" "$SMALL"

@@ -2148,11 +2148,10 @@ static void test_sync_plan_paged(void **state)
 }
 
 /*
- * A database of schema 2 (syncs numbered globally, a plan kept as one JSON
- * payload, an approval as a payload part) is brought to the current one:
- * made by taking migrations 3 to 5 back out of a fresh database.
+ * A database of schema 5 (syncs numbered globally, a plan kept as one JSON
+ * payload, an approval as a payload part) is brought to the current one.
  */
-static void test_migration_from_schema_2(void **state)
+static void test_migration_from_schema_5(void **state)
 {
 	struct fx *f = *state;
 	struct store_plan_page page;
@@ -2163,16 +2162,7 @@ static void test_migration_from_schema_2(void **state)
 	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
 	store_close(f->s);
 	f->s = NULL;
-	raw_exec(f, "DROP TABLE sync_plan_chunks; DROP TABLE audit;"
-		    " ALTER TABLE syncs DROP COLUMN plan_members;"
-		    " ALTER TABLE syncs DROP COLUMN plan_teams;"
-		    " ALTER TABLE syncs DROP COLUMN plan_mappings;"
-		    " ALTER TABLE syncs DROP COLUMN plan_truncated;"
-		    " ALTER TABLE syncs DROP COLUMN decision; ALTER TABLE syncs DROP COLUMN decided_by;"
-		    " ALTER TABLE syncs DROP COLUMN decided_at;"
-		    " ALTER TABLE syncs DROP COLUMN decision_reason;"
-		    " DROP INDEX syncs_org_number; ALTER TABLE syncs DROP COLUMN number;"
-		    " CREATE INDEX syncs_org ON syncs(org_id); PRAGMA user_version = 2;");
+	rewind_schema(f, 5);
 	/* Syncs 1 (org 1), 2 (org 2), 3 (org 1, Paused, approved, with its plan). */
 	raw_exec(f, "INSERT INTO syncs (id, org_id, status, source, mode, format, created_at)"
 		    " VALUES (1, 1, 'Success', 'CLI', 'full', 'csv', 1), (2, 2, 'Rejected', 'CLI',"
@@ -2187,7 +2177,7 @@ static void test_migration_from_schema_2(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 5, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 8, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2591,7 +2581,7 @@ int main(void)
 		T(test_sync_decide),
 		T(test_audit_in_the_change_transaction),
 		T(test_sync_plan_paged),
-		T(test_migration_from_schema_2),
+		T(test_migration_from_schema_5),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
