@@ -786,24 +786,30 @@ static bool property_name_ok(const char *s)
 	return true;
 }
 
-/* Defines (add) or deletes a property with its audit entry, in one transaction. */
+/*
+ * Defines (add) or deletes a property with its audit entry, in one
+ * transaction. The name is known valid UTF-8 only once the store has
+ * found it (a path may carry any bytes): the entry is made after.
+ */
 static int property_change(struct http_req *r, const char *name, bool add)
 {
 	struct store *st = db(r);
 	char target[96];
-	json_t *v = json_pack("{s:s}", "name", name);
-	int rc = v ? store_tx_begin(st) : STORE_ENOMEM;
+	json_t *v = NULL;
+	int rc = store_tx_begin(st);
 
 	if (rc)
-		goto out;
+		return rc;
 	rc = add ? store_property_add(st, r->org_id, name)
 		 : store_property_delete(st, r->org_id, name);
-	snprintf(target, sizeof(target), "property:%s", name);
-	if (rc == STORE_OK)
-		rc = audit(r, add ? "property.create" : "property.delete", target, add ? NULL : v,
-			   add ? v : NULL);
+	if (rc == STORE_OK) {
+		v = json_pack("{s:s}", "name", name);
+		snprintf(target, sizeof(target), "property:%s", name);
+		rc = v ? audit(r, add ? "property.create" : "property.delete", target,
+			       add ? NULL : v, add ? v : NULL)
+		       : STORE_ENOMEM;
+	}
 	rc = store_tx_end(st, rc);
-out:
 	json_decref(v);
 	return rc;
 }

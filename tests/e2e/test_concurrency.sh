@@ -238,19 +238,26 @@ for ((o = 1; o <= ORGS; o++)); do
 	expect_eq "org $o: stored members" "$(wc -l <"$TMP/ten/own$o")" "$(stored_members "${ORG_IDS[o - 1]}")"
 done
 
-t "an org's key cannot read another org's member or sync (404)"
+t "an org's key cannot read another org's member or sync: sync ids are the org's own"
 KEY=$ACME_KEY
 req GET /v1/members/X1-E0000001
-expect_status 404
-req GET "/v1/syncs/${TENANT_SYNC[0]}"
 expect_status 404
 KEY=${ORG_KEYS[0]}
 req GET /v1/members/E0000001
 expect_status 404
-req GET "/v1/syncs/$LAST_ID"
-expect_status 404
 req GET /v1/members/X1-E0000001
 expect_status 200
+expect_eq "org 1's sync is its first" 1 "${TENANT_SYNC[0]}"
+req GET "/v1/syncs/$LAST_ID"
+expect_status 404 # acme's sync $LAST_ID: org 1 has one sync only
+req GET "/v1/syncs/${TENANT_SYNC[0]}/plan?type=member&limit=500"
+expect_status 200
+expect_jq "org 1's sync 1 plans org 1's members only" \
+	'[.items[].externalMemberId | select(startswith("X1-") | not)] | length' 0
+KEY=$ACME_KEY
+req GET /v1/syncs/1/plan?type=member
+expect_jq "acme's sync 1 plans acme's members only" \
+	'[.items[].externalMemberId | select(startswith("X") and contains("-"))] | length' 0
 
 # --- approve and reject racing on one Paused sync ----------------------------------------
 
