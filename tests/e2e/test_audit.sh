@@ -184,6 +184,7 @@ audit "limit=500"
 ALL=$(jqr '[.items[].id] | join(",")')
 TOTAL=$(jqr '.items | length')
 expect_jq "last page: no next" .next null
+expect_jq "total: every entry" .total "$TOTAL"
 expect_true "ids descend" '[.items[].id] as $i | $i == ($i | sort | reverse)'
 expect_true "ids are 1..n" "[.items[].id] | sort == [range(1; $TOTAL + 1)]"
 got=""
@@ -204,6 +205,7 @@ audit "actor=cli:$ME"
 expect_true "only the CLI's" "[.items[].actor] | unique == [\"cli:$ME\"]"
 audit "action=property.create&limit=1"
 expect_jq "one of two" '.items[0].action' property.create
+expect_jq "total of the filter" .total 2
 expect_match "next keeps the filter" 'action=property.create' "$(jqr .next)"
 req GET "$(jqr .next)"
 expect_jq "second page, filtered" '[.items[].action] | join(",")' property.create
