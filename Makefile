@@ -147,6 +147,7 @@ bench:
 	@scripts/install-deps.sh bench
 	$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@bench/run.sh $(abspath $(BUILD))
+	@$(BUILD)/bench/flood
 	@bench/service.sh $(abspath $(BUILD)) 100000
 	@bench/load.sh $(abspath $(BUILD))
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/keyhash.h"
 
 #ifndef ORGSYNC_VERSION
 #define ORGSYNC_VERSION "0.1.0"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	/* Before any thread or table: every hash table of the run uses this key. */
+	keyhash_init();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_INVALID;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/keyhash.h"
 #include "util/mem.h"
 
 /* How far ahead hash slots are prefetched: enough to cover a miss. */
@@ -514,16 +515,14 @@ struct map_table {
 	size_t mask;
 };
 
+/*
+ * Keyed like every table of tenant data: the pairs are stored indexes,
+ * but which (team, child) pairs exist is the tenant's choice, and an
+ * unkeyed mix of them can be inverted to pile the mappings into one run.
+ */
 static size_t map_hash(uint32_t team, uint32_t child, uint32_t kind)
 {
-	uint64_t k = ((uint64_t)team << 32 | child) ^ ((uint64_t)kind << 63);
-
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return (size_t)k;
+	return (size_t)keyhash_u64x2((uint64_t)team << 32 | child, kind);
 }
 
 static void map_prefetch(const struct map_table *t, uint32_t team, uint32_t child, uint32_t kind)
@@ -535,6 +534,7 @@ static int map_table_build(struct map_table *t, const struct org *s)
 {
 	size_t cap = 16, i, h;
 
+	keyhash_init();
 	while (cap / 3 * 2 < s->nmappings)
 		cap *= 2;
 	t->slots = calloc(cap, sizeof(*t->slots));

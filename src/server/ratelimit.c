@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "util/keyhash.h"
+
 struct bucket {
 	int64_t key;
 	double tokens;    /* as of at_ms */
@@ -27,6 +29,7 @@ int ratelimit_new(double rate, double burst, struct ratelimit **out)
 
 	if (!(rate > 0) || !(burst >= 1) || !isfinite(rate) || !isfinite(burst))
 		return -1;
+	keyhash_init();
 	rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -1;
@@ -52,11 +55,10 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+/* Keyed (keyhash) like every table a client's traffic fills. */
 static size_t slot_of(int64_t key, size_t cap)
 {
-	uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
-
-	return (size_t)(h >> 32) & (cap - 1);
+	return (size_t)keyhash_bytes(&key, sizeof(key)) & (cap - 1);
 }
 
 static double refilled(const struct ratelimit *rl, const struct bucket *b, uint64_t now_ms)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/keyhash.h"
 #include "util/mem.h"
 
 static void free_slots(struct strmap_slot *slots, uint32_t cap);
@@ -13,44 +14,14 @@ static inline unsigned char fold(unsigned char c)
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* Folds the ASCII capitals of 8 bytes at once; other bytes stay as they are. */
-static inline uint64_t fold8(uint64_t w)
-{
-	const uint64_t low7 = w & 0x7f7f7f7f7f7f7f7full;
-	const uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3full; /* high bit: byte >= 'A' */
-	const uint64_t gt_z = low7 + 0x2525252525252525ull; /* high bit: byte > 'Z' */
-
-	return w | (((ge_a & ~gt_z & ~w) & 0x8080808080808080ull) >> 2);
-}
-
 /*
- * Eight bytes a step, a multiply to mix each in, murmur3's finalizer at the
- * end: ids and emails hash in a few cycles, and sequential ids such as
- * E0000001..E1000000 still spread over every bit that picks a slot.
+ * SipHash-1-3 under the process's secret key: nobody outside can compute
+ * ids or emails that share a slot. A case-insensitive map hashes the
+ * folded bytes, so keys equal ignoring ASCII case share their hash.
  */
-static uint32_t hash_bytes(const char *s, size_t len, int ci)
+static inline uint32_t hash_bytes(const char *s, size_t len, int ci)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		if (ci)
-			w = fold8(w);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, s + i, len - i);
-		if (ci)
-			w = fold8(w);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return (uint32_t)h;
+	return (uint32_t)(ci ? keyhash_bytes_ascii_ci(s, len) : keyhash_bytes(s, len));
 }
 
 int strmap_ci_equal(const char *a, const char *b, size_t len)
@@ -86,6 +57,7 @@ static int keys_equal(const struct strmap *m, const struct strmap_slot *s,
 
 void strmap_init(struct strmap *m, int flags)
 {
+	keyhash_init();
 	m->slots = NULL;
 	m->cap = 0;
 	m->count = 0;

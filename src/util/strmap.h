@@ -4,7 +4,9 @@
  * an org's arena) for the map's lifetime, NUL-terminated right after their
  * len bytes. A map built with STRMAP_ASCII_CI hashes and compares with
  * ASCII letters folded; other bytes (UTF-8 sequences included) compare
- * exactly, so folding never breaks a code point.
+ * exactly, so folding never breaks a code point. Keys are hashed with
+ * keyhash (SipHash-1-3 under a per-process random key), so the slots
+ * that tenant-supplied keys land in cannot be chosen from outside.
  */
 #ifndef ORGSYNC_STRMAP_H
 #define ORGSYNC_STRMAP_H
@@ -34,6 +36,7 @@ struct strmap_pos {
 	uint32_t hash;
 };
 
+/* Also draws the process's hash key on first use (keyhash_init). */
 void strmap_init(struct strmap *m, int flags);
 void strmap_free(struct strmap *m);
 

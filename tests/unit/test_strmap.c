@@ -1,8 +1,10 @@
 /*
- * util: strmap (the index under every lookup of the model), and the arena
- * and buf it works beside. Contracts from the headers: duplicates keep the
- * first value, ASCII-only folding, growth without losing keys; arena blocks
- * aligned and disjoint; buf always NUL-terminated and unchanged on failure.
+ * util: strmap (the index under every lookup of the model), the keyed hash
+ * under it, and the arena and buf it works beside. Contracts from the
+ * headers: duplicates keep the first value, ASCII-only folding, growth
+ * without losing keys; SipHash-1-3 under a key drawn anew by each process;
+ * arena blocks aligned and disjoint; buf always NUL-terminated and
+ * unchanged on failure.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +23,7 @@
 
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/keyhash.h"
 #include "util/strmap.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -434,6 +438,207 @@ static void test_strmap_million_keys(void **state)
 	free(keys);
 }
 
+/* ---- keyhash ---- */
+
+/* The argument that makes this program print one hash under its own key and exit. */
+static const char PRINT_PROBE[] = "--print-keyhash-probe";
+
+static const uint8_t KEY_ZERO[KEYHASH_KEY_LEN];
+/* The key CPython derives from PYTHONHASHSEED=1 (its LCG), for keyed vectors. */
+static const uint8_t KEY_PY1[KEYHASH_KEY_LEN] = { 0x29, 0x23, 0xbe, 0x84, 0xe1, 0x6c, 0xd6, 0xae,
+						  0x52, 0x90, 0x49, 0xf1, 0xf1, 0xbb, 0xe9, 0xeb };
+
+/*
+ * SipHash-1-3 vectors from CPython 3.11, whose bytes hash is SipHash-1-3:
+ * `PYTHONHASHSEED=0 python3 -c 'print(hash(b"a") & (2**64 - 1))'` (an
+ * all-zero key), and the same with PYTHONHASHSEED=1 (KEY_PY1). Lengths
+ * cover the empty tail, a whole word, and several words with a tail.
+ */
+static void test_keyhash_vectors(void **state)
+{
+	static const char seq[] = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+				  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x20";
+	static const struct {
+		const uint8_t *key;
+		const char *in;
+		size_t len;
+		uint64_t want;
+	} v[] = {
+		{ KEY_ZERO, "a", 1, 0x407448d2b89b1813ull },
+		{ KEY_ZERO, "abcdefgh", 8, 0x3f7b849c0b8e35eaull },
+		{ KEY_ZERO, "E0000001", 8, 0x940632f0460e4f30ull },
+		{ KEY_ZERO, "zoe@maple.example", 17, 0x4770363328e7b41aull },
+		{ KEY_ZERO, seq, 15, 0xf30eb725bb91c9eaull },
+		{ KEY_ZERO, seq, 16, 0x8972188433a5c5b7ull },
+		{ KEY_ZERO, seq, 33, 0x7fb71d24dfa4c9f6ull },
+		{ KEY_PY1, "a", 1, 0xd6300bc9f7cc0e73ull },
+		{ KEY_PY1, "E0000001", 8, 0x851af227be88edb1ull },
+		{ KEY_PY1, "zoe@maple.example", 17, 0x2b80fc549cac7277ull },
+		{ KEY_PY1, seq, 16, 0x12e9d283f9f37002ull },
+		{ KEY_PY1, seq, 33, 0x936512292dbf5292ull },
+	};
+	uint64_t a, b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint64_t got;
+
+		keyhash_set_key_for_tests(v[i].key);
+		got = keyhash_bytes(v[i].in, v[i].len);
+		if (got != v[i].want)
+			fail_msg("vector %zu (%zu bytes): expected %016llx, got %016llx", i, v[i].len,
+				 (unsigned long long)v[i].want, (unsigned long long)got);
+	}
+	/* The integer form is the hash of the words' 16 little-endian bytes. */
+	keyhash_set_key_for_tests(KEY_PY1);
+	a = 0x0706050403020100ull;
+	b = 0x0f0e0d0c0b0a0908ull;
+	CHECK_EQ("u64x2 is the hash of its 16 bytes", (long long)keyhash_bytes(seq, 16),
+		 (long long)keyhash_u64x2(a, b));
+}
+
+/* The folded hash is the hash of the folded bytes, whatever the key and length. */
+static void test_keyhash_folded(void **state)
+{
+	static const char alphabet[] = "AZaz@`[{^~09.-_\xC3\x89\xC3\xA9\x80\xff";
+	char in[70], folded[70];
+	uint32_t x = 12345;
+	size_t len, i;
+	int rep;
+
+	(void)state;
+	keyhash_set_key_for_tests(KEY_PY1);
+	for (rep = 0; rep < 200; rep++) {
+		len = (size_t)rep % sizeof(in);
+		for (i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			in[i] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+			folded[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
+		}
+		if (keyhash_bytes_ascii_ci(in, len) != keyhash_bytes(folded, len))
+			fail_msg("folded hash of %zu bytes (case %d) differs from the hash of the "
+				 "folded bytes", len, rep);
+	}
+	CHECK_EQ("exact hash keeps case apart", 0, keyhash_bytes(S("Zoe")) == keyhash_bytes(S("zoe")));
+}
+
+/*
+ * Under a key it knows, the test can do what an attacker without the key
+ * cannot: find keys whose hashes share their low 12 bits, so that they all
+ * want the same slot of a 4096-slot table. The map must still find each
+ * one (and tell them from their case variants), and under another key the
+ * same keys must spread out again.
+ */
+static void test_strmap_keyed_collisions(void **state)
+{
+	enum { N = 300, BITS = 12 };
+	static char keys[N][16];
+	static const uint8_t other[KEYHASH_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+							14, 15, 16 };
+	struct strmap m;
+	uint32_t found = 0, i, v, longest, run, j;
+	uint64_t c;
+
+	(void)state;
+	keyhash_set_key_for_tests(KEY_PY1);
+	for (c = 0; found < N; c++) {
+		/* small letters and digits: the folded hash is the same */
+		int len = snprintf(keys[found], sizeof(keys[found]), "e%09llu", (unsigned long long)c);
+
+		if ((keyhash_bytes(keys[found], (size_t)len) & ((1u << BITS) - 1)) == 0x5a5)
+			found++;
+	}
+	for (int flags = STRMAP_EXACT; flags <= STRMAP_ASCII_CI; flags++) {
+		strmap_init(&m, flags);
+		assert_int_equal(strmap_reserve(&m, 1u << (BITS - 1)), 0);
+		CHECK_EQ("cap of the colliding table", 1u << BITS, m.cap);
+		for (i = 0; i < N; i++)
+			CHECK_EQ(keys[i], 0, strmap_put(&m, keys[i], strlen(keys[i]), i, NULL));
+		for (i = 0; i < N; i++) {
+			CHECK_EQ(keys[i], 1, strmap_get(&m, keys[i], strlen(keys[i]), &v));
+			CHECK_EQ(keys[i], i, v);
+		}
+		CHECK_EQ("E000... is e000... only ignoring case", flags == STRMAP_ASCII_CI,
+			 strmap_get(&m, (char[]){ 'E', keys[0][1], keys[0][2], keys[0][3], keys[0][4],
+						  keys[0][5], keys[0][6], keys[0][7], keys[0][8],
+						  keys[0][9], 0 }, 10, NULL));
+		for (longest = run = j = 0; j < m.cap; j++) {
+			run = m.slots[j].key ? run + 1 : 0;
+			longest = run > longest ? run : longest;
+		}
+		if (longest < N)
+			fail_msg("under the key they were built for, %u keys should form one run; "
+				 "the longest is %u", N, longest);
+		strmap_free(&m);
+	}
+
+	keyhash_set_key_for_tests(other);
+	strmap_init(&m, STRMAP_EXACT);
+	assert_int_equal(strmap_reserve(&m, 1u << (BITS - 1)), 0);
+	for (i = 0; i < N; i++)
+		CHECK_EQ(keys[i], 0, strmap_put(&m, keys[i], strlen(keys[i]), i, NULL));
+	for (longest = run = j = 0; j < m.cap; j++) {
+		run = m.slots[j].key ? run + 1 : 0;
+		longest = run > longest ? run : longest;
+	}
+	if (longest > 20)
+		fail_msg("under another key the same %u keys should spread: longest run %u", N,
+			 longest);
+	strmap_free(&m);
+}
+
+/* Runs this program with PRINT_PROBE and reads the hash it prints. */
+static uint64_t probe_in_child(const char *self)
+{
+	int fd[2];
+	pid_t pid;
+	char out[64] = "";
+	ssize_t n;
+	int status;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		close(fd[1]);
+		execl(self, self, PRINT_PROBE, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	n = read(fd[0], out, sizeof(out) - 1);
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s %s: no hash printed (exit status %d)", self, PRINT_PROBE, status);
+	return strtoull(out, NULL, 16);
+}
+
+/*
+ * Each process draws its own key: the same string hashes differently in
+ * two fresh processes (each a new exec, so nothing is inherited), which a
+ * fixed or unset key would not do. Two 64-bit hashes of independent keys
+ * agree with probability 2^-64.
+ */
+static void test_keyhash_differs_between_processes(void **state)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	uint64_t a, b;
+
+	(void)state;
+	assert_true(n > 0);
+	self[n] = '\0';
+	a = probe_in_child(self);
+	b = probe_in_child(self);
+	if (a == b)
+		fail_msg("two processes hash the probe alike (%016llx): the key is not drawn per "
+			 "process", (unsigned long long)a);
+	CHECK_EQ("not the all-zero key", 0, a == 0x940632f0460e4f30ull);
+}
+
 /* ---- arena ---- */
 
 static void test_arena_alignment_and_disjoint_blocks(void **state)
@@ -688,8 +893,13 @@ static void test_buf_reserve_impossible(void **state)
 	buf_free(&b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], PRINT_PROBE)) {
+		keyhash_init();
+		printf("%016llx\n", (unsigned long long)keyhash_bytes(S("E0000001")));
+		return 0;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strmap_empty_map),
 		cmocka_unit_test(test_strmap_put_get),
@@ -705,6 +915,10 @@ int main(void)
 		cmocka_unit_test(test_strmap_probe_put_at),
 		cmocka_unit_test(test_strmap_full_hash_collisions),
 		cmocka_unit_test(test_strmap_million_keys),
+		cmocka_unit_test(test_keyhash_vectors),
+		cmocka_unit_test(test_keyhash_folded),
+		cmocka_unit_test(test_strmap_keyed_collisions),
+		cmocka_unit_test(test_keyhash_differs_between_processes),
 		cmocka_unit_test(test_arena_alignment_and_disjoint_blocks),
 		cmocka_unit_test(test_arena_large_block),
 		cmocka_unit_test(test_arena_strndup),
