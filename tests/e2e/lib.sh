@@ -14,7 +14,9 @@
 #   finish
 #
 # Output: one "ok - FILE: CASE" or "not ok - FILE: CASE" line per case, the
-# failed assertions indented below; run.sh counts these lines.
+# failed assertions indented below, and "ok - FILE: CASE # SKIP REASON" for
+# a case that did not run; run.sh counts these lines. No case passes
+# without running: see skip and skip_unless_required below.
 
 set -uo pipefail
 
@@ -58,6 +60,7 @@ CASE=
 CASE_FAILED=0
 PASSED=0
 FAILED=0
+SKIPPED=0
 
 end_case() {
 	[ -n "$CASE" ] || return 0
@@ -78,6 +81,29 @@ t() {
 	CASE=$1
 	CASE_FAILED=0
 	: >"$TMP/case.log"
+}
+
+# skip CASE REASON: CASE does not run, deliberately and for a documented
+# reason (an opt-in heavy test, a load that would measure valgrind): it
+# shows as a skip, never as a pass.
+skip() {
+	end_case
+	echo "ok - $TEST_NAME: $1 # SKIP $2"
+	SKIPPED=$((SKIPPED + 1))
+}
+
+# skip_unless_required CASE REASON: CASE cannot run here (a tool or a
+# build feature is missing). A skip, except when ORGSYNC_REQUIRE_ALL=1
+# (make check, which installs every tool first): then it fails.
+skip_unless_required() {
+	if [ "${ORGSYNC_REQUIRE_ALL:-}" = 1 ]; then
+		end_case
+		echo "not ok - $TEST_NAME: $1 (not run: $2)"
+		echo "    ORGSYNC_REQUIRE_ALL=1: every case must run (scripts/install-deps.sh test)"
+		FAILED=$((FAILED + 1))
+	else
+		skip "$1" "$2"
+	fi
 }
 
 # fail MESSAGE...: fails the current case with a line of explanation.
@@ -233,7 +259,7 @@ finish() {
 		[ "$CASE_FAILED" -eq 0 ] || note "$TMP/server.err"
 		end_case
 	fi
-	echo "# $TEST_NAME: $PASSED passed, $FAILED failed"
+	echo "# $TEST_NAME: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" -eq 0 ]
 	exit $?
 }

@@ -23,12 +23,12 @@ WARM_SECS=${LOAD_WARM_SECS:-2}
 RSS_GROWTH_KIB=${LOAD_RSS_GROWTH_KIB:-8192}
 
 if [ "$SLOW" -gt 1 ]; then
-	t "skipped under valgrind: a load measures the server, not its wrapper"
+	skip "the read load" "under valgrind: a load measures the server, not its wrapper"
 	finish
 fi
 if ! command -v wrk >/dev/null; then
-	echo "not ok - $TEST_NAME: wrk is not installed (apt-get install -y wrk)"
-	exit 1
+	skip_unless_required "the read load" "wrk is not installed (apt-get install -y wrk)"
+	finish
 fi
 
 load_serve_opts

@@ -369,10 +369,13 @@ plan --url "$BASE" --dir "$CHANGED" --format json
 expect_rc "plan --format json" 0
 expect_true "the plan JSON" '.counts.members.created == 1 and ([.items[] | select(.type == "member")] | length) == 3 and (.items | length) == .total and .next == null' "$TMP/out"
 
-t "https: certificates are verified; --cacert trusts a private CA"
-if ! $ORGSYNC serve --help 2>&1 | grep -q -- --tls-cert || ! command -v openssl >/dev/null; then
-	echo "# $TEST_NAME: no TLS in this build (or no openssl): the https case is skipped"
+HTTPS_CASE="https: certificates are verified; --cacert trusts a private CA"
+if ! $ORGSYNC serve --help 2>&1 | grep -q -- --tls-cert; then
+	skip_unless_required "$HTTPS_CASE" "this build serves no TLS"
+elif ! command -v openssl >/dev/null; then
+	skip_unless_required "$HTTPS_CASE" "openssl is not installed (apt-get install -y openssl)"
 else
+	t "$HTTPS_CASE"
 	PKI=$TMP/pki
 	mkdir -p "$PKI"
 	ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)

@@ -8,8 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v openssl >/dev/null; then
-	echo "not ok - $TEST_NAME: openssl is not installed (apt-get install -y openssl)"
-	exit 1
+	skip_unless_required "HTTPS in the service" "openssl is not installed (apt-get install -y openssl)"
+	finish
 fi
 
 # --- a private CA and a server certificate for 127.0.0.1 and localhost ------------------
@@ -139,8 +139,7 @@ done
 # client is built (`orgsync push --help` answers), skipped with a note otherwise.
 push_over_tls() {
 	if ! orgsync push --help >/dev/null 2>&1; then
-		end_case
-		echo "# skip - $TEST_NAME: push over TLS: this orgsync has no push command"
+		skip_unless_required "orgsync push --cacert over HTTPS" "this orgsync has no push command"
 		return 0
 	fi
 	t "orgsync push --cacert over HTTPS: Success"
