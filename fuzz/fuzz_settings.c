@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for PATCH /v1/settings: the input is a series of request
  * bodies split at form feeds, applied one after the other from the settings
- * a new organization has, as the handler does (json_loadb, settings_patch,
+ * a new organization has (store_default_settings, the store's own
+ * document), as the handler does (json_loadb, settings_patch,
  * the text stored). fuzz_http reaches this only behind a whole HTTP request
  * per document; here a sequence of changes costs microseconds.
  *
@@ -18,15 +19,9 @@
 #include <string.h>
 
 #include "server/settings.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* What the store gives an organization that never changed its settings. */
-static const char defaults[] =
-	"{\"provisioning\":{\"method\":\"none\"},"
-	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
-	"\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":5},"
-	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
 
 static void broken(const char *what, const json_t *doc)
 {
@@ -132,7 +127,7 @@ static json_t *check_merged(const json_t *current, const json_t *patch, json_t *
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
-	json_t *current = json_loads(defaults, 0, NULL);
+	json_t *current = json_loads(store_default_settings(), 0, NULL);
 
 	if (!current)
 		abort();

@@ -351,6 +351,11 @@ int store_member_role(struct store *s, int64_t org_id, const char *email, int *r
 	return s->ops->member_role(s, org_id, email, role);
 }
 
+const char *store_default_settings(void)
+{
+	return default_settings;
+}
+
 int store_settings_get(struct store *s, int64_t org_id, char **json)
 {
 	int rc;
