@@ -147,9 +147,10 @@ demo:
 
 bench:
 	@scripts/install-deps.sh bench
-	$(MAKE) --no-print-directory all $(BENCH_BIN)
+	$(MAKE) --no-print-directory all $(BENCH_BIN) $(BUILD)/tests/test_plan $(BUILD)/tests/test_store
 	@bench/run.sh $(abspath $(BUILD))
 	@$(BUILD)/bench/flood
+	@bench/scale.sh $(abspath $(BUILD))
 	@bench/service.sh $(abspath $(BUILD)) 100000
 	@bench/load.sh $(abspath $(BUILD))
 

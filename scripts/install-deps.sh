@@ -12,7 +12,7 @@ build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsq
 test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
-bench=("${build[@]}" curl jq sqlite3 bc wrk)
+bench=("${build[@]}" libcmocka-dev curl jq sqlite3 bc wrk)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;

@@ -1,8 +1,10 @@
 /*
  * plan: one test per rule of SPEC §4 (matching, adoption by email, email
  * clashes, absentees by state and role, skipped rows, partial mode, teams,
- * mappings) and §5 (risk limits), plus idempotence and a 200k-member run.
+ * mappings) and §5 (risk limits), plus idempotence and a 20k-member run.
  * Orgs are built by hand, or from CSV text where skipped rows matter.
+ * `test_plan --scale N` runs only the large plan, with N members, and
+ * prints its time (bench/scale.sh).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1656,15 +1658,19 @@ static void test_names(void **state)
 
 /* ---- scale ---- */
 
+/* Members of test_large_plan: a multiple of 100; --scale sets it and asks for the time. */
+static uint32_t scale_members = 20000;
+static bool scale_timed;
+
 /*
- * 200k stored, 200k desired, 1% of each kind of change: i % 100 == 0
+ * N stored, N desired, 1% of each kind of change: i % 100 == 0
  * absent (deactivated, its mapping removed), 1 new job title, 2 re-keyed
- * (same mapping), 3 moved to another team (remove + add); plus 2000 new
+ * (same mapping), 3 moved to another team (remove + add); plus N/100 new
  * members with a mapping each. The stored org is in another order.
  */
 static void test_large_plan(void **state)
 {
-	enum { N = 200000, TEAMS = 2000, NEW = 2000 };
+	const uint32_t N = scale_members, TEAMS = N / 100, NEW = N / 100;
 	struct fx f;
 	char id[16], email[32];
 	uint32_t i, k;
@@ -1708,9 +1714,10 @@ static void test_large_plan(void **state)
 	build(&f, PLAN_FULL, false);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	print_message("plan of %u desired x %u stored members: %.3f s\n", f.d.nmembers,
-		      f.s.nmembers, secs);
-	check_counts("200k", (struct plan_counts){ .created = NEW, .updated = 2 * N / 100,
+	if (scale_timed)
+		printf("plan of %u desired x %u stored members: %.3f s\n", f.d.nmembers,
+		       f.s.nmembers, secs);
+	check_counts("large plan", (struct plan_counts){ .created = NEW, .updated = 2 * N / 100,
 						   .deactivated = N / 100,
 						   .unchanged = N - 3 * N / 100,
 						   .rekeyed = N / 100,
@@ -1723,8 +1730,9 @@ static void test_large_plan(void **state)
 	fx_free(&f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const struct CMUnitTest scale[] = { cmocka_unit_test(test_large_plan) };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_without_invite),
 		cmocka_unit_test(test_create_with_invite),
@@ -1768,5 +1776,14 @@ int main(void)
 		cmocka_unit_test(test_large_plan),
 	};
 
+	if (argc == 3 && !strcmp(argv[1], "--scale")) {
+		scale_members = (uint32_t)strtoul(argv[2], NULL, 10) / 100 * 100;
+		scale_timed = true;
+		if (!scale_members) {
+			fprintf(stderr, "usage: test_plan [--scale MEMBERS (>= 100)]\n");
+			return 2;
+		}
+		return cmocka_run_group_tests_name("plan at scale", scale, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,14 @@
  * kind of change (swaps included) and all-or-nothing failure, the sync
  * queue under two connections, transitions racing, reports, recovery,
  * tenant isolation, invitations and admins. Each test works on its own
- * database file under /tmp, removed afterwards.
+ * database file under /tmp, removed afterwards. `test_store --scale N`
+ * runs only the round trip of a large org, with N members, and prints its
+ * times (bench/scale.sh).
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,12 +25,6 @@
 #include "unit/check.h"
 #include <jansson.h>
 #include <sqlite3.h>
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
 
 #include "ingest/ingest.h"
 #include "model/org.h"
@@ -2441,7 +2438,7 @@ static void test_migration_from_version_3(void **state)
 		 raw_int(f, "SELECT admin_since FROM members WHERE external_id = 'A1'"));
 }
 
-/* --- timing ------------------------------------------------------------------------ */
+/* --- scale ------------------------------------------------------------------------- */
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -2451,33 +2448,20 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Members of the timing test: 100k, fewer under valgrind or ASan (20-80x slower there). */
-static uint32_t timing_members(void)
-{
-	const char *env = getenv("ORGSYNC_STORE_MEMBERS");
-
-	if (env)
-		return (uint32_t)strtoul(env, NULL, 10);
-#ifdef RUNNING_ON_VALGRIND
-	if (RUNNING_ON_VALGRIND)
-		return 5000;
-#endif
-#ifdef __SANITIZE_ADDRESS__
-	return 20000;
-#else
-	return 100000;
-#endif
-}
+/* Members of test_apply_scale; --scale sets it and asks for the times. */
+static uint32_t scale_members = 2000;
+static bool scale_timed;
 
 /*
- * Prints (does not assert) the time of a first sync of N members (see
- * timing_members; ORGSYNC_STORE_MEMBERS overrides), of loading it back,
- * and of a second apply that changes every member's first name.
+ * A first sync of scale_members members (a tenth as many teams, every
+ * member and team mapped) read back equal, then a second apply that
+ * changes every member's first name. With --scale, prints the time of
+ * each step.
  */
-static void test_apply_timing(void **state)
+static void test_apply_scale(void **state)
 {
 	struct fx *f = *state;
-	uint32_t n = timing_members(), nt = n / 10 + 1, i;
+	uint32_t n = scale_members, nt = n / 10 + 1, i;
 	struct org desired, empty, loaded;
 	struct store_ids none = { NULL, NULL }, ids;
 	struct timespec t0;
@@ -2533,10 +2517,15 @@ static void test_apply_timing(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_OK("update all", store_apply(f->s, f->org, 0, &desired, &loaded, &ids, &p));
 	update_s = seconds_since(&t0);
-	printf("store timing, %u members, %u teams, %u mappings: first-sync apply %.3f s"
-	       " (cpu %.3f s), load %.3f s, update-all apply %.3f s\n",
-	       n, nt, desired.nmappings, apply_s, apply_cpu, load_s, update_s);
+	if (scale_timed)
+		printf("store, %u members, %u teams, %u mappings: first-sync apply %.3f s"
+		       " (cpu %.3f s), load %.3f s, update-all apply %.3f s\n",
+		       n, nt, desired.nmappings, apply_s, apply_cpu, load_s, update_s);
 	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	load(f, &loaded, &ids);
+	check_same_org(&desired, &loaded);
 	store_ids_free(&ids);
 	org_free(&loaded);
 	org_free(&empty);
@@ -2545,8 +2534,9 @@ static void test_apply_timing(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const struct CMUnitTest scale[] = { T(test_apply_scale) };
 	const struct CMUnitTest tests[] = {
 		T(test_migrations_idempotent),
 		T(test_migration_adds_new_risk_limits),
@@ -2576,7 +2566,7 @@ int main(void)
 		T(test_admin_list_remove),
 		T(test_org_list),
 		T(test_migration_from_version_3),
-		T(test_apply_timing),
+		T(test_apply_scale),
 		T(test_sync_numbers_per_org),
 		T(test_sync_decide),
 		T(test_audit_in_the_change_transaction),
@@ -2584,5 +2574,14 @@ int main(void)
 		T(test_migration_from_schema_5),
 	};
 
+	if (argc == 3 && !strcmp(argv[1], "--scale")) {
+		scale_members = (uint32_t)strtoul(argv[2], NULL, 10);
+		scale_timed = true;
+		if (!scale_members) {
+			fprintf(stderr, "usage: test_store [--scale MEMBERS]\n");
+			return 2;
+		}
+		return cmocka_run_group_tests_name("store at scale", scale, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
