@@ -62,15 +62,23 @@ skipped=0
 for f in $(printf '%s\n' "${files[@]}" | sort); do
 	name=$(basename "$f" .sh)
 	[ "$JOBS" -le 1 ] || cat "$OUT/$name.log"
-	k=$(grep -c '^ok - .* # SKIP ' "$OUT/$name.log")
-	p=$(($(grep -c '^ok - ' "$OUT/$name.log") - k))
-	m=$(grep -c '^not ok - ' "$OUT/$name.log")
-	rc=$(cat "$OUT/$name.rc")
-	if [ "$rc" -ne 0 ] && [ "$m" -eq 0 ]; then
+	k=$(grep -c '^ok - .* # SKIP ' "$OUT/$name.log" 2>/dev/null) || k=${k:-0}
+	p=$(grep -c '^ok - ' "$OUT/$name.log" 2>/dev/null) || p=${p:-0}
+	p=$((p - k))
+	m=$(grep -c '^not ok - ' "$OUT/$name.log" 2>/dev/null) || m=${m:-0}
+	rc=$(cat "$OUT/$name.rc" 2>/dev/null)
+	# A file that left no result, or ran no case, failed: silence is not a pass.
+	if [ -z "$rc" ]; then
+		echo "not ok - $name: left no result (its output in $OUT is gone)"
+		m=1
+	elif [ "$rc" -ne 0 ] && [ "$m" -eq 0 ]; then
 		echo "not ok - $name: exited with status $rc"
 		m=1
+	elif [ $((p + m + k)) -eq 0 ]; then
+		echo "not ok - $name: ran no case"
+		m=1
 	fi
-	echo "# $name: $(cat "$OUT/$name.secs") s"
+	echo "# $name: $(cat "$OUT/$name.secs" 2>/dev/null) s"
 	pass=$((pass + p))
 	fail=$((fail + m))
 	skipped=$((skipped + k))
