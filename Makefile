@@ -33,13 +33,15 @@ WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
+# Windows-only sources, built by `make windows` (see below).
+WIN_ONLY = %_win.c %_winhttp.c
 PKGS     = yajl sqlite3 libsodium jansson libmicrohttpd libcurl
 CPPFLAGS += -Isrc -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/client/*.c)
+LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/client/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)

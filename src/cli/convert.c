@@ -2,14 +2,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/input.h"
 #include "model/export.h"
 #include "util/buf.h"
+#include "util/os.h"
+#include "util/path.h"
 
 static const char help[] =
 	"usage: orgsync convert [input options] [--to csv|json] -o OUT [--drop-invalid]\n\n"
@@ -51,18 +52,18 @@ static int write_file(const char *path, const struct org *o, writer_fn fn)
 	int rc = -1;
 
 	buf_init(&tmp);
-	if (buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+	if (buf_printf(&tmp, "%s.tmp.%ld", path, os_pid()) < 0)
 		goto out;
-	f = fopen(tmp.data, "w");
+	f = os_fopen(tmp.data, "w");
 	if (!f)
 		goto out;
 	rc = fn(o, f);
 	if (fclose(f) != 0)
 		rc = -1;
 	if (rc == 0)
-		rc = rename(tmp.data, path);
+		rc = os_replace(tmp.data, path);
 	if (rc != 0)
-		unlink(tmp.data);
+		os_remove(tmp.data);
 out:
 	if (rc != 0)
 		fprintf(stderr, "orgsync convert: cannot write %s: %s\n", path, strerror(errno));
@@ -80,21 +81,21 @@ static int write_csv_dir(const char *dir, const struct org *o)
 		{ "teams.csv", export_teams_csv },
 		{ "teams-mappings.csv", export_mappings_csv },
 	};
-	struct buf path;
+	char *path = NULL;
 	size_t i;
 	int rc = 0;
 
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+	if (os_mkdir(dir) != 0 && errno != EEXIST) {
 		fprintf(stderr, "orgsync convert: cannot create %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	buf_init(&path);
 	for (i = 0; i < 3 && rc == 0; i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, files[i].name);
-		rc = path.data ? write_file(path.data, o, files[i].fn) : -1;
+		rc = path_join(PATH_NATIVE, dir, files[i].name, &path);
+		if (rc == 0)
+			rc = write_file(path, o, files[i].fn);
+		free(path);
+		path = NULL;
 	}
-	buf_free(&path);
 	return rc;
 }
 

@@ -2,9 +2,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "util/buf.h"
+#include "util/os.h"
+#include "util/path.h"
 
 static int split_properties(struct cli_input *in, const char *arg)
 {
@@ -51,14 +51,18 @@ void cli_input_free(struct cli_input *in)
 	memset(in, 0, sizeof(*in));
 }
 
-/* The first of names that exists in dir, as a path in *out; NULL when none. */
-static const char *find_in_dir(const char *dir, const char *const *names, struct buf *out)
+/* The first of names that exists in dir, as a path in *out (freed by the
+ * caller, also when NULL is returned); NULL when none. */
+static const char *find_in_dir(const char *dir, const char *const *names, char **out)
 {
 	for (; *names; names++) {
-		buf_reset(out);
-		buf_printf(out, "%s/%s", dir, *names);
-		if (out->data && access(out->data, R_OK) == 0)
-			return out->data;
+		free(*out);
+		if (path_join(PATH_NATIVE, dir, *names, out) != 0) {
+			*out = NULL;
+			return NULL;
+		}
+		if (os_readable(*out) == 0)
+			return *out;
 	}
 	return NULL;
 }
@@ -114,14 +118,10 @@ int cli_input_load(struct cli_input *in, struct org *org, struct report *rep,
 						"groups-mappings.csv", NULL };
 	static const char *const json[] = { "org.json", NULL };
 	struct ingest_opts opts = { in->props, in->nprops, !in->props_given };
-	struct buf pm, pt, px, pj;
+	char *pm = NULL, *pt = NULL, *px = NULL, *pj = NULL;
 	struct ingest_input m = { 0 }, t = { 0 }, x = { 0 }, j = { 0 };
 	int rc;
 
-	buf_init(&pm);
-	buf_init(&pt);
-	buf_init(&px);
-	buf_init(&pj);
 	m.path = in->members;
 	t.path = in->teams;
 	x.path = in->mappings;
@@ -156,10 +156,10 @@ int cli_input_load(struct cli_input *in, struct org *org, struct report *rep,
 			       : "no input: give --members, --teams and --mappings, or --json, or --dir";
 		rc = -3;
 	}
-	buf_free(&pm);
-	buf_free(&pt);
-	buf_free(&px);
-	buf_free(&pj);
+	free(pm);
+	free(pt);
+	free(px);
+	free(pj);
 	return rc;
 }
 

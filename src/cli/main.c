@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "util/keyhash.h"
+#include "util/os.h"
 
 #ifndef ORGSYNC_VERSION
 #define ORGSYNC_VERSION "0.1.0"
@@ -20,11 +21,13 @@ static const struct command commands[] = {
 	{ "convert", cmd_convert, "turn any accepted input (legacy or current) into the current format" },
 	{ "push", cmd_push, "send the org to the service as a sync (--wait for its result)" },
 	{ "plan", cmd_plan, "a dry run against the service, shown as a diff of the org" },
+#ifndef ORGSYNC_CLIENT_ONLY
 	{ "serve", cmd_serve, "run the provisioning service (HTTP API on a database)" },
 	{ "org", cmd_org, "create an organization (and its first API key), list them" },
 	{ "key", cmd_key, "rotate an organization's API key" },
 	{ "admin", cmd_admin, "add, remove and list an organization's Administrators" },
 	{ "gen", cmd_gen, NULL },
+#endif
 };
 
 static void usage(FILE *out)
@@ -57,6 +60,10 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	if (os_init(&argc, &argv) != 0) {
+		fputs("orgsync: cannot read the command line\n", stderr);
+		return EXIT_INVALID;
+	}
 	/* Before any thread or table: every hash table of the run uses this key. */
 	keyhash_init();
 	if (argc < 2) {

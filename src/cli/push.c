@@ -1,4 +1,5 @@
 /* orgsync push: checks the org locally, sends it to the service as a sync. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/remote.h"
+#include "util/os.h"
 
 static const char help[] =
 	"usage: orgsync push [--members F --teams F --mappings F | --json F | --dir D]\n"
@@ -99,17 +101,17 @@ static int print_result(struct remote *r, int64_t id, json_t *sync)
 
 static int write_dump(struct remote *r, const char *path)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "wb") : stdout;
+	FILE *f = strcmp(path, "-") ? os_fopen(path, "wb") : stdout;
 	int ok;
 
 	if (!f) {
-		fprintf(stderr, "orgsync push: --dump %s: %m\n", path);
+		fprintf(stderr, "orgsync push: --dump %s: %s\n", path, strerror(errno));
 		return EXIT_CONFIG;
 	}
 	ok = fwrite(r->json, 1, r->json_len, f) == r->json_len;
 	ok = (f == stdout ? fflush(f) == 0 : fclose(f) == 0) && ok;
 	if (!ok) {
-		fprintf(stderr, "orgsync push: --dump %s: cannot write: %m\n", path);
+		fprintf(stderr, "orgsync push: --dump %s: cannot write: %s\n", path, strerror(errno));
 		return EXIT_CONFIG;
 	}
 	return 0;

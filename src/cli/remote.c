@@ -10,6 +10,8 @@
 
 #include "cli/cli.h"
 #include "model/export.h"
+#include "util/os.h"
+#include "util/path.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 
@@ -94,14 +96,33 @@ int remote_option(struct remote *r, int opt, const char *arg)
 /* path as given when absolute, else relative to the config file's folder. */
 static char *beside(const char *config, const char *path)
 {
-	const char *slash = strrchr(config, '/');
 	char *out;
 
-	if (path[0] == '/' || !slash)
-		return strdup(path);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - config), config, path) < 0)
+	return path_beside(PATH_NATIVE, config, path, &out) == 0 ? out : NULL;
+}
+
+/*
+ * The config file as JSON. Opened by UTF-8 name (jansson's own loader
+ * would take the ANSI code page on Windows), and a UTF-8 byte order mark,
+ * which Windows editors and PowerShell's Set-Content write, is skipped.
+ */
+static json_t *load_json_file(const char *path, json_error_t *je)
+{
+	static const unsigned char bom[3] = { 0xEF, 0xBB, 0xBF };
+	unsigned char head[3];
+	FILE *f = os_fopen(path, "rb");
+	json_t *doc;
+
+	if (!f) {
+		snprintf(je->text, sizeof(je->text), "unable to open %s: %s", path, strerror(errno));
+		je->line = je->column = -1;
 		return NULL;
-	return out;
+	}
+	if (fread(head, 1, 3, f) != 3 || memcmp(head, bom, 3) != 0)
+		rewind(f);
+	doc = json_loadf(f, 0, je);
+	fclose(f);
+	return doc;
 }
 
 static int config_string(struct remote *r, json_t *doc, const char *key, char **out)
@@ -125,7 +146,7 @@ static int load_config(struct remote *r)
 	static const char *const known[] = { "ApiUrl", "ApiKey", "UsersCsv", "GroupsCsv",
 					     "MappingCsv", "SyncManagerEmail", "InviteNewUsers" };
 	json_error_t je;
-	json_t *doc = json_load_file(r->config, 0, &je), *v;
+	json_t *doc = load_json_file(r->config, &je), *v;
 	const char *key;
 	char *s = NULL;
 	size_t i;
@@ -259,22 +280,18 @@ int remote_check(struct remote *r, bool print_all, int *local_code)
 
 int remote_json(struct remote *r)
 {
-	FILE *f;
-	int rc;
+	struct buf b;
 
 	if (r->json)
 		return 0;
-	f = open_memstream(&r->json, &r->json_len);
-	if (!f) {
-		fprintf(stderr, "orgsync %s: out of memory\n", r->cmd);
+	buf_init(&b);
+	if (export_json_buf(&r->org, &b, 0) != 0) {
+		buf_free(&b);
+		fprintf(stderr, "orgsync %s: out of memory building the JSON payload\n", r->cmd);
 		return EXIT_INVALID;
 	}
-	rc = export_json(&r->org, f, 0);
-	if (fclose(f) != 0 || rc) {
-		fprintf(stderr, "orgsync %s: cannot build the JSON payload: %s\n", r->cmd,
-			strerror(errno));
-		return EXIT_INVALID;
-	}
+	r->json = b.data;
+	r->json_len = b.len;
 	return 0;
 }
 
@@ -397,11 +414,9 @@ int remote_post_sync(struct remote *r, bool dry_run, bool json, int64_t *id)
 		body.content_type = "application/json";
 		body.path = r->in.read_json;
 	} else {
-		for (i = 0; i < 3; i++) {
-			const char *slash = strrchr(paths[i], '/');
-
-			parts[i] = (struct client_part){ names[i], paths[i], slash ? slash + 1 : paths[i] };
-		}
+		for (i = 0; i < 3; i++)
+			parts[i] = (struct client_part){ names[i], paths[i],
+							 path_basename(PATH_NATIVE, paths[i]) };
 		body.parts = parts;
 		body.nparts = 3;
 	}

@@ -1,18 +1,15 @@
 #include "client/client.h"
 
-#include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "client/transport.h"
+#include "util/os.h"
 
 /* Backoff: the n-th retry sleeps a uniform time in [0, min(cap, base * 2^n)). */
 enum { BACKOFF_BASE_MS = 500, BACKOFF_CAP_MS = 30000 };
@@ -25,7 +22,7 @@ struct client {
 	char *base;       /* base URL, no trailing slash */
 	char *host;       /* for messages */
 	char *auth;       /* "Authorization: Bearer ..." */
-	CURL *curl;
+	struct transport *transport;
 	int64_t deadline_ms; /* monotonic: the end of the session's budget */
 	bool tty;
 	unsigned request_seq;
@@ -37,17 +34,8 @@ struct attempt {
 	long retry_after_s; /* -1: none */
 	double total;       /* bytes to upload, for the progress bar */
 	int last_pct;
-	bool progress;
 	FILE *log;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -67,9 +55,9 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
  * there never leaves the machine, so it needs no --insecure-http. */
 static bool is_loopback(const char *host)
 {
-	unsigned char a4[4], a6[16];
+	unsigned char a[16];
 	char tmp[64];
-	size_t n = strlen(host);
+	size_t n = strlen(host), len;
 
 	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
 		return true;
@@ -78,29 +66,28 @@ static bool is_loopback(const char *host)
 		tmp[n - 2] = '\0';
 		host = tmp;
 	}
-	if (inet_pton(AF_INET, host, a4) == 1)
-		return a4[0] == 127;
-	if (inet_pton(AF_INET6, host, a6) == 1) {
+	if (os_parse_ip(host, a, &len) != 0)
+		return false;
+	if (len == 4)
+		return a[0] == 127;
+	{
 		static const unsigned char lo[16] = { [15] = 1 };
 		static const unsigned char v4map[12] = { [10] = 0xff, [11] = 0xff };
 
-		return !memcmp(a6, lo, 16) || (!memcmp(a6, v4map, 12) && a6[12] == 127);
+		return !memcmp(a, lo, 16) || (!memcmp(a, v4map, 12) && a[12] == 127);
 	}
-	return false;
 }
 
 /* Checks the scheme and host of url; fills c->host. */
 static int check_url(struct client *c, const char *url, char *err, size_t errlen)
 {
-	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
-	int rc = CLIENT_ECONFIG;
+	int rc = transport_parse_url(url, &scheme, &host);
 
-	if (!u)
+	if (rc == -2)
 		return CLIENT_ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	rc = CLIENT_ECONFIG;
+	if (!scheme) {
 		set_err(err, errlen, "'%s' is not a URL (expected https://host[:port])", url);
 		goto out;
 	}
@@ -114,31 +101,31 @@ static int check_url(struct client *c, const char *url, char *err, size_t errlen
 			"really mean it", host);
 		goto out;
 	}
-	c->host = strdup(host);
-	rc = c->host ? CLIENT_OK : CLIENT_ENOMEM;
+	c->host = host;
+	host = NULL;
+	rc = CLIENT_OK;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	free(scheme);
+	free(host);
 	return rc;
 }
 
 int client_new(const struct client_opts *o, struct client **out, char *err, size_t errlen)
 {
-	static bool curl_ready;
+	static bool transport_ready;
 	struct client *c;
 	unsigned char rnd[8];
 	size_t n;
 	int rc;
 
 	*out = NULL;
-	if (!curl_ready) {
-		/* Both are process-wide and idempotent; the CLI is single-threaded. */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0) {
-			set_err(err, errlen, "libcurl or libsodium could not be initialised");
+	if (!transport_ready) {
+		/* Process-wide and idempotent; the CLI is single-threaded. */
+		if (transport_global_init() != 0) {
+			set_err(err, errlen, "the HTTP library could not be initialised");
 			return CLIENT_ENOMEM;
 		}
-		curl_ready = true;
+		transport_ready = true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -150,12 +137,12 @@ int client_new(const struct client_opts *o, struct client **out, char *err, size
 		c->o.connect_timeout_s = CLIENT_CONNECT_TIMEOUT_S;
 	if (c->o.timeout_s <= 0)
 		c->o.timeout_s = CLIENT_TIMEOUT_S;
-	c->deadline_ms = now_ms() + (int64_t)c->o.timeout_s * 1000;
-	c->tty = isatty(fileno(c->o.log));
+	c->deadline_ms = os_now_ms() + (int64_t)c->o.timeout_s * 1000;
+	c->tty = os_isatty(c->o.log);
 	rc = check_url(c, o->url, err, errlen);
 	if (rc)
 		goto fail;
-	if (o->cacert && access(o->cacert, R_OK) != 0) {
+	if (o->cacert && os_readable(o->cacert) != 0) {
 		set_err(err, errlen, "--cacert %s: %s", o->cacert, strerror(errno));
 		rc = CLIENT_ECONFIG;
 		goto fail;
@@ -170,11 +157,16 @@ int client_new(const struct client_opts *o, struct client **out, char *err, size
 		c->auth = NULL;
 		goto fail;
 	}
-	c->curl = curl_easy_init();
-	if (!c->curl)
+	rc = transport_new(&c->o, &c->transport, err, errlen);
+	if (rc)
 		goto fail;
-	randombytes_buf(rnd, sizeof(rnd));
-	sodium_bin2hex(c->rid_prefix, sizeof(c->rid_prefix), rnd, sizeof(rnd));
+	rc = CLIENT_ENOMEM;
+	if (os_random(rnd, sizeof(rnd)) != 0) {
+		set_err(err, errlen, "the system's random generator failed");
+		goto fail;
+	}
+	for (n = 0; n < sizeof(rnd); n++)
+		snprintf(c->rid_prefix + 2 * n, 3, "%02x", rnd[n]);
 	*out = c;
 	return CLIENT_OK;
 fail:
@@ -186,10 +178,9 @@ void client_free(struct client *c)
 {
 	if (!c)
 		return;
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
+	transport_free(c->transport);
 	if (c->auth) {
-		sodium_memzero(c->auth, strlen(c->auth));
+		os_memzero(c->auth, strlen(c->auth));
 		free(c->auth);
 	}
 	free(c->host);
@@ -209,7 +200,7 @@ const char *client_base_url(const struct client *c)
 
 static long remaining_ms(const struct client *c)
 {
-	int64_t left = c->deadline_ms - now_ms();
+	int64_t left = c->deadline_ms - os_now_ms();
 
 	return left > 0 ? (long)left : 0;
 }
@@ -217,26 +208,22 @@ static long remaining_ms(const struct client *c)
 int client_sleep(struct client *c, long ms)
 {
 	long left = remaining_ms(c);
-	struct timespec ts;
 
 	if (left <= 0)
 		return CLIENT_ENETWORK;
 	if (ms > left)
 		ms = left;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	os_sleep_ms(ms);
 	return remaining_ms(c) > 0 ? CLIENT_OK : CLIENT_ENETWORK;
 }
 
-/* --- libcurl callbacks -------------------------------------------------- */
+/* --- what the transport hands back ------------------------------------- */
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
+static int on_body(void *arg, const char *data, size_t len)
 {
 	struct attempt *a = arg;
 
-	return buf_append(&a->resp->body, data, size * n) ? 0 : size * n;
+	return buf_append(&a->resp->body, data, len);
 }
 
 /* Copies a header's value (trimmed) when line is "name: value". */
@@ -262,10 +249,9 @@ static bool header_value(const char *line, size_t len, const char *name, char *o
 	return true;
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
+static void on_header(void *arg, const char *data, size_t len)
 {
 	struct attempt *a = arg;
-	size_t len = size * n;
 	char v[32];
 
 	header_value(data, len, "X-Request-Id", a->resp->request_id, sizeof(a->resp->request_id));
@@ -278,62 +264,48 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		 * cannot trust to match the server's. */
 		a->retry_after_s = end != v && !*end && s >= 0 ? s : -1;
 	}
-	return len;
 }
 
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+static void on_upload(void *arg, double ulnow, double ultotal)
 {
 	struct attempt *a = arg;
-	double total = ultotal > 0 ? (double)ultotal : a->total;
+	double total = ultotal > 0 ? ultotal : a->total;
 	int pct, i;
 
-	(void)dltotal;
-	(void)dlnow;
-	if (!a->progress || total <= 0)
-		return 0;
-	pct = (int)((double)ulnow * 100.0 / total);
+	if (total <= 0)
+		return;
+	pct = (int)(ulnow * 100.0 / total);
 	if (pct > 100)
 		pct = 100;
 	if (pct == a->last_pct)
-		return 0;
+		return;
 	a->last_pct = pct;
 	fputs("\rupload [", a->log);
 	for (i = 0; i < 30; i++)
 		putc(i < pct * 30 / 100 ? '#' : ' ', a->log);
-	fprintf(a->log, "] %3d%% %.1f/%.1f MiB", pct, (double)ulnow / 1048576.0, total / 1048576.0);
+	fprintf(a->log, "] %3d%% %.1f/%.1f MiB", pct, ulnow / 1048576.0, total / 1048576.0);
 	fflush(a->log);
-	return 0;
 }
 
 /* --- requests ----------------------------------------------------------- */
 
-static bool is_tls_error(CURLcode e)
-{
-	return e == CURLE_PEER_FAILED_VERIFICATION || e == CURLE_SSL_CONNECT_ERROR ||
-	       e == CURLE_SSL_CERTPROBLEM || e == CURLE_SSL_CIPHER ||
-	       e == CURLE_SSL_CACERT_BADFILE || e == CURLE_SSL_ISSUER_ERROR ||
-	       e == CURLE_SSL_PINNEDPUBKEYNOTMATCH || e == CURLE_SSL_INVALIDCERTSTATUS ||
-	       e == CURLE_SSL_ENGINE_INITFAILED || e == CURLE_USE_SSL_FAILED;
-}
-
-static void transport_message(const struct client *c, CURLcode e, const char *detail,
+static void transport_message(const struct client *c, enum transport_fail e, const char *detail,
 			      char *err, size_t len)
 {
 	switch (e) {
-	case CURLE_COULDNT_RESOLVE_HOST:
+	case TRANSPORT_RESOLVE:
 		set_err(err, len, "cannot resolve host '%s' (DNS lookup failed): check --url", c->host);
 		break;
-	case CURLE_COULDNT_CONNECT:
+	case TRANSPORT_CONNECT:
 		set_err(err, len, "cannot connect to %s: connection refused or unreachable (is the "
 			"service running and listening there?)", c->base);
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
+	case TRANSPORT_TIMEOUT:
 		set_err(err, len, "timed out talking to %s (connect timeout %lds, total --timeout "
 			"%lds): %s", c->base, c->o.connect_timeout_s, c->o.timeout_s, detail);
 		break;
 	default:
-		if (is_tls_error(e))
+		if (e == TRANSPORT_TLS || e == TRANSPORT_CAFILE)
 			set_err(err, len, "TLS failure with %s: %s; the server's certificate could not "
 				"be verified: for a private CA pass --cacert FILE", c->host, detail);
 		else
@@ -346,21 +318,30 @@ static void transport_message(const struct client *c, CURLcode e, const char *de
  * reached the server always may; after that, only an idempotent one, since
  * a POST that timed out waiting for the answer may have made its sync.
  */
-static bool retryable(CURLcode e, bool connected, bool idempotent)
+static bool retryable(enum transport_fail e, bool connected, bool idempotent)
 {
 	switch (e) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
+	case TRANSPORT_RESOLVE:
+	case TRANSPORT_CONNECT:
 		return true;
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
+	case TRANSPORT_TIMEOUT:
+	case TRANSPORT_IO:
 		return !connected || idempotent;
 	default:
 		return false;
 	}
+}
+
+/* A uniform random number in [0, upper); 0 when the generator fails (no jitter). */
+static uint32_t random_below(uint32_t upper)
+{
+	uint32_t r, floor = (uint32_t)-upper % upper; /* 2^32 mod upper: below it, r is biased */
+
+	do {
+		if (os_random(&r, sizeof(r)) != 0)
+			return 0;
+	} while (r < floor);
+	return r % upper;
 }
 
 static long backoff_ms(unsigned retry)
@@ -370,13 +351,13 @@ static long backoff_ms(unsigned retry)
 	if (ceiling > BACKOFF_CAP_MS)
 		ceiling = BACKOFF_CAP_MS;
 	/* Full jitter: clients that failed together do not retry together. */
-	return (long)randombytes_uniform((uint32_t)ceiling + 1);
+	return (long)random_below((uint32_t)ceiling + 1);
 }
 
 static double body_size(const struct client_body *b)
 {
-	struct stat st;
 	double total = 0;
+	int64_t size;
 	size_t i;
 
 	if (!b)
@@ -384,61 +365,11 @@ static double body_size(const struct client_body *b)
 	if (b->data)
 		return (double)b->len;
 	if (b->path)
-		return stat(b->path, &st) == 0 ? (double)st.st_size : 0;
+		return (size = os_file_size(b->path)) >= 0 ? (double)size : 0;
 	for (i = 0; i < b->nparts; i++)
-		if (stat(b->parts[i].path, &st) == 0)
-			total += (double)st.st_size;
+		if ((size = os_file_size(b->parts[i].path)) >= 0)
+			total += (double)size;
 	return total;
-}
-
-/* Sets the body of one attempt; the mime (if any) is the caller's to free. */
-static int set_body(struct client *c, const struct client_body *b, FILE **file, curl_mime **mime,
-		    struct curl_slist **hdrs, char *err, size_t errlen)
-{
-	CURL *h = c->curl;
-	struct stat st;
-	size_t i;
-
-	if (b->parts) {
-		*mime = curl_mime_init(h);
-		if (!*mime)
-			return CLIENT_ENOMEM;
-		for (i = 0; i < b->nparts; i++) {
-			curl_mimepart *p = curl_mime_addpart(*mime);
-
-			if (!p || curl_mime_name(p, b->parts[i].name) != CURLE_OK ||
-			    curl_mime_type(p, "text/csv") != CURLE_OK)
-				return CLIENT_ENOMEM;
-			if (curl_mime_filedata(p, b->parts[i].path) != CURLE_OK) {
-				set_err(err, errlen, "%s: %s", b->parts[i].path, strerror(errno));
-				return CLIENT_ECONFIG;
-			}
-			curl_mime_filename(p, b->parts[i].filename);
-		}
-		curl_easy_setopt(h, CURLOPT_MIMEPOST, *mime);
-		return CLIENT_OK;
-	}
-	if (b->content_type) {
-		char line[128];
-
-		snprintf(line, sizeof(line), "Content-Type: %s", b->content_type);
-		*hdrs = curl_slist_append(*hdrs, line);
-	}
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (b->data) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, b->data);
-		return CLIENT_OK;
-	}
-	/* A file is streamed: a payload may be hundreds of MB. */
-	*file = fopen(b->path, "rb");
-	if (!*file || fstat(fileno(*file), &st) != 0) {
-		set_err(err, errlen, "%s: %s", b->path, strerror(errno));
-		return CLIENT_ECONFIG;
-	}
-	curl_easy_setopt(h, CURLOPT_READDATA, *file); /* the default read function freads it */
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
-	return CLIENT_OK;
 }
 
 static void log_line(const struct client *c, const char *fmt, ...)
@@ -462,7 +393,7 @@ int client_request(struct client *c, const char *method, const char *path,
 {
 	bool idempotent = !strcmp(method, "GET");
 	double total = body_size(body);
-	char url[2048], rid[64], line[160], curl_err[CURL_ERROR_SIZE];
+	char url[2048], rid[96], accept_line[160];
 	unsigned retry;
 	int rc = CLIENT_OK;
 
@@ -472,16 +403,15 @@ int client_request(struct client *c, const char *method, const char *path,
 		set_err(err, errlen, "the URL is too long");
 		return CLIENT_ECONFIG;
 	}
+	snprintf(accept_line, sizeof(accept_line), "Accept: %s", accept ? accept : "application/json");
 	c->request_seq++;
 	for (retry = 0;; retry++) {
-		struct attempt a = { resp, -1, total, -1, false, c->o.log };
-		struct curl_slist *hdrs = NULL;
-		curl_mime *mime = NULL;
-		FILE *file = NULL;
-		CURL *h = c->curl;
-		CURLcode e;
-		long left = remaining_ms(c), wait_ms = -1, connect_ms;
-		curl_off_t connect_us = 0;
+		struct attempt a = { resp, -1, total, -1, c->o.log };
+		const char *headers[3];
+		struct transport_request rq = { method, url, headers, 0, body, 0, on_header, on_body,
+						NULL, &a };
+		struct transport_result res;
+		long left = remaining_ms(c), wait_ms = -1;
 		char why[96] = "";
 
 		buf_reset(&resp->body);
@@ -492,83 +422,47 @@ int client_request(struct client *c, const char *method, const char *path,
 			set_err(err, errlen, "timed out: the --timeout of %lds is spent", c->o.timeout_s);
 			return CLIENT_ENETWORK;
 		}
-		curl_easy_reset(h);
-		curl_err[0] = '\0';
 		/* Our own id, so that a failed attempt can be found in the server's log. */
-		snprintf(rid, sizeof(rid), "%s-%u-%u", c->rid_prefix, c->request_seq, retry + 1);
-		snprintf(line, sizeof(line), "X-Request-Id: %s", rid);
-		hdrs = curl_slist_append(hdrs, line);
+		snprintf(rid, sizeof(rid), "X-Request-Id: %s-%u-%u", c->rid_prefix, c->request_seq,
+			 retry + 1);
+		headers[rq.nheaders++] = rid;
 		if (c->auth)
-			hdrs = curl_slist_append(hdrs, c->auth);
-		snprintf(line, sizeof(line), "Accept: %s", accept ? accept : "application/json");
-		hdrs = curl_slist_append(hdrs, line);
-		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-		if (!hdrs) {
-			rc = CLIENT_ENOMEM;
-			goto attempt_out;
-		}
-		if (body && (rc = set_body(c, body, &file, &mime, &hdrs, err, errlen)) != CLIENT_OK)
-			goto attempt_out;
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") != 0 ? method : NULL);
-		if (!body && strcmp(method, "GET") != 0)
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* the key must not follow a redirect */
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (c->o.cacert)
-			curl_easy_setopt(h, CURLOPT_CAINFO, c->o.cacert);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout_s);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, &a);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "orgsync-client/1");
-		a.progress = c->tty && total > PROGRESS_MIN_BYTES;
-		if (a.progress) {
-			curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-			curl_easy_setopt(h, CURLOPT_XFERINFODATA, &a);
-			curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		}
-		log_line(c, "> %s %s (request id %s%s)", method, url, rid,
+			headers[rq.nheaders++] = c->auth;
+		headers[rq.nheaders++] = accept_line;
+		rq.timeout_ms = left;
+		if (c->tty && total > PROGRESS_MIN_BYTES)
+			rq.on_upload = on_upload;
+		log_line(c, "> %s %s (request id %s%s)", method, url, rid + strlen("X-Request-Id: "),
 			 retry ? ", a retry" : "");
-		e = curl_easy_perform(h);
-		if (a.progress && a.last_pct >= 0)
+		transport_perform(c->transport, &rq, &res);
+		if (rq.on_upload && a.last_pct >= 0)
 			fputs("\r\033[K", c->o.log);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &resp->seconds);
-		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
-		connect_ms = (long)(connect_us / 1000);
-		if (e == CURLE_OK) {
+		resp->status = res.status;
+		resp->seconds = res.seconds;
+		if (res.fail == TRANSPORT_NOMEM)
+			return CLIENT_ENOMEM;
+		if (res.fail == TRANSPORT_BODY) {
+			set_err(err, errlen, "%s", res.detail);
+			return CLIENT_ECONFIG;
+		}
+		if (res.fail == TRANSPORT_OK) {
 			log_line(c, "< %ld in %.0f ms (connect %ld ms, request id %s)", resp->status,
-				 resp->seconds * 1000.0, connect_ms,
+				 resp->seconds * 1000.0, res.connect_ms,
 				 resp->request_id[0] ? resp->request_id : "none");
 			if ((resp->status == 429 || resp->status == 503) && retry < c->o.retries) {
 				snprintf(why, sizeof(why), "the service answered %ld", resp->status);
 				wait_ms = a.retry_after_s >= 0 ? a.retry_after_s * 1000 : backoff_ms(retry);
 			}
 		} else {
-			transport_message(c, e, curl_err[0] ? curl_err : curl_easy_strerror(e), err,
-					  errlen);
-			log_line(c, "< no answer after %.0f ms: %s", resp->seconds * 1000.0,
-				 curl_easy_strerror(e));
-			if (retryable(e, connect_us > 0, idempotent) && retry < c->o.retries) {
-				snprintf(why, sizeof(why), "%s", curl_easy_strerror(e));
+			transport_message(c, res.fail, res.detail, err, errlen);
+			log_line(c, "< no answer after %.0f ms: %s", resp->seconds * 1000.0, res.reason);
+			if (retryable(res.fail, res.connected, idempotent) && retry < c->o.retries) {
+				snprintf(why, sizeof(why), "%s", res.reason);
 				wait_ms = backoff_ms(retry);
 			} else {
-				rc = e == CURLE_SSL_CACERT_BADFILE ? CLIENT_ECONFIG : CLIENT_ENETWORK;
+				rc = res.fail == TRANSPORT_CAFILE ? CLIENT_ECONFIG : CLIENT_ENETWORK;
 			}
 		}
-attempt_out:
-		curl_slist_free_all(hdrs);
-		curl_mime_free(mime);
-		if (file)
-			fclose(file);
 		if (rc != CLIENT_OK || wait_ms < 0)
 			return rc;
 		if (wait_ms >= remaining_ms(c)) {

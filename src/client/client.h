@@ -1,5 +1,6 @@
 /*
- * client: the customer edge, HTTP(S) to the orgsync service over libcurl.
+ * client: the customer edge, HTTP(S) to the orgsync service (over libcurl on
+ * Linux, WinHTTP on Windows: see transport.h).
  * It owns the transport: which URLs are acceptable (https, or plain http to
  * a loopback host only), certificate checks, timeouts, retries with backoff,
  * the upload progress bar, and one-line messages for transport and HTTP

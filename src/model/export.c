@@ -189,14 +189,10 @@ static void gen_mapping(yajl_gen g, const struct org *o, const struct mapping *m
 	yajl_gen_map_close(g);
 }
 
-int export_json(const struct org *o, FILE *out, int pretty)
+static void gen_org(yajl_gen g, const struct org *o, int pretty)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
 	uint32_t i;
 
-	if (!g)
-		return -1;
-	yajl_gen_config(g, yajl_gen_print_callback, write_cb, out);
 	yajl_gen_config(g, yajl_gen_beautify, pretty);
 	yajl_gen_config(g, yajl_gen_indent_string, "  ");
 	yajl_gen_map_open(g);
@@ -220,8 +216,46 @@ int export_json(const struct org *o, FILE *out, int pretty)
 		gen_mapping(g, o, &o->mappings[i]);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
+}
+
+int export_json(const struct org *o, FILE *out, int pretty)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return -1;
+	yajl_gen_config(g, yajl_gen_print_callback, write_cb, out);
+	gen_org(g, o, pretty);
 	yajl_gen_free(g);
 	if (!pretty)
 		putc('\n', out);
 	return finish(out);
+}
+
+struct buf_sink {
+	struct buf *out;
+	int failed;
+};
+
+static void write_buf_cb(void *ctx, const char *s, size_t len)
+{
+	struct buf_sink *sink = ctx;
+
+	if (buf_append(sink->out, s, len) != 0)
+		sink->failed = 1;
+}
+
+int export_json_buf(const struct org *o, struct buf *out, int pretty)
+{
+	struct buf_sink sink = { out, 0 };
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return -1;
+	yajl_gen_config(g, yajl_gen_print_callback, write_buf_cb, &sink);
+	gen_org(g, o, pretty);
+	yajl_gen_free(g);
+	if (!pretty && buf_putc(out, '\n') != 0)
+		sink.failed = 1;
+	return sink.failed ? -1 : 0;
 }

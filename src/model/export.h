@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "model/org.h"
+#include "util/buf.h"
 
 /* Each returns 0, or -1 on a write error (errno tells). */
 int export_members_csv(const struct org *o, FILE *out);
@@ -19,5 +20,8 @@ int export_mappings_csv(const struct org *o, FILE *out);
 
 /* {"members":[…],"teams":[…],"teamMappings":[…]}; pretty adds newlines. */
 int export_json(const struct org *o, FILE *out, int pretty);
+
+/* The same bytes appended to out: 0, or -1 when out of memory. */
+int export_json_buf(const struct org *o, struct buf *out, int pretty);
 
 #endif
