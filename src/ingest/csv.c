@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "ingest/builder.h"
+#include "util/os.h"
 #include "util/utf8.h"
 
 enum { CHUNK = 1 << 20, COL_IGNORE = -1, COL_PROP = 1 << 16 };
@@ -378,6 +379,15 @@ static size_t safe_cut(const char *s, size_t len)
 	return i;
 }
 
+/* The last '\n' in p[0, len), NULL when none (memrchr() is glibc's alone). */
+static const char *last_newline(const char *p, size_t len)
+{
+	while (len > 0)
+		if (p[--len] == '\n')
+			return p + len;
+	return NULL;
+}
+
 /* Streams a file through feed() in CHUNK pieces, cut at line ends. */
 static int feed_file(struct csv_reader *r, FILE *f)
 {
@@ -409,7 +419,7 @@ static int feed_file(struct csv_reader *r, FILE *f)
 		}
 		if (len == 0)
 			break;
-		last = got ? memrchr(chunk, '\n', len) : NULL;
+		last = got ? last_newline(chunk, len) : NULL;
 		cut = got == 0 ? len : last ? (size_t)(last - chunk) + 1 : safe_cut(chunk, len);
 		if (cut == 0)
 			cut = len; /* a sequence longer than a chunk is invalid anyway */
@@ -446,7 +456,7 @@ static int read_input(struct csv_reader *r, const struct ingest_input *in)
 	int rc;
 
 	if (in->path) {
-		f = fopen(in->path, "rb");
+		f = os_fopen(in->path, "rb");
 		if (!f) {
 			fatal(r, CODE_FILE_UNREADABLE, 0, 0, "cannot open %s: %s", in->path, strerror(errno));
 			return INGEST_OK;

@@ -28,6 +28,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "ingest/builder.h"
+#include "util/os.h"
 #include "util/utf8.h"
 
 enum {
@@ -1138,7 +1139,7 @@ int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 	}
 	name = in->name ? in->name : in->path ? in->path : "payload.json";
 	if (in->path) {
-		f = fopen(in->path, "rb");
+		f = os_fopen(in->path, "rb");
 		if (!f) {
 			int e = errno;
 

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+/* winsock2 before windows.h, which would bring in the old winsock. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
 #include <windows.h>
 #include <bcrypt.h>
 #include <shellapi.h>
-#include <ws2tcpip.h>
 
 /* UTF-8 → UTF-16, malloc'ed; NULL (errno set) when s is not UTF-8 or out of memory. */
 static wchar_t *wide(const char *s)
