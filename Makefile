@@ -9,6 +9,8 @@ SHELL := /bin/bash
 #   make install  binary and man page under PREFIX
 #   make windows  build-win/orgsync.exe, the client for Windows (docs/windows.md)
 #   make windows-check  orgsync.exe under wine, against the Linux build (make check runs it)
+#   make deb      the Debian package; make deb-check tests it (make check runs it)
+#   make dist     the .deb and the Windows zip, with SHA256SUMS, in build/dist
 
 PREFIX   ?= /usr/local
 MODE     ?= release
@@ -63,7 +65,7 @@ export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions
 SHARED   ?= $(abspath ../shared)
 
 .PHONY: all check test unit cli-tests e2e valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
-        windows windows-check
+        windows windows-check deb deb-check dist
 
 all: $(BIN)
 
@@ -146,6 +148,7 @@ check: deps
 	$(MAKE) --no-print-directory valgrind
 	$(MAKE) --no-print-directory fuzz-check
 	$(MAKE) --no-print-directory windows-check
+	$(MAKE) --no-print-directory deb-check
 
 demo:
 	@scripts/install-deps.sh demo
@@ -205,6 +208,31 @@ $(WIN_BUILD)/%.o: %.c $(WIN_DEPS)/stamp
 
 $(WIN_EXE): $(WIN_OBJ)
 	$(WIN_CC) -static -s -o $@ $(WIN_OBJ) $(WIN_LDLIBS)
+
+# --- packages ----------------------------------------------------------------------
+VERSION = $(shell sed -n 's/^\#define ORGSYNC_VERSION "\(.*\)"/\1/p' src/cli/main.c)
+DIST    = $(BUILD)/dist
+
+# The Debian package of the whole product (packaging/, scripts/make-deb.sh).
+deb: $(BIN)
+	@scripts/make-deb.sh $(BIN) $(BUILD)
+
+# lintian, systemd-analyze verify, and an install into a fresh Debian root (tests/deb/run.sh).
+deb-check: deb
+	@scripts/install-deps.sh deb
+	@tests/deb/run.sh $(BUILD)/orgsync_$(VERSION)_$(shell dpkg --print-architecture).deb
+
+# Both artifacts, with their SHA-256 sums: the .deb and a zip of orgsync.exe, the
+# docs, a sample config.json and the script the Task Scheduler runs.
+dist: deb $(WIN_EXE)
+	@rm -rf $(DIST) && mkdir -p $(DIST)/orgsync-$(VERSION)-windows-x64/docs
+	cp $(BUILD)/orgsync_$(VERSION)_*.deb $(DIST)/
+	cp $(WIN_EXE) packaging/windows/config.json packaging/windows/orgsync-push.cmd README.md \
+		$(DIST)/orgsync-$(VERSION)-windows-x64/
+	cp docs/*.md $(DIST)/orgsync-$(VERSION)-windows-x64/docs/
+	cd $(DIST) && zip -qrX orgsync-$(VERSION)-windows-x64.zip orgsync-$(VERSION)-windows-x64 && \
+		rm -rf orgsync-$(VERSION)-windows-x64 && sha256sum *.deb *.zip >SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
 
 clean:
 	rm -rf build build-asan build-fuzz $(WIN_BUILD)

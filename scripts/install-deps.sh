@@ -7,6 +7,7 @@
 #   install-deps.sh bench   build + what make bench uses
 #   install-deps.sh windows what make windows and windows-check use: mingw-w64,
 #                           wine, and deb-src entries for apt-get source
+#   install-deps.sh deb     what make deb, deb-check and dist use
 # Runs apt-get update once before installing; needs root (or sudo).
 set -euo pipefail
 
@@ -15,6 +16,7 @@ test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
 bench=("${build[@]}" libcmocka-dev curl jq sqlite3 bc wrk)
+deb=("${build[@]}" dpkg-dev lintian debootstrap systemd curl zip)
 windows=(gcc-mingw-w64-x86-64 wine wine64 dpkg-dev openssl curl jq sqlite3 python3)
 
 case "${1:-build}" in
@@ -23,8 +25,9 @@ demo) want=("${demo[@]}") ;;
 bench) want=("${bench[@]}") ;;
 test) want=("${test[@]}") ;;
 windows) want=("${windows[@]}") ;;
+deb) want=("${deb[@]}") ;;
 dev) want=("${dev[@]}") ;;
-*) echo "usage: $0 build|test|dev|demo|bench|windows" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|dev|demo|bench|windows|deb" >&2; exit 2 ;;
 esac
 
 sudo=()
