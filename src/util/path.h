@@ -38,7 +38,8 @@ int path_join(enum path_style s, const char *dir, const char *name, char **out);
 /*
  * name as seen from the folder that holds file (a config file's relative
  * paths): name itself when absolute or when file has no folder part, else
- * the folder of file joined with name. 0, or -1 when out of memory.
+ * the folder part of file, up to and with its last separator ("C:" for
+ * "C:config.json"), followed by name. 0, or -1 when out of memory.
  */
 int path_beside(enum path_style s, const char *file, const char *name, char **out);
 
