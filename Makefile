@@ -191,7 +191,7 @@ WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)
 WIN_CPPFLAGS = -Isrc -I$(WIN_DEPS)/include -DORGSYNC_CLIENT_ONLY -D_WIN32_WINNT=0x0601 \
                -D__USE_MINGW_ANSI_STDIO=1 -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE
 WIN_CFLAGS  = -std=gnu11 $(WARN) -Wno-format -O2
-WIN_LDLIBS  = -L$(WIN_DEPS)/lib -ljansson -lyajl -lcsv -lwinhttp -lcrypt32 -lbcrypt -lws2_32 -lshell32
+WIN_LDLIBS  = -L$(WIN_DEPS)/lib -ljansson -lyajl -lcsv -lwinhttp -lcrypt32 -lbcrypt -lws2_32 -lshell32 -lpthread
 
 windows: $(WIN_EXE)
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "util/os.h"
 
 static uint64_t k0, k1;
 static pthread_once_t drawn = PTHREAD_ONCE_INIT;
@@ -19,14 +19,12 @@ static void draw(void)
 {
 	uint8_t key[KEYHASH_KEY_LEN];
 
-	/* sodium_init fails only when libsodium cannot set itself up, and
-	 * randombytes_buf aborts rather than return without entropy: either way
-	 * no table is ever keyed with something predictable. */
-	if (sodium_init() < 0)
+	/* Without the system's randomness the process stops: no table is ever
+	 * keyed with something predictable. */
+	if (os_random(key, sizeof(key)) != 0)
 		abort();
-	randombytes_buf(key, sizeof(key));
 	set_key(key);
-	sodium_memzero(key, sizeof(key));
+	os_memzero(key, sizeof(key));
 }
 
 void keyhash_init(void)

@@ -16,10 +16,10 @@
 enum { KEYHASH_KEY_LEN = 16 };
 
 /*
- * Draws the key from libsodium's generator, once per process, whichever
+ * Draws the key from the system's generator (os_random), once per process, whichever
  * thread calls first (pthread_once); later calls return at once. Every
  * table calls it before its first hash (strmap_init, ratelimit_new,
- * the plan's mapping table), and main calls it first. Without randomness libsodium aborts
+ * the plan's mapping table), and main calls it first. Without randomness it aborts
  * the process: there is no fallback to a key someone could guess.
  */
 void keyhash_init(void);
