@@ -9,6 +9,7 @@
 #include <wincrypt.h>
 #include <winhttp.h>
 
+#include "util/buf.h"
 #include "util/os.h"
 
 /* Bodies are streamed in pieces of this size. */
@@ -663,24 +664,21 @@ static bool read_answer(HINTERNET req, const struct transport_request *rq, bool 
 
 static wchar_t *request_headers(const struct transport_request *rq, const struct body *b)
 {
-	size_t i, len = 1;
-	char *all, *p;
-	wchar_t *w;
+	struct buf all;
+	wchar_t *w = NULL;
+	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < rq->nheaders; i++)
-		len += strlen(rq->headers[i]) + 2;
-	len += strlen("Content-Type: ") + strlen(b->content_type) + 2;
-	all = p = malloc(len);
-	if (!all)
-		return NULL;
-	for (i = 0; i < rq->nheaders; i++)
-		p += sprintf(p, "%s\r\n", rq->headers[i]);
-	if (b->content_type[0])
-		p += sprintf(p, "Content-Type: %s\r\n", b->content_type);
-	*p = '\0';
-	w = wide(all);
-	os_memzero(all, len); /* it held the API key */
-	free(all);
+	buf_init(&all);
+	for (i = 0; i < rq->nheaders && rc == 0; i++)
+		rc = buf_printf(&all, "%s\r\n", rq->headers[i]);
+	if (rc == 0 && b->content_type[0])
+		rc = buf_printf(&all, "Content-Type: %s\r\n", b->content_type);
+	if (rc == 0 && all.data)
+		w = wide_n(all.data, all.len);
+	if (all.data)
+		os_memzero(all.data, all.len); /* it held the API key */
+	buf_free(&all);
 	return w;
 }
 
