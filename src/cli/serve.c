@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "server/delivery.h"
 #include "server/service.h"
 
 static const char help[] =
@@ -38,7 +39,29 @@ static const char help[] =
 	"                        certificate first, then intermediates); needs --tls-key\n"
 	"  --tls-key FILE        the certificate's PEM private key, unencrypted (mode 0600);\n"
 	"                        TLS 1.2 and 1.3 only\n"
-	"  --quiet               no request log on standard error\n";
+	"  --quiet               no request log on standard error\n\n"
+	"Delivery (invitations, notification emails, webhooks; docs/delivery.md):\n"
+	"  --public-url URL      the service's address as members' browsers reach it: the\n"
+	"                        base of the links in emails (default http://LISTEN)\n"
+	"  --smtp-url URL        send emails through this SMTP server: smtp://HOST:PORT\n"
+	"                        (STARTTLS when offered) or smtps://HOST:PORT; credentials\n"
+	"                        from ORGSYNC_SMTP_USER and ORGSYNC_SMTP_PASSWORD only.\n"
+	"                        Without it, emails wait in the outbox\n"
+	"  --smtp-from MAILBOX   the sender, \"Name <address>\" (needed with --smtp-url)\n"
+	"  --webhook-allow-private\n"
+	"                        let webhooks use http and reach loopback, private and\n"
+	"                        link-local addresses (tests, closed networks)\n";
+
+enum {
+	OPT_PUBLIC_URL = 0x400,
+	OPT_SMTP_URL,
+	OPT_SMTP_FROM,
+	OPT_WEBHOOK_ALLOW_PRIVATE,
+	/* Test-only, not in --help: they shrink the delivery schedule to seconds. */
+	OPT_DELIVERY_BACKOFF_MS,
+	OPT_DELIVERY_GIVE_UP_MS,
+	OPT_DELIVERY_LEASE_MS,
+};
 
 /* A whole number in [min, max]. */
 static int number(const char *s, unsigned long long min, unsigned long long max,
@@ -66,6 +89,8 @@ static const struct numeric numerics[] = {
 	{ 'b', 1, 1ull << 40 }, { 't', 1, 1024 },     { 'c', 1, 100000 }, { 'T', 1, 86400 },
 	{ 'P', 0, 100000 },     { 'H', 1, 3600 },     { 'M', 1024, 1 << 20 },
 	{ 'r', 0, 1000000 },    { 'B', 1, 10000000 }, { 'g', 0, 86400 }, { 'R', 0, 1u << 30 },
+	{ OPT_DELIVERY_BACKOFF_MS, 1, 3600000 }, { OPT_DELIVERY_GIVE_UP_MS, 1, 7ull * 86400000 },
+	{ OPT_DELIVERY_LEASE_MS, 100, 3600000 },
 };
 
 static void set_numeric(struct service_config *cfg, int opt, unsigned long long v)
@@ -81,6 +106,9 @@ static void set_numeric(struct service_config *cfg, int opt, unsigned long long 
 	case 'r': cfg->rate_limit = (double)v; break;
 	case 'B': cfg->rate_burst = (unsigned)v; break;
 	case 'R': cfg->min_body_rate = (unsigned)v; break;
+	case OPT_DELIVERY_BACKOFF_MS: cfg->delivery_backoff_ms = (unsigned)v; break;
+	case OPT_DELIVERY_GIVE_UP_MS: cfg->delivery_give_up_ms = v; break;
+	case OPT_DELIVERY_LEASE_MS: cfg->delivery_lease_ms = (unsigned)v; break;
 	default: cfg->shutdown_grace = (unsigned)v; break;
 	}
 }
@@ -124,6 +152,13 @@ int cmd_serve(int argc, char **argv)
 		{ "rate-burst", required_argument, NULL, 'B' },
 		{ "shutdown-grace", required_argument, NULL, 'g' },
 		{ "min-body-rate", required_argument, NULL, 'R' },
+		{ "public-url", required_argument, NULL, OPT_PUBLIC_URL },
+		{ "smtp-url", required_argument, NULL, OPT_SMTP_URL },
+		{ "smtp-from", required_argument, NULL, OPT_SMTP_FROM },
+		{ "webhook-allow-private", no_argument, NULL, OPT_WEBHOOK_ALLOW_PRIVATE },
+		{ "delivery-backoff-ms", required_argument, NULL, OPT_DELIVERY_BACKOFF_MS },
+		{ "delivery-give-up-ms", required_argument, NULL, OPT_DELIVERY_GIVE_UP_MS },
+		{ "delivery-lease-ms", required_argument, NULL, OPT_DELIVERY_LEASE_MS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -141,6 +176,7 @@ int cmd_serve(int argc, char **argv)
 		.rate_burst = 200,
 		.shutdown_grace = 30,
 	};
+	char err[512];
 	int c, idx = 0;
 
 	optind = 1;
@@ -152,10 +188,15 @@ int cmd_serve(int argc, char **argv)
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
 		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
-		case 'B': case 'g': case 'R':
+		case 'B': case 'g': case 'R': case OPT_DELIVERY_BACKOFF_MS: case OPT_DELIVERY_GIVE_UP_MS:
+		case OPT_DELIVERY_LEASE_MS:
 			if (numeric_option(&cfg, c, opts[idx].name, optarg) < 0)
 				return EXIT_CONFIG;
 			break;
+		case OPT_PUBLIC_URL: cfg.public_url = optarg; break;
+		case OPT_SMTP_URL: cfg.smtp_url = optarg; break;
+		case OPT_SMTP_FROM: cfg.smtp_from = optarg; break;
+		case OPT_WEBHOOK_ALLOW_PRIVATE: cfg.webhook_allow_private = true; break;
 		case 'h':
 			fputs(help, stdout);
 			return EXIT_OK;
@@ -172,6 +213,10 @@ int cmd_serve(int argc, char **argv)
 	if (!cfg.tls_cert != !cfg.tls_key) {
 		fprintf(stderr, "orgsync serve: --tls-cert and --tls-key go together (%s is missing)\n",
 			cfg.tls_cert ? "--tls-key" : "--tls-cert");
+		return EXIT_CONFIG;
+	}
+	if (delivery_check_config(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "orgsync serve: %s\n", err);
 		return EXIT_CONFIG;
 	}
 	return service_run(&cfg) == 0 ? EXIT_OK : EXIT_CONFIG;

@@ -15,10 +15,12 @@
 #include <strings.h>
 
 #include "ingest/ingest.h"
+#include "server/delivery.h"
 #include "server/service.h"
 #include "server/orgcache.h"
 #include "server/settings.h"
 #include "server/sync.h"
+#include "server/webhook.h"
 #include "store/store.h"
 
 static int db_error(struct http_req *r, struct store *st)
@@ -149,6 +151,7 @@ static int get_metrics(struct http_req *r)
 	buf_printf(&out, "# HELP orgsync_uptime_seconds Seconds since the service started.\n"
 		   "# TYPE orgsync_uptime_seconds gauge\norgsync_uptime_seconds %llu\n",
 		   (unsigned long long)((service_now_ms() - r->svc->started_ms) / 1000));
+	delivery_metrics(r->svc, db(r), &out);
 	rc = http_raw(r, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
 	buf_free(&out);
 	return rc;
@@ -655,13 +658,15 @@ static int get_settings(struct http_req *r)
 {
 	struct store *st = db(r);
 	char *text = NULL;
-	int rc;
+	json_t *doc, *shown;
 
 	if (store_settings_get(st, r->org_id, &text))
 		return db_error(r, st);
-	rc = http_raw(r, MHD_HTTP_OK, "application/json", text, strlen(text));
+	doc = json_loads(text, 0, NULL);
 	free(text);
-	return rc;
+	shown = webhook_settings_redact(doc); /* webhook secrets are write-only */
+	json_decref(doc);
+	return http_json(r, MHD_HTTP_OK, shown, NULL, NULL);
 }
 
 /* A copy of v with the value of every member named like a secret shown as "***". */
@@ -728,6 +733,14 @@ static int patch_settings(struct http_req *r)
 		text = NULL;
 		if (settings_patch(current, patch, &merged, err, sizeof(err)) < 0)
 			rc = STORE_EINVAL;
+		/* Webhooks: where they may point, and their write-only secrets. */
+		if (rc == STORE_OK && json_object_get(patch, "webhooks") &&
+		    webhook_settings_merge(current, merged, r->svc->cfg.webhook_allow_private, err,
+					   sizeof(err)) < 0) {
+			json_decref(merged);
+			merged = NULL;
+			rc = STORE_EINVAL;
+		}
 	}
 	if (rc == STORE_OK) {
 		text = json_dumps(merged, JSON_COMPACT);
@@ -750,7 +763,8 @@ out:
 		json_decref(merged);
 		rc = db_error(r, st);
 	} else {
-		rc = http_json(r, MHD_HTTP_OK, merged, NULL, NULL);
+		rc = http_json(r, MHD_HTTP_OK, webhook_settings_redact(merged), NULL, NULL);
+		json_decref(merged);
 	}
 	return rc;
 }
@@ -1171,6 +1185,7 @@ static int invite_member(struct http_req *r)
 				  "no such member, or the member is deactivated", NULL);
 	if (rc)
 		return db_error(r, st);
+	delivery_wake(r->svc);
 	return http_json(r, MHD_HTTP_ACCEPTED,
 			 json_pack("{s:s, s:s}", "externalMemberId", r->params[0], "invitation",
 				   "queued"),
@@ -1183,6 +1198,8 @@ static int accept_invitation(struct http_req *r)
 	int64_t org_id = 0, member_id = 0;
 	int rc = store_invitation_accept(st, r->params[0], &org_id, &member_id);
 
+	if ((rc == STORE_OK || rc == STORE_ENOTFOUND) && api_wants_html(r))
+		return api_invitation_result(r, rc == STORE_OK);
 	if (rc == STORE_ENOTFOUND)
 		return http_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 				  "this invitation is unknown, used or expired", NULL);
@@ -1328,6 +1345,14 @@ static const struct http_param list_teams_params[] = {
 	{ 0 },
 };
 
+static const struct http_param list_deliveries_params[] = {
+	PAGE_LIMIT("50"),
+	{ .name = "before", .type = HTTP_PARAM_CURSOR,
+	  .description = "only deliveries older than this cursor: take it from the next link of "
+			 "the previous page" },
+	{ 0 },
+};
+
 static const char *const plan_types[] = { "member", "team", "mapping", NULL };
 
 static const struct http_param plan_params[] = {
@@ -1383,6 +1408,9 @@ const struct route api_routes[] = {
 	{ "GET", "/v1/teams", list_teams, true, list_teams_params },
 	{ "GET", "/v1/teams/{externalTeamId}", get_team, true, NULL },
 	{ "POST", "/v1/invitations/{token}/accept", accept_invitation, false, NULL },
+	{ "GET", "/invitations/{token}", api_invitation_page, false, NULL },
+	{ "GET", "/v1/deliveries", api_list_deliveries, true, list_deliveries_params },
+	{ "POST", "/v1/deliveries/{id}/retry", api_retry_delivery, true, NULL },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -22,4 +22,13 @@ struct route {
 extern const struct route api_routes[];
 extern const size_t api_nroutes;
 
+/* Delivery's routes (api_delivery.c): GET /v1/deliveries, POST /v1/deliveries/{id}/retry,
+ * GET /invitations/{token}. */
+int api_list_deliveries(struct http_req *r);
+int api_retry_delivery(struct http_req *r);
+int api_invitation_page(struct http_req *r);
+/* Whether the client asks for HTML (a browser's form post), and the answer it then gets. */
+bool api_wants_html(struct http_req *r);
+int api_invitation_result(struct http_req *r, bool accepted);
+
 #endif

@@ -54,6 +54,15 @@ int http_raw(struct http_req *r, unsigned status, const char *type, const char *
 	return queue(r, status, type, data, len, MHD_RESPMEM_MUST_COPY, NULL, NULL);
 }
 
+int http_html(struct http_req *r, unsigned status, const char *html)
+{
+	/* Inline style only; forms post to this origin; no framing (clickjacking). */
+	return queue(r, status, "text/html; charset=utf-8", html, strlen(html), MHD_RESPMEM_MUST_COPY,
+		     "Content-Security-Policy",
+		     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+		     "frame-ancestors 'none'; base-uri 'none'");
+}
+
 int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hname, const char *hvalue)
 {
 	static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\","
@@ -933,12 +942,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  */
 static const char *loggable_path(const struct http_req *r)
 {
-	static const char prefix[] = "/v1/invitations/";
+	static const char prefix[] = "/v1/invitations/", page[] = "/invitations/";
 
 	if ((r->nsegments >= 2 && r->segments[0] && r->segments[1] && !strcmp(r->segments[0], "v1") &&
 	     !strcmp(r->segments[1], "invitations")) ||
 	    strncmp(r->path, prefix, sizeof(prefix) - 1) == 0)
 		return "/v1/invitations/{token}/accept";
+	if ((r->nsegments >= 1 && r->segments[0] && !strcmp(r->segments[0], "invitations")) ||
+	    strncmp(r->path, page, sizeof(page) - 1) == 0)
+		return "/invitations/{token}";
 	return r->path;
 }
 

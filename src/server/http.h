@@ -127,6 +127,9 @@ const char *http_header(struct http_req *r, const char *name);
 
 /* Answers with a JSON document (steals doc). extra_header may be NULL ("Location: /v1/syncs/3"). */
 int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hname, const char *hvalue);
+/* Answers an HTML page (copied) under a Content-Security-Policy that allows no script,
+ * no external resource, and forms to this origin only. */
+int http_html(struct http_req *r, unsigned status, const char *html);
 /* Answers raw bytes with a content type (copied). */
 int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len);
 /* {"error":{"code","message","details":[...]}}; details may be NULL (stolen otherwise). */

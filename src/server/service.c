@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/delivery.h"
 #include "server/http.h"
 #include "server/orgcache.h"
 #include "server/sync.h"
@@ -128,6 +129,7 @@ void *service_worker_main(void *arg)
 					      service_take_prepared(svc, sync_id));
 			if (status >= 0 && status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
+			delivery_wake(svc); /* the sync's messages and invitations are queued */
 			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
 			/* The sync's status is already visible: the checkpoint delays nobody. */
 			store_checkpoint(st);
@@ -196,6 +198,8 @@ int service_run(const struct service_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (recover(&svc) < 0)
 		goto out;
+	if (delivery_start(&svc) < 0)
+		goto out;
 	if (pthread_create(&svc.worker, NULL, service_worker_main, &svc) != 0)
 		goto out;
 	svc.worker_started = true;
@@ -217,6 +221,7 @@ out:
 		pthread_mutex_unlock(&svc.lock);
 		pthread_join(svc.worker, NULL);
 	}
+	delivery_stop(&svc);
 	while (svc.prepared) {
 		struct sync_prepared *next = svc.prepared->next;
 

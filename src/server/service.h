@@ -32,10 +32,19 @@ struct service_config {
 	bool quiet;                  /* no request log */
 	const char *tls_cert;        /* PEM certificate (chain) file; NULL: plain HTTP */
 	const char *tls_key;         /* PEM private key file, unencrypted; set with tls_cert */
+	/* Delivery (delivery.h): */
+	const char *public_url;      /* base of links in emails; NULL: http(s)://listen */
+	const char *smtp_url;        /* smtp:// or smtps://; NULL: emails wait in the outbox */
+	const char *smtp_from;       /* "Name <address>" */
+	bool webhook_allow_private;  /* webhooks may be http and reach internal addresses */
+	unsigned delivery_backoff_ms;          /* first retry delay's bound; 0: the default */
+	unsigned long long delivery_give_up_ms; /* retry window; 0: the default (24 h) */
+	unsigned delivery_lease_ms;            /* a claim's hold; 0: the default */
 };
 
 struct ratelimit;
 struct conntrack;
+struct delivery;
 
 struct service_metrics {
 	atomic_ullong requests;
@@ -63,6 +72,7 @@ struct service {
 	bool worker_started;
 	struct service_metrics metrics;
 	struct sync_prepared *prepared; /* inputs ingested by requests, under lock */
+	struct delivery *delivery;   /* the outbox's senders (delivery.h) */
 	uint64_t started_ms;
 };
 

@@ -151,9 +151,16 @@ static int check_webhooks(const json_t *v, char *err, size_t len)
 		return bad(err, len, "webhooks", "must be an array of {url, secret}");
 	json_array_foreach(v, i, e) {
 		const char *url = json_string_value(json_object_get(e, "url"));
+		const char *key;
+		json_t *x;
 
 		if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
 			return bad(err, len, "webhooks", "each entry needs an http(s) url");
+		/* The secret is checked, and kept when omitted, by webhook_settings_merge. */
+		json_object_foreach(e, key, x)
+			if (strcmp(key, "url") != 0 && strcmp(key, "secret") != 0 &&
+			    strcmp(key, "hasSecret") != 0)
+				return bad(err, len, "webhooks", "each entry is {url, secret}");
 	}
 	return 0;
 }

@@ -390,38 +390,6 @@ void sync_prepared_free(struct sync_prepared *p)
 	free(p);
 }
 
-/*
- * Tells whom the settings name (SPEC §5): every status a sync ends in goes
- * to the webhooks (signed and delivered from the outbox, never blocking
- * the sync); Failed, Paused and Warning also to the notification emails.
- */
-static void notify(struct store *st, int64_t org_id, int64_t number, int status,
-		   const char *reason, const char *counts, const json_t *settings)
-{
-	json_t *event = json_pack("{s:s, s:I, s:I, s:s, s:s?}", "event", "sync.status", "orgId",
-				  (json_int_t)org_id, "syncId", (json_int_t)number, "status",
-				  store_sync_status_name(status), "reason", reason);
-	json_t *v, *c = counts ? json_loads(counts, 0, NULL) : NULL;
-	char *text;
-	size_t i;
-
-	if (c)
-		json_object_set_new(event, "counts", c);
-	text = json_dumps(event, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(event);
-	if (!text)
-		return;
-	json_array_foreach(json_object_get(settings, "webhooks"), i, v)
-		if (json_string_value(json_object_get(v, "url")))
-			store_outbox_add(st, org_id, "webhook",
-					 json_string_value(json_object_get(v, "url")), text);
-	if (status == SYNC_FAILED || status == SYNC_PAUSED || status == SYNC_WARNING)
-		json_array_foreach(json_object_get(settings, "notificationEmails"), i, v)
-			if (json_string_value(v))
-				store_outbox_add(st, org_id, "notification", json_string_value(v), text);
-	free(text);
-}
-
 int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre)
 {
 	uint64_t t[T_COUNT] = { mono_ms() };
@@ -529,7 +497,6 @@ finish:
 	}
 	t[T_END] = mono_ms();
 	log_sync(sync_id, org_id, status, t);
-	notify(st, org_id, row.number, status, *reason ? reason : NULL, counts, doc);
 	free(counts);
 	free(riskj);
 	free(cur.changes);

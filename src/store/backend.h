@@ -101,6 +101,15 @@ struct store_ops {
 			   size_t *n);
 	int (*sync_plan)(struct store *s, int64_t org_id, int64_t sync_id, int type, uint64_t from,
 			 size_t limit, struct store_plan_page *out);
+	int (*delivery_claim)(struct store *s, enum delivery_channel ch, int64_t now,
+			      int64_t lease_ms, size_t max, struct store_delivery **out, size_t *n);
+	int (*delivery_record)(struct store *s, const struct store_delivery_outcome *o, size_t n,
+			       int64_t now);
+	int (*delivery_list)(struct store *s, int64_t org_id, int64_t before_row, size_t limit,
+			     struct store_delivery **out, size_t *n);
+	int (*delivery_retry)(struct store *s, int64_t org_id, const char *id, int64_t now);
+	int (*delivery_counts)(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT]);
+	int (*delivery_next_due)(struct store *s, enum delivery_channel ch, int64_t *when);
 };
 
 /* Opens the SQLite database at path (sqlite.c). */
@@ -124,10 +133,15 @@ void store_token_new(char token[STORE_TOKEN_MAX], uint8_t hash[STORE_HASH_LEN]);
 void store_email_key(char *dst, const char *src, size_t len);
 
 /*
- * The outbox message of an invitation: {"memberId","email","token"} as a
- * JSON text, malloc'ed (caller frees); NULL when out of memory.
+ * The outbox message of an invitation: {"memberId","email","firstName",
+ * "lastName","token"} as a JSON text, malloc'ed (caller frees); NULL when
+ * out of memory. The names (NULL: "") address the email.
  */
-char *store_invitation_payload(const char *external_id, const char *email, const char *token);
+char *store_invitation_payload(const char *external_id, const char *email, const char *first_name,
+			       const char *last_name, const char *token);
+
+/* The enum delivery_status spelled as stored, or -1 for an unknown name. */
+int store_delivery_status_parse(const char *name);
 
 /* The enum sync_status spelled as stored and shown, or -1 for an unknown name. */
 int store_sync_status_parse(const char *name);

@@ -300,6 +300,33 @@ static const char *const migrations[] = {
 	"DROP TABLE old_entries;"
 	"DROP TABLE old_plans;"
 	"DELETE FROM sync_payloads WHERE part = 'plan';",
+	/* 9: delivery (SPEC §9): the outbox as a state machine, queued -> sending
+	 * (leased until lease_until, which is also when it falls due again) ->
+	 * sent | retrying -> dead, under a stable delivery id. Messages queued
+	 * before anything delivered them are not sent out of the blue on
+	 * upgrade: only invitations still valid (7 days) go; the others are
+	 * dead, and a retry sends one that still matters. */
+	"ALTER TABLE outbox ADD COLUMN delivery_id TEXT;"
+	"ALTER TABLE outbox ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'"
+	"  CHECK (status IN ('queued', 'sending', 'sent', 'retrying', 'dead'));"
+	"ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN lease_until INTEGER;"
+	"ALTER TABLE outbox ADD COLUMN last_error TEXT;"
+	"ALTER TABLE outbox ADD COLUMN retry_from INTEGER;" /* NULL: created_at */
+	"UPDATE outbox SET delivery_id = 'dlv_' || lower(hex(randomblob(12))),"
+	"  status = CASE WHEN sent_at IS NOT NULL THEN 'sent'"
+	"    WHEN kind = 'invitation' AND created_at > (unixepoch() - 7 * 86400) * 1000 THEN 'queued'"
+	"    ELSE 'dead' END,"
+	"  last_error = CASE WHEN sent_at IS NULL AND (kind <> 'invitation'"
+	"    OR created_at <= (unixepoch() - 7 * 86400) * 1000)"
+	"    THEN 'queued before this version delivered messages; retry it to send it' END;"
+	"CREATE UNIQUE INDEX outbox_delivery ON outbox(delivery_id);"
+	"DROP INDEX outbox_unsent;"
+	"CREATE INDEX outbox_due ON outbox(next_attempt_at)"
+	"  WHERE status IN ('queued', 'retrying', 'sending');"
+	"CREATE INDEX outbox_org ON outbox(org_id, id);"
+	"CREATE INDEX outbox_kind_status ON outbox(kind, status);",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
@@ -387,6 +414,18 @@ enum stmt_id {
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
 	ST_AUDIT_COUNT,
+	ST_EVENT_WEBHOOKS,
+	ST_EVENT_EMAILS,
+	ST_SYNC_PAUSED_IDS,
+	ST_SYNC_STARTED_IDS,
+	ST_DLV_CLAIM,
+	ST_DLV_SENT,
+	ST_DLV_FAIL,
+	ST_DLV_LIST,
+	ST_DLV_RETRY,
+	ST_DLV_FIND,
+	ST_DLV_COUNTS,
+	ST_DLV_NEXT_DUE,
 	ST_COUNT
 };
 
@@ -394,6 +433,20 @@ enum stmt_id {
 	"id, org_id, status, source, mode, format, dry_run, reason, counts_json, risk_json, " \
 	"created_at, started_at, finished_at, issues_fatal + issues_error + issues_warning, "  \
 	"number, decision, decided_by, decided_at, decision_reason"
+
+/* A sync's status event as JSON, from its row s (?2: the previous status, ?3: now in ms). */
+#define SYNC_EVENT                                                                             \
+	"json_object('type', 'sync.status',"                                                   \
+	" 'createdAt', strftime('%Y-%m-%dT%H:%M:%fZ', ?3 / 1000.0, 'unixepoch'),"              \
+	" 'org', json_object('id', s.org_id),"                                                 \
+	" 'sync', json_object('id', s.number, 'status', s.status, 'previousStatus', ?2,"       \
+	" 'mode', s.mode, 'counts', json(s.counts_json), 'risk', json(s.risk_json),"           \
+	" 'reason', s.reason))"
+
+/* The entries of a list in the org's settings (none when the text is not JSON). */
+#define SETTINGS_EACH(list)                                                                    \
+	" json_each(CASE WHEN json_valid(o.settings) THEN o.settings ELSE '{}' END,"           \
+	" '$." list "') w"
 
 /* Member fields bound at ?2..?11 by bind_member (insert and updates). */
 static const char *const stmt_sql[ST_COUNT] = {
@@ -460,7 +513,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMBER_STATE] = "UPDATE members SET state = ?2, updated_at = ?3"
 			    " WHERE id = ?1 AND org_id = ?4",
 	[ST_MEMBER_DELETE] = "DELETE FROM members WHERE id = ?1 AND org_id = ?2",
-	[ST_MEMBER_BY_EXTERNAL] = "SELECT id, email, state FROM members"
+	[ST_MEMBER_BY_EXTERNAL] = "SELECT id, email, state, first_name, last_name FROM members"
 				  " WHERE org_id = ?1 AND external_id = ?2",
 	[ST_MEMBER_BY_EMAIL] = "SELECT id FROM members WHERE org_id = ?1 AND email_key = ?2",
 	[ST_MEMBER_ROLE] = "UPDATE members SET role = 'Administrator',"
@@ -489,8 +542,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INVITE_ACCEPT] = "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1",
 	[ST_ORG_VERSION] = "SELECT version FROM orgs WHERE id = ?1",
 	[ST_ORG_TOUCH] = "UPDATE orgs SET version = version + 1 WHERE id = ?1",
-	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at,"
+			     " delivery_id) VALUES (?1, ?2, ?3, ?4, ?5,"
+			     " 'dlv_' || lower(hex(randomblob(12))))",
 	[ST_SYNC_PENDING] = "SELECT number FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
 			    " ORDER BY id LIMIT 1",
 	/* Under the write lock (BEGIN IMMEDIATE): no two syncs of an org get one number. */
@@ -562,6 +616,54 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE org_id = ?1"
 			   " AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR actor = ?3)"
 			   " AND (?4 IS NULL OR target = ?4)",
+	/* The messages of a sync's status change (store.h, SPEC §9): ?1 the
+	 * sync, ?2 its previous status (NULL when registered), ?3 now (ms). */
+	[ST_EVENT_WEBHOOKS] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at,"
+			      " delivery_id)"
+			      " SELECT s.org_id, 'webhook', json_extract(w.value, '$.url'), " SYNC_EVENT
+			      ", ?3, 'dlv_' || lower(hex(randomblob(12)))"
+			      " FROM syncs s JOIN orgs o ON o.id = s.org_id," SETTINGS_EACH("webhooks")
+			      " WHERE s.id = ?1 AND NOT s.dry_run"
+			      " AND json_type(w.value, '$.url') = 'text'",
+	[ST_EVENT_EMAILS] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at,"
+			    " delivery_id)"
+			    " SELECT s.org_id, 'notification', w.value, json_set(" SYNC_EVENT
+			    ", '$.issues', json_object('fatal', s.issues_fatal,"
+			    " 'error', s.issues_error, 'warning', s.issues_warning)),"
+			    " ?3, 'dlv_' || lower(hex(randomblob(12)))"
+			    " FROM syncs s JOIN orgs o ON o.id = s.org_id,"
+			    SETTINGS_EACH("notificationEmails")
+			    " WHERE s.id = ?1 AND NOT s.dry_run AND w.type = 'text'"
+			    " AND s.status IN ('Failed', 'Paused', 'Warning')",
+	[ST_SYNC_PAUSED_IDS] = "SELECT id FROM syncs WHERE org_id = ?1 AND status = 'Paused'"
+			       " AND id <> ?2",
+	[ST_SYNC_STARTED_IDS] = "SELECT id FROM syncs WHERE status = 'Pending'"
+				" AND started_at IS NOT NULL",
+	/* The lease's end is also when the message falls due again: a sender
+	 * that dies mid-send leaves it to be claimed once the lease expires. */
+	[ST_DLV_CLAIM] = "UPDATE outbox SET status = 'sending', lease_until = ?1 + ?2,"
+			 " next_attempt_at = ?1 + ?2, attempts = attempts + 1"
+			 " WHERE id IN (SELECT id FROM outbox"
+			 "   WHERE status IN ('queued', 'retrying', 'sending') AND next_attempt_at <= ?1"
+			 "   AND kind IN (?3, ?4) ORDER BY next_attempt_at, id LIMIT ?5)"
+			 " RETURNING id, delivery_id, org_id, kind, recipient, payload, attempts,"
+			 " created_at, coalesce(retry_from, created_at), lease_until, last_error",
+	[ST_DLV_SENT] = "UPDATE outbox SET status = 'sent', sent_at = ?3, lease_until = NULL,"
+			" next_attempt_at = 0, payload = CASE kind WHEN 'invitation'"
+			" THEN json_remove(payload, '$.token') ELSE payload END"
+			" WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
+	[ST_DLV_FAIL] = "UPDATE outbox SET status = ?3, next_attempt_at = ?4, last_error = ?5,"
+			" lease_until = NULL WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
+	[ST_DLV_LIST] = "SELECT id, delivery_id, org_id, kind, recipient, status, attempts,"
+			" last_error, created_at, sent_at, next_attempt_at,"
+			" coalesce(retry_from, created_at)"
+			" FROM outbox WHERE org_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+	[ST_DLV_RETRY] = "UPDATE outbox SET status = 'retrying', next_attempt_at = ?3, retry_from = ?3"
+			 " WHERE org_id = ?1 AND delivery_id = ?2 AND status IN ('dead', 'retrying')",
+	[ST_DLV_FIND] = "SELECT status FROM outbox WHERE org_id = ?1 AND delivery_id = ?2",
+	[ST_DLV_COUNTS] = "SELECT kind, status, count(*) FROM outbox GROUP BY kind, status",
+	[ST_DLV_NEXT_DUE] = "SELECT min(next_attempt_at) FROM outbox"
+			    " WHERE status IN ('queued', 'retrying', 'sending') AND kind IN (?1, ?2)",
 };
 
 struct sqlite_store {
@@ -2132,8 +2234,8 @@ out:
 
 /* An invitation (hashed token) and its outbox message (the only place the token is kept). */
 static int add_invitation(struct sqlite_store *q, int64_t org_id, int64_t sync_id,
-			  int64_t member_id, const char *external_id, const char *email,
-			  const char *token, const uint8_t hash[STORE_HASH_LEN], int64_t now)
+			  int64_t member_id, const struct member *m, const char *token,
+			  const uint8_t hash[STORE_HASH_LEN], int64_t now)
 {
 	sqlite3_stmt *st;
 	char *payload = NULL;
@@ -2153,7 +2255,8 @@ static int add_invitation(struct sqlite_store *q, int64_t org_id, int64_t sync_i
 	rc = run(q, st);
 	if (rc)
 		return rc;
-	payload = store_invitation_payload(external_id, email, token);
+	payload = store_invitation_payload(m->external_id, m->email, m->first_name, m->last_name,
+					   token);
 	if (!payload)
 		return STORE_ENOMEM;
 	rc = prep(q, ST_OUTBOX_INSERT, &st);
@@ -2161,7 +2264,7 @@ static int add_invitation(struct sqlite_store *q, int64_t org_id, int64_t sync_i
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	bind_text(st, 2, "invitation");
-	bind_text(st, 3, email);
+	bind_text(st, 3, m->email);
 	bind_text(st, 4, payload);
 	sqlite3_bind_int64(st, 5, now);
 	rc = run(q, st);
@@ -2208,7 +2311,7 @@ static int apply_creates(struct apply *a)
 		if (c->invite) {
 			store_token_new(token, hash);
 			rc = add_invitation(a->q, a->org_id, a->sync_id, a->new_members[c->desired],
-					    m->external_id, m->email, token, hash, a->now);
+					    m, token, hash, a->now);
 		}
 	}
 	sodium_memzero(token, sizeof(token));
@@ -2360,6 +2463,67 @@ static int apply_mappings(struct apply *a)
 	return rc;
 }
 
+/*
+ * Queues the webhook and email messages of sync_id's change of status
+ * (store.h), inside the caller's transaction: they exist if and only if
+ * the change does. prev < 0: the sync was just registered.
+ */
+static int sync_event(struct sqlite_store *q, int64_t sync_id, int prev, int64_t now)
+{
+	static const enum stmt_id which[] = { ST_EVENT_WEBHOOKS, ST_EVENT_EMAILS };
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = STORE_OK;
+
+	for (i = 0; !rc && i < sizeof(which) / sizeof(which[0]); i++) {
+		rc = prep(q, which[i], &st);
+		if (rc)
+			break;
+		sqlite3_bind_int64(st, 1, sync_id);
+		bind_text(st, 2, prev < 0 ? NULL : store_sync_status_name(prev));
+		sqlite3_bind_int64(st, 3, now);
+		rc = run(q, st);
+	}
+	return rc;
+}
+
+/* The sync ids a statement selects (?1, ?2 bound to a, b); *ids is the caller's. */
+static int select_ids(struct sqlite_store *q, enum stmt_id id, int64_t a, int64_t b, int64_t **ids,
+		      size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc = prep(q, id, &st);
+
+	*ids = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	if (sqlite3_bind_parameter_count(st) >= 2) {
+		sqlite3_bind_int64(st, 1, a);
+		sqlite3_bind_int64(st, 2, b);
+	}
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (*n == cap) {
+			int64_t *nv = realloc(*ids, (cap = cap ? cap * 2 : 4) * sizeof(*nv));
+
+			if (!nv) {
+				sqlite3_reset(st);
+				rc = STORE_ENOMEM;
+				break;
+			}
+			*ids = nv;
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc == STORE_ENOTFOUND)
+		return STORE_OK;
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
+	return rc;
+}
+
 /* Drops the input payloads of syncs that ended: they can be hundreds of MB each. */
 static int prune_payloads(struct sqlite_store *q)
 {
@@ -2461,6 +2625,8 @@ static int finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sy
 	if (sqlite3_changes(q->db) == 0)
 		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
 	rc = write_plan(q, sync_id, done->plan);
+	if (!rc)
+		rc = sync_event(q, sync_id, SYNC_PENDING, store_now_ms());
 	if (rc)
 		return rc;
 	/* A sync paused, approved and run again gets the report of its last run. */
@@ -2844,7 +3010,8 @@ static int sq_invite(struct store *s, int64_t org_id, const char *external_id, c
 		     const uint8_t hash[STORE_HASH_LEN])
 {
 	struct sqlite_store *q = sq(s);
-	char *email = NULL;
+	char *email = NULL, *first = NULL, *last = NULL;
+	struct member m;
 	int64_t now = store_now_ms(), id;
 	sqlite3_stmt *st;
 	int rc;
@@ -2863,12 +3030,18 @@ static int sq_invite(struct store *s, int64_t org_id, const char *external_id, c
 	id = sqlite3_column_int64(st, 0);
 	if (parse_name(state_names, 4, sqlite3_column_text(st, 2)) == STATE_DEACTIVATED)
 		rc = STORE_ENOTFOUND;
-	else if (col_strdup(st, 1, &email) || !email)
+	else if (col_strdup(st, 1, &email) || !email || col_strdup(st, 3, &first) ||
+		 col_strdup(st, 4, &last))
 		rc = STORE_ENOMEM;
 	sqlite3_reset(st);
 	if (rc)
 		goto out;
-	rc = add_invitation(q, org_id, 0, id, external_id, email, token, hash, now);
+	memset(&m, 0, sizeof(m));
+	m.external_id = external_id;
+	m.email = email;
+	m.first_name = first;
+	m.last_name = last;
+	rc = add_invitation(q, org_id, 0, id, &m, token, hash, now);
 	if (rc)
 		goto out;
 	rc = prep(q, ST_MEMBER_INVITED, &st);
@@ -2881,6 +3054,8 @@ out:
 	if (rc == STORE_ENOTFOUND)
 		store_set_error(s, rc, "no member '%s' to invite", external_id);
 	free(email);
+	free(first);
+	free(last);
 	if (!rc)
 		rc = touch_org(q, org_id);
 	return end_tx(q, rc);
@@ -2964,10 +3139,10 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 			 int64_t *sync_id, int64_t *running)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms(), number = 0;
+	int64_t now = store_now_ms(), number = 0, *superseded = NULL;
+	size_t i, nsuperseded = 0;
 	char reason[64];
 	sqlite3_stmt *st;
-	size_t i;
 	int rc;
 
 	/*
@@ -3027,10 +3202,15 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 		goto out;
 	for (i = 0; i < m->nparts && !rc; i++)
 		rc = payload_insert(q, *sync_id, m->parts[i].name, m->parts[i].data, m->parts[i].len);
+	if (!rc)
+		rc = sync_event(q, *sync_id, -1, now);
 	if (rc)
 		goto out;
 	/* A dry run changes nothing: not even a Paused sync's fate. */
 	if (m->dry_run)
+		goto out;
+	rc = select_ids(q, ST_SYNC_PAUSED_IDS, org_id, *sync_id, &superseded, &nsuperseded);
+	if (rc)
 		goto out;
 	rc = prep(q, ST_SYNC_SUPERSEDE, &st);
 	if (rc)
@@ -3043,7 +3223,10 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	rc = run(q, st);
 	if (!rc && sqlite3_changes(q->db))
 		rc = prune_payloads(q);
+	for (i = 0; !rc && i < nsuperseded; i++)
+		rc = sync_event(q, superseded[i], SYNC_PAUSED, now);
 out:
+	free(superseded);
 	rc = end_tx(q, rc);
 	if (rc && rc != STORE_EBUSY)
 		*sync_id = 0;
@@ -3196,7 +3379,8 @@ static int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, 
 	sqlite3_bind_int64(st, 6, store_now_ms());
 	rc = run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		if (to != SYNC_PENDING && to != SYNC_PAUSED)
+		rc = sync_event(q, sync_id, from, store_now_ms());
+		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 		goto out;
 	}
@@ -3311,7 +3495,8 @@ static int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	bind_text(st, 8, d->reason);
 	rc = run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		if (!d->approve)
+		rc = sync_event(q, sync_id, SYNC_PAUSED, store_now_ms());
+		if (!rc && !d->approve)
 			rc = prune_payloads(q);
 		goto out;
 	}
@@ -3596,21 +3781,216 @@ out:
 static int sq_sync_recover(struct store *s, size_t *failed)
 {
 	struct sqlite_store *q = sq(s);
+	int64_t now = store_now_ms(), *ids = NULL;
+	size_t i, n = 0;
 	sqlite3_stmt *st;
 	int rc;
 
+	*failed = 0;
 	rc = begin(q);
 	if (rc)
 		return rc;
+	rc = select_ids(q, ST_SYNC_STARTED_IDS, 0, 0, &ids, &n);
+	if (rc)
+		goto out;
 	rc = prep(q, ST_SYNC_RECOVER, &st);
 	if (rc)
 		goto out;
 	bind_text(st, 1, recover_reason);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, now);
 	rc = run(q, st);
-	*failed = rc ? 0 : (size_t)sqlite3_changes(q->db);
-	if (!rc && *failed)
+	if (!rc && sqlite3_changes(q->db))
 		rc = prune_payloads(q);
+	for (i = 0; !rc && i < n; i++)
+		rc = sync_event(q, ids[i], SYNC_PENDING, now);
+	if (!rc)
+		*failed = n;
+out:
+	free(ids);
+	return end_tx(q, rc);
+}
+
+/* --- delivery ------------------------------------------------------------------------ */
+
+/* The kinds a channel claims, bound as ?a and ?b of "kind IN (?a, ?b)". */
+static void bind_channel(sqlite3_stmt *st, int i, enum delivery_channel ch)
+{
+	bind_text(st, i, ch == DELIVERY_WEBHOOK ? "webhook" : "invitation");
+	bind_text(st, i + 1, ch == DELIVERY_WEBHOOK ? "webhook" : "notification");
+}
+
+static int delivery_grow(struct store_delivery **v, size_t count, size_t *cap)
+{
+	struct store_delivery *nv;
+
+	if (count < *cap)
+		return STORE_OK;
+	nv = realloc(*v, (*cap ? *cap * 2 : 16) * sizeof(*nv));
+	if (!nv)
+		return STORE_ENOMEM;
+	*cap = *cap ? *cap * 2 : 16;
+	*v = nv;
+	return STORE_OK;
+}
+
+/* One conditional UPDATE: two senders never hold the same message. */
+static int sq_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
+			     int64_t lease_ms, size_t max, struct store_delivery **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_delivery *v = NULL, *d;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_DLV_CLAIM, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, lease_ms);
+	bind_channel(st, 3, ch);
+	sqlite3_bind_int64(st, 5, (int64_t)max);
+	while ((rc = row(q, st)) == STORE_OK) {
+		if ((rc = delivery_grow(&v, count, &cap)) != STORE_OK) {
+			/* The claimed rest stays leased and falls due when the lease ends. */
+			sqlite3_reset(st);
+			break;
+		}
+		d = &v[count++];
+		memset(d, 0, sizeof(*d));
+		d->row = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, d->id, sizeof(d->id));
+		d->org_id = sqlite3_column_int64(st, 2);
+		col_copy(st, 3, d->kind, sizeof(d->kind));
+		d->status = DELIVERY_SENDING;
+		d->attempts = sqlite3_column_int(st, 6);
+		d->created_at = sqlite3_column_int64(st, 7);
+		d->retry_from = sqlite3_column_int64(st, 8);
+		d->lease = sqlite3_column_int64(st, 9);
+		d->next_attempt_at = d->lease;
+		if (col_strdup(st, 4, &d->recipient) || col_strdup(st, 5, &d->payload) ||
+		    col_strdup(st, 10, &d->last_error) || !d->recipient || !d->payload) {
+			sqlite3_reset(st);
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	if (rc != STORE_ENOTFOUND) {
+		store_deliveries_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_delivery_record(struct store *s, const struct store_delivery_outcome *o, size_t n,
+			      int64_t now)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = begin(q);
+
+	for (i = 0; !rc && i < n; i++) {
+		if (o[i].status == DELIVERY_SENT) {
+			rc = prep(q, ST_DLV_SENT, &st);
+			if (rc)
+				break;
+			sqlite3_bind_int64(st, 3, now);
+		} else {
+			rc = prep(q, ST_DLV_FAIL, &st);
+			if (rc)
+				break;
+			bind_text(st, 3, store_delivery_status_name(o[i].status));
+			sqlite3_bind_int64(st, 4, o[i].status == DELIVERY_DEAD ? 0 : o[i].next_attempt_at);
+			bind_text(st, 5, o[i].error ? o[i].error : "unknown error");
+		}
+		sqlite3_bind_int64(st, 1, o[i].row);
+		sqlite3_bind_int64(st, 2, o[i].lease);
+		rc = run(q, st);
+	}
+	return end_tx(q, rc);
+}
+
+static int sq_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t limit,
+			    struct store_delivery **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_delivery *v = NULL, *d;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_DLV_LIST, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, before_row > 0 ? before_row : INT64_MAX);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	while ((rc = row(q, st)) == STORE_OK) {
+		int status;
+
+		if ((rc = delivery_grow(&v, count, &cap)) != STORE_OK) {
+			sqlite3_reset(st);
+			break;
+		}
+		d = &v[count++];
+		memset(d, 0, sizeof(*d));
+		d->row = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, d->id, sizeof(d->id));
+		d->org_id = sqlite3_column_int64(st, 2);
+		col_copy(st, 3, d->kind, sizeof(d->kind));
+		status = store_delivery_status_parse((const char *)sqlite3_column_text(st, 5));
+		d->status = status < 0 ? DELIVERY_QUEUED : status;
+		d->attempts = sqlite3_column_int(st, 6);
+		d->created_at = sqlite3_column_int64(st, 8);
+		d->sent_at = sqlite3_column_int64(st, 9);
+		d->next_attempt_at = sqlite3_column_int64(st, 10);
+		d->retry_from = sqlite3_column_int64(st, 11);
+		if (col_strdup(st, 4, &d->recipient) || col_strdup(st, 7, &d->last_error)) {
+			sqlite3_reset(st);
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	if (rc != STORE_ENOTFOUND) {
+		store_deliveries_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = prep(q, ST_DLV_RETRY, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, id);
+	sqlite3_bind_int64(st, 3, now);
+	rc = run(q, st);
+	if (rc || sqlite3_changes(q->db) == 1)
+		goto out;
+	rc = prep(q, ST_DLV_FIND, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		rc = store_set_error(s, STORE_ECONFLICT, "delivery %s is %s", id,
+				     (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+	} else if (rc == STORE_ENOTFOUND) {
+		store_set_error(s, rc, "no delivery %s", id);
+	}
 out:
 	return end_tx(q, rc);
 }
@@ -3811,6 +4191,44 @@ static int sq_audit_count(struct store *s, int64_t org_id, const struct audit_fi
 	return STORE_OK;
 }
 
+static int sq_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_DLV_COUNTS, &st);
+
+	if (rc)
+		return rc;
+	while ((rc = row(q, st)) == STORE_OK) {
+		int kind = store_delivery_kind_index((const char *)sqlite3_column_text(st, 0));
+		int status = store_delivery_status_parse((const char *)sqlite3_column_text(st, 1));
+
+		if (kind >= 0 && status >= 0)
+			counts[kind][status] = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+}
+
+static int sq_delivery_next_due(struct store *s, enum delivery_channel ch, int64_t *when)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_DLV_NEXT_DUE, &st);
+
+	if (rc)
+		return rc;
+	bind_channel(st, 1, ch);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		rc = STORE_ENOTFOUND;
+	else
+		*when = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.org_version = sq_org_version,
@@ -3855,4 +4273,10 @@ static const struct store_ops sqlite_ops = {
 	.audit_list = sq_audit_list,
 	.audit_count = sq_audit_count,
 	.sync_plan = sq_sync_plan,
+	.delivery_claim = sq_delivery_claim,
+	.delivery_record = sq_delivery_record,
+	.delivery_list = sq_delivery_list,
+	.delivery_retry = sq_delivery_retry,
+	.delivery_counts = sq_delivery_counts,
+	.delivery_next_due = sq_delivery_next_due,
 };

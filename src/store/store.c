@@ -96,10 +96,12 @@ void store_email_key(char *dst, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
-char *store_invitation_payload(const char *external_id, const char *email, const char *token)
+char *store_invitation_payload(const char *external_id, const char *email, const char *first_name,
+			       const char *last_name, const char *token)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "memberId", external_id, "email", email,
-			      "token", token);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "memberId", external_id, "email", email,
+			      "firstName", first_name ? first_name : "", "lastName",
+			      last_name ? last_name : "", "token", token);
 	char *text;
 
 	if (!o)
@@ -777,4 +779,114 @@ void store_audit_free(struct audit_entry *rows, size_t n)
 		free(rows[i].new_json);
 	}
 	free(rows);
+}
+
+/* --- delivery ---------------------------------------------------------------- */
+
+static const char *const delivery_status_names[DELIVERY_STATUS_COUNT] = {
+	[DELIVERY_QUEUED] = "queued", [DELIVERY_SENDING] = "sending", [DELIVERY_SENT] = "sent",
+	[DELIVERY_RETRYING] = "retrying", [DELIVERY_DEAD] = "dead",
+};
+
+static const char *const delivery_kinds[3] = { "invitation", "notification", "webhook" };
+
+const char *store_delivery_status_name(int status)
+{
+	return status >= 0 && status < DELIVERY_STATUS_COUNT ? delivery_status_names[status]
+							      : "unknown";
+}
+
+int store_delivery_status_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < DELIVERY_STATUS_COUNT; i++)
+		if (strcmp(delivery_status_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int store_delivery_kind_index(const char *kind)
+{
+	int i;
+
+	for (i = 0; kind && i < 3; i++)
+		if (strcmp(delivery_kinds[i], kind) == 0)
+			return i;
+	return -1;
+}
+
+int store_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now, int64_t lease_ms,
+			 size_t max, struct store_delivery **out, size_t *n)
+{
+	if (!out || !n || lease_ms <= 0)
+		return STORE_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (max == 0)
+		return STORE_OK;
+	return s->ops->delivery_claim(s, ch, now, lease_ms, max, out, n);
+}
+
+int store_delivery_record(struct store *s, const struct store_delivery_outcome *o, size_t n,
+			  int64_t now)
+{
+	size_t i;
+
+	if (!o && n)
+		return STORE_EINVAL;
+	for (i = 0; i < n; i++)
+		if (o[i].status != DELIVERY_SENT && o[i].status != DELIVERY_RETRYING &&
+		    o[i].status != DELIVERY_DEAD)
+			return store_set_error(s, STORE_EINVAL, "%d is not an outcome", o[i].status);
+	return n ? s->ops->delivery_record(s, o, n, now) : STORE_OK;
+}
+
+int store_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t limit,
+			struct store_delivery **out, size_t *n)
+{
+	if (!out || !n)
+		return STORE_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return STORE_OK;
+	return s->ops->delivery_list(s, org_id, before_row, limit, out, n);
+}
+
+void store_deliveries_free(struct store_delivery *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		free(v[i].recipient);
+		if (v[i].payload) {
+			sodium_memzero(v[i].payload, strlen(v[i].payload)); /* may hold a token */
+			free(v[i].payload);
+		}
+		free(v[i].last_error);
+	}
+	free(v);
+}
+
+int store_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now)
+{
+	if (!id || strlen(id) >= STORE_DELIVERY_ID_MAX)
+		return STORE_ENOTFOUND;
+	return s->ops->delivery_retry(s, org_id, id, now);
+}
+
+int store_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT])
+{
+	if (!counts)
+		return STORE_EINVAL;
+	memset(counts, 0, sizeof(uint64_t) * 3 * DELIVERY_STATUS_COUNT);
+	return s->ops->delivery_counts(s, counts);
+}
+
+int store_delivery_next_due(struct store *s, enum delivery_channel ch, int64_t *when)
+{
+	if (!when)
+		return STORE_EINVAL;
+	return s->ops->delivery_next_due(s, ch, when);
 }

@@ -444,6 +444,18 @@ int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
  * Queues a message for delivery (kind "notification" to an email address,
  * "webhook" to a URL; payload JSON). Delivery is a separate process: a sync
  * never waits on it.
+ *
+ * Besides invitations (store_apply, store_invite), the store queues the
+ * messages of every status change of a sync that is not a dry run, in the
+ * transaction that changes the status (SPEC §9): registered (Pending),
+ * approved (Paused -> Pending), Paused, Rejected (by an administrator, or
+ * superseded), Success, Warning, Failed (also when recovered after a
+ * crash). One "webhook" message per entry of the settings' webhooks, its
+ * payload the event {"type":"sync.status","createdAt","org":{"id"},
+ * "sync":{"id","status","previousStatus","mode","counts","risk","reason"}}
+ * (the delivery id is added as "id" when it is sent); and, for Failed,
+ * Paused and Warning, one "notification" per notificationEmails address,
+ * the same event plus "issues" {"fatal","error","warning"}.
  */
 int store_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		     const char *payload);
@@ -498,6 +510,95 @@ int store_audit_list(struct store *s, int64_t org_id, const struct audit_filter 
 /* How many entries the filter's action, actor and target select (before and limit aside). */
 int store_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f, size_t *n);
 void store_audit_free(struct audit_entry *rows, size_t n);
+/* --- delivery: the outbox as a state machine ------------------------------ */
+
+/*
+ * queued -> sending (leased) -> sent | retrying -> ... -> dead. A sender
+ * claims due messages with a lease (one conditional UPDATE, no lock held
+ * while it sends); only the holder of the lease may record the outcome,
+ * and a lease that expires (the sender crashed) makes the message due
+ * again: at least once, each message under one stable delivery id.
+ */
+enum delivery_status {
+	DELIVERY_QUEUED,
+	DELIVERY_SENDING,
+	DELIVERY_SENT,
+	DELIVERY_RETRYING,
+	DELIVERY_DEAD,
+	DELIVERY_STATUS_COUNT
+};
+
+/* What a sender claims: emails (invitation, notification) or webhooks. */
+enum delivery_channel { DELIVERY_EMAIL, DELIVERY_WEBHOOK };
+
+enum { STORE_DELIVERY_ID_MAX = 32 };
+
+struct store_delivery {
+	int64_t row;                      /* the outbox row, a paging cursor */
+	char id[STORE_DELIVERY_ID_MAX];   /* the stable delivery id, "dlv_" + 24 hex */
+	int64_t org_id;
+	char kind[16];                    /* invitation, notification, webhook */
+	char *recipient;                  /* owned */
+	char *payload;                    /* owned; NULL in listings */
+	int status;                       /* enum delivery_status */
+	int attempts;                     /* sends begun, this claim's included */
+	char *last_error;                 /* owned, NULL when none */
+	int64_t created_at, sent_at, next_attempt_at; /* unix ms; 0 = none */
+	int64_t retry_from;               /* when the retry window began: created or retried */
+	int64_t lease;                    /* the claim's lease (lease_until): its fencing token */
+};
+
+/*
+ * Claims up to max messages of the channel that are due at now (queued or
+ * retrying with next_attempt_at <= now, or sending with an expired lease):
+ * each becomes sending until now + lease_ms, attempts + 1. Oldest due first.
+ * *out (n entries) is the caller's: store_deliveries_free.
+ */
+int store_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now, int64_t lease_ms,
+			 size_t max, struct store_delivery **out, size_t *n);
+
+struct store_delivery_outcome {
+	int64_t row, lease;       /* the claimed message and its lease */
+	int status;               /* DELIVERY_SENT, DELIVERY_RETRYING or DELIVERY_DEAD */
+	int64_t next_attempt_at;  /* retrying: when it is due again */
+	const char *error;        /* retrying, dead: why (no secret in it) */
+};
+
+/*
+ * Records outcomes in one transaction, each only if its lease still holds
+ * (a message whose lease expired and was claimed again is the new
+ * holder's). A sent invitation's payload is rewritten without its token:
+ * the clear token lives only in an unsent message.
+ */
+int store_delivery_record(struct store *s, const struct store_delivery_outcome *o, size_t n,
+			  int64_t now);
+
+/*
+ * The org's messages, newest first, rows below before_row (<= 0: from the
+ * newest), at most limit; payloads are not read. store_deliveries_free.
+ */
+int store_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t limit,
+			struct store_delivery **out, size_t *n);
+void store_deliveries_free(struct store_delivery *v, size_t n);
+
+/*
+ * Makes a dead or retrying message of the org due at now, its retry window
+ * starting again. STORE_ENOTFOUND for an unknown id or another org's,
+ * STORE_ECONFLICT when it is queued, sending or sent.
+ */
+int store_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now);
+
+/* Messages by kind (invitation, notification, webhook) and enum delivery_status. */
+int store_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT]);
+
+/* When the channel's next message falls due (unix ms; a lease's end counts);
+ * STORE_ENOTFOUND when nothing waits. */
+int store_delivery_next_due(struct store *s, enum delivery_channel ch, int64_t *when);
+
+const char *store_delivery_status_name(int status);
+
+/* The kind of an outbox row as an index of store_delivery_counts (-1: unknown). */
+int store_delivery_kind_index(const char *kind);
 
 const char *store_sync_status_name(int status);
 
