@@ -273,7 +273,7 @@ static int compose_notification(const json_t *p, const char *org, const char *ba
 			   "The sync: %s\nIts plan: %s/plan\n", url, url, url, url);
 	} else if (!strcmp(status, "Warning")) {
 		buf_printf(&b, "Sync %" JSON_INTEGER_FORMAT " of %s was applied, with issues in its "
-			   "input: %lld error(s) (those records were skipped and\nchange nothing) "
+			   "input:\n%lld error(s) (those records were skipped: they change nothing) "
 			   "and %lld warning(s).\n\n", id, org,
 			   (long long)json_integer_value(json_object_get(issues, "error")),
 			   (long long)json_integer_value(json_object_get(issues, "warning")));

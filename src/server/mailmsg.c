@@ -66,32 +66,30 @@ int mailmsg_encode_words(struct buf *out, const char *text, size_t used)
 		return buf_append(out, value, len);
 	while (pos < len) {
 		char b64[WORD_MAX];
-		size_t room, raw, n;
+		size_t room, n;
 
 		room = WORD_LINE_MAX > col + sizeof(word_open) - 1 + 2
 			       ? WORD_LINE_MAX - col - (sizeof(word_open) - 1) - 2
 			       : 0;
-		raw = room / 4 * 3;
-		n = chars_within(value + pos, len - pos, raw);
-		if (n == 0 && col > 1) {
+		n = chars_within(value + pos, len - pos, room / 4 * 3);
+		if (n == 0) {
 			/* No room left on this line for one character: fold first. */
-			if (buf_puts(out, "\r\n "))
+			if (col <= 1 || buf_puts(out, "\r\n "))
 				return -1;
 			col = 1;
 			continue;
 		}
-		if (n == 0) /* one character longer than a word can hold: cannot happen in UTF-8 */
-			return -1;
 		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)value + pos, n,
 				  sodium_base64_VARIANT_ORIGINAL);
-		if (pos && buf_puts(out, "\r\n "))
-			return -1;
-		if (pos)
-			col = 1;
 		if (buf_printf(out, "%s%s?=", word_open, b64))
 			return -1;
 		col += sizeof(word_open) - 1 + strlen(b64) + 2;
 		pos += n;
+		if (pos < len) {
+			if (buf_puts(out, "\r\n "))
+				return -1;
+			col = 1;
+		}
 	}
 	return 0;
 }
