@@ -335,8 +335,10 @@ struct smtp {
 	CURL *h;
 	struct buf msg;
 	size_t off;
-	char reply[256]; /* the server's last reply line */
-	char cmd[5];     /* the last command sent (its verb only: AUTH carries credentials) */
+	char reply[256]; /* the server's first refusal (4xx, 5xx) of this message */
+	char cmd[5];     /* the command it answered (the verb only: AUTH carries credentials) */
+	char last[5];    /* the last command sent */
+	int code;        /* the refusal's code; 0 when none */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -352,14 +354,24 @@ static size_t smtp_read(char *dst, size_t size, size_t n, void *arg)
 	return want;
 }
 
-/* Keeps the server's replies and our commands' verbs; message data and credentials never. */
+/*
+ * Keeps the server's first refusal and the command it answered (libcurl
+ * goes on to QUIT, whose answer says nothing); message data and
+ * credentials are never kept.
+ */
 static int smtp_trace(CURL *h, curl_infotype type, char *data, size_t len, void *arg)
 {
 	struct smtp *s = arg;
 	size_t n;
 
 	(void)h;
-	if (type == CURLINFO_HEADER_IN) {
+	if (type == CURLINFO_HEADER_OUT) {
+		n = len < 4 ? len : 4;
+		memcpy(s->last, data, n);
+		s->last[n] = '\0';
+	} else if (type == CURLINFO_HEADER_IN && !s->code && len >= 3 &&
+		   (data[0] == '4' || data[0] == '5')) {
+		s->code = (data[0] - '0') * 100 + (data[1] - '0') * 10 + (data[2] - '0');
 		n = len;
 		while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
 			n--;
@@ -367,10 +379,7 @@ static int smtp_trace(CURL *h, curl_infotype type, char *data, size_t len, void 
 			n = sizeof(s->reply) - 1;
 		memcpy(s->reply, data, n);
 		s->reply[n] = '\0';
-	} else if (type == CURLINFO_HEADER_OUT) {
-		n = len < 4 ? len : 4;
-		memcpy(s->cmd, data, n);
-		s->cmd[n] = '\0';
+		memcpy(s->cmd, s->last, sizeof(s->cmd));
 	}
 	return 0;
 }
@@ -427,15 +436,16 @@ enum send_result { SEND_OK, SEND_RETRY, SEND_DEAD, SEND_DOWN };
 static enum send_result smtp_send(struct smtp *s, const char *rcpt, char *err, size_t errlen)
 {
 	struct curl_slist *to = curl_slist_append(NULL, rcpt);
-	long code = 0;
 	CURLcode res;
+	int code;
 
 	if (!to) {
 		snprintf(err, errlen, "out of memory");
 		return SEND_RETRY;
 	}
 	s->off = 0;
-	s->reply[0] = s->cmd[0] = s->errbuf[0] = '\0';
+	s->reply[0] = s->cmd[0] = s->last[0] = s->errbuf[0] = '\0';
+	s->code = 0;
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, to);
 	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)s->msg.len);
 	res = curl_easy_perform(s->h);
@@ -443,8 +453,8 @@ static enum send_result smtp_send(struct smtp *s, const char *rcpt, char *err, s
 	curl_slist_free_all(to);
 	if (res == CURLE_OK)
 		return SEND_OK;
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-	if (code && s->reply[0])
+	code = s->code;
+	if (code)
 		snprintf(err, errlen, "the SMTP server answered %s: %s",
 			 !strcmp(s->cmd, "RCPT") ? "RCPT TO" : !strcmp(s->cmd, "MAIL") ? "MAIL FROM"
 							      : s->cmd[0] ? s->cmd : "the connection",
