@@ -12,10 +12,10 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev)
-test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk)
+test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk python3 python3-aiosmtpd)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
-bench=("${build[@]}" libcmocka-dev curl jq sqlite3 bc wrk)
+bench=("${build[@]}" libcmocka-dev curl jq sqlite3 bc wrk python3 python3-aiosmtpd)
 deb=("${build[@]}" dpkg-dev lintian debootstrap systemd curl zip)
 windows=(gcc-mingw-w64-x86-64 wine wine64 dpkg-dev openssl curl jq sqlite3 python3)
 

@@ -140,13 +140,43 @@ static int config_string(struct remote *r, json_t *doc, const char *key, char **
 	return *out ? 0 : EXIT_CONFIG;
 }
 
+/*
+ * SyncManagerEmail and InviteNewUsers are provisioning settings the
+ * service keeps now: one notice for each the file has, naming the setting
+ * and the request that sets it, with the file's own value.
+ */
+static void legacy_notices(struct remote *r, json_t *doc)
+{
+	const char *email = json_string_value(json_object_get(doc, "SyncManagerEmail"));
+	json_t *invite = json_object_get(doc, "InviteNewUsers");
+	json_t *body;
+	char *text;
+
+	if (json_object_get(doc, "SyncManagerEmail")) {
+		body = json_pack("{s:[s]}", "notificationEmails", email && *email ? email
+									     : "hr@example.com");
+		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		fprintf(stderr, "orgsync %s: notice: %s: SyncManagerEmail is ignored here; the service "
+			"keeps it as the provisioning setting \"notificationEmails\" (who hears of "
+			"Failed, Paused and Warning syncs). Set it with: PATCH /v1/settings %s\n",
+			r->cmd, r->config, text ? text : "");
+		free(text);
+		json_decref(body);
+	}
+	if (invite)
+		fprintf(stderr, "orgsync %s: notice: %s: InviteNewUsers is ignored here; the service "
+			"keeps it as the provisioning setting \"autoInvite\" (invite new members). "
+			"Set it with: PATCH /v1/settings {\"autoInvite\":%s}\n",
+			r->cmd, r->config, json_is_false(invite) ? "false" : "true");
+}
+
 static int load_config(struct remote *r)
 {
 	static const char *const keys[] = { "UsersCsv", "GroupsCsv", "MappingCsv" };
 	static const char *const known[] = { "ApiUrl", "ApiKey", "UsersCsv", "GroupsCsv",
 					     "MappingCsv", "SyncManagerEmail", "InviteNewUsers" };
 	json_error_t je;
-	json_t *doc = load_json_file(r->config, &je), *v;
+	json_t *file = load_json_file(r->config, &je), *doc = file, *v;
 	const char *key;
 	char *s = NULL;
 	size_t i;
@@ -161,6 +191,15 @@ static int load_config(struct remote *r)
 		fprintf(stderr, "orgsync %s: %s: the config must be a JSON object\n", r->cmd, r->config);
 		goto out;
 	}
+	/* The Officevibe guide's file nests its keys under "Configuration" (SPEC §7). */
+	if (json_object_size(doc) == 1 && json_object_get(doc, "Configuration")) {
+		doc = json_object_get(doc, "Configuration");
+		if (!json_is_object(doc)) {
+			fprintf(stderr, "orgsync %s: %s: \"Configuration\" must be a JSON object\n",
+				r->cmd, r->config);
+			goto out;
+		}
+	}
 	if (config_string(r, doc, "ApiUrl", &r->cfg_url) || config_string(r, doc, "ApiKey", &r->cfg_key))
 		goto out;
 	for (i = 0; i < 3; i++) {
@@ -174,12 +213,7 @@ static int load_config(struct remote *r)
 				goto out;
 		}
 	}
-	if (json_object_get(doc, "SyncManagerEmail") || json_object_get(doc, "InviteNewUsers"))
-		fprintf(stderr, "orgsync %s: notice: %s: SyncManagerEmail and InviteNewUsers are now "
-			"provisioning settings kept by the service, and are ignored here; set them "
-			"with PATCH /v1/settings: \"notificationEmails\" (who hears of Failed, Paused "
-			"and Warning syncs) and \"autoInvite\" (invite new members)\n",
-			r->cmd, r->config);
+	legacy_notices(r, doc);
 	json_object_foreach(doc, key, v) {
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (!strcmp(key, known[i]))
@@ -190,7 +224,7 @@ static int load_config(struct remote *r)
 	}
 	rc = 0;
 out:
-	json_decref(doc);
+	json_decref(file);
 	return rc;
 }
 

@@ -318,7 +318,29 @@ ORGSYNC_API_KEY= push --config "$TMP/legacy/config.json" --wait
 expect_rc "push --config" 0
 expect_out "status line" '^sync [0-9]+: Success' "$TMP/out"
 expect_out "counts" '^members: 33 created' "$TMP/out"
-expect_out "notice" 'SyncManagerEmail and InviteNewUsers .*PATCH /v1/settings.*notificationEmails.*autoInvite' "$TMP/err"
+expect_out "notice (emails)" 'SyncManagerEmail .*"notificationEmails".*PATCH /v1/settings \{"notificationEmails":\["hr@maplefir.example"\]\}' "$TMP/err"
+expect_out "notice (invite)" 'InviteNewUsers .*"autoInvite".*PATCH /v1/settings \{"autoInvite":true\}' "$TMP/err"
+expect_eq "one notice each" 2 "$(grep -c 'notice:' "$TMP/err")"
+expect_eq "members stored" 33 "$(member_count)"
+
+t "the config.json of the Officevibe guide: keys under Configuration, paths from its folder"
+new_org epsilon
+KEY=$ORG_KEY
+enable_api
+req_json POST /v1/properties '{"name":"department"}'
+mkdir -p "$TMP/guide/Data"
+cp examples/legacy/users.csv examples/legacy/groups.csv examples/legacy/groups-mapping.csv "$TMP/guide/Data/"
+cat >"$TMP/guide/config.json" <<EOF
+{"Configuration": {"ApiUrl": "$BASE", "ApiKey": "$KEY", "UsersCsv": "./Data/users.csv",
+  "GroupsCsv": "./Data/groups.csv", "MappingCsv": "./Data/groups-mapping.csv",
+  "SyncManagerEmail": "", "InviteNewUsers": false}}
+EOF
+ORGSYNC_API_KEY= push --config "$TMP/guide/config.json" --wait
+expect_rc "push --config" 0
+expect_out "status line" '^sync [0-9]+: Success' "$TMP/out"
+expect_out "counts" '^members: 33 created' "$TMP/out"
+expect_out "notice (invite)" 'InviteNewUsers .*PATCH /v1/settings \{"autoInvite":false\}' "$TMP/err"
+expect_out "notice (emails)" 'SyncManagerEmail .*PATCH /v1/settings \{"notificationEmails":\[' "$TMP/err"
 expect_eq "members stored" 33 "$(member_count)"
 
 t "a config that is not JSON: exit 5"
