@@ -23,6 +23,7 @@ enum {
 	EMAIL_BATCH = 100,   /* messages claimed at once over the one SMTP connection */
 	WEBHOOK_BATCH = 4,   /* at 10 s each at worst, well within a lease */
 	IDLE_POLL_MS = 1000, /* another process may queue messages: look at least this often */
+	SYNC_POLL_MS = 20,   /* while this process runs a sync, how often to look again */
 	ERROR_MAX = 512,
 	INVITE_DAYS = 7,
 	SMTP_TIMEOUT_MS = 60000,
@@ -738,6 +739,14 @@ static void *channel_main(void *arg)
 		size_t n = 0;
 		int rc;
 
+		/* A sync this process runs has the CPU and the write lock to itself:
+		 * delivery waits (a batch already claimed finishes first). */
+		if (atomic_load(&dl->svc->syncing)) {
+			struct timespec pause = { 0, SYNC_POLL_MS * 1000000L };
+
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		if (!st)
 			st = service_store(dl->svc);
 		rc = st ? store_delivery_claim(st, c->ch, now_ms(), (int64_t)dl->lease_ms, max, &v, &n)

@@ -125,8 +125,10 @@ void *service_worker_main(void *arg)
 		pthread_mutex_unlock(&svc->lock);
 		if (claimed) {
 			t0 = service_now_ms();
+			atomic_store(&svc->syncing, true);
 			status = sync_process(st, sync_id, org_id,
 					      service_take_prepared(svc, sync_id));
+			atomic_store(&svc->syncing, false);
 			if (status >= 0 && status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
 			delivery_wake(svc); /* the sync's messages and invitations are queued */

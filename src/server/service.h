@@ -73,6 +73,7 @@ struct service {
 	struct service_metrics metrics;
 	struct sync_prepared *prepared; /* inputs ingested by requests, under lock */
 	struct delivery *delivery;   /* the outbox's senders (delivery.h) */
+	atomic_bool syncing;         /* the worker is processing a sync: senders hold back */
 	uint64_t started_ms;
 };
 
