@@ -162,6 +162,7 @@ bench:
 	@$(BUILD)/bench/flood
 	@bench/scale.sh $(abspath $(BUILD))
 	@bench/service.sh $(abspath $(BUILD)) 100000
+	@bench/delivery.sh $(abspath $(BUILD)) 10000 3
 	@bench/load.sh $(abspath $(BUILD))
 
 lint: deps-dev
