@@ -23,6 +23,7 @@ req_json POST /v1/properties '{"name":"gone1"}'
 req_json POST /v1/properties '{"name":"gone2"}'
 req POST /v1/members/M002/invite
 TOKEN=$(outbox_token m002@acme.example)
+DELIVERY=$(sqlite3 "$DB" "SELECT delivery_id FROM outbox ORDER BY id LIMIT 1")
 
 t "openapi.json is OpenAPI 3.1 with paths"
 KEY=
@@ -58,6 +59,8 @@ concrete() {
 	/v1/teams/*) path=${path//\{\}/T1} ;;
 	/v1/properties/*) path=${path//\{\}/gone2} ;;
 	/v1/invitations/*) path=${path//\{\}/$TOKEN} ;;
+	/invitations/*) path=${path//\{\}/$TOKEN} ;;
+	/v1/deliveries/*) path=${path//\{\}/$DELIVERY} ;;
 	esac
 	[ "$method $path" = "DELETE /v1/properties" ] && path="/v1/properties?name=gone1"
 	echo "$path"
