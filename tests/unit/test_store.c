@@ -554,7 +554,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 8, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 9, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -584,6 +584,14 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[9] = "DROP INDEX outbox_delivery; DROP INDEX outbox_due; DROP INDEX outbox_org;"
+		      " DROP INDEX outbox_kind_status; ALTER TABLE outbox DROP COLUMN delivery_id;"
+		      " ALTER TABLE outbox DROP COLUMN status; ALTER TABLE outbox DROP COLUMN attempts;"
+		      " ALTER TABLE outbox DROP COLUMN next_attempt_at;"
+		      " ALTER TABLE outbox DROP COLUMN lease_until;"
+		      " ALTER TABLE outbox DROP COLUMN last_error;"
+		      " ALTER TABLE outbox DROP COLUMN retry_from;"
+		      " CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL;",
 		[8] = "DROP TABLE sync_plan_chunks; ALTER TABLE syncs DROP COLUMN plan_members;"
 		      " ALTER TABLE syncs DROP COLUMN plan_teams;"
 		      " ALTER TABLE syncs DROP COLUMN plan_mappings;"
@@ -620,7 +628,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 8, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 9, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -2174,7 +2182,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 8, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 9, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2403,6 +2411,96 @@ static void test_org_list(void **state)
  * migrating keeps both properties, refuses a new clash, and dates the
  * Administrator by its last update.
  */
+/*
+ * Delivery's state machine in the store: a claim leases, a second claim
+ * finds nothing until the lease ends, only the lease holder records, a
+ * sent invitation loses its token, a dead one can be retried by its org
+ * only.
+ */
+static void test_delivery_leases(void **state)
+{
+	struct fx *f = *state;
+	struct store *other = open_again(f);
+	struct store_delivery *v = NULL, *w = NULL;
+	struct store_delivery_outcome o;
+	char token[STORE_TOKEN_MAX], id[STORE_DELIVERY_ID_MAX];
+	int64_t now = 1000000, due = 0;
+	size_t n = 0, m = 0;
+
+	CHECK_OK("member", store_admin_add(f->s, f->org, "a@x.example"));
+	CHECK_OK("invite", store_invite(f->s, f->org, "a@x.example", token));
+	now = (int64_t)raw_int(f, "SELECT created_at FROM outbox") + 1;
+	CHECK_OK("claim", store_delivery_claim(f->s, DELIVERY_EMAIL, now, 5000, 10, &v, &n));
+	CHECK_EQ("claimed", 1, n);
+	CHECK_EQ("attempts", 1, v[0].attempts);
+	CHECK_STR("kind", "invitation", v[0].kind);
+	CHECK_OK("webhooks are another channel",
+		 store_delivery_claim(other, DELIVERY_WEBHOOK, now, 5000, 10, &w, &m));
+	CHECK_EQ("no webhook", 0, m);
+	CHECK_OK("a second claim", store_delivery_claim(other, DELIVERY_EMAIL, now + 10, 5000, 10, &w, &m));
+	CHECK_EQ("held by the lease", 0, m);
+	CHECK_OK("next due", store_delivery_next_due(other, DELIVERY_EMAIL, &due));
+	CHECK_EQ("due when the lease ends", now + 5000, due);
+	/* The lease expires: another sender takes it; the first one's outcome is dropped. */
+	CHECK_OK("claim after the lease", store_delivery_claim(other, DELIVERY_EMAIL, now + 6000, 5000,
+								 10, &w, &m));
+	CHECK_EQ("claimed again", 1, m);
+	CHECK_STR("same delivery id", v[0].id, w[0].id);
+	CHECK_EQ("second attempt", 2, w[0].attempts);
+	o = (struct store_delivery_outcome){ v[0].row, v[0].lease, DELIVERY_DEAD, 0, "late" };
+	CHECK_OK("stale outcome", store_delivery_record(f->s, &o, 1, now + 6001));
+	CHECK_EQ("still sending", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE status = 'sending'"));
+	o = (struct store_delivery_outcome){ w[0].row, w[0].lease, DELIVERY_SENT, 0, NULL };
+	CHECK_OK("holder's outcome", store_delivery_record(other, &o, 1, now + 6002));
+	CHECK_EQ("sent", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE status = 'sent'"));
+	CHECK_EQ("token erased", 0, raw_int(f, "SELECT count(*) FROM outbox"
+					     " WHERE json_extract(payload, '$.token') IS NOT NULL"));
+	snprintf(id, sizeof(id), "%s", w[0].id);
+	CHECK_EQ("a sent one is not retried", STORE_ECONFLICT,
+		 store_delivery_retry(f->s, f->org, id, now + 7000));
+	raw_exec(f, "UPDATE outbox SET status = 'dead', last_error = 'x'");
+	CHECK_EQ("another org's", STORE_ENOTFOUND, store_delivery_retry(f->s, f->org + 1, id, now));
+	CHECK_OK("retry", store_delivery_retry(f->s, f->org, id, now + 8000));
+	CHECK_EQ("due at once", now + 8000, raw_int(f, "SELECT next_attempt_at FROM outbox"));
+	store_deliveries_free(v, n);
+	store_deliveries_free(w, m);
+	store_close(other);
+}
+
+/* Messages queued before delivery existed: recent invitations go, the rest wait for a retry. */
+static void test_migration_outbox(void **state)
+{
+	struct fx *f = *state;
+	char sql[512];
+	long long now = (long long)time(NULL) * 1000;
+
+	store_close(f->s);
+	f->s = NULL;
+	rewind_schema(f, 8);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO outbox (org_id, kind, recipient, payload, created_at, sent_at) VALUES"
+		 " (%lld, 'invitation', 'new@x.example', '{}', %lld, NULL),"
+		 " (%lld, 'invitation', 'old@x.example', '{}', %lld, NULL),"
+		 " (%lld, 'notification', 'hr@x.example', '{}', %lld, NULL),"
+		 " (%lld, 'webhook', 'https://h.example/', '{}', %lld, %lld)",
+		 (long long)f->org, now - 1000, (long long)f->org, now - 8LL * 86400000,
+		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
+	raw_exec(f, sql);
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
+							  " recipient = 'new@x.example' AND status = 'queued'"));
+	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
+						     " recipient = 'old@x.example' AND status = 'dead'"));
+	CHECK_EQ("old news dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
+					       " kind = 'notification' AND status = 'dead'"
+					       " AND last_error LIKE 'queued before%'"));
+	CHECK_EQ("sent stays sent", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
+						 " kind = 'webhook' AND status = 'sent'"));
+	CHECK_EQ("every row has a delivery id", 4, raw_int(f, "SELECT count(DISTINCT delivery_id)"
+							   " FROM outbox"));
+}
+
 static void test_migration_from_version_3(void **state)
 {
 	struct fx *f = *state;
@@ -2421,7 +2519,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 8, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 9, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -2566,6 +2664,8 @@ int main(int argc, char **argv)
 		T(test_admin_list_remove),
 		T(test_org_list),
 		T(test_migration_from_version_3),
+		T(test_delivery_leases),
+		T(test_migration_outbox),
 		T(test_apply_scale),
 		T(test_sync_numbers_per_org),
 		T(test_sync_decide),
