@@ -43,11 +43,11 @@ expect_jq "old" '.items[0].old | tojson' '{"provisioning":{"method":"none"}}'
 expect_jq "new" '.items[0].new | tojson' '{"provisioning":{"method":"api"}}'
 
 t "webhook secrets never reach the audit: written ***"
-req_json PATCH /v1/settings '{"webhooks":[{"url":"http://127.0.0.1:9/hook","secret":"s3cr3t-value"}]}'
+req_json PATCH /v1/settings '{"webhooks":[{"url":"https://hooks.example.com/hook","secret":"s3cr3t-value-0123456789"}]}'
 expect_status 200
 audit
 expect_jq "new webhook, secret hidden" '.items[0].new.webhooks[0] | "\(.url) \(.secret)"' \
-	"http://127.0.0.1:9/hook ***"
+	"https://hooks.example.com/hook ***"
 req_json PATCH /v1/settings '{"webhooks":[]}'
 audit
 expect_jq "old webhook, secret hidden" '.items[0].old.webhooks[0].secret' '***'
