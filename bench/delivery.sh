@@ -34,35 +34,36 @@ PID=$!
 for _ in $(seq 100); do grep -q port "$WORK/out" 2>/dev/null && break; sleep 0.05; done
 URL=http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/out")
 
-# sync NAME -> registers a first sync of a new org NAME; prints "KEY ID".
+# sync NAME -> registers a first sync of a new org NAME; prints "KEY ID ORG".
 sync() {
-	local key id
-	key=$("$BIN" org create "$1" --db "sqlite:$WORK/svc.db" | sed -n 's/^api key (shown once): //p')
+	local key id out
+	out=$("$BIN" org create "$1" --db "sqlite:$WORK/svc.db")
+	key=$(sed -n 's/^api key (shown once): //p' <<<"$out")
 	curl -sf -H "Authorization: Bearer $key" -X PATCH -d '{"provisioning":{"method":"api"},"autoInvite":true}' \
 		"$URL/v1/settings" >/dev/null
 	curl -sf -H "Authorization: Bearer $key" -d '{"name":"department"}' "$URL/v1/properties" >/dev/null
 	id=$(curl -sf -H "Authorization: Bearer $key" -F "members=@$DATA/members.csv" -F "teams=@$DATA/teams.csv" \
 		-F "teamsMappings=@$DATA/teams-mappings.csv" "$URL/v1/syncs" | jq -r .id)
-	echo "$key $id"
+	echo "$key $id $(sed -n 's/^organization \([0-9]*\) created.*/\1/p' <<<"$out")"
 }
 
-# wait_sync KEY ID -> its apply time in ms, from the service's log of the sync.
+# wait_sync KEY ID ORG -> its apply time in ms, from the service's log of the org's (one) sync.
 wait_sync() {
 	while [ "$(curl -sf -H "Authorization: Bearer $1" "$URL/v1/syncs/$2" | jq -r .status)" = Pending ]; do
 		sleep 0.01
 	done
-	sed -n "s/^{\"sync\":$2,.*\"apply\":\([0-9]*\),.*/\1/p" "$WORK/err"
+	sed -n "s/^{\"sync\":[0-9]*,\"org\":$3,.*\"apply\":\([0-9]*\),.*/\1/p" "$WORK/err"
 }
 
 received() { [ -f "$WORK/mail/received.log" ] && wc -l <"$WORK/mail/received.log" || echo 0; }
 
 quiet=() busy=() rates=() ratios=()
 for ((p = 1; p <= PAIRS; p++)); do
-	read -r qk qid < <(sync "quiet$p")
-	quiet+=("$(wait_sync "$qk" "$qid")")
+	read -r qk qid qorg < <(sync "quiet$p")
+	quiet+=("$(wait_sync "$qk" "$qid" "$qorg")")
 	t0=$(now)
-	read -r bk bid < <(sync "busy$p")
-	busy+=("$(wait_sync "$bk" "$bid")")
+	read -r bk bid borg < <(sync "busy$p")
+	busy+=("$(wait_sync "$bk" "$bid" "$borg")")
 	want=$((2 * N * p))
 	while [ "$(received)" -lt "$want" ]; do sleep 0.05; done
 	rates+=("$(echo "scale=0; 2 * $N / ($(now) - $t0)" | bc)")
@@ -74,5 +75,5 @@ echo "members: $N per org; pairs: $PAIRS"
 echo "apply (median): quiet $(median "${quiet[@]}") ms, while delivering $(median "${busy[@]}") ms;"
 echo "  busy/quiet within a pair (median): $(median "${ratios[@]}")"
 echo "delivery (median): $(median "${rates[@]}") messages/s to the local SMTP server, one connection"
-dead=$(sqlite3 "$WORK/svc.db" "SELECT count(*) FROM outbox WHERE status <> 'sent'")
-echo "messages not sent: $dead"
+sent=$(curl -sf "$URL/metrics" | sed -n 's/^orgsync_deliveries{kind="invitation",status="sent"} //p')
+echo "invitations sent: $sent of $((2 * N * PAIRS))"

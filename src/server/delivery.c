@@ -609,6 +609,12 @@ static void send_emails(struct delivery *dl, struct store *st, struct smtp *smtp
 
 		errors[i][0] = '\0';
 		o[i].error = errors[i];
+		if (atomic_load(&dl->svc->syncing)) {
+			/* A sync began: the rest of the batch goes back, unsent and due. */
+			o[i] = (struct store_delivery_outcome){ d->row, d->lease, DELIVERY_QUEUED, 0,
+								NULL };
+			continue;
+		}
 		if (down[0]) {
 			/* The server is down: the rest of the batch waits its turn. */
 			snprintf(errors[i], ERROR_MAX, "%s", down);

@@ -421,6 +421,7 @@ enum stmt_id {
 	ST_DLV_CLAIM,
 	ST_DLV_SENT,
 	ST_DLV_FAIL,
+	ST_DLV_RELEASE,
 	ST_DLV_LIST,
 	ST_DLV_RETRY,
 	ST_DLV_FIND,
@@ -654,6 +655,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
 	[ST_DLV_FAIL] = "UPDATE outbox SET status = ?3, next_attempt_at = ?4, last_error = ?5,"
 			" lease_until = NULL WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
+	[ST_DLV_RELEASE] = "UPDATE outbox SET status = CASE WHEN attempts > 1 THEN 'retrying'"
+			   " ELSE 'queued' END, attempts = attempts - 1, next_attempt_at = ?3,"
+			   " lease_until = NULL WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
 	[ST_DLV_LIST] = "SELECT id, delivery_id, org_id, kind, recipient, status, attempts,"
 			" last_error, created_at, sent_at, next_attempt_at,"
 			" coalesce(retry_from, created_at)"
@@ -3892,8 +3896,8 @@ static int sq_delivery_record(struct store *s, const struct store_delivery_outco
 	int rc = begin(q);
 
 	for (i = 0; !rc && i < n; i++) {
-		if (o[i].status == DELIVERY_SENT) {
-			rc = prep(q, ST_DLV_SENT, &st);
+		if (o[i].status == DELIVERY_SENT || o[i].status == DELIVERY_QUEUED) {
+			rc = prep(q, o[i].status == DELIVERY_SENT ? ST_DLV_SENT : ST_DLV_RELEASE, &st);
 			if (rc)
 				break;
 			sqlite3_bind_int64(st, 3, now);

@@ -837,7 +837,7 @@ int store_delivery_record(struct store *s, const struct store_delivery_outcome *
 		return STORE_EINVAL;
 	for (i = 0; i < n; i++)
 		if (o[i].status != DELIVERY_SENT && o[i].status != DELIVERY_RETRYING &&
-		    o[i].status != DELIVERY_DEAD)
+		    o[i].status != DELIVERY_DEAD && o[i].status != DELIVERY_QUEUED)
 			return store_set_error(s, STORE_EINVAL, "%d is not an outcome", o[i].status);
 	return n ? s->ops->delivery_record(s, o, n, now) : STORE_OK;
 }

@@ -559,7 +559,9 @@ int store_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 
 struct store_delivery_outcome {
 	int64_t row, lease;       /* the claimed message and its lease */
-	int status;               /* DELIVERY_SENT, DELIVERY_RETRYING or DELIVERY_DEAD */
+	int status;               /* DELIVERY_SENT, DELIVERY_RETRYING or DELIVERY_DEAD; or
+				   * DELIVERY_QUEUED: released unsent, due at once, its attempt
+				   * not counted */
 	int64_t next_attempt_at;  /* retrying: when it is due again */
 	const char *error;        /* retrying, dead: why (no secret in it) */
 };
