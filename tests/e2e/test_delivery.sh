@@ -30,15 +30,15 @@ mkdir -p "$MAIL"
 : >"$HOOKLOG"
 : >"$MAIL/received.log"
 
-stop_helpers() {
+stop_receivers() {
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
 	[ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$HOOK_PID" 2>/dev/null
 	SINK_PID=
 	HOOK_PID=
 }
-trap 'stop_helpers; cleanup' EXIT
+trap 'stop_receivers; cleanup' EXIT
 
-# wait_port FILE: the port a helper wrote, once it listens.
+# wait_port FILE: the port a test receiver wrote, once it listens.
 wait_port() {
 	local i
 	for ((i = 0; i < 100 * SLOW; i++)); do
