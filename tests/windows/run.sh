@@ -211,8 +211,8 @@ for nested in 1 0; do
 	[ "$CASE_FAILED" -eq 0 ] || note "$TMP/w.err"
 	[ "$WRC" = 0 ] && accepted=$((accepted + 1))
 done
-t "push --config: a form of the file is pushed with Success (0)"
-[ $accepted -gt 0 ] || fail "neither form of config.json was pushed"
+t "push --config: both forms of the file are pushed with Success (0)"
+[ $accepted -eq 2 ] || fail "of the nested and the flat config.json, $accepted pushed with Success"
 
 stop_server
 
