@@ -37,6 +37,16 @@ static const char recover_reason[] =
 	"the service stopped while this sync was processing; nothing was applied";
 
 /*
+ * A UUIDv7 (RFC 9562) in SQL, from a time in unix ms: the SCIM id of a
+ * member or team made by a sync. The time first makes new ids append to
+ * their index; store_uuid7() makes the same shape in C.
+ */
+#define SQL_UUID7(ms)                                                                             \
+	"printf('%08x-%04x-7%s-%s%s-%s', (" ms ") >> 16, (" ms ") & 65535,"                          \
+	" substr(lower(hex(randomblob(2))), 2, 3), substr('89ab', 1 + (abs(random()) % 4), 1),"     \
+	" substr(lower(hex(randomblob(2))), 2, 3), lower(hex(randomblob(6))))"
+
+/*
  * The schema, one entry per version: the database's PRAGMA user_version
  * says how many have run. Append only; never edit an entry once released.
  * Names of states, roles, statuses and issue codes are stored as text (the
@@ -327,6 +337,19 @@ static const char *const migrations[] = {
 	"  WHERE status IN ('queued', 'retrying', 'sending');"
 	"CREATE INDEX outbox_org ON outbox(org_id, id);"
 	"CREATE INDEX outbox_kind_status ON outbox(kind, status);",
+	/*
+	 * 10: SCIM (SPEC §6). Each member and team gets the id SCIM clients
+	 * know it by, which never changes (externalMemberId may), and the SCIM
+	 * attributes that no column holds, as a JSON object.
+	 */
+	"ALTER TABLE members ADD COLUMN scim_id TEXT;"
+	"ALTER TABLE members ADD COLUMN scim_attrs TEXT;"
+	"UPDATE members SET scim_id = " SQL_UUID7("created_at") ";"
+	"CREATE UNIQUE INDEX members_scim_id ON members(org_id, scim_id);"
+	"ALTER TABLE teams ADD COLUMN scim_id TEXT;"
+	"ALTER TABLE teams ADD COLUMN scim_attrs TEXT;"
+	"UPDATE teams SET scim_id = " SQL_UUID7("created_at") ";"
+	"CREATE UNIQUE INDEX teams_scim_id ON teams(org_id, scim_id);",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
@@ -427,6 +450,29 @@ enum stmt_id {
 	ST_DLV_FIND,
 	ST_DLV_COUNTS,
 	ST_DLV_NEXT_DUE,
+	ST_SCIM_USER_GET,
+	ST_SCIM_USER_BY_NAME,
+	ST_SCIM_USERS,
+	ST_SCIM_USER_INSERT,
+	ST_SCIM_USER_UPDATE,
+	ST_SCIM_USER_EXT,
+	ST_SCIM_USER_DELETE,
+	ST_SCIM_USER_ROLE,
+	ST_SCIM_ADMINS,
+	ST_SCIM_MEMBER_ROWID,
+	ST_SCIM_GROUP_GET,
+	ST_SCIM_GROUPS,
+	ST_SCIM_GROUP_MEMBERS,
+	ST_SCIM_GROUP_INSERT,
+	ST_SCIM_GROUP_UPDATE,
+	ST_SCIM_GROUP_EXT,
+	ST_SCIM_GROUP_DELETE,
+	ST_SCIM_LINK_MEMBER,
+	ST_SCIM_UNLINK_MEMBER,
+	ST_SCIM_UNMANAGE_MEMBER,
+	ST_SCIM_LINK_SUBTEAM,
+	ST_SCIM_UNLINK_SUBTEAM,
+	ST_SCIM_BELOW,
 	ST_COUNT
 };
 
@@ -448,6 +494,13 @@ enum stmt_id {
 #define SETTINGS_EACH(list)                                                                    \
 	" json_each(CASE WHEN json_valid(o.settings) THEN o.settings ELSE '{}' END,"           \
 	" '$." list "') w"
+#define SCIM_USER_COLUMNS                                                                    \
+	"scim_id, external_id, email, first_name, last_name, job_title, image_url, langs,"    \
+	" scim_attrs, role, state, created_at, updated_at"
+#define SCIM_GROUP_COLUMNS "scim_id, external_id, name, scim_attrs, created_at, updated_at, id"
+/* The name a member is shown by in a group: its SCIM displayName, else its names. */
+#define SCIM_DISPLAY                                                                           \
+	"coalesce(json_extract(scim_attrs, '$.displayName'), trim(first_name || ' ' || last_name))"
 
 /* Member fields bound at ?2..?11 by bind_member (insert and updates). */
 static const char *const stmt_sql[ST_COUNT] = {
@@ -496,9 +549,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " FROM mappings WHERE org_id = ?1 ORDER BY id",
 	[ST_MEMBER_INSERT] = "INSERT INTO members (org_id, external_id, email, email_key,"
 			     " first_name, last_name, job_title, image_url, langs, products, props,"
-			     " role, state, created_at, updated_at, admin_since)"
+			     " role, state, created_at, updated_at, admin_since, scim_id)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,"
-			     " CASE ?12 WHEN 'Administrator' THEN ?14 END)",
+			     " CASE ?12 WHEN 'Administrator' THEN ?14 END, " SQL_UUID7("?14") ")",
 	/* Two updates, so that a change of names only leaves the unique
 	 * indexes alone; ?12 NULL keeps the state. */
 	[ST_MEMBER_UPDATE_DATA] = "UPDATE members SET first_name = ?5, last_name = ?6,"
@@ -524,8 +577,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			      " WHERE id = ?1 AND state = 'created'",
 	[ST_MEMBER_ACTIVATE] = "UPDATE members SET state = 'active', updated_at = ?2"
 			       " WHERE id = ?1 AND state <> 'deactivated'",
-	[ST_TEAM_INSERT] = "INSERT INTO teams (org_id, external_id, name, created_at, updated_at)"
-			   " VALUES (?1, ?2, ?3, ?4, ?4)",
+	[ST_TEAM_INSERT] = "INSERT INTO teams (org_id, external_id, name, created_at, updated_at,"
+			   " scim_id) VALUES (?1, ?2, ?3, ?4, ?4, " SQL_UUID7("?4") ")",
 	[ST_TEAM_RENAME] = "UPDATE teams SET name = ?2, updated_at = ?3 WHERE id = ?1 AND org_id = ?4",
 	[ST_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1 AND org_id = ?2",
 	[ST_MAP_INSERT] = "INSERT INTO mappings (org_id, team_id, member_id, subteam_id, is_member,"
@@ -668,6 +721,62 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DLV_COUNTS] = "SELECT kind, status, count(*) FROM outbox GROUP BY kind, status",
 	[ST_DLV_NEXT_DUE] = "SELECT min(next_attempt_at) FROM outbox"
 			    " WHERE status IN ('queued', 'retrying', 'sending') AND kind IN (?1, ?2)",
+	[ST_SCIM_USER_GET] = "SELECT " SCIM_USER_COLUMNS " FROM members"
+			     " WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_USER_BY_NAME] = "SELECT " SCIM_USER_COLUMNS " FROM members"
+				 " WHERE org_id = ?1 AND email_key = ?2",
+	[ST_SCIM_USERS] = "SELECT " SCIM_USER_COLUMNS " FROM members WHERE org_id = ?1 ORDER BY id",
+	[ST_SCIM_USER_INSERT] = "INSERT INTO members (org_id, scim_id, external_id, email, email_key,"
+				" first_name, last_name, job_title, image_url, langs, state,"
+				" scim_attrs, created_at, updated_at)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+	[ST_SCIM_USER_UPDATE] = "UPDATE members SET external_id = ?3, email = ?4, email_key = ?5,"
+				" first_name = ?6, last_name = ?7, job_title = ?8, image_url = ?9,"
+				" langs = ?10, state = ?11, scim_attrs = ?12, updated_at = ?13"
+				" WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_USER_EXT] = "SELECT scim_id FROM members WHERE org_id = ?1 AND external_id = ?2",
+	[ST_SCIM_USER_DELETE] = "DELETE FROM members WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_USER_ROLE] = "UPDATE members SET role = ?3, updated_at = ?4,"
+			      " admin_since = CASE ?3 WHEN 'Administrator' THEN coalesce(admin_since, ?4)"
+			      " END WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_ADMINS] = "SELECT scim_id, " SCIM_DISPLAY " FROM members"
+			   " WHERE org_id = ?1 AND role = 'Administrator' ORDER BY id",
+	[ST_SCIM_MEMBER_ROWID] = "SELECT id FROM members WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_GROUP_GET] = "SELECT " SCIM_GROUP_COLUMNS " FROM teams"
+			      " WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_GROUPS] = "SELECT " SCIM_GROUP_COLUMNS " FROM teams WHERE org_id = ?1 ORDER BY id",
+	[ST_SCIM_GROUP_MEMBERS] = "SELECT coalesce(m.scim_id, t.scim_id),"
+				  " CASE WHEN m.id IS NULL THEN t.name ELSE"
+				  " coalesce(json_extract(m.scim_attrs, '$.displayName'),"
+				  " trim(m.first_name || ' ' || m.last_name)) END, m.id IS NULL"
+				  " FROM mappings AS p LEFT JOIN members AS m ON m.id = p.member_id"
+				  " LEFT JOIN teams AS t ON t.id = p.subteam_id"
+				  " WHERE p.team_id = ?1 AND (p.is_member OR p.subteam_id IS NOT NULL)"
+				  " ORDER BY p.id",
+	[ST_SCIM_GROUP_INSERT] = "INSERT INTO teams (org_id, scim_id, external_id, name, scim_attrs,"
+				 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+	[ST_SCIM_GROUP_UPDATE] = "UPDATE teams SET external_id = ?3, name = ?4, scim_attrs = ?5,"
+				 " updated_at = ?6 WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_GROUP_EXT] = "SELECT scim_id FROM teams WHERE org_id = ?1 AND external_id = ?2",
+	[ST_SCIM_GROUP_DELETE] = "DELETE FROM teams WHERE org_id = ?1 AND scim_id = ?2",
+	[ST_SCIM_LINK_MEMBER] = "INSERT INTO mappings (org_id, team_id, member_id, is_member,"
+				" is_manager) VALUES (?1, ?2, ?3, 1, 0)"
+				" ON CONFLICT (member_id, team_id) WHERE member_id IS NOT NULL"
+				" DO UPDATE SET is_member = 1",
+	/* A manager of the team stays one: only its membership goes. */
+	[ST_SCIM_UNLINK_MEMBER] = "DELETE FROM mappings WHERE team_id = ?1 AND member_id = ?2"
+				  " AND NOT is_manager",
+	[ST_SCIM_UNMANAGE_MEMBER] = "UPDATE mappings SET is_member = 0 WHERE team_id = ?1"
+				    " AND member_id = ?2",
+	[ST_SCIM_LINK_SUBTEAM] = "INSERT INTO mappings (org_id, team_id, subteam_id, is_member,"
+				 " is_manager) VALUES (?1, ?2, ?3, 0, 0)"
+				 " ON CONFLICT (subteam_id, team_id) WHERE subteam_id IS NOT NULL"
+				 " DO NOTHING",
+	[ST_SCIM_UNLINK_SUBTEAM] = "DELETE FROM mappings WHERE team_id = ?1 AND subteam_id = ?2",
+	/* Whether team ?1 is team ?2 or below it: then ?1 cannot take ?2 as a subteam. */
+	[ST_SCIM_BELOW] = "WITH RECURSIVE below(t) AS (SELECT ?2 UNION SELECT p.subteam_id"
+			  " FROM mappings AS p JOIN below ON p.team_id = below.t"
+			  " WHERE p.subteam_id IS NOT NULL) SELECT 1 FROM below WHERE t = ?1",
 };
 
 struct sqlite_store {
@@ -4233,6 +4342,543 @@ static int sq_delivery_next_due(struct store *s, enum delivery_channel ch, int64
 	return rc;
 }
 
+/* --- SCIM ---------------------------------------------------------------------- */
+
+/* Copies the SCIM id column into a fixed field ("" when NULL). */
+static void col_scim_id(sqlite3_stmt *st, int i, char out[STORE_SCIM_ID_MAX])
+{
+	col_copy(st, i, out, STORE_SCIM_ID_MAX);
+}
+
+/* Reads a row of SCIM_USER_COLUMNS. */
+static int read_scim_user(sqlite3_stmt *st, struct store_scim_user *u)
+{
+	int role, state;
+
+	memset(u, 0, sizeof(*u));
+	col_scim_id(st, 0, u->id);
+	if (col_strdup(st, 1, &u->external_id) || col_strdup(st, 2, &u->email) ||
+	    col_strdup(st, 3, &u->first_name) || col_strdup(st, 4, &u->last_name) ||
+	    col_strdup(st, 5, &u->job_title) || col_strdup(st, 6, &u->image_url) ||
+	    col_strdup(st, 7, &u->langs) || col_strdup(st, 8, &u->attrs))
+		return STORE_ENOMEM;
+	role = parse_name(role_names, 2, sqlite3_column_text(st, 9));
+	state = parse_name(state_names, 4, sqlite3_column_text(st, 10));
+	u->role = role < 0 ? ROLE_MEMBER : role;
+	u->state = state < 0 ? STATE_CREATED : state;
+	u->created_at = sqlite3_column_int64(st, 11);
+	u->updated_at = sqlite3_column_int64(st, 12);
+	return STORE_OK;
+}
+
+static int read_scim_group(sqlite3_stmt *st, struct store_scim_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	col_scim_id(st, 0, g->id);
+	if (col_strdup(st, 1, &g->external_id) || col_strdup(st, 2, &g->name) ||
+	    col_strdup(st, 3, &g->attrs))
+		return STORE_ENOMEM;
+	g->created_at = sqlite3_column_int64(st, 4);
+	g->updated_at = sqlite3_column_int64(st, 5);
+	return STORE_OK;
+}
+
+static int sq_scim_user_get(struct store *s, int64_t org_id, const char *key, bool by_name,
+			    struct store_scim_user *out)
+{
+	struct sqlite_store *q = sq(s);
+	size_t len = strlen(key);
+	sqlite3_stmt *st;
+	char *fold = NULL;
+	int rc = prep(q, by_name ? ST_SCIM_USER_BY_NAME : ST_SCIM_USER_GET, &st);
+
+	if (rc)
+		return rc;
+	if (by_name) {
+		fold = malloc(len + 1);
+		if (!fold)
+			return STORE_ENOMEM;
+		store_email_key(fold, key, len);
+	}
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_textn(st, 2, by_name ? fold : key, len);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		rc = read_scim_user(st, out);
+		sqlite3_reset(st);
+		if (rc)
+			store_scim_user_clear(out);
+	}
+	free(fold);
+	return rc;
+}
+
+/* Grows *v (of elem-sized items) so that one more fits; -1 when out of memory. */
+static int grow_rows(void **v, size_t *cap, size_t count, size_t elem)
+{
+	size_t ncap;
+	void *nv;
+
+	if (count < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -1;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int sq_scim_users(struct store *s, int64_t org_id, struct store_scim_user **rows, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_scim_user *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SCIM_USERS, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		rc = read_scim_user(st, &v[count++]);
+		if (rc)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		store_scim_users_free(v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+/*
+ * The external id a SCIM write gets: the one asked for when no other
+ * record (of holder's statement) holds it, else keep (an update's current
+ * one) or the SCIM id (a new record). Sets *out to a string owned by the
+ * caller.
+ */
+static int pick_external_id(struct sqlite_store *q, enum stmt_id holder, int64_t org_id,
+			    const char *id, const char *wanted, const char *keep, char **out)
+{
+	sqlite3_stmt *st;
+	const char *pick = keep ? keep : id;
+	int rc;
+
+	if (wanted && *wanted) {
+		rc = prep(q, holder, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, org_id);
+		bind_text(st, 2, wanted);
+		rc = row(q, st);
+		if (rc == STORE_OK) {
+			if (!strcmp((const char *)sqlite3_column_text(st, 0), id))
+				pick = wanted;
+			sqlite3_reset(st);
+		} else if (rc == STORE_ENOTFOUND) {
+			pick = wanted;
+		} else {
+			return rc;
+		}
+	}
+	*out = strdup(pick);
+	return *out ? STORE_OK : STORE_ENOMEM;
+}
+
+static int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u, bool create)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_scim_user cur = { 0 };
+	char *ext = NULL, *key = NULL;
+	size_t elen = strlen(u->email);
+	int64_t now = store_now_ms();
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (rc)
+		goto out;
+	if (create) {
+		store_uuid7(u->id, now);
+	} else {
+		rc = sq_scim_user_get(s, org_id, u->id, false, &cur);
+		if (rc == STORE_ENOTFOUND)
+			store_set_error(s, rc, "no member %s", u->id);
+		if (rc)
+			goto out;
+	}
+	rc = pick_external_id(q, ST_SCIM_USER_EXT, org_id, u->id, u->external_id,
+			      create ? NULL : cur.external_id, &ext);
+	if (rc)
+		goto out;
+	key = malloc(elen + 1);
+	if (!key) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	store_email_key(key, u->email, elen);
+	rc = prep(q, create ? ST_SCIM_USER_INSERT : ST_SCIM_USER_UPDATE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, u->id);
+	bind_text(st, 3, ext);
+	bind_textn(st, 4, u->email, elen);
+	bind_textn(st, 5, key, elen);
+	bind_text(st, 6, u->first_name ? u->first_name : "");
+	bind_text(st, 7, u->last_name ? u->last_name : "");
+	bind_text(st, 8, u->job_title ? u->job_title : "");
+	bind_text(st, 9, u->image_url ? u->image_url : "");
+	bind_text(st, 10, u->langs ? u->langs : "");
+	bind_text(st, 11, state_names[u->state >= 0 && u->state < 4 ? u->state : STATE_CREATED]);
+	bind_text(st, 12, u->attrs);
+	sqlite3_bind_int64(st, 13, now);
+	rc = run(q, st);
+	if (rc == STORE_ECONFLICT)
+		store_set_error(s, rc, "another member has the userName (email) '%s'", u->email);
+	if (rc)
+		goto out;
+	free(u->external_id);
+	u->external_id = ext;
+	ext = NULL;
+	if (create)
+		u->created_at = now;
+	else
+		u->created_at = cur.created_at;
+	u->updated_at = now;
+	rc = touch_org(q, org_id);
+out:
+	rc = end_tx(q, rc);
+	store_scim_user_clear(&cur);
+	free(ext);
+	free(key);
+	return rc;
+}
+
+/* Runs a statement of (org_id, scim_id) that must change one row, then moves the stamp. */
+static int scim_change_one(struct sqlite_store *q, enum stmt_id id, int64_t org_id,
+			   const char *scim_id)
+{
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = prep(q, id, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, scim_id);
+	rc = run(q, st);
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = STORE_ENOTFOUND;
+	if (!rc)
+		rc = touch_org(q, org_id);
+out:
+	return end_tx(q, rc);
+}
+
+static int sq_scim_user_delete(struct store *s, int64_t org_id, const char *id)
+{
+	return scim_change_one(sq(s), ST_SCIM_USER_DELETE, org_id, id);
+}
+
+static int sq_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admin)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = prep(q, ST_SCIM_USER_ROLE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, id);
+	bind_text(st, 3, role_names[admin]);
+	sqlite3_bind_int64(st, 4, store_now_ms());
+	rc = run(q, st);
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = STORE_ENOTFOUND;
+	if (!rc)
+		rc = touch_org(q, org_id);
+out:
+	return end_tx(q, rc);
+}
+
+/* Reads (id, display, group) rows of a prepared, bound statement. */
+static int read_refs(struct sqlite_store *q, sqlite3_stmt *st, struct store_scim_ref **refs,
+		     size_t *n)
+{
+	struct store_scim_ref *v = NULL;
+	size_t count = 0, cap = 0;
+	int rc;
+
+	while ((rc = row(q, st)) == STORE_OK) {
+		struct store_scim_ref *r;
+
+		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		r = &v[count++];
+		memset(r, 0, sizeof(*r));
+		col_scim_id(st, 0, r->id);
+		r->group = sqlite3_column_count(st) > 2 && sqlite3_column_int(st, 2);
+		if (col_strdup(st, 1, &r->display)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		store_scim_refs_free(v, count);
+		return rc;
+	}
+	*refs = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_scim_admins(struct store *s, int64_t org_id, struct store_scim_ref **refs, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SCIM_ADMINS, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return read_refs(q, st, refs, n);
+}
+
+/* The row id of the org's team (or member) with that SCIM id. */
+static int scim_rowid(struct sqlite_store *q, enum stmt_id id, int64_t org_id, const char *scim_id,
+		      int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, id, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, scim_id);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	*out = sqlite3_column_int64(st, id == ST_SCIM_GROUP_GET ? 6 : 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static int sq_scim_group_get(struct store *s, int64_t org_id, const char *id,
+			     struct store_scim_group *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SCIM_GROUP_GET, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		rc = read_scim_group(st, out);
+		sqlite3_reset(st);
+		if (rc)
+			store_scim_group_clear(out);
+	}
+	return rc;
+}
+
+static int sq_scim_groups(struct store *s, int64_t org_id, struct store_scim_group **rows,
+			  size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_scim_group *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SCIM_GROUPS, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		rc = read_scim_group(st, &v[count++]);
+		if (rc)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		store_scim_groups_free(v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int sq_scim_group_members(struct store *s, int64_t org_id, const char *id,
+				 struct store_scim_ref **refs, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int64_t team;
+	int rc = begin_read(q);
+
+	if (rc)
+		return rc;
+	rc = scim_rowid(q, ST_SCIM_GROUP_GET, org_id, id, &team);
+	if (!rc)
+		rc = prep(q, ST_SCIM_GROUP_MEMBERS, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, team);
+		rc = read_refs(q, st, refs, n);
+	}
+	return end_tx(q, rc);
+}
+
+static int sq_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *g,
+			     bool create)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_scim_group cur = { 0 };
+	int64_t now = store_now_ms();
+	char *ext = NULL;
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = org_exists(q, org_id);
+	if (rc)
+		goto out;
+	if (create) {
+		store_uuid7(g->id, now);
+	} else {
+		rc = sq_scim_group_get(s, org_id, g->id, &cur);
+		if (rc == STORE_ENOTFOUND)
+			store_set_error(s, rc, "no team %s", g->id);
+		if (rc)
+			goto out;
+	}
+	rc = pick_external_id(q, ST_SCIM_GROUP_EXT, org_id, g->id, g->external_id,
+			      create ? NULL : cur.external_id, &ext);
+	if (rc)
+		goto out;
+	rc = prep(q, create ? ST_SCIM_GROUP_INSERT : ST_SCIM_GROUP_UPDATE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	bind_text(st, 2, g->id);
+	bind_text(st, 3, ext);
+	bind_text(st, 4, g->name);
+	bind_text(st, 5, g->attrs);
+	sqlite3_bind_int64(st, 6, now);
+	rc = run(q, st);
+	if (rc)
+		goto out;
+	free(g->external_id);
+	g->external_id = ext;
+	ext = NULL;
+	g->created_at = create ? now : cur.created_at;
+	g->updated_at = now;
+	rc = touch_org(q, org_id);
+out:
+	rc = end_tx(q, rc);
+	store_scim_group_clear(&cur);
+	free(ext);
+	return rc;
+}
+
+static int sq_scim_group_delete(struct store *s, int64_t org_id, const char *id)
+{
+	return scim_change_one(sq(s), ST_SCIM_GROUP_DELETE, org_id, id);
+}
+
+/* Runs st bound with (team, child) and, for a link, org_id first. */
+static int run_link(struct sqlite_store *q, enum stmt_id id, int64_t org_id, int64_t team,
+		    int64_t child)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, id, &st), i = 1;
+
+	if (rc)
+		return rc;
+	if (id == ST_SCIM_LINK_MEMBER || id == ST_SCIM_LINK_SUBTEAM)
+		sqlite3_bind_int64(st, i++, org_id);
+	sqlite3_bind_int64(st, i++, team);
+	sqlite3_bind_int64(st, i, child);
+	return run(q, st);
+}
+
+static int sq_scim_group_link(struct store *s, int64_t org_id, const char *id, const char *ref,
+			      bool add)
+{
+	struct sqlite_store *q = sq(s);
+	int64_t team, child;
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = scim_rowid(q, ST_SCIM_GROUP_GET, org_id, id, &team);
+	if (rc)
+		goto out;
+	rc = scim_rowid(q, ST_SCIM_MEMBER_ROWID, org_id, ref, &child);
+	if (rc == STORE_OK) {
+		rc = run_link(q, add ? ST_SCIM_LINK_MEMBER : ST_SCIM_UNLINK_MEMBER, org_id, team,
+			      child);
+		if (!rc && !add)
+			rc = run_link(q, ST_SCIM_UNMANAGE_MEMBER, org_id, team, child);
+		goto touch;
+	}
+	if (rc != STORE_ENOTFOUND)
+		goto out;
+	rc = scim_rowid(q, ST_SCIM_GROUP_GET, org_id, ref, &child);
+	if (rc)
+		goto out;
+	if (add) {
+		rc = prep(q, ST_SCIM_BELOW, &st);
+		if (rc)
+			goto out;
+		sqlite3_bind_int64(st, 1, team);
+		sqlite3_bind_int64(st, 2, child);
+		rc = row(q, st);
+		if (rc == STORE_OK) {
+			sqlite3_reset(st);
+			rc = store_set_error(s, STORE_ECONFLICT, "team %s under team %s would make a "
+					     "cycle", ref, id);
+			goto out;
+		}
+		if (rc != STORE_ENOTFOUND)
+			goto out;
+	}
+	rc = run_link(q, add ? ST_SCIM_LINK_SUBTEAM : ST_SCIM_UNLINK_SUBTEAM, org_id, team, child);
+touch:
+	if (!rc)
+		rc = touch_org(q, org_id);
+out:
+	return end_tx(q, rc);
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.org_version = sq_org_version,
@@ -4283,4 +4929,16 @@ static const struct store_ops sqlite_ops = {
 	.delivery_retry = sq_delivery_retry,
 	.delivery_counts = sq_delivery_counts,
 	.delivery_next_due = sq_delivery_next_due,
+	.scim_user_get = sq_scim_user_get,
+	.scim_users = sq_scim_users,
+	.scim_user_put = sq_scim_user_put,
+	.scim_user_delete = sq_scim_user_delete,
+	.scim_user_role = sq_scim_user_role,
+	.scim_admins = sq_scim_admins,
+	.scim_group_get = sq_scim_group_get,
+	.scim_groups = sq_scim_groups,
+	.scim_group_members = sq_scim_group_members,
+	.scim_group_put = sq_scim_group_put,
+	.scim_group_delete = sq_scim_group_delete,
+	.scim_group_link = sq_scim_group_link,
 };

@@ -602,6 +602,100 @@ const char *store_delivery_status_name(int status);
 /* The kind of an outbox row as an index of store_delivery_counts (-1: unknown). */
 int store_delivery_kind_index(const char *kind);
 
+/* --- SCIM (SPEC §6) ------------------------------------------------------------- */
+
+/*
+ * Members and teams as SCIM clients see them: each has a SCIM id, a
+ * UUIDv7 given when the row is made (by a sync too) and never changed,
+ * and may have SCIM attributes that no column holds (displayName,
+ * emails, addresses, the enterprise extension...) as a JSON object text.
+ * The columns stay the truth for what they hold: a sync that renames a
+ * member renames it for SCIM. Every write below moves the org's version
+ * stamp, like a sync; none of them evaluates the risk threshold (a SCIM
+ * write changes one record).
+ */
+enum { STORE_SCIM_ID_MAX = 37 }; /* a UUID and its NUL */
+
+struct store_scim_user {
+	char id[STORE_SCIM_ID_MAX];
+	char *external_id, *email, *first_name, *last_name, *job_title, *image_url;
+	char *langs;       /* codes in preference order: "fr;en" */
+	char *attrs;       /* JSON object text; NULL when none */
+	int role;          /* enum role */
+	int state;         /* enum member_state */
+	int64_t created_at, updated_at; /* unix ms */
+};
+
+/* Frees the strings of u (not u) and zeroes it. */
+void store_scim_user_clear(struct store_scim_user *u);
+void store_scim_users_free(struct store_scim_user *rows, size_t n);
+
+/* The member by SCIM id (by_name false) or by email, ASCII case-insensitively
+ * (by_name true: what SCIM calls userName); STORE_ENOTFOUND otherwise. */
+int store_scim_user_get(struct store *s, int64_t org_id, const char *key, bool by_name,
+			struct store_scim_user *out);
+/* Every member of the org, in id order (the order SCIM lists them in). */
+int store_scim_users(struct store *s, int64_t org_id, struct store_scim_user **rows, size_t *n);
+
+/*
+ * Creates (create: u->id is filled in) or updates (by u->id) a member from
+ * its fields; role is not written here (store_scim_user_role), nor custom
+ * properties and products, which SCIM does not carry. u->external_id is
+ * the externalMemberId wanted: when another member holds it (or it is
+ * NULL), a new member takes its SCIM id instead and an existing one keeps
+ * its own; u->external_id is set to the one written. STORE_ECONFLICT when
+ * another member has the email (ASCII case-insensitively), STORE_ENOTFOUND
+ * for an update of no such member.
+ */
+int store_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u, bool create);
+/* Deletes the member, its mappings and invitations. STORE_ENOTFOUND when none. */
+int store_scim_user_delete(struct store *s, int64_t org_id, const char *id);
+/* Grants (admin) or revokes the Administrator role; STORE_ENOTFOUND for no such member. */
+int store_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admin);
+
+/* A member of a group: a member or a subteam, with the name to display. */
+struct store_scim_ref {
+	char id[STORE_SCIM_ID_MAX];
+	char *display;
+	bool group;        /* a subteam, not a member */
+};
+void store_scim_refs_free(struct store_scim_ref *refs, size_t n);
+/* The org's Administrators (the members of the role group), in id order. */
+int store_scim_admins(struct store *s, int64_t org_id, struct store_scim_ref **refs, size_t *n);
+
+struct store_scim_group {
+	char id[STORE_SCIM_ID_MAX];
+	char *external_id, *name;
+	char *attrs;       /* JSON object text; NULL when none */
+	int64_t created_at, updated_at;
+};
+void store_scim_group_clear(struct store_scim_group *g);
+void store_scim_groups_free(struct store_scim_group *rows, size_t n);
+
+/* The team by SCIM id; STORE_ENOTFOUND otherwise. */
+int store_scim_group_get(struct store *s, int64_t org_id, const char *id,
+			 struct store_scim_group *out);
+/* Every team of the org, in id order. */
+int store_scim_groups(struct store *s, int64_t org_id, struct store_scim_group **rows, size_t *n);
+/* The team's members (isMember mappings) and subteams, in mapping order. */
+int store_scim_group_members(struct store *s, int64_t org_id, const char *id,
+			     struct store_scim_ref **refs, size_t *n);
+/* Creates or updates a team as store_scim_user_put does a member (external_id
+ * is the externalTeamId wanted, the same fallback to the SCIM id). */
+int store_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *g, bool create);
+/* Deletes the team and its mappings. STORE_ENOTFOUND when none. */
+int store_scim_group_delete(struct store *s, int64_t org_id, const char *id);
+/*
+ * Makes ref (the SCIM id of a member or of a team) a member of the team
+ * (add) or not. A member's mapping keeps its isManager: an added one gets
+ * isMember, a removed one that manages the team only loses isMember. A
+ * team becomes a subteam, unless that closes a cycle (STORE_ECONFLICT).
+ * STORE_ENOTFOUND when the team or ref is unknown; removing a ref that
+ * is not a member changes nothing.
+ */
+int store_scim_group_link(struct store *s, int64_t org_id, const char *id, const char *ref,
+			  bool add);
+
 const char *store_sync_status_name(int status);
 
 #endif
