@@ -45,7 +45,7 @@ CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/client/*.c))
+LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/server/scim/*.c src/client/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "server/delivery.h"
+#include "server/scim/scim.h"
 #include "server/service.h"
 
 static const char help[] =
@@ -32,6 +33,9 @@ static const char help[] =
 	"  --rate-limit N        requests per second per API key (default 100; 0 = no\n"
 	"                        limit); more get 429 with Retry-After\n"
 	"  --rate-burst N        requests a key may make at once (default 200)\n"
+	"  --scim-write-rate N   SCIM writes (POST, PUT, PATCH, DELETE, Bulk) per second\n"
+	"                        per organization (default 50; 0 = no limit); more get 429\n"
+	"  --scim-write-burst N  SCIM writes an organization may make at once (default 500)\n"
 	"  --shutdown-grace SECONDS\n"
 	"                        on SIGTERM, how long requests in flight may take to\n"
 	"                        finish (default 30); the sync in progress always ends\n"
@@ -57,6 +61,8 @@ enum {
 	OPT_SMTP_URL,
 	OPT_SMTP_FROM,
 	OPT_WEBHOOK_ALLOW_PRIVATE,
+	OPT_SCIM_WRITE_RATE,
+	OPT_SCIM_WRITE_BURST,
 	/* Test-only, not in --help: they shrink the delivery schedule to seconds. */
 	OPT_DELIVERY_BACKOFF_MS,
 	OPT_DELIVERY_GIVE_UP_MS,
@@ -91,6 +97,7 @@ static const struct numeric numerics[] = {
 	{ 'r', 0, 1000000 },    { 'B', 1, 10000000 }, { 'g', 0, 86400 }, { 'R', 0, 1u << 30 },
 	{ OPT_DELIVERY_BACKOFF_MS, 1, 3600000 }, { OPT_DELIVERY_GIVE_UP_MS, 1, 7ull * 86400000 },
 	{ OPT_DELIVERY_LEASE_MS, 100, 3600000 },
+	{ OPT_SCIM_WRITE_RATE, 0, 1000000 }, { OPT_SCIM_WRITE_BURST, 1, 10000000 },
 };
 
 static void set_numeric(struct service_config *cfg, int opt, unsigned long long v)
@@ -109,6 +116,8 @@ static void set_numeric(struct service_config *cfg, int opt, unsigned long long 
 	case OPT_DELIVERY_BACKOFF_MS: cfg->delivery_backoff_ms = (unsigned)v; break;
 	case OPT_DELIVERY_GIVE_UP_MS: cfg->delivery_give_up_ms = v; break;
 	case OPT_DELIVERY_LEASE_MS: cfg->delivery_lease_ms = (unsigned)v; break;
+	case OPT_SCIM_WRITE_RATE: cfg->scim_write_rate = (double)v; break;
+	case OPT_SCIM_WRITE_BURST: cfg->scim_write_burst = (unsigned)v; break;
 	default: cfg->shutdown_grace = (unsigned)v; break;
 	}
 }
@@ -159,6 +168,8 @@ int cmd_serve(int argc, char **argv)
 		{ "delivery-backoff-ms", required_argument, NULL, OPT_DELIVERY_BACKOFF_MS },
 		{ "delivery-give-up-ms", required_argument, NULL, OPT_DELIVERY_GIVE_UP_MS },
 		{ "delivery-lease-ms", required_argument, NULL, OPT_DELIVERY_LEASE_MS },
+		{ "scim-write-rate", required_argument, NULL, OPT_SCIM_WRITE_RATE },
+		{ "scim-write-burst", required_argument, NULL, OPT_SCIM_WRITE_BURST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -174,6 +185,8 @@ int cmd_serve(int argc, char **argv)
 		.max_header_bytes = 16384,
 		.rate_limit = 100,
 		.rate_burst = 200,
+		.scim_write_rate = SCIM_WRITE_RATE,
+		.scim_write_burst = SCIM_WRITE_BURST,
 		.shutdown_grace = 30,
 	};
 	char err[512];
@@ -190,6 +203,7 @@ int cmd_serve(int argc, char **argv)
 		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
 		case 'B': case 'g': case 'R': case OPT_DELIVERY_BACKOFF_MS: case OPT_DELIVERY_GIVE_UP_MS:
 		case OPT_DELIVERY_LEASE_MS:
+		case OPT_SCIM_WRITE_RATE: case OPT_SCIM_WRITE_BURST:
 			if (numeric_option(&cfg, c, opts[idx].name, optarg) < 0)
 				return EXIT_CONFIG;
 			break;

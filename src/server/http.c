@@ -18,6 +18,7 @@
 #include "server/api.h"
 #include "server/conntrack.h"
 #include "server/ratelimit.h"
+#include "server/scim/scim.h"
 #include "server/service.h"
 #include "util/utf8.h"
 
@@ -28,8 +29,9 @@ const char *http_header(struct http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static int queue(struct http_req *r, unsigned status, const char *type, const char *data,
-		 size_t len, enum MHD_ResponseMemoryMode mode, const char *hname, const char *hvalue)
+/* Queues a response with headers: name, value pairs ending with a NULL name (may be NULL). */
+static int queue_headers(struct http_req *r, unsigned status, const char *type, const char *data,
+			 size_t len, enum MHD_ResponseMemoryMode mode, const char *const *headers)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, mode);
 	enum MHD_Result rc;
@@ -39,14 +41,23 @@ static int queue(struct http_req *r, unsigned status, const char *type, const ch
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (hname && hvalue)
-		MHD_add_response_header(resp, hname, hvalue);
+	for (; headers && headers[0]; headers += 2)
+		if (headers[1])
+			MHD_add_response_header(resp, headers[0], headers[1]);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->status = (int)status;
 	return rc;
+}
+
+static int queue(struct http_req *r, unsigned status, const char *type, const char *data,
+		 size_t len, enum MHD_ResponseMemoryMode mode, const char *hname, const char *hvalue)
+{
+	const char *headers[3] = { hname, hvalue, NULL };
+
+	return queue_headers(r, status, type, data, len, mode, hname ? headers : NULL);
 }
 
 int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len)
@@ -79,11 +90,30 @@ int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hnam
 	return rc;
 }
 
+int http_json_typed(struct http_req *r, unsigned status, const char *type, json_t *doc,
+		    const char *const *headers)
+{
+	static const char oom[] = "{\"detail\":\"out of memory\",\"status\":\"500\"}";
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (!text)
+		return queue_headers(r, MHD_HTTP_INTERNAL_SERVER_ERROR, type, oom, sizeof(oom) - 1,
+				     MHD_RESPMEM_PERSISTENT, NULL);
+	return queue_headers(r, status, type, text, strlen(text), MHD_RESPMEM_MUST_FREE, headers);
+}
+
 int http_error(struct http_req *r, unsigned status, const char *code, const char *message,
 	       json_t *details)
 {
-	json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", message, "details",
-				details ? details : json_array());
+	json_t *err;
+
+	if (r->error_shape) {
+		json_decref(details);
+		return r->error_shape(r, status, code, message, NULL, NULL);
+	}
+	err = json_pack("{s:s, s:s, s:o}", "code", code, "message", message, "details",
+			details ? details : json_array());
 
 	return http_json(r, status, json_pack("{s:o}", "error", err), NULL, NULL);
 }
@@ -591,6 +621,9 @@ static int rate_limit(struct http_req *r)
 	snprintf(secs, sizeof(secs), "%u", wait);
 	snprintf(msg, sizeof(msg), "this API key is limited to %g requests per second (bursts of "
 		 "%u); retry in %u s", r->svc->cfg.rate_limit, r->svc->cfg.rate_burst, wait);
+	if (r->error_shape)
+		return r->error_shape(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited", msg,
+				      MHD_HTTP_HEADER_RETRY_AFTER, secs);
 	return http_json(r, MHD_HTTP_TOO_MANY_REQUESTS,
 			 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", "rate_limited", "message",
 				   msg, "details"),
@@ -610,8 +643,30 @@ static int bad_segment(struct http_req *r, const char *capture)
 				    "percent-encoded UTF-8, without %00"));
 }
 
+/* The route tables: the API's (SPEC §6) and SCIM's (under /scim/v2). */
+static const struct {
+	const struct route *routes;
+	const size_t *n;
+} tables[] = { { api_routes, &api_nroutes }, { scim_routes, &scim_nroutes } };
+
+enum { NTABLES = sizeof(tables) / sizeof(tables[0]) };
+
+/* The i-th route of all tables, or NULL past the last. */
+static const struct route *route_at(size_t i)
+{
+	size_t t;
+
+	for (t = 0; t < NTABLES; t++) {
+		if (i < *tables[t].n)
+			return &tables[t].routes[i];
+		i -= *tables[t].n;
+	}
+	return NULL;
+}
+
 static int route(struct http_req *r)
 {
+	const struct route *rt;
 	struct buf allow;
 	const char *bad;
 	size_t i;
@@ -621,9 +676,7 @@ static int route(struct http_req *r)
 	rc = split_path(r);
 	if (rc == -2)
 		return MHD_NO;
-	for (i = 0; rc == 0 && i < api_nroutes; i++) {
-		const struct route *rt = &api_routes[i];
-
+	for (i = 0; rc == 0 && (rt = route_at(i)); i++) {
 		if (!match(r, rt->pattern, &bad))
 			continue;
 		if (strcmp(rt->method, r->method) != 0) {
@@ -641,6 +694,13 @@ static int route(struct http_req *r)
 		if ((rc = check_query(r, rt->params)) != -1)
 			return rc;
 		return rt->handler(r);
+	}
+	if (allow.len && r->error_shape) {
+		rc = r->error_shape(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				    "this route does not take that method", MHD_HTTP_HEADER_ALLOW,
+				    allow.data);
+		buf_free(&allow);
+		return rc;
 	}
 	if (allow.len) {
 		static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
@@ -767,6 +827,9 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 		randombytes_buf(rnd, sizeof(rnd));
 		sodium_bin2hex(r->request_id, sizeof(r->request_id), rnd, sizeof(rnd));
 	}
+	/* Every answer under /scim/, the refusals before routing included, is SCIM's. */
+	if (strncmp(url, "/scim/", 6) == 0)
+		r->error_shape = scim_http_error;
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
 		r->multipart = true;

@@ -104,6 +104,10 @@ struct http_req {
 	bool too_large;
 	bool multipart;
 	int status;                          /* answered status, for logs */
+	/* Answers the request's errors in another shape than SPEC §6's (SCIM's under
+	 * /scim/), with an extra header when hname is not NULL; NULL: SPEC §6's. */
+	int (*error_shape)(struct http_req *r, unsigned status, const char *code,
+			   const char *message, const char *hname, const char *hvalue);
 	uint64_t started_ns;
 };
 
@@ -130,6 +134,13 @@ int http_json(struct http_req *r, unsigned status, json_t *doc, const char *hnam
 /* Answers an HTML page (copied) under a Content-Security-Policy that allows no script,
  * no external resource, and forms to this origin only. */
 int http_html(struct http_req *r, unsigned status, const char *html);
+/*
+ * Answers a JSON document (steals doc) as the media type type
+ * ("application/scim+json"), with extra headers: name, value pairs ending
+ * with a NULL name (headers may be NULL).
+ */
+int http_json_typed(struct http_req *r, unsigned status, const char *type, json_t *doc,
+		    const char *const *headers);
 /* Answers raw bytes with a content type (copied). */
 int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len);
 /* {"error":{"code","message","details":[...]}}; details may be NULL (stolen otherwise). */

@@ -28,6 +28,8 @@ struct service_config {
 	size_t max_header_bytes;     /* all request headers together; more gets 431 */
 	double rate_limit;           /* requests per second per API key; 0: no limit */
 	unsigned rate_burst;         /* requests per key allowed at once */
+	double scim_write_rate;      /* SCIM write requests per second per org; 0: no limit */
+	unsigned scim_write_burst;   /* SCIM write requests per org allowed at once */
 	unsigned shutdown_grace;     /* seconds a stop waits for requests in flight */
 	bool quiet;                  /* no request log */
 	const char *tls_cert;        /* PEM certificate (chain) file; NULL: plain HTTP */
