@@ -233,6 +233,8 @@ static int split_path(struct http_req *r)
  */
 static int match(struct http_req *r, const char *pattern, const char **bad)
 {
+	/* SCIM clients spell endpoints in any case (Microsoft's collection asks for /users). */
+	const bool any_case = strncmp(pattern, "/scim/", 6) == 0;
 	int i = 0, n = 0;
 
 	*bad = NULL;
@@ -250,7 +252,8 @@ static int match(struct http_req *r, const char *pattern, const char **bad)
 				*bad = seg;
 			r->params[n++] = r->segments[i];
 		} else if (!r->segments[i] || strlen(r->segments[i]) != len ||
-			   memcmp(r->segments[i], seg, len) != 0) {
+			   (any_case ? strncasecmp(r->segments[i], seg, len)
+				     : memcmp(r->segments[i], seg, len)) != 0) {
 			return 0;
 		}
 		i++;

@@ -217,6 +217,10 @@ static json_t *clean_complex(const struct attr *a, const json_t *v, char *err, s
 		const struct attr *s = find(a->subs, key);
 		json_t *c;
 
+		/* Microsoft's clients name a member's display "displayName". */
+		if (!s && !strcasecmp(key, "displayName"))
+			s = find(a->subs, "display");
+
 		if (!s || json_is_null(x))
 			continue;
 		c = clean_value(s, x, false, err, errlen);
