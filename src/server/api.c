@@ -877,19 +877,35 @@ static int delete_property_path(struct http_req *r)
 	return delete_property_named(r, r->params[0]);
 }
 
+/*
+ * The roles and how to assign each: on the server, through a sync, or
+ * over SCIM by membership of a role group (scim/groups.c), with the steps
+ * in Entra ID and in Okta.
+ */
 static int get_roles(struct http_req *r)
 {
 	return http_json(
 		r, MHD_HTTP_OK,
-		json_pack("{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "items",
+		json_pack("{s:[{s:s, s:s, s:s, s:{s:s, s:s, s:s}}, {s:s, s:s, s:s, s:n}]}", "items",
 			  "name", "Administrator", "description",
-			  "sees and manages everything; never deactivated or deleted by a sync",
+			  "sees and manages everything; never deactivated or deleted by a sync or "
+			  "over SCIM",
 			  "howToAssign",
 			  "orgsync admin add EMAIL --db ... on the server; with SCIM, membership of the "
-			  "group named \"orgsync-Administrators\"",
+			  "group named \"orgsync-Administrators\" (removing the member revokes the role)",
+			  "scim", "group", "orgsync-Administrators", "entraId",
+			  "Entra ID: Enterprise applications > orgsync > Users and groups: assign a "
+			  "security group named orgsync-Administrators (Provisioning matches groups "
+			  "by displayName), or create it in Entra and assign it; its members become "
+			  "Administrators at the next provisioning cycle",
+			  "okta",
+			  "Okta: Applications > orgsync > Push Groups: push a group named "
+			  "orgsync-Administrators (Okta links it to the existing one by name); its "
+			  "members become Administrators when pushed",
 			  "name", "Member", "description",
 			  "sees their own teams; a manager of a team sees it and every team below it",
-			  "howToAssign", "every provisioned member; managers through isManager mappings"),
+			  "howToAssign", "every provisioned member; managers through isManager mappings",
+			  "scim"),
 		NULL, NULL);
 }
 
@@ -1373,12 +1389,14 @@ static const struct http_param list_audit_params[] = {
 	{ .name = "action", .type = HTTP_PARAM_STRING,
 	  .description = "only this action: sync.approve, sync.reject, settings.update, "
 			 "property.create, property.delete, key.rotate, admin.add, admin.remove, "
-			 "org.create" },
+			 "org.create, scim.user.create, scim.user.replace, scim.user.update, "
+			 "scim.user.delete, scim.group.create, scim.group.replace, scim.group.update, "
+			 "scim.group.delete, scim.role.grant, scim.role.revoke" },
 	{ .name = "actor", .type = HTTP_PARAM_STRING,
 	  .description = "only this actor: key:<public key id> or cli:<unix user>" },
 	{ .name = "target", .type = HTTP_PARAM_STRING,
 	  .description = "only this target: sync:<id>, settings, property:<name>, keys, "
-			 "member:<email>, org:<id>" },
+			 "member:<email>, org:<id>, user:<SCIM id>, group:<SCIM id>" },
 	{ 0 },
 };
 
