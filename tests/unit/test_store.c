@@ -554,7 +554,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 10, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -584,6 +584,11 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[10] = "DROP INDEX members_scim_id; DROP INDEX teams_scim_id;"
+		      " ALTER TABLE members DROP COLUMN scim_id;"
+		      " ALTER TABLE members DROP COLUMN scim_attrs;"
+		      " ALTER TABLE teams DROP COLUMN scim_id;"
+		      " ALTER TABLE teams DROP COLUMN scim_attrs;",
 		[9] = "DROP INDEX outbox_delivery; DROP INDEX outbox_due; DROP INDEX outbox_org;"
 		      " DROP INDEX outbox_kind_status; ALTER TABLE outbox DROP COLUMN delivery_id;"
 		      " ALTER TABLE outbox DROP COLUMN status; ALTER TABLE outbox DROP COLUMN attempts;"
@@ -628,7 +633,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 10, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -2182,7 +2187,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 10, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2487,7 +2492,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 10, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -2519,7 +2524,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 9, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 10, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
