@@ -66,7 +66,7 @@ static json_t *team_doc(const struct store_scim_group *g, const struct store_sci
 		json_object_set(doc, "externalId", ext);
 	json_object_set_new(doc, "members", members_json(attrs, refs, n));
 	/* The version covers the members even when they are left out. */
-	scim_finish(doc, "Group", g->id, g->created_at, g->updated_at, version);
+	scim_finish(doc, "Group", g->id, g->created_at, g->updated_at, NULL, 0, version);
 	if (!with_members)
 		json_object_del(doc, "members");
 	json_decref(attrs);
@@ -80,7 +80,7 @@ static json_t *role_doc(const struct store_scim_ref *refs, size_t n, bool with_m
 				SCIM_ROLE_GROUP_ID, "displayName", SCIM_ROLE_GROUP_NAME, "members",
 				members_json(NULL, refs, n));
 
-	scim_finish(doc, "Group", SCIM_ROLE_GROUP_ID, 0, 0, version);
+	scim_finish(doc, "Group", SCIM_ROLE_GROUP_ID, 0, 0, NULL, 0, version);
 	if (!with_members)
 		json_object_del(doc, "members");
 	return doc;

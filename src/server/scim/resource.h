@@ -51,11 +51,13 @@ int scim_store_fail(struct scim_result *res, struct scim_call *c, int rc, const 
 json_t *scim_time(int64_t ms);
 /*
  * Finishes a resource: meta.resourceType, created, lastModified, location,
- * and version, a weak ETag of everything else in it (so it changes with
- * any change a client can see), copied into version (may be NULL).
+ * and version, a weak ETag. The tag is a hash of what the resource is
+ * made from (parts: n texts, NULL ones skipped), or, when parts is NULL,
+ * of everything in the resource: either way it changes with any change a
+ * client can see. Copied into version (may be NULL).
  */
 void scim_finish(json_t *doc, const char *type, const char *id, int64_t created,
-		 int64_t modified, char version[24]);
+		 int64_t modified, const char *const *parts, size_t n, char version[24]);
 /* Whether an If-Match header allows a change of a resource at version (NULL: no header). */
 bool scim_if_match(const char *header, const char *version);
 

@@ -119,16 +119,26 @@ json_t *scim_time(int64_t ms)
 }
 
 void scim_finish(json_t *doc, const char *type, const char *id, int64_t created,
-		 int64_t modified, char version[24])
+		 int64_t modified, const char *const *parts, size_t n, char version[24])
 {
+	crypto_generichash_state st;
 	unsigned char hash[8];
-	char hex[17], tag[24], *text;
+	char hex[17], tag[24], *text = NULL;
 	json_t *meta;
+	size_t i;
 
 	json_object_del(doc, "meta");
-	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-	crypto_generichash(hash, sizeof(hash), (const unsigned char *)(text ? text : ""),
-			   text ? strlen(text) : 0, NULL, 0);
+	crypto_generichash_init(&st, NULL, 0, sizeof(hash));
+	if (!parts) {
+		text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+		crypto_generichash_update(&st, (const unsigned char *)(text ? text : ""),
+					  text ? strlen(text) : 0);
+	}
+	/* Each part with its NUL: "ab" + "c" and "a" + "bc" hash apart. */
+	for (i = 0; parts && i < n; i++)
+		crypto_generichash_update(&st, (const unsigned char *)(parts[i] ? parts[i] : ""),
+					  parts[i] ? strlen(parts[i]) + 1 : 0);
+	crypto_generichash_final(&st, hash, sizeof(hash));
 	free(text);
 	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
 	snprintf(tag, sizeof(tag), "W/\"%s\"", hex);

@@ -82,9 +82,15 @@ static json_t *user_doc(const struct store_scim_user *u)
 
 int scim_user_render(const struct store_scim_user *u, json_t **out, char version[24])
 {
+	/* The resource is made from these alone: their hash is its version, without
+	 * writing it out first. */
+	const char *parts[] = { u->id,	      u->external_id, u->email,	    u->first_name,
+				u->last_name, u->job_title,   u->image_url, u->langs,
+				u->attrs,     u->state == STATE_DEACTIVATED ? "0" : "1" };
 	json_t *doc = user_doc(u);
 
-	scim_finish(doc, "User", u->id, u->created_at, u->updated_at, version);
+	scim_finish(doc, "User", u->id, u->created_at, u->updated_at, parts,
+		    sizeof(parts) / sizeof(parts[0]), version);
 	*out = doc;
 	return 0;
 }
