@@ -164,6 +164,7 @@ bench:
 	@bench/service.sh $(abspath $(BUILD)) 100000
 	@bench/delivery.sh $(abspath $(BUILD)) 10000 3
 	@bench/load.sh $(abspath $(BUILD))
+	@bench/scim.sh $(abspath $(BUILD))
 
 lint: deps-dev
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CPPFLAGS) -std=c11 $(shell $(PKG_CONFIG) --cflags $(PKGS))
