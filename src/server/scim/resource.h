@@ -2,7 +2,7 @@
  * scim/resource: what the SCIM modules share inside src/server/scim/ (not
  * an interface for the rest of the service, which includes scim/scim.h):
  * one operation on a User or a Group as a request or a Bulk operation
- * asks for it, its outcome, and the helpers of both resource types
+ * asks for it, its outcome, and what both resource types use
  * (rendering times and versions, the audit trail). users.c maps Users onto
  * members, groups.c Groups onto teams and the role group.
  */
