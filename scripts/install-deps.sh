@@ -57,9 +57,15 @@ if [ "${1:-build}" = windows ] && ! apt-cache showsrc --only-source jansson 2>/d
 	need_update=1
 fi
 
+# Names that an installed package provides count as installed: NodeSource's
+# nodejs provides npm, and Debian's npm package would conflict with it.
+provided=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null |
+	sed -n 's/^ii *//p' | tr ',' ' ' | sed 's/([^)]*)//g' | tr -s ' \n' ' ') "
 missing=()
 for p in "${want[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+	[[ $provided == *" $p "* ]] && continue
+	missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	[ $need_update -eq 1 ] && "${sudo[@]}" apt-get update -qq

@@ -388,7 +388,7 @@ int cmd_admin(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	/* The same rule as the email column of an import, checked before anything opens. */
-	if (!strcmp(verb, "add") && !org_email_valid(email, strlen(email))) {
+	if (email && !strcmp(verb, "add") && !org_email_valid(email, strlen(email))) {
 		fprintf(stderr,
 			"orgsync admin add: '%s' is not a valid email address (one @, a local part "
 			"and a dotted domain, as in members.csv)\n",

@@ -729,6 +729,8 @@ static int resolve_row(struct builder *b, const struct raw_mapping *r)
 	uint32_t idx;
 	bool found;
 
+	if (!r->ids[XF_TEAM])
+		return INGEST_OK; /* end_mapping refuses a row without its team: never here */
 	/* Mapping files list a team's rows together: skip the lookup for a repeat. */
 	if (b->last_team != UINT32_MAX &&
 	    strlen(b->org->teams[b->last_team].external_id) == r->lens[XF_TEAM] &&

@@ -1309,7 +1309,7 @@ static const char *const member_states[] = { "created", "invited", "active", "de
 static const char *const report_formats[] = { "json", "csv", NULL };
 
 #define PAGE_LIMIT(dflt)                                                                          \
-	{ .name = "limit", .type = HTTP_PARAM_INT, .min = 1, .max = API_PAGE_MAX, .def = dflt,    \
+	{ .name = "limit", .type = HTTP_PARAM_INT, .min = 1, .max = API_PAGE_MAX, .def = (dflt),  \
 	  .description = "items per page" }
 #define PAGE_OFFSET                                                                               \
 	{ .name = "offset", .type = HTTP_PARAM_INT, .min = 0, .max = HTTP_INT_MAX, .def = "0",    \

@@ -583,14 +583,16 @@ static void count(struct delivery *dl, const char *kind, int status)
 /* The org's name for the emails, remembered across a batch (most name one org). */
 static const char *org_name(struct store *st, int64_t org_id, int64_t *cached_id, char **cached)
 {
-	if (*cached && *cached_id == org_id)
-		return *cached;
-	free(*cached);
-	*cached = NULL;
-	*cached_id = org_id;
-	if (store_org_get(st, org_id, cached) != STORE_OK || !*cached)
-		return "your organization";
-	return *cached;
+	if (!*cached || *cached_id != org_id) {
+		free(*cached);
+		*cached = NULL;
+		*cached_id = org_id;
+		if (store_org_get(st, org_id, cached) != STORE_OK) {
+			free(*cached);
+			*cached = NULL;
+		}
+	}
+	return *cached ? *cached : "your organization";
 }
 
 static void send_emails(struct delivery *dl, struct store *st, struct smtp *smtp,

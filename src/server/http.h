@@ -51,12 +51,12 @@ enum http_param_type {
  */
 struct http_param {
 	const char *name;
-	enum http_param_type type;
 	int64_t min, max;          /* HTTP_PARAM_INT */
 	const char *const *values; /* HTTP_PARAM_ENUM: NULL-terminated */
 	const char *def;           /* the value when absent, as it would be written; NULL: none */
-	bool required;
 	const char *description;
+	enum http_param_type type;
+	bool required;
 };
 
 /* A query argument the request gave, checked against its http_param. */

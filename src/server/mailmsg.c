@@ -36,17 +36,13 @@ static bool plain(const char *s, size_t len)
 /* text with control characters as spaces, cut at VALUE_MAX between characters. */
 static void clean(const char *text, char *dst, size_t dstlen)
 {
-	size_t len = strlen(text), i;
+	size_t len = utf8_cut(text, strnlen(text, dstlen - 1)), i;
 
-	if (len > dstlen - 1)
-		len = dstlen - 1;
-	len = utf8_cut(text, len);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
+	memcpy(dst, text, len);
 	dst[len] = '\0';
+	for (i = 0; i < len; i++)
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = ' ';
 }
 
 /* The longest run of whole UTF-8 characters of s[0..len) within max bytes. */

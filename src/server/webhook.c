@@ -20,7 +20,7 @@ void webhook_sign(const char *secret, int64_t timestamp, const char *body, size_
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
 	crypto_auth_hmacsha256_final(&st, mac);
-	memcpy(out, "sha256=", 7);
+	memcpy(out, "sha256=", sizeof("sha256="));
 	sodium_bin2hex(out + 7, 65, mac, sizeof(mac));
 	sodium_memzero(&st, sizeof(st));
 }

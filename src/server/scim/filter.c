@@ -447,17 +447,33 @@ json_t *scim_attr_lookup(const json_t *resource, const struct scim_attr_path *p)
 }
 
 /* Seconds since the epoch and nanoseconds of an RFC 3339 date-time; false if not one. */
+/* Exactly n decimal digits at s, as a number in *out. */
+static bool digits(const char *s, int n, int *out)
+{
+	int i;
+
+	*out = 0;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		*out = *out * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
 static bool parse_time(const char *s, int64_t *secs, long *nanos)
 {
 	struct tm tm = { 0 };
-	int y, mo, d, h, mi, sec, n = 0, off = 0;
+	int y, mo, d, h, mi, sec, off = 0;
 	long frac = 0, scale = 100000000;
 	const char *p;
 
-	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n != 19)
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !digits(s + 17, 2, &sec))
 		return false;
-	p = s + n;
+	p = s + 19;
 	if (*p == '.') {
 		for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
 			frac += scale ? (*p - '0') * scale : 0;
@@ -467,7 +483,7 @@ static bool parse_time(const char *s, int64_t *secs, long *nanos)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
 
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6)
+		if (strlen(p) != 6 || !digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
 			return false;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;

@@ -277,7 +277,7 @@ static int save_role(struct scim_call *c, const json_t *doc, const struct store_
 	size_t nnow = 0;
 	int rc;
 
-	if (name && strcasecmp(name, SCIM_ROLE_GROUP_NAME))
+	if (name && strcasecmp(name, SCIM_ROLE_GROUP_NAME) != 0)
 		return scim_fail(res, 400, "mutability", "the role group is named %s",
 				 SCIM_ROLE_GROUP_NAME);
 	if (set_admins(c, json_object_get(doc, "members"), refs, n, revoke, res))

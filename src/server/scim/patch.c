@@ -33,7 +33,7 @@ static void set_ci(json_t *obj, const char *name, json_t *v)
 {
 	const char *key = scim_json_key(obj, name);
 
-	if (key && strcmp(key, name))
+	if (key && strcmp(key, name) != 0)
 		json_object_del(obj, key);
 	json_object_set_new(obj, name, v);
 }

@@ -338,16 +338,19 @@ static int projection_parse(const char *list, struct projection *p, char *err, s
 
 	memset(p, 0, sizeof(*p));
 	while (s && *s) {
-		size_t len = strcspn(s, ","), depth = 0, i;
+		size_t len, depth = 0, i;
 		char *one;
+		struct scim_path *paths;
 
 		/* A comma inside a value filter is not a separator. */
 		for (i = 0; s[i] && (s[i] != ',' || depth); i++)
 			depth += s[i] == '[' ? 1 : s[i] == ']' && depth ? (size_t)-1 : 0;
 		len = i;
 		one = strndup(s, len);
-		p->paths = realloc(p->paths, (p->n + 1) * sizeof(*p->paths));
-		if (!one || !p->paths) {
+		paths = realloc(p->paths, (p->n + 1) * sizeof(*p->paths));
+		if (paths)
+			p->paths = paths; /* the old array stays owned by p when this fails */
+		if (!one || !paths) {
 			free(one);
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -520,8 +523,8 @@ static int by_key(const void *a, const void *b)
 
 	if (!x->key || !y->key)
 		c = x->key ? -1 : y->key ? 1 : 0;
-	else
-		c = strcasecmp(x->key, y->key) * (descending ? -1 : 1);
+	else if ((c = strcasecmp(x->key, y->key)) != 0 && descending)
+		c = -c;
 	if (!c)
 		c = x->pos < y->pos ? -1 : x->pos > y->pos;
 	return c;
@@ -569,9 +572,9 @@ static int sort_list(json_t *list, const char *sort_by, bool desc, char *err, si
 static bool indexed(const struct scim_filter *f, const char *attr, const char **value)
 {
 	if (f->op != SCIM_OP_EQ || f->path.sub || !json_is_string(f->value) ||
-	    strcasecmp(f->path.attr, attr) ||
-	    (f->path.schema && strcasecmp(f->path.schema, SCIM_SCHEMA_USER) &&
-	     strcasecmp(f->path.schema, SCIM_SCHEMA_GROUP)))
+	    strcasecmp(f->path.attr, attr) != 0 ||
+	    (f->path.schema && strcasecmp(f->path.schema, SCIM_SCHEMA_USER) != 0 &&
+	     strcasecmp(f->path.schema, SCIM_SCHEMA_GROUP) != 0))
 		return false;
 	*value = json_string_value(f->value);
 	return true;
@@ -644,8 +647,8 @@ static int answer_list(struct http_req *r, struct scim_call *c, enum scim_resour
 		rc = send_error(r, 400, "invalidValue", err, NULL, NULL);
 		goto out;
 	}
-	if (q->sort_order && strcasecmp(q->sort_order, "ascending") &&
-	    strcasecmp(q->sort_order, "descending")) {
+	if (q->sort_order && strcasecmp(q->sort_order, "ascending") != 0 &&
+	    strcasecmp(q->sort_order, "descending") != 0) {
 		rc = send_error(r, 400, "invalidValue", "sortOrder is ascending or descending", NULL,
 				NULL);
 		goto out;
@@ -799,7 +802,7 @@ static int one(struct http_req *r, resource_op op, bool with_body)
 	}
 	op(&c, r->method, r->params[0], body, http_header(r, MHD_HTTP_HEADER_IF_MATCH), &res);
 	if (!write && res.status == 200 && none_match && scim_if_match(none_match, res.version) &&
-	    strcmp(none_match, "*")) {
+	    strcmp(none_match, "*") != 0) {
 		json_decref(res.doc);
 		rc = http_raw(r, MHD_HTTP_NOT_MODIFIED, SCIM_TYPE, "", 0);
 		goto out;
@@ -944,15 +947,16 @@ static json_t *bulk_one(struct scim_call *c, const json_t *op, json_t *ids, bool
 	if (*rest == '/' && rest[1])
 		id = rest + 1;
 	post = !strcmp(upper, "POST");
-	if (!method || (strcmp(upper, "POST") && strcmp(upper, "PUT") && strcmp(upper, "PATCH") &&
-			strcmp(upper, "DELETE")))
+	if (!method || (strcmp(upper, "POST") != 0 && strcmp(upper, "PUT") != 0 &&
+			strcmp(upper, "PATCH") != 0 &&
+			strcmp(upper, "DELETE") != 0))
 		scim_fail(&res, 400, "invalidSyntax", "method is POST, PUT, PATCH or DELETE");
 	else if (!fn || (*rest && *rest != '/') || post == (id != NULL))
 		scim_fail(&res, 400, "invalidPath", "path is /Users or /Groups for a POST, "
 			  "/Users/{id} or /Groups/{id} otherwise");
 	else if (post && !bulk_id)
 		scim_fail(&res, 400, "invalidSyntax", "a POST needs a bulkId");
-	else if (strcmp(upper, "DELETE") && !json_is_object(scim_json_get(op, "data")))
+	else if (strcmp(upper, "DELETE") != 0 && !json_is_object(scim_json_get(op, "data")))
 		scim_fail(&res, 400, "invalidSyntax", "%s needs data, a JSON object", upper);
 	else if ((data = resolve(scim_json_get(op, "data"), ids, &missing)), missing)
 		scim_fail(&res, 409, "invalidValue", "%s names no operation before this one",
@@ -1076,7 +1080,7 @@ static int resource_types(struct http_req *r)
 
 /* --- routes ---------------------------------------------------------------------- */
 
-#define P_STRING(n, d) { .name = n, .type = HTTP_PARAM_STRING, .description = d }
+#define P_STRING(n, d) { .name = (n), .type = HTTP_PARAM_STRING, .description = (d) }
 #define P_FILTER P_STRING("filter", "a filter (RFC 7644 §3.4.2.2): userName eq \"a@b.example\"")
 #define P_ATTRIBUTES                                                                            \
 	P_STRING("attributes", "only these attributes (and id), comma-separated"),              \

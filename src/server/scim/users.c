@@ -123,7 +123,7 @@ static char *langs_after(const char *cur, const json_t *pref)
 	while (*p) {
 		size_t n = strcspn(p, ";");
 
-		if (n && (n != strlen(code) || strncmp(p, code, n)))
+		if (n && (n != strlen(code) || strncmp(p, code, n) != 0))
 			buf_printf(&out, ";%.*s", (int)n, p);
 		p += n + (p[n] == ';');
 	}
