@@ -388,35 +388,47 @@ static const char *last_newline(const char *p, size_t len)
 	return NULL;
 }
 
-/* Streams a file through feed() in CHUNK pieces, cut at line ends. */
-static int feed_file(struct csv_reader *r, FILE *f)
+/* A FILE as feed_pull() reads it. */
+static int read_file(void *ctx, void *buf, size_t cap, size_t *got)
+{
+	FILE *f = ctx;
+
+	*got = fread(buf, 1, cap, f);
+	return *got == 0 && ferror(f) ? -1 : 0;
+}
+
+/*
+ * Streams what pull yields through feed() in CHUNK pieces, cut at line
+ * ends. total is the size expected (0: unknown), for expect_rows().
+ */
+static int feed_pull(struct csv_reader *r, int (*pull)(void *ctx, void *buf, size_t cap, size_t *got),
+		     void *ctx, uint64_t total)
 {
 	char *chunk = malloc(CHUNK);
 	size_t have = 0;
 	bool first = true;
-	struct stat st;
 	int rc = INGEST_ENOMEM;
 
 	if (!chunk)
 		goto out;
 	rc = INGEST_OK;
 	for (;;) {
-		size_t got = fread(chunk + have, 1, CHUNK - have, f), len = have + got, cut;
+		size_t got = 0, len, cut;
 		const char *last;
 
+		if (pull(ctx, chunk + have, CHUNK - have, &got) < 0) {
+			fatal(r, CODE_FILE_UNREADABLE, r->line, 0, "read error: %s", strerror(errno));
+			break;
+		}
+		len = have + got;
 		if (first && len >= 3 && memcmp(chunk, BOM, 3) == 0) {
 			memmove(chunk, chunk + 3, len - 3);
 			len -= 3;
 			r->offset = r->line_offset = 3;
 		}
-		if (first && fstat(fileno(f), &st) == 0 && (rc = expect_rows(r, chunk, len, (uint64_t)st.st_size)))
+		if (first && (rc = expect_rows(r, chunk, len, total)))
 			break;
 		first = false;
-
-		if (got == 0 && ferror(f)) {
-			fatal(r, CODE_FILE_UNREADABLE, r->line, 0, "read error: %s", strerror(errno));
-			break;
-		}
 		if (len == 0)
 			break;
 		last = got ? last_newline(chunk, len) : NULL;
@@ -452,6 +464,7 @@ static int read_input(struct csv_reader *r, const struct ingest_input *in)
 {
 	const char *data = in->data;
 	size_t len = in->len;
+	struct stat st;
 	FILE *f;
 	int rc;
 
@@ -461,7 +474,8 @@ static int read_input(struct csv_reader *r, const struct ingest_input *in)
 			fatal(r, CODE_FILE_UNREADABLE, 0, 0, "cannot open %s: %s", in->path, strerror(errno));
 			return INGEST_OK;
 		}
-		rc = feed_file(r, f);
+		rc = feed_pull(r, read_file, f,
+			       fstat(fileno(f), &st) == 0 ? (uint64_t)st.st_size : 0);
 		fclose(f);
 		return rc;
 	}
@@ -474,8 +488,10 @@ static int read_input(struct csv_reader *r, const struct ingest_input *in)
 	return rc ? rc : feed(r, data, len);
 }
 
+/* Reads one file, given as an input (in) or as a source (src); neither: it is missing. */
 static int read_one(struct builder *b, struct report *rep, enum ingest_kind kind,
-		    const struct ingest_input *in, const char *fallback, bool *legacy)
+		    const struct ingest_input *in, const struct ingest_source *src,
+		    const char *fallback, bool *legacy)
 {
 	struct csv_reader r = { 0 };
 	int rc = INGEST_OK;
@@ -484,16 +500,16 @@ static int read_one(struct builder *b, struct report *rep, enum ingest_kind kind
 	r.rep = rep;
 	r.kind = kind;
 	r.line = 1;
-	r.file = display_name(in, fallback);
+	r.file = src ? (src->name ? src->name : fallback) : display_name(in, fallback);
 	buf_init(&r.header);
-	if (!in || (!in->path && !in->data)) {
+	if (!src && (!in || (!in->path && !in->data))) {
 		fatal(&r, CODE_FILE_MISSING, 0, 0, "%s is missing: members, teams and mappings are "
 		      "all required (an org without teams still sends a header line)", r.file);
 		return INGEST_OK;
 	}
 	if (csv_init(&r.parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
 		return INGEST_ENOMEM;
-	rc = read_input(&r, in);
+	rc = src ? feed_pull(&r, src->read, src->ctx, src->size) : read_input(&r, in);
 	if (!rc && !r.fatal) {
 		if (csv_fini(&r.parser, on_field, on_row, &r) != 0)
 			fatal(&r, CODE_CSV_QUOTING, r.row_end_line + 1, 0,
@@ -510,20 +526,21 @@ static int read_one(struct builder *b, struct report *rep, enum ingest_kind kind
 	return rc;
 }
 
-int ingest_csv(const struct ingest_input *members, const struct ingest_input *teams,
-	       const struct ingest_input *mappings, const struct ingest_opts *opts,
-	       struct org *org, struct report *rep, struct ingest_info *info)
+/* The three files in order, each an input or a source (in or src may be NULL). */
+static int read_all(const struct ingest_input *const in[3], const struct ingest_source *const src[3],
+		    const struct ingest_opts *opts, struct org *org, struct report *rep,
+		    struct ingest_info *info)
 {
+	static const enum ingest_kind kinds[3] = { KIND_MEMBERS, KIND_TEAMS, KIND_MAPPINGS };
+	static const char *const names[3] = { "members.csv", "teams.csv", "teams-mappings.csv" };
 	struct builder b;
 	bool legacy = false;
-	int rc;
+	int i, rc = INGEST_OK;
 
 	builder_init(&b, org, rep, opts);
-	rc = read_one(&b, rep, KIND_MEMBERS, members, "members.csv", &legacy);
-	if (!rc)
-		rc = read_one(&b, rep, KIND_TEAMS, teams, "teams.csv", &legacy);
-	if (!rc)
-		rc = read_one(&b, rep, KIND_MAPPINGS, mappings, "teams-mappings.csv", &legacy);
+	for (i = 0; i < 3 && !rc; i++)
+		rc = read_one(&b, rep, kinds[i], in ? in[i] : NULL, src ? src[i] : NULL, names[i],
+			      &legacy);
 	if (!rc && !report_count(rep, ISSUE_FATAL))
 		rc = builder_finish(&b);
 	builder_free(&b);
@@ -535,4 +552,22 @@ int ingest_csv(const struct ingest_input *members, const struct ingest_input *te
 		return rc;
 	report_sort(rep);
 	return report_count(rep, ISSUE_FATAL) ? INGEST_EINVALID : INGEST_OK;
+}
+
+int ingest_csv(const struct ingest_input *members, const struct ingest_input *teams,
+	       const struct ingest_input *mappings, const struct ingest_opts *opts,
+	       struct org *org, struct report *rep, struct ingest_info *info)
+{
+	const struct ingest_input *in[3] = { members, teams, mappings };
+
+	return read_all(in, NULL, opts, org, rep, info);
+}
+
+int ingest_csv_sources(const struct ingest_source *members, const struct ingest_source *teams,
+		       const struct ingest_source *mappings, const struct ingest_opts *opts,
+		       struct org *org, struct report *rep, struct ingest_info *info)
+{
+	const struct ingest_source *src[3] = { members, teams, mappings };
+
+	return read_all(NULL, src, opts, org, rep, info);
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/org.h"
 #include "model/report.h"
@@ -37,6 +38,20 @@ struct ingest_input {
 	size_t len;
 };
 
+/*
+ * An input pulled in pieces rather than held: read fills buf with up to cap
+ * bytes and sets *got, 0 only at the end; it returns 0, or -1 on a read
+ * error with errno set. size is the size expected, a hint (0: unknown). A
+ * payload spooled to disk or stored in the database is read so, and is
+ * never held whole.
+ */
+struct ingest_source {
+	const char *name; /* shown in the report: "members.csv" */
+	int (*read)(void *ctx, void *buf, size_t cap, size_t *got);
+	void *ctx;
+	uint64_t size;
+};
+
 /* Set on return: which dialects were met. */
 struct ingest_info {
 	bool legacy;      /* at least one input was in a legacy format */
@@ -55,6 +70,13 @@ int ingest_csv(const struct ingest_input *members, const struct ingest_input *te
 /* Reads one JSON payload, current or legacy, the same way. */
 int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 		struct org *org, struct report *rep, struct ingest_info *info);
+
+/* ingest_csv() and ingest_json() over inputs pulled in pieces (a NULL input is missing). */
+int ingest_csv_sources(const struct ingest_source *members, const struct ingest_source *teams,
+		       const struct ingest_source *mappings, const struct ingest_opts *opts,
+		       struct org *org, struct report *rep, struct ingest_info *info);
+int ingest_json_source(const struct ingest_source *in, const struct ingest_opts *opts,
+		       struct org *org, struct report *rep, struct ingest_info *info);
 
 /*
  * The JSON payload fed in chunks as it arrives (an HTTP body): the same

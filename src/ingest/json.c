@@ -1176,3 +1176,38 @@ out:
 	free(chunk);
 	return rc;
 }
+
+int ingest_json_source(const struct ingest_source *in, const struct ingest_opts *opts,
+		       struct org *org, struct report *rep, struct ingest_info *info)
+{
+	struct ingest_json_stream *s = NULL;
+	char *chunk;
+	size_t n = 0;
+	bool failed;
+	int rc;
+
+	if (info) {
+		info->json = true;
+		info->legacy = false;
+	}
+	if (!in)
+		return ingest_json(NULL, opts, org, rep, info);
+	chunk = malloc(READ_CHUNK);
+	if (!chunk)
+		return INGEST_ENOMEM;
+	rc = ingest_json_stream_new(in->name ? in->name : "payload.json", opts, org, rep, &s);
+	if (rc)
+		goto out;
+	while (!(failed = in->read(in->ctx, chunk, READ_CHUNK, &n) < 0) && n > 0)
+		if (ingest_json_stream_feed(s, chunk, n) != INGEST_OK)
+			break;
+	if (failed && !s->stopped) {
+		issue(s, ISSUE_FATAL, CODE_FILE_UNREADABLE, pos_of(s, s->total), NULL,
+		      "read error: %s", strerror(errno));
+		s->stopped = true;
+	}
+	rc = ingest_json_stream_finish(s, info);
+out:
+	free(chunk);
+	return rc;
+}

@@ -63,12 +63,20 @@ struct store_ops {
 	int (*apply)(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		     const struct org *stored, const struct store_ids *ids, const struct plan *p,
 		     const struct sync_outcome *done);
+	/* The payload comes from parts (m->parts is not read). */
 	int (*sync_begin)(struct store *s, int64_t org_id, const struct sync_meta *m,
-			  int64_t *sync_id, int64_t *running);
+			  const struct store_source *parts, size_t nparts, int64_t *sync_id,
+			  int64_t *running);
+	int (*sync_pending)(struct store *s, int64_t org_id, int64_t *running);
 	int (*payload_put)(struct store *s, int64_t sync_id, const char *part, const void *data,
 			   size_t len);
 	int (*payload_get)(struct store *s, int64_t sync_id, const char *part, void **data,
 			   size_t *len);
+	/* *blob is the backend's own handle, passed back to blob_read and blob_close. */
+	int (*payload_open)(struct store *s, int64_t sync_id, const char *part, void **blob,
+			    uint64_t *len);
+	int (*blob_read)(struct store *s, void *blob, void *buf, size_t cap, size_t *got);
+	void (*blob_close)(struct store *s, void *blob);
 	int (*sync_claim)(struct store *s, int64_t *sync_id, int64_t *org_id);
 	int (*sync_finish)(struct store *s, int64_t sync_id, const struct sync_outcome *done);
 	int (*sync_transition)(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,

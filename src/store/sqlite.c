@@ -10,6 +10,7 @@
 #include "store/backend.h"
 #include "util/buf.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -31,6 +32,8 @@ enum {
 	CACHE_KIB_DEFAULT = 8192,
 	BLOB_CHUNK = 64 * 1024 * 1024,
 	PLAN_CHUNK = 128, /* plan entries to a row; migration 8 spells it out too */
+	/* A payload part is written into its blob in pieces of this size. */
+	BLOB_WRITE_CHUNK = 256 * 1024,
 };
 
 static const char recover_reason[] =
@@ -810,6 +813,9 @@ static int db_fail(struct sqlite_store *q, int rc)
 		break;
 	case SQLITE_TOOBIG:
 		code = STORE_EINVAL;
+		break;
+	case SQLITE_FULL:
+		code = STORE_EFULL;
 		break;
 	default:
 		code = STORE_EIO;
@@ -3222,7 +3228,8 @@ out:
 
 /* --- syncs ------------------------------------------------------------------------ */
 
-/* The payload is bound in place (no copy on our side): it may be hundreds of MB.
+/* A part held in memory (a plan, an approval), bound in place: SQLite builds
+ * its row from it. Input payloads go through payload_stream() instead.
  * Called inside a transaction. */
 static int payload_insert(struct sqlite_store *q, int64_t sync_id, const char *part,
 			  const void *data, size_t len)
@@ -3248,8 +3255,85 @@ static int payload_insert(struct sqlite_store *q, int64_t sync_id, const char *p
 	return rc;
 }
 
+/*
+ * Writes a part pulled from a source: the row is inserted with a zeroblob
+ * of its length, then filled through the incremental blob API a piece at
+ * a time, so that neither we nor SQLite (which would build the whole
+ * record in memory from a bound blob) ever hold the payload. Called inside
+ * the registration's transaction: the part is there with its sync or not
+ * at all.
+ */
+static int payload_stream(struct sqlite_store *q, int64_t sync_id, const struct store_source *src)
+{
+	sqlite3_blob *blob = NULL;
+	sqlite3_stmt *st;
+	unsigned char *buf = NULL;
+	uint64_t off = 0;
+	size_t got;
+	int rc;
+
+	if (src->len > (uint64_t)INT32_MAX)
+		return store_set_error(&q->base, STORE_EINVAL, "the payload part %s is too large",
+				       src->name);
+	rc = prep(q, ST_PAYLOAD_PUT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	bind_text(st, 2, src->name);
+	rc = sqlite3_bind_zeroblob64(st, 3, src->len);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(q, rc);
+		sqlite3_reset(st);
+		return rc;
+	}
+	rc = run(q, st);
+	if (rc || !src->len)
+		return rc;
+	rc = sqlite3_blob_open(q->db, "main", "sync_payloads", "data",
+			       sqlite3_last_insert_rowid(q->db), 1, &blob);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(q, rc);
+		goto out;
+	}
+	buf = malloc(BLOB_WRITE_CHUNK);
+	if (!buf) {
+		rc = store_set_error(&q->base, STORE_ENOMEM, "out of memory");
+		goto out;
+	}
+	while (off < src->len) {
+		size_t want = src->len - off < BLOB_WRITE_CHUNK ? (size_t)(src->len - off)
+								: BLOB_WRITE_CHUNK;
+
+		got = 0;
+		if (src->read(src->ctx, buf, want, &got) < 0) {
+			rc = store_set_error(&q->base, STORE_EIO, "cannot read the payload part %s: %s",
+					     src->name, strerror(errno));
+			goto out;
+		}
+		if (got == 0 || got > want) {
+			rc = store_set_error(&q->base, STORE_EIO, "the payload part %s is not the %llu "
+					     "bytes announced", src->name,
+					     (unsigned long long)src->len);
+			goto out;
+		}
+		rc = sqlite3_blob_write(blob, buf, (int)got, (int)off);
+		if (rc != SQLITE_OK) {
+			rc = db_fail(q, rc);
+			goto out;
+		}
+		off += got;
+	}
+	rc = STORE_OK;
+out:
+	free(buf);
+	if (blob)
+		sqlite3_blob_close(blob);
+	return rc;
+}
+
 static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
-			 int64_t *sync_id, int64_t *running)
+			 const struct store_source *parts, size_t nparts, int64_t *sync_id,
+			 int64_t *running)
 {
 	struct sqlite_store *q = sq(s);
 	int64_t now = store_now_ms(), number = 0, *superseded = NULL;
@@ -3313,8 +3397,8 @@ static int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 	rc = run(q, st); /* RETURNING: the insert completes when stepped to its end */
 	if (rc)
 		goto out;
-	for (i = 0; i < m->nparts && !rc; i++)
-		rc = payload_insert(q, *sync_id, m->parts[i].name, m->parts[i].data, m->parts[i].len);
+	for (i = 0; i < nparts && !rc; i++)
+		rc = payload_stream(q, *sync_id, &parts[i]);
 	if (!rc)
 		rc = sync_event(q, *sync_id, -1, now);
 	if (rc)
@@ -3344,6 +3428,23 @@ out:
 	if (rc && rc != STORE_EBUSY)
 		*sync_id = 0;
 	return rc;
+}
+
+static int sq_sync_pending(struct store *s, int64_t org_id, int64_t *running)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SYNC_PENDING, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = row(q, st);
+	if (rc == STORE_OK) {
+		*running = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
 static int sync_exists(struct sqlite_store *q, int64_t sync_id)
@@ -3431,6 +3532,74 @@ out:
 		sqlite3_blob_close(blob);
 	free(buf);
 	return end_tx(q, rc);
+}
+
+/*
+ * A part being read in pieces. The open blob keeps its own statement, and
+ * with it a read snapshot, until it is closed; SQLite's handle has no read
+ * position, so it is kept here.
+ */
+struct sq_blob {
+	sqlite3_blob *blob;
+	int size, pos;
+};
+
+static int sq_payload_open(struct store *s, int64_t sync_id, const char *part, void **out,
+			   uint64_t *len)
+{
+	struct sqlite_store *q = sq(s);
+	struct sq_blob *b = NULL;
+	sqlite3_stmt *st;
+	int64_t rowid;
+	int rc = prep(q, ST_PAYLOAD_FIND, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	bind_text(st, 2, part);
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	rowid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return store_set_error(s, STORE_ENOMEM, "out of memory");
+	rc = sqlite3_blob_open(q->db, "main", "sync_payloads", "data", rowid, 0, &b->blob);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(q, rc);
+		sqlite3_blob_close(b->blob);
+		free(b);
+		return rc;
+	}
+	b->size = sqlite3_blob_bytes(b->blob);
+	*len = (uint64_t)b->size;
+	*out = b;
+	return STORE_OK;
+}
+
+static int sq_blob_read(struct store *s, void *h, void *buf, size_t cap, size_t *got)
+{
+	struct sq_blob *b = h;
+	int n = b->size - b->pos < (int64_t)cap ? b->size - b->pos : (int)cap, rc;
+
+	if (n <= 0)
+		return STORE_OK;
+	rc = sqlite3_blob_read(b->blob, buf, n, b->pos);
+	if (rc != SQLITE_OK)
+		return db_fail(sq(s), rc);
+	b->pos += n;
+	*got = (size_t)n;
+	return STORE_OK;
+}
+
+static void sq_blob_close(struct store *s, void *h)
+{
+	struct sq_blob *b = h;
+
+	(void)s;
+	sqlite3_blob_close(b->blob);
+	free(b);
 }
 
 static int sq_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
@@ -4900,8 +5069,12 @@ static const struct store_ops sqlite_ops = {
 	.org_load = sq_org_load,
 	.apply = sq_apply,
 	.sync_begin = sq_sync_begin,
+	.sync_pending = sq_sync_pending,
 	.payload_put = sq_payload_put,
 	.payload_get = sq_payload_get,
+	.payload_open = sq_payload_open,
+	.blob_read = sq_blob_read,
+	.blob_close = sq_blob_close,
 	.sync_claim = sq_sync_claim,
 	.sync_finish = sq_sync_finish,
 	.sync_transition = sq_sync_transition,

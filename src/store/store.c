@@ -503,22 +503,80 @@ static bool meta_ok(const struct sync_meta *m)
 	       strlen(m->format) < sizeof(((struct sync_row *)0)->format);
 }
 
-int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
-		     int64_t *sync_id, int64_t *running)
+/* A part held in memory, read as a source. */
+struct mem_source {
+	const char *data;
+	size_t len, pos;
+};
+
+static int mem_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+	struct mem_source *m = ctx;
+
+	*got = m->len - m->pos < cap ? m->len - m->pos : cap;
+	memcpy(buf, m->data + m->pos, *got);
+	m->pos += *got;
+	return 0;
+}
+
+int store_sync_begin_sources(struct store *s, int64_t org_id, const struct sync_meta *m,
+			     const struct store_source *parts, size_t nparts, int64_t *sync_id,
+			     int64_t *running)
 {
 	int64_t unused;
 	size_t i;
 
-	if (!sync_id || !meta_ok(m))
+	if (!sync_id || !meta_ok(m) || m->nparts)
 		return store_set_error(s, STORE_EINVAL, "a sync needs a source, mode and format");
-	for (i = 0; i < m->nparts; i++)
-		if (!m->parts[i].name || !*m->parts[i].name || (!m->parts[i].data && m->parts[i].len))
+	for (i = 0; i < nparts; i++)
+		if (!parts[i].name || !*parts[i].name || (!parts[i].read && parts[i].len))
 			return store_set_error(s, STORE_EINVAL, "a payload part needs a name");
 	*sync_id = 0;
 	if (!running)
 		running = &unused;
 	*running = 0;
-	return s->ops->sync_begin(s, org_id, m, sync_id, running);
+	return s->ops->sync_begin(s, org_id, m, parts, nparts, sync_id, running);
+}
+
+int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
+		     int64_t *sync_id, int64_t *running)
+{
+	struct store_source *src = NULL;
+	struct mem_source *mem = NULL;
+	struct sync_meta bare;
+	size_t i, n;
+	int rc;
+
+	if (!sync_id || !meta_ok(m))
+		return store_set_error(s, STORE_EINVAL, "a sync needs a source, mode and format");
+	n = m->nparts;
+	for (i = 0; i < n; i++)
+		if (!m->parts[i].name || !*m->parts[i].name || (!m->parts[i].data && m->parts[i].len))
+			return store_set_error(s, STORE_EINVAL, "a payload part needs a name");
+	src = calloc(n + 1, sizeof(*src));
+	mem = calloc(n + 1, sizeof(*mem));
+	if (!src || !mem) {
+		rc = store_set_error(s, STORE_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		mem[i] = (struct mem_source){ m->parts[i].data, m->parts[i].len, 0 };
+		src[i] = (struct store_source){ m->parts[i].name, m->parts[i].len, mem_read, &mem[i] };
+	}
+	bare = *m;
+	bare.parts = NULL;
+	bare.nparts = 0;
+	rc = store_sync_begin_sources(s, org_id, &bare, src, n, sync_id, running);
+out:
+	free(src);
+	free(mem);
+	return rc;
+}
+
+int store_sync_pending(struct store *s, int64_t org_id, int64_t *running)
+{
+	*running = 0;
+	return s->ops->sync_pending(s, org_id, running);
 }
 
 int store_sync_payload_put(struct store *s, int64_t sync_id, const char *part, const void *data,
@@ -537,6 +595,48 @@ int store_sync_payload_get(struct store *s, int64_t sync_id, const char *part, v
 	*data = NULL;
 	*len = 0;
 	return s->ops->payload_get(s, sync_id, part, data, len);
+}
+
+struct store_blob {
+	struct store *s;
+	void *h;
+};
+
+int store_sync_payload_open(struct store *s, int64_t sync_id, const char *part,
+			    struct store_blob **out, uint64_t *len)
+{
+	struct store_blob *b;
+	int rc;
+
+	if (!part || !out || !len)
+		return STORE_EINVAL;
+	*out = NULL;
+	*len = 0;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return store_set_error(s, STORE_ENOMEM, "out of memory");
+	b->s = s;
+	rc = s->ops->payload_open(s, sync_id, part, &b->h, len);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*out = b;
+	return STORE_OK;
+}
+
+int store_blob_read(struct store_blob *b, void *buf, size_t cap, size_t *got)
+{
+	*got = 0;
+	return b->s->ops->blob_read(b->s, b->h, buf, cap, got);
+}
+
+void store_blob_close(struct store_blob *b)
+{
+	if (!b)
+		return;
+	b->s->ops->blob_close(b->s, b->h);
+	free(b);
 }
 
 int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)

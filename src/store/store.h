@@ -30,6 +30,7 @@ enum store_status {
 	STORE_EBUSY = -4,      /* a sync is Pending for this org (*running says which) */
 	STORE_ECONFLICT = -5,  /* a uniqueness or state rule refused the change */
 	STORE_EINVAL = -6,
+	STORE_EFULL = -7,      /* the disk holding the database is full */
 };
 
 /* API keys: "osk_" + 16 hex key id + "_" + 43 base64url secret chars. */
@@ -301,6 +302,19 @@ struct sync_row {
 void store_sync_row_free(struct sync_row *r);
 
 /*
+ * A payload part pulled in pieces rather than held in memory (a request
+ * body spooled to disk): read fills buf with up to cap bytes and sets *got
+ * (0 only at the end); it returns 0, or -1 with errno set. It must yield
+ * exactly len bytes.
+ */
+struct store_source {
+	const char *name;    /* as in struct store_part */
+	uint64_t len;
+	int (*read)(void *ctx, void *buf, size_t cap, size_t *got);
+	void *ctx;
+};
+
+/*
  * Registers a new Pending sync with its payload parts, in one transaction:
  * no worker of any process can claim a sync whose payload is not there yet,
  * and a crash leaves either both or neither. It gets the org's next number
@@ -313,6 +327,17 @@ void store_sync_row_free(struct sync_row *r);
  */
 int store_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		     int64_t *sync_id, int64_t *running);
+/*
+ * The same with the payload pulled from sources (m->parts must be empty):
+ * each part is written into the database in pieces within the same
+ * transaction, so that a payload of hundreds of MB is never held in
+ * memory. STORE_EIO when a source fails, STORE_EFULL when the disk is.
+ */
+int store_sync_begin_sources(struct store *s, int64_t org_id, const struct sync_meta *m,
+			     const struct store_source *parts, size_t nparts, int64_t *sync_id,
+			     int64_t *running);
+/* The number of the org's Pending sync, claimed or not, in *running; 0 when none. */
+int store_sync_pending(struct store *s, int64_t org_id, int64_t *running);
 
 /* Keeps a part of the payload ("json", "members", "teams", "teamsMappings")
  * so that a worker, or an approval later, can read it; a part put twice is
@@ -325,6 +350,17 @@ int store_sync_payload_put(struct store *s, int64_t sync_id, const char *part,
  * parts' sake. STORE_ENOTFOUND when the part is absent. */
 int store_sync_payload_get(struct store *s, int64_t sync_id, const char *part,
 			   void **data, size_t *len);
+/*
+ * A part read in pieces, for the input parts (hundreds of MB): open, then
+ * store_blob_read() until *got is 0 (0, or a store status), then close.
+ * The blob holds a read snapshot of the database until it is closed.
+ * STORE_ENOTFOUND when the part is absent.
+ */
+struct store_blob;
+int store_sync_payload_open(struct store *s, int64_t sync_id, const char *part,
+			    struct store_blob **out, uint64_t *len);
+int store_blob_read(struct store_blob *b, void *buf, size_t cap, size_t *got);
+void store_blob_close(struct store_blob *b);
 
 /* The oldest Pending sync not yet claimed, marked started (the job queue).
  * No two connections ever claim the same one. STORE_ENOTFOUND when none. */
