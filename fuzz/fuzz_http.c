@@ -265,6 +265,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	svc.started_ms = service_now_ms();
 	pthread_mutex_init(&svc.lock, NULL);
 	pthread_cond_init(&svc.wake, NULL);
+	pthread_cond_init(&svc.ingest_done, NULL);
 	pthread_key_create(&svc.store_key, close_store);
 	atexit(cleanup);
 	st = service_store(&svc);

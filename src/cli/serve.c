@@ -16,6 +16,9 @@ static const char help[] =
 	"  --db URL              sqlite:PATH (or a path); created and migrated if needed\n"
 	"  --listen HOST:PORT    address to listen on (default 127.0.0.1:8080; port 0 = any)\n"
 	"  --max-body BYTES      largest request body (default 268435456 = 256 MiB)\n"
+	"  --spool-dir DIR       where sync bodies are written as they arrive, unnamed\n"
+	"                        files freed when the request ends (default: the\n"
+	"                        database's directory)\n"
 	"  --threads N           HTTP threads (default 4)\n"
 	"  --max-connections N   simultaneous connections (default 256)\n"
 	"  --timeout SECONDS     idle connection timeout (default 30)\n"
@@ -148,6 +151,7 @@ int cmd_serve(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "max-body", required_argument, NULL, 'b' },
+		{ "spool-dir", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 'T' },
@@ -200,6 +204,7 @@ int cmd_serve(int argc, char **argv)
 		case 'q': cfg.quiet = true; break;
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
+		case 'S': cfg.spool_dir = optarg; break;
 		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
 		case 'B': case 'g': case 'R': case OPT_DELIVERY_BACKOFF_MS: case OPT_DELIVERY_GIVE_UP_MS:
 		case OPT_DELIVERY_LEASE_MS:

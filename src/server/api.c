@@ -16,18 +16,20 @@
 
 #include "ingest/ingest.h"
 #include "server/delivery.h"
+#include "server/log.h"
 #include "server/service.h"
 #include "server/orgcache.h"
 #include "server/settings.h"
+#include "server/spool.h"
 #include "server/sync.h"
 #include "server/webhook.h"
 #include "store/store.h"
 
+/* The store's message may name internals and quote tenant data: it goes to the log, not the client. */
 static int db_error(struct http_req *r, struct store *st)
 {
-	(void)st; /* the message may name internals: it goes to the log, not the client */
-	fprintf(stderr, "{\"rid\":\"%s\",\"error\":\"database\",\"detail\":\"%s\"}\n", r->request_id,
-		st ? store_error(st) : "no database handle");
+	log_write(json_pack("{s:s, s:s, s:o}", "rid", r->request_id, "error", "database", "detail",
+			    log_text(st ? store_error(st) : "no database handle")));
 	return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "the database failed", NULL);
 }
 
@@ -185,69 +187,129 @@ static json_t *sync_json(const struct sync_row *s)
 	return doc;
 }
 
+/* The request's spooled payload: the JSON body, or the multipart parts present. */
+struct payload {
+	size_t n;
+	const char *names[HTTP_MAX_PARTS];  /* the stored part's name */
+	struct spool_range ranges[HTTP_MAX_PARTS];
+};
+
 /*
- * Ingests the payload now, so that a broken one is refused with 400; the
- * result goes on to the worker, which then need not parse it again.
+ * The payload kept for the worker and for a later approval: only the known
+ * parts, under names no client can choose.
  */
-static int check_payload(struct http_req *r, int64_t org_id, bool multipart,
-			 struct sync_prepared *pre)
+static void payload_of(struct http_req *r, struct payload *p)
 {
+	int i;
+
+	p->n = 0;
+	if (!r->multipart) {
+		p->names[p->n] = "json";
+		p->ranges[p->n++] = (struct spool_range){ r->spool, 0, spool_size(r->spool), 0 };
+		return;
+	}
+	for (i = 0; i < HTTP_MAX_PARTS; i++)
+		if (r->parts[i].present) {
+			p->names[p->n] = http_part_names[i];
+			p->ranges[p->n++] = (struct spool_range){ r->spool, r->parts[i].offset,
+								  r->parts[i].len, 0 };
+		}
+}
+
+/* The payload's range for a part name, rewound; NULL when the part was not sent. */
+static struct spool_range *payload_part(struct payload *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (!strcmp(p->names[i], name)) {
+			p->ranges[i].pos = 0;
+			return &p->ranges[i];
+		}
+	return NULL;
+}
+
+/*
+ * Ingests the payload now, from the spool, so that a broken one is refused
+ * with 400; the result goes on to the worker, which then need not parse it
+ * again.
+ */
+static int check_payload(struct http_req *r, struct payload *p, struct sync_prepared *pre)
+{
+	static const char *const names[HTTP_MAX_PARTS] = { "members.csv", "teams.csv",
+							   "teams-mappings.csv" };
 	struct store *st = db(r);
 	struct ingest_opts opts = { NULL, 0, false };
-	struct org *org = &pre->org;
-	struct report *rep = &pre->rep;
+	struct ingest_source src[HTTP_MAX_PARTS];
+	struct spool_range *range;
 	char **props = NULL;
 	size_t nprops = 0;
-	int rc;
+	int i, rc;
 
-	if (store_properties_list(st, org_id, &props, &nprops) != STORE_OK)
+	if (store_properties_list(st, r->org_id, &props, &nprops) != STORE_OK)
 		return INGEST_ENOMEM;
 	opts.properties = (const char *const *)props;
 	opts.nproperties = nprops;
-	if (multipart) {
-		struct ingest_input in[HTTP_MAX_PARTS] = { { 0 } };
-		static const char *const names[HTTP_MAX_PARTS] = { "members.csv", "teams.csv",
-								   "teams-mappings.csv" };
-		int i;
-
+	if (r->multipart) {
 		for (i = 0; i < HTTP_MAX_PARTS; i++) {
-			in[i].name = names[i];
-			if (r->parts[i].present)
-				in[i] = (struct ingest_input){ names[i], NULL,
-							       r->parts[i].data.data ? r->parts[i].data.data : "",
-							       r->parts[i].data.len };
+			range = payload_part(p, http_part_names[i]);
+			src[i] = (struct ingest_source){ names[i], spool_range_read, range,
+							 range ? range->len : 0 };
 		}
-		rc = ingest_csv(in[0].data ? &in[0] : NULL, in[1].data ? &in[1] : NULL,
-				in[2].data ? &in[2] : NULL, &opts, org, rep, NULL);
+		rc = ingest_csv_sources(payload_part(p, http_part_names[0]) ? &src[0] : NULL,
+					payload_part(p, http_part_names[1]) ? &src[1] : NULL,
+					payload_part(p, http_part_names[2]) ? &src[2] : NULL, &opts,
+					&pre->org, &pre->rep, NULL);
 	} else {
-		struct ingest_input in = { "payload.json", NULL, r->body.data ? r->body.data : "",
-					   r->body.len };
-
-		rc = ingest_json(&in, &opts, org, rep, NULL);
+		range = payload_part(p, "json");
+		src[0] = (struct ingest_source){ "payload.json", spool_range_read, range, range->len };
+		rc = ingest_json_source(&src[0], &opts, &pre->org, &pre->rep, NULL);
 	}
 	store_strings_free(props, nprops);
 	return rc;
 }
 
-/* The payload kept for the worker and for a later approval: only the known
- * parts, under names no client can choose. Returns the number of parts. */
-static size_t payload_parts(struct http_req *r, bool multipart,
-			    struct store_part out[HTTP_MAX_PARTS])
+/* 409 naming the sync that is still running. */
+static int sync_running(struct http_req *r, int64_t running)
 {
-	size_t n = 0;
-	int i;
+	char msg[160];
 
-	if (!multipart) {
-		out[0] = (struct store_part){ "json", r->body.data ? r->body.data : "", r->body.len };
-		return 1;
-	}
-	for (i = 0; i < HTTP_MAX_PARTS; i++)
-		if (r->parts[i].present)
-			out[n++] = (struct store_part){ http_part_names[i],
-							r->parts[i].data.data ? r->parts[i].data.data : "",
-							r->parts[i].data.len };
-	return n;
+	snprintf(msg, sizeof(msg), "sync %" PRId64 " is still running for this organization; "
+		 "try again when it ends", running);
+	return http_error(r, MHD_HTTP_CONFLICT, "sync_running", msg,
+			  json_pack("[{s:I}]", "runningSyncId", (json_int_t)running));
 }
+
+/*
+ * What refuses a sync whatever its payload: API provisioning off (403), a
+ * sync already Pending for the org (409). Fills *set; -1 to go on.
+ */
+static int refuse_sync(struct http_req *r, struct settings *set)
+{
+	struct store *st = db(r);
+	char *settings = NULL;
+	int64_t running = 0;
+	json_t *doc;
+
+	if (store_settings_get(st, r->org_id, &settings) != STORE_OK)
+		return db_error(r, st);
+	doc = json_loads(settings, 0, NULL);
+	free(settings);
+	settings_from_json(doc, set);
+	json_decref(doc);
+	if (set->method != METHOD_API)
+		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
+				  "API provisioning is not active for this organization: set "
+				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
+	if (store_sync_pending(st, r->org_id, &running) != STORE_OK)
+		return db_error(r, st);
+	if (running)
+		return sync_running(r, running);
+	return -1;
+}
+
+/* How long a request waits for its turn to ingest before it is told to come back. */
+enum { INGEST_WAIT_MS = 30000 };
 
 static int post_sync(struct http_req *r)
 {
@@ -255,70 +317,108 @@ static int post_sync(struct http_req *r)
 	struct sync_prepared *pre = NULL;
 	struct settings set;
 	struct sync_row row = { 0 };
-	struct store_part parts[HTTP_MAX_PARTS];
-	char *settings = NULL, loc[64], msg[160];
+	struct store_source parts[HTTP_MAX_PARTS];
+	struct payload payload;
+	char loc[64];
 	const char *mode = http_arg(r, "mode");
-	bool multipart = r->multipart;
-	json_t *doc;
 	int64_t sync_id = 0, running = 0;
+	size_t i;
 	int rc;
 
-	if (multipart && r->part_error[0])
+	if (r->multipart && r->part_error[0])
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_multipart", r->part_error, NULL);
-	if (store_settings_get(st, r->org_id, &settings) != STORE_OK)
-		return db_error(r, st);
-	doc = json_loads(settings, 0, NULL);
-	free(settings);
-	settings_from_json(doc, &set);
-	json_decref(doc);
-	if (set.method != METHOD_API)
-		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
-				  "API provisioning is not active for this organization: set "
-				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
+	/* Checked again: the headers were a while ago for a large body. */
+	if ((rc = refuse_sync(r, &set)) != -1)
+		return rc;
+	if (!service_ingest_begin(r->svc, INGEST_WAIT_MS))
+		return http_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", "busy", "message",
+					   "other syncs are being read; try again shortly", "details"),
+				 MHD_HTTP_HEADER_RETRY_AFTER, "10");
+	/* The wait may have let another sync of the org in: no need to read this one. */
+	if ((rc = store_sync_pending(st, r->org_id, &running)) != STORE_OK) {
+		rc = db_error(r, st);
+		goto out;
+	}
+	if (running) {
+		rc = sync_running(r, running);
+		goto out;
+	}
 	pre = sync_prepared_new();
-	if (!pre)
-		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
-	rc = check_payload(r, r->org_id, multipart, pre);
+	if (!pre) {
+		rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+		goto out;
+	}
+	payload_of(r, &payload);
+	rc = check_payload(r, &payload, pre);
 	if (rc == INGEST_EINVALID) {
 		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_input",
 				"the input has structural errors; nothing was changed",
 				http_report_details(&pre->rep, 1000));
-		sync_prepared_free(pre);
-		return rc;
+		goto out;
 	}
 	if (rc) {
-		sync_prepared_free(pre);
-		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+		rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory", NULL);
+		goto out;
 	}
+	for (i = 0; i < payload.n; i++)
+		parts[i] = (struct store_source){ payload.names[i], payload.ranges[i].len,
+						  spool_range_read,
+						  payload_part(&payload, payload.names[i]) };
 	service_lock(r->svc);
-	rc = store_sync_begin(st, r->org_id,
-			      &(struct sync_meta){ "API Provisioning",
-						   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
-						   multipart ? "csv" : "json", http_arg_bool(r, "dryRun"), parts,
-						   payload_parts(r, multipart, parts) },
-			      &sync_id, &running);
+	rc = store_sync_begin_sources(st, r->org_id,
+				      &(struct sync_meta){ "API Provisioning",
+							   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
+							   r->multipart ? "csv" : "json",
+							   http_arg_bool(r, "dryRun"), NULL, 0 },
+				      parts, payload.n, &sync_id, &running);
 	if (rc == STORE_OK)
 		rc = store_sync_get(st, r->org_id, sync_id, &row);
 	if (rc != STORE_OK) {
 		service_unlock(r->svc);
-		sync_prepared_free(pre);
+	} else {
+		pre->sync_id = sync_id;
+		service_put_prepared(r->svc, pre);
+		pre = NULL;
+		service_unlock(r->svc);
 	}
 	if (rc == STORE_EBUSY) {
-		snprintf(msg, sizeof(msg), "sync %" PRId64 " is still running for this organization; "
-			 "try again when it ends", running);
-		return http_error(r, MHD_HTTP_CONFLICT, "sync_running", msg,
-				  json_pack("[{s:I}]", "runningSyncId", (json_int_t)running));
+		rc = sync_running(r, running);
+		goto out;
 	}
-	if (rc)
-		return db_error(r, st);
-	pre->sync_id = sync_id;
-	service_put_prepared(r->svc, pre);
-	service_unlock(r->svc);
+	if (rc == STORE_EFULL) {
+		log_write(json_pack("{s:s, s:s, s:o}", "rid", r->request_id, "error", "database",
+				    "detail", log_text(store_error(st))));
+		rc = http_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			       json_pack("{s:{s:s, s:s, s:[]}}", "error", "code",
+					 "insufficient_storage", "message",
+					 "the service's database has no room for this payload; try "
+					 "again later", "details"),
+			       MHD_HTTP_HEADER_RETRY_AFTER, "60");
+		goto out;
+	}
+	if (rc) {
+		rc = db_error(r, st);
+		goto out;
+	}
 	service_wake_worker(r->svc);
 	snprintf(loc, sizeof(loc), "/v1/syncs/%" PRId64, row.number);
 	rc = http_json(r, MHD_HTTP_ACCEPTED, sync_json(&row), MHD_HTTP_HEADER_LOCATION, loc);
 	store_sync_row_free(&row);
+out:
+	sync_prepared_free(pre);
+	service_ingest_end(r->svc);
 	return rc;
+}
+
+int api_before_body(struct http_req *r)
+{
+	struct settings set;
+
+	if (r->route->handler != post_sync)
+		return -1;
+	r->spooled = true;
+	return refuse_sync(r, &set);
 }
 
 /*

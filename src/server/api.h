@@ -31,4 +31,14 @@ int api_invitation_page(struct http_req *r);
 bool api_wants_html(struct http_req *r);
 int api_invitation_result(struct http_req *r, bool accepted);
 
+/*
+ * Called once a request is routed and authenticated, before any of its
+ * body is read. For a sync (whose body may be hundreds of MB) it sets
+ * r->spooled, so that the body goes to disk as it arrives, and refuses
+ * from the headers alone what would be refused anyway once the body is
+ * in (API provisioning off, a sync already Pending): that body is then
+ * never read. Returns the answer's MHD result, or -1 to read the body.
+ */
+int api_before_body(struct http_req *r);
+
 #endif

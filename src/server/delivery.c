@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "server/log.h"
 #include "server/mailmsg.h"
 #include "server/netcheck.h"
 #include "server/service.h"
@@ -738,8 +739,8 @@ static void *channel_main(void *arg)
 
 	memset(&smtp, 0, sizeof(smtp));
 	if (!o || !errors || (c->ch == DELIVERY_EMAIL && smtp_open(&smtp, dl) < 0)) {
-		fprintf(stderr, "{\"delivery\":\"%s\",\"error\":\"out of memory\"}\n",
-			c->ch == DELIVERY_EMAIL ? "email" : "webhook");
+		log_write(json_pack("{s:s, s:s}", "delivery", c->ch == DELIVERY_EMAIL ? "email" : "webhook",
+				    "error", "out of memory"));
 		goto out;
 	}
 	while (!stopping(dl)) {
@@ -761,8 +762,9 @@ static void *channel_main(void *arg)
 			: STORE_EIO;
 		if (rc != STORE_OK) {
 			if (!logged)
-				fprintf(stderr, "{\"delivery\":\"%s\",\"error\":\"the outbox cannot be "
-					"read\"}\n", c->ch == DELIVERY_EMAIL ? "email" : "webhook");
+				log_write(json_pack("{s:s, s:s}", "delivery",
+						    c->ch == DELIVERY_EMAIL ? "email" : "webhook", "error",
+						    "the outbox cannot be read"));
 			logged = true;
 			idle(dl, NULL, c->ch);
 			continue;
@@ -777,9 +779,10 @@ static void *channel_main(void *arg)
 		else
 			send_webhooks(dl, st, v, n, o, errors);
 		if (store_delivery_record(st, o, n, now_ms()) != STORE_OK)
-			fprintf(stderr, "{\"delivery\":\"%s\",\"error\":\"outcomes not recorded; the "
-				"messages are sent again when their lease ends\"}\n",
-				c->ch == DELIVERY_EMAIL ? "email" : "webhook");
+			log_write(json_pack("{s:s, s:s}", "delivery",
+					    c->ch == DELIVERY_EMAIL ? "email" : "webhook", "error",
+					    "outcomes not recorded; the messages are sent again when "
+					    "their lease ends"));
 		store_deliveries_free(v, n);
 	}
 out:
@@ -847,11 +850,10 @@ int delivery_start(struct service *svc)
 	dl->smtp_user = env_copy("ORGSYNC_SMTP_USER");
 	dl->smtp_password = env_copy("ORGSYNC_SMTP_PASSWORD");
 	if (!cfg->smtp_url)
-		fprintf(stderr, "orgsync serve: no --smtp-url: invitations and notification emails "
-			"wait in the outbox until a service with --smtp-url sends them\n");
+		log_msg("warn", "no --smtp-url: invitations and notification emails wait in the "
+			"outbox until a service with --smtp-url sends them");
 	if (!cfg->public_url)
-		fprintf(stderr, "orgsync serve: no --public-url: links in emails start with %s\n",
-			dl->public_url);
+		log_msg("warn", "no --public-url: links in emails start with %s", dl->public_url);
 	for (i = 0; i < 2; i++) {
 		struct channel *c = &dl->channels[i];
 

@@ -17,9 +17,11 @@
 
 #include "server/api.h"
 #include "server/conntrack.h"
+#include "server/log.h"
 #include "server/ratelimit.h"
 #include "server/scim/scim.h"
 #include "server/service.h"
+#include "server/spool.h"
 #include "util/utf8.h"
 
 const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
@@ -667,6 +669,12 @@ static const struct route *route_at(size_t i)
 	return NULL;
 }
 
+/*
+ * Finds the request's route and checks all that its headers can tell
+ * (method, credentials, rate, path and query), before any of the body is
+ * read: a refusal never costs reading the body. Answers, or returns -1
+ * with r->route set; the handler runs once the body is in.
+ */
 static int route(struct http_req *r)
 {
 	const struct route *rt;
@@ -696,7 +704,7 @@ static int route(struct http_req *r)
 			return bad_segment(r, bad);
 		if ((rc = check_query(r, rt->params)) != -1)
 			return rc;
-		return rt->handler(r);
+		return api_before_body(r);
 	}
 	if (allow.len && r->error_shape) {
 		rc = r->error_shape(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
@@ -720,22 +728,20 @@ static int route(struct http_req *r)
 
 /* --- requests ----------------------------------------------------------- */
 
-/* Refuses the multipart body (the sync route answers 400 with why); its parts are dropped. */
+/* Refuses the multipart body (the sync route answers 400 with why); what follows is dropped. */
 __attribute__((format(printf, 2, 3)))
 static void refuse_parts(struct http_req *r, const char *fmt, ...)
 {
 	va_list ap;
-	int i;
 
 	va_start(ap, fmt);
 	vsnprintf(r->part_error, sizeof(r->part_error), fmt, ap);
 	va_end(ap);
-	for (i = 0; i < HTTP_MAX_PARTS; i++)
-		buf_free(&r->parts[i].data);
 }
 
 /*
- * Collects the parts of a multipart body. Only the parts of a sync are
+ * Spools the parts of a multipart body, one after the other, as
+ * libmicrohttpd hands them over in pieces. Only the parts of a sync are
  * taken, each once: any other name, or a name seen again, refuses the body
  * (two members parts must not be read as one file). libmicrohttpd reports
  * a part in pieces at growing offsets; the first piece, at offset 0, may be
@@ -756,8 +762,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	(void)filename;
 	(void)content_type;
 	(void)encoding;
-	if (r->part_error[0])
-		return MHD_YES; /* read to the end, to answer 400 in JSON */
+	if (r->part_error[0] || r->spool_errno)
+		return MHD_YES; /* read to the end, to answer in JSON */
 	if (!key) {
 		refuse_parts(r, "a part has no name: expected members, teams, teamsMappings");
 		return MHD_YES;
@@ -776,16 +782,23 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 		return MHD_YES;
 	}
 	p = &r->parts[i];
-	if (off == 0 && !(i == r->part_current && p->data.len == 0)) {
+	if (off == 0 && !(i == r->part_current && p->len == 0)) {
 		if (p->present) {
 			refuse_parts(r, "the part %s is sent twice: send each part once", key);
 			return MHD_YES;
 		}
 		p->present = true;
+		p->offset = spool_size(r->spool);
 		r->part_current = i;
 	}
-	if (size && buf_append(&p->data, data, size) < 0)
-		return MHD_NO;
+	if (size) {
+		int rc = spool_append(r->spool, data, size);
+
+		if (rc)
+			r->spool_errno = -rc;
+		else
+			p->len += size;
+	}
 	return MHD_YES;
 }
 
@@ -798,13 +811,47 @@ static void *connection_ctx(struct MHD_Connection *c)
 	return info ? info->socket_context : NULL;
 }
 
+/* The most body bytes the request may send: --max-body, or less for a body held in memory. */
+static uint64_t body_max(const struct http_req *r)
+{
+	size_t max = r->svc->cfg.max_body;
+
+	return r->route && !r->spooled && max > HTTP_MAX_HELD_BODY ? HTTP_MAX_HELD_BODY : max;
+}
+
 static int too_large(struct http_req *r)
 {
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "the request body is larger than the %zu bytes allowed",
-		 r->svc->cfg.max_body);
+	snprintf(msg, sizeof(msg), "the request body is larger than the %llu bytes allowed",
+		 (unsigned long long)body_max(r));
 	return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+}
+
+/*
+ * The spool could not take the body. A full disk is the service's trouble,
+ * not the request's, and passes: 503 with Retry-After, which `orgsync
+ * push` retries. Anything else (the spool directory gone, its permissions)
+ * needs an operator: 500, logged.
+ */
+static int spool_failed(struct http_req *r)
+{
+	char msg[160];
+
+	if (r->spool_errno == ENOSPC || r->spool_errno == EDQUOT || r->spool_errno == EFBIG) {
+		log_write(json_pack("{s:s, s:s, s:s}", "rid", r->request_id, "error", "spool",
+				    "detail", strerror(r->spool_errno)));
+		snprintf(msg, sizeof(msg), "the service has no room to receive this body (%s); try "
+			 "again later", strerror(r->spool_errno));
+		return http_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 json_pack("{s:{s:s, s:s, s:[]}}", "error", "code",
+					   "insufficient_storage", "message", msg, "details"),
+				 MHD_HTTP_HEADER_RETRY_AFTER, "60");
+	}
+	log_write(json_pack("{s:s, s:s, s:s, s:s}", "rid", r->request_id, "error", "spool",
+			    "dir", service_spool_dir(r->svc), "detail", strerror(r->spool_errno)));
+	return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			  "the service cannot store the body it receives", NULL);
 }
 
 static struct http_req *start(struct service *svc, struct MHD_Connection *c, const char *url,
@@ -834,10 +881,7 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 	if (strncmp(url, "/scim/", 6) == 0)
 		r->error_shape = scim_http_error;
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
-		r->multipart = true;
-		r->post = MHD_create_post_processor(c, 64 * 1024, on_part, r);
-	}
+	r->multipart = type && strncasecmp(type, "multipart/form-data", 19) == 0;
 	atomic_fetch_add(&svc->metrics.requests, 1);
 	atomic_fetch_add(&svc->in_flight, 1);
 	r->track = connection_ctx(c);
@@ -953,12 +997,65 @@ static int refuse_early(struct http_req *r)
 	return -1;
 }
 
+/*
+ * Readies the routed request for its body: a spooled route's body goes
+ * to a spool file (a multipart body through the post processor, part by
+ * part), any other is held in memory up to HTTP_MAX_HELD_BODY. An
+ * announced body over the route's limit is refused now. -1 to go on.
+ */
+static int body_start(struct http_req *r)
+{
+	const char *len = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int rc;
+
+	if (len && strtoull(len, NULL, 10) > body_max(r)) {
+		r->too_large = true;
+		return too_large(r);
+	}
+	if (!r->spooled)
+		return -1;
+	rc = spool_open(service_spool_dir(r->svc), &r->spool);
+	if (rc) {
+		r->spool_errno = -rc;
+		return spool_failed(r);
+	}
+	if (r->multipart)
+		r->post = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
+	return -1;
+}
+
+/* Takes a piece of the body: counted against the limit, then spooled, held or dropped. */
+static enum MHD_Result body_piece(struct http_req *r, const char *data, size_t size)
+{
+	int rc;
+
+	r->body_len += size;
+	if (!r->too_large && r->body_len > body_max(r)) {
+		r->too_large = true;
+		buf_free(&r->body);
+	}
+	if (r->too_large || r->spool_errno)
+		return MHD_YES;
+	if (r->post) {
+		if (MHD_post_process(r->post, data, size) != MHD_YES)
+			r->multipart = false;
+	} else if (r->spooled) {
+		/* A multipart body without a post processor (no boundary) has no parts to keep. */
+		if (!r->multipart && (rc = spool_append(r->spool, data, size)) != 0)
+			r->spool_errno = -rc;
+	} else if (buf_append(&r->body, data, size) < 0) {
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *size, void **state)
 {
 	struct service *svc = cls;
 	struct http_req *r = *state;
+	enum MHD_Result ok;
 
 	(void)version;
 	if (!r) {
@@ -970,35 +1067,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*state = r;
 		rc = refuse_early(r);
 		if (rc == -1)
+			rc = route(r);
+		if (rc == -1)
+			rc = body_start(r);
+		if (rc == -1)
 			return MHD_YES;
 		conntrack_phase(r->track, CONN_HANDLED);
 		return (enum MHD_Result)rc;
 	}
 	if (*size) {
 		conntrack_body(r->track, *size);
-		if (!r->too_large && r->body.len + *size > svc->cfg.max_body)
-			r->too_large = true;
-		if (r->too_large) {
-			buf_free(&r->body);
-		} else if (r->post) {
-			r->body.len += *size; /* counts toward the limit; the parts hold the bytes */
-			if (MHD_post_process(r->post, data, *size) != MHD_YES)
-				r->multipart = false;
-		} else if (buf_append(&r->body, data, *size) < 0) {
-			return MHD_NO;
-		}
+		ok = body_piece(r, data, *size);
 		*size = 0;
-		return MHD_YES;
+		return ok;
 	}
 	conntrack_phase(r->track, CONN_HANDLED);
 	if (r->too_large)
 		return (enum MHD_Result)too_large(r);
+	if (r->spool_errno)
+		return (enum MHD_Result)spool_failed(r);
 	if (r->post && !r->multipart)
 		return (enum MHD_Result)http_error(r, MHD_HTTP_BAD_REQUEST, "bad_multipart",
 						   "the multipart body could not be read", NULL);
-	if (r->post)
-		buf_reset(&r->body);
-	return (enum MHD_Result)route(r);
+	return (enum MHD_Result)r->route->handler(r);
 }
 
 /*
@@ -1022,23 +1113,15 @@ static const char *loggable_path(const struct http_req *r)
 
 /*
  * One JSON line per request. The path is logged as sent, still
- * percent-encoded: it may hold any byte a client typed, so it goes through
- * the JSON encoder (a path that is not UTF-8 is logged as null).
+ * percent-encoded: it may hold any byte a client typed, and so may the
+ * method: both go through log_text().
  */
 static void log_request(const struct http_req *r)
 {
-	json_t *line = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:f, s:I}", "ts",
-				 (json_int_t)service_now_ms(), "rid", r->request_id, "method", r->method,
-				 "path", loggable_path(r), "status", r->status, "ms",
-				 (double)(now_ns() - r->started_ns) / 1e6, "org", (json_int_t)r->org_id);
-	char *text = NULL;
-
-	if (line)
-		text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-	if (text)
-		fprintf(stderr, "%s\n", text);
-	free(text);
-	json_decref(line);
+	log_write(json_pack("{s:s, s:o, s:o, s:i, s:f, s:I}", "rid", r->request_id, "method",
+			    log_text(r->method), "path", log_text(loggable_path(r)), "status",
+			    r->status, "ms", (double)(now_ns() - r->started_ns) / 1e6, "org",
+			    (json_int_t)r->org_id));
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **state,
@@ -1046,7 +1129,6 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 {
 	struct service *svc = cls;
 	struct http_req *r = *state;
-	int i;
 
 	(void)c;
 	(void)why;
@@ -1060,8 +1142,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 		log_request(r);
 	if (r->post)
 		MHD_destroy_post_processor(r->post);
-	for (i = 0; i < HTTP_MAX_PARTS; i++)
-		buf_free(&r->parts[i].data);
+	spool_close(r->spool);
 	buf_free(&r->body);
 	free(r->segment_store);
 	free(r->query_store);
@@ -1212,9 +1293,21 @@ static void free_tls(struct service *svc)
 	svc->tls_cert_pem = NULL;
 }
 
+/* libmicrohttpd's own message as a log record: its text may quote what a client sent. */
+static void log_mhd(const char *msg)
+{
+	int len = (int)strcspn(msg, "\n");
+	char line[256];
+
+	snprintf(line, sizeof(line), "%.*s", len, msg);
+	if (*line)
+		log_write(json_pack("{s:s, s:s, s:o}", "level", "warn", "source", "libmicrohttpd",
+				    "msg", log_text(line)));
+}
+
 /*
- * libmicrohttpd's own messages go to standard error as before, except while
- * the daemon starts: then they are kept, so that http_start() can say in one
+ * libmicrohttpd's own messages are logged as records, except while the
+ * daemon starts: then they are kept, so that http_start() can say in one
  * message whether a TLS file or the address is at fault.
  */
 __attribute__((format(printf, 2, 0)))
@@ -1226,7 +1319,7 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (!atomic_load(&svc->starting)) {
-		fputs(msg, stderr);
+		log_mhd(msg);
 		return;
 	}
 	used = strlen(svc->start_log);
@@ -1289,6 +1382,7 @@ int http_start(struct service *svc)
 	/* ITC: what lets http_drain() stop the listening while requests finish. */
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	const bool tls = svc->cfg.tls_cert != NULL;
+	const char *line;
 	int status = -1;
 
 	if (!svc->cfg.listen) {
@@ -1346,7 +1440,9 @@ int http_start(struct service *svc)
 		start_failed(svc, tls);
 		goto out;
 	}
-	fputs(svc->start_log, stderr); /* warnings of a start that went well */
+	/* Warnings of a start that went well, one record per line. */
+	for (line = svc->start_log; *line; line += strcspn(line, "\n"), line += *line == '\n')
+		log_mhd(line);
 	status = 0;
 out:
 	if (status < 0)
@@ -1374,7 +1470,7 @@ void http_drain(struct service *svc)
 	while (atomic_load(&svc->in_flight) && now_ns() < until)
 		usleep(10000);
 	if (atomic_load(&svc->in_flight))
-		fprintf(stderr, "orgsync serve: %u request(s) still running after %u s: closing them\n",
+		log_msg("warn", "%u request(s) still running after %u s: closing them",
 			atomic_load(&svc->in_flight), svc->cfg.shutdown_grace);
 }
 

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 
 struct service;
+struct spool;
 
 /*
  * HTTP_MAX_URL: the path and query string together, in bytes; longer gets 414.
@@ -67,14 +68,18 @@ struct http_query {
 };
 
 /*
- * A part of a multipart/form-data body, fully read. A body may only have
- * the parts of a sync (SPEC §6), each once: http_part_names, in the order
- * of http_req.parts.
+ * A part of a multipart/form-data body, fully read: its bytes are
+ * [offset, offset + len) of the request's spool. A body may only have the
+ * parts of a sync (SPEC §6), each once: http_part_names, in the order of
+ * http_req.parts.
  */
 struct http_part {
 	bool present;
-	struct buf data;
+	uint64_t offset, len;
 };
+
+/* The largest body of a route whose body is held in memory (a JSON document of a few KB). */
+#define HTTP_MAX_HELD_BODY ((size_t)1 << 20)
 
 extern const char *const http_part_names[HTTP_MAX_PARTS];
 
@@ -95,7 +100,16 @@ struct http_req {
 	char *query_store;
 	int64_t org_id;                      /* authenticated org, 0 when none */
 	char request_id[40];
+	/*
+	 * The body: held in memory (body), or, for a route whose body may be
+	 * large (api_before_body() sets spooled), written to a spool file as
+	 * it arrives: the whole body, or a multipart body's parts.
+	 */
+	bool spooled;
 	struct buf body;
+	struct spool *spool;
+	uint64_t body_len;                   /* bytes received, held or not */
+	int spool_errno;                     /* why the spool could not take the body; 0 */
 	struct http_part parts[HTTP_MAX_PARTS]; /* by position in http_part_names */
 	struct MHD_PostProcessor *post;
 	int part_current;                    /* the part being read, -1 before the first */

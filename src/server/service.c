@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 
 #include "server/delivery.h"
 #include "server/http.h"
+#include "server/log.h"
 #include "server/orgcache.h"
+#include "server/spool.h"
 #include "server/sync.h"
 
 uint64_t service_now_ms(void)
@@ -32,7 +35,7 @@ struct store *service_store(struct service *svc)
 	if (st)
 		return st;
 	if (store_open(svc->cfg.db_url, &st, err, sizeof(err)) != STORE_OK) {
-		fprintf(stderr, "orgsync serve: cannot open the database: %s\n", err);
+		log_msg("error", "cannot open the database: %s", err);
 		return NULL;
 	}
 	/* No request pays for a checkpoint: the worker does them (below). */
@@ -74,6 +77,80 @@ void service_put_prepared(struct service *svc, struct sync_prepared *p)
 		sync_prepared_free(drop);
 		drop = next;
 	}
+}
+
+bool service_ingest_begin(struct service *svc, unsigned wait_ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&svc->lock);
+	while (svc->ingests >= SERVICE_INGESTS && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&svc->ingest_done, &svc->lock, &until);
+	if (svc->ingests < SERVICE_INGESTS) {
+		svc->ingests++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&svc->lock);
+	return rc == 0;
+}
+
+void service_ingest_end(struct service *svc)
+{
+	pthread_mutex_lock(&svc->lock);
+	svc->ingests--;
+	pthread_cond_signal(&svc->ingest_done);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+const char *service_spool_dir(const struct service *svc)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (svc->spool_dir[0])
+		return svc->spool_dir;
+	if (svc->cfg.spool_dir)
+		return svc->cfg.spool_dir;
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+/*
+ * Settles where request bodies are spooled and checks that a file can be
+ * made there: beside a SQLite database by default, on the disk that the
+ * operator already sized for the payloads and protects like the data.
+ */
+static int resolve_spool(struct service *svc)
+{
+	const char *url = svc->cfg.db_url, *path, *slash;
+	struct spool *probe = NULL;
+	int rc;
+
+	if (svc->cfg.spool_dir) {
+		snprintf(svc->spool_dir, sizeof(svc->spool_dir), "%s", svc->cfg.spool_dir);
+	} else if (url && strncmp(url, "postgres", 8) != 0) {
+		path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(svc->spool_dir, sizeof(svc->spool_dir), ".");
+		else
+			snprintf(svc->spool_dir, sizeof(svc->spool_dir), "%.*s",
+				 slash == path ? 1 : (int)(slash - path), path);
+	}
+	rc = spool_open(service_spool_dir(svc), &probe);
+	spool_close(probe);
+	if (rc) {
+		fprintf(stderr, "orgsync serve: cannot write request bodies to %s: %s (choose a "
+			"directory with --spool-dir)\n", service_spool_dir(svc), strerror(-rc));
+		return -1;
+	}
+	return 0;
 }
 
 struct sync_prepared *service_take_prepared(struct service *svc, int64_t sync_id)
@@ -171,12 +248,11 @@ static int recover(struct service *svc)
 	if (!st)
 		return -1;
 	if (store_sync_recover(st, &failed) != STORE_OK) {
-		fprintf(stderr, "orgsync serve: %s\n", store_error(st));
+		log_msg("error", "cannot recover interrupted syncs: %s", store_error(st));
 		return -1;
 	}
 	if (failed)
-		fprintf(stderr, "orgsync serve: %zu sync(s) interrupted by a stop were marked Failed\n",
-			failed);
+		log_msg("warn", "%zu sync(s) interrupted by a stop were marked Failed", failed);
 	return 0;
 }
 
@@ -191,6 +267,7 @@ int service_run(const struct service_config *cfg)
 	svc.started_ms = service_now_ms();
 	pthread_mutex_init(&svc.lock, NULL);
 	pthread_cond_init(&svc.wake, NULL);
+	pthread_cond_init(&svc.ingest_done, NULL);
 	pthread_key_create(&svc.store_key, close_store);
 	/* Every thread inherits the mask: only wait_for_stop() sees the signals. */
 	sigemptyset(&set);
@@ -198,7 +275,7 @@ int service_run(const struct service_config *cfg)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (recover(&svc) < 0)
+	if (resolve_spool(&svc) < 0 || recover(&svc) < 0)
 		goto out;
 	if (delivery_start(&svc) < 0)
 		goto out;
@@ -211,7 +288,7 @@ int service_run(const struct service_config *cfg)
 	       cfg->tls_cert ? "https" : "http", cfg->listen, http_port(&svc), cfg->db_url);
 	fflush(stdout);
 	wait_for_stop();
-	fprintf(stderr, "orgsync serve: stopping: finishing requests and the sync in progress\n");
+	log_msg("info", "stopping: finishing requests and the sync in progress");
 	http_drain(&svc);
 	rc = 0;
 out:

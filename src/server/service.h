@@ -19,6 +19,7 @@ struct service_config {
 	const char *db_url;
 	const char *listen;          /* "127.0.0.1:8080"; NULL: no socket, MHD_add_connection() only */
 	size_t max_body;             /* bytes; larger bodies get 413 */
+	const char *spool_dir;       /* where sync bodies are spooled; NULL: the database's directory */
 	unsigned threads;            /* HTTP thread pool size */
 	unsigned max_connections;
 	unsigned conn_timeout;       /* seconds of silence before a connection is dropped */
@@ -76,6 +77,9 @@ struct service {
 	struct sync_prepared *prepared; /* inputs ingested by requests, under lock */
 	struct delivery *delivery;   /* the outbox's senders (delivery.h) */
 	atomic_bool syncing;         /* the worker is processing a sync: senders hold back */
+	unsigned ingests;            /* payloads being ingested by requests, under lock */
+	pthread_cond_t ingest_done;  /* signalled when one ends */
+	char spool_dir[4096];        /* resolved at start; "" until then */
 	uint64_t started_ms;
 };
 
@@ -98,6 +102,23 @@ void service_unlock(struct service *svc);
 void service_put_prepared(struct service *svc, struct sync_prepared *p);
 /* Takes the input prepared for sync_id, or NULL. */
 struct sync_prepared *service_take_prepared(struct service *svc, int64_t sync_id);
+
+/*
+ * Payloads ingested by requests at once, at most: an ingested org costs
+ * memory in proportion to its size, so this (with the prepared inputs
+ * kept for the worker) is what bounds the memory of concurrent syncs.
+ * service_ingest_begin() waits up to wait_ms for a turn; false when none
+ * came (answer 503). Each true is paired with service_ingest_end().
+ */
+enum { SERVICE_INGESTS = 2 };
+bool service_ingest_begin(struct service *svc, unsigned wait_ms);
+void service_ingest_end(struct service *svc);
+
+/*
+ * Where request bodies are spooled: --spool-dir, else the directory of a
+ * SQLite database (resolved at start), else $TMPDIR or /tmp.
+ */
+const char *service_spool_dir(const struct service *svc);
 
 /* The sync worker's loop. */
 void *service_worker_main(void *svc);

@@ -1,5 +1,6 @@
 #include "server/sync.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "ingest/ingest.h"
+#include "server/log.h"
 #include "server/settings.h"
 
 json_t *sync_counts_json(const struct plan_counts *c)
@@ -286,39 +288,47 @@ static void plan_cursor_start(struct plan_cursor *c, const struct plan *p,
 		c->source.n[1] += p->teams[i].action != TEAM_UNCHANGED;
 }
 
-/* Reads the sync's payload back and ingests it into desired. */
+/* A stored part as an ingest source reads it. */
+static int read_blob(void *blob, void *buf, size_t cap, size_t *got)
+{
+	if (store_blob_read(blob, buf, cap, got) == STORE_OK)
+		return 0;
+	errno = EIO;
+	return -1;
+}
+
+/*
+ * Reads the sync's payload back and ingests it into desired, in pieces
+ * straight from the database: a payload of hundreds of MB is never held.
+ */
 static int ingest_payload(struct store *st, const struct sync_row *row, int64_t org_id,
 			  struct org *desired, struct report *rep)
 {
 	static const char *const parts[] = { "members", "teams", "teamsMappings" };
 	static const char *const names[] = { "members.csv", "teams.csv", "teams-mappings.csv" };
-	struct ingest_input in[3] = { { 0 } };
-	void *data[3] = { NULL, NULL, NULL };
-	size_t len[3] = { 0, 0, 0 }, nprops = 0;
+	struct ingest_source src[3];
+	struct store_blob *blob[3] = { NULL, NULL, NULL };
+	uint64_t len;
+	size_t nprops = 0;
 	char **props = NULL;
 	struct ingest_opts opts;
+	bool json = !strcmp(row->format, "json");
 	int i, rc;
 
 	rc = store_properties_list(st, org_id, &props, &nprops);
 	if (rc)
 		return rc;
 	opts = (struct ingest_opts){ (const char *const *)props, nprops, false };
-	if (!strcmp(row->format, "json")) {
-		rc = store_sync_payload_get(st, row->id, "json", &data[0], &len[0]);
-		if (!rc) {
-			in[0] = (struct ingest_input){ "payload.json", NULL, data[0], len[0] };
-			rc = ingest_json(&in[0], &opts, desired, rep, NULL);
-		}
-	} else {
-		for (i = 0; i < 3 && !rc; i++) {
-			rc = store_sync_payload_get(st, row->id, parts[i], &data[i], &len[i]);
-			in[i] = (struct ingest_input){ names[i], NULL, data[i] ? data[i] : "", len[i] };
-		}
-		if (!rc)
-			rc = ingest_csv(&in[0], &in[1], &in[2], &opts, desired, rep, NULL);
+	for (i = 0; i < (json ? 1 : 3) && !rc; i++) {
+		rc = store_sync_payload_open(st, row->id, json ? "json" : parts[i], &blob[i], &len);
+		src[i] = (struct ingest_source){ json ? "payload.json" : names[i], read_blob, blob[i],
+						 len };
 	}
+	if (!rc)
+		rc = json ? ingest_json_source(&src[0], &opts, desired, rep, NULL)
+			  : ingest_csv_sources(&src[0], &src[1], &src[2], &opts, desired, rep, NULL);
 	for (i = 0; i < 3; i++)
-		free(data[i]);
+		store_blob_close(blob[i]);
 	store_strings_free(props, nprops);
 	return rc;
 }
@@ -362,12 +372,12 @@ static void log_sync(int64_t sync_id, int64_t org_id, int status, const uint64_t
 			last = t[i];
 		}
 	}
-	fprintf(stderr, "{\"sync\":%lld,\"org\":%lld,\"status\":\"%s\",\"ms\":{\"ingest\":%llu,"
-		"\"load\":%llu,\"plan\":%llu,\"apply\":%llu,\"finish\":%llu,\"total\":%llu}}\n",
-		(long long)sync_id, (long long)org_id, store_sync_status_name(status),
-		(unsigned long long)d[T_INGEST], (unsigned long long)d[T_LOAD],
-		(unsigned long long)d[T_PLAN], (unsigned long long)d[T_APPLY],
-		(unsigned long long)d[T_END], (unsigned long long)(t[T_END] - t[T_START]));
+	log_write(json_pack("{s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "sync",
+			    (json_int_t)sync_id, "org", (json_int_t)org_id, "status",
+			    store_sync_status_name(status), "ms", "ingest", (json_int_t)d[T_INGEST],
+			    "load", (json_int_t)d[T_LOAD], "plan", (json_int_t)d[T_PLAN], "apply",
+			    (json_int_t)d[T_APPLY], "finish", (json_int_t)d[T_END], "total",
+			    (json_int_t)(t[T_END] - t[T_START])));
 }
 
 struct sync_prepared *sync_prepared_new(void)

@@ -13,7 +13,8 @@ trap '' PIPE
 # every 0.3 s for up to SECONDS and never ends it (with "body": a whole
 # header announcing a 100 kB body, then that body 20 bytes every 0.3 s);
 # writes to LOG how many seconds its connection lived ("refused" when it
-# could not connect).
+# could not connect). The body is sent with $KEY: a request refused from its
+# headers alone is answered before its body is read.
 trickle() {
 	local log=$1 secs=$2 fd t0 i
 	t0=${EPOCHREALTIME/./}
@@ -22,7 +23,7 @@ trickle() {
 		return
 	fi
 	if [ "${3:-}" = body ]; then
-		printf 'POST /v1/properties HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"name":"' >&"$fd" 2>/dev/null
+		printf 'POST /v1/properties HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"name":"' "$KEY" >&"$fd" 2>/dev/null
 	else
 		printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n' >&"$fd" 2>/dev/null
 	fi
