@@ -9,6 +9,7 @@
  * times (bench/scale.sh).
  */
 #include <pthread.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1866,6 +1867,99 @@ static void test_sync_payloads(void **state)
 	free(data);
 }
 
+/* A source that yields its bytes a few at a time, or fails after fail_at bytes. */
+struct trickle {
+	const unsigned char *data;
+	size_t len, pos, step, fail_at;
+};
+
+static int trickle_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+	struct trickle *t = ctx;
+	size_t n = t->len - t->pos;
+
+	if (t->pos >= t->fail_at) {
+		errno = EIO;
+		return -1;
+	}
+	if (n > cap)
+		n = cap;
+	if (n > t->step)
+		n = t->step;
+	memcpy(buf, t->data + t->pos, n);
+	t->pos += n;
+	*got = n;
+	return 0;
+}
+
+/*
+ * Payloads pulled from sources are stored whole and read back in pieces;
+ * a source that fails, or yields less than announced, registers nothing.
+ */
+static void test_sync_payload_sources(void **state)
+{
+	struct fx *f = *state;
+	size_t big = 2 * 1024 * 1024 + 11, i, got, off;
+	unsigned char *data = malloc(big), *back = malloc(big);
+	struct trickle tr = { NULL, 0, 0, 70001, (size_t)-1 };
+	struct trickle empty = { (const unsigned char *)"", 0, 0, 1, (size_t)-1 };
+	struct store_source src[2] = { { "members", 0, trickle_read, &tr },
+				       { "teams", 0, trickle_read, &empty } };
+	struct store_part part = { "json", "{}", 2 };
+	struct sync_meta with_part = api_meta;
+	struct store_blob *blob = NULL;
+	uint64_t len = 0;
+	int64_t id = 0, running = 0;
+	size_t n;
+
+	assert_non_null(data);
+	assert_non_null(back);
+	for (i = 0; i < big; i++)
+		data[i] = (unsigned char)(i * 7 + (i >> 11));
+	tr.data = data;
+	tr.len = big;
+	src[0].len = big;
+	tr.fail_at = big / 2;
+	CHECK_EQ("a source that fails half way", STORE_EIO,
+		 store_sync_begin_sources(f->s, f->org, &api_meta, src, 2, &id, &running));
+	CHECK_OK("pending", store_sync_pending(f->s, f->org, &running));
+	CHECK_EQ("nothing registered", 0, running);
+	tr.pos = 0;
+	tr.fail_at = (size_t)-1;
+	src[0].len = big + 1;
+	CHECK_EQ("a source shorter than announced", STORE_EIO,
+		 store_sync_begin_sources(f->s, f->org, &api_meta, src, 2, &id, &running));
+	tr.pos = 0;
+	src[0].len = big;
+	CHECK_OK("begin from sources",
+		 store_sync_begin_sources(f->s, f->org, &api_meta, src, 2, &id, &running));
+	CHECK_OK("pending", store_sync_pending(f->s, f->org, &running));
+	CHECK_EQ("the new sync is Pending", id, running);
+	CHECK_OK("open members", store_sync_payload_open(f->s, id, "members", &blob, &len));
+	CHECK_EQ("length", big, len);
+	for (off = 0; off < big; off += got) {
+		n = big - off < 100003 ? big - off : 100003;
+		CHECK_OK("read a piece", store_blob_read(blob, back + off, n, &got));
+		if (!got)
+			fail_msg("the blob ended at %zu of %zu bytes", off, big);
+	}
+	CHECK_OK("read past the end", store_blob_read(blob, back, 10, &got));
+	CHECK_EQ("nothing past the end", 0, got);
+	store_blob_close(blob);
+	assert_memory_equal(data, back, big);
+	CHECK_OK("open the empty part", store_sync_payload_open(f->s, id, "teams", &blob, &len));
+	CHECK_EQ("empty", 0, len);
+	store_blob_close(blob);
+	CHECK_EQ("absent part", STORE_ENOTFOUND,
+		 store_sync_payload_open(f->s, id, "teamsMappings", &blob, &len));
+	with_part.parts = &part;
+	with_part.nparts = 1;
+	CHECK_EQ("parts in memory and sources at once", STORE_EINVAL,
+		 store_sync_begin_sources(f->s, f->org, &with_part, src, 2, &id, &running));
+	free(data);
+	free(back);
+}
+
 /* Tenants never see each other's syncs, reports, members or invitations. */
 static void test_tenant_isolation(void **state)
 {
@@ -2662,6 +2756,7 @@ int main(int argc, char **argv)
 		T(test_sync_finish_report_roundtrip),
 		T(test_sync_recover),
 		T(test_sync_payloads),
+		T(test_sync_payload_sources),
 		T(test_apply_finish_is_atomic),
 		T(test_tenant_isolation),
 		T(test_invitations),
