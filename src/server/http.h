@@ -1,10 +1,12 @@
 /*
  * http: the service's HTTP edge on libmicrohttpd (epoll, thread pool).
- * It owns connections and requests: reads bodies within the size limit,
- * routes by method and path, authenticates API keys, checks every query
- * parameter against the route's table, and writes JSON responses and
- * errors in the shape of SPEC §6. Handlers (api.c) see a complete,
- * validated request and answer through the http_* helpers.
+ * It owns connections and requests: routes by method and path,
+ * authenticates API keys and checks every query parameter against the
+ * route's table as soon as the headers are in, then reads the body within
+ * the size limit (a sync's to a spool file, others into memory), and
+ * writes JSON responses and errors in the shape of SPEC §6. Handlers
+ * (api.c) see a complete, validated request and answer through the http_*
+ * helpers.
  */
 #ifndef ORGSYNC_HTTP_H
 #define ORGSYNC_HTTP_H
