@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "server/log.h"
 #include "server/ratelimit.h"
 #include "server/scim/filter.h"
 #include "server/scim/resource.h"
@@ -87,9 +88,9 @@ int scim_store_fail(struct scim_result *res, struct scim_call *c, int rc, const 
 		return scim_fail(res, 404, NULL, "no such %s", what);
 	if (rc == STORE_EINVAL)
 		return scim_fail(res, 400, "invalidValue", "%s", store_error(c->st));
-	/* The store's message may name internals: it goes to the log only. */
-	fprintf(stderr, "{\"rid\":\"%s\",\"error\":\"database\",\"detail\":\"%s\"}\n",
-		c->r ? c->r->request_id : "", store_error(c->st));
+	/* The store's message may name internals and quote tenant data: it goes to the log only. */
+	log_write(json_pack("{s:s, s:s, s:o}", "rid", c->r ? c->r->request_id : "", "error",
+			    "database", "detail", log_text(store_error(c->st))));
 	return scim_fail(res, 500, NULL, "the database failed (%s)", what);
 }
 
