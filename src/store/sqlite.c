@@ -4599,34 +4599,87 @@ static int grow_rows(void **v, size_t *cap, size_t count, size_t elem)
 	return 0;
 }
 
+/*
+ * Reads every row of a prepared, bound statement into a new array of
+ * elem-sized records, each filled by read; on failure clear releases the
+ * records read so far (the last one maybe half made) and nothing is
+ * returned. The caller frees *rows with the records' own _free.
+ */
+static int read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
+		     int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
+		     void **rows, size_t *n)
+{
+	char *v = NULL;
+	size_t count = 0, cap = 0, i;
+	int rc;
+
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (grow_rows((void **)&v, &cap, count, elem)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		memset(v + count * elem, 0, elem);
+		rc = read(st, v + count++ * elem);
+		if (rc)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		for (i = 0; i < count; i++)
+			clear(v + i * elem);
+		free(v);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+static int read_user_row(sqlite3_stmt *st, void *rec)
+{
+	return read_scim_user(st, rec);
+}
+
+static void clear_user_row(void *rec)
+{
+	store_scim_user_clear(rec);
+}
+
+static int read_group_row(sqlite3_stmt *st, void *rec)
+{
+	return read_scim_group(st, rec);
+}
+
+static void clear_group_row(void *rec)
+{
+	store_scim_group_clear(rec);
+}
+
+/* A row of (id, display, is a group): a member or subteam reference. */
+static int read_ref_row(sqlite3_stmt *st, void *rec)
+{
+	struct store_scim_ref *r = rec;
+
+	col_scim_id(st, 0, r->id);
+	r->group = sqlite3_column_count(st) > 2 && sqlite3_column_int(st, 2);
+	return col_strdup(st, 1, &r->display) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_ref_row(void *rec)
+{
+	free(((struct store_scim_ref *)rec)->display);
+}
+
 static int sq_scim_users(struct store *s, int64_t org_id, struct store_scim_user **rows, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_scim_user *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = prep(q, ST_SCIM_USERS, &st);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = row(q, st)) == STORE_OK) {
-		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		rc = read_scim_user(st, &v[count++]);
-		if (rc)
-			break;
-	}
-	sqlite3_reset(st);
-	if (rc != STORE_ENOTFOUND) {
-		store_scim_users_free(v, count);
-		return rc;
-	}
-	*rows = v;
-	*n = count;
-	return STORE_OK;
+	return read_rows(q, st, sizeof(**rows), read_user_row, clear_user_row, (void **)rows, n);
 }
 
 /*
@@ -4791,34 +4844,7 @@ out:
 static int read_refs(struct sqlite_store *q, sqlite3_stmt *st, struct store_scim_ref **refs,
 		     size_t *n)
 {
-	struct store_scim_ref *v = NULL;
-	size_t count = 0, cap = 0;
-	int rc;
-
-	while ((rc = row(q, st)) == STORE_OK) {
-		struct store_scim_ref *r;
-
-		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		r = &v[count++];
-		memset(r, 0, sizeof(*r));
-		col_scim_id(st, 0, r->id);
-		r->group = sqlite3_column_count(st) > 2 && sqlite3_column_int(st, 2);
-		if (col_strdup(st, 1, &r->display)) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != STORE_ENOTFOUND) {
-		store_scim_refs_free(v, count);
-		return rc;
-	}
-	*refs = v;
-	*n = count;
-	return STORE_OK;
+	return read_rows(q, st, sizeof(**refs), read_ref_row, clear_ref_row, (void **)refs, n);
 }
 
 static int sq_scim_admins(struct store *s, int64_t org_id, struct store_scim_ref **refs, size_t *n)
@@ -4877,31 +4903,13 @@ static int sq_scim_groups(struct store *s, int64_t org_id, struct store_scim_gro
 			  size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_scim_group *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = prep(q, ST_SCIM_GROUPS, &st);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = row(q, st)) == STORE_OK) {
-		if (grow_rows((void **)&v, &cap, count, sizeof(*v))) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		rc = read_scim_group(st, &v[count++]);
-		if (rc)
-			break;
-	}
-	sqlite3_reset(st);
-	if (rc != STORE_ENOTFOUND) {
-		store_scim_groups_free(v, count);
-		return rc;
-	}
-	*rows = v;
-	*n = count;
-	return STORE_OK;
+	return read_rows(q, st, sizeof(**rows), read_group_row, clear_group_row, (void **)rows, n);
 }
 
 static int sq_scim_group_members(struct store *s, int64_t org_id, const char *id,
