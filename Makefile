@@ -47,7 +47,9 @@ LDFLAGS  += $(MODELD)
 
 LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/server/scim/*.c src/client/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# Files built into the binary (src/server/embed.h): the web UI and the API's description.
+EMBED    = $(sort $(wildcard web/*.html web/*.js web/*.css)) src/server/openapi.json
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/liborgsync.a
 BIN      = $(BUILD)/orgsync
@@ -72,6 +74,13 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/embedded.c: $(EMBED) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $(EMBED) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -22,7 +22,9 @@
 #include "server/settings.h"
 #include "server/spool.h"
 #include "server/sync.h"
+#include "server/web.h"
 #include "server/webhook.h"
+#include "server/embed.h"
 #include "store/store.h"
 
 /* The store's message may name internals and quote tenant data: it goes to the log, not the client. */
@@ -66,15 +68,18 @@ static json_t *body_json(struct http_req *r, char *err, size_t len)
 }
 
 /*
- * Who the request acts as, for the audit trail: the public id of the API
- * key it was authenticated with (never the key itself).
+ * Who the request acts as, for the audit trail: a web session's actor (an
+ * Administrator's email, or the key it was opened with), else the public
+ * id of the API key it was authenticated with (never the key itself).
  */
 static void request_actor(struct http_req *r, char *out, size_t len)
 {
 	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	char id[STORE_KEY_ID_MAX];
 
-	if (h && strlen(h) > 7 && store_key_public_id(h + 7, id))
+	if (r->session && r->actor[0])
+		snprintf(out, len, "%s", r->actor);
+	else if (h && strlen(h) > 7 && store_key_public_id(h + 7, id))
 		snprintf(out, len, "key:%s", id);
 	else
 		snprintf(out, len, "key:unknown");
@@ -93,7 +98,7 @@ static char *audit_text(const json_t *v)
 static int audit(struct http_req *r, const char *action, const char *target, const json_t *old,
 		 const json_t *new)
 {
-	char actor[32], *o = audit_text(old), *n = audit_text(new);
+	char actor[STORE_ACTOR_MAX], *o = audit_text(old), *n = audit_text(new);
 	int rc;
 
 	request_actor(r, actor, sizeof(actor));
@@ -690,7 +695,7 @@ static int decide(struct http_req *r, bool approve)
 {
 	struct store *st = db(r);
 	struct sync_row row = { 0 };
-	char actor[32], target[48], sync_reason[1200];
+	char actor[STORE_ACTOR_MAX], target[48], sync_reason[1600];
 	const char *reason;
 	json_t *body, *old = NULL, *new = NULL;
 	int64_t id;
@@ -1116,9 +1121,16 @@ static json_t *page_doc(struct http_req *r, json_t *items, size_t offset, size_t
 			 end < total ? http_next_link(r, "offset", (int64_t)end) : json_null());
 }
 
+/* Whether a member matches a search: q within its id, email or names, ASCII case ignored. */
+static bool member_matches(const struct member *m, const char *q)
+{
+	return strcasestr(m->external_id, q) || strcasestr(m->email, q) ||
+	       strcasestr(m->first_name, q) || strcasestr(m->last_name, q);
+}
+
 static int list_members(struct http_req *r)
 {
-	const char *state = http_arg(r, "state"), *team = http_arg(r, "team");
+	const char *state = http_arg(r, "state"), *team = http_arg(r, "team"), *q = http_arg(r, "q");
 	size_t limit = (size_t)http_arg_int(r, "limit"), offset = (size_t)http_arg_int(r, "offset");
 	struct org_snapshot *snap;
 	const struct org *o;
@@ -1150,7 +1162,8 @@ static int list_members(struct http_req *r)
 	}
 	items = json_array();
 	for (i = 0; i < o->nmembers; i++) {
-		if ((want >= 0 && o->members[i].state != want) || (in_team && !in_team[i]))
+		if ((want >= 0 && o->members[i].state != want) || (in_team && !in_team[i]) ||
+		    (q && !member_matches(&o->members[i], q)))
 			continue;
 		if (seen++ >= offset && json_array_size(items) < limit)
 			json_array_append_new(items, member_json(o, &o->members[i]));
@@ -1324,23 +1337,28 @@ static int accept_invitation(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
 }
 
-/* Pages as GET /v1/members does, in the stored order of the teams. */
+/* Pages as GET /v1/members does, in the stored order of the teams; ?q searches ids and names. */
 static int list_teams(struct http_req *r)
 {
 	size_t limit = (size_t)http_arg_int(r, "limit"), offset = (size_t)http_arg_int(r, "offset");
+	const char *q = http_arg(r, "q");
 	struct org_snapshot *snap;
 	const struct org *o;
+	size_t i, seen = 0;
 	json_t *items;
-	size_t i;
 	int rc;
 
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
 	o = &snap->org;
 	items = json_array();
-	for (i = offset; i < o->nteams && i - offset < limit; i++)
-		json_array_append_new(items, team_ref(&o->teams[i]));
-	rc = http_json(r, MHD_HTTP_OK, page_doc(r, items, offset, o->nteams), NULL, NULL);
+	for (i = 0; i < o->nteams; i++) {
+		if (q && !strcasestr(o->teams[i].external_id, q) && !strcasestr(o->teams[i].name, q))
+			continue;
+		if (seen++ >= offset && json_array_size(items) < limit)
+			json_array_append_new(items, team_ref(&o->teams[i]));
+	}
+	rc = http_json(r, MHD_HTTP_OK, page_doc(r, items, offset, seen), NULL, NULL);
 	orgcache_put(snap);
 	return rc;
 }
@@ -1397,6 +1415,157 @@ out:
 	return rc;
 }
 
+/* A team of the org chart: its counts and managers, which a tree node shows. */
+static json_t *chart_team(const struct org_snapshot *snap, uint32_t t)
+{
+	const struct org *o = &snap->org;
+	json_t *doc = team_ref(&o->teams[t]), *managers = json_array();
+	const uint32_t *maps;
+	uint32_t i, n, members = 0, subteams = 0;
+
+	maps = orgindex_team(&snap->index, t, &n);
+	for (i = 0; i < n; i++) {
+		const struct mapping *m = &o->mappings[maps[i]];
+		const struct member *who;
+
+		if (m->kind != MAPPING_MEMBER) {
+			subteams += m->child != t;
+			continue;
+		}
+		members += m->is_member;
+		if (!m->is_manager)
+			continue;
+		who = &o->members[m->child];
+		json_array_append_new(managers, json_pack("{s:s, s:s, s:s}", "externalMemberId",
+							  who->external_id, "firstName",
+							  who->first_name, "lastName", who->last_name));
+	}
+	json_object_set_new(doc, "memberCount", json_integer(members));
+	json_object_set_new(doc, "subteamCount", json_integer(subteams));
+	json_object_set_new(doc, "managers", managers);
+	return doc;
+}
+
+/* Whether team t has a parent other than itself. */
+static bool has_parent(const struct org_snapshot *snap, uint32_t t)
+{
+	const uint32_t *maps;
+	uint32_t i, n;
+
+	maps = orgindex_parents(&snap->index, t, &n);
+	for (i = 0; i < n; i++)
+		if (snap->org.mappings[maps[i]].team != t)
+			return true;
+	return false;
+}
+
+/* The ids from a root down to t's parent, by first parents (a DAG has others;
+ * a cycle ends the walk); the chart opens them to show t. */
+static json_t *chart_path(const struct org_snapshot *snap, uint32_t t)
+{
+	const struct org *o = &snap->org;
+	json_t *path = json_array();
+	uint32_t steps, i, n, next;
+	const uint32_t *maps;
+
+	for (steps = 0; steps < o->nteams; steps++) {
+		maps = orgindex_parents(&snap->index, t, &n);
+		for (i = 0, next = t; i < n && next == t; i++)
+			next = o->mappings[maps[i]].team;
+		if (next == t)
+			break;
+		json_array_insert_new(path, 0, json_string(o->teams[next].external_id));
+		t = next;
+	}
+	return path;
+}
+
+/*
+ * GET /v1/orgchart: the team hierarchy a level at a time, so that a chart
+ * of a thousand teams draws only what is open. ?parent: the subteams of
+ * that team; absent: the roots (teams that are nobody's subteam). ?q:
+ * instead, the teams whose id or name holds q, each with the path down to
+ * it. Paged as GET /v1/teams.
+ */
+static int get_orgchart(struct http_req *r)
+{
+	size_t limit = (size_t)http_arg_int(r, "limit"), offset = (size_t)http_arg_int(r, "offset");
+	const char *parent = http_arg(r, "parent"), *q = http_arg(r, "q");
+	struct org_snapshot *snap;
+	const struct org *o;
+	const uint32_t *maps;
+	uint32_t p = 0, i, n;
+	size_t seen = 0;
+	json_t *items;
+	int rc;
+
+	if ((rc = load_org(r, &snap)) != -1)
+		return rc;
+	o = &snap->org;
+	if (parent && !org_find_team(o, parent, strlen(parent), &p)) {
+		rc = http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such team", NULL);
+		goto out;
+	}
+	items = json_array();
+	if (parent) {
+		maps = orgindex_team(&snap->index, p, &n);
+		for (i = 0; i < n; i++) {
+			const struct mapping *m = &o->mappings[maps[i]];
+
+			if (m->kind == MAPPING_MEMBER || m->child == p)
+				continue;
+			if (seen++ >= offset && json_array_size(items) < limit)
+				json_array_append_new(items, chart_team(snap, m->child));
+		}
+	} else {
+		for (i = 0; i < o->nteams; i++) {
+			json_t *doc;
+
+			if (q ? !strcasestr(o->teams[i].external_id, q) &&
+				!strcasestr(o->teams[i].name, q)
+			      : has_parent(snap, i))
+				continue;
+			if (seen++ < offset || json_array_size(items) >= limit)
+				continue;
+			doc = chart_team(snap, i);
+			if (q)
+				json_object_set_new(doc, "path", chart_path(snap, i));
+			json_array_append_new(items, doc);
+		}
+	}
+	rc = http_json(r, MHD_HTTP_OK, page_doc(r, items, offset, seen), NULL, NULL);
+out:
+	orgcache_put(snap);
+	return rc;
+}
+
+/* POST /v1/keys/rotate: a new API key, shown once; the old ones stop working at once. */
+static int rotate_key(struct http_req *r)
+{
+	struct store *st = db(r);
+	char key[STORE_KEY_MAX], id[STORE_KEY_ID_MAX];
+	json_t *new = NULL;
+	int rc = store_tx_begin(st);
+
+	if (rc == STORE_OK) {
+		rc = store_key_rotate(st, r->org_id, key);
+		if (rc == STORE_OK && store_key_public_id(key, id))
+			new = json_pack("{s:s}", "keyId", id);
+		if (rc == STORE_OK)
+			rc = new ? audit(r, "key.rotate", "keys", NULL, new) : STORE_ENOMEM;
+		rc = store_tx_end(st, rc);
+	}
+	json_decref(new);
+	if (rc) {
+		sodium_memzero(key, sizeof(key));
+		return db_error(r, st);
+	}
+	rc = http_json(r, MHD_HTTP_OK, json_pack("{s:s, s:s}", "apiKey", key, "keyId", id), NULL,
+		       NULL);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
 static int get_openapi(struct http_req *r);
 
 /* --- the routes and their query parameters ----------------------------------------- */
@@ -1448,6 +1617,9 @@ static const struct http_param delete_property_params[] = {
 static const struct http_param list_members_params[] = {
 	{ .name = "state", .type = HTTP_PARAM_ENUM, .values = member_states,
 	  .description = "only members in this state" },
+	{ .name = "q", .type = HTTP_PARAM_STRING,
+	  .description = "only members whose externalMemberId, email, firstName or lastName "
+			 "holds this text (ASCII case ignored)" },
 	{ .name = "team", .type = HTTP_PARAM_STRING,
 	  .description = "only members of the team with this externalTeamId" },
 	PAGE_LIMIT("100"),
@@ -1456,6 +1628,9 @@ static const struct http_param list_members_params[] = {
 };
 
 static const struct http_param list_teams_params[] = {
+	{ .name = "q", .type = HTTP_PARAM_STRING,
+	  .description = "only teams whose externalTeamId or teamName holds this text (ASCII case "
+			 "ignored)" },
 	PAGE_LIMIT("100"),
 	PAGE_OFFSET,
 	{ 0 },
@@ -1466,6 +1641,18 @@ static const struct http_param list_deliveries_params[] = {
 	{ .name = "before", .type = HTTP_PARAM_CURSOR,
 	  .description = "only deliveries older than this cursor: take it from the next link of "
 			 "the previous page" },
+	{ 0 },
+};
+
+static const struct http_param orgchart_params[] = {
+	{ .name = "parent", .type = HTTP_PARAM_STRING,
+	  .description = "the subteams of the team with this externalTeamId; absent: the root teams "
+			 "(nobody's subteam)" },
+	{ .name = "q", .type = HTTP_PARAM_STRING,
+	  .description = "instead, the teams whose externalTeamId or teamName holds this text, each "
+			 "with the path of externalTeamIds from a root down to its parent" },
+	PAGE_LIMIT("100"),
+	PAGE_OFFSET,
 	{ 0 },
 };
 
@@ -1529,6 +1716,14 @@ const struct route api_routes[] = {
 	{ "GET", "/invitations/{token}", api_invitation_page, false, NULL },
 	{ "GET", "/v1/deliveries", api_list_deliveries, true, list_deliveries_params },
 	{ "POST", "/v1/deliveries/{id}/retry", api_retry_delivery, true, NULL },
+	{ "GET", "/v1/orgchart", get_orgchart, true, orgchart_params },
+	{ "POST", "/v1/keys/rotate", rotate_key, true, NULL },
+	{ "GET", "/", web_index, false, NULL },
+	{ "GET", "/ui/{file}", web_asset, false, NULL },
+	{ "POST", "/v1/session/link", web_signin_link, false, NULL },
+	{ "POST", "/v1/session", web_signin, false, NULL },
+	{ "GET", "/v1/session", web_session, true, NULL },
+	{ "DELETE", "/v1/session", web_signout, true, NULL },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
@@ -1604,21 +1799,77 @@ static json_t *openapi_params(const struct route *rt)
 	return params;
 }
 
-/*
- * The OpenAPI description, made from the route table so it cannot drift.
- * Query parameters other than those listed answer 400 on every route.
- */
-static int get_openapi(struct http_req *r)
+/* Adds a reference to a shared response for status to op's responses, unless it has one. */
+static void add_response(json_t *op, const char *status, const char *name)
 {
-	json_t *paths = json_object();
-	size_t i;
+	json_t *responses = json_object_get(op, "responses");
+	char ref[96];
 
+	if (json_object_get(responses, status))
+		return;
+	snprintf(ref, sizeof(ref), "#/components/responses/%s", name);
+	json_object_set_new(responses, status, json_pack("{s:s}", "$ref", ref));
+}
+
+/*
+ * The answers every route may give besides its own, from the layers in
+ * front of its handler: query and path checks, limits on the request, the
+ * key or session check, the rate limit, the database.
+ */
+static void add_common_responses(json_t *op, const struct route *rt)
+{
+	bool writes = strcmp(rt->method, "GET") != 0;
+
+	add_response(op, "400", "BadRequest");
+	if (writes)
+		add_response(op, "413", "TooLarge");
+	add_response(op, "414", "UriTooLong");
+	add_response(op, "431", "HeadersTooLarge");
+	add_response(op, "500", "InternalError");
+	if (rt->auth) {
+		add_response(op, "401", "Unauthorized");
+		if (writes)
+			add_response(op, "403", "Forbidden");
+		add_response(op, "429", "TooManyRequests");
+		add_response(op, "503", "Unavailable");
+	}
+}
+
+/*
+ * Builds the OpenAPI description into *out: the operations' texts,
+ * schemas and examples from src/server/openapi.json (built into the
+ * binary), the paths, parameters and security from the route table, so
+ * that the two cannot drift: a route without its operation, or an
+ * operation without its route, is an error naming it (-1, why in err).
+ */
+int api_openapi(json_t **out, char *err, size_t errlen)
+{
+	const struct embedded *f = embedded_find("src/server/openapi.json");
+	json_t *base = f ? json_loadb((const char *)f->data, f->len, 0, NULL) : NULL;
+	json_t *ops = json_object_get(base, "x-operations"), *paths = json_object(), *v;
+	const char *key;
+	size_t i, used = 0;
+	int status = -1;
+
+	*out = NULL;
+	if (!json_is_object(ops)) {
+		snprintf(err, errlen, "src/server/openapi.json is missing or not valid JSON");
+		goto out;
+	}
 	for (i = 0; i < api_nroutes; i++) {
 		const struct route *rt = &api_routes[i];
 		json_t *item, *op, *params;
-		char lower[8], opid[96];
+		char lower[8], name[128];
 		size_t k;
 
+		snprintf(name, sizeof(name), "%s %s", rt->method, rt->pattern);
+		v = json_object_get(ops, name);
+		if (!json_is_object(v) || !json_is_object(json_object_get(v, "responses"))) {
+			snprintf(err, errlen, "%s has no operation with responses in "
+				 "src/server/openapi.json", name);
+			goto out;
+		}
+		used++;
 		for (k = 0; k < sizeof(lower) - 1 && rt->method[k]; k++)
 			lower[k] = (char)(rt->method[k] | 0x20);
 		lower[k] = '\0';
@@ -1627,21 +1878,56 @@ static int get_openapi(struct http_req *r)
 			item = json_object();
 			json_object_set_new(paths, rt->pattern, item);
 		}
-		snprintf(opid, sizeof(opid), "%s %s", rt->method, rt->pattern);
-		op = json_pack("{s:s, s:{s:{s:s}}}", "operationId", opid, "responses", "default",
-			       "description", "JSON; errors as {\"error\":{code,message,details}}; an "
-			       "unknown query parameter or an invalid value: 400 bad_parameter");
+		op = json_deep_copy(v);
 		if (rt->auth)
-			json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+			json_object_set_new(op, "security",
+					    json_pack("[{s:[]}, {s:[]}]", "bearer", "session"));
 		params = openapi_params(rt);
 		if (params)
 			json_object_set_new(op, "parameters", params);
+		add_common_responses(op, rt);
 		json_object_set_new(item, lower, op);
 	}
-	return http_json(r, MHD_HTTP_OK,
-			 json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:{s:s, s:s}}}}", "openapi", "3.1.0",
-				   "info", "title", "orgsync", "version", "1", "paths", paths,
-				   "components", "securitySchemes", "bearer", "type", "http", "scheme",
-				   "bearer"),
-			 NULL, NULL);
+	if (used != json_object_size(ops)) {
+		json_object_foreach(ops, key, v) {
+			for (i = 0; i < api_nroutes; i++) {
+				char name[128];
+
+				snprintf(name, sizeof(name), "%s %s", api_routes[i].method,
+					 api_routes[i].pattern);
+				if (!strcmp(name, key))
+					break;
+			}
+			if (i == api_nroutes)
+				snprintf(err, errlen, "src/server/openapi.json describes %s, which is "
+					 "no route", key);
+		}
+		goto out;
+	}
+	json_object_del(base, "x-operations");
+	json_object_set_new(base, "paths", paths);
+	paths = NULL;
+	*out = base;
+	base = NULL;
+	status = 0;
+out:
+	json_decref(paths);
+	json_decref(base);
+	return status;
+}
+
+/* The OpenAPI description (api_openapi); query parameters other than those
+ * listed answer 400 on every route. */
+static int get_openapi(struct http_req *r)
+{
+	char err[256];
+	json_t *doc;
+
+	if (api_openapi(&doc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "{\"rid\":\"%s\",\"error\":\"openapi\",\"detail\":\"%s\"}\n",
+			r->request_id, err);
+		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+				  "the API description is incomplete", NULL);
+	}
+	return http_json(r, MHD_HTTP_OK, doc, NULL, NULL);
 }

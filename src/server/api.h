@@ -20,6 +20,13 @@ struct route {
 };
 
 extern const struct route api_routes[];
+
+/*
+ * The OpenAPI 3.1 description of every route into *out (caller decrefs):
+ * 0, or -1 with why in err when a route and src/server/openapi.json
+ * disagree (a route undescribed, or an operation without its route).
+ */
+int api_openapi(json_t **out, char *err, size_t errlen);
 extern const size_t api_nroutes;
 
 /* Delivery's routes (api_delivery.c): GET /v1/deliveries, POST /v1/deliveries/{id}/retry,

@@ -158,7 +158,7 @@ int delivery_check_config(const struct service_config *cfg, char *err, size_t er
 void delivery_mail_free(struct delivery_mail *m)
 {
 	free(m->to_name);
-	if (m->body) /* an invitation's body holds its token */
+	if (m->body) /* an invitation's or a sign-in link's body holds its token */
 		sodium_memzero(m->body, strlen(m->body));
 	free(m->body);
 	free(m->subject);
@@ -212,6 +212,45 @@ static int compose_invitation(const json_t *p, int64_t created_at, const char *o
 		   "The link works once, and until %s (7 days after it was sent).\n"
 		   "If you did not expect this invitation, you can ignore this message.\n",
 		   *first ? " " : "", first, org, base, token, when);
+	out->body = take(&b);
+	return out->to_name && out->subject && out->body ? 0 : -1;
+}
+
+/*
+ * A sign-in link for the web UI (a notification whose payload's type is
+ * "signin.link": {email, token, expiresAt}). The token travels in the
+ * URL's fragment, which browsers never send to a server: it stays out of
+ * request logs and Referer headers, and the page only spends it when the
+ * administrator presses its button, not when a link scanner fetches it.
+ */
+static int compose_signin(const json_t *p, const char *org, const char *base,
+			  struct delivery_mail *out, char *err, size_t errlen)
+{
+	const char *token = str(p, "token");
+	json_int_t expires = json_integer_value(json_object_get(p, "expiresAt"));
+	time_t until = (time_t)(expires / 1000);
+	struct buf b;
+	char when[64];
+	struct tm tm;
+
+	if (!*token) {
+		snprintf(err, errlen, "the sign-in link's token is gone (it was sent before)");
+		return -1;
+	}
+	gmtime_r(&until, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	out->to_name = strdup("");
+	buf_init(&b);
+	buf_printf(&b, "Sign in to orgsync for %s", org);
+	out->subject = take(&b);
+	buf_printf(&b, "Hello,\n\n"
+		   "Someone asked to sign in to the orgsync administration of %s with this\n"
+		   "address. To sign in, open this link and press the button on the page:\n\n"
+		   "%s/#signin=%s\n\n"
+		   "The link works once, and until %s.\n"
+		   "If you did not ask for it, you can ignore this message: nothing happens\n"
+		   "until the link is used.\n",
+		   org, base, token, when);
 	out->body = take(&b);
 	return out->to_name && out->subject && out->body ? 0 : -1;
 }
@@ -303,6 +342,8 @@ int delivery_compose(const char *kind, const char *payload, int64_t created_at,
 		snprintf(err, errlen, "the message's payload is not a JSON object");
 	else if (!strcmp(kind, "invitation"))
 		rc = compose_invitation(p, created_at, org_name, public_url, out, err, errlen);
+	else if (!strcmp(kind, "notification") && !strcmp(str(p, "type"), "signin.link"))
+		rc = compose_signin(p, org_name, public_url, out, err, errlen);
 	else if (!strcmp(kind, "notification"))
 		rc = compose_notification(p, org_name, public_url, out, err, errlen);
 	else

@@ -65,7 +65,8 @@ struct delivery_mail {
 /*
  * The email of an outbox message of kind "invitation" (payload
  * {memberId, email, firstName, lastName, token}, created_at its creation
- * in unix ms) or "notification" (a sync.status event, store.h), for the
+ * in unix ms) or "notification" (a sync.status event, store.h, or a web
+ * sign-in link {type: "signin.link", email, token, expiresAt}), for the
  * org named org_name, links under public_url. 0, or -1 with why in err
  * (a payload that lacks what the email needs).
  */

@@ -22,6 +22,7 @@
 #include "server/scim/scim.h"
 #include "server/service.h"
 #include "server/spool.h"
+#include "server/web.h"
 #include "util/utf8.h"
 
 const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
@@ -43,6 +44,7 @@ static int queue_headers(struct http_req *r, unsigned status, const char *type, 
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (; headers && headers[0]; headers += 2)
 		if (headers[1])
 			MHD_add_response_header(resp, headers[0], headers[1]);
@@ -60,6 +62,13 @@ static int queue(struct http_req *r, unsigned status, const char *type, const ch
 	const char *headers[3] = { hname, hvalue, NULL };
 
 	return queue_headers(r, status, type, data, len, mode, hname ? headers : NULL);
+}
+
+int http_reply(struct http_req *r, unsigned status, const char *type, const void *data, size_t len,
+	       const char *const *headers)
+{
+	return queue_headers(r, status, type, (const char *)data, len, MHD_RESPMEM_PERSISTENT,
+			     headers);
 }
 
 int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len)
@@ -587,6 +596,9 @@ static int authenticate(struct http_req *r)
 	struct store *st = service_store(r->svc);
 	int rc;
 
+	/* The web UI's requests carry a session cookie instead of the key. */
+	if (!h && web_has_session(r))
+		return web_authenticate(r);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return http_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 				  "send the organization's API key: Authorization: Bearer <key>", NULL);

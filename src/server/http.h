@@ -101,6 +101,8 @@ struct http_req {
 	int nquery;
 	char *query_store;
 	int64_t org_id;                      /* authenticated org, 0 when none */
+	char actor[340];                     /* a web session's actor ("admin:EMAIL"); "" for a key */
+	bool session;                        /* authenticated by a web session's cookie */
 	char request_id[40];
 	/*
 	 * The body: held in memory (body), or, for a route whose body may be
@@ -157,6 +159,10 @@ int http_html(struct http_req *r, unsigned status, const char *html);
  */
 int http_json_typed(struct http_req *r, unsigned status, const char *type, json_t *doc,
 		    const char *const *headers);
+/* Answers bytes (not copied: they must outlive the response) with a content type and
+ * extra headers: NULL-terminated name, value pairs, or NULL. */
+int http_reply(struct http_req *r, unsigned status, const char *type, const void *data, size_t len,
+	       const char *const *headers);
 /* Answers raw bytes with a content type (copied). */
 int http_raw(struct http_req *r, unsigned status, const char *type, const char *data, size_t len);
 /* {"error":{"code","message","details":[...]}}; details may be NULL (stolen otherwise). */

@@ -135,6 +135,18 @@ struct store_ops {
 	int (*scim_group_delete)(struct store *s, int64_t org_id, const char *id);
 	int (*scim_group_link)(struct store *s, int64_t org_id, const char *id, const char *ref,
 			       bool add);
+	/* email_key: the address folded by store_email_key. */
+	int (*signin_request)(struct store *s, const char *email_key, int64_t ttl_ms,
+			      store_signin_fn each, void *ctx);
+	int (*signin_redeem)(struct store *s, const uint8_t hash[STORE_HASH_LEN], int64_t *org_id,
+			     char **email);
+	/* key_id and email_key may be NULL. */
+	int (*session_create)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			      const struct store_session *sess, const char *key_id,
+			      const char *email_key);
+	int (*session_get)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			   struct store_session *out);
+	int (*session_delete)(struct store *s, const uint8_t hash[STORE_HASH_LEN]);
 };
 
 /* Opens the SQLite database at path (sqlite.c). */

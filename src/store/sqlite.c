@@ -353,6 +353,31 @@ static const char *const migrations[] = {
 	"ALTER TABLE teams ADD COLUMN scim_attrs TEXT;"
 	"UPDATE teams SET scim_id = " SQL_UUID7("created_at") ";"
 	"CREATE UNIQUE INDEX teams_scim_id ON teams(org_id, scim_id);",
+	/*
+	 * 11: the web UI's sign-in (SPEC §6): one-time links mailed to an
+	 * Administrator, and the sessions they, or an API key, open. Both keep
+	 * only the hash of their token. A session ends with the key it was
+	 * opened with, or with its Administrator's role; the index finds an
+	 * email's Administrator rows across orgs without reading every member.
+	 */
+	"CREATE TABLE signin_links ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  email_key TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX signin_links_email ON signin_links(email_key, org_id);"
+	"CREATE TABLE web_sessions ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  actor TEXT NOT NULL,"
+	"  key_id TEXT,"    /* signed in with this API key */
+	"  email_key TEXT," /* signed in by this Administrator's link */
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);"
+	"CREATE INDEX members_admin_email ON members(email_key) WHERE role = 'Administrator';",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
@@ -476,6 +501,14 @@ enum stmt_id {
 	ST_SCIM_LINK_SUBTEAM,
 	ST_SCIM_UNLINK_SUBTEAM,
 	ST_SCIM_BELOW,
+	ST_SIGNIN_ADMINS,
+	ST_SIGNIN_RECENT,
+	ST_SIGNIN_INSERT,
+	ST_SIGNIN_REDEEM,
+	ST_SESSION_PURGE,
+	ST_SESSION_INSERT,
+	ST_SESSION_GET,
+	ST_SESSION_DELETE,
 	ST_COUNT
 };
 
@@ -706,8 +739,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " RETURNING id, delivery_id, org_id, kind, recipient, payload, attempts,"
 			 " created_at, coalesce(retry_from, created_at), lease_until, last_error",
 	[ST_DLV_SENT] = "UPDATE outbox SET status = 'sent', sent_at = ?3, lease_until = NULL,"
-			" next_attempt_at = 0, payload = CASE kind WHEN 'invitation'"
-			" THEN json_remove(payload, '$.token') ELSE payload END"
+			" next_attempt_at = 0, payload = CASE WHEN json_type(payload, '$.token')"
+			" IS NOT NULL THEN json_remove(payload, '$.token') ELSE payload END"
 			" WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
 	[ST_DLV_FAIL] = "UPDATE outbox SET status = ?3, next_attempt_at = ?4, last_error = ?5,"
 			" lease_until = NULL WHERE id = ?1 AND status = 'sending' AND lease_until = ?2",
@@ -722,6 +755,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " WHERE org_id = ?1 AND delivery_id = ?2 AND status IN ('dead', 'retrying')",
 	[ST_DLV_FIND] = "SELECT status FROM outbox WHERE org_id = ?1 AND delivery_id = ?2",
 	[ST_DLV_COUNTS] = "SELECT kind, status, count(*) FROM outbox GROUP BY kind, status",
+	/* The orgs where the email is an Administrator still active, with the org's name. */
+	[ST_SIGNIN_ADMINS] = "SELECT m.org_id, m.email, o.name FROM members AS m"
+			     " JOIN orgs AS o ON o.id = m.org_id WHERE m.email_key = ?1"
+			     " AND m.role = 'Administrator' AND m.state <> 'deactivated'"
+			     " ORDER BY m.org_id",
+	[ST_SIGNIN_RECENT] = "SELECT count(*) FROM signin_links WHERE email_key = ?1"
+			     " AND org_id = ?2 AND used_at IS NULL AND expires_at > ?3",
+	[ST_SIGNIN_INSERT] = "INSERT INTO signin_links (token_hash, org_id, email_key, created_at,"
+			     " expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* Single use: the link is spent by the statement that reads it, and only
+	 * while its email is still an active Administrator of the org. */
+	[ST_SIGNIN_REDEEM] = "UPDATE signin_links SET used_at = ?2 WHERE token_hash = ?1"
+			     " AND used_at IS NULL AND expires_at > ?2 AND EXISTS (SELECT 1"
+			     " FROM members AS m WHERE m.org_id = signin_links.org_id"
+			     " AND m.email_key = signin_links.email_key"
+			     " AND m.role = 'Administrator' AND m.state <> 'deactivated')"
+			     " RETURNING org_id, (SELECT m.email FROM members AS m"
+			     " WHERE m.org_id = signin_links.org_id"
+			     " AND m.email_key = signin_links.email_key)",
+	[ST_SESSION_PURGE] = "DELETE FROM web_sessions WHERE expires_at <= ?1",
+	[ST_SESSION_INSERT] = "INSERT INTO web_sessions (token_hash, org_id, actor, key_id,"
+			      " email_key, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_SESSION_GET] = "SELECT s.org_id, s.actor, s.expires_at FROM web_sessions AS s"
+			   " WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+			   " AND (s.key_id IS NULL OR EXISTS (SELECT 1 FROM api_keys AS k"
+			   "   WHERE k.key_id = s.key_id AND k.org_id = s.org_id))"
+			   " AND (s.email_key IS NULL OR EXISTS (SELECT 1 FROM members AS m"
+			   "   WHERE m.org_id = s.org_id AND m.email_key = s.email_key"
+			   "   AND m.role = 'Administrator' AND m.state <> 'deactivated'))",
+	[ST_SESSION_DELETE] = "DELETE FROM web_sessions WHERE token_hash = ?1",
 	[ST_DLV_NEXT_DUE] = "SELECT min(next_attempt_at) FROM outbox"
 			    " WHERE status IN ('queued', 'retrying', 'sending') AND kind IN (?1, ?2)",
 	[ST_SCIM_USER_GET] = "SELECT " SCIM_USER_COLUMNS " FROM members"
@@ -5056,6 +5119,183 @@ out:
 	return end_tx(q, rc);
 }
 
+/* --- web sign-in and sessions ------------------------------------------------------ */
+
+static int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
+			     store_signin_fn each, void *ctx)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_signin_link *links = NULL;
+	int64_t now = store_now_ms();
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = begin(q);
+	if (rc)
+		return rc;
+	rc = prep(q, ST_SIGNIN_ADMINS, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, email_key);
+	while ((rc = row(q, st)) == STORE_OK) {
+		if (n == cap) {
+			struct store_signin_link *grown;
+
+			cap = cap ? cap * 2 : 4;
+			grown = realloc(links, cap * sizeof(*links));
+			if (!grown) {
+				sqlite3_reset(st);
+				rc = STORE_ENOMEM;
+				goto out;
+			}
+			links = grown;
+		}
+		memset(&links[n], 0, sizeof(links[n]));
+		links[n].org_id = sqlite3_column_int64(st, 0);
+		if (col_strdup(st, 1, &links[n].email) || col_strdup(st, 2, &links[n].org_name)) {
+			n++;
+			sqlite3_reset(st);
+			rc = STORE_ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (rc != STORE_ENOTFOUND)
+		goto out;
+	rc = STORE_OK;
+	for (i = 0; i < n && rc == STORE_OK; i++) {
+		uint8_t hash[STORE_HASH_LEN];
+		int64_t pending;
+
+		rc = prep(q, ST_SIGNIN_RECENT, &st);
+		if (rc)
+			break;
+		bind_text(st, 1, email_key);
+		sqlite3_bind_int64(st, 2, links[i].org_id);
+		sqlite3_bind_int64(st, 3, now);
+		rc = row(q, st);
+		if (rc)
+			break;
+		pending = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		/* A few live links at a time: a form resubmitted in a loop mails no more. */
+		if (pending >= STORE_SIGNIN_PENDING_MAX)
+			continue;
+		store_token_new(links[i].token, hash);
+		links[i].expires_at = now + ttl_ms;
+		rc = prep(q, ST_SIGNIN_INSERT, &st);
+		if (rc)
+			break;
+		bind_hash(st, 1, hash);
+		sqlite3_bind_int64(st, 2, links[i].org_id);
+		bind_text(st, 3, email_key);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, links[i].expires_at);
+		rc = run(q, st);
+		/* The caller queues the email in this transaction: link and message together. */
+		if (rc == STORE_OK)
+			rc = each(ctx, &links[i]);
+	}
+out:
+	for (i = 0; i < n; i++) {
+		sodium_memzero(links[i].token, sizeof(links[i].token));
+		free(links[i].email);
+		free(links[i].org_name);
+	}
+	free(links);
+	return end_tx(q, rc);
+}
+
+static int sq_signin_redeem(struct store *s, const uint8_t hash[STORE_HASH_LEN], int64_t *org_id,
+			    char **email)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SIGNIN_REDEEM, &st);
+
+	if (rc)
+		return rc;
+	bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	*org_id = sqlite3_column_int64(st, 0);
+	rc = col_strdup(st, 1, email) || !*email ? STORE_ENOMEM : STORE_OK;
+	/* Stepped to its end: the UPDATE is done only when the statement is. */
+	while (sqlite3_step(st) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_session_create(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			     const struct store_session *sess, const char *key_id,
+			     const char *email_key)
+{
+	struct sqlite_store *q = sq(s);
+	int64_t now = store_now_ms();
+	sqlite3_stmt *st;
+	int rc = begin(q);
+
+	if (rc)
+		return rc;
+	rc = prep(q, ST_SESSION_PURGE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	rc = run(q, st);
+	if (rc)
+		goto out;
+	rc = prep(q, ST_SESSION_INSERT, &st);
+	if (rc)
+		goto out;
+	bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, sess->org_id);
+	bind_text(st, 3, sess->actor);
+	bind_text(st, 4, key_id);
+	bind_text(st, 5, email_key);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, sess->expires_at);
+	rc = run(q, st);
+out:
+	return end_tx(q, rc);
+}
+
+static int sq_session_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			  struct store_session *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SESSION_GET, &st);
+
+	if (rc)
+		return rc;
+	bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	rc = row(q, st);
+	if (rc)
+		return rc;
+	out->org_id = sqlite3_column_int64(st, 0);
+	col_copy(st, 1, out->actor, sizeof(out->actor));
+	out->expires_at = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static int sq_session_delete(struct store *s, const uint8_t hash[STORE_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, ST_SESSION_DELETE, &st);
+
+	if (rc)
+		return rc;
+	bind_hash(st, 1, hash);
+	return run(q, st);
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.org_version = sq_org_version,
@@ -5122,4 +5362,9 @@ static const struct store_ops sqlite_ops = {
 	.scim_group_put = sq_scim_group_put,
 	.scim_group_delete = sq_scim_group_delete,
 	.scim_group_link = sq_scim_group_link,
+	.signin_request = sq_signin_request,
+	.signin_redeem = sq_signin_redeem,
+	.session_create = sq_session_create,
+	.session_get = sq_session_get,
+	.session_delete = sq_session_delete,
 };

@@ -1146,3 +1146,88 @@ int store_scim_group_link(struct store *s, int64_t org_id, const char *id, const
 		return STORE_ENOTFOUND;
 	return s->ops->scim_group_link(s, org_id, id, ref, add);
 }
+
+/* --- web sign-in and sessions ------------------------------------------------------ */
+
+/* Hashes a presented token of the shape store_token_new makes; false for any other text. */
+static bool token_hash(const char *token, uint8_t hash[STORE_HASH_LEN])
+{
+	if (!token || strnlen(token, SECRET_LEN + 1) != SECRET_LEN || !is_base64url(token, SECRET_LEN))
+		return false;
+	store_hash(token, SECRET_LEN, hash);
+	return true;
+}
+
+int store_signin_request(struct store *s, const char *email, int64_t ttl_ms, store_signin_fn each,
+			 void *ctx)
+{
+	char *key;
+	size_t len;
+	int rc;
+
+	if (!email || !each || ttl_ms <= 0)
+		return STORE_EINVAL;
+	len = strlen(email);
+	key = malloc(len + 1);
+	if (!key)
+		return STORE_ENOMEM;
+	store_email_key(key, email, len);
+	rc = s->ops->signin_request(s, key, ttl_ms, each, ctx);
+	free(key);
+	return rc;
+}
+
+int store_signin_redeem(struct store *s, const char *token, int64_t *org_id, char **email)
+{
+	uint8_t hash[STORE_HASH_LEN];
+
+	if (!org_id || !email)
+		return STORE_EINVAL;
+	*email = NULL;
+	if (!token_hash(token, hash))
+		return STORE_ENOTFOUND;
+	return s->ops->signin_redeem(s, hash, org_id, email);
+}
+
+int store_session_create(struct store *s, const struct store_session *sess, const char *key_id,
+			 const char *admin_email, char token_out[STORE_TOKEN_MAX])
+{
+	uint8_t hash[STORE_HASH_LEN];
+	char *email_key = NULL;
+	int rc;
+
+	if (!sess || !token_out || !sess->actor[0])
+		return STORE_EINVAL;
+	if (admin_email) {
+		email_key = malloc(strlen(admin_email) + 1);
+		if (!email_key)
+			return STORE_ENOMEM;
+		store_email_key(email_key, admin_email, strlen(admin_email));
+	}
+	store_token_new(token_out, hash);
+	rc = s->ops->session_create(s, hash, sess, key_id, email_key);
+	if (rc)
+		sodium_memzero(token_out, STORE_TOKEN_MAX);
+	free(email_key);
+	return rc;
+}
+
+int store_session_get(struct store *s, const char *token, struct store_session *out)
+{
+	uint8_t hash[STORE_HASH_LEN];
+
+	if (!out)
+		return STORE_EINVAL;
+	if (!token_hash(token, hash))
+		return STORE_ENOTFOUND;
+	return s->ops->session_get(s, hash, out);
+}
+
+int store_session_delete(struct store *s, const char *token)
+{
+	uint8_t hash[STORE_HASH_LEN];
+
+	if (!token_hash(token, hash))
+		return STORE_OK;
+	return s->ops->session_delete(s, hash);
+}

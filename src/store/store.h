@@ -546,6 +546,66 @@ int store_audit_list(struct store *s, int64_t org_id, const struct audit_filter 
 /* How many entries the filter's action, actor and target select (before and limit aside). */
 int store_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f, size_t *n);
 void store_audit_free(struct audit_entry *rows, size_t n);
+/* --- web sign-in and sessions (the admin UI) ------------------------------------- */
+
+enum {
+	STORE_ACTOR_MAX = 340,       /* "admin:" + an email, or "key:" + a key id */
+	STORE_SIGNIN_PENDING_MAX = 3, /* live links per email and org; more are not sent */
+};
+
+/* A sign-in link just made: what its email needs (the token, in clear, only here). */
+struct store_signin_link {
+	int64_t org_id;
+	char *org_name;              /* owned by the store, valid during the callback */
+	char *email;                 /* the Administrator's address as stored */
+	char token[STORE_TOKEN_MAX];
+	int64_t expires_at;          /* unix ms */
+};
+
+/* Called once per link made, inside the store's transaction: a non-zero
+ * return (a store status) undoes every link. */
+typedef int (*store_signin_fn)(void *ctx, const struct store_signin_link *link);
+
+/*
+ * Makes a one-time sign-in link, valid ttl_ms, for each org where email
+ * (ASCII case-insensitively) is an Administrator not deactivated, unless
+ * STORE_SIGNIN_PENDING_MAX links of that email and org are still unused
+ * and valid. each (typically queueing the email with store_outbox_add on
+ * the same handle) runs for each in the same transaction, which the
+ * caller opens (store_tx_begin) so that the two commit together. Only the token's
+ * hash is kept. An email that is no Administrator anywhere makes nothing
+ * and is not an error: the caller must not tell the two apart.
+ */
+int store_signin_request(struct store *s, const char *email, int64_t ttl_ms, store_signin_fn each,
+			 void *ctx);
+
+/*
+ * Spends a sign-in link: STORE_OK once per token, while unexpired and
+ * while its email is still an active Administrator of the org (*email:
+ * the address as stored, caller frees); else STORE_ENOTFOUND.
+ */
+int store_signin_redeem(struct store *s, const char *token, int64_t *org_id, char **email);
+
+struct store_session {
+	int64_t org_id;
+	char actor[STORE_ACTOR_MAX]; /* as the audit trail names it */
+	int64_t expires_at;          /* unix ms */
+};
+
+/*
+ * Opens a session for sess (org, actor, expiry) and puts its token (43
+ * base64url characters, shown once: the cookie) in token_out. It ends at
+ * expiry, when deleted, when key_id (not NULL: opened with that API key)
+ * is rotated away, or when admin_email (not NULL: opened by that
+ * Administrator's link) is no longer an active Administrator.
+ */
+int store_session_create(struct store *s, const struct store_session *sess, const char *key_id,
+			 const char *admin_email, char token_out[STORE_TOKEN_MAX]);
+/* The live session of a token; STORE_ENOTFOUND for any other token. */
+int store_session_get(struct store *s, const char *token, struct store_session *out);
+/* Ends a session (sign-out); an unknown token is not an error. */
+int store_session_delete(struct store *s, const char *token);
+
 /* --- delivery: the outbox as a state machine ------------------------------ */
 
 /*
