@@ -300,6 +300,19 @@ req() {
 		-X "$method" ${CURL_OPTS[@]+"${CURL_OPTS[@]}"} ${auth[@]+"${auth[@]}"} "$@" "$BASE$path" \
 		2>"$TMP/curl.err")
 	[ -n "$STATUS" ] || STATUS=000
+	[ -n "${ORGSYNC_RECORD_DIR:-}" ] && record_response "$method" "$path"
+	return 0
+}
+
+# record_response METHOD PATH: keeps the last answer for tests/support/check_responses.py,
+# which validates each against the OpenAPI schema of its route and status (run.sh).
+record_response() {
+	local out=$ORGSYNC_RECORD_DIR/$TEST_NAME.$$ type size
+	type=$(sed -n 's/^content-type: *//Ip' "$HEADERS" | tr -d '\r' | head -1)
+	size=$(stat -c %s "$out.bodies" 2>/dev/null || echo 0)
+	cat "$BODY" >>"$out.bodies" 2>/dev/null
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$STATUS" "$type" "$size" \
+		"$(stat -c %s "$BODY" 2>/dev/null || echo 0)" >>"$out.idx"
 }
 
 # header NAME: a header of the last response (value only).

@@ -29,13 +29,17 @@ done
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 start=$(date +%s)
+# Every answer the files receive is kept, and validated against the OpenAPI
+# description once they are done (check_responses.sh).
+export ORGSYNC_RECORD_DIR=$OUT/responses
+mkdir -p "$ORGSYNC_RECORD_DIR"
 
 # one FILE: runs a test file; its output and timing go to $OUT/NAME.*
 one() {
 	local name t0
 	name=$(basename "$1" .sh)
 	t0=$(date +%s)
-	bash "$1" >"$OUT/$name.log" 2>&1
+	bash "$@" >"$OUT/$name.log" 2>&1
 	echo $? >"$OUT/$name.rc"
 	echo $(($(date +%s) - t0)) >"$OUT/$name.secs"
 }
@@ -55,6 +59,9 @@ for f in "${files[@]}"; do
 	fi
 done
 wait
+one tests/e2e/check_responses.sh "$ORGSYNC_RECORD_DIR"
+[ "$JOBS" -le 1 ] && cat "$OUT/check_responses.log"
+files+=(tests/e2e/check_responses.sh)
 
 pass=0
 fail=0

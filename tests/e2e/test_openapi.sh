@@ -61,6 +61,7 @@ concrete() {
 	/v1/invitations/*) path=${path//\{\}/$TOKEN} ;;
 	/invitations/*) path=${path//\{\}/$TOKEN} ;;
 	/v1/deliveries/*) path=${path//\{\}/$DELIVERY} ;;
+	/ui/*) path=/ui/app.js ;;
 	esac
 	[ "$method $path" = "DELETE /v1/properties" ] && path="/v1/properties?name=gone1"
 	echo "$path"
@@ -77,6 +78,15 @@ call_documented() {
 		;;
 	"PATCH /v1/settings") req_json PATCH "$2${3:-}" '{}' ;;
 	"POST /v1/properties") req_json POST "$2${3:-}" '{"name":"documented"}' ;;
+	"POST /v1/keys/rotate")
+		req POST "$2${3:-}"
+		if [ "$STATUS" = 200 ]; then
+			KEY=$(jqr .apiKey)
+			ORG_KEY=$KEY
+		fi
+		;;
+	"POST /v1/session/link") req_json POST "$2${3:-}" '{"email":"nobody@acme.example"}' ;;
+	"POST /v1/session") req_json POST "$2${3:-}" "{\"apiKey\":\"$ORG_KEY\"}" ;;
 	*) req "$1" "$2${3:-}" ;;
 	esac
 }
@@ -102,7 +112,7 @@ jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[] | (.key | asci
 # a_value NAME TYPE MINIMUM FIRST-ENUM-VALUE: a value of the parameter's schema that makes sense.
 a_value() {
 	case "$1:$2" in
-	team:*) echo T1 ;;
+	team:* | parent:*) echo T1 ;;
 	name:*) echo qparam ;;
 	mode:*) echo partial ;;
 	dryRun:*) echo true ;;
