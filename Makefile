@@ -1,7 +1,8 @@
 # orgsync — plain Makefile with pkg-config.
 SHELL := /bin/bash
 #   make          build build/orgsync
-#   make check    install what the tests need, then every test (plain, ASan+UBSan, valgrind, fuzz)
+#   make check    install what the tests need, then every test (plain, ASan+UBSan, valgrind, fuzz,
+#                 the web UI in chromium)
 #   make demo     install, build, run the sample org through the tool
 #   make bench    benchmarks (bench/README.md)
 #   make fuzz     each fuzz target for FUZZ_SECONDS
@@ -66,7 +67,7 @@ FUZZ_SECONDS ?= 20
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 SHARED   ?= $(abspath ../shared)
 
-.PHONY: all check test unit cli-tests e2e valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
+.PHONY: all check test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
         windows windows-check deb deb-check dist
 
 all: $(BIN)
@@ -124,6 +125,15 @@ cli-tests: $(BIN)
 e2e: $(BIN)
 	@ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh
 
+# The web UI in chromium (tests/browser/run.sh); screenshots in tests/browser/out/.
+browser: $(BIN)
+	@ORGSYNC=$(abspath $(BIN)) tests/browser/run.sh
+
+# The npm packages of package.json, at the versions of package-lock.json, in node_modules/.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 test: unit cli-tests e2e
 
 valgrind: $(UNIT_BIN) $(BIN)
@@ -151,8 +161,10 @@ fuzz: fuzz-check
 check: export ORGSYNC_REQUIRE_ALL = 1
 check: deps
 	@scripts/install-deps.sh windows
+	$(MAKE) --no-print-directory node_modules/.stamp
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory MODE=asan test
 	$(MAKE) --no-print-directory valgrind
 	$(MAKE) --no-print-directory fuzz-check

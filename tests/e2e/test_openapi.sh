@@ -206,6 +206,31 @@ while read -r method path how; do
 done <"$TMP/security"
 KEY=$SAVED
 
+# The external checks need the npm packages of package.json (npm ci; make check installs them).
+if [ -d node_modules/@seriousme/openapi-schema-validator ] && [ -d node_modules/openapi-typescript ]; then
+	t "an external validator (@seriousme/openapi-schema-validator) finds the description valid OpenAPI 3.1"
+	node tests/support/openapi_validate.mjs "$TMP/openapi.json" >"$TMP/validate.out" 2>&1 ||
+		{ fail "the validator refused it"; note "$TMP/validate.out"; }
+
+	t "the web UI's types (web/api.d.ts) are what openapi-typescript makes of it, and the UI type-checks against them"
+	node_modules/.bin/openapi-typescript "$TMP/openapi.json" -o "$TMP/api.d.ts" >/dev/null 2>"$TMP/gen.err" ||
+		{ fail "openapi-typescript failed"; note "$TMP/gen.err"; }
+	diff -u web/api.d.ts "$TMP/api.d.ts" >"$TMP/types.diff" ||
+		{ fail "web/api.d.ts is out of date: node_modules/.bin/openapi-typescript <(curl .../v1/openapi.json) -o web/api.d.ts"; note "$TMP/types.diff"; }
+	node_modules/.bin/tsc -p web/tsconfig.json >"$TMP/tsc.out" 2>&1 ||
+		{ fail "web/app.js does not type-check against the description"; note "$TMP/tsc.out"; }
+else
+	skip_unless_required "an external validator finds the description valid OpenAPI 3.1" "node_modules is missing (npm ci)"
+	skip_unless_required "the web UI type-checks against the description" "node_modules is missing (npm ci)"
+fi
+
+t "every response of every operation is described, with a schema for each JSON body"
+expect_true "no operation without responses" '[.paths[][] | .responses | length > 0] | all' "$TMP/openapi.json"
+expect_true "every JSON body has a schema" \
+	'[.paths[][] | .responses[] | select(.content) | .content["application/json"]? | select(.) | has("schema")] | all' "$TMP/openapi.json"
+expect_true "the error schema and both security schemes" \
+	'.components.schemas.Error and .components.securitySchemes.bearer and .components.securitySchemes.session' "$TMP/openapi.json"
+
 t "GET /v1/roles names the roles and how to assign them"
 req GET /v1/roles
 expect_status 200
