@@ -555,7 +555,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 10, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 11, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -585,6 +585,8 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[11] = "DROP TABLE signin_links; DROP TABLE web_sessions;"
+		       " DROP INDEX members_admin_email;",
 		[10] = "DROP INDEX members_scim_id; DROP INDEX teams_scim_id;"
 		      " ALTER TABLE members DROP COLUMN scim_id;"
 		      " ALTER TABLE members DROP COLUMN scim_attrs;"
@@ -634,7 +636,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 10, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 11, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -2281,7 +2283,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 10, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 11, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2586,7 +2588,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 10, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 11, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -2618,7 +2620,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 10, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 11, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
