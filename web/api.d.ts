@@ -614,7 +614,7 @@ export interface components {
              * @description RFC 3339, UTC; null when none
              */
             at: string | null;
-            reason?: string;
+            reason?: string | null;
         };
         Sync: {
             /** @description the sync's number within the organization */
@@ -771,6 +771,12 @@ export interface components {
                 name: string;
                 description: string;
                 howToAssign: string;
+                /** @description how a SCIM client assigns the role: the group's display name, step by step in Entra ID and Okta; null when no group does */
+                scim: {
+                    group: string;
+                    entraId: string;
+                    okta: string;
+                } | null;
             }[];
         };
         AuditEntry: {
@@ -2353,11 +2359,11 @@ export interface operations {
                 limit?: number;
                 /** @description only entries older than this one: take it from the next link of the previous page */
                 before?: number;
-                /** @description only this action: sync.approve, sync.reject, settings.update, property.create, property.delete, key.rotate, admin.add, admin.remove, org.create */
+                /** @description only this action: sync.approve, sync.reject, settings.update, property.create, property.delete, key.rotate, admin.add, admin.remove, org.create, scim.user.create, scim.user.replace, scim.user.update, scim.user.delete, scim.group.create, scim.group.replace, scim.group.update, scim.group.delete, scim.role.grant, scim.role.revoke */
                 action?: string;
                 /** @description only this actor: key:<public key id> or cli:<unix user> */
                 actor?: string;
-                /** @description only this target: sync:<id>, settings, property:<name>, keys, member:<email>, org:<id> */
+                /** @description only this target: sync:<id>, settings, property:<name>, keys, member:<email>, org:<id>, user:<SCIM id>, group:<SCIM id> */
                 target?: string;
             };
             header?: never;

@@ -507,7 +507,7 @@ async function chartPage(focusTeam) {
     for (const [team, rows] of nodes) for (const r of rows) r.classList.toggle("reach", reach.has(team));
     status.textContent = `${name} can see ${reach.size} teams: highlighted.`;
   };
-  /** Opens the levels of the tree down to depth (1: the roots' subteams). @param {number} depth */
+  /** Opens depth levels of the tree (1: the roots show their subteams). @param {number} depth */
   const expand = async (depth) => {
     const t1 = performance.now();
     let level = [...tree.children];
@@ -517,7 +517,7 @@ async function chartPage(focusTeam) {
     }
     const ms = performance.now() - t1;
     /** @type {any} */ (window).orgsyncExpandMs = ms;
-    status.textContent = `Opened ${depth} levels in ${Math.round(ms)} ms.`;
+    status.textContent = `Showed ${depth + 1} levels in ${Math.round(ms)} ms.`;
   };
   /** Opens the path down to a team and marks it. @param {string[]} path @param {string} id */
   const reveal = async (path, id) => {
@@ -544,12 +544,14 @@ async function chartPage(focusTeam) {
       h("button", { type: "button", class: "mgr", onclick: () => reveal(t.path || [], t.externalTeamId) }, `${t.teamName} (${t.externalTeamId})`))));
     if (!r.items.length) results.replaceChildren(h("li", {}, "No team matches."));
   } }, h("div", { class: "row" }, field("Find a team", q), h("button", { type: "submit" }, "Find"),
-    h("button", { type: "button", class: "secondary", id: "expand3", onclick: () => expand(3) }, "Open 3 levels"),
+    h("button", { type: "button", class: "secondary", id: "expand3", onclick: () => expand(2) }, "Show the top 3 levels"),
     h("button", { type: "button", class: "secondary", onclick: () => { reach = new Set(); for (const rows of nodes.values()) for (const r of rows) r.classList.remove("reach"); status.textContent = ""; } }, "Clear highlight")));
   page("Org chart", search, results, status, tree);
   tree.append(...(await fetchLevel(null)).map(node));
   await new Promise((r) => requestAnimationFrame(() => r(null)));
   /** @type {any} */ (window).orgsyncChartMs = performance.now() - t0;
+  /** @type {any} */ (window).orgsyncChartAt = performance.now();
+  /** @type {any} */ (window).orgsyncExpand = expand;
   tree.dataset.ready = "true";
   if (focusTeam) {
     const r = await api("GET", `/v1/orgchart?limit=500&q=${enc(focusTeam)}`);

@@ -10,7 +10,7 @@ KEY=$ORG_KEY
 enable_api
 
 t "unknown route: 404 not_found as JSON, with or without a key"
-for path in /v1/nope /v2/syncs /v1/syncs/1/nope /v1/members/M1/teams /; do
+for path in /v1/nope /v2/syncs /v1/syncs/1/nope /v1/members/M1/teams /ui /nope/; do
 	req GET "$path"
 	expect_status 404
 	expect_jq "GET $path error code" .error.code not_found

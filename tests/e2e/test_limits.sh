@@ -93,7 +93,8 @@ ACME_KEY=$KEY
 
 t "odd methods and paths on every route: 4xx, never 5xx, never a dropped connection"
 req GET /v1/openapi.json
-jq -r '.paths | keys[]' "$BODY" >"$TMP/paths"
+# Every route but the key's rotation, which would end the key the rest uses.
+jq -r '.paths | keys[]' "$BODY" | grep -vx '/v1/keys/rotate' >"$TMP/paths"
 expect_ne "routes listed" 0 "$(wc -l <"$TMP/paths")"
 : >"$TMP/sweep"
 # One curl per (method, value) with every route in it: the requests share a connection.
