@@ -260,8 +260,8 @@ expect_jq "offset at the end: no next" .next null
 req GET "/v1/teams?limit=10&offset=99999999"
 expect_jq "offset past the end: empty" '.items | length' 0
 
-t "GET /v1/teams paging is documented in the OpenAPI description"
+t "GET /v1/teams paging and search are documented in the OpenAPI description"
 req GET /v1/openapi.json
-expect_jq "parameters" '[.paths["/v1/teams"].get.parameters[].name] | sort | join(",")' limit,offset
+expect_jq "parameters" '[.paths["/v1/teams"].get.parameters[].name] | sort | join(",")' limit,offset,q
 
 finish
