@@ -1924,8 +1924,8 @@ static int get_openapi(struct http_req *r)
 	json_t *doc;
 
 	if (api_openapi(&doc, err, sizeof(err)) < 0) {
-		fprintf(stderr, "{\"rid\":\"%s\",\"error\":\"openapi\",\"detail\":\"%s\"}\n",
-			r->request_id, err);
+		log_write(json_pack("{s:s, s:s, s:o}", "rid", r->request_id, "error", "openapi",
+				    "detail", log_text(err)));
 		return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 				  "the API description is incomplete", NULL);
 	}
