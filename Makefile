@@ -67,7 +67,7 @@ FUZZ_SECONDS ?= 20
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 SHARED   ?= $(abspath ../shared)
 
-.PHONY: all check test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
+.PHONY: all check layers test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
         windows windows-check deb deb-check dist
 
 all: $(BIN)
@@ -162,6 +162,7 @@ check: export ORGSYNC_REQUIRE_ALL = 1
 check: deps
 	@scripts/install-deps.sh windows
 	$(MAKE) --no-print-directory node_modules/.stamp
+	$(MAKE) --no-print-directory layers
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory browser
@@ -170,6 +171,11 @@ check: deps
 	$(MAKE) --no-print-directory fuzz-check
 	$(MAKE) --no-print-directory windows-check
 	$(MAKE) --no-print-directory deb-check
+
+# No file includes a layer above its own (scripts/check-layers.sh says which may include which).
+layers:
+	@scripts/check-layers.sh --self-test
+	@scripts/check-layers.sh src
 
 demo:
 	@scripts/install-deps.sh demo

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Fails when a source file includes a layer above its own: data moves one
+# way (util < model < format, ingest < plan < store < sync < server; the
+# client sits on util and model only; cli may use everything).
+#   check-layers.sh [SRC_DIR]      (default: src)
+#   check-layers.sh --self-test    shows that an upward include is caught
+set -euo pipefail
+
+rank() {
+	case $1 in
+	util) echo 0 ;;
+	model) echo 1 ;;
+	format | ingest) echo 2 ;;
+	plan) echo 3 ;;
+	store) echo 4 ;;
+	sync) echo 5 ;;
+	server) echo 6 ;;
+	client) echo 6 ;;
+	cli) echo 9 ;;
+	*) echo -1 ;;
+	esac
+}
+
+# allowed FROM TO: whether layer FROM may include layer TO.
+allowed() {
+	local from=$1 to=$2
+	[ "$from" = "$to" ] && return 0
+	if [ "$from" = client ]; then
+		[ "$to" = util ] || [ "$to" = model ]
+		return
+	fi
+	[ "$to" = client ] && { [ "$from" = cli ]; return; }
+	[ "$(rank "$to")" -ge 0 ] && [ "$(rank "$to")" -lt "$(rank "$from")" ]
+}
+
+check() {
+	local root=$1 bad=0 file layer line to
+	while IFS= read -r file; do
+		layer=${file#"$root"/}
+		layer=${layer%%/*}
+		[ "$(rank "$layer")" -ge 0 ] || { echo "$file: unknown layer '$layer'" >&2; bad=1; continue; }
+		while IFS=: read -r line to; do
+			to=${to#*\"}
+			to=${to%%/*}
+			if ! allowed "$layer" "$to"; then
+				echo "$file:$line: $layer includes $to, a layer above it or beside it" >&2
+				bad=1
+			fi
+		done < <(grep -n '^#include "[a-z]*/' "$file" || true)
+	done < <(find "$root" -name '*.[ch]' | sort)
+	return $bad
+}
+
+if [ "${1:-}" = --self-test ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp/src/plan" "$tmp/src/store" "$tmp/src/client"
+	printf '#include "model/org.h"\n' >"$tmp/src/plan/ok.c"
+	check "$tmp/src" || { echo "check-layers: a downward include was refused" >&2; exit 1; }
+	printf '#include "store/store.h"\n' >"$tmp/src/plan/up.c"
+	if check "$tmp/src" 2>/dev/null; then
+		echo "check-layers: plan including store was not caught" >&2
+		exit 1
+	fi
+	rm "$tmp/src/plan/up.c"
+	printf '#include "server/http.h"\n' >"$tmp/src/client/side.c"
+	if check "$tmp/src" 2>/dev/null; then
+		echo "check-layers: client including server was not caught" >&2
+		exit 1
+	fi
+	echo "check-layers: self-test ok"
+	exit 0
+fi
+
+check "${1:-src}"
+echo "check-layers: every include points down"
