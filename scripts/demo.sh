@@ -73,6 +73,7 @@ step "Push it" "orgsync push --url $URL --dir $OUT/changed --wait"
 cat <<EOT
 
 The service is still running (pid $PID) at $URL, database $DB.
+  Open $URL/ in a browser and sign in with the API key: history, plans, settings, the org chart.
   export ORGSYNC_API_KEY=$KEY
   curl -H "Authorization: Bearer \$ORGSYNC_API_KEY" $URL/v1/members
   curl -H "Authorization: Bearer \$ORGSYNC_API_KEY" $URL/v1/syncs
