@@ -15,8 +15,9 @@ trap '' PIPE
 
 # raw() waits 2 s a line (40 s under valgrind) to see whether a connection
 # stays open: the idle connection must outlive that wait, so the header
-# deadline, which also closes idle keep-alive connections, is set past it.
-start_server --header-timeout $((30 * SLOW))
+# deadline (which also closes idle keep-alive connections) and the silence
+# timeout are set past it.
+start_server --header-timeout $((30 * SLOW)) --timeout $((30 * SLOW))
 new_org acme
 KEY=$ORG_KEY
 enable_api
