@@ -1061,6 +1061,44 @@ static enum MHD_Result body_piece(struct http_req *r, const char *data, size_t s
 	return MHD_YES;
 }
 
+/*
+ * Whether the request's body is read before it is routed: an announced
+ * body of at most HTTP_MAX_HELD_BODY bytes. A larger one is routed (and
+ * refused, if it is to be) from its headers alone, so that a refusal
+ * never waits for a large upload; its clients send Expect: 100-continue.
+ */
+static bool hold_first(struct http_req *r)
+{
+	const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n = len ? strtoull(len, NULL, 10) : 0;
+
+	return n > 0 && n <= HTTP_MAX_HELD_BODY;
+}
+
+/*
+ * Routes a request whose body was held: refusals are answered with the
+ * body read; a spooled route takes the held bytes as if they had just
+ * arrived. -1 to go on to the handler.
+ */
+static int route_held(struct http_req *r)
+{
+	struct buf held = r->body;
+	int rc;
+
+	r->held = false;
+	rc = route(r);
+	if (rc == -1)
+		rc = body_start(r);
+	if (rc != -1 || !r->spooled)
+		return rc;
+	buf_init(&r->body);
+	r->body_len = 0;
+	rc = body_piece(r, held.data ? held.data : "", held.len) == MHD_YES ? -1 : MHD_NO;
+	buf_free(&held);
+	return rc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *size, void **state)
@@ -1078,6 +1116,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		*state = r;
 		rc = refuse_early(r);
+		if (rc == -1 && hold_first(r)) {
+			r->held = true;
+			return MHD_YES;
+		}
 		if (rc == -1)
 			rc = route(r);
 		if (rc == -1)
@@ -1094,6 +1136,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return ok;
 	}
 	conntrack_phase(r->track, CONN_HANDLED);
+	if (r->held) {
+		int rc = route_held(r);
+
+		if (rc != -1)
+			return (enum MHD_Result)rc;
+	}
 	if (r->too_large)
 		return (enum MHD_Result)too_large(r);
 	if (r->spool_errno)

@@ -121,6 +121,10 @@ struct http_req {
 	void *track;                         /* the connection's conntrack record, or NULL */
 	bool too_large;
 	bool multipart;
+	/* A small body read before the request is routed: a refusal (401, 403,
+	 * 409...) answered before it would close the connection with the body
+	 * unread, and the client's TCP stack may then lose the answer. */
+	bool held;
 	int status;                          /* answered status, for logs */
 	/* Answers the request's errors in another shape than SPEC §6's (SCIM's under
 	 * /scim/), with an extra header when hname is not NULL; NULL: SPEC §6's. */

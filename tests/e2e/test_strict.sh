@@ -254,6 +254,12 @@ raw "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
 expect_eq "status" 200 "$(raw_status)"
 expect_eq "connection kept" 0 "$RAW_CLOSED"
 
+t "a small body refused from its headers (a wrong key) is read first: 401, and the connection kept"
+raw "POST /v1/properties HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer osk_wrong\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"name\":\"held1\"}  "
+expect_eq "status" 401 "$(raw_status)"
+expect_eq "connection kept (the body was read, nothing left to reset it)" 0 "$RAW_CLOSED"
+expect_eq "one response only" 1 "$(raw_responses)"
+
 t "two Authorization headers: 400 as JSON, and the connection closed"
 raw "GET /v1/settings HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer $KEY\r\nAuthorization: Bearer $KEY\r\n\r\n"
 expect_eq "status" 400 "$(raw_status)"
