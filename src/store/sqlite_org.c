@@ -1,0 +1,1157 @@
+/*
+ * SQLite: loading an organization (members, teams, mappings) into the model
+ * and applying a plan to it in one transaction.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+/* Loads and applies of big orgs want a big page cache; set once per connection. */
+static int use_big_cache(struct sqlite_store *q)
+{
+	int rc;
+
+	if (q->big_cache)
+		return STORE_OK;
+	rc = sq_exec_cached(q, ST_CACHE_SYNC);
+	if (rc == STORE_OK)
+		q->big_cache = true;
+	return rc;
+}
+
+static int langs_text(struct buf *b, const struct member *m)
+{
+	uint8_t i;
+
+	buf_reset(b);
+	for (i = 0; i < m->nlangs && i < LANG_COUNT; i++)
+		if ((i && buf_putc(b, ';')) || buf_puts(b, org_lang_code(m->langs[i])))
+			return -1;
+	return 0;
+}
+
+/*
+ * The member's custom properties as a JSON object by name; empty when
+ * none. A sync that did not send a property's column leaves its stored
+ * values alone: sm (the stored member, may be NULL) gives those, the
+ * ones whose keep[index] is set.
+ */
+static int props_json(struct buf *b, const struct org *o, const struct member *m,
+		      const struct org *so, const struct member *sm, const bool *keep)
+{
+	uint32_t i;
+
+	buf_reset(b);
+	for (i = 0; i < m->nprops; i++) {
+		if (m->props[i].index >= o->nprops)
+			continue;
+		if (buf_putc(b, b->len ? ',' : '{') ||
+		    sq_put_json_string(b, o->prop_names[m->props[i].index]) || buf_putc(b, ':') ||
+		    sq_put_json_string(b, m->props[i].value))
+			return -1;
+	}
+	for (i = 0; sm && keep && i < sm->nprops; i++) {
+		if (sm->props[i].index >= so->nprops || !keep[sm->props[i].index])
+			continue;
+		if (buf_putc(b, b->len ? ',' : '{') ||
+		    sq_put_json_string(b, so->prop_names[sm->props[i].index]) || buf_putc(b, ':') ||
+		    sq_put_json_string(b, sm->props[i].value))
+			return -1;
+	}
+	if (b->len && buf_putc(b, '}'))
+		return -1;
+	return 0;
+}
+
+/* Scratch of one member write: the derived columns bound by reference. */
+void sq_member_cols_free(struct member_cols *c)
+{
+	buf_free(&c->email_key);
+	buf_free(&c->langs);
+	buf_free(&c->props);
+}
+
+/*
+ * Binds member m's columns at ?2..?11 (see ST_MEMBER_INSERT). An update
+ * passes the stored member (sm of org so) and which stored properties
+ * to keep; a create passes NULLs.
+ */
+int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
+		   const struct member *m, const struct org *so, const struct member *sm,
+		   const bool *keep)
+{
+	size_t elen = strlen(m->email);
+
+	buf_reset(&c->email_key);
+	if (buf_reserve(&c->email_key, elen + 1) || langs_text(&c->langs, m) ||
+	    props_json(&c->props, o, m, so, sm, keep))
+		return STORE_ENOMEM;
+	store_email_key(c->email_key.data, m->email, elen);
+	c->email_key.len = elen;
+	sq_bind_text(st, 2, m->external_id);
+	sq_bind_textn(st, 3, m->email, elen);
+	sq_bind_textn(st, 4, c->email_key.data, elen);
+	sq_bind_text(st, 5, m->first_name);
+	sq_bind_text(st, 6, m->last_name);
+	sq_bind_text(st, 7, m->job_title);
+	sq_bind_text(st, 8, m->image_url);
+	sq_bind_textn(st, 9, c->langs.data, c->langs.len);
+	sqlite3_bind_int(st, 10, m->products);
+	if (c->props.len)
+		sq_bind_textn(st, 11, c->props.data, c->props.len);
+	else
+		sqlite3_bind_null(st, 11);
+	return STORE_OK;
+}
+
+/* Index of id in the ascending array v, or PLAN_NONE. */
+static uint32_t find_id(const int64_t *v, uint32_t n, int64_t id)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == id ? lo : PLAN_NONE;
+}
+
+/* A text column copied into the org; "" shares one literal. */
+static int col_org_str(struct org *o, sqlite3_stmt *st, int i, const char **out)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	if (n <= 0) {
+		*out = "";
+		return 0;
+	}
+	*out = t ? org_strdup(o, (const char *)t, (size_t)n) : NULL;
+	return *out ? 0 : -1;
+}
+
+static void parse_langs(struct member *m, const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && m->nlangs < LANG_COUNT) {
+		size_t j = i;
+		int l;
+
+		while (j < len && s[j] != ';')
+			j++;
+		l = org_parse_lang(s + i, j - i);
+		if (l >= 0)
+			m->langs[m->nlangs++] = (uint8_t)l;
+		i = j + 1;
+	}
+}
+
+/* Props of the member being loaded, before they move into the org. */
+struct props_scratch {
+	struct member_prop *v;
+	uint32_t n, cap;
+	struct buf name, value;
+	uint32_t guess; /* members usually list the same names in the same order */
+};
+
+static void skip_ws(const char **p, const char *end)
+{
+	while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
+		(*p)++;
+}
+
+static int hex4(const char *p, const char *end, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	if (end - p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int put_utf8(struct buf *b, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return buf_append(b, u, n);
+}
+
+/* One JSON string at *p (on its opening quote), decoded into out. */
+static int json_read_string(const char **p, const char *end, struct buf *out)
+{
+	const char *s = *p;
+
+	buf_reset(out);
+	if (s >= end || *s++ != '"')
+		return -1;
+	while (s < end) {
+		const char *run = s;
+		uint32_t cp, lo;
+
+		while (s < end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
+			s++;
+		if (buf_append(out, run, (size_t)(s - run)))
+			return -1;
+		if (s >= end || (unsigned char)*s < 0x20)
+			return -1;
+		if (*s == '"') {
+			*p = s + 1;
+			return 0;
+		}
+		if (++s >= end)
+			return -1;
+		switch (*s++) {
+		case '"':
+			cp = '"';
+			break;
+		case '\\':
+			cp = '\\';
+			break;
+		case '/':
+			cp = '/';
+			break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
+		case 'u':
+			if (hex4(s, end, &cp))
+				return -1;
+			s += 4;
+			if (cp >= 0xdc00 && cp < 0xe000)
+				return -1;
+			if (cp >= 0xd800 && cp < 0xdc00) {
+				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
+				    hex4(s + 2, end, &lo) || lo < 0xdc00 || lo >= 0xe000)
+					return -1;
+				s += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			break;
+		default:
+			return -1;
+		}
+		if (put_utf8(out, cp))
+			return -1;
+	}
+	return -1;
+}
+
+/* Index of the property name (defining it in the org when new). */
+static int prop_index(struct org *o, struct props_scratch *ps, const char *name, size_t len,
+		      uint32_t *index)
+{
+	if (ps->guess < o->nprops && strncmp(o->prop_names[ps->guess], name, len) == 0 &&
+	    o->prop_names[ps->guess][len] == '\0') {
+		*index = ps->guess;
+		return 0;
+	}
+	return org_add_property(o, name, len, index) ? -1 : 0;
+}
+
+/*
+ * Parses a stored props object (of string values, as props_json writes
+ * them) into ps->v, sorted by index, each value in the org. Returns 0,
+ * -1 out of memory, -2 malformed.
+ */
+static int parse_props(struct org *o, struct props_scratch *ps, const char *js, size_t len)
+{
+	const char *p = js, *end = js + len;
+	uint32_t i, index;
+
+	ps->n = 0;
+	ps->guess = 0;
+	skip_ws(&p, end);
+	if (p >= end || *p++ != '{')
+		return -2;
+	skip_ws(&p, end);
+	if (p < end && *p == '}') {
+		p++;
+		goto tail;
+	}
+	for (;;) {
+		struct member_prop mp;
+		int dup = 0;
+
+		skip_ws(&p, end);
+		if (json_read_string(&p, end, &ps->name))
+			return -2;
+		skip_ws(&p, end);
+		if (p >= end || *p++ != ':')
+			return -2;
+		skip_ws(&p, end);
+		if (json_read_string(&p, end, &ps->value))
+			return -2;
+		if (ps->value.len && ps->name.len) {
+			if (prop_index(o, ps, ps->name.data, ps->name.len, &index))
+				return -1;
+			ps->guess = index + 1;
+			for (i = 0; i < ps->n; i++)
+				dup |= ps->v[i].index == index;
+			if (!dup) {
+				if (ps->n == ps->cap) {
+					uint32_t ncap = ps->cap ? ps->cap * 2 : 8;
+					struct member_prop *nv = realloc(ps->v, ncap * sizeof(*nv));
+
+					if (!nv)
+						return -1;
+					ps->v = nv;
+					ps->cap = ncap;
+				}
+				mp.index = index;
+				mp.value = org_strdup(o, ps->value.data, ps->value.len);
+				if (!mp.value)
+					return -1;
+				/* Insertion keeps the array sorted by index. */
+				for (i = ps->n; i > 0 && ps->v[i - 1].index > index; i--)
+					ps->v[i] = ps->v[i - 1];
+				ps->v[i] = mp;
+				ps->n++;
+			}
+		}
+		skip_ws(&p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		return -2;
+	}
+tail:
+	skip_ws(&p, end);
+	return p == end ? 0 : -2;
+}
+
+static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, int64_t *ids,
+			uint32_t expected)
+{
+	struct props_scratch ps = { 0 };
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_LOAD_MEMBERS, &st);
+
+	buf_init(&ps.name);
+	buf_init(&ps.value);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct member m;
+		const unsigned char *t;
+		int role, state, prc;
+		uint32_t dup;
+
+		memset(&m, 0, sizeof(m));
+		if (o->nmembers >= expected) {
+			rc = store_set_error(&q->base, STORE_EIO, "more members than counted");
+			break;
+		}
+		if (col_org_str(o, st, 1, &m.external_id) || col_org_str(o, st, 2, &m.email) ||
+		    col_org_str(o, st, 3, &m.first_name) || col_org_str(o, st, 4, &m.last_name) ||
+		    col_org_str(o, st, 5, &m.job_title) || col_org_str(o, st, 6, &m.image_url)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		t = sqlite3_column_text(st, 7);
+		if (t)
+			parse_langs(&m, (const char *)t, (size_t)sqlite3_column_bytes(st, 7));
+		m.products = (uint8_t)sqlite3_column_int(st, 8);
+		t = sqlite3_column_text(st, 9);
+		if (t) {
+			prc = parse_props(o, &ps, (const char *)t, (size_t)sqlite3_column_bytes(st, 9));
+			if (prc) {
+				rc = prc == -1 ? STORE_ENOMEM
+					       : store_set_error(&q->base, STORE_EIO,
+								 "member %s: malformed props",
+								 m.external_id);
+				break;
+			}
+			if (ps.n) {
+				struct member_prop *v = org_alloc(o, ps.n * sizeof(*v));
+
+				if (!v) {
+					rc = STORE_ENOMEM;
+					break;
+				}
+				memcpy(v, ps.v, ps.n * sizeof(*v));
+				m.props = v;
+				m.nprops = ps.n;
+			}
+		}
+		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 10));
+		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 11));
+		m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
+		m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
+		ids[o->nmembers] = sqlite3_column_int64(st, 0);
+		prc = org_add_member(o, &m, NULL, &dup);
+		if (prc) {
+			rc = prc == ORG_ENOMEM ? STORE_ENOMEM
+					       : store_set_error(&q->base, STORE_EIO,
+								 "member %s is stored twice",
+								 m.external_id);
+			break;
+		}
+	}
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+	else
+		sqlite3_reset(st);
+out:
+	free(ps.v);
+	buf_free(&ps.name);
+	buf_free(&ps.value);
+	return rc;
+}
+
+static int load_teams(struct sqlite_store *q, int64_t org_id, struct org *o, int64_t *ids,
+		      uint32_t expected)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_LOAD_TEAMS, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct team t = { NULL, NULL, 0 };
+		uint32_t dup;
+		int trc;
+
+		if (o->nteams >= expected) {
+			rc = store_set_error(&q->base, STORE_EIO, "more teams than counted");
+			break;
+		}
+		if (col_org_str(o, st, 1, &t.external_id) || col_org_str(o, st, 2, &t.name)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		ids[o->nteams] = sqlite3_column_int64(st, 0);
+		trc = org_add_team(o, &t, NULL, &dup);
+		if (trc) {
+			rc = trc == ORG_ENOMEM ? STORE_ENOMEM
+					       : store_set_error(&q->base, STORE_EIO,
+								 "team %s is stored twice",
+								 t.external_id);
+			break;
+		}
+	}
+	if (rc == STORE_ENOTFOUND)
+		return STORE_OK;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Mappings name db ids; the loaded arrays are in id order, so a binary search finds the index. */
+static int load_mappings(struct sqlite_store *q, int64_t org_id, struct org *o,
+			 const struct store_ids *ids)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_LOAD_MAPPINGS, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct mapping m;
+
+		memset(&m, 0, sizeof(m));
+		m.team = find_id(ids->teams, o->nteams, sqlite3_column_int64(st, 0));
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			m.kind = MAPPING_MEMBER;
+			m.child = find_id(ids->members, o->nmembers, sqlite3_column_int64(st, 1));
+		} else {
+			m.kind = MAPPING_SUBTEAM;
+			m.child = find_id(ids->teams, o->nteams, sqlite3_column_int64(st, 2));
+		}
+		m.is_member = sqlite3_column_int(st, 3) != 0;
+		m.is_manager = sqlite3_column_int(st, 4) != 0;
+		if (m.team == PLAN_NONE || m.child == PLAN_NONE) {
+			rc = store_set_error(&q->base, STORE_EIO,
+					     "a mapping names a record of another organization");
+			break;
+		}
+		if (org_add_mapping(o, &m, NULL)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	if (rc == STORE_ENOTFOUND)
+		return STORE_OK;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * One read transaction, so that the four SELECTs see one state; counted
+ * first so that the org's arrays and indexes are sized once.
+ */
+int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int64_t counts[3];
+	int rc, i;
+
+	rc = use_big_cache(q);
+	if (rc)
+		return rc;
+	rc = sq_begin_read(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_LOAD_COUNTS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = sq_row(q, st);
+	if (rc)
+		goto out;
+	if (sqlite3_column_int64(st, 0) == 0)
+		rc = store_set_error(s, STORE_ENOTFOUND, "no organization %lld", (long long)org_id);
+	for (i = 0; i < 3; i++) {
+		counts[i] = sqlite3_column_int64(st, i + 1);
+		if (counts[i] >= UINT32_MAX)
+			rc = store_set_error(s, STORE_EIO, "too many records to load");
+	}
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	if (org_reserve(out, (uint32_t)counts[0], (uint32_t)counts[1], (uint32_t)counts[2])) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	ids->members = calloc((size_t)counts[0] + 1, sizeof(int64_t));
+	ids->teams = calloc((size_t)counts[1] + 1, sizeof(int64_t));
+	if (!ids->members || !ids->teams) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	/* Defined properties first, in definition order; names only found in
+	 * stored values follow as members bring them. */
+	rc = sq_prep(q, ST_PROP_LIST, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (name && org_add_property(out, name, (size_t)sqlite3_column_bytes(st, 0), NULL)) {
+			rc = STORE_ENOMEM;
+			sqlite3_reset(st);
+			goto out;
+		}
+	}
+	if (rc != STORE_ENOTFOUND)
+		goto out;
+	rc = load_members(q, org_id, out, ids->members, (uint32_t)counts[0]);
+	if (rc)
+		goto out;
+	rc = load_teams(q, org_id, out, ids->teams, (uint32_t)counts[1]);
+	if (rc)
+		goto out;
+	rc = load_mappings(q, org_id, out, ids);
+out:
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		store_ids_free(ids);
+		org_free(out);
+	}
+	return rc;
+}
+
+struct apply {
+	struct sqlite_store *q;
+	int64_t org_id, sync_id, now;
+	const struct org *desired, *stored;
+	const struct store_ids *ids;
+	const struct plan *p;
+	int64_t *new_members; /* desired index -> id of the row this apply created */
+	int64_t *new_teams;
+	bool *keep_props;     /* stored property index -> its column was not sent */
+	struct member_cols cols;
+};
+
+static int bad_plan(struct apply *a, const char *what, uint32_t index)
+{
+	return store_set_error(&a->q->base, STORE_EINVAL,
+			       "the plan refers to a record that is not there (%s %u)", what, index);
+}
+
+/* Refuses a plan that names records its orgs do not have, before anything is written. */
+static int check_plan(struct apply *a)
+{
+	const struct plan *p = a->p;
+	uint32_t nd = a->desired->nmembers, ns = a->stored->nmembers;
+	uint32_t ntd = a->desired->nteams, nts = a->stored->nteams, i;
+
+	for (i = 0; i < p->nmembers; i++) {
+		const struct member_change *c = &p->members[i];
+		bool d = c->action == MEMBER_CREATE || c->action == MEMBER_UPDATE ||
+			 c->action == MEMBER_REACTIVATE;
+		bool st = c->action != MEMBER_CREATE && c->action != MEMBER_UNCHANGED;
+
+		if (c->action > MEMBER_UNCHANGED || (d && c->desired >= nd) || (st && c->stored >= ns))
+			return bad_plan(a, "member change", i);
+	}
+	for (i = 0; i < p->nteams; i++) {
+		const struct team_change *c = &p->teams[i];
+		bool d = c->action == TEAM_CREATE || c->action == TEAM_RENAME;
+		bool st = c->action == TEAM_RENAME || c->action == TEAM_DELETE;
+
+		if (c->action > TEAM_UNCHANGED || (d && c->desired >= ntd) || (st && c->stored >= nts))
+			return bad_plan(a, "team change", i);
+	}
+	for (i = 0; i < p->nmappings; i++) {
+		const struct mapping_change *c = &p->mappings[i];
+		bool d = c->action != MAPPING_REMOVE, st = c->action != MAPPING_ADD;
+
+		if (c->action > MAPPING_CHANGE || (d && c->desired >= a->desired->nmappings) ||
+		    (st && c->stored >= a->stored->nmappings))
+			return bad_plan(a, "mapping change", i);
+	}
+	for (i = 0; p->desired_to_stored && i < nd; i++)
+		if (p->desired_to_stored[i] != PLAN_NONE && p->desired_to_stored[i] >= ns)
+			return bad_plan(a, "match of desired member", i);
+	for (i = 0; p->team_desired_to_stored && i < ntd; i++)
+		if (p->team_desired_to_stored[i] != PLAN_NONE && p->team_desired_to_stored[i] >= nts)
+			return bad_plan(a, "match of desired team", i);
+	return STORE_OK;
+}
+
+static int stored_member_id(struct apply *a, uint32_t i, int64_t *id)
+{
+	*id = 0;
+	if (i >= a->stored->nmembers)
+		return bad_plan(a, "stored member", i);
+	*id = a->ids->members[i];
+	return STORE_OK;
+}
+
+static int stored_team_id(struct apply *a, uint32_t i, int64_t *id)
+{
+	*id = 0;
+	if (i >= a->stored->nteams)
+		return bad_plan(a, "stored team", i);
+	*id = a->ids->teams[i];
+	return STORE_OK;
+}
+
+/* The row of desired member d after this apply: the stored one it matched or the one created; 0 none. */
+static int desired_member_id(struct apply *a, uint32_t d, int64_t *id)
+{
+	uint32_t st;
+
+	*id = 0;
+	if (d >= a->desired->nmembers)
+		return bad_plan(a, "desired member", d);
+	st = a->p->desired_to_stored ? a->p->desired_to_stored[d] : PLAN_NONE;
+	if (st != PLAN_NONE)
+		return stored_member_id(a, st, id);
+	*id = a->new_members[d];
+	return STORE_OK;
+}
+
+static int desired_team_id(struct apply *a, uint32_t d, int64_t *id)
+{
+	uint32_t st;
+
+	*id = 0;
+	if (d >= a->desired->nteams)
+		return bad_plan(a, "desired team", d);
+	st = a->p->team_desired_to_stored ? a->p->team_desired_to_stored[d] : PLAN_NONE;
+	if (st != PLAN_NONE)
+		return stored_team_id(a, st, id);
+	*id = a->new_teams[d];
+	return STORE_OK;
+}
+
+/* Deletes (the cascades take their mappings and invitations) and deactivations. */
+/* Runs a statement whose parameters are a row's id and the org's (the org guards every write). */
+static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
+{
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, a->org_id);
+	return sq_run(a->q, st);
+}
+
+static int apply_removals(struct apply *a)
+{
+	sqlite3_stmt *del, *tdel, *state;
+	uint32_t i;
+	int64_t id;
+	int rc;
+
+	rc = sq_prep(a->q, ST_MEMBER_DELETE, &del);
+	if (!rc)
+		rc = sq_prep(a->q, ST_TEAM_DELETE, &tdel);
+	if (!rc)
+		rc = sq_prep(a->q, ST_MEMBER_STATE, &state);
+	for (i = 0; !rc && i < a->p->nmembers; i++) {
+		const struct member_change *c = &a->p->members[i];
+
+		if (c->action != MEMBER_DELETE)
+			continue;
+		rc = stored_member_id(a, c->stored, &id);
+		if (rc)
+			break;
+		rc = run_for_row(a, del, id);
+	}
+	for (i = 0; !rc && i < a->p->nteams; i++) {
+		const struct team_change *c = &a->p->teams[i];
+
+		if (c->action != TEAM_DELETE)
+			continue;
+		rc = stored_team_id(a, c->stored, &id);
+		if (rc)
+			break;
+		rc = run_for_row(a, tdel, id);
+	}
+	for (i = 0; !rc && i < a->p->nmembers; i++) {
+		const struct member_change *c = &a->p->members[i];
+
+		if (c->action != MEMBER_DEACTIVATE)
+			continue;
+		rc = stored_member_id(a, c->stored, &id);
+		if (rc)
+			break;
+		sqlite3_bind_int64(state, 1, id);
+		sq_bind_text(state, 2, sq_state_names[STATE_DEACTIVATED]);
+		sqlite3_bind_int64(state, 3, a->now);
+		sqlite3_bind_int64(state, 4, a->org_id);
+		rc = sq_run(a->q, state);
+	}
+	return rc;
+}
+
+static int update_member(struct apply *a, const struct member_change *c, int64_t id)
+{
+	const struct member *m = &a->desired->members[c->desired];
+	bool keys = c->changed & (CHANGED_EXTERNAL_ID | CHANGED_EMAIL);
+	sqlite3_stmt *st;
+	int rc = sq_prep(a->q, keys ? ST_MEMBER_UPDATE_KEYS : ST_MEMBER_UPDATE_DATA, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, a->org_id);
+	rc = sq_bind_member(st, &a->cols, a->desired, m, a->stored, &a->stored->members[c->stored],
+			    a->keep_props);
+	if (rc)
+		return rc;
+	if (c->action == MEMBER_REACTIVATE)
+		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+	else
+		sqlite3_bind_null(st, 12);
+	sqlite3_bind_int64(st, 13, a->now);
+	sqlite3_bind_int64(st, 14, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		rc = STORE_OK;
+	else if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		rc = STORE_ECONFLICT; /* the caller decides; the transaction lives on */
+	else
+		rc = sq_fail(a->q, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * Updates and reactivations. A member may take an email or external id
+ * that another member of the plan gives up in the same apply (two members
+ * swapping emails): the unique indexes would refuse the first of them
+ * whatever the order. So a refused row parks on a temporary key that no
+ * real one can equal, the others proceed, and the parked rows take their
+ * final keys last, when every key given up is free. Only a conflict then
+ * is real (the key belongs to a member the plan does not change).
+ */
+static int park(struct apply *a, uint32_t **parked, uint32_t *nparked, uint32_t change,
+		int64_t id)
+{
+	sqlite3_stmt *st;
+	char tmpkey[48];
+	int rc;
+
+	if (!*parked) {
+		*parked = malloc(a->p->nmembers * sizeof(**parked));
+		if (!*parked)
+			return STORE_ENOMEM;
+	}
+	(*parked)[(*nparked)++] = change;
+	rc = sq_prep(a->q, ST_MEMBER_TEMP_KEYS, &st);
+	if (rc)
+		return rc;
+	/* \x01 never starts an email or an id that came through ingest. */
+	snprintf(tmpkey, sizeof(tmpkey), "\x01parked-%lld", (long long)id);
+	sqlite3_bind_int64(st, 1, id);
+	sq_bind_text(st, 2, tmpkey);
+	return sq_run(a->q, st);
+}
+
+static int apply_updates(struct apply *a)
+{
+	uint32_t *parked = NULL, nparked = 0, i;
+	int64_t id;
+	int rc = STORE_OK;
+
+	for (i = 0; i < a->p->nmembers; i++) {
+		const struct member_change *c = &a->p->members[i];
+
+		if (c->action != MEMBER_REACTIVATE && !(c->action == MEMBER_UPDATE && c->changed))
+			continue;
+		if (c->desired >= a->desired->nmembers) {
+			rc = bad_plan(a, "desired member", c->desired);
+			goto out;
+		}
+		rc = stored_member_id(a, c->stored, &id);
+		if (!rc)
+			rc = update_member(a, c, id);
+		if (rc == STORE_ECONFLICT)
+			rc = park(a, &parked, &nparked, i, id);
+		if (rc)
+			goto out;
+	}
+	for (i = 0; i < nparked; i++) {
+		const struct member_change *c = &a->p->members[parked[i]];
+
+		rc = stored_member_id(a, c->stored, &id);
+		if (!rc)
+			rc = update_member(a, c, id);
+		if (rc == STORE_ECONFLICT)
+			rc = store_set_error(&a->q->base, rc,
+					     "member %s: its email or id belongs to another member",
+					     a->desired->members[c->desired].external_id);
+		if (rc)
+			goto out;
+	}
+out:
+	free(parked);
+	return rc;
+}
+
+static int apply_creates(struct apply *a)
+{
+	char token[STORE_TOKEN_MAX];
+	uint8_t hash[STORE_HASH_LEN];
+	sqlite3_stmt *st;
+	uint32_t i;
+	int rc;
+
+	rc = sq_prep(a->q, ST_MEMBER_INSERT, &st);
+	for (i = 0; !rc && i < a->p->nmembers; i++) {
+		const struct member_change *c = &a->p->members[i];
+		const struct member *m;
+
+		if (c->action != MEMBER_CREATE)
+			continue;
+		if (c->desired >= a->desired->nmembers) {
+			rc = bad_plan(a, "desired member", c->desired);
+			break;
+		}
+		m = &a->desired->members[c->desired];
+		sqlite3_bind_int64(st, 1, a->org_id);
+		rc = sq_bind_member(st, &a->cols, a->desired, m, NULL, NULL, NULL);
+		if (rc)
+			break;
+		sq_bind_text(st, 12, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 13, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
+		sqlite3_bind_int64(st, 14, a->now);
+		rc = sq_run(a->q, st);
+		if (rc == STORE_ECONFLICT)
+			store_set_error(&a->q->base, rc, "member %s: %s", m->external_id,
+					sqlite3_errmsg(a->q->db));
+		if (rc)
+			break;
+		a->new_members[c->desired] = sqlite3_last_insert_rowid(a->q->db);
+		if (c->invite) {
+			store_token_new(token, hash);
+			rc = sq_add_invitation(a->q, a->org_id, a->sync_id, a->new_members[c->desired],
+					       m, token, hash, a->now);
+		}
+	}
+	sodium_memzero(token, sizeof(token));
+	return rc;
+}
+
+static int apply_teams(struct apply *a)
+{
+	sqlite3_stmt *ins, *ren;
+	uint32_t i;
+	int64_t id;
+	int rc;
+
+	rc = sq_prep(a->q, ST_TEAM_INSERT, &ins);
+	if (!rc)
+		rc = sq_prep(a->q, ST_TEAM_RENAME, &ren);
+	for (i = 0; !rc && i < a->p->nteams; i++) {
+		const struct team_change *c = &a->p->teams[i];
+		const struct team *t;
+
+		if (c->action != TEAM_CREATE && c->action != TEAM_RENAME)
+			continue;
+		if (c->desired >= a->desired->nteams)
+			return bad_plan(a, "desired team", c->desired);
+		t = &a->desired->teams[c->desired];
+		if (c->action == TEAM_CREATE) {
+			sqlite3_bind_int64(ins, 1, a->org_id);
+			sq_bind_text(ins, 2, t->external_id);
+			sq_bind_text(ins, 3, t->name);
+			sqlite3_bind_int64(ins, 4, a->now);
+			rc = sq_run(a->q, ins);
+			if (!rc)
+				a->new_teams[c->desired] = sqlite3_last_insert_rowid(a->q->db);
+			continue;
+		}
+		rc = stored_team_id(a, c->stored, &id);
+		if (rc)
+			break;
+		sqlite3_bind_int64(ren, 1, id);
+		sq_bind_text(ren, 2, t->name);
+		sqlite3_bind_int64(ren, 3, a->now);
+		sqlite3_bind_int64(ren, 4, a->org_id);
+		rc = sq_run(a->q, ren);
+	}
+	return rc;
+}
+
+/* The db ids of a mapping's ends: of the stored org, or of the desired one once applied. */
+static int mapping_ends(struct apply *a, const struct mapping *m, bool desired, int64_t *team,
+			int64_t *child)
+{
+	int rc;
+
+	if (desired) {
+		rc = desired_team_id(a, m->team, team);
+		if (!rc)
+			rc = m->kind == MAPPING_MEMBER ? desired_member_id(a, m->child, child)
+						       : desired_team_id(a, m->child, child);
+		return rc;
+	}
+	rc = stored_team_id(a, m->team, team);
+	if (!rc)
+		rc = m->kind == MAPPING_MEMBER ? stored_member_id(a, m->child, child)
+					       : stored_team_id(a, m->child, child);
+	return rc;
+}
+
+/*
+ * Removes, then adds, then flag changes. A removal whose team or member
+ * went with a delete above finds nothing, which is fine. An add whose
+ * member or team has no row (a record the plan left out, e.g. refused for
+ * a taken email) is not applied, as its record was not.
+ */
+static int apply_mappings(struct apply *a)
+{
+	static const int order[] = { MAPPING_REMOVE, MAPPING_ADD, MAPPING_CHANGE };
+	size_t k;
+	uint32_t i;
+	int rc = STORE_OK;
+
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (i = 0; !rc && i < a->p->nmappings; i++) {
+			const struct mapping_change *c = &a->p->mappings[i];
+			const struct mapping *m;
+			sqlite3_stmt *st;
+			int64_t team, child;
+			bool member;
+
+			if (c->action != order[k])
+				continue;
+			if (c->action == MAPPING_REMOVE) {
+				if (c->stored >= a->stored->nmappings)
+					return bad_plan(a, "stored mapping", c->stored);
+				m = &a->stored->mappings[c->stored];
+			} else {
+				if (c->desired >= a->desired->nmappings)
+					return bad_plan(a, "desired mapping", c->desired);
+				m = &a->desired->mappings[c->desired];
+			}
+			member = m->kind == MAPPING_MEMBER;
+			if (c->action == MAPPING_CHANGE) {
+				/* The row is the stored pair; the flags are the desired ones. */
+				if (c->stored >= a->stored->nmappings)
+					return bad_plan(a, "stored mapping", c->stored);
+				rc = mapping_ends(a, &a->stored->mappings[c->stored], false, &team,
+						  &child);
+				member = a->stored->mappings[c->stored].kind == MAPPING_MEMBER;
+			} else {
+				rc = mapping_ends(a, m, c->action == MAPPING_ADD, &team, &child);
+			}
+			if (rc)
+				return rc;
+			if (!team || !child)
+				continue;
+			switch (c->action) {
+			case MAPPING_REMOVE:
+				rc = sq_prep(a->q, member ? ST_MAP_DELETE_MEMBER : ST_MAP_DELETE_SUBTEAM,
+					     &st);
+				if (rc)
+					return rc;
+				sqlite3_bind_int64(st, 1, team);
+				sqlite3_bind_int64(st, 2, child);
+				break;
+			case MAPPING_ADD:
+				rc = sq_prep(a->q, ST_MAP_INSERT, &st);
+				if (rc)
+					return rc;
+				sqlite3_bind_int64(st, 1, a->org_id);
+				sqlite3_bind_int64(st, 2, team);
+				sqlite3_bind_int64(st, member ? 3 : 4, child);
+				sqlite3_bind_null(st, member ? 4 : 3);
+				sqlite3_bind_int(st, 5, m->is_member);
+				sqlite3_bind_int(st, 6, m->is_manager);
+				break;
+			default:
+				rc = sq_prep(a->q, member ? ST_MAP_FLAGS_MEMBER : ST_MAP_FLAGS_SUBTEAM,
+					     &st);
+				if (rc)
+					return rc;
+				sqlite3_bind_int64(st, 1, team);
+				sqlite3_bind_int64(st, 2, child);
+				sqlite3_bind_int(st, 3, m->is_member);
+				sqlite3_bind_int(st, 4, m->is_manager);
+				break;
+			}
+			rc = sq_run(a->q, st);
+		}
+	}
+	return rc;
+}
+
+/*
+ * The order makes every intermediate state valid: removals free emails
+ * and ids before updates take them, updates before creates (a new member
+ * may take an email an update gave up), teams and members exist before
+ * mappings name them.
+ */
+int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
+	     const struct org *stored, const struct store_ids *ids, const struct plan *p,
+	     const struct sync_outcome *done)
+{
+	struct apply a = {
+		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
+		.desired = desired, .stored = stored, .ids = ids, .p = p,
+	};
+	uint32_t i;
+	int rc;
+
+	buf_init(&a.cols.email_key);
+	buf_init(&a.cols.langs);
+	buf_init(&a.cols.props);
+	if ((p->nmembers && !p->members) || (p->nteams && !p->teams) ||
+	    (p->nmappings && !p->mappings) || (stored->nmembers && !ids->members) ||
+	    (stored->nteams && !ids->teams))
+		return store_set_error(s, STORE_EINVAL, "incomplete plan or ids");
+	a.new_members = calloc((size_t)desired->nmembers + 1, sizeof(int64_t));
+	a.new_teams = calloc((size_t)desired->nteams + 1, sizeof(int64_t));
+	a.keep_props = calloc((size_t)stored->nprops + 1, sizeof(bool));
+	if (!a.new_members || !a.new_teams || !a.keep_props) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < stored->nprops; i++)
+		a.keep_props[i] = !org_find_property(desired, stored->prop_names[i],
+						     strlen(stored->prop_names[i]), NULL);
+	rc = check_plan(&a);
+	if (rc)
+		goto out;
+	rc = use_big_cache(a.q);
+	if (rc)
+		goto out;
+	rc = sq_begin(a.q);
+	if (rc)
+		goto out;
+	rc = sq_org_exists(a.q, org_id);
+	if (!rc)
+		rc = apply_removals(&a);
+	if (!rc)
+		rc = apply_updates(&a);
+	if (!rc)
+		rc = apply_creates(&a);
+	if (!rc)
+		rc = apply_teams(&a);
+	if (!rc)
+		rc = apply_mappings(&a);
+	if (!rc && !plan_is_noop(p))
+		rc = sq_touch_org(a.q, org_id);
+	if (!rc && done)
+		rc = sq_finish_in_tx(a.q, sync_id, done);
+	rc = sq_end_tx(a.q, rc);
+out:
+	sq_member_cols_free(&a.cols);
+	free(a.new_members);
+	free(a.new_teams);
+	free(a.keep_props);
+	return rc;
+}
+
+int sq_org_version(struct store *s, int64_t org_id, int64_t *version)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_ORG_VERSION, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = sq_row(q, st);
+	if (rc == STORE_OK) {
+		*version = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return rc;
+}

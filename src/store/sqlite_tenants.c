@@ -1,0 +1,1011 @@
+/*
+ * SQLite: organizations, their API keys, settings and custom properties;
+ * administrators and invitations; the audit trail; web sign-in links and
+ * sessions.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+static int insert_key(struct sqlite_store *q, int64_t org_id, const char *key_id,
+		      const uint8_t hash[STORE_HASH_LEN], int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_KEY_INSERT, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_text(st, 1, key_id);
+	sqlite3_bind_int64(st, 2, org_id);
+	sq_bind_hash(st, 3, hash);
+	sqlite3_bind_int64(st, 4, now);
+	return sq_run(q, st);
+}
+
+int sq_org_create(struct store *s, const char *name, const char *key_id,
+		  const uint8_t hash[STORE_HASH_LEN], int64_t *org_id)
+{
+	struct sqlite_store *q = sq(s);
+	int64_t now = store_now_ms();
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_ORG_INSERT, &st);
+	if (rc)
+		goto out;
+	sq_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_run(q, st);
+	if (rc)
+		goto out;
+	*org_id = sqlite3_last_insert_rowid(q->db);
+	rc = insert_key(q, *org_id, key_id, hash, now);
+out:
+	return sq_end_tx(q, rc);
+}
+
+int sq_org_get(struct store *s, int64_t org_id, char **name)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_ORG_GET, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	if (name && sq_col_strdup(st, 0, name))
+		rc = STORE_ENOMEM;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int sq_key_replace(struct store *s, int64_t org_id, const char *key_id,
+		   const uint8_t hash[STORE_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_KEY_DELETE_ORG, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = sq_run(q, st);
+	if (rc)
+		goto out;
+	rc = insert_key(q, org_id, key_id, hash, store_now_ms());
+out:
+	return sq_end_tx(q, rc);
+}
+
+int sq_key_auth(struct store *s, const char *key_id, const uint8_t hash[STORE_HASH_LEN],
+		int64_t *org_id)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	const void *stored;
+	int rc = sq_prep(q, ST_KEY_GET, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_text(st, 1, key_id);
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	stored = sqlite3_column_blob(st, 1);
+	if (stored && sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
+	    sodium_memcmp(stored, hash, STORE_HASH_LEN) == 0)
+		*org_id = sqlite3_column_int64(st, 0);
+	else
+		rc = STORE_ENOTFOUND;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int sq_settings_get(struct store *s, int64_t org_id, char **json)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SETTINGS_GET, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	if (sq_col_strdup(st, 0, json))
+		rc = STORE_ENOMEM;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int sq_settings_put(struct store *s, int64_t org_id, const char *json)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SETTINGS_PUT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, json);
+	rc = sq_run(q, st);
+	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
+		rc = STORE_ENOTFOUND;
+	return rc;
+}
+
+int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	char **v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin_read(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_PROP_LIST, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			char **nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if (sq_col_strdup(st, 0, &v[count])) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		count++;
+	}
+	sqlite3_reset(st);
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+out:
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		store_strings_free(v, count);
+		return rc;
+	}
+	*names = v;
+	*n = count;
+	return STORE_OK;
+}
+
+/* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
+static int name_clash(struct sqlite_store *q, int64_t org_id, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_PROP_CLASH, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, name);
+	rc = sq_row(q, st);
+	if (rc == STORE_ENOTFOUND)
+		return store_set_error(&q->base, STORE_ECONFLICT, "property '%s' is already defined",
+				       name);
+	if (rc)
+		return rc;
+	if (strcmp((const char *)sqlite3_column_text(st, 0), name) == 0)
+		store_set_error(&q->base, STORE_ECONFLICT, "property '%s' is already defined", name);
+	else
+		store_set_error(&q->base, STORE_ECONFLICT,
+				"property '%s' is already defined as '%s'; columns are matched "
+				"ignoring case, so the two would be one column",
+				name, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return STORE_ECONFLICT;
+}
+
+int sq_property_add(struct store *s, int64_t org_id, const char *name)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_PROP_INSERT, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, store_now_ms());
+	rc = sq_run(q, st);
+	if (rc == STORE_ECONFLICT)
+		rc = name_clash(q, org_id, name);
+out:
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
+	return sq_end_tx(q, rc);
+}
+
+/*
+ * Members keep their values of a deleted property until the next sync
+ * rewrites them (loads still show the name); a property defined again in
+ * between finds them.
+ */
+int sq_property_delete(struct store *s, int64_t org_id, const char *name)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_PROP_DELETE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, name);
+	rc = sq_run(q, st);
+	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
+		rc = store_set_error(s, STORE_ENOTFOUND, "no property '%s'", name);
+	if (rc)
+		goto out;
+	/* A clash kept from before names were unique ignoring case inherits the key. */
+	rc = sq_prep(q, ST_PROP_REKEY, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, name);
+	rc = sq_run(q, st);
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
+out:
+	return sq_end_tx(q, rc);
+}
+
+/* An invitation (hashed token) and its outbox message (the only place the token is kept). */
+int sq_add_invitation(struct sqlite_store *q, int64_t org_id, int64_t sync_id,
+		      int64_t member_id, const struct member *m, const char *token,
+		      const uint8_t hash[STORE_HASH_LEN], int64_t now)
+{
+	sqlite3_stmt *st;
+	char *payload = NULL;
+	int rc = sq_prep(q, ST_INVITE_INSERT, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, org_id);
+	sqlite3_bind_int64(st, 3, member_id);
+	if (sync_id > 0)
+		sqlite3_bind_int64(st, 4, sync_id);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now + (int64_t)STORE_INVITE_DAYS * 24 * 3600 * 1000);
+	rc = sq_run(q, st);
+	if (rc)
+		return rc;
+	payload = store_invitation_payload(m->external_id, m->email, m->first_name, m->last_name,
+					   token);
+	if (!payload)
+		return STORE_ENOMEM;
+	rc = sq_prep(q, ST_OUTBOX_INSERT, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, "invitation");
+	sq_bind_text(st, 3, m->email);
+	sq_bind_text(st, 4, payload);
+	sqlite3_bind_int64(st, 5, now);
+	rc = sq_run(q, st);
+out:
+	sodium_memzero(payload, strlen(payload));
+	free(payload);
+	return rc;
+}
+
+int sq_admin_add(struct store *s, int64_t org_id, const char *email)
+{
+	struct sqlite_store *q = sq(s);
+	struct member_cols cols;
+	struct member m;
+	struct org none;
+	char *key = NULL;
+	size_t len = strlen(email);
+	sqlite3_stmt *st;
+	int64_t now = store_now_ms(), id = 0;
+	int rc;
+
+	memset(&cols, 0, sizeof(cols));
+	org_init(&none);
+	rc = sq_begin(q);
+	if (rc)
+		goto out;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	key = malloc(len + 1);
+	if (!key) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	store_email_key(key, email, len);
+	rc = sq_prep(q, ST_MEMBER_BY_EMAIL, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_textn(st, 2, key, len);
+	rc = sq_row(q, st);
+	if (rc == STORE_OK) {
+		id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	} else if (rc == STORE_ENOTFOUND) {
+		memset(&m, 0, sizeof(m));
+		m.external_id = email;
+		m.email = email;
+		m.first_name = m.last_name = m.job_title = m.image_url = "";
+		m.products = 1u << PRODUCT_OFFICEVIBE;
+		rc = sq_prep(q, ST_MEMBER_INSERT, &st);
+		if (rc)
+			goto out;
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = sq_bind_member(st, &cols, &none, &m, NULL, NULL, NULL);
+		if (rc)
+			goto out;
+		sq_bind_text(st, 12, sq_role_names[ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 13, sq_state_names[STATE_ACTIVE]);
+		sqlite3_bind_int64(st, 14, now);
+		rc = sq_run(q, st);
+		if (rc == STORE_ECONFLICT)
+			store_set_error(s, rc, "another member has the external id '%s'", email);
+		id = sqlite3_last_insert_rowid(q->db);
+	}
+	if (rc)
+		goto out;
+	/* The role, and since when: kept when it already was an Administrator. */
+	rc = sq_prep(q, ST_MEMBER_ROLE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_run(q, st);
+out:
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
+	rc = sq_end_tx(q, rc);
+	free(key);
+	sq_member_cols_free(&cols);
+	org_free(&none);
+	return rc;
+}
+
+int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_admin *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin_read(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_ADMIN_LIST, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct store_admin *a;
+		int state;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct store_admin *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		a = &v[count++];
+		memset(a, 0, sizeof(*a));
+		if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2));
+		a->state = state < 0 ? STATE_ACTIVE : state;
+		a->added_at = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+out:
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		store_admins_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
+{
+	struct sqlite_store *q = sq(s);
+	char *key = NULL;
+	size_t len = strlen(email);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (rc)
+		goto out;
+	key = malloc(len + 1);
+	if (!key) {
+		rc = STORE_ENOMEM;
+		goto out;
+	}
+	store_email_key(key, email, len);
+	rc = sq_prep(q, ST_ADMIN_DEMOTE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_textn(st, 2, key, len);
+	sqlite3_bind_int64(st, 3, store_now_ms());
+	rc = sq_run(q, st);
+	if (rc || sqlite3_changes(q->db) == 1)
+		goto out;
+	/* Nothing demoted: say whether the address is a member's at all. */
+	rc = sq_prep(q, ST_MEMBER_BY_EMAIL, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_textn(st, 2, key, len);
+	rc = sq_row(q, st);
+	if (rc == STORE_OK) {
+		sqlite3_reset(st);
+		rc = store_set_error(s, STORE_ENOTFOUND,
+				     "%s is a member of organization %lld but not an Administrator",
+				     email, (long long)org_id);
+	} else if (rc == STORE_ENOTFOUND) {
+		store_set_error(s, rc, "no member of organization %lld has the email %s",
+				(long long)org_id, email);
+	}
+out:
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
+	rc = sq_end_tx(q, rc);
+	free(key);
+	return rc;
+}
+
+int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_org_row *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_prep(q, ST_ORG_LIST, &st);
+	if (rc)
+		return rc;
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct store_org_row *o;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct store_org_row *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		o = &v[count++];
+		o->id = sqlite3_column_int64(st, 0);
+		o->created_at = sqlite3_column_int64(st, 2);
+		o->members = (uint64_t)sqlite3_column_int64(st, 3);
+		if (sq_col_strdup(st, 1, &o->name)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != STORE_ENOTFOUND) {
+		store_org_rows_free(v, count);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_invite(struct store *s, int64_t org_id, const char *external_id, const char *token,
+	      const uint8_t hash[STORE_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	char *email = NULL, *first = NULL, *last = NULL;
+	struct member m;
+	int64_t now = store_now_ms(), id;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_MEMBER_BY_EXTERNAL, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, external_id);
+	rc = sq_row(q, st);
+	if (rc)
+		goto out;
+	id = sqlite3_column_int64(st, 0);
+	if (sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2)) == STATE_DEACTIVATED)
+		rc = STORE_ENOTFOUND;
+	else if (sq_col_strdup(st, 1, &email) || !email || sq_col_strdup(st, 3, &first) ||
+		 sq_col_strdup(st, 4, &last))
+		rc = STORE_ENOMEM;
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	memset(&m, 0, sizeof(m));
+	m.external_id = external_id;
+	m.email = email;
+	m.first_name = first;
+	m.last_name = last;
+	rc = sq_add_invitation(q, org_id, 0, id, &m, token, hash, now);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_MEMBER_INVITED, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_run(q, st);
+out:
+	if (rc == STORE_ENOTFOUND)
+		store_set_error(s, rc, "no member '%s' to invite", external_id);
+	free(email);
+	free(first);
+	free(last);
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
+	return sq_end_tx(q, rc);
+}
+
+int sq_invitation_accept(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			 int64_t *org_id, int64_t *member_id)
+{
+	struct sqlite_store *q = sq(s);
+	int64_t now = store_now_ms(), id = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_INVITE_FIND, &st);
+	if (rc)
+		goto out;
+	sq_bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_row(q, st);
+	if (rc)
+		goto out;
+	id = sqlite3_column_int64(st, 0);
+	*org_id = sqlite3_column_int64(st, 1);
+	*member_id = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	rc = sq_prep(q, ST_INVITE_ACCEPT, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_run(q, st);
+	if (rc)
+		goto out;
+	/* A member deactivated since the invitation stays deactivated. */
+	rc = sq_prep(q, ST_MEMBER_ACTIVATE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, *member_id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sq_run(q, st);
+	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
+		rc = STORE_ENOTFOUND;
+	if (!rc)
+		rc = sq_touch_org(q, *org_id);
+out:
+	return sq_end_tx(q, rc);
+}
+
+int sq_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	char **v = NULL;
+	size_t count = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin_read(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (!rc)
+		rc = sq_prep(q, ST_KEY_IDS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		char **nv = realloc(v, (count + 1) * sizeof(*nv));
+
+		if (!nv || sq_col_strdup(st, 0, &nv[count]) || !nv[count]) {
+			if (nv)
+				v = nv;
+			rc = STORE_ENOMEM;
+			sqlite3_reset(st);
+			break;
+		}
+		v = nv;
+		count++;
+	}
+	if (rc == STORE_ENOTFOUND)
+		rc = STORE_OK;
+out:
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		store_strings_free(v, count);
+		return rc;
+	}
+	*ids = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role)
+{
+	struct sqlite_store *q = sq(s);
+	size_t len = strlen(email);
+	char *key = malloc(len + 1);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!key)
+		return STORE_ENOMEM;
+	store_email_key(key, email, len);
+	rc = sq_prep(q, ST_MEMBER_ROLE_GET, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_textn(st, 2, key, len);
+	rc = sq_row(q, st);
+	if (rc)
+		goto out;
+	*role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 0)) == ROLE_ADMINISTRATOR
+			? ROLE_ADMINISTRATOR
+			: ROLE_MEMBER;
+	sqlite3_reset(st);
+out:
+	free(key);
+	return rc;
+}
+
+int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char *action,
+		 const char *target, const char *old_json, const char *new_json)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (!rc)
+		rc = sq_prep(q, ST_AUDIT_INSERT, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	sq_bind_text(st, 3, actor);
+	sq_bind_text(st, 4, action);
+	sq_bind_text(st, 5, target);
+	sq_bind_text(st, 6, old_json);
+	sq_bind_text(st, 7, new_json);
+	rc = sq_run(q, st);
+out:
+	return sq_end_tx(q, rc);
+}
+
+int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
+		  struct audit_entry **rows, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	struct audit_entry *v = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_AUDIT_LIST, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, f->before > 0 ? f->before : INT64_MAX);
+	sq_bind_text(st, 3, f->action);
+	sq_bind_text(st, 4, f->actor);
+	sq_bind_text(st, 5, f->target);
+	sqlite3_bind_int64(st, 6, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		struct audit_entry *e;
+
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct audit_entry *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				rc = STORE_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		e = &v[count++];
+		memset(e, 0, sizeof(*e));
+		e->number = sqlite3_column_int64(st, 0);
+		e->at = sqlite3_column_int64(st, 1);
+		if (sq_col_strdup(st, 2, &e->actor) || sq_col_strdup(st, 3, &e->action) ||
+		    sq_col_strdup(st, 4, &e->target) || sq_col_strdup(st, 5, &e->old_json) ||
+		    sq_col_strdup(st, 6, &e->new_json)) {
+			rc = STORE_ENOMEM;
+			break;
+		}
+	}
+	if (rc != STORE_ENOTFOUND) {
+		sqlite3_reset(st);
+		store_audit_free(v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,
+		   size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_AUDIT_COUNT, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sq_bind_text(st, 2, f->action);
+	sq_bind_text(st, 3, f->actor);
+	sq_bind_text(st, 4, f->target);
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	*n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
+		      store_signin_fn each, void *ctx)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_signin_link *links = NULL;
+	int64_t now = store_now_ms();
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_begin(q);
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_SIGNIN_ADMINS, &st);
+	if (rc)
+		goto out;
+	sq_bind_text(st, 1, email_key);
+	while ((rc = sq_row(q, st)) == STORE_OK) {
+		if (n == cap) {
+			struct store_signin_link *grown;
+
+			cap = cap ? cap * 2 : 4;
+			grown = realloc(links, cap * sizeof(*links));
+			if (!grown) {
+				sqlite3_reset(st);
+				rc = STORE_ENOMEM;
+				goto out;
+			}
+			links = grown;
+		}
+		memset(&links[n], 0, sizeof(links[n]));
+		links[n].org_id = sqlite3_column_int64(st, 0);
+		if (sq_col_strdup(st, 1, &links[n].email) || sq_col_strdup(st, 2, &links[n].org_name)) {
+			n++;
+			sqlite3_reset(st);
+			rc = STORE_ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (rc != STORE_ENOTFOUND)
+		goto out;
+	rc = STORE_OK;
+	for (i = 0; i < n && rc == STORE_OK; i++) {
+		uint8_t hash[STORE_HASH_LEN];
+		int64_t pending;
+
+		rc = sq_prep(q, ST_SIGNIN_RECENT, &st);
+		if (rc)
+			break;
+		sq_bind_text(st, 1, email_key);
+		sqlite3_bind_int64(st, 2, links[i].org_id);
+		sqlite3_bind_int64(st, 3, now);
+		rc = sq_row(q, st);
+		if (rc)
+			break;
+		pending = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		/* A few live links at a time: a form resubmitted in a loop mails no more. */
+		if (pending >= STORE_SIGNIN_PENDING_MAX)
+			continue;
+		store_token_new(links[i].token, hash);
+		links[i].expires_at = now + ttl_ms;
+		rc = sq_prep(q, ST_SIGNIN_INSERT, &st);
+		if (rc)
+			break;
+		sq_bind_hash(st, 1, hash);
+		sqlite3_bind_int64(st, 2, links[i].org_id);
+		sq_bind_text(st, 3, email_key);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, links[i].expires_at);
+		rc = sq_run(q, st);
+		/* The caller queues the email in this transaction: link and message together. */
+		if (rc == STORE_OK)
+			rc = each(ctx, &links[i]);
+	}
+out:
+	for (i = 0; i < n; i++) {
+		sodium_memzero(links[i].token, sizeof(links[i].token));
+		free(links[i].email);
+		free(links[i].org_name);
+	}
+	free(links);
+	return sq_end_tx(q, rc);
+}
+
+int sq_signin_redeem(struct store *s, const uint8_t hash[STORE_HASH_LEN], int64_t *org_id,
+		     char **email)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SIGNIN_REDEEM, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	*org_id = sqlite3_column_int64(st, 0);
+	rc = sq_col_strdup(st, 1, email) || !*email ? STORE_ENOMEM : STORE_OK;
+	/* Stepped to its end: the UPDATE is done only when the statement is. */
+	while (sqlite3_step(st) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int sq_session_create(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		      const struct store_session *sess, const char *key_id,
+		      const char *email_key)
+{
+	struct sqlite_store *q = sq(s);
+	int64_t now = store_now_ms();
+	sqlite3_stmt *st;
+	int rc = sq_begin(q);
+
+	if (rc)
+		return rc;
+	rc = sq_prep(q, ST_SESSION_PURGE, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sq_run(q, st);
+	if (rc)
+		goto out;
+	rc = sq_prep(q, ST_SESSION_INSERT, &st);
+	if (rc)
+		goto out;
+	sq_bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, sess->org_id);
+	sq_bind_text(st, 3, sess->actor);
+	sq_bind_text(st, 4, key_id);
+	sq_bind_text(st, 5, email_key);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, sess->expires_at);
+	rc = sq_run(q, st);
+out:
+	return sq_end_tx(q, rc);
+}
+
+int sq_session_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		   struct store_session *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SESSION_GET, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_hash(st, 1, hash);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	rc = sq_row(q, st);
+	if (rc)
+		return rc;
+	out->org_id = sqlite3_column_int64(st, 0);
+	sq_col_copy(st, 1, out->actor, sizeof(out->actor));
+	out->expires_at = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+int sq_session_delete(struct store *s, const uint8_t hash[STORE_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SESSION_DELETE, &st);
+
+	if (rc)
+		return rc;
+	sq_bind_hash(st, 1, hash);
+	return sq_run(q, st);
+}
