@@ -17,6 +17,16 @@ enum cli_exit {
 	EXIT_NETWORK = 6,
 };
 
+struct opt_cmd;
+
+/*
+ * Takes argv by cmd's option table (util/opt.h) into cfg. Returns -1 to go
+ * on, the operands from argv[*first]; else the exit code: EXIT_OK once
+ * the help is printed, usage_exit once the refusal is.
+ */
+int cli_options(const struct opt_cmd *cmd, int usage_exit, int argc, char **argv, void *cfg,
+		int *first);
+
 int cmd_validate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_gen(int argc, char **argv);

@@ -1,6 +1,6 @@
 /* orgsync convert: any accepted input → the current CSV trio or JSON payload. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,25 +12,48 @@
 #include "util/os.h"
 #include "util/path.h"
 
-static const char help[] =
-	"usage: orgsync convert [input options] [--to csv|json] -o OUT [--drop-invalid]\n\n"
-	"Reads an org in any accepted format (current or legacy, CSV or JSON) and writes\n"
-	"it in the current format: with --to csv (default) OUT is a folder that receives\n"
-	"members.csv, teams.csv and teams-mappings.csv; with --to json OUT is a file,\n"
-	"or '-' for standard output. Problems are reported on standard error.\n\n"
-	"A converted org is the whole truth once pushed: a member, team or mapping left\n"
-	"out of it would be removed. So when a record is invalid (it would be left out)\n"
-	"nothing is written, not even an existing OUT is touched; fix the input, or\n"
-	"give --drop-invalid to write the rest and have each dropped record named.\n\n"
-	CLI_INPUT_HELP
-	"Output:\n"
-	"  --to csv|json       the format to write\n"
-	"  -o, --output OUT    the folder (csv) or file (json, '-' for stdout)\n"
-	"  --compact           JSON on one line\n"
-	"  --drop-invalid      write the org without its invalid records\n\n"
-	"Exit: 0 converted, 1 invalid records (nothing written; with --drop-invalid,\n"
-	"      written without them) or columns ignored, 2 invalid input or bad options\n"
-	"      (nothing is written).\n";
+/* What convert is asked. */
+struct convert_args {
+	struct cli_input in;
+	int json; /* --to: 0 csv, 1 json */
+	const char *out;
+	bool compact, drop_invalid;
+};
+
+static const char *const targets[] = { "csv", "json", NULL };
+
+static const struct opt options[] = {
+	CLI_INPUT_OPTIONS(offsetof(struct convert_args, in)),
+	{ .type = OPT_SECTION, .help = "Output:" },
+	{ .name = "to", .short_name = 't', .type = OPT_ENUM, .values = targets,
+	  .offset = offsetof(struct convert_args, json), .help = "the format to write" },
+	{ .name = "output", .short_name = 'o', .type = OPT_STRING, .metavar = "OUT",
+	  .offset = offsetof(struct convert_args, out),
+	  .help = "the folder (csv) or file (json, '-' for stdout)" },
+	{ .name = "compact", .type = OPT_FLAG, .offset = offsetof(struct convert_args, compact),
+	  .help = "JSON on one line" },
+	{ .name = "drop-invalid", .type = OPT_FLAG,
+	  .offset = offsetof(struct convert_args, drop_invalid),
+	  .help = "write the org without its invalid records" },
+	{ NULL },
+};
+
+static const struct opt_cmd command = {
+	.name = "convert",
+	.usage = "usage: orgsync convert [input options] [--to csv|json] -o OUT [--drop-invalid]\n",
+	.intro = "Reads an org in any accepted format (current or legacy, CSV or JSON) and writes\n"
+		 "it in the current format: with --to csv (default) OUT is a folder that receives\n"
+		 "members.csv, teams.csv and teams-mappings.csv; with --to json OUT is a file,\n"
+		 "or '-' for standard output. Problems are reported on standard error.\n\n"
+		 "A converted org is the whole truth once pushed: a member, team or mapping left\n"
+		 "out of it would be removed. So when a record is invalid (it would be left out)\n"
+		 "nothing is written, not even an existing OUT is touched; fix the input, or\n"
+		 "give --drop-invalid to write the rest and have each dropped record named.\n",
+	.opts = options,
+	.outro = "Exit: 0 converted, 1 invalid records (nothing written; with --drop-invalid,\n"
+		 "      written without them) or columns ignored, 2 invalid input or bad options\n"
+		 "      (nothing is written).\n",
+};
 
 typedef int (*writer_fn)(const struct org *, FILE *);
 
@@ -131,70 +154,44 @@ static void print_dropped(const struct report *rep, FILE *out)
 			rep->dropped);
 }
 
-static int write_output(const char *to, const char *out, int compact, const struct org *o)
+static int write_output(bool json, const char *out, bool compact, const struct org *o)
 {
-	writer_fn json = compact ? write_json_compact : write_json_pretty;
+	writer_fn fn = compact ? write_json_compact : write_json_pretty;
 
-	if (!strcmp(to, "csv"))
+	if (!json)
 		return write_csv_dir(out, o);
 	if (!strcmp(out, "-"))
-		return json(o, stdout);
-	return write_file(out, o, json);
+		return fn(o, stdout);
+	return write_file(out, o, fn);
 }
 
 int cmd_convert(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_INPUT_OPTIONS,
-		{ "to", required_argument, NULL, 't' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "compact", no_argument, NULL, 'c' },
-		{ "drop-invalid", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli_input in = { 0 };
+	struct convert_args a = { 0 };
 	struct ingest_info info = { false, false };
 	struct org org;
 	struct report rep;
-	const char *to = "csv", *out = NULL, *why = NULL;
-	int compact = 0, drop_invalid = 0, c, rc, code = EXIT_INVALID;
+	const char *why = NULL;
+	int first, rc, code;
 	size_t invalid;
 
 	org_init(&org);
 	report_init(&rep);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
-		if (cli_input_option(&in, c, optarg) > 0)
-			continue;
-		if (c == 't' && (!strcmp(optarg, "csv") || !strcmp(optarg, "json"))) {
-			to = optarg;
-		} else if (c == 'o') {
-			out = optarg;
-		} else if (c == 'c') {
-			compact = 1;
-		} else if (c == 'D') {
-			drop_invalid = 1;
-		} else if (c == 'h') {
-			fputs(help, stdout);
-			code = EXIT_OK;
-			goto out;
-		} else {
-			fputs(help, stderr);
-			goto out;
-		}
-	}
-	if (!out) {
+	code = cli_options(&command, EXIT_INVALID, argc, argv, &a, &first);
+	if (code != -1)
+		goto out;
+	code = EXIT_INVALID;
+	if (!a.out) {
 		fputs("orgsync convert: say where to write with -o (a folder for csv, a file or - for json)\n",
 		      stderr);
 		goto out;
 	}
-	if (!strcmp(out, "-") && !strcmp(to, "csv")) {
+	if (!strcmp(a.out, "-") && !a.json) {
 		fputs("orgsync convert: -o - needs --to json (the CSV form is three files: give a folder)\n",
 		      stderr);
 		goto out;
 	}
-	rc = cli_input_load(&in, &org, &rep, &info, &why);
+	rc = cli_input_load(&a.in, &org, &rep, &info, &why);
 	if (rc == -3 || rc == INGEST_ENOMEM) {
 		fprintf(stderr, "orgsync convert: %s\n", rc == -3 ? why : "out of memory");
 		goto out;
@@ -206,7 +203,7 @@ int cmd_convert(int argc, char **argv)
 	}
 	/* Every record error skips its record: the output would lack it. */
 	invalid = report_count(&rep, ISSUE_ERROR);
-	if (invalid && !drop_invalid) {
+	if (invalid && !a.drop_invalid) {
 		fprintf(stderr,
 			"orgsync convert: nothing was written: %zu problem%s would leave %s record%s "
 			"out of the output (a sync removes what its input lacks). Fix the input, or "
@@ -216,7 +213,7 @@ int cmd_convert(int argc, char **argv)
 		code = EXIT_WARNING;
 		goto out;
 	}
-	if (write_output(to, out, compact, &org) != 0) {
+	if (write_output(a.json, a.out, a.compact, &org) != 0) {
 		code = EXIT_CONFIG;
 		goto out;
 	}
@@ -226,7 +223,7 @@ int cmd_convert(int argc, char **argv)
 	fprintf(stderr, "converted %s: %u members, %u teams, %u mappings\n", cli_input_format(&info),
 		org.nmembers, org.nteams, org.nmappings);
 out:
-	cli_input_free(&in);
+	cli_input_free(&a.in);
 	report_free(&rep);
 	org_free(&org);
 	return code;

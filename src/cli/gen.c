@@ -14,9 +14,9 @@
  * rows of one team are scattered through members.csv as in a real export.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/opt.h"
 
 enum {
 	LEVELS = 5,
@@ -52,7 +53,7 @@ struct gen {
 	uint32_t n;
 	uint64_t seed;
 	double bad_fraction;
-	bool json;
+	int json; /* --format: 0 csv, 1 json */
 	bool legacy;
 	const char *dir;
 	/* shape */
@@ -1072,137 +1073,69 @@ static int make_dir(const char *dir)
 
 /* ---- options ---- */
 
-static void usage(FILE *f)
+/* --errors P%: a percentage, decimals allowed, from 0 to 100, into a fraction. */
+static int take_percent(void *field, const char *arg, char *err, size_t errlen)
 {
-	fprintf(f,
-		"usage: orgsync gen --out DIR [--members N] [--seed S] [--format csv|json]\n"
-		"                   [--legacy] [--errors P%%]\n"
-		"Writes a deterministic synthetic organization for tests and benchmarks.\n"
-		"  --members N       members, %d to %d (default 1000); teams are N/8\n"
-		"  --seed S          64-bit seed (default 1); same options, same bytes\n"
-		"  --out DIR         created if missing; gets members.csv, teams.csv,\n"
-		"                    teams-mappings.csv (or org.json with --format json)\n"
-		"  --format FMT      csv (default) or json (one payload)\n"
-		"  --legacy          legacy formats: users.csv, groups.csv,\n"
-		"                    groups-mapping.csv, or legacy JSON\n"
-		"  --errors P%%       make P percent of the members bad records: invalid\n"
-		"                    email, duplicate id, unknown language, unknown team\n"
-		"Exit status: 0 written, 1 write error, 2 bad arguments.\n",
-		MIN_MEMBERS, MAX_MEMBERS);
-}
+	size_t whole = strspn(arg, "0123456789"), frac = 0;
+	const char *p = arg + whole;
+	double v = -1;
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	if (*p == '.') {
+		frac = strspn(p + 1, "0123456789");
+		p += 1 + frac;
+	}
+	if (*p == '%')
+		p++;
+	if (whole && (arg[whole] != '.' || frac) && !*p)
+		v = strtod(arg, NULL);
+	if (!(v >= 0 && v <= 100)) {
+		snprintf(err, errlen, "a percentage from 0%% to 100%% is wanted, not '%.40s'", arg);
 		return -1;
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return errno || *end ? -1 : 0;
-}
-
-static int parse_percent(const char *s, double *frac)
-{
-	char *end;
-	double p;
-
-	if (!*s || *s == ' ')
-		return -1;
-	errno = 0;
-	p = strtod(s, &end);
-	if (errno || end == s)
-		return -1;
-	if (*end == '%')
-		end++;
-	if (*end || !(p >= 0 && p <= 100))
-		return -1;
-	*frac = p / 100;
+	}
+	*(double *)field = v / 100;
 	return 0;
 }
 
+static const char *const formats[] = { "csv", "json", NULL };
+
+static const struct opt options[] = {
+	{ .name = "members", .type = OPT_UINT, .offset = offsetof(struct gen, n),
+	  .min = MIN_MEMBERS, .max = MAX_MEMBERS, .def = 1000, .help = "members; teams are N/8" },
+	{ .name = "seed", .type = OPT_U64, .offset = offsetof(struct gen, seed), .max = UINT64_MAX,
+	  .def = 1, .metavar = "S", .help = "64-bit seed; same options, same bytes" },
+	{ .name = "out", .type = OPT_STRING, .offset = offsetof(struct gen, dir), .metavar = "DIR",
+	  .help = "created if missing; gets members.csv, teams.csv, teams-mappings.csv (or "
+		  "org.json with --format json)" },
+	{ .name = "format", .type = OPT_ENUM, .values = formats, .offset = offsetof(struct gen, json),
+	  .help = "the CSV trio, or one JSON payload" },
+	{ .name = "legacy", .type = OPT_FLAG, .offset = offsetof(struct gen, legacy),
+	  .help = "legacy formats: users.csv, groups.csv, groups-mapping.csv, or legacy JSON" },
+	{ .name = "errors", .type = OPT_FUNC, .offset = offsetof(struct gen, bad_fraction),
+	  .fn = take_percent, .metavar = "P%",
+	  .help = "make P percent of the members bad records: invalid email, duplicate id, "
+		  "unknown language, unknown team" },
+	{ NULL },
+};
+
+static const struct opt_cmd command = {
+	.name = "gen",
+	.usage = "usage: orgsync gen --out DIR [--members N] [--seed S] [--format csv|json]\n"
+		 "                   [--legacy] [--errors P%]\n",
+	.intro = "Writes a deterministic synthetic organization for tests and benchmarks.\n",
+	.opts = options,
+	.outro = "Exit status: 0 written, 1 write error, 2 bad arguments.\n",
+};
+
 int cmd_gen(int argc, char **argv)
 {
-	enum { OPT_MEMBERS = 256, OPT_SEED, OPT_OUT, OPT_FORMAT, OPT_LEGACY, OPT_ERRORS, OPT_HELP };
-	static const struct option longopts[] = {
-		{ "members", required_argument, NULL, OPT_MEMBERS },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "out", required_argument, NULL, OPT_OUT },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "legacy", no_argument, NULL, OPT_LEGACY },
-		{ "errors", required_argument, NULL, OPT_ERRORS },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct gen g = { .n = 1000, .seed = 1 };
-	uint64_t v;
+	struct gen g = { 0 };
 	uint64_t bad = 0;
-	int c, rc;
+	int first, rc = cli_options(&command, EXIT_INVALID, argc, argv, &g, &first);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_MEMBERS:
-			if (parse_u64(optarg, &v) || v < MIN_MEMBERS || v > MAX_MEMBERS) {
-				fprintf(stderr, "orgsync gen: --members must be %d to %d, not '%s'\n",
-					MIN_MEMBERS, MAX_MEMBERS, optarg);
-				return EXIT_INVALID;
-			}
-			g.n = (uint32_t)v;
-			break;
-		case OPT_SEED:
-			if (parse_u64(optarg, &g.seed)) {
-				fprintf(stderr, "orgsync gen: --seed must be an unsigned 64-bit "
-					"integer, not '%s'\n", optarg);
-				return EXIT_INVALID;
-			}
-			break;
-		case OPT_OUT:
-			g.dir = optarg;
-			break;
-		case OPT_FORMAT:
-			if (!strcmp(optarg, "csv")) {
-				g.json = false;
-			} else if (!strcmp(optarg, "json")) {
-				g.json = true;
-			} else {
-				fprintf(stderr, "orgsync gen: --format must be csv or json, not '%s'\n",
-					optarg);
-				return EXIT_INVALID;
-			}
-			break;
-		case OPT_LEGACY:
-			g.legacy = true;
-			break;
-		case OPT_ERRORS:
-			if (parse_percent(optarg, &g.bad_fraction)) {
-				fprintf(stderr, "orgsync gen: --errors must be a percentage from 0%% "
-					"to 100%%, not '%s'\n", optarg);
-				return EXIT_INVALID;
-			}
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return EXIT_OK;
-		case ':':
-			fprintf(stderr, "orgsync gen: %s needs a value\n", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_INVALID;
-		default:
-			fprintf(stderr, "orgsync gen: unknown option '%s'\n", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_INVALID;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "orgsync gen: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_INVALID;
-	}
+	if (rc != -1)
+		return rc;
 	if (!g.dir) {
-		fprintf(stderr, "orgsync gen: --out DIR is required\n");
-		usage(stderr);
+		fprintf(stderr, "orgsync gen: --out DIR is required\n%s", command.usage);
 		return EXIT_INVALID;
 	}
 

@@ -1,43 +1,28 @@
 #include "cli/input.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/os.h"
 #include "util/path.h"
 
-static int split_properties(struct cli_input *in, const char *arg)
+int cli_input_properties(void *field, const char *arg, char *err, size_t errlen)
 {
+	struct cli_input *in = field;
 	char *p, *save = NULL, *tok;
 
-	free(in->props_buf);
-	free(in->props);
-	in->props = NULL;
-	in->nprops = 0;
 	in->props_given = true;
 	in->props_buf = strdup(arg);
-	if (!in->props_buf)
+	in->props = in->props_buf ? calloc(strlen(arg) / 2 + 2, sizeof(*in->props)) : NULL;
+	if (!in->props) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	in->props = calloc(strlen(arg) / 2 + 2, sizeof(*in->props));
-	if (!in->props)
-		return -1;
+	}
 	for (p = in->props_buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL)
 		if (*tok)
 			in->props[in->nprops++] = tok;
-	return 1;
-}
-
-int cli_input_option(struct cli_input *in, int opt, const char *arg)
-{
-	switch (opt) {
-	case OPT_MEMBERS: in->members = arg; return 1;
-	case OPT_TEAMS: in->teams = arg; return 1;
-	case OPT_MAPPINGS: in->mappings = arg; return 1;
-	case OPT_JSON: in->json = arg; return 1;
-	case OPT_DIR: in->dir = arg; return 1;
-	case OPT_PROPERTIES: return split_properties(in, arg);
-	default: return 0;
-	}
+	return 0;
 }
 
 void cli_input_free(struct cli_input *in)

@@ -6,11 +6,12 @@
 #ifndef ORGSYNC_CLI_INPUT_H
 #define ORGSYNC_CLI_INPUT_H
 
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "ingest/ingest.h"
+#include "util/opt.h"
 
 struct cli_input {
 	const char *members, *teams, *mappings; /* CSV paths */
@@ -26,29 +27,35 @@ struct cli_input {
 	char *read_members, *read_teams, *read_mappings, *read_json;
 };
 
-enum { OPT_MEMBERS = 0x100, OPT_TEAMS, OPT_MAPPINGS, OPT_JSON, OPT_DIR, OPT_PROPERTIES };
+/* --properties: splits the list into in->props (in is the option's field). */
+int cli_input_properties(void *in, const char *arg, char *err, size_t errlen);
 
-#define CLI_INPUT_OPTIONS                                                  \
-	{ "members", required_argument, NULL, OPT_MEMBERS },               \
-	{ "teams", required_argument, NULL, OPT_TEAMS },                   \
-	{ "mappings", required_argument, NULL, OPT_MAPPINGS },             \
-	{ "json", required_argument, NULL, OPT_JSON },                     \
-	{ "dir", required_argument, NULL, OPT_DIR },                       \
-	{ "properties", required_argument, NULL, OPT_PROPERTIES }
-
-#define CLI_INPUT_HELP                                                                    \
-	"Input (the three CSV files, or one JSON payload; current or legacy format):\n"  \
-	"  --members FILE      members.csv (legacy: users.csv)\n"                          \
-	"  --teams FILE        teams.csv (legacy: groups.csv)\n"                           \
-	"  --mappings FILE     teams-mappings.csv (legacy: groups-mapping.csv)\n"          \
-	"  --json FILE         a JSON payload instead ('-' reads standard input)\n"        \
-	"  --dir DIR           a folder holding the three CSV files or org.json\n"         \
-	"  --properties LIST   the org's custom properties, comma-separated; other\n"       \
-	"                      columns are warned about (default: every extra column is\n"  \
-	"                      a custom property)\n"
-
-/* Takes one input option; returns 1 when taken, 0 when not an input option, -1 bad. */
-int cli_input_option(struct cli_input *in, int opt, const char *arg);
+/*
+ * The input options, as entries of an option table (util/opt.h) whose
+ * config struct holds a struct cli_input at offset base.
+ */
+#define CLI_INPUT_OPTIONS(base)                                                                \
+	{ .type = OPT_SECTION,                                                                 \
+	  .help = "Input (the three CSV files, or one JSON payload; current or legacy format):" }, \
+	{ .name = "members", .type = OPT_STRING, .metavar = "FILE",                            \
+	  .offset = (base) + offsetof(struct cli_input, members),                              \
+	  .help = "members.csv (legacy: users.csv)" },                                         \
+	{ .name = "teams", .type = OPT_STRING, .metavar = "FILE",                              \
+	  .offset = (base) + offsetof(struct cli_input, teams),                                \
+	  .help = "teams.csv (legacy: groups.csv)" },                                          \
+	{ .name = "mappings", .type = OPT_STRING, .metavar = "FILE",                           \
+	  .offset = (base) + offsetof(struct cli_input, mappings),                             \
+	  .help = "teams-mappings.csv (legacy: groups-mapping.csv)" },                         \
+	{ .name = "json", .type = OPT_STRING, .metavar = "FILE",                               \
+	  .offset = (base) + offsetof(struct cli_input, json),                                 \
+	  .help = "a JSON payload instead ('-' reads standard input)" },                       \
+	{ .name = "dir", .type = OPT_STRING, .metavar = "DIR",                                 \
+	  .offset = (base) + offsetof(struct cli_input, dir),                                  \
+	  .help = "a folder holding the three CSV files or org.json" },                        \
+	{ .name = "properties", .type = OPT_FUNC, .metavar = "LIST", .offset = (base),         \
+	  .fn = cli_input_properties,                                                          \
+	  .help = "the org's custom properties, comma-separated; other columns are warned "    \
+		  "about (default: every extra column is a custom property)" }
 
 /* Reads the org. Returns an enum ingest_status; -3 when no input was named
  * (a message is in *why). */

@@ -3,8 +3,8 @@
  * HTTP. Each change is recorded in the org's audit trail (GET /v1/audit) in
  * its own transaction, as done by "cli:<unix user>".
  */
-#include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +17,13 @@
 #include "cli/cli.h"
 #include "model/org.h"
 #include "store/store.h"
+#include "util/opt.h"
 
-/* What every subcommand here takes; positional arguments stay from optind. */
+/* What every subcommand here takes; positional arguments stay from first. */
 struct admin_args {
 	const char *db;
 	int64_t org;
-	bool json; /* --format json */
+	int json; /* --format: 0 text, 1 json */
 };
 
 static int open_db(const char *url, struct store **st)
@@ -40,40 +41,25 @@ static int open_db(const char *url, struct store **st)
 	return 0;
 }
 
-/* Parses --db, --org and --format; returns an exit code, or -1 to go on. */
-static int parse(int argc, char **argv, const char *help, struct admin_args *a)
-{
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "org", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	int c;
+static const char *const formats[] = { "text", "json", NULL };
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'd') {
-			a->db = optarg;
-		} else if (c == 'o') {
-			a->org = strtoll(optarg, &end, 10);
-			if (*end || a->org <= 0) {
-				fprintf(stderr, "orgsync: --org takes an organization id\n");
-				return EXIT_CONFIG;
-			}
-		} else if (c == 'f' && (!strcmp(optarg, "text") || !strcmp(optarg, "json"))) {
-			a->json = !strcmp(optarg, "json");
-		} else if (c == 'h') {
-			fputs(help, stdout);
-			return EXIT_OK;
-		} else {
-			fputs(help, stderr);
-			return EXIT_CONFIG;
-		}
-	}
-	return -1;
+/* The options of org, key and admin alike. */
+static const struct opt options[] = {
+	{ .name = "db", .type = OPT_STRING, .metavar = "URL", .offset = offsetof(struct admin_args, db),
+	  .help = "the service's database: sqlite:PATH" },
+	{ .name = "org", .type = OPT_I64, .flags = OPT_NO_DEFAULT, .metavar = "ID", .min = 1,
+	  .max = INT64_MAX, .offset = offsetof(struct admin_args, org),
+	  .help = "the organization, by its id (as org list shows it)" },
+	{ .name = "format", .type = OPT_ENUM, .values = formats,
+	  .offset = offsetof(struct admin_args, json), .help = "how list prints" },
+	{ NULL },
+};
+
+/* Refuses a command line whose verb or arguments do not fit: the usage, on stderr. */
+static int usage(const struct opt_cmd *cmd)
+{
+	fprintf(stderr, "%ssee 'orgsync %s --help'\n", cmd->usage, cmd->name);
+	return EXIT_CONFIG;
 }
 
 /* Who runs the command, for the audit trail: the unix user, as the system names it. */
@@ -201,32 +187,36 @@ static int org_list(struct store *st, bool json)
 	return EXIT_OK;
 }
 
+static const struct opt_cmd org_command = {
+	.name = "org",
+	.usage = "usage: orgsync org create NAME --db sqlite:PATH\n"
+		 "       orgsync org list --db sqlite:PATH [--format text|json]\n",
+	.intro = "create makes an organization and prints its id and first API key. The key is\n"
+		 "shown this once and stored only as a hash: keep it now.\n"
+		 "list prints each organization, one a line: id, name, created at (RFC 3339,\n"
+		 "UTC) and member count (every state), separated by tabs; --format json prints\n"
+		 "them as a JSON array.\n",
+	.opts = options,
+	.operands = true,
+};
+
 int cmd_org(int argc, char **argv)
 {
-	static const char help[] =
-		"usage: orgsync org create NAME --db sqlite:PATH\n"
-		"       orgsync org list --db sqlite:PATH [--format text|json]\n\n"
-		"create makes an organization and prints its id and first API key. The key is\n"
-		"shown this once and stored only as a hash: keep it now.\n"
-		"list prints each organization, one a line: id, name, created at (RFC 3339,\n"
-		"UTC) and member count (every state), separated by tabs; --format json prints\n"
-		"them as a JSON array.\n";
 	struct admin_args a = { 0 };
 	struct store *st = NULL;
 	const char *verb;
-	int rc = parse(argc, argv, help, &a);
+	int first, rc = cli_options(&org_command, EXIT_CONFIG, argc, argv, &a, &first);
 
 	if (rc != -1)
 		return rc;
-	verb = optind < argc ? argv[optind] : "";
-	if (!((!strcmp(verb, "create") && optind + 2 == argc && *argv[optind + 1]) ||
-	      (!strcmp(verb, "list") && optind + 1 == argc))) {
-		fputs(help, stderr);
-		return EXIT_CONFIG;
+	verb = first < argc ? argv[first] : "";
+	if (!((!strcmp(verb, "create") && first + 2 == argc && *argv[first + 1]) ||
+	      (!strcmp(verb, "list") && first + 1 == argc))) {
+		return usage(&org_command);
 	}
 	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
-	rc = !strcmp(verb, "create") ? org_create(st, argv[optind + 1]) : org_list(st, a.json);
+	rc = !strcmp(verb, "create") ? org_create(st, argv[first + 1]) : org_list(st, a.json);
 	store_close(st);
 	return rc;
 }
@@ -255,22 +245,26 @@ static int rotate(struct store *st, int64_t org, char key[STORE_KEY_MAX])
 	return store_tx_end(st, rc);
 }
 
+static const struct opt_cmd key_command = {
+	.name = "key",
+	.usage = "usage: orgsync key rotate --org ID --db sqlite:PATH\n",
+	.intro = "Replaces the organization's API keys by a new one, printed once. The old keys\n"
+		 "stop working at once.\n",
+	.opts = options,
+	.operands = true,
+};
+
 int cmd_key(int argc, char **argv)
 {
-	static const char help[] =
-		"usage: orgsync key rotate --org ID --db sqlite:PATH\n\n"
-		"Replaces the organization's API keys by a new one, printed once. The old keys\n"
-		"stop working at once.\n";
 	struct admin_args a = { 0 };
 	struct store *st = NULL;
 	char key[STORE_KEY_MAX];
-	int rc = parse(argc, argv, help, &a);
+	int first, rc = cli_options(&key_command, EXIT_CONFIG, argc, argv, &a, &first);
 
 	if (rc != -1)
 		return rc;
-	if (optind + 1 != argc || strcmp(argv[optind], "rotate") != 0) {
-		fputs(help, stderr);
-		return EXIT_CONFIG;
+	if (first + 1 != argc || strcmp(argv[first], "rotate") != 0) {
+		return usage(&key_command);
 	}
 	if (open_db(a.db, &st) < 0)
 		return EXIT_CONFIG;
@@ -355,37 +349,41 @@ static int admin_change(struct store *st, int64_t org, const char *email, bool a
 	return EXIT_OK;
 }
 
+static const struct opt_cmd admin_command = {
+	.name = "admin",
+	.usage = "usage: orgsync admin add EMAIL --org ID --db sqlite:PATH\n"
+		 "       orgsync admin remove EMAIL --org ID --db sqlite:PATH\n"
+		 "       orgsync admin list --org ID --db sqlite:PATH [--format text|json]\n",
+	.intro = "Administrators are managed here, never by syncs: a sync does not deactivate\n"
+		 "or delete them.\n"
+		 "add makes EMAIL an Administrator of the organization: the member with that\n"
+		 "email (any case) gets the role, or an active member is created with the\n"
+		 "email as its id. EMAIL must be an address members.csv would accept.\n"
+		 "remove makes the Administrator with that email (any case) a plain Member\n"
+		 "again: it keeps its state and teams, and the next full sync treats it like\n"
+		 "any member (one it lacks is deactivated, or deleted if never active).\n"
+		 "list prints each Administrator, one a line: email and when it became one\n"
+		 "(RFC 3339, UTC), separated by a tab; --format json adds its id and state.\n",
+	.opts = options,
+	.outro = "Exit: 0 done, 2 a malformed email or, for remove, not an Administrator,\n"
+		 "      5 usage, database or unknown organization.\n",
+	.operands = true,
+};
+
 int cmd_admin(int argc, char **argv)
 {
-	static const char help[] =
-		"usage: orgsync admin add EMAIL --org ID --db sqlite:PATH\n"
-		"       orgsync admin remove EMAIL --org ID --db sqlite:PATH\n"
-		"       orgsync admin list --org ID --db sqlite:PATH [--format text|json]\n\n"
-		"Administrators are managed here, never by syncs: a sync does not deactivate\n"
-		"or delete them.\n"
-		"add makes EMAIL an Administrator of the organization: the member with that\n"
-		"email (any case) gets the role, or an active member is created with the\n"
-		"email as its id. EMAIL must be an address members.csv would accept.\n"
-		"remove makes the Administrator with that email (any case) a plain Member\n"
-		"again: it keeps its state and teams, and the next full sync treats it like\n"
-		"any member (one it lacks is deactivated, or deleted if never active).\n"
-		"list prints each Administrator, one a line: email and when it became one\n"
-		"(RFC 3339, UTC), separated by a tab; --format json adds its id and state.\n\n"
-		"Exit: 0 done, 2 a malformed email or, for remove, not an Administrator,\n"
-		"      5 usage, database or unknown organization.\n";
 	struct admin_args a = { 0 };
 	struct store *st = NULL;
 	const char *verb, *email = NULL;
-	int rc = parse(argc, argv, help, &a);
+	int first, rc = cli_options(&admin_command, EXIT_CONFIG, argc, argv, &a, &first);
 
 	if (rc != -1)
 		return rc;
-	verb = optind < argc ? argv[optind] : "";
-	if ((!strcmp(verb, "add") || !strcmp(verb, "remove")) && optind + 2 == argc) {
-		email = argv[optind + 1];
-	} else if (strcmp(verb, "list") != 0 || optind + 1 != argc) {
-		fputs(help, stderr);
-		return EXIT_CONFIG;
+	verb = first < argc ? argv[first] : "";
+	if ((!strcmp(verb, "add") || !strcmp(verb, "remove")) && first + 2 == argc) {
+		email = argv[first + 1];
+	} else if (strcmp(verb, "list") != 0 || first + 1 != argc) {
+		return usage(&admin_command);
 	}
 	/* The same rule as the email column of an import, checked before anything opens. */
 	if (email && !strcmp(verb, "add") && !org_email_valid(email, strlen(email))) {

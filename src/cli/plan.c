@@ -1,6 +1,7 @@
 /* orgsync plan: a dry run against the service, shown as a diff of the org. */
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,25 +9,41 @@
 #include "cli/cli.h"
 #include "cli/remote.h"
 
-static const char help[] =
-	"usage: orgsync plan [--members F --teams F --mappings F | --json F | --dir D]\n"
-	"                    [--config config.json] [--url URL] [--api-key KEY]\n"
-	"                    [--format text|json] [--limit N]\n\n"
-	"Sends the org as a dry run (the service changes nothing), waits for it, and\n"
-	"prints what a real sync would do: members created, updated (which fields),\n"
-	"reactivated, deactivated, deleted; teams created, renamed (old -> new),\n"
-	"deleted; mappings added and removed; then the report.\n\n"
-	CLI_INPUT_HELP
-	REMOTE_HELP
-	"Output:\n"
-	"  --format text|json  the diff (default), or the whole plan as JSON: the service's\n"
-	"                      pages, read to the end, in one document\n"
-	"  --limit N           lines per section in the diff (default 50)\n\n"
-	"Exit: 0 nothing wrong, 1 records would be skipped, 2 invalid input,\n"
-	"      3 the sync would be paused by the risk threshold, 4 the dry run failed or\n"
-	"      another sync is running, 5 authentication or configuration, 6 network.\n";
+/* What plan is asked. */
+struct plan_args {
+	struct remote r;
+	int json; /* --format: 0 text, 1 json */
+	long limit;
+};
 
-enum { OPT_FORMAT = 0x300, OPT_LIMIT };
+static const char *const formats[] = { "text", "json", NULL };
+
+static const struct opt options[] = {
+	REMOTE_OPTIONS(offsetof(struct plan_args, r)),
+	{ .type = OPT_SECTION, .help = "Output:" },
+	{ .name = "format", .type = OPT_ENUM, .values = formats,
+	  .offset = offsetof(struct plan_args, json),
+	  .help = "the diff, or the whole plan as JSON: the service's pages, read to the end, in "
+		  "one document" },
+	{ .name = "limit", .type = OPT_LONG, .min = 1, .max = LONG_MAX, .def = 50,
+	  .offset = offsetof(struct plan_args, limit), .help = "lines per section in the diff" },
+	{ NULL },
+};
+
+static const struct opt_cmd command = {
+	.name = "plan",
+	.usage = "usage: orgsync plan [--members F --teams F --mappings F | --json F | --dir D]\n"
+		 "                    [--config config.json] [--url URL] [--api-key KEY]\n"
+		 "                    [--format text|json] [--limit N]\n",
+	.intro = "Sends the org as a dry run (the service changes nothing), waits for it, and\n"
+		 "prints what a real sync would do: members created, updated (which fields),\n"
+		 "reactivated, deactivated, deleted; teams created, renamed (old -> new),\n"
+		 "deleted; mappings added and removed; then the report.\n",
+	.opts = options,
+	.outro = "Exit: 0 nothing wrong, 1 records would be skipped, 2 invalid input,\n"
+		 "      3 the sync would be paused by the risk threshold, 4 the dry run failed or\n"
+		 "      another sync is running, 5 authentication or configuration, 6 network.\n",
+};
 
 static long long total(json_t *counts, const char *group, const char *const *names)
 {
@@ -225,53 +242,23 @@ static int fetch_sections(struct remote *r, int64_t id, long limit, json_t *page
 
 int cmd_plan(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_INPUT_OPTIONS,
-		REMOTE_OPTIONS,
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct remote r;
+	struct plan_args a;
+	struct remote *r = &a.r;
 	json_t *sync = NULL, *plan = NULL, *report = NULL, *risk, *pages[3] = { NULL, NULL, NULL };
 	const char *status, *reason;
-	bool json = false;
-	long limit = 50;
-	char path[64], *end;
+	char path[64];
 	int64_t id = 0;
-	int c, rc, local = 0, code = EXIT_INVALID;
+	int c, first, local = 0, code;
 
-	remote_init(&r, "plan");
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((rc = remote_option(&r, c, optarg)) != 0) {
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		if (c == OPT_FORMAT && (!strcmp(optarg, "json") || !strcmp(optarg, "text"))) {
-			json = !strcmp(optarg, "json");
-		} else if (c == OPT_LIMIT && (limit = strtol(optarg, &end, 10)) > 0 && !*end) {
-			continue;
-		} else if (c == 'h') {
-			fputs(help, stdout);
-			code = EXIT_OK;
-			goto out;
-		} else {
-			fputs(help, stderr);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "orgsync plan: unexpected argument '%s'; see 'orgsync plan --help'\n",
-			argv[optind]);
+	memset(&a, 0, sizeof(a));
+	remote_init(r, "plan");
+	code = cli_options(&command, EXIT_INVALID, argc, argv, &a, &first);
+	if (code != -1)
 		goto out;
-	}
-	if ((code = remote_configure(&r)) != 0 || (code = remote_connect(&r)) != 0 ||
-	    (code = remote_check(&r, false, &local)) != 0 ||
-	    (code = remote_post_sync(&r, true, r.as_json, &id)) != 0 ||
-	    (code = remote_wait(&r, id, false, &sync)) != 0)
+	if ((code = remote_configure(r)) != 0 || (code = remote_connect(r)) != 0 ||
+	    (code = remote_check(r, false, &local)) != 0 ||
+	    (code = remote_post_sync(r, true, r->as_json, &id)) != 0 ||
+	    (code = remote_wait(r, id, false, &sync)) != 0)
 		goto out;
 	status = json_string_value(json_object_get(sync, "status"));
 	reason = json_string_value(json_object_get(sync, "reason"));
@@ -281,11 +268,11 @@ int cmd_plan(int argc, char **argv)
 		code = EXIT_REJECTED;
 		goto out;
 	}
-	if ((code = json ? fetch_all(&r, id, &plan) : fetch_sections(&r, id, limit, pages)) != 0)
+	if ((code = a.json ? fetch_all(r, id, &plan) : fetch_sections(r, id, a.limit, pages)) != 0)
 		goto out;
 	risk = json_object_get(sync, "risk");
 	code = json_is_true(json_object_get(risk, "paused")) ? EXIT_PAUSED : remote_status_exit(status);
-	if (json) {
+	if (a.json) {
 		char *text = json_dumps(plan, JSON_INDENT(2));
 
 		if (text)
@@ -294,11 +281,11 @@ int cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	printf("plan of dry run %" PRId64 " (nothing was changed):\n", id);
-	print_diff(pages, limit);
+	print_diff(pages, a.limit);
 	if (code == EXIT_PAUSED)
 		remote_print_risk(risk, "risk: a real sync would pause: ");
 	snprintf(path, sizeof(path), "/v1/syncs/%" PRId64 "/report", id);
-	if (remote_get_json(&r, path, &report) == 0 &&
+	if (remote_get_json(r, path, &report) == 0 &&
 	    json_array_size(json_object_get(report, "issues"))) {
 		printf("report (%zu issue%s):\n", json_array_size(json_object_get(report, "issues")),
 		       json_array_size(json_object_get(report, "issues")) == 1 ? "" : "s");
@@ -311,6 +298,6 @@ out:
 	for (c = 0; c < 3; c++)
 		json_decref(pages[c]);
 	json_decref(sync);
-	remote_free(&r);
+	remote_free(r);
 	return code;
 }

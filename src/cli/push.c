@@ -1,7 +1,7 @@
 /* orgsync push: checks the org locally, sends it to the service as a sync. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,36 +9,53 @@
 #include "cli/remote.h"
 #include "util/os.h"
 
-static const char help[] =
-	"usage: orgsync push [--members F --teams F --mappings F | --json F | --dir D]\n"
-	"                    [--config config.json] [--url URL] [--api-key KEY]\n"
-	"                    [--dry-run] [--wait [--wait-decision]] [--as-json]\n"
-	"                    [--dump FILE] [--verbose]\n\n"
-	"Checks the org's files locally (the checks of 'orgsync validate'; a structural\n"
-	"error stops here, before anything is sent), then sends them to the service as\n"
-	"one sync: the CSV files as multipart (a JSON input as is), or with --as-json the\n"
-	"converted JSON payload. Without --wait it ends once the service accepted the\n"
-	"sync, printing its id and URL.\n\n"
-	CLI_INPUT_HELP
-	REMOTE_HELP
-	"Sync:\n"
-	"  --dry-run           plan only (?dryRun=true): the service changes nothing\n"
-	"  --wait              wait for the sync to end; print its counts and report\n"
-	"  --wait-decision     with --wait: when the sync pauses, keep waiting until an\n"
-	"                      administrator approves or rejects it\n"
-	"  --dump FILE         write the JSON request body (the converted payload, what\n"
-	"                      --as-json sends) to FILE ('-': standard output). Alone it\n"
-	"                      sends nothing (no key needed); with --as-json, --dry-run or\n"
-	"                      --wait it also sends, and then sends exactly these bytes\n\n"
-	"Exit: 0 accepted (without --wait) or Success, 1 Warning (records skipped),\n"
-	"      2 invalid input (nothing sent, or refused with 400 or 413),\n"
-	"      3 Paused by the risk threshold, 4 Rejected or Failed, or refused because\n"
-	"      another sync is running (409), 5 authentication or configuration (bad or\n"
-	"      missing key, 403, bad config, plain http to a remote host),\n"
-	"      6 network (DNS, refused, TLS, timeout; 429/503/5xx after the retries).\n"
-	"      With --dump alone: validate's 0, 1 or 2.\n";
+/* What push is asked. */
+struct push_args {
+	struct remote r;
+	const char *dump;
+	bool dry_run, wait, wait_decision;
+};
 
-enum { OPT_DRY_RUN = 0x300, OPT_WAIT, OPT_WAIT_DECISION, OPT_DUMP };
+static const struct opt options[] = {
+	REMOTE_OPTIONS(offsetof(struct push_args, r)),
+	{ .type = OPT_SECTION, .help = "Sync:" },
+	{ .name = "dry-run", .type = OPT_FLAG, .offset = offsetof(struct push_args, dry_run),
+	  .help = "plan only (?dryRun=true): the service changes nothing" },
+	{ .name = "wait", .type = OPT_FLAG, .offset = offsetof(struct push_args, wait),
+	  .help = "wait for the sync to end; print its counts and report" },
+	{ .name = "wait-decision", .type = OPT_FLAG,
+	  .offset = offsetof(struct push_args, wait_decision),
+	  .help = "with --wait: when the sync pauses, keep waiting until an administrator "
+		  "approves or rejects it" },
+	{ .name = "dump", .type = OPT_STRING, .metavar = "FILE",
+	  .offset = offsetof(struct push_args, dump),
+	  .help = "write the JSON request body (the converted payload, what --as-json sends) "
+		  "to FILE ('-': standard output). Alone it sends nothing (no key needed); with "
+		  "--as-json, --dry-run or --wait it also sends, and then sends exactly these "
+		  "bytes" },
+	{ NULL },
+};
+
+static const struct opt_cmd command = {
+	.name = "push",
+	.usage = "usage: orgsync push [--members F --teams F --mappings F | --json F | --dir D]\n"
+		 "                    [--config config.json] [--url URL] [--api-key KEY]\n"
+		 "                    [--dry-run] [--wait [--wait-decision]] [--as-json]\n"
+		 "                    [--dump FILE] [--verbose]\n",
+	.intro = "Checks the org's files locally (the checks of 'orgsync validate'; a structural\n"
+		 "error stops here, before anything is sent), then sends them to the service as\n"
+		 "one sync: the CSV files as multipart (a JSON input as is), or with --as-json the\n"
+		 "converted JSON payload. Without --wait it ends once the service accepted the\n"
+		 "sync, printing its id and URL.\n",
+	.opts = options,
+	.outro = "Exit: 0 accepted (without --wait) or Success, 1 Warning (records skipped),\n"
+		 "      2 invalid input (nothing sent, or refused with 400 or 413),\n"
+		 "      3 Paused by the risk threshold, 4 Rejected or Failed, or refused because\n"
+		 "      another sync is running (409), 5 authentication or configuration (bad or\n"
+		 "      missing key, 403, bad config, plain http to a remote host),\n"
+		 "      6 network (DNS, refused, TLS, timeout; 429/503/5xx after the retries).\n"
+		 "      With --dump alone: validate's 0, 1 or 2.\n",
+};
 
 static long long count_of(json_t *counts, const char *group, const char *name)
 {
@@ -119,85 +136,54 @@ static int write_dump(struct remote *r, const char *path)
 
 int cmd_push(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_INPUT_OPTIONS,
-		REMOTE_OPTIONS,
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "wait", no_argument, NULL, OPT_WAIT },
-		{ "wait-decision", no_argument, NULL, OPT_WAIT_DECISION },
-		{ "dump", required_argument, NULL, OPT_DUMP },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct remote r;
-	const char *dump = NULL;
-	bool dry_run = false, wait = false, wait_decision = false, sending;
+	struct push_args a;
+	struct remote *r = &a.r;
+	bool sending;
 	json_t *sync = NULL;
 	int64_t id = 0;
-	int c, rc, local = 0, code = EXIT_INVALID;
+	int first, local = 0, code;
 
-	remote_init(&r, "push");
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((rc = remote_option(&r, c, optarg)) != 0) {
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		switch (c) {
-		case OPT_DRY_RUN: dry_run = true; break;
-		case OPT_WAIT: wait = true; break;
-		case OPT_WAIT_DECISION: wait_decision = wait = true; break;
-		case OPT_DUMP: dump = optarg; break;
-		case 'h':
-			fputs(help, stdout);
-			code = EXIT_OK;
-			goto out;
-		default:
-			fputs(help, stderr);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "orgsync push: unexpected argument '%s'; see 'orgsync push --help'\n",
-			argv[optind]);
+	memset(&a, 0, sizeof(a));
+	remote_init(r, "push");
+	code = cli_options(&command, EXIT_INVALID, argc, argv, &a, &first);
+	if (code != -1)
 		goto out;
-	}
-	if ((code = remote_configure(&r)) != 0)
+	a.wait = a.wait || a.wait_decision;
+	if ((code = remote_configure(r)) != 0)
 		goto out;
-	sending = !dump || r.as_json || dry_run || wait;
+	sending = !a.dump || r->as_json || a.dry_run || a.wait;
 	/* The configuration is checked before the input is read: a wrong URL
 	 * or a missing key is reported at once, and nothing reaches the network
 	 * before the local check passes. */
-	if (sending && (code = remote_connect(&r)) != 0)
+	if (sending && (code = remote_connect(r)) != 0)
 		goto out;
-	if ((code = remote_check(&r, !wait, &local)) != 0)
+	if ((code = remote_check(r, !a.wait, &local)) != 0)
 		goto out;
-	if (dump) {
-		if ((code = remote_json(&r)) != 0 || (code = write_dump(&r, dump)) != 0)
+	if (a.dump) {
+		if ((code = remote_json(r)) != 0 || (code = write_dump(r, a.dump)) != 0)
 			goto out;
 		if (!sending) {
 			fprintf(stderr, "orgsync push: wrote the request body to %s (%zu bytes); nothing "
-				"was sent\n", dump, r.json_len);
+				"was sent\n", a.dump, r->json_len);
 			code = local;
 			goto out;
 		}
 	}
-	code = remote_post_sync(&r, dry_run, r.as_json || dump, &id);
+	code = remote_post_sync(r, a.dry_run, r->as_json || a.dump, &id);
 	if (code)
 		goto out;
-	if (!wait) {
+	if (!a.wait) {
 		printf("sync %" PRId64 " accepted%s: %s/v1/syncs/%" PRId64 "\n", id,
-		       dry_run ? " (dry run)" : "", client_base_url(r.client), id);
+		       a.dry_run ? " (dry run)" : "", client_base_url(r->client), id);
 		code = EXIT_OK;
 		goto out;
 	}
-	code = remote_wait(&r, id, wait_decision, &sync);
+	code = remote_wait(r, id, a.wait_decision, &sync);
 	if (code)
 		goto out;
-	code = print_result(&r, id, sync);
+	code = print_result(r, id, sync);
 out:
 	json_decref(sync);
-	remote_free(&r);
+	remote_free(r);
 	return code;
 }

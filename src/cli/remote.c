@@ -22,9 +22,6 @@ void remote_init(struct remote *r, const char *cmd)
 {
 	memset(r, 0, sizeof(*r));
 	r->cmd = cmd;
-	r->timeout_s = CLIENT_TIMEOUT_S;
-	r->connect_timeout_s = CLIENT_CONNECT_TIMEOUT_S;
-	r->retries = CLIENT_RETRIES;
 	org_init(&r->org);
 	report_init(&r->rep);
 }
@@ -42,53 +39,6 @@ void remote_free(struct remote *r)
 	free(r->cfg_key);
 	for (i = 0; i < 3; i++)
 		free(r->cfg_paths[i]);
-}
-
-static int number(struct remote *r, const char *opt, const char *arg, long min, long max,
-		  long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
-		fprintf(stderr, "orgsync %s: --%s wants a whole number from %ld to %ld, not '%s'\n",
-			r->cmd, opt, min, max, arg);
-		return -1;
-	}
-	*out = v;
-	return 1;
-}
-
-int remote_option(struct remote *r, int opt, const char *arg)
-{
-	long v;
-	int rc = cli_input_option(&r->in, opt, arg);
-
-	if (rc)
-		return rc;
-	switch (opt) {
-	case OPT_URL: r->url = arg; return 1;
-	case OPT_API_KEY: r->api_key = arg; return 1;
-	case OPT_CONFIG: r->config = arg; return 1;
-	case OPT_CACERT: r->cacert = arg; return 1;
-	case OPT_INSECURE_HTTP: r->insecure_http = true; return 1;
-	case OPT_VERBOSE: r->verbose = true; return 1;
-	case OPT_AS_JSON: r->as_json = true; return 1;
-	case OPT_TIMEOUT:
-		rc = number(r, "timeout", arg, 1, 7 * 24 * 3600, &r->timeout_s);
-		return rc;
-	case OPT_CONNECT_TIMEOUT:
-		return number(r, "connect-timeout", arg, 1, 3600, &r->connect_timeout_s);
-	case OPT_RETRIES:
-		rc = number(r, "retries", arg, 0, 100, &v);
-		if (rc > 0)
-			r->retries = (unsigned)v;
-		return rc;
-	default:
-		return 0;
-	}
 }
 
 /* --- config.json (legacy Officevibe shape) ------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/input.h"
@@ -33,60 +34,53 @@ struct remote {
 	struct client *client;
 };
 
-enum {
-	OPT_URL = 0x200,
-	OPT_API_KEY,
-	OPT_CONFIG,
-	OPT_CACERT,
-	OPT_INSECURE_HTTP,
-	OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT,
-	OPT_RETRIES,
-	OPT_VERBOSE,
-	OPT_AS_JSON,
-};
-
-#define REMOTE_OPTIONS                                                          \
-	{ "url", required_argument, NULL, OPT_URL },                            \
-	{ "api-key", required_argument, NULL, OPT_API_KEY },                    \
-	{ "config", required_argument, NULL, OPT_CONFIG },                      \
-	{ "cacert", required_argument, NULL, OPT_CACERT },                      \
-	{ "insecure-http", no_argument, NULL, OPT_INSECURE_HTTP },              \
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },                    \
-	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },    \
-	{ "retries", required_argument, NULL, OPT_RETRIES },                    \
-	{ "verbose", no_argument, NULL, OPT_VERBOSE },                          \
-	{ "as-json", no_argument, NULL, OPT_AS_JSON }
-
-#define REMOTE_HELP                                                                           \
-	"Service:\n"                                                                          \
-	"  --url URL           the service (default http://127.0.0.1:8080); plain http is\n"   \
-	"                      refused to any host but loopback (127.0.0.0/8, ::1,\n"         \
-	"                      localhost)\n"                                                  \
-	"  --insecure-http     allow plain http to another host anyway\n"                     \
-	"  --api-key KEY       the organization's API key; better: the environment\n"          \
-	"                      variable ORGSYNC_API_KEY (an argument shows in 'ps')\n"        \
-	"  --config FILE       a config.json in the legacy Officevibe shape: ApiUrl,\n"       \
-	"                      ApiKey, UsersCsv, GroupsCsv, MappingCsv (paths relative to\n"   \
-	"                      the file); SyncManagerEmail and InviteNewUsers are now\n"       \
-	"                      provisioning settings of the service and are ignored.\n"       \
-	"                      Precedence: options, then ORGSYNC_API_KEY, then the file.\n"   \
-	"  --cacert FILE       trust this CA bundle (PEM) for a private CA; certificates\n"   \
-	"                      are always verified\n"                                         \
-	"  --timeout SECS      the whole run, retries and waiting included (default 600)\n"   \
-	"  --connect-timeout SECS  per connection attempt (default 10)\n"                    \
-	"  --retries N         extra attempts on connection failures, 429 and 503, with\n"    \
-	"                      exponential backoff and jitter (default 5); never on other\n"  \
-	"                      answers\n"                                                      \
-	"  --as-json           send the converted JSON payload instead of the CSV files\n"    \
-	"  --verbose           request ids, statuses and timings on stderr (never the key)\n"
+/*
+ * The input and connection options, as entries of an option table
+ * (util/opt.h) whose config struct holds a struct remote at offset base.
+ */
+#define REMOTE_OPTIONS(base)                                                                   \
+	CLI_INPUT_OPTIONS((base) + offsetof(struct remote, in)),                               \
+	{ .type = OPT_SECTION, .help = "Service:" },                                           \
+	{ .name = "url", .type = OPT_STRING, .metavar = "URL",                                 \
+	  .offset = (base) + offsetof(struct remote, url),                                     \
+	  .help = "the service (default http://127.0.0.1:8080); plain http is refused to any " \
+		  "host but loopback (127.0.0.0/8, ::1, localhost)" },                         \
+	{ .name = "insecure-http", .type = OPT_FLAG,                                           \
+	  .offset = (base) + offsetof(struct remote, insecure_http),                           \
+	  .help = "allow plain http to another host anyway" },                                 \
+	{ .name = "api-key", .type = OPT_STRING, .metavar = "KEY",                             \
+	  .offset = (base) + offsetof(struct remote, api_key),                                 \
+	  .help = "the organization's API key; better: the environment variable "              \
+		  "ORGSYNC_API_KEY (an argument shows in 'ps')" },                             \
+	{ .name = "config", .type = OPT_STRING, .metavar = "FILE",                             \
+	  .offset = (base) + offsetof(struct remote, config),                                  \
+	  .help = "a config.json in the legacy Officevibe shape: ApiUrl, ApiKey, UsersCsv, "   \
+		  "GroupsCsv, MappingCsv (paths relative to the file); SyncManagerEmail and "  \
+		  "InviteNewUsers are now provisioning settings of the service and are "       \
+		  "ignored. Precedence: options, then ORGSYNC_API_KEY, then the file." },      \
+	{ .name = "cacert", .type = OPT_STRING, .metavar = "FILE",                             \
+	  .offset = (base) + offsetof(struct remote, cacert),                                  \
+	  .help = "trust this CA bundle (PEM) for a private CA; certificates are always "      \
+		  "verified" },                                                                \
+	{ .name = "timeout", .type = OPT_LONG, .metavar = "SECS", .min = 1,                    \
+	  .max = 7 * 24 * 3600, .def = CLIENT_TIMEOUT_S,                                       \
+	  .offset = (base) + offsetof(struct remote, timeout_s),                               \
+	  .help = "the whole run, retries and waiting included" },                             \
+	{ .name = "connect-timeout", .type = OPT_LONG, .metavar = "SECS", .min = 1,            \
+	  .max = 3600, .def = CLIENT_CONNECT_TIMEOUT_S,                                        \
+	  .offset = (base) + offsetof(struct remote, connect_timeout_s),                       \
+	  .help = "per connection attempt" },                                                  \
+	{ .name = "retries", .type = OPT_UINT, .max = 100, .def = CLIENT_RETRIES,              \
+	  .offset = (base) + offsetof(struct remote, retries),                                 \
+	  .help = "extra attempts on connection failures, 429 and 503, with exponential "      \
+		  "backoff and jitter; never on other answers" },                              \
+	{ .name = "as-json", .type = OPT_FLAG, .offset = (base) + offsetof(struct remote, as_json), \
+	  .help = "send the converted JSON payload instead of the CSV files" },                \
+	{ .name = "verbose", .type = OPT_FLAG, .offset = (base) + offsetof(struct remote, verbose), \
+	  .help = "request ids, statuses and timings on stderr (never the key)" }
 
 void remote_init(struct remote *r, const char *cmd);
 void remote_free(struct remote *r);
-
-/* Takes one shared option; 1 when taken, 0 when not one, -1 on a bad value
- * (printed). Input options (CLI_INPUT_OPTIONS) are taken too. */
-int remote_option(struct remote *r, int opt, const char *arg);
 
 /* Applies --config and the environment. 0, or an exit code (printed). */
 int remote_configure(struct remote *r);

@@ -1,5 +1,5 @@
 /* orgsync validate: the service's checks, run locally, without a network. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -7,17 +7,36 @@
 #include "cli/cli.h"
 #include "cli/input.h"
 
-static const char help[] =
-	"usage: orgsync validate [--members F --teams F --mappings F | --json F | --dir D]\n"
-	"                        [--format text|json] [--quiet]\n\n"
-	"Checks the org's files exactly as the service does and prints every problem\n"
-	"with its file, line, column and record. Nothing is sent anywhere.\n\n"
-	CLI_INPUT_HELP
-	"Output:\n"
-	"  --format text|json  human text (default) or a JSON document for machines\n"
-	"  --quiet             print the summary only (text)\n\n"
-	"Exit: 0 valid, 1 valid with warnings (some records would be skipped),\n"
-	"      2 invalid (a structural error: the service would refuse the sync).\n";
+/* What validate is asked. */
+struct validate_args {
+	struct cli_input in;
+	int json; /* --format: 0 text, 1 json */
+	bool quiet;
+};
+
+static const char *const formats[] = { "text", "json", NULL };
+
+static const struct opt options[] = {
+	CLI_INPUT_OPTIONS(offsetof(struct validate_args, in)),
+	{ .type = OPT_SECTION, .help = "Output:" },
+	{ .name = "format", .short_name = 'f', .type = OPT_ENUM, .values = formats,
+	  .offset = offsetof(struct validate_args, json),
+	  .help = "human text, or a JSON document for machines" },
+	{ .name = "quiet", .short_name = 'q', .type = OPT_FLAG,
+	  .offset = offsetof(struct validate_args, quiet), .help = "print the summary only (text)" },
+	{ NULL },
+};
+
+static const struct opt_cmd command = {
+	.name = "validate",
+	.usage = "usage: orgsync validate [--members F --teams F --mappings F | --json F | --dir D]\n"
+		 "                        [--format text|json] [--quiet]\n",
+	.intro = "Checks the org's files exactly as the service does and prints every problem\n"
+		 "with its file, line, column and record. Nothing is sent anywhere.\n",
+	.opts = options,
+	.outro = "Exit: 0 valid, 1 valid with warnings (some records would be skipped),\n"
+		 "      2 invalid (a structural error: the service would refuse the sync).\n",
+};
 
 static int exit_code(const struct report *rep)
 {
@@ -110,40 +129,20 @@ static void print_json(const struct org *org, const struct report *rep,
 
 int cmd_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_INPUT_OPTIONS,
-		{ "format", required_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli_input in = { 0 };
+	struct validate_args a = { 0 };
 	struct ingest_info info = { false, false };
 	struct org org;
 	struct report rep;
 	const char *why = NULL;
-	int json = 0, quiet = 0, c, rc, code = EXIT_INVALID;
+	int first, rc, code;
 
 	org_init(&org);
 	report_init(&rep);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
-		if (cli_input_option(&in, c, optarg) > 0)
-			continue;
-		if (c == 'f' && (!strcmp(optarg, "json") || !strcmp(optarg, "text"))) {
-			json = !strcmp(optarg, "json");
-		} else if (c == 'q') {
-			quiet = 1;
-		} else if (c == 'h') {
-			fputs(help, stdout);
-			code = EXIT_OK;
-			goto out;
-		} else {
-			fputs(help, stderr);
-			goto out;
-		}
-	}
-	rc = cli_input_load(&in, &org, &rep, &info, &why);
+	code = cli_options(&command, EXIT_INVALID, argc, argv, &a, &first);
+	if (code != -1)
+		goto out;
+	code = EXIT_INVALID;
+	rc = cli_input_load(&a.in, &org, &rep, &info, &why);
 	if (rc == INGEST_ENOMEM) {
 		fputs("orgsync validate: out of memory\n", stderr);
 		goto out;
@@ -153,12 +152,12 @@ int cmd_validate(int argc, char **argv)
 		goto out;
 	}
 	code = exit_code(&rep);
-	if (json)
+	if (a.json)
 		print_json(&org, &rep, &info, code);
 	else
-		print_text(&org, &rep, &info, code, quiet);
+		print_text(&org, &rep, &info, code, a.quiet);
 out:
-	cli_input_free(&in);
+	cli_input_free(&a.in);
 	report_free(&rep);
 	org_free(&org);
 	return code;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 
 #include "client/transport.h"
+#include "util/num.h"
 #include "util/os.h"
 
 /* Backoff: the n-th retry sleeps a uniform time in [0, min(cap, base * 2^n)). */
@@ -257,12 +259,11 @@ static void on_header(void *arg, const char *data, size_t len)
 	header_value(data, len, "X-Request-Id", a->resp->request_id, sizeof(a->resp->request_id));
 	header_value(data, len, "Location", a->resp->location, sizeof(a->resp->location));
 	if (header_value(data, len, "Retry-After", v, sizeof(v))) {
-		char *end;
-		long s = strtol(v, &end, 10);
+		uint64_t s = 0;
 
 		/* Only the delay-seconds form: an HTTP date would need a clock we
 		 * cannot trust to match the server's. */
-		a->retry_after_s = end != v && !*end && s >= 0 ? s : -1;
+		a->retry_after_s = num_u64(v, 0, LONG_MAX / 1000, &s) == NUM_OK ? (long)s : -1;
 	}
 }
 

@@ -26,6 +26,7 @@
 #include "server/webhook.h"
 #include "server/embed.h"
 #include "store/store.h"
+#include "util/num.h"
 
 /* The store's message may name internals and quote tenant data: it goes to the log, not the client. */
 static int db_error(struct http_req *r, struct store *st)
@@ -43,13 +44,9 @@ static struct store *db(struct http_req *r)
 /* Parses a positive id path segment; 0 when it is not one. */
 static int64_t id_param(const char *s)
 {
-	char *end;
-	long long v;
+	int64_t v = 0;
 
-	if (!s || !*s || strlen(s) > 18)
-		return 0;
-	v = strtoll(s, &end, 10);
-	return *end || v <= 0 ? 0 : (int64_t)v;
+	return num_i64(s, 1, INT64_MAX, &v) == NUM_OK ? v : 0;
 }
 
 static json_t *body_json(struct http_req *r, char *err, size_t len)
@@ -1733,6 +1730,7 @@ static json_t *param_schema(const struct http_param *p)
 {
 	json_t *schema = json_object(), *values;
 	const char *const *v;
+	int64_t def = 0;
 
 	switch (p->type) {
 	case HTTP_PARAM_BOOL:
@@ -1747,8 +1745,8 @@ static json_t *param_schema(const struct http_param *p)
 				    json_integer(p->type == HTTP_PARAM_INT ? p->min : 1));
 		json_object_set_new(schema, "maximum",
 				    json_integer(p->type == HTTP_PARAM_INT ? p->max : HTTP_INT_MAX));
-		if (p->def)
-			json_object_set_new(schema, "default", json_integer(strtoll(p->def, NULL, 10)));
+		if (p->def && num_i64(p->def, INT64_MIN, INT64_MAX, &def) == NUM_OK)
+			json_object_set_new(schema, "default", json_integer(def));
 		break;
 	case HTTP_PARAM_ENUM:
 		values = json_array();

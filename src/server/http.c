@@ -23,6 +23,7 @@
 #include "server/service.h"
 #include "server/spool.h"
 #include "server/web.h"
+#include "util/num.h"
 #include "util/utf8.h"
 
 const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
@@ -300,21 +301,6 @@ static void describe_param(struct buf *out, const struct http_param *p)
 	}
 }
 
-/* Parses a whole string of decimal digits (no sign, no space) within min..max. */
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
-		return -1;
-	for (; *s; s++)
-		v = v * 10 + (*s - '0');
-	if (v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Checks a decoded value against its parameter; fills q->num. */
 static int check_value(const struct http_param *p, struct http_query *q)
 {
@@ -324,9 +310,9 @@ static int check_value(const struct http_param *p, struct http_query *q)
 	case HTTP_PARAM_BOOL:
 		return !strcmp(q->value, "true") || !strcmp(q->value, "false") ? 0 : -1;
 	case HTTP_PARAM_INT:
-		return parse_int(q->value, p->min, p->max, &q->num);
+		return num_i64(q->value, p->min, p->max, &q->num) == NUM_OK ? 0 : -1;
 	case HTTP_PARAM_CURSOR:
-		return parse_int(q->value, 1, HTTP_INT_MAX, &q->num);
+		return num_i64(q->value, 1, HTTP_INT_MAX, &q->num) == NUM_OK ? 0 : -1;
 	case HTTP_PARAM_ENUM:
 		for (v = p->values; *v; v++)
 			if (!strcmp(q->value, *v))
@@ -538,8 +524,14 @@ int64_t http_arg_int(struct http_req *r, const char *name)
 {
 	const struct http_query *q = given(r, name);
 	const char *def = http_arg(r, name);
+	int64_t v = 0;
 
-	return q ? q->num : def ? strtoll(def, NULL, 10) : 0;
+	if (q)
+		return q->num;
+	/* A default is written in the route's table as a request would write it. */
+	if (def && num_i64(def, INT64_MIN, INT64_MAX, &v) != NUM_OK)
+		v = 0;
+	return v;
 }
 
 bool http_arg_bool(struct http_req *r, const char *name)
@@ -936,6 +928,20 @@ static int close_with_error(struct http_req *r, unsigned status, const char *cod
 }
 
 /*
+ * The body size a Content-Length header (or NULL) announces: 0 when none.
+ * One that is not a number reads as the largest size, so that a limit
+ * refuses it (libmicrohttpd answers such a request itself first).
+ */
+static uint64_t announced_length(const char *len)
+{
+	uint64_t n = 0;
+
+	if (len && num_u64(len, 0, UINT64_MAX, &n) != NUM_OK)
+		n = UINT64_MAX;
+	return n;
+}
+
+/*
  * Refuses a request whose headers disagree about where its body ends, or
  * which carries two sets of credentials: a proxy in front may have read it
  * otherwise (request smuggling), or checked the other key. libmicrohttpd
@@ -1002,7 +1008,7 @@ static int refuse_early(struct http_req *r)
 	if ((rc = refuse_framing_early(r)) != -1)
 		return rc;
 	len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (len && strtoull(len, NULL, 10) > cfg->max_body) {
+	if (announced_length(len) > cfg->max_body) {
 		r->too_large = true;
 		return too_large(r);
 	}
@@ -1020,7 +1026,7 @@ static int body_start(struct http_req *r)
 	const char *len = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	int rc;
 
-	if (len && strtoull(len, NULL, 10) > body_max(r)) {
+	if (announced_length(len) > body_max(r)) {
 		r->too_large = true;
 		return too_large(r);
 	}
@@ -1071,7 +1077,7 @@ static bool hold_first(struct http_req *r)
 {
 	const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 						      MHD_HTTP_HEADER_CONTENT_LENGTH);
-	unsigned long long n = len ? strtoull(len, NULL, 10) : 0;
+	uint64_t n = announced_length(len);
 
 	return n > 0 && n <= HTTP_MAX_HELD_BODY;
 }
@@ -1235,14 +1241,12 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
 	size_t hl;
-	long port;
-	char *end;
+	uint64_t port;
 
-	if (!colon)
+	if (!colon || num_u64(colon + 1, 0, 65535, &port) != NUM_OK)
 		return -1;
-	port = strtol(colon + 1, &end, 10);
 	hl = (size_t)(colon - listen);
-	if (*end || port < 0 || port > 65535 || hl >= sizeof(host))
+	if (hl >= sizeof(host))
 		return -1;
 	memcpy(host, listen, hl);
 	host[hl] = '\0';

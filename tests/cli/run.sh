@@ -255,6 +255,11 @@ expect_in "$TMP/err" "--rate-limit wants a whole number from 0" "serve: rate lim
 expect_exit 5 "serve: zero header timeout" -- \
 	$ORGSYNC serve --db "sqlite:$TMP/never.db" --header-timeout 0
 if [ ! -e "$TMP/never.db" ]; then ok; else ko "serve with a bad option created its database"; fi
+for port in 80x +80 " 80" "" 65536 99999999999999999999; do
+	expect_exit 5 "serve: port '$port' is refused" -- \
+		timeout 20 $ORGSYNC serve --db "sqlite:$TMP/never-port.db" --listen "127.0.0.1:$port"
+	expect_in "$TMP/err" "--listen wants HOST:PORT, not '127.0.0.1:$port'" "serve: port '$port' named"
+done
 
 # The database holds personal data: a new one is private whatever the umask.
 expect_exit 0 "org create on a new database" -- \

@@ -159,6 +159,15 @@ req GET '/v1/members?limit=1&offset=0'
 expect_status 200
 expect_jq "limit 1" '.items | length' 1
 
+t "a sync id in a path is digits only: a sign, a space, a fraction or trailing bytes find no sync"
+req GET /v1/syncs/1
+expect_status 200
+for id in +1 %201 1%20 1abc 1.0 0x1 1e0 -1 0 99999999999999999999; do
+	req GET "/v1/syncs/$id"
+	expect_status 404
+	expect_jq "$id: no such sync" .error.code not_found
+done
+
 t "cursors and enums are checked: before, state, mode, format"
 for before in 0 -3 abc ''; do
 	req GET "/v1/syncs?before=$before"

@@ -17,6 +17,7 @@
 #include "server/scim/resource.h"
 #include "server/service.h"
 #include "server/settings.h"
+#include "util/num.h"
 
 #define SCIM_TYPE "application/scim+json"
 
@@ -302,17 +303,12 @@ struct query {
 /* Reads startIndex and count as RFC 7644 §3.4.2.4 does: below 1 is 1, below 0 is 0. */
 static int read_int(const char *s, const char *name, int64_t *out, char *err, size_t errlen)
 {
-	char *end;
-	long long v;
-
 	if (!s)
 		return 0;
-	v = strtoll(s, &end, 10);
-	if (!*s || *end) {
+	if (num_i64(s, INT64_MIN, INT64_MAX, out) != NUM_OK) {
 		snprintf(err, errlen, "%s is an integer, not '%.40s'", name, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
