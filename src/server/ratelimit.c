@@ -10,7 +10,7 @@
 struct bucket {
 	int64_t key;
 	double tokens;    /* as of at_ms */
-	uint64_t at_ms;
+	int64_t at_ms;
 	bool used;
 };
 
@@ -61,7 +61,7 @@ static size_t slot_of(int64_t key, size_t cap)
 	return (size_t)keyhash_bytes(&key, sizeof(key)) & (cap - 1);
 }
 
-static double refilled(const struct ratelimit *rl, const struct bucket *b, uint64_t now_ms)
+static double refilled(const struct ratelimit *rl, const struct bucket *b, int64_t now_ms)
 {
 	double t = b->tokens;
 
@@ -75,7 +75,7 @@ static double refilled(const struct ratelimit *rl, const struct bucket *b, uint6
  * is the same thing), doubling it when what is left would still fill more
  * than a quarter of it. There is no delete in linear probing; this is it.
  */
-static int rebuild(struct ratelimit *rl, uint64_t now_ms)
+static int rebuild(struct ratelimit *rl, int64_t now_ms)
 {
 	size_t cap = rl->cap > FIRST_CAP ? rl->cap : FIRST_CAP, kept = 0, i, j;
 	struct bucket *slots;
@@ -104,7 +104,7 @@ static int rebuild(struct ratelimit *rl, uint64_t now_ms)
 	return 0;
 }
 
-static struct bucket *find(struct ratelimit *rl, int64_t key, uint64_t now_ms)
+static struct bucket *find(struct ratelimit *rl, int64_t key, int64_t now_ms)
 {
 	size_t i;
 
@@ -122,7 +122,7 @@ static struct bucket *find(struct ratelimit *rl, int64_t key, uint64_t now_ms)
 	return &rl->slots[i];
 }
 
-unsigned ratelimit_take(struct ratelimit *rl, int64_t key, uint64_t now_ms)
+unsigned ratelimit_take(struct ratelimit *rl, int64_t key, int64_t now_ms)
 {
 	struct bucket *b;
 	unsigned wait = 0;
