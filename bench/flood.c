@@ -30,13 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ingest/ingest.h"
 #include "model/org.h"
 #include "model/report.h"
 #include "util/keyhash.h"
+#include "util/os.h"
 
 enum { TABLE_BITS = 16, WINDOW = 64, MAX_REPEAT = 100 };
 
@@ -50,10 +50,7 @@ struct files {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)os_now_ns() * 1e-9;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -29,13 +29,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_parse.h>
 
 #include "ingest/ingest.h"
 #include "model/org.h"
 #include "model/report.h"
+#include "util/os.h"
 
 enum { CHUNK = 1 << 20, MAX_REPEAT = 100 };
 
@@ -74,10 +74,7 @@ struct bench {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)os_now_ns() * 1e-9;
 }
 
 /* ---- floors ---- */

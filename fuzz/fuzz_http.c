@@ -36,7 +36,6 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "server/http.h"
@@ -45,6 +44,7 @@
 #include "server/sync.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -296,10 +296,7 @@ static const char *memfind(const char *h, size_t hl, const char *n)
 
 static int64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return os_now_ns() / 1000;
 }
 
 /* Copies the input, replacing the placeholders wherever they are; whether TOKEN was one. */

@@ -21,8 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/keyhash.h"
-#include "util/mem.h"
+#include "util/strmap.h"
 
 /* How far ahead hash slots are prefetched: enough to cover a miss. */
 enum { PREFETCH_AHEAD = 8 };
@@ -502,46 +501,48 @@ static int plan_teams(struct ctx *c)
 }
 
 /*
- * Stored mappings by (team, kind, child), all stored indexes. Linear
- * probing at load <= 2/3; a slot is 16 bytes, so a probe is one cache
- * line. kind1 is kind + 1, 0 marking an empty slot.
+ * Stored mappings by (team, child), one map per kind: the pair is the id
+ * (team in the high half), the stored index its value. Keyed like every
+ * table of tenant data (strmap): the pairs are stored indexes, but which
+ * (team, child) pairs exist is the tenant's choice, and an unkeyed mix of
+ * them could be inverted to pile the mappings into one run.
  */
-struct map_slot {
-	uint32_t team, child, kind1, index;
-};
-
 struct map_table {
-	struct map_slot *slots;
-	size_t mask;
+	struct strmap by_kind[2]; /* [enum mapping_kind] */
 };
 
-/*
- * Keyed like every table of tenant data: the pairs are stored indexes,
- * but which (team, child) pairs exist is the tenant's choice, and an
- * unkeyed mix of them can be inverted to pile the mappings into one run.
- */
-static size_t map_hash(uint32_t team, uint32_t child, uint32_t kind)
+static uint64_t map_key(uint32_t team, uint32_t child)
 {
-	return (size_t)keyhash_u64x2((uint64_t)team << 32 | child, kind);
+	return (uint64_t)team << 32 | child;
+}
+
+static void map_table_init(struct map_table *t)
+{
+	strmap_init(&t->by_kind[MAPPING_MEMBER], STRMAP_ID);
+	strmap_init(&t->by_kind[MAPPING_SUBTEAM], STRMAP_ID);
+}
+
+static void map_table_free(struct map_table *t)
+{
+	strmap_free(&t->by_kind[MAPPING_MEMBER]);
+	strmap_free(&t->by_kind[MAPPING_SUBTEAM]);
 }
 
 static void map_prefetch(const struct map_table *t, uint32_t team, uint32_t child, uint32_t kind)
 {
-	__builtin_prefetch(&t->slots[map_hash(team, child, kind) & t->mask]);
+	strmap_prefetch_id(&t->by_kind[kind], map_key(team, child));
 }
 
 static int map_table_build(struct map_table *t, const struct org *s)
 {
-	size_t cap = 16, i, h;
+	size_t n[2] = { 0, 0 };
+	uint32_t i;
 
-	keyhash_init();
-	while (cap / 3 * 2 < s->nmappings)
-		cap *= 2;
-	t->slots = calloc(cap, sizeof(*t->slots));
-	if (!t->slots)
+	for (i = 0; i < s->nmappings; i++)
+		n[s->mappings[i].kind]++;
+	if (strmap_reserve(&t->by_kind[MAPPING_MEMBER], n[MAPPING_MEMBER]) < 0 ||
+	    strmap_reserve(&t->by_kind[MAPPING_SUBTEAM], n[MAPPING_SUBTEAM]) < 0)
 		return PLAN_ENOMEM;
-	mem_hint_huge(t->slots, cap * sizeof(*t->slots));
-	t->mask = cap - 1;
 	for (i = 0; i < s->nmappings; i++) {
 		const struct mapping *m = &s->mappings[i];
 
@@ -550,13 +551,9 @@ static int map_table_build(struct map_table *t, const struct org *s)
 
 			map_prefetch(t, next->team, next->child, next->kind);
 		}
-		for (h = map_hash(m->team, m->child, m->kind) & t->mask; t->slots[h].kind1;
-		     h = (h + 1) & t->mask)
-			if (t->slots[h].team == m->team && t->slots[h].child == m->child &&
-			    t->slots[h].kind1 == m->kind + 1u)
-				break;
-		if (!t->slots[h].kind1) /* a duplicate keeps the first */
-			t->slots[h] = (struct map_slot){ m->team, m->child, m->kind + 1u, (uint32_t)i };
+		/* a duplicate keeps the first */
+		if (strmap_put_id(&t->by_kind[m->kind], map_key(m->team, m->child), i, NULL) < 0)
+			return PLAN_ENOMEM;
 	}
 	return PLAN_OK;
 }
@@ -564,13 +561,9 @@ static int map_table_build(struct map_table *t, const struct org *s)
 static uint32_t map_table_get(const struct map_table *t, uint32_t team, uint32_t child,
 			      uint32_t kind)
 {
-	size_t h;
+	uint32_t index;
 
-	for (h = map_hash(team, child, kind) & t->mask; t->slots[h].kind1; h = (h + 1) & t->mask)
-		if (t->slots[h].team == team && t->slots[h].child == child &&
-		    t->slots[h].kind1 == kind + 1)
-			return t->slots[h].index;
-	return PLAN_NONE;
+	return strmap_get_id(&t->by_kind[kind], map_key(team, child), &index) ? index : PLAN_NONE;
 }
 
 static int push_mapping(struct ctx *c, uint32_t di, uint32_t si, enum mapping_action a)
@@ -761,11 +754,12 @@ static int plan_mappings(struct ctx *c)
 	const struct org *d = c->d, *s = c->s;
 	struct plan *p = c->p;
 	struct plan_counts *n = &p->counts;
-	struct map_table t = { NULL, 0 };
+	struct map_table t;
 	uint8_t *seen = NULL;
 	uint32_t i, team, child, si;
 	int rc = PLAN_ENOMEM;
 
+	map_table_init(&t);
 	seen = calloc(s->nmappings ? s->nmappings : 1, 1);
 	if (!seen || map_table_build(&t, s))
 		goto out;
@@ -822,7 +816,7 @@ static int plan_mappings(struct ctx *c)
 	}
 	rc = PLAN_OK;
 out:
-	free(t.slots);
+	map_table_free(&t);
 	free(seen);
 	return rc;
 }

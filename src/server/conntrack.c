@@ -8,11 +8,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "util/os.h"
+
 struct conn {
 	struct conn *prev, *next;
 	int fd;
 	atomic_int phase;            /* enum conn_phase */
-	atomic_uint_least64_t since; /* monotonic ms the phase began */
+	atomic_int_least64_t since; /* os_now_ms() when the phase began */
 	atomic_uint_least64_t bytes; /* of the body, in CONN_BODY */
 	bool cut;
 };
@@ -28,14 +30,6 @@ struct conntrack {
 	bool stopping;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * Runs under the lock. The daemon tells conntrack_close() about a
  * connection before it closes the socket, and conntrack_close() takes the
@@ -43,9 +37,9 @@ static uint64_t mono_ms(void)
  * the kernel has handed to a newer one.
  */
 /* Whether c has had its time: called with the lock held. */
-static bool overdue(const struct conntrack *ct, struct conn *c, uint64_t now)
+static bool overdue(const struct conntrack *ct, struct conn *c, int64_t now)
 {
-	uint64_t elapsed = now - atomic_load(&c->since);
+	uint64_t elapsed = (uint64_t)(now - atomic_load(&c->since));
 
 	switch (atomic_load(&c->phase)) {
 	case CONN_HEADER:
@@ -58,7 +52,7 @@ static bool overdue(const struct conntrack *ct, struct conn *c, uint64_t now)
 	}
 }
 
-static void reap(struct conntrack *ct, uint64_t now)
+static void reap(struct conntrack *ct, int64_t now)
 {
 	struct conn *c;
 
@@ -83,7 +77,7 @@ static void *reaper_main(void *arg)
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&ct->wake, &ct->lock, &until);
 		if (!ct->stopping)
-			reap(ct, mono_ms());
+			reap(ct, os_now_ms());
 	}
 	pthread_mutex_unlock(&ct->lock);
 	return NULL;
@@ -144,7 +138,7 @@ void conntrack_open(struct conntrack *ct, int fd, void **ctx)
 		return;
 	c->fd = fd;
 	atomic_init(&c->phase, CONN_HEADER);
-	atomic_init(&c->since, mono_ms());
+	atomic_init(&c->since, os_now_ms());
 	atomic_init(&c->bytes, 0);
 	pthread_mutex_lock(&ct->lock);
 	c->next = ct->head;
@@ -181,7 +175,7 @@ void conntrack_phase(void *ctx, enum conn_phase phase)
 	/* The clock first: the reaper never sees the new phase with the old time. */
 	if (phase != CONN_HANDLED) {
 		atomic_store(&c->bytes, 0);
-		atomic_store(&c->since, mono_ms());
+		atomic_store(&c->since, os_now_ms());
 	}
 	atomic_store(&c->phase, (int)phase);
 }

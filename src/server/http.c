@@ -24,6 +24,7 @@
 #include "server/spool.h"
 #include "server/web.h"
 #include "util/num.h"
+#include "util/os.h"
 #include "util/utf8.h"
 
 const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
@@ -607,14 +608,6 @@ static int authenticate(struct http_req *r)
 	return -1; /* authenticated: go on */
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* 429 with Retry-After when the key has used its tokens; -1 to go on. */
 static int rate_limit(struct http_req *r)
 {
@@ -623,7 +616,7 @@ static int rate_limit(struct http_req *r)
 
 	if (!r->svc->rate)
 		return -1;
-	wait = ratelimit_take(r->svc->rate, r->org_id, now_ns() / 1000000u);
+	wait = ratelimit_take(r->svc->rate, r->org_id, os_now_ms());
 	if (!wait)
 		return -1;
 	atomic_fetch_add(&r->svc->metrics.rate_limited, 1);
@@ -871,7 +864,7 @@ static struct http_req *start(struct service *svc, struct MHD_Connection *c, con
 	r->conn = c;
 	r->method = method;
 	r->path = url;
-	r->started_ns = now_ns();
+	r->started_ns = os_now_ns();
 	r->part_current = -1;
 	buf_init(&r->body);
 	rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -1186,7 +1179,7 @@ static void log_request(const struct http_req *r)
 {
 	log_write(json_pack("{s:s, s:o, s:o, s:i, s:f, s:I}", "rid", r->request_id, "method",
 			    log_text(r->method), "path", log_text(loggable_path(r)), "status",
-			    r->status, "ms", (double)(now_ns() - r->started_ns) / 1e6, "org",
+			    r->status, "ms", (double)(os_now_ns() - r->started_ns) / 1e6, "org",
 			    (json_int_t)r->org_id));
 }
 
@@ -1523,7 +1516,7 @@ uint16_t http_port(struct service *svc)
 
 void http_drain(struct service *svc)
 {
-	uint64_t until = now_ns() + (uint64_t)svc->cfg.shutdown_grace * 1000000000u;
+	int64_t until = os_now_ns() + (int64_t)svc->cfg.shutdown_grace * 1000000000;
 	MHD_socket fd;
 
 	if (!svc->daemon)
@@ -1531,7 +1524,7 @@ void http_drain(struct service *svc)
 	fd = MHD_quiesce_daemon(svc->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	while (atomic_load(&svc->in_flight) && now_ns() < until)
+	while (atomic_load(&svc->in_flight) && os_now_ns() < until)
 		usleep(10000);
 	if (atomic_load(&svc->in_flight))
 		log_msg("warn", "%u request(s) still running after %u s: closing them",

@@ -130,7 +130,7 @@ struct http_req {
 	 * /scim/), with an extra header when hname is not NULL; NULL: SPEC §6's. */
 	int (*error_shape)(struct http_req *r, unsigned status, const char *code,
 			   const char *message, const char *hname, const char *hvalue);
-	uint64_t started_ns;
+	int64_t started_ns; /* os_now_ns() */
 };
 
 /*

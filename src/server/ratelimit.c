@@ -5,23 +5,23 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "util/keyhash.h"
+#include "util/strmap.h"
 
 struct bucket {
 	int64_t key;
-	double tokens;    /* as of at_ms */
-	uint64_t at_ms;
-	bool used;
+	double tokens; /* as of at_ms */
+	int64_t at_ms;
 };
 
 struct ratelimit {
 	pthread_mutex_t lock;
 	double rate, burst;
-	struct bucket *slots; /* open addressing, linear probing; cap is a power of two */
-	size_t cap, count;
+	struct strmap index;    /* key -> its bucket in buckets */
+	struct bucket *buckets; /* room for cap */
+	uint32_t n, cap;
 };
 
-enum { FIRST_CAP = 64 };
+enum { FIRST_CAP = 32 };
 
 int ratelimit_new(double rate, double burst, struct ratelimit **out)
 {
@@ -29,19 +29,19 @@ int ratelimit_new(double rate, double burst, struct ratelimit **out)
 
 	if (!(rate > 0) || !(burst >= 1) || !isfinite(rate) || !isfinite(burst))
 		return -1;
-	keyhash_init();
 	rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -1;
-	rl->slots = calloc(FIRST_CAP, sizeof(*rl->slots));
-	if (!rl->slots) {
-		free(rl);
-		return -1;
-	}
-	rl->cap = FIRST_CAP;
+	pthread_mutex_init(&rl->lock, NULL);
+	strmap_init(&rl->index, STRMAP_ID);
 	rl->rate = rate;
 	rl->burst = burst;
-	pthread_mutex_init(&rl->lock, NULL);
+	rl->cap = FIRST_CAP;
+	rl->buckets = calloc(FIRST_CAP, sizeof(*rl->buckets));
+	if (!rl->buckets || strmap_reserve(&rl->index, FIRST_CAP) < 0) {
+		ratelimit_free(rl);
+		return -1;
+	}
 	*out = rl;
 	return 0;
 }
@@ -51,17 +51,12 @@ void ratelimit_free(struct ratelimit *rl)
 	if (!rl)
 		return;
 	pthread_mutex_destroy(&rl->lock);
-	free(rl->slots);
+	strmap_free(&rl->index);
+	free(rl->buckets);
 	free(rl);
 }
 
-/* Keyed (keyhash) like every table a client's traffic fills. */
-static size_t slot_of(int64_t key, size_t cap)
-{
-	return (size_t)keyhash_bytes(&key, sizeof(key)) & (cap - 1);
-}
-
-static double refilled(const struct ratelimit *rl, const struct bucket *b, uint64_t now_ms)
+static double refilled(const struct ratelimit *rl, const struct bucket *b, int64_t now_ms)
 {
 	double t = b->tokens;
 
@@ -71,58 +66,68 @@ static double refilled(const struct ratelimit *rl, const struct bucket *b, uint6
 }
 
 /*
- * Rebuilds the table without the buckets that have refilled (a fresh bucket
- * is the same thing), doubling it when what is left would still fill more
- * than a quarter of it. There is no delete in linear probing; this is it.
+ * Forgets the buckets that have refilled (a fresh bucket is the same
+ * thing), doubling the room when what is left would still fill more than
+ * half of it. The map has no delete: a new index of the kept buckets
+ * replaces it, built before anything moves so that a failure leaves the
+ * limiter as it was.
  */
-static int rebuild(struct ratelimit *rl, uint64_t now_ms)
+static int sweep(struct ratelimit *rl, int64_t now_ms)
 {
-	size_t cap = rl->cap > FIRST_CAP ? rl->cap : FIRST_CAP, kept = 0, i, j;
-	struct bucket *slots;
+	struct strmap index;
+	struct bucket *b;
+	uint32_t cap = rl->cap, kept = 0, i;
 
-	for (i = 0; i < rl->cap; i++)
-		if (rl->slots[i].used && refilled(rl, &rl->slots[i], now_ms) < rl->burst)
-			kept++;
-	while (kept * 4 > cap)
+	for (i = 0; i < rl->n; i++)
+		kept += refilled(rl, &rl->buckets[i], now_ms) < rl->burst;
+	while (kept >= cap / 2) {
+		if (cap > UINT32_MAX / 2)
+			return -1;
 		cap *= 2;
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
+	}
+	strmap_init(&index, STRMAP_ID);
+	if (strmap_reserve(&index, cap) < 0)
 		return -1;
-	for (i = 0; i < rl->cap; i++) {
-		const struct bucket *b = &rl->slots[i];
-
-		if (!b->used || refilled(rl, b, now_ms) >= rl->burst)
+	for (i = 0, kept = 0; i < rl->n; i++) {
+		if (refilled(rl, &rl->buckets[i], now_ms) >= rl->burst)
 			continue;
-		for (j = slot_of(b->key, cap); slots[j].used; j = (j + 1) & (cap - 1))
-			;
-		slots[j] = *b;
+		if (strmap_put_id(&index, (uint64_t)rl->buckets[i].key, kept++, NULL) < 0)
+			goto fail;
 	}
-	free(rl->slots);
-	rl->slots = slots;
-	rl->cap = cap;
-	rl->count = kept;
+	if (cap != rl->cap) {
+		b = realloc(rl->buckets, (size_t)cap * sizeof(*b));
+		if (!b)
+			goto fail;
+		rl->buckets = b;
+		rl->cap = cap;
+	}
+	for (i = 0, kept = 0; i < rl->n; i++)
+		if (refilled(rl, &rl->buckets[i], now_ms) < rl->burst)
+			rl->buckets[kept++] = rl->buckets[i];
+	strmap_free(&rl->index);
+	rl->index = index;
+	rl->n = kept;
 	return 0;
+fail:
+	strmap_free(&index);
+	return -1;
 }
 
-static struct bucket *find(struct ratelimit *rl, int64_t key, uint64_t now_ms)
+static struct bucket *find(struct ratelimit *rl, int64_t key, int64_t now_ms)
 {
-	size_t i;
+	uint32_t i;
 
-	for (i = slot_of(key, rl->cap); rl->slots[i].used; i = (i + 1) & (rl->cap - 1))
-		if (rl->slots[i].key == key)
-			return &rl->slots[i];
-	if ((rl->count + 1) * 2 > rl->cap) {
-		if (rebuild(rl, now_ms) < 0)
-			return NULL;
-		for (i = slot_of(key, rl->cap); rl->slots[i].used; i = (i + 1) & (rl->cap - 1))
-			;
-	}
-	rl->slots[i] = (struct bucket){ key, rl->burst, now_ms, true };
-	rl->count++;
-	return &rl->slots[i];
+	if (strmap_get_id(&rl->index, (uint64_t)key, &i))
+		return &rl->buckets[i];
+	if (rl->n == rl->cap && sweep(rl, now_ms) < 0)
+		return NULL;
+	if (strmap_put_id(&rl->index, (uint64_t)key, rl->n, NULL) < 0)
+		return NULL;
+	rl->buckets[rl->n] = (struct bucket){ key, rl->burst, now_ms };
+	return &rl->buckets[rl->n++];
 }
 
-unsigned ratelimit_take(struct ratelimit *rl, int64_t key, uint64_t now_ms)
+unsigned ratelimit_take(struct ratelimit *rl, int64_t key, int64_t now_ms)
 {
 	struct bucket *b;
 	unsigned wait = 0;

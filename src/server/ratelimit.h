@@ -25,6 +25,6 @@ void ratelimit_free(struct ratelimit *rl);
  * seconds (>= 1) until a token is there: the Retry-After to answer. A key
  * that cannot get a bucket (out of memory) is let through.
  */
-unsigned ratelimit_take(struct ratelimit *rl, int64_t key, uint64_t now_ms);
+unsigned ratelimit_take(struct ratelimit *rl, int64_t key, int64_t now_ms);
 
 #endif

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ingest/ingest.h"
 #include "server/log.h"
 #include "server/settings.h"
+#include "util/os.h"
 
 json_t *sync_counts_json(const struct plan_counts *c)
 {
@@ -349,21 +349,13 @@ static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 	snprintf(out, len, "paused by the risk threshold: %s; approve or reject it", what);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Phase times of one sync, logged when it ends: where a slow sync spends. */
 enum { T_START, T_INGEST, T_LOAD, T_PLAN, T_APPLY, T_END, T_COUNT };
 
-static void log_sync(int64_t sync_id, int64_t org_id, int status, const uint64_t *t)
+static void log_sync(int64_t sync_id, int64_t org_id, int status, const int64_t *t)
 {
-	uint64_t last = t[T_START];
-	uint64_t d[T_COUNT] = { 0 };
+	int64_t last = t[T_START];
+	int64_t d[T_COUNT] = { 0 };
 	int i;
 
 	for (i = T_INGEST; i < T_COUNT; i++) {
@@ -402,7 +394,7 @@ void sync_prepared_free(struct sync_prepared *p)
 
 int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre)
 {
-	uint64_t t[T_COUNT] = { mono_ms() };
+	int64_t t[T_COUNT] = { os_now_ms() };
 	struct sync_row row = { 0 };
 	struct org desired, stored;
 	struct store_ids ids = { NULL, NULL };
@@ -442,7 +434,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	} else {
 		rc = ingest_payload(st, &row, org_id, &desired, &rep);
 	}
-	t[T_INGEST] = mono_ms();
+	t[T_INGEST] = os_now_ms();
 	if (rc == INGEST_EINVALID) {
 		snprintf(reason, sizeof(reason), "the input has structural errors; nothing was applied");
 		goto finish;
@@ -455,7 +447,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		snprintf(reason, sizeof(reason), "the stored org could not be loaded: %s", store_error(st));
 		goto finish;
 	}
-	t[T_LOAD] = mono_ms();
+	t[T_LOAD] = os_now_ms();
 	json_payload = strcmp(row.format, "json") == 0;
 	if (plan_build(&desired, &stored,
 		       &(struct plan_opts){ set.mode, set.auto_invite,
@@ -471,7 +463,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	counts = dump(sync_counts_json(&plan.counts));
 	riskj = dump(sync_risk_json(&risk));
 	planned = true;
-	t[T_PLAN] = mono_ms();
+	t[T_PLAN] = os_now_ms();
 	if (!strcmp(row.decision, "approve"))
 		risk.paused = false; /* an administrator approved it as it stands */
 	if (risk.paused && !row.dry_run) {
@@ -496,7 +488,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 				 store_error(st));
 		}
 	}
-	t[T_APPLY] = mono_ms();
+	t[T_APPLY] = os_now_ms();
 finish:
 	if (!finished) {
 		if (planned)
@@ -505,7 +497,7 @@ finish:
 				  &(struct sync_outcome){ status, *reason ? reason : NULL, counts, riskj,
 							  &rep, planned ? &cur.source : NULL });
 	}
-	t[T_END] = mono_ms();
+	t[T_END] = os_now_ms();
 	log_sync(sync_id, org_id, status, t);
 	free(counts);
 	free(riskj);

@@ -5,7 +5,7 @@
  * unkeyed hash lets anyone compute offline many keys that share one probe
  * run, which turns each insertion into a scan of all the others; with a key
  * drawn at random in each process nobody can. It owns the key, not the
- * tables (strmap, the plan's mapping table and the rate limiter do).
+ * tables (strmap does, for the model, the plan and the rate limiter).
  */
 #ifndef ORGSYNC_KEYHASH_H
 #define ORGSYNC_KEYHASH_H
@@ -16,11 +16,11 @@
 enum { KEYHASH_KEY_LEN = 16 };
 
 /*
- * Draws the key from the system's generator (os_random), once per process, whichever
- * thread calls first (pthread_once); later calls return at once. Every
- * table calls it before its first hash (strmap_init, ratelimit_new,
- * the plan's mapping table), and main calls it first. Without randomness it aborts
- * the process: there is no fallback to a key someone could guess.
+ * Draws the key from the system's generator (os_random), once per process,
+ * whichever thread calls first (pthread_once); later calls return at once.
+ * Every table calls it before its first hash (strmap_init), and main calls
+ * it first. Without randomness it aborts the process: there is no fallback
+ * to a key someone could guess.
  */
 void keyhash_init(void);
 
@@ -31,8 +31,8 @@ uint64_t keyhash_bytes(const void *p, size_t len);
  * to keyhash_bytes of the folded copy, other bytes (UTF-8) untouched. */
 uint64_t keyhash_bytes_ascii_ci(const void *p, size_t len);
 
-/* SipHash-1-3 of the 16 bytes of a and b (little-endian), for integer keys. */
-uint64_t keyhash_u64x2(uint64_t a, uint64_t b);
+/* SipHash-1-3 of the 8 bytes of x (little-endian), for integer keys. */
+uint64_t keyhash_u64(uint64_t x);
 
 /*
  * Replaces the key: for the tests and benchmarks that need to know it (to

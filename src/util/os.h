@@ -46,7 +46,15 @@ long os_pid(void);
 /* Whether the stream is a terminal (a console on Windows). */
 bool os_isatty(FILE *f);
 
-/* Milliseconds of a clock that never goes back; its origin is arbitrary. */
+/*
+ * Nanoseconds of the process's one monotonic clock (CLOCK_MONOTONIC; the
+ * performance counter on Windows): it never goes back and its origin is
+ * arbitrary, so only differences mean something. Timeouts, rate limits and
+ * durations all read it; wall-clock time is another matter.
+ */
+int64_t os_now_ns(void);
+
+/* os_now_ns() in whole milliseconds. */
 int64_t os_now_ms(void);
 
 /* Sleeps ms milliseconds (signals do not cut it short). */

@@ -57,12 +57,17 @@ bool os_isatty(FILE *f)
 	return isatty(fileno(f)) == 1;
 }
 
-int64_t os_now_ms(void)
+int64_t os_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t os_now_ms(void)
+{
+	return os_now_ns() / 1000000;
 }
 
 void os_sleep_ms(long ms)

@@ -187,9 +187,20 @@ bool os_isatty(FILE *f)
 	return h != INVALID_HANDLE_VALUE && GetConsoleMode(h, &mode);
 }
 
+/* The counter's frequency is fixed at boot; split so that count * 10^9 cannot overflow. */
+int64_t os_now_ns(void)
+{
+	LARGE_INTEGER count, freq;
+
+	QueryPerformanceCounter(&count);
+	QueryPerformanceFrequency(&freq);
+	return count.QuadPart / freq.QuadPart * 1000000000 +
+	       count.QuadPart % freq.QuadPart * 1000000000 / freq.QuadPart;
+}
+
 int64_t os_now_ms(void)
 {
-	return (int64_t)GetTickCount64();
+	return os_now_ns() / 1000000;
 }
 
 void os_sleep_ms(long ms)

@@ -15,13 +15,26 @@ static inline unsigned char fold(unsigned char c)
 }
 
 /*
+ * Set in the hash of every occupied slot, so that an empty slot is one
+ * with hash 0 whatever the kind of key (an id map has no NULL to mark it).
+ * A slot's index takes at most 31 bits of the hash, so this one costs no
+ * spread.
+ */
+#define SLOT_USED ((uint32_t)1 << 31)
+
+/*
  * SipHash-1-3 under the process's secret key: nobody outside can compute
  * ids or emails that share a slot. A case-insensitive map hashes the
  * folded bytes, so keys equal ignoring ASCII case share their hash.
  */
 static inline uint32_t hash_bytes(const char *s, size_t len, int ci)
 {
-	return (uint32_t)(ci ? keyhash_bytes_ascii_ci(s, len) : keyhash_bytes(s, len));
+	return (uint32_t)(ci ? keyhash_bytes_ascii_ci(s, len) : keyhash_bytes(s, len)) | SLOT_USED;
+}
+
+static inline uint32_t hash_id(uint64_t id)
+{
+	return (uint32_t)keyhash_u64(id) | SLOT_USED;
 }
 
 int strmap_ci_equal(const char *a, const char *b, size_t len)
@@ -110,9 +123,9 @@ static int rehash(struct strmap *m, uint32_t cap)
 		const struct strmap_slot *s = &m->slots[i];
 		uint32_t j;
 
-		if (!s->key)
+		if (!s->hash)
 			continue;
-		for (j = s->hash & (cap - 1); slots[j].key; j = (j + 1) & (cap - 1))
+		for (j = s->hash & (cap - 1); slots[j].hash; j = (j + 1) & (cap - 1))
 			;
 		slots[j] = *s;
 	}
@@ -146,7 +159,7 @@ int strmap_probe_hashed(const struct strmap *m, const char *key, size_t len, uin
 	pos->slot = 0;
 	if (!m->cap)
 		return 0;
-	for (j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
+	for (j = h & (m->cap - 1); m->slots[j].hash; j = (j + 1) & (m->cap - 1)) {
 		if (keys_equal(m, &m->slots[j], key, len, h)) {
 			pos->slot = j;
 			if (value)
@@ -212,4 +225,54 @@ int strmap_set(struct strmap *m, const char *key, size_t len, uint32_t value)
 		return -1;
 	m->slots[pos.slot].value = value;
 	return 0;
+}
+
+/* Where id is, or would go (a map with room for one more key). */
+static int probe_id(const struct strmap *m, uint64_t id, uint32_t h, uint32_t *slot)
+{
+	uint32_t j;
+
+	for (j = h & (m->cap - 1); m->slots[j].hash; j = (j + 1) & (m->cap - 1)) {
+		if (m->slots[j].hash == h && m->slots[j].id == id) {
+			*slot = j;
+			return 1;
+		}
+	}
+	*slot = j;
+	return 0;
+}
+
+int strmap_put_id(struct strmap *m, uint64_t id, uint32_t value, uint32_t *existing)
+{
+	uint32_t h = hash_id(id), j;
+
+	if (strmap_reserve(m, (size_t)m->count + 1) < 0)
+		return -1;
+	if (probe_id(m, id, h, &j)) {
+		if (existing)
+			*existing = m->slots[j].value;
+		return 1;
+	}
+	m->slots[j].id = id;
+	m->slots[j].hash = h;
+	m->slots[j].value = value;
+	m->count++;
+	return 0;
+}
+
+int strmap_get_id(const struct strmap *m, uint64_t id, uint32_t *value)
+{
+	uint32_t j;
+
+	if (!m->cap || !probe_id(m, id, hash_id(id), &j))
+		return 0;
+	if (value)
+		*value = m->slots[j].value;
+	return 1;
+}
+
+void strmap_prefetch_id(const struct strmap *m, uint64_t id)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[hash_id(id) & (m->cap - 1)]);
 }

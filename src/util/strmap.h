@@ -1,12 +1,15 @@
 /*
- * strmap: open-addressing hash table from a string key to a uint32 value.
- * Keys are borrowed, never copied: the caller keeps them alive (usually in
+ * strmap: the open-addressing hash table, from a string key or a 64-bit
+ * id to a uint32 value (usually an index into the caller's array). String
+ * keys are borrowed, never copied: the caller keeps them alive (usually in
  * an org's arena) for the map's lifetime, NUL-terminated right after their
  * len bytes. A map built with STRMAP_ASCII_CI hashes and compares with
  * ASCII letters folded; other bytes (UTF-8 sequences included) compare
- * exactly, so folding never breaks a code point. Keys are hashed with
- * keyhash (SipHash-1-3 under a per-process random key), so the slots
- * that tenant-supplied keys land in cannot be chosen from outside.
+ * exactly, so folding never breaks a code point. A map built with
+ * STRMAP_ID holds ids, stored in the slot, and takes the *_id functions.
+ * Keys are hashed with keyhash (SipHash-1-3 under a per-process random
+ * key), so the slots that tenant-supplied keys land in cannot be chosen
+ * from outside.
  */
 #ifndef ORGSYNC_STRMAP_H
 #define ORGSYNC_STRMAP_H
@@ -14,12 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum strmap_flags { STRMAP_EXACT = 0, STRMAP_ASCII_CI = 1 };
+enum strmap_flags { STRMAP_EXACT = 0, STRMAP_ASCII_CI = 1, STRMAP_ID = 2 };
 
 /* 16 bytes: four slots a cache line, which is what lookups in a large map cost. */
 struct strmap_slot {
-	const char *key; /* NULL: empty slot */
-	uint32_t hash;
+	union {
+		const char *key; /* a string map's */
+		uint64_t id;     /* an id map's */
+	};
+	uint32_t hash; /* 0: empty slot; else the key's hash with its top bit set */
 	uint32_t value;
 };
 
@@ -79,6 +85,15 @@ uint32_t strmap_prefetch(const struct strmap *m, const char *key, size_t len);
 /* strmap_probe with the hash strmap_prefetch returned for this key and map. */
 int strmap_probe_hashed(const struct strmap *m, const char *key, size_t len, uint32_t hash,
 			struct strmap_pos *pos, uint32_t *value);
+
+/*
+ * The same for a map built with STRMAP_ID: every id is a key (0 too).
+ * strmap_reserve and strmap_free serve both kinds; the string functions
+ * above must not be used on an id map, nor these on a string map.
+ */
+int strmap_put_id(struct strmap *m, uint64_t id, uint32_t value, uint32_t *existing);
+int strmap_get_id(const struct strmap *m, uint64_t id, uint32_t *value);
+void strmap_prefetch_id(const struct strmap *m, uint64_t id);
 
 /* ASCII-only case-insensitive comparison of len bytes. */
 int strmap_ci_equal(const char *a, const char *b, size_t len);

@@ -103,6 +103,29 @@ static void test_many_keys(void **state)
 	ratelimit_free(rl);
 }
 
+/*
+ * Keys that all stay limited: nothing can be forgotten, so the buckets
+ * grow, and each key must still find its own (spent) bucket afterwards,
+ * ids that differ only in their high half or sign included.
+ */
+static void test_many_busy_keys(void **state)
+{
+	struct ratelimit *rl = make(1, 2);
+	int64_t k;
+
+	(void)state;
+	for (k = 0; k < 5000; k++) {
+		CHECK_EQ("first of the burst", 0, ratelimit_take(rl, k << 32, 0));
+		CHECK_EQ("second of the burst", 0, ratelimit_take(rl, k << 32, 0));
+		CHECK_EQ("other sign, own bucket", 0, ratelimit_take(rl, -k - 1, 0));
+	}
+	for (k = 0; k < 5000; k++) {
+		CHECK_EQ("every busy key is still limited", 1, ratelimit_take(rl, k << 32, 10));
+		CHECK_EQ("the other sign has one token left", 0, ratelimit_take(rl, -k - 1, 10));
+	}
+	ratelimit_free(rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -111,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_keys_are_separate),
 		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_many_busy_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

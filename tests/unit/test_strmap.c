@@ -318,6 +318,70 @@ static void test_strmap_probe_put_at(void **state)
 	strmap_free(&emails);
 }
 
+/* An id map: every 64-bit value is a key, 0 and all ones included. */
+static void test_strmap_ids(void **state)
+{
+	static const uint64_t ids[] = { 0, 1, 7ull << 32, UINT64_MAX, 0x8000000000000000ull };
+	enum { N = sizeof(ids) / sizeof(ids[0]) };
+	struct strmap m;
+	uint32_t v = 0, i;
+
+	(void)state;
+	strmap_init(&m, STRMAP_ID);
+	CHECK_EQ("get in an empty id map", 0, strmap_get_id(&m, 0, &v));
+	strmap_prefetch_id(&m, 0); /* no slots yet: nothing to load */
+	for (i = 0; i < N; i++)
+		CHECK_EQ("put a new id", 0, strmap_put_id(&m, ids[i], i, NULL));
+	CHECK_EQ("count", N, m.count);
+	for (i = 0; i < N; i++) {
+		v = 99;
+		CHECK_EQ("get a present id", 1, strmap_get_id(&m, ids[i], &v));
+		CHECK_EQ("its value", i, v);
+	}
+	CHECK_EQ("put 0 again", 1, strmap_put_id(&m, 0, 42, &v));
+	CHECK_EQ("the first value stays", 0, v);
+	CHECK_EQ("get 0 after the duplicate", 1, strmap_get_id(&m, 0, &v));
+	CHECK_EQ("value of 0 after the duplicate", 0, v);
+	CHECK_EQ("2 is absent", 0, strmap_get_id(&m, 2, &v));
+	CHECK_EQ("7 alone is absent (the high half matters)", 0, strmap_get_id(&m, 7, NULL));
+	CHECK_EQ("get with NULL value", 1, strmap_get_id(&m, UINT64_MAX, NULL));
+	strmap_free(&m);
+	CHECK_EQ("get after free", 0, strmap_get_id(&m, 1, &v));
+	CHECK_EQ("flags kept after free", STRMAP_ID, m.flags);
+}
+
+/* Ids put one at a time grow the map; reserved room takes them without a rehash. */
+static void test_strmap_ids_grow(void **state)
+{
+	enum { N = 200000 };
+	const struct strmap_slot *slots;
+	struct strmap m;
+	uint32_t v, i, cap;
+
+	(void)state;
+	strmap_init(&m, STRMAP_ID);
+	for (i = 0; i < N; i++)
+		if (strmap_put_id(&m, (uint64_t)i * 0x9e3779b97f4a7c15ull, i, NULL) != 0)
+			fail_msg("put of id %u did not return 0", i);
+	for (i = 0; i < N; i++) {
+		if (strmap_get_id(&m, (uint64_t)i * 0x9e3779b97f4a7c15ull, &v) != 1 || v != i)
+			fail_msg("id %u: not found after growth, or another value (%u)", i, v);
+		strmap_prefetch_id(&m, (uint64_t)i);
+	}
+	CHECK_EQ("no stray id", 0, strmap_get_id(&m, 3, NULL));
+	strmap_free(&m);
+
+	CHECK_EQ("reserve", 0, strmap_reserve(&m, 1000));
+	cap = m.cap;
+	slots = m.slots;
+	for (i = 0; i < 1000; i++)
+		CHECK_EQ("put into reserved room", 0, strmap_put_id(&m, i, i, NULL));
+	CHECK_EQ("cap unchanged after 1000 reserved puts", cap, m.cap);
+	if (m.slots != slots)
+		fail_msg("reserve 1000: id map was rehashed while filling reserved room");
+	strmap_free(&m);
+}
+
 static int cmp_slot_hash(const void *pa, const void *pb)
 {
 	const struct strmap_slot *a = pa, *b = pb;
@@ -477,7 +541,7 @@ static void test_keyhash_vectors(void **state)
 		{ KEY_PY1, seq, 16, 0x12e9d283f9f37002ull },
 		{ KEY_PY1, seq, 33, 0x936512292dbf5292ull },
 	};
-	uint64_t a, b;
+	uint64_t x;
 	size_t i;
 
 	(void)state;
@@ -490,12 +554,11 @@ static void test_keyhash_vectors(void **state)
 			fail_msg("vector %zu (%zu bytes): expected %016llx, got %016llx", i, v[i].len,
 				 (unsigned long long)v[i].want, (unsigned long long)got);
 	}
-	/* The integer form is the hash of the words' 16 little-endian bytes. */
+	/* The integer form is the hash of the word's 8 little-endian bytes. */
 	keyhash_set_key_for_tests(KEY_PY1);
-	a = 0x0706050403020100ull;
-	b = 0x0f0e0d0c0b0a0908ull;
-	CHECK_EQ("u64x2 is the hash of its 16 bytes", (long long)keyhash_bytes(seq, 16),
-		 (long long)keyhash_u64x2(a, b));
+	x = 0x0706050403020100ull;
+	CHECK_EQ("u64 is the hash of its 8 bytes", (long long)keyhash_bytes(seq, 8),
+		 (long long)keyhash_u64(x));
 }
 
 /* The folded hash is the hash of the folded bytes, whatever the key and length. */
@@ -584,6 +647,57 @@ static void test_strmap_keyed_collisions(void **state)
 	}
 	if (longest > 20)
 		fail_msg("under another key the same %u keys should spread: longest run %u", N,
+			 longest);
+	strmap_free(&m);
+}
+
+/*
+ * The same for ids (the plan's (team, child) pairs, the rate limiter's
+ * keys): under the key they were found for, ids that share the low bits
+ * of their hash form one run and are all still found; under another key
+ * they spread.
+ */
+static void test_strmap_keyed_id_collisions(void **state)
+{
+	enum { N = 300, BITS = 12 };
+	static const uint8_t other[KEYHASH_KEY_LEN] = { 1, 2, 3 };
+	uint64_t ids[N], c;
+	uint32_t found = 0, i, v, longest, run, j;
+	struct strmap m;
+
+	(void)state;
+	keyhash_set_key_for_tests(KEY_PY1);
+	for (c = 0; found < N; c++)
+		if ((keyhash_u64(c << 32 | 7) & ((1u << BITS) - 1)) == 0x5a5)
+			ids[found++] = c << 32 | 7;
+	strmap_init(&m, STRMAP_ID);
+	assert_int_equal(strmap_reserve(&m, 1u << (BITS - 1)), 0);
+	CHECK_EQ("cap of the colliding table", 1u << BITS, m.cap);
+	for (i = 0; i < N; i++)
+		CHECK_EQ("put a colliding id", 0, strmap_put_id(&m, ids[i], i, NULL));
+	for (i = 0; i < N; i++) {
+		CHECK_EQ("get a colliding id", 1, strmap_get_id(&m, ids[i], &v));
+		CHECK_EQ("its value", i, v);
+	}
+	for (longest = run = j = 0; j < m.cap; j++) {
+		run = m.slots[j].hash ? run + 1 : 0;
+		longest = run > longest ? run : longest;
+	}
+	if (longest < N)
+		fail_msg("under the key they were built for, %u ids should form one run; the "
+			 "longest is %u", N, longest);
+	strmap_free(&m);
+
+	keyhash_set_key_for_tests(other);
+	assert_int_equal(strmap_reserve(&m, 1u << (BITS - 1)), 0);
+	for (i = 0; i < N; i++)
+		CHECK_EQ("put under another key", 0, strmap_put_id(&m, ids[i], i, NULL));
+	for (longest = run = j = 0; j < m.cap; j++) {
+		run = m.slots[j].hash ? run + 1 : 0;
+		longest = run > longest ? run : longest;
+	}
+	if (longest > 20)
+		fail_msg("under another key the same %u ids should spread: longest run %u", N,
 			 longest);
 	strmap_free(&m);
 }
@@ -913,11 +1027,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_strmap_reserve_too_many),
 		cmocka_unit_test(test_strmap_free_and_reuse),
 		cmocka_unit_test(test_strmap_probe_put_at),
+		cmocka_unit_test(test_strmap_ids),
+		cmocka_unit_test(test_strmap_ids_grow),
 		cmocka_unit_test(test_strmap_full_hash_collisions),
 		cmocka_unit_test(test_strmap_million_keys),
 		cmocka_unit_test(test_keyhash_vectors),
 		cmocka_unit_test(test_keyhash_folded),
 		cmocka_unit_test(test_strmap_keyed_collisions),
+		cmocka_unit_test(test_strmap_keyed_id_collisions),
 		cmocka_unit_test(test_keyhash_differs_between_processes),
 		cmocka_unit_test(test_arena_alignment_and_disjoint_blocks),
 		cmocka_unit_test(test_arena_large_block),

@@ -18,6 +18,7 @@
 #include "server/service.h"
 #include "server/settings.h"
 #include "util/num.h"
+#include "util/os.h"
 
 #define SCIM_TYPE "application/scim+json"
 
@@ -224,14 +225,6 @@ static void writes_init(void)
 		ratelimit_new(cfg->scim_write_rate, cfg->scim_write_burst, &writes);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * Opens a SCIM request: the org must provision by SCIM (403 otherwise,
  * SPEC §5), and a write must fit the org's SCIM write rate (429). Returns
@@ -259,7 +252,7 @@ static int gate(struct http_req *r, struct scim_call *c, bool write)
 		return -1;
 	writes_svc = r->svc;
 	pthread_once(&writes_once, writes_init);
-	if (!writes || !(wait = ratelimit_take(writes, r->org_id, mono_ms())))
+	if (!writes || !(wait = ratelimit_take(writes, r->org_id, os_now_ms())))
 		return -1;
 	snprintf(secs, sizeof(secs), "%u", wait);
 	snprintf(msg, sizeof(msg), "this organization's SCIM writes are limited to %g per second "
