@@ -34,61 +34,23 @@ static int langs_text(struct buf *b, const struct member *m)
 	return 0;
 }
 
-/*
- * The member's custom properties as a JSON object by name; empty when
- * none. A sync that did not send a property's column leaves its stored
- * values alone: sm (the stored member, may be NULL) gives those, the
- * ones whose keep[index] is set.
- */
-static int props_json(struct buf *b, const struct org *o, const struct member *m,
-		      const struct org *so, const struct member *sm, const bool *keep)
-{
-	uint32_t i;
-
-	buf_reset(b);
-	for (i = 0; i < m->nprops; i++) {
-		if (m->props[i].index >= o->nprops)
-			continue;
-		if (buf_putc(b, b->len ? ',' : '{') ||
-		    sq_put_json_string(b, o->prop_names[m->props[i].index]) || buf_putc(b, ':') ||
-		    sq_put_json_string(b, m->props[i].value))
-			return -1;
-	}
-	for (i = 0; sm && keep && i < sm->nprops; i++) {
-		if (sm->props[i].index >= so->nprops || !keep[sm->props[i].index])
-			continue;
-		if (buf_putc(b, b->len ? ',' : '{') ||
-		    sq_put_json_string(b, so->prop_names[sm->props[i].index]) || buf_putc(b, ':') ||
-		    sq_put_json_string(b, sm->props[i].value))
-			return -1;
-	}
-	if (b->len && buf_putc(b, '}'))
-		return -1;
-	return 0;
-}
-
 /* Scratch of one member write: the derived columns bound by reference. */
 void sq_member_cols_free(struct member_cols *c)
 {
 	buf_free(&c->email_key);
 	buf_free(&c->langs);
-	buf_free(&c->props);
 }
 
 /*
- * Binds member m's columns at ?2..?11 (see ST_MEMBER_INSERT). An update
- * passes the stored member (sm of org so) and which stored properties
- * to keep; a create passes NULLs.
+ * Binds member m's columns at ?2..?10 (see ST_MEMBER_INSERT). Its
+ * property values are rows of their own (write_props).
  */
-int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
-		   const struct member *m, const struct org *so, const struct member *sm,
-		   const bool *keep)
+int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct member *m)
 {
 	size_t elen = strlen(m->email);
 
 	buf_reset(&c->email_key);
-	if (buf_reserve(&c->email_key, elen + 1) || langs_text(&c->langs, m) ||
-	    props_json(&c->props, o, m, so, sm, keep))
+	if (buf_reserve(&c->email_key, elen + 1) || langs_text(&c->langs, m))
 		return STORE_ENOMEM;
 	store_email_key(c->email_key.data, m->email, elen);
 	c->email_key.len = elen;
@@ -101,10 +63,6 @@ int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
 	sq_bind_text(st, 8, m->image_url);
 	sq_bind_textn(st, 9, c->langs.data, c->langs.len);
 	sqlite3_bind_int(st, 10, m->products);
-	if (c->props.len)
-		sq_bind_textn(st, 11, c->props.data, c->props.len);
-	else
-		sqlite3_bind_null(st, 11);
 	return STORE_OK;
 }
 
@@ -155,240 +113,92 @@ static void parse_langs(struct member *m, const char *s, size_t len)
 	}
 }
 
-/* Props of the member being loaded, before they move into the org. */
-struct props_scratch {
-	struct member_prop *v;
+/*
+ * The org's property values, read beside its members: both come in member
+ * id order, so each member takes the rows of its id as it is loaded.
+ */
+struct props_cursor {
+	sqlite3_stmt *st;
+	bool on_row;             /* st is on a row not taken yet */
+	const int64_t *prop_ids; /* org property index -> properties.id, rising */
+	uint32_t nprops;
+	struct member_prop *v;   /* the member's values, before they move into the org */
 	uint32_t n, cap;
-	struct buf name, value;
-	uint32_t guess; /* members usually list the same names in the same order */
 };
 
-static void skip_ws(const char **p, const char *end)
+static int props_next(struct sqlite_store *q, struct props_cursor *pc)
 {
-	while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
-		(*p)++;
+	int rc = sq_row(q, pc->st);
+
+	pc->on_row = rc == STORE_OK;
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
-static int hex4(const char *p, const char *end, uint32_t *out)
+/* The value at the cursor, appended to the member's (rows come by rising property id, so by index). */
+static int props_push(struct sqlite_store *q, struct props_cursor *pc, struct org *o)
 {
-	uint32_t v = 0;
-	int i;
+	uint32_t index = find_id(pc->prop_ids, pc->nprops, sqlite3_column_int64(pc->st, 1));
+	const char *value;
 
-	if (end - p < 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
+	if (index == PLAN_NONE)
+		return store_set_error(&q->base, STORE_EIO, "a value names an unknown property");
+	if (pc->n == pc->cap) {
+		uint32_t ncap = pc->cap ? pc->cap * 2 : 8;
+		struct member_prop *nv = realloc(pc->v, ncap * sizeof(*nv));
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
-			return -1;
+		if (!nv)
+			return STORE_ENOMEM;
+		pc->v = nv;
+		pc->cap = ncap;
 	}
-	*out = v;
-	return 0;
+	value = org_strdup(o, (const char *)sqlite3_column_text(pc->st, 2),
+			   (size_t)sqlite3_column_bytes(pc->st, 2));
+	if (!value)
+		return STORE_ENOMEM;
+	pc->v[pc->n].index = index;
+	pc->v[pc->n].value = value;
+	pc->n++;
+	return STORE_OK;
 }
 
-static int put_utf8(struct buf *b, uint32_t cp)
+/* Gives m, the member of row id, its values. */
+static int props_take(struct sqlite_store *q, struct props_cursor *pc, struct org *o, int64_t id,
+		      struct member *m)
 {
-	char u[4];
-	size_t n;
+	struct member_prop *v;
+	int rc = STORE_OK;
 
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
+	pc->n = 0;
+	while (!rc && pc->on_row && sqlite3_column_int64(pc->st, 0) <= id) {
+		if (sqlite3_column_int64(pc->st, 0) == id)
+			rc = props_push(q, pc, o);
+		if (!rc)
+			rc = props_next(q, pc);
 	}
-	return buf_append(b, u, n);
-}
-
-/* One JSON string at *p (on its opening quote), decoded into out. */
-static int json_read_string(const char **p, const char *end, struct buf *out)
-{
-	const char *s = *p;
-
-	buf_reset(out);
-	if (s >= end || *s++ != '"')
-		return -1;
-	while (s < end) {
-		const char *run = s;
-		uint32_t cp, lo;
-
-		while (s < end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
-			s++;
-		if (buf_append(out, run, (size_t)(s - run)))
-			return -1;
-		if (s >= end || (unsigned char)*s < 0x20)
-			return -1;
-		if (*s == '"') {
-			*p = s + 1;
-			return 0;
-		}
-		if (++s >= end)
-			return -1;
-		switch (*s++) {
-		case '"':
-			cp = '"';
-			break;
-		case '\\':
-			cp = '\\';
-			break;
-		case '/':
-			cp = '/';
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			if (hex4(s, end, &cp))
-				return -1;
-			s += 4;
-			if (cp >= 0xdc00 && cp < 0xe000)
-				return -1;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
-				    hex4(s + 2, end, &lo) || lo < 0xdc00 || lo >= 0xe000)
-					return -1;
-				s += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			break;
-		default:
-			return -1;
-		}
-		if (put_utf8(out, cp))
-			return -1;
-	}
-	return -1;
-}
-
-/* Index of the property name (defining it in the org when new). */
-static int prop_index(struct org *o, struct props_scratch *ps, const char *name, size_t len,
-		      uint32_t *index)
-{
-	if (ps->guess < o->nprops && strncmp(o->prop_names[ps->guess], name, len) == 0 &&
-	    o->prop_names[ps->guess][len] == '\0') {
-		*index = ps->guess;
-		return 0;
-	}
-	return org_add_property(o, name, len, index) ? -1 : 0;
-}
-
-/*
- * Parses a stored props object (of string values, as props_json writes
- * them) into ps->v, sorted by index, each value in the org. Returns 0,
- * -1 out of memory, -2 malformed.
- */
-static int parse_props(struct org *o, struct props_scratch *ps, const char *js, size_t len)
-{
-	const char *p = js, *end = js + len;
-	uint32_t i, index;
-
-	ps->n = 0;
-	ps->guess = 0;
-	skip_ws(&p, end);
-	if (p >= end || *p++ != '{')
-		return -2;
-	skip_ws(&p, end);
-	if (p < end && *p == '}') {
-		p++;
-		goto tail;
-	}
-	for (;;) {
-		struct member_prop mp;
-		int dup = 0;
-
-		skip_ws(&p, end);
-		if (json_read_string(&p, end, &ps->name))
-			return -2;
-		skip_ws(&p, end);
-		if (p >= end || *p++ != ':')
-			return -2;
-		skip_ws(&p, end);
-		if (json_read_string(&p, end, &ps->value))
-			return -2;
-		if (ps->value.len && ps->name.len) {
-			if (prop_index(o, ps, ps->name.data, ps->name.len, &index))
-				return -1;
-			ps->guess = index + 1;
-			for (i = 0; i < ps->n; i++)
-				dup |= ps->v[i].index == index;
-			if (!dup) {
-				if (ps->n == ps->cap) {
-					uint32_t ncap = ps->cap ? ps->cap * 2 : 8;
-					struct member_prop *nv = realloc(ps->v, ncap * sizeof(*nv));
-
-					if (!nv)
-						return -1;
-					ps->v = nv;
-					ps->cap = ncap;
-				}
-				mp.index = index;
-				mp.value = org_strdup(o, ps->value.data, ps->value.len);
-				if (!mp.value)
-					return -1;
-				/* Insertion keeps the array sorted by index. */
-				for (i = ps->n; i > 0 && ps->v[i - 1].index > index; i--)
-					ps->v[i] = ps->v[i - 1];
-				ps->v[i] = mp;
-				ps->n++;
-			}
-		}
-		skip_ws(&p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '}') {
-			p++;
-			break;
-		}
-		return -2;
-	}
-tail:
-	skip_ws(&p, end);
-	return p == end ? 0 : -2;
+	if (rc || !pc->n)
+		return rc;
+	v = org_alloc(o, pc->n * sizeof(*v));
+	if (!v)
+		return STORE_ENOMEM;
+	memcpy(v, pc->v, pc->n * sizeof(*v));
+	m->props = v;
+	m->nprops = pc->n;
+	return STORE_OK;
 }
 
 static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, int64_t *ids,
-			uint32_t expected)
+			uint32_t expected, const int64_t *prop_ids)
 {
-	struct props_scratch ps = { 0 };
+	struct props_cursor pc = { .prop_ids = prop_ids, .nprops = o->nprops };
 	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_LOAD_MEMBERS, &st);
+	int rc = sq_prep(q, ST_LOAD_PROPS, &pc.st);
 
-	buf_init(&ps.name);
-	buf_init(&ps.value);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(pc.st, 1, org_id);
+	rc = props_next(q, &pc);
+	if (!rc)
+		rc = sq_prep(q, ST_LOAD_MEMBERS, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
@@ -413,33 +223,14 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 		if (t)
 			parse_langs(&m, (const char *)t, (size_t)sqlite3_column_bytes(st, 7));
 		m.products = (uint8_t)sqlite3_column_int(st, 8);
-		t = sqlite3_column_text(st, 9);
-		if (t) {
-			prc = parse_props(o, &ps, (const char *)t, (size_t)sqlite3_column_bytes(st, 9));
-			if (prc) {
-				rc = prc == -1 ? STORE_ENOMEM
-					       : store_set_error(&q->base, STORE_EIO,
-								 "member %s: malformed props",
-								 m.external_id);
-				break;
-			}
-			if (ps.n) {
-				struct member_prop *v = org_alloc(o, ps.n * sizeof(*v));
-
-				if (!v) {
-					rc = STORE_ENOMEM;
-					break;
-				}
-				memcpy(v, ps.v, ps.n * sizeof(*v));
-				m.props = v;
-				m.nprops = ps.n;
-			}
-		}
-		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 10));
-		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 11));
+		ids[o->nmembers] = sqlite3_column_int64(st, 0);
+		rc = props_take(q, &pc, o, ids[o->nmembers], &m);
+		if (rc)
+			break;
+		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 9));
+		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 10));
 		m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
 		m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
-		ids[o->nmembers] = sqlite3_column_int64(st, 0);
 		prc = org_add_member(o, &m, NULL, &dup);
 		if (prc) {
 			rc = prc == ORG_ENOMEM ? STORE_ENOMEM
@@ -454,9 +245,9 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 	else
 		sqlite3_reset(st);
 out:
-	free(ps.v);
-	buf_free(&ps.name);
-	buf_free(&ps.value);
+	if (pc.on_row)
+		sqlite3_reset(pc.st);
+	free(pc.v);
 	return rc;
 }
 
@@ -538,15 +329,37 @@ static int load_mappings(struct sqlite_store *q, int64_t org_id, struct org *o,
 	return rc;
 }
 
+/* Defines the property of the row at st (name, id) in o, and notes its id at its index. */
+static int add_property(struct org *o, sqlite3_stmt *st, int64_t **ids, uint32_t *cap)
+{
+	uint32_t index;
+
+	if (org_add_property(o, (const char *)sqlite3_column_text(st, 0),
+			     (size_t)sqlite3_column_bytes(st, 0), &index))
+		return STORE_ENOMEM;
+	if (index >= *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 16;
+		int64_t *nv = realloc(*ids, ncap * sizeof(*nv));
+
+		if (!nv)
+			return STORE_ENOMEM;
+		*ids = nv;
+		*cap = ncap;
+	}
+	(*ids)[index] = sqlite3_column_int64(st, 1);
+	return STORE_OK;
+}
+
 /*
- * One read transaction, so that the four SELECTs see one state; counted
+ * One read transaction, so that its SELECTs see one state; counted
  * first so that the org's arrays and indexes are sized once.
  */
 int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st;
-	int64_t counts[3];
+	int64_t counts[3], *prop_ids = NULL;
+	uint32_t cap = 0;
 	int rc, i;
 
 	rc = use_big_cache(q);
@@ -582,24 +395,21 @@ int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_i
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	/* Defined properties first, in definition order; names only found in
-	 * stored values follow as members bring them. */
+	/* The properties in definition order: index i is the i-th id. */
 	rc = sq_prep(q, ST_PROP_LIST, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-
-		if (name && org_add_property(out, name, (size_t)sqlite3_column_bytes(st, 0), NULL)) {
-			rc = STORE_ENOMEM;
+		rc = add_property(out, st, &prop_ids, &cap);
+		if (rc) {
 			sqlite3_reset(st);
 			goto out;
 		}
 	}
 	if (rc != STORE_ENOTFOUND)
 		goto out;
-	rc = load_members(q, org_id, out, ids->members, (uint32_t)counts[0]);
+	rc = load_members(q, org_id, out, ids->members, (uint32_t)counts[0], prop_ids);
 	if (rc)
 		goto out;
 	rc = load_teams(q, org_id, out, ids->teams, (uint32_t)counts[1]);
@@ -608,6 +418,7 @@ int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_i
 	rc = load_mappings(q, org_id, out, ids);
 out:
 	rc = sq_end_tx(q, rc);
+	free(prop_ids);
 	if (rc) {
 		store_ids_free(ids);
 		org_free(out);
@@ -623,7 +434,10 @@ struct apply {
 	const struct plan *p;
 	int64_t *new_members; /* desired index -> id of the row this apply created */
 	int64_t *new_teams;
-	bool *keep_props;     /* stored property index -> its column was not sent */
+	/* By desired property index: its properties.id (0: no longer defined,
+	 * its values are not written) and its stored index (or PLAN_NONE). */
+	int64_t *prop_ids;
+	uint32_t *prop_stored;
 	struct member_cols cols;
 };
 
@@ -779,6 +593,47 @@ static int apply_removals(struct apply *a)
 	return rc;
 }
 
+/* A value of a property, "" being none. */
+static const char *prop_value(const struct member *m, uint32_t index)
+{
+	const char *v = m ? org_member_prop(m, index) : NULL;
+
+	return v && *v ? v : NULL;
+}
+
+/*
+ * Writes the values of m (a desired member, whose row is member_id) that
+ * differ from those of sm (the stored member it updates, NULL for a new
+ * one): a value set or changed is put, one emptied deleted. Values of the
+ * properties the sync did not send are not touched.
+ */
+static int write_props(struct apply *a, int64_t member_id, const struct member *m,
+		       const struct member *sm)
+{
+	sqlite3_stmt *put, *del, *st;
+	uint32_t k;
+	int rc = sq_prep(a->q, ST_MEMBER_PROP_PUT, &put);
+
+	if (!rc)
+		rc = sq_prep(a->q, ST_MEMBER_PROP_DELETE, &del);
+	for (k = 0; !rc && k < a->desired->nprops; k++) {
+		const char *now = prop_value(m, k), *was = NULL;
+
+		if (sm && a->prop_stored[k] != PLAN_NONE)
+			was = prop_value(sm, a->prop_stored[k]);
+		if (!a->prop_ids[k] || (!now && !was) || (now && was && strcmp(now, was) == 0))
+			continue;
+		st = now ? put : del;
+		sqlite3_bind_int64(st, 1, a->org_id);
+		sqlite3_bind_int64(st, 2, member_id);
+		sqlite3_bind_int64(st, 3, a->prop_ids[k]);
+		if (now)
+			sq_bind_text(st, 4, now);
+		rc = sq_run(a->q, st);
+	}
+	return rc;
+}
+
 static int update_member(struct apply *a, const struct member_change *c, int64_t id)
 {
 	const struct member *m = &a->desired->members[c->desired];
@@ -789,16 +644,15 @@ static int update_member(struct apply *a, const struct member_change *c, int64_t
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, a->org_id);
-	rc = sq_bind_member(st, &a->cols, a->desired, m, a->stored, &a->stored->members[c->stored],
-			    a->keep_props);
+	rc = sq_bind_member(st, &a->cols, m);
 	if (rc)
 		return rc;
 	if (c->action == MEMBER_REACTIVATE)
-		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+		sq_bind_text(st, 11, sq_state_names[STATE_ACTIVE]);
 	else
-		sqlite3_bind_null(st, 12);
-	sqlite3_bind_int64(st, 13, a->now);
-	sqlite3_bind_int64(st, 14, id);
+		sqlite3_bind_null(st, 11);
+	sqlite3_bind_int64(st, 12, a->now);
+	sqlite3_bind_int64(st, 13, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		rc = STORE_OK;
@@ -807,6 +661,8 @@ static int update_member(struct apply *a, const struct member_change *c, int64_t
 	else
 		rc = sq_fail(a->q, rc);
 	sqlite3_reset(st);
+	if (!rc && (c->changed & CHANGED_PROPS))
+		rc = write_props(a, id, m, &a->stored->members[c->stored]);
 	return rc;
 }
 
@@ -904,12 +760,12 @@ static int apply_creates(struct apply *a)
 		}
 		m = &a->desired->members[c->desired];
 		sqlite3_bind_int64(st, 1, a->org_id);
-		rc = sq_bind_member(st, &a->cols, a->desired, m, NULL, NULL, NULL);
+		rc = sq_bind_member(st, &a->cols, m);
 		if (rc)
 			break;
-		sq_bind_text(st, 12, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 13, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
-		sqlite3_bind_int64(st, 14, a->now);
+		sq_bind_text(st, 11, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 12, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
+		sqlite3_bind_int64(st, 13, a->now);
 		rc = sq_run(a->q, st);
 		if (rc == STORE_ECONFLICT)
 			store_set_error(&a->q->base, rc, "member %s: %s", m->external_id,
@@ -917,6 +773,10 @@ static int apply_creates(struct apply *a)
 		if (rc)
 			break;
 		a->new_members[c->desired] = sqlite3_last_insert_rowid(a->q->db);
+		if (m->nprops)
+			rc = write_props(a, a->new_members[c->desired], m, NULL);
+		if (rc)
+			break;
 		if (c->invite) {
 			store_token_new(token, hash);
 			rc = sq_add_invitation(a->q, a->org_id, a->sync_id, a->new_members[c->desired],
@@ -1072,6 +932,23 @@ static int apply_mappings(struct apply *a)
 	return rc;
 }
 
+/* The row ids of the desired org's properties, as defined when the apply runs. */
+static int prop_ids(struct apply *a)
+{
+	sqlite3_stmt *st;
+	uint32_t k;
+	int rc = sq_prep(a->q, ST_PROP_LIST, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, a->org_id);
+	while ((rc = sq_row(a->q, st)) == STORE_OK)
+		if (org_find_property(a->desired, (const char *)sqlite3_column_text(st, 0),
+				      (size_t)sqlite3_column_bytes(st, 0), &k))
+			a->prop_ids[k] = sqlite3_column_int64(st, 1);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+}
+
 /*
  * The order makes every intermediate state valid: removals free emails
  * and ids before updates take them, updates before creates (a new member
@@ -1091,21 +968,22 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 
 	buf_init(&a.cols.email_key);
 	buf_init(&a.cols.langs);
-	buf_init(&a.cols.props);
 	if ((p->nmembers && !p->members) || (p->nteams && !p->teams) ||
 	    (p->nmappings && !p->mappings) || (stored->nmembers && !ids->members) ||
 	    (stored->nteams && !ids->teams))
 		return store_set_error(s, STORE_EINVAL, "incomplete plan or ids");
 	a.new_members = calloc((size_t)desired->nmembers + 1, sizeof(int64_t));
 	a.new_teams = calloc((size_t)desired->nteams + 1, sizeof(int64_t));
-	a.keep_props = calloc((size_t)stored->nprops + 1, sizeof(bool));
-	if (!a.new_members || !a.new_teams || !a.keep_props) {
+	a.prop_ids = calloc((size_t)desired->nprops + 1, sizeof(int64_t));
+	a.prop_stored = calloc((size_t)desired->nprops + 1, sizeof(uint32_t));
+	if (!a.new_members || !a.new_teams || !a.prop_ids || !a.prop_stored) {
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < stored->nprops; i++)
-		a.keep_props[i] = !org_find_property(desired, stored->prop_names[i],
-						     strlen(stored->prop_names[i]), NULL);
+	for (i = 0; i < desired->nprops; i++)
+		if (!org_find_property(stored, desired->prop_names[i],
+				       strlen(desired->prop_names[i]), &a.prop_stored[i]))
+			a.prop_stored[i] = PLAN_NONE;
 	rc = check_plan(&a);
 	if (rc)
 		goto out;
@@ -1116,6 +994,8 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 	if (rc)
 		goto out;
 	rc = sq_org_exists(a.q, org_id);
+	if (!rc)
+		rc = prop_ids(&a);
 	if (!rc)
 		rc = apply_removals(&a);
 	if (!rc)
@@ -1135,7 +1015,8 @@ out:
 	sq_member_cols_free(&a.cols);
 	free(a.new_members);
 	free(a.new_teams);
-	free(a.keep_props);
+	free(a.prop_ids);
+	free(a.prop_stored);
 	return rc;
 }
 

@@ -88,14 +88,53 @@ static int prune_payloads(struct sqlite_store *q)
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
+/* Appends s to b as a JSON string, quoted and escaped. */
+static int put_json_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	if (buf_putc(b, '"'))
+		return -1;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7];
+		size_t n;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (buf_append(b, run, (size_t)(s - run)))
+			return -1;
+		run = s + 1;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else {
+			esc[0] = '\\';
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if (buf_append(b, esc, n))
+			return -1;
+	}
+	if (buf_append(b, run, (size_t)(s - run)) || buf_putc(b, '"'))
+		return -1;
+	return 0;
+}
+
 /* Appends one entry, as a JSON array, to a chunk being written. */
 static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
 {
 	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    sq_put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->detail ? e->detail : "") ||
+	    put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->detail ? e->detail : "") ||
 	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
 		return -1;
 	return 0;

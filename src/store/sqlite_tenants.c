@@ -339,7 +339,6 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	struct sqlite_store *q = sq(s);
 	struct member_cols cols;
 	struct member m;
-	struct org none;
 	char *key = NULL;
 	size_t len = strlen(email);
 	sqlite3_stmt *st;
@@ -347,7 +346,6 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	int rc;
 
 	memset(&cols, 0, sizeof(cols));
-	org_init(&none);
 	rc = sq_begin(q);
 	if (rc)
 		goto out;
@@ -379,12 +377,12 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 		if (rc)
 			goto out;
 		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_bind_member(st, &cols, &none, &m, NULL, NULL, NULL);
+		rc = sq_bind_member(st, &cols, &m);
 		if (rc)
 			goto out;
-		sq_bind_text(st, 12, sq_role_names[ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 13, sq_state_names[STATE_ACTIVE]);
-		sqlite3_bind_int64(st, 14, now);
+		sq_bind_text(st, 11, sq_role_names[ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+		sqlite3_bind_int64(st, 13, now);
 		rc = sq_run(q, st);
 		if (rc == STORE_ECONFLICT)
 			store_set_error(s, rc, "another member has the external id '%s'", email);
@@ -405,7 +403,6 @@ out:
 	rc = sq_end_tx(q, rc);
 	free(key);
 	sq_member_cols_free(&cols);
-	org_free(&none);
 	return rc;
 }
 
