@@ -426,12 +426,35 @@ out:
 	return rc;
 }
 
+/*
+ * The plan's changes by what an apply does with them, each list in plan
+ * order: list k is the change indexes list[at[k]] .. list[at[k + 1] - 1].
+ * Members deleted, then teams deleted, then members deactivated are the
+ * removals; updates include reactivations; a team write is a create or a
+ * rename.
+ */
+enum apply_list {
+	AL_MEMBER_DELETE,
+	AL_TEAM_DELETE,
+	AL_MEMBER_DEACTIVATE,
+	AL_MEMBER_UPDATE,
+	AL_MEMBER_CREATE,
+	AL_TEAM_WRITE,
+	AL_MAP_REMOVE,
+	AL_MAP_ADD,
+	AL_MAP_CHANGE,
+	AL_COUNT,
+	AL_NONE = AL_COUNT, /* nothing to write */
+};
+
 struct apply {
 	struct sqlite_store *q;
 	int64_t org_id, sync_id, now;
 	const struct org *desired, *stored;
 	const struct store_ids *ids;
 	const struct plan *p;
+	uint32_t *list;              /* see enum apply_list */
+	uint32_t at[AL_COUNT + 1];
 	int64_t *new_members; /* desired index -> id of the row this apply created */
 	int64_t *new_teams;
 	/* By desired property index: its properties.id (0: no longer defined,
@@ -447,95 +470,159 @@ static int bad_plan(struct apply *a, const char *what, uint32_t index)
 			       "the plan refers to a record that is not there (%s %u)", what, index);
 }
 
-/* Refuses a plan that names records its orgs do not have, before anything is written. */
-static int check_plan(struct apply *a)
+/* Which list member change i goes to, once checked against the orgs. */
+static int member_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct member_change *c = &a->p->members[i];
+	bool d = c->action == MEMBER_CREATE || c->action == MEMBER_UPDATE ||
+		 c->action == MEMBER_REACTIVATE;
+	bool st = c->action != MEMBER_CREATE && c->action != MEMBER_UNCHANGED;
+
+	if (c->action > MEMBER_UNCHANGED || (d && c->desired >= a->desired->nmembers) ||
+	    (st && c->stored >= a->stored->nmembers))
+		return bad_plan(a, "member change", i);
+	switch (c->action) {
+	case MEMBER_DELETE:
+		*kind = AL_MEMBER_DELETE;
+		break;
+	case MEMBER_DEACTIVATE:
+		*kind = AL_MEMBER_DEACTIVATE;
+		break;
+	case MEMBER_REACTIVATE:
+		*kind = AL_MEMBER_UPDATE;
+		break;
+	case MEMBER_UPDATE:
+		*kind = c->changed ? AL_MEMBER_UPDATE : AL_NONE;
+		break;
+	case MEMBER_CREATE:
+		*kind = AL_MEMBER_CREATE;
+		break;
+	default:
+		*kind = AL_NONE;
+	}
+	return STORE_OK;
+}
+
+static int team_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct team_change *c = &a->p->teams[i];
+	bool d = c->action == TEAM_CREATE || c->action == TEAM_RENAME;
+	bool st = c->action == TEAM_RENAME || c->action == TEAM_DELETE;
+
+	if (c->action > TEAM_UNCHANGED || (d && c->desired >= a->desired->nteams) ||
+	    (st && c->stored >= a->stored->nteams))
+		return bad_plan(a, "team change", i);
+	*kind = c->action == TEAM_DELETE ? AL_TEAM_DELETE : d ? AL_TEAM_WRITE : AL_NONE;
+	return STORE_OK;
+}
+
+/* Whether mapping m's ends are records of org o. */
+static bool mapping_in(const struct org *o, const struct mapping *m)
+{
+	return m->team < o->nteams &&
+	       m->child < (m->kind == MAPPING_MEMBER ? o->nmembers : o->nteams);
+}
+
+static int mapping_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct mapping_change *c = &a->p->mappings[i];
+	bool d = c->action != MAPPING_REMOVE, st = c->action != MAPPING_ADD;
+
+	if (c->action > MAPPING_CHANGE ||
+	    (d && (c->desired >= a->desired->nmappings ||
+		   !mapping_in(a->desired, &a->desired->mappings[c->desired]))) ||
+	    (st && (c->stored >= a->stored->nmappings ||
+		    !mapping_in(a->stored, &a->stored->mappings[c->stored]))))
+		return bad_plan(a, "mapping change", i);
+	*kind = c->action == MAPPING_REMOVE ? AL_MAP_REMOVE
+		: c->action == MAPPING_ADD  ? AL_MAP_ADD
+					    : AL_MAP_CHANGE;
+	return STORE_OK;
+}
+
+/*
+ * Checks the plan against its orgs and sorts its changes into the lists,
+ * before anything is written: a plan that names a record its orgs do not
+ * have is refused whole, and the steps below index without checking.
+ */
+static int build_lists(struct apply *a)
 {
 	const struct plan *p = a->p;
-	uint32_t nd = a->desired->nmembers, ns = a->stored->nmembers;
-	uint32_t ntd = a->desired->nteams, nts = a->stored->nteams, i;
+	uint32_t nm = p->nmembers, nt = p->nteams, n = nm + nt + p->nmappings, i, k;
+	uint32_t fill[AL_COUNT];
+	uint8_t *kinds;
+	int rc = STORE_OK;
 
-	for (i = 0; i < p->nmembers; i++) {
-		const struct member_change *c = &p->members[i];
-		bool d = c->action == MEMBER_CREATE || c->action == MEMBER_UPDATE ||
-			 c->action == MEMBER_REACTIVATE;
-		bool st = c->action != MEMBER_CREATE && c->action != MEMBER_UNCHANGED;
-
-		if (c->action > MEMBER_UNCHANGED || (d && c->desired >= nd) || (st && c->stored >= ns))
-			return bad_plan(a, "member change", i);
+	kinds = malloc((size_t)n + 1);
+	a->list = malloc(((size_t)n + 1) * sizeof(*a->list));
+	if (!kinds || !a->list) {
+		rc = STORE_ENOMEM;
+		goto out;
 	}
-	for (i = 0; i < p->nteams; i++) {
-		const struct team_change *c = &p->teams[i];
-		bool d = c->action == TEAM_CREATE || c->action == TEAM_RENAME;
-		bool st = c->action == TEAM_RENAME || c->action == TEAM_DELETE;
-
-		if (c->action > TEAM_UNCHANGED || (d && c->desired >= ntd) || (st && c->stored >= nts))
-			return bad_plan(a, "team change", i);
+	for (i = 0; !rc && i < n; i++)
+		rc = i < nm	 ? member_list(a, i, &kinds[i])
+		     : i < nm + nt ? team_list(a, i - nm, &kinds[i])
+				   : mapping_list(a, i - nm - nt, &kinds[i]);
+	for (i = 0; !rc && p->desired_to_stored && i < a->desired->nmembers; i++)
+		if (p->desired_to_stored[i] != PLAN_NONE &&
+		    p->desired_to_stored[i] >= a->stored->nmembers)
+			rc = bad_plan(a, "match of desired member", i);
+	for (i = 0; !rc && p->team_desired_to_stored && i < a->desired->nteams; i++)
+		if (p->team_desired_to_stored[i] != PLAN_NONE &&
+		    p->team_desired_to_stored[i] >= a->stored->nteams)
+			rc = bad_plan(a, "match of desired team", i);
+	if (rc)
+		goto out;
+	memset(a->at, 0, sizeof(a->at));
+	for (i = 0; i < n; i++)
+		if (kinds[i] != AL_NONE)
+			a->at[kinds[i] + 1]++;
+	for (k = 0; k < AL_COUNT; k++) {
+		a->at[k + 1] += a->at[k];
+		fill[k] = a->at[k];
 	}
-	for (i = 0; i < p->nmappings; i++) {
-		const struct mapping_change *c = &p->mappings[i];
-		bool d = c->action != MAPPING_REMOVE, st = c->action != MAPPING_ADD;
-
-		if (c->action > MAPPING_CHANGE || (d && c->desired >= a->desired->nmappings) ||
-		    (st && c->stored >= a->stored->nmappings))
-			return bad_plan(a, "mapping change", i);
-	}
-	for (i = 0; p->desired_to_stored && i < nd; i++)
-		if (p->desired_to_stored[i] != PLAN_NONE && p->desired_to_stored[i] >= ns)
-			return bad_plan(a, "match of desired member", i);
-	for (i = 0; p->team_desired_to_stored && i < ntd; i++)
-		if (p->team_desired_to_stored[i] != PLAN_NONE && p->team_desired_to_stored[i] >= nts)
-			return bad_plan(a, "match of desired team", i);
-	return STORE_OK;
+	/* Indexes within their own array: members, teams or mappings. */
+	for (i = 0; i < n; i++)
+		if (kinds[i] != AL_NONE)
+			a->list[fill[kinds[i]]++] = i < nm ? i : i < nm + nt ? i - nm : i - nm - nt;
+out:
+	free(kinds);
+	return rc;
 }
 
-static int stored_member_id(struct apply *a, uint32_t i, int64_t *id)
+/* The row of stored member i (i checked by build_lists). */
+static int64_t stored_member_id(const struct apply *a, uint32_t i)
 {
-	*id = 0;
-	if (i >= a->stored->nmembers)
-		return bad_plan(a, "stored member", i);
-	*id = a->ids->members[i];
-	return STORE_OK;
+	return a->ids->members[i];
 }
 
-static int stored_team_id(struct apply *a, uint32_t i, int64_t *id)
+static int64_t stored_team_id(const struct apply *a, uint32_t i)
 {
-	*id = 0;
-	if (i >= a->stored->nteams)
-		return bad_plan(a, "stored team", i);
-	*id = a->ids->teams[i];
-	return STORE_OK;
+	return a->ids->teams[i];
 }
 
 /* The row of desired member d after this apply: the stored one it matched or the one created; 0 none. */
-static int desired_member_id(struct apply *a, uint32_t d, int64_t *id)
+static int64_t desired_member_id(const struct apply *a, uint32_t d)
 {
-	uint32_t st;
+	uint32_t st = a->p->desired_to_stored ? a->p->desired_to_stored[d] : PLAN_NONE;
 
-	*id = 0;
-	if (d >= a->desired->nmembers)
-		return bad_plan(a, "desired member", d);
-	st = a->p->desired_to_stored ? a->p->desired_to_stored[d] : PLAN_NONE;
-	if (st != PLAN_NONE)
-		return stored_member_id(a, st, id);
-	*id = a->new_members[d];
-	return STORE_OK;
+	return st != PLAN_NONE ? stored_member_id(a, st) : a->new_members[d];
 }
 
-static int desired_team_id(struct apply *a, uint32_t d, int64_t *id)
+static int64_t desired_team_id(const struct apply *a, uint32_t d)
 {
-	uint32_t st;
+	uint32_t st = a->p->team_desired_to_stored ? a->p->team_desired_to_stored[d] : PLAN_NONE;
 
-	*id = 0;
-	if (d >= a->desired->nteams)
-		return bad_plan(a, "desired team", d);
-	st = a->p->team_desired_to_stored ? a->p->team_desired_to_stored[d] : PLAN_NONE;
-	if (st != PLAN_NONE)
-		return stored_team_id(a, st, id);
-	*id = a->new_teams[d];
-	return STORE_OK;
+	return st != PLAN_NONE ? stored_team_id(a, st) : a->new_teams[d];
 }
 
-/* Deletes (the cascades take their mappings and invitations) and deactivations. */
+/* The first change index of list k, and (in *n) how many there are. */
+static const uint32_t *list_of(const struct apply *a, enum apply_list k, uint32_t *n)
+{
+	*n = a->at[k + 1] - a->at[k];
+	return a->list + a->at[k];
+}
+
 /* Runs a statement whose parameters are a row's id and the org's (the org guards every write). */
 static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 {
@@ -544,11 +631,12 @@ static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 	return sq_run(a->q, st);
 }
 
+/* Deletes (the cascades take their mappings and invitations) and deactivations. */
 static int apply_removals(struct apply *a)
 {
 	sqlite3_stmt *del, *tdel, *state;
-	uint32_t i;
-	int64_t id;
+	const uint32_t *v;
+	uint32_t i, n;
 	int rc;
 
 	rc = sq_prep(a->q, ST_MEMBER_DELETE, &del);
@@ -556,35 +644,15 @@ static int apply_removals(struct apply *a)
 		rc = sq_prep(a->q, ST_TEAM_DELETE, &tdel);
 	if (!rc)
 		rc = sq_prep(a->q, ST_MEMBER_STATE, &state);
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-
-		if (c->action != MEMBER_DELETE)
-			continue;
-		rc = stored_member_id(a, c->stored, &id);
-		if (rc)
-			break;
-		rc = run_for_row(a, del, id);
-	}
-	for (i = 0; !rc && i < a->p->nteams; i++) {
-		const struct team_change *c = &a->p->teams[i];
-
-		if (c->action != TEAM_DELETE)
-			continue;
-		rc = stored_team_id(a, c->stored, &id);
-		if (rc)
-			break;
-		rc = run_for_row(a, tdel, id);
-	}
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-
-		if (c->action != MEMBER_DEACTIVATE)
-			continue;
-		rc = stored_member_id(a, c->stored, &id);
-		if (rc)
-			break;
-		sqlite3_bind_int64(state, 1, id);
+	v = list_of(a, AL_MEMBER_DELETE, &n);
+	for (i = 0; !rc && i < n; i++)
+		rc = run_for_row(a, del, stored_member_id(a, a->p->members[v[i]].stored));
+	v = list_of(a, AL_TEAM_DELETE, &n);
+	for (i = 0; !rc && i < n; i++)
+		rc = run_for_row(a, tdel, stored_team_id(a, a->p->teams[v[i]].stored));
+	v = list_of(a, AL_MEMBER_DEACTIVATE, &n);
+	for (i = 0; !rc && i < n; i++) {
+		sqlite3_bind_int64(state, 1, stored_member_id(a, a->p->members[v[i]].stored));
 		sq_bind_text(state, 2, sq_state_names[STATE_DEACTIVATED]);
 		sqlite3_bind_int64(state, 3, a->now);
 		sqlite3_bind_int64(state, 4, a->org_id);
@@ -700,33 +768,24 @@ static int park(struct apply *a, uint32_t **parked, uint32_t *nparked, uint32_t 
 
 static int apply_updates(struct apply *a)
 {
-	uint32_t *parked = NULL, nparked = 0, i;
-	int64_t id;
+	uint32_t *parked = NULL, nparked = 0, i, n;
+	const uint32_t *v = list_of(a, AL_MEMBER_UPDATE, &n);
 	int rc = STORE_OK;
 
-	for (i = 0; i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
+	for (i = 0; i < n; i++) {
+		const struct member_change *c = &a->p->members[v[i]];
+		int64_t id = stored_member_id(a, c->stored);
 
-		if (c->action != MEMBER_REACTIVATE && !(c->action == MEMBER_UPDATE && c->changed))
-			continue;
-		if (c->desired >= a->desired->nmembers) {
-			rc = bad_plan(a, "desired member", c->desired);
-			goto out;
-		}
-		rc = stored_member_id(a, c->stored, &id);
-		if (!rc)
-			rc = update_member(a, c, id);
+		rc = update_member(a, c, id);
 		if (rc == STORE_ECONFLICT)
-			rc = park(a, &parked, &nparked, i, id);
+			rc = park(a, &parked, &nparked, v[i], id);
 		if (rc)
 			goto out;
 	}
 	for (i = 0; i < nparked; i++) {
 		const struct member_change *c = &a->p->members[parked[i]];
 
-		rc = stored_member_id(a, c->stored, &id);
-		if (!rc)
-			rc = update_member(a, c, id);
+		rc = update_member(a, c, stored_member_id(a, c->stored));
 		if (rc == STORE_ECONFLICT)
 			rc = store_set_error(&a->q->base, rc,
 					     "member %s: its email or id belongs to another member",
@@ -744,21 +803,15 @@ static int apply_creates(struct apply *a)
 	char token[STORE_TOKEN_MAX];
 	uint8_t hash[STORE_HASH_LEN];
 	sqlite3_stmt *st;
-	uint32_t i;
+	uint32_t i, n;
+	const uint32_t *v = list_of(a, AL_MEMBER_CREATE, &n);
 	int rc;
 
 	rc = sq_prep(a->q, ST_MEMBER_INSERT, &st);
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-		const struct member *m;
+	for (i = 0; !rc && i < n; i++) {
+		const struct member_change *c = &a->p->members[v[i]];
+		const struct member *m = &a->desired->members[c->desired];
 
-		if (c->action != MEMBER_CREATE)
-			continue;
-		if (c->desired >= a->desired->nmembers) {
-			rc = bad_plan(a, "desired member", c->desired);
-			break;
-		}
-		m = &a->desired->members[c->desired];
 		sqlite3_bind_int64(st, 1, a->org_id);
 		rc = sq_bind_member(st, &a->cols, m);
 		if (rc)
@@ -775,9 +828,7 @@ static int apply_creates(struct apply *a)
 		a->new_members[c->desired] = sqlite3_last_insert_rowid(a->q->db);
 		if (m->nprops)
 			rc = write_props(a, a->new_members[c->desired], m, NULL);
-		if (rc)
-			break;
-		if (c->invite) {
+		if (!rc && c->invite) {
 			store_token_new(token, hash);
 			rc = sq_add_invitation(a->q, a->org_id, a->sync_id, a->new_members[c->desired],
 					       m, token, hash, a->now);
@@ -790,22 +841,17 @@ static int apply_creates(struct apply *a)
 static int apply_teams(struct apply *a)
 {
 	sqlite3_stmt *ins, *ren;
-	uint32_t i;
-	int64_t id;
+	uint32_t i, n;
+	const uint32_t *v = list_of(a, AL_TEAM_WRITE, &n);
 	int rc;
 
 	rc = sq_prep(a->q, ST_TEAM_INSERT, &ins);
 	if (!rc)
 		rc = sq_prep(a->q, ST_TEAM_RENAME, &ren);
-	for (i = 0; !rc && i < a->p->nteams; i++) {
-		const struct team_change *c = &a->p->teams[i];
-		const struct team *t;
+	for (i = 0; !rc && i < n; i++) {
+		const struct team_change *c = &a->p->teams[v[i]];
+		const struct team *t = &a->desired->teams[c->desired];
 
-		if (c->action != TEAM_CREATE && c->action != TEAM_RENAME)
-			continue;
-		if (c->desired >= a->desired->nteams)
-			return bad_plan(a, "desired team", c->desired);
-		t = &a->desired->teams[c->desired];
 		if (c->action == TEAM_CREATE) {
 			sqlite3_bind_int64(ins, 1, a->org_id);
 			sq_bind_text(ins, 2, t->external_id);
@@ -816,10 +862,7 @@ static int apply_teams(struct apply *a)
 				a->new_teams[c->desired] = sqlite3_last_insert_rowid(a->q->db);
 			continue;
 		}
-		rc = stored_team_id(a, c->stored, &id);
-		if (rc)
-			break;
-		sqlite3_bind_int64(ren, 1, id);
+		sqlite3_bind_int64(ren, 1, stored_team_id(a, c->stored));
 		sq_bind_text(ren, 2, t->name);
 		sqlite3_bind_int64(ren, 3, a->now);
 		sqlite3_bind_int64(ren, 4, a->org_id);
@@ -829,23 +872,65 @@ static int apply_teams(struct apply *a)
 }
 
 /* The db ids of a mapping's ends: of the stored org, or of the desired one once applied. */
-static int mapping_ends(struct apply *a, const struct mapping *m, bool desired, int64_t *team,
-			int64_t *child)
+static void mapping_ends(const struct apply *a, const struct mapping *m, bool desired,
+			 int64_t *team, int64_t *child)
 {
-	int rc;
+	bool member = m->kind == MAPPING_MEMBER;
 
 	if (desired) {
-		rc = desired_team_id(a, m->team, team);
-		if (!rc)
-			rc = m->kind == MAPPING_MEMBER ? desired_member_id(a, m->child, child)
-						       : desired_team_id(a, m->child, child);
-		return rc;
+		*team = desired_team_id(a, m->team);
+		*child = member ? desired_member_id(a, m->child) : desired_team_id(a, m->child);
+	} else {
+		*team = stored_team_id(a, m->team);
+		*child = member ? stored_member_id(a, m->child) : stored_team_id(a, m->child);
 	}
-	rc = stored_team_id(a, m->team, team);
-	if (!rc)
-		rc = m->kind == MAPPING_MEMBER ? stored_member_id(a, m->child, child)
-					       : stored_team_id(a, m->child, child);
-	return rc;
+}
+
+/* Runs the write of mapping change c, in list k; a row not there to write to is skipped. */
+static int apply_mapping(struct apply *a, enum apply_list k, const struct mapping_change *c)
+{
+	/* A flag change's row is the stored pair; its flags are the desired ones. */
+	const struct mapping *row = k == AL_MAP_ADD ? &a->desired->mappings[c->desired]
+						    : &a->stored->mappings[c->stored];
+	const struct mapping *m = k == AL_MAP_REMOVE ? row : &a->desired->mappings[c->desired];
+	bool member = row->kind == MAPPING_MEMBER;
+	sqlite3_stmt *st;
+	int64_t team, child;
+	int rc;
+
+	mapping_ends(a, row, k == AL_MAP_ADD, &team, &child);
+	if (!team || !child)
+		return STORE_OK;
+	switch (k) {
+	case AL_MAP_REMOVE:
+		rc = sq_prep(a->q, member ? ST_MAP_DELETE_MEMBER : ST_MAP_DELETE_SUBTEAM, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, team);
+		sqlite3_bind_int64(st, 2, child);
+		break;
+	case AL_MAP_ADD:
+		rc = sq_prep(a->q, ST_MAP_INSERT, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, a->org_id);
+		sqlite3_bind_int64(st, 2, team);
+		sqlite3_bind_int64(st, member ? 3 : 4, child);
+		sqlite3_bind_null(st, member ? 4 : 3);
+		sqlite3_bind_int(st, 5, m->is_member);
+		sqlite3_bind_int(st, 6, m->is_manager);
+		break;
+	default:
+		rc = sq_prep(a->q, member ? ST_MAP_FLAGS_MEMBER : ST_MAP_FLAGS_SUBTEAM, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, team);
+		sqlite3_bind_int64(st, 2, child);
+		sqlite3_bind_int(st, 3, m->is_member);
+		sqlite3_bind_int(st, 4, m->is_manager);
+		break;
+	}
+	return sq_run(a->q, st);
 }
 
 /*
@@ -856,78 +941,16 @@ static int mapping_ends(struct apply *a, const struct mapping *m, bool desired, 
  */
 static int apply_mappings(struct apply *a)
 {
-	static const int order[] = { MAPPING_REMOVE, MAPPING_ADD, MAPPING_CHANGE };
+	static const enum apply_list order[] = { AL_MAP_REMOVE, AL_MAP_ADD, AL_MAP_CHANGE };
 	size_t k;
-	uint32_t i;
+	uint32_t i, n;
 	int rc = STORE_OK;
 
-	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
-		for (i = 0; !rc && i < a->p->nmappings; i++) {
-			const struct mapping_change *c = &a->p->mappings[i];
-			const struct mapping *m;
-			sqlite3_stmt *st;
-			int64_t team, child;
-			bool member;
+	for (k = 0; !rc && k < sizeof(order) / sizeof(order[0]); k++) {
+		const uint32_t *v = list_of(a, order[k], &n);
 
-			if (c->action != order[k])
-				continue;
-			if (c->action == MAPPING_REMOVE) {
-				if (c->stored >= a->stored->nmappings)
-					return bad_plan(a, "stored mapping", c->stored);
-				m = &a->stored->mappings[c->stored];
-			} else {
-				if (c->desired >= a->desired->nmappings)
-					return bad_plan(a, "desired mapping", c->desired);
-				m = &a->desired->mappings[c->desired];
-			}
-			member = m->kind == MAPPING_MEMBER;
-			if (c->action == MAPPING_CHANGE) {
-				/* The row is the stored pair; the flags are the desired ones. */
-				if (c->stored >= a->stored->nmappings)
-					return bad_plan(a, "stored mapping", c->stored);
-				rc = mapping_ends(a, &a->stored->mappings[c->stored], false, &team,
-						  &child);
-				member = a->stored->mappings[c->stored].kind == MAPPING_MEMBER;
-			} else {
-				rc = mapping_ends(a, m, c->action == MAPPING_ADD, &team, &child);
-			}
-			if (rc)
-				return rc;
-			if (!team || !child)
-				continue;
-			switch (c->action) {
-			case MAPPING_REMOVE:
-				rc = sq_prep(a->q, member ? ST_MAP_DELETE_MEMBER : ST_MAP_DELETE_SUBTEAM,
-					     &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, team);
-				sqlite3_bind_int64(st, 2, child);
-				break;
-			case MAPPING_ADD:
-				rc = sq_prep(a->q, ST_MAP_INSERT, &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, a->org_id);
-				sqlite3_bind_int64(st, 2, team);
-				sqlite3_bind_int64(st, member ? 3 : 4, child);
-				sqlite3_bind_null(st, member ? 4 : 3);
-				sqlite3_bind_int(st, 5, m->is_member);
-				sqlite3_bind_int(st, 6, m->is_manager);
-				break;
-			default:
-				rc = sq_prep(a->q, member ? ST_MAP_FLAGS_MEMBER : ST_MAP_FLAGS_SUBTEAM,
-					     &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, team);
-				sqlite3_bind_int64(st, 2, child);
-				sqlite3_bind_int(st, 3, m->is_member);
-				sqlite3_bind_int(st, 4, m->is_manager);
-				break;
-			}
-			rc = sq_run(a->q, st);
-		}
+		for (i = 0; !rc && i < n; i++)
+			rc = apply_mapping(a, order[k], &a->p->mappings[v[i]]);
 	}
 	return rc;
 }
@@ -984,7 +1007,7 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 		if (!org_find_property(stored, desired->prop_names[i],
 				       strlen(desired->prop_names[i]), &a.prop_stored[i]))
 			a.prop_stored[i] = PLAN_NONE;
-	rc = check_plan(&a);
+	rc = build_lists(&a);
 	if (rc)
 		goto out;
 	rc = use_big_cache(a.q);
@@ -1017,6 +1040,7 @@ out:
 	free(a.new_teams);
 	free(a.prop_ids);
 	free(a.prop_stored);
+	free(a.list);
 	return rc;
 }
 

@@ -1356,6 +1356,11 @@ static void test_apply_failure_rolls_back(void **state)
 	CHECK_EQ("bad match of a desired member", STORE_EINVAL,
 		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
 	p.desired_to_stored[1] = PLAN_NONE;
+	/* A mapping whose end is not a record of its org. */
+	stored.mappings[p.mappings[0].stored].team = 999;
+	CHECK_EQ("bad end of a stored mapping", STORE_EINVAL,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	stored.mappings[p.mappings[0].stored].team = team_ix(&stored, "T1");
 	check_unchanged(f, &stored, &ids);
 	CHECK_EQ("apply to an unknown org", STORE_ENOTFOUND,
 		 store_apply(f->s, f->org + 5, 0, &desired, &stored, &ids, &p));
