@@ -967,12 +967,20 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	return rc;
 }
 
+static int read_sync_list_row(sqlite3_stmt *st, void *rec)
+{
+	return read_sync_row(st, rec);
+}
+
+static void clear_sync_row(void *rec)
+{
+	store_sync_row_free(rec);
+}
+
 int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		 struct sync_row **rows, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct sync_row *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_SYNC_LIST, &st);
 
@@ -981,31 +989,8 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct sync_row *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		rc = read_sync_row(st, &v[count]);
-		if (rc)
-			break;
-		count++;
-	}
-	if (rc != STORE_ENOTFOUND) {
-		sqlite3_reset(st);
-		store_sync_rows_free(v, count);
-		return rc;
-	}
-	*rows = v;
-	*n = count;
-	return STORE_OK;
+	return sq_read_rows(q, st, sizeof(**rows), read_sync_list_row, clear_sync_row,
+			    (void **)rows, n);
 }
 
 static int parse_code(const char *name)
