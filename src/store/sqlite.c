@@ -55,7 +55,7 @@ enum {
 #define SCIM_DISPLAY                                                                           \
 	"coalesce(json_extract(scim_attrs, '$.displayName'), trim(first_name || ' ' || last_name))"
 
-/* Member fields bound at ?2..?11 by sq_bind_member (insert and updates). */
+/* Member fields bound at ?2..?10 by sq_bind_member (insert and updates). */
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_BEGIN_READ] = "BEGIN",
@@ -74,7 +74,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_KEY_IDS] = "SELECT key_id FROM api_keys WHERE org_id = ?1 ORDER BY created_at, key_id",
 	[ST_SETTINGS_GET] = "SELECT settings FROM orgs WHERE id = ?1",
 	[ST_SETTINGS_PUT] = "UPDATE orgs SET settings = ?2 WHERE id = ?1",
-	[ST_PROP_LIST] = "SELECT name FROM properties WHERE org_id = ?1 ORDER BY id",
+	[ST_PROP_LIST] = "SELECT name, id FROM properties WHERE org_id = ?1 ORDER BY id",
 	[ST_PROP_INSERT] = "INSERT INTO properties (org_id, name, created_at, name_key)"
 			   " VALUES (?1, ?2, ?3, lower(?2))",
 	[ST_PROP_DELETE] = "DELETE FROM properties WHERE org_id = ?1 AND name = ?2",
@@ -95,27 +95,38 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " (SELECT count(*) FROM teams WHERE org_id = ?1),"
 			   " (SELECT count(*) FROM mappings WHERE org_id = ?1)",
 	[ST_LOAD_MEMBERS] = "SELECT id, external_id, email, first_name, last_name, job_title,"
-			    " image_url, langs, products, props, role, state"
+			    " image_url, langs, products, role, state"
 			    " FROM members WHERE org_id = ?1 ORDER BY id",
+	/* By member, then property: the order of the members and of the org's
+	 * property indexes, so that a load merges the two in one pass. */
+	[ST_LOAD_PROPS] = "SELECT member_id, property_id, value FROM member_props"
+			  " WHERE org_id = ?1 ORDER BY member_id, property_id",
 	[ST_LOAD_TEAMS] = "SELECT id, external_id, name FROM teams WHERE org_id = ?1 ORDER BY id",
 	[ST_LOAD_MAPPINGS] = "SELECT team_id, member_id, subteam_id, is_member, is_manager"
 			     " FROM mappings WHERE org_id = ?1 ORDER BY id",
 	[ST_MEMBER_INSERT] = "INSERT INTO members (org_id, external_id, email, email_key,"
-			     " first_name, last_name, job_title, image_url, langs, products, props,"
+			     " first_name, last_name, job_title, image_url, langs, products,"
 			     " role, state, created_at, updated_at, admin_since, scim_id)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,"
-			     " CASE ?12 WHEN 'Administrator' THEN ?14 END, " SQL_UUID7("?14") ")",
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13,"
+			     " CASE ?11 WHEN 'Administrator' THEN ?13 END, " SQL_UUID7("?13") ")",
 	/* Two updates, so that a change of names only leaves the unique
-	 * indexes alone; ?12 NULL keeps the state. */
+	 * indexes alone; ?11 NULL keeps the state. */
 	[ST_MEMBER_UPDATE_DATA] = "UPDATE members SET first_name = ?5, last_name = ?6,"
 				  " job_title = ?7, image_url = ?8, langs = ?9, products = ?10,"
-				  " props = ?11, state = coalesce(?12, state), updated_at = ?13"
-				  " WHERE id = ?14 AND org_id = ?1",
+				  " state = coalesce(?11, state), updated_at = ?12"
+				  " WHERE id = ?13 AND org_id = ?1",
 	[ST_MEMBER_UPDATE_KEYS] = "UPDATE members SET external_id = ?2, email = ?3, email_key = ?4,"
 				  " first_name = ?5, last_name = ?6, job_title = ?7, image_url = ?8,"
-				  " langs = ?9, products = ?10, props = ?11,"
-				  " state = coalesce(?12, state), updated_at = ?13"
-				  " WHERE id = ?14 AND org_id = ?1",
+				  " langs = ?9, products = ?10,"
+				  " state = coalesce(?11, state), updated_at = ?12"
+				  " WHERE id = ?13 AND org_id = ?1",
+	/* A property value written only when it changed (an unchanged one
+	 * is not rewritten); "" is no value. */
+	[ST_MEMBER_PROP_PUT] = "INSERT INTO member_props (org_id, member_id, property_id, value)"
+			       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (member_id, property_id)"
+			       " DO UPDATE SET value = excluded.value",
+	[ST_MEMBER_PROP_DELETE] = "DELETE FROM member_props WHERE member_id = ?2 AND property_id = ?3"
+				  " AND org_id = ?1",
 	[ST_MEMBER_TEMP_KEYS] = "UPDATE members SET external_id = ?2, email_key = ?2 WHERE id = ?1",
 	[ST_MEMBER_STATE] = "UPDATE members SET state = ?2, updated_at = ?3"
 			    " WHERE id = ?1 AND org_id = ?4",
@@ -659,44 +670,6 @@ int sq_parse_name(const char *const *names, int n, const unsigned char *s)
 		if (strcmp(names[i], (const char *)s) == 0)
 			return i;
 	return -1;
-}
-
-int sq_put_json_string(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-
-	if (buf_putc(b, '"'))
-		return -1;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[7];
-		size_t n;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (buf_append(b, run, (size_t)(s - run)))
-			return -1;
-		run = s + 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else {
-			esc[0] = '\\';
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		if (buf_append(b, esc, n))
-			return -1;
-	}
-	if (buf_append(b, run, (size_t)(s - run)) || buf_putc(b, '"'))
-		return -1;
-	return 0;
 }
 
 static int sq_autocheckpoint(struct store *s, bool on)

@@ -55,11 +55,14 @@ enum stmt_id {
 	ST_ADMIN_DEMOTE,
 	ST_LOAD_COUNTS,
 	ST_LOAD_MEMBERS,
+	ST_LOAD_PROPS,
 	ST_LOAD_TEAMS,
 	ST_LOAD_MAPPINGS,
 	ST_MEMBER_INSERT,
 	ST_MEMBER_UPDATE_DATA,
 	ST_MEMBER_UPDATE_KEYS,
+	ST_MEMBER_PROP_PUT,
+	ST_MEMBER_PROP_DELETE,
 	ST_MEMBER_TEMP_KEYS,
 	ST_MEMBER_STATE,
 	ST_MEMBER_DELETE,
@@ -171,7 +174,7 @@ static inline struct sqlite_store *sq(struct store *s)
 
 /* Member columns formatted for binding, reused from member to member. */
 struct member_cols {
-	struct buf email_key, langs, props;
+	struct buf email_key, langs;
 };
 
 /* --- sqlite.c: statements, transactions, columns ------------------------------- */
@@ -195,7 +198,6 @@ int sq_exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen);
 extern const char *const sq_role_names[];
 extern const char *const sq_state_names[];
 int sq_parse_name(const char *const *names, int n, const unsigned char *s);
-int sq_put_json_string(struct buf *b, const char *s);
 int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
 		 void **rows, size_t *n);
@@ -251,9 +253,7 @@ int sq_session_delete(struct store *s, const uint8_t hash[STORE_HASH_LEN]);
 /* --- sqlite_org.c -------------------------------------------------------------- */
 
 void sq_member_cols_free(struct member_cols *c);
-int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
-		   const struct member *m, const struct org *so, const struct member *sm,
-		   const bool *keep);
+int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct member *m);
 int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids);
 int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 	     const struct org *stored, const struct store_ids *ids, const struct plan *p,

@@ -34,61 +34,23 @@ static int langs_text(struct buf *b, const struct member *m)
 	return 0;
 }
 
-/*
- * The member's custom properties as a JSON object by name; empty when
- * none. A sync that did not send a property's column leaves its stored
- * values alone: sm (the stored member, may be NULL) gives those, the
- * ones whose keep[index] is set.
- */
-static int props_json(struct buf *b, const struct org *o, const struct member *m,
-		      const struct org *so, const struct member *sm, const bool *keep)
-{
-	uint32_t i;
-
-	buf_reset(b);
-	for (i = 0; i < m->nprops; i++) {
-		if (m->props[i].index >= o->nprops)
-			continue;
-		if (buf_putc(b, b->len ? ',' : '{') ||
-		    sq_put_json_string(b, o->prop_names[m->props[i].index]) || buf_putc(b, ':') ||
-		    sq_put_json_string(b, m->props[i].value))
-			return -1;
-	}
-	for (i = 0; sm && keep && i < sm->nprops; i++) {
-		if (sm->props[i].index >= so->nprops || !keep[sm->props[i].index])
-			continue;
-		if (buf_putc(b, b->len ? ',' : '{') ||
-		    sq_put_json_string(b, so->prop_names[sm->props[i].index]) || buf_putc(b, ':') ||
-		    sq_put_json_string(b, sm->props[i].value))
-			return -1;
-	}
-	if (b->len && buf_putc(b, '}'))
-		return -1;
-	return 0;
-}
-
 /* Scratch of one member write: the derived columns bound by reference. */
 void sq_member_cols_free(struct member_cols *c)
 {
 	buf_free(&c->email_key);
 	buf_free(&c->langs);
-	buf_free(&c->props);
 }
 
 /*
- * Binds member m's columns at ?2..?11 (see ST_MEMBER_INSERT). An update
- * passes the stored member (sm of org so) and which stored properties
- * to keep; a create passes NULLs.
+ * Binds member m's columns at ?2..?10 (see ST_MEMBER_INSERT). Its
+ * property values are rows of their own (write_props).
  */
-int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
-		   const struct member *m, const struct org *so, const struct member *sm,
-		   const bool *keep)
+int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct member *m)
 {
 	size_t elen = strlen(m->email);
 
 	buf_reset(&c->email_key);
-	if (buf_reserve(&c->email_key, elen + 1) || langs_text(&c->langs, m) ||
-	    props_json(&c->props, o, m, so, sm, keep))
+	if (buf_reserve(&c->email_key, elen + 1) || langs_text(&c->langs, m))
 		return STORE_ENOMEM;
 	store_email_key(c->email_key.data, m->email, elen);
 	c->email_key.len = elen;
@@ -101,10 +63,6 @@ int sq_bind_member(sqlite3_stmt *st, struct member_cols *c, const struct org *o,
 	sq_bind_text(st, 8, m->image_url);
 	sq_bind_textn(st, 9, c->langs.data, c->langs.len);
 	sqlite3_bind_int(st, 10, m->products);
-	if (c->props.len)
-		sq_bind_textn(st, 11, c->props.data, c->props.len);
-	else
-		sqlite3_bind_null(st, 11);
 	return STORE_OK;
 }
 
@@ -155,240 +113,92 @@ static void parse_langs(struct member *m, const char *s, size_t len)
 	}
 }
 
-/* Props of the member being loaded, before they move into the org. */
-struct props_scratch {
-	struct member_prop *v;
+/*
+ * The org's property values, read beside its members: both come in member
+ * id order, so each member takes the rows of its id as it is loaded.
+ */
+struct props_cursor {
+	sqlite3_stmt *st;
+	bool on_row;             /* st is on a row not taken yet */
+	const int64_t *prop_ids; /* org property index -> properties.id, rising */
+	uint32_t nprops;
+	struct member_prop *v;   /* the member's values, before they move into the org */
 	uint32_t n, cap;
-	struct buf name, value;
-	uint32_t guess; /* members usually list the same names in the same order */
 };
 
-static void skip_ws(const char **p, const char *end)
+static int props_next(struct sqlite_store *q, struct props_cursor *pc)
 {
-	while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
-		(*p)++;
+	int rc = sq_row(q, pc->st);
+
+	pc->on_row = rc == STORE_OK;
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
-static int hex4(const char *p, const char *end, uint32_t *out)
+/* The value at the cursor, appended to the member's (rows come by rising property id, so by index). */
+static int props_push(struct sqlite_store *q, struct props_cursor *pc, struct org *o)
 {
-	uint32_t v = 0;
-	int i;
+	uint32_t index = find_id(pc->prop_ids, pc->nprops, sqlite3_column_int64(pc->st, 1));
+	const char *value;
 
-	if (end - p < 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
+	if (index == PLAN_NONE)
+		return store_set_error(&q->base, STORE_EIO, "a value names an unknown property");
+	if (pc->n == pc->cap) {
+		uint32_t ncap = pc->cap ? pc->cap * 2 : 8;
+		struct member_prop *nv = realloc(pc->v, ncap * sizeof(*nv));
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
-			return -1;
+		if (!nv)
+			return STORE_ENOMEM;
+		pc->v = nv;
+		pc->cap = ncap;
 	}
-	*out = v;
-	return 0;
+	value = org_strdup(o, (const char *)sqlite3_column_text(pc->st, 2),
+			   (size_t)sqlite3_column_bytes(pc->st, 2));
+	if (!value)
+		return STORE_ENOMEM;
+	pc->v[pc->n].index = index;
+	pc->v[pc->n].value = value;
+	pc->n++;
+	return STORE_OK;
 }
 
-static int put_utf8(struct buf *b, uint32_t cp)
+/* Gives m, the member of row id, its values. */
+static int props_take(struct sqlite_store *q, struct props_cursor *pc, struct org *o, int64_t id,
+		      struct member *m)
 {
-	char u[4];
-	size_t n;
+	struct member_prop *v;
+	int rc = STORE_OK;
 
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
+	pc->n = 0;
+	while (!rc && pc->on_row && sqlite3_column_int64(pc->st, 0) <= id) {
+		if (sqlite3_column_int64(pc->st, 0) == id)
+			rc = props_push(q, pc, o);
+		if (!rc)
+			rc = props_next(q, pc);
 	}
-	return buf_append(b, u, n);
-}
-
-/* One JSON string at *p (on its opening quote), decoded into out. */
-static int json_read_string(const char **p, const char *end, struct buf *out)
-{
-	const char *s = *p;
-
-	buf_reset(out);
-	if (s >= end || *s++ != '"')
-		return -1;
-	while (s < end) {
-		const char *run = s;
-		uint32_t cp, lo;
-
-		while (s < end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
-			s++;
-		if (buf_append(out, run, (size_t)(s - run)))
-			return -1;
-		if (s >= end || (unsigned char)*s < 0x20)
-			return -1;
-		if (*s == '"') {
-			*p = s + 1;
-			return 0;
-		}
-		if (++s >= end)
-			return -1;
-		switch (*s++) {
-		case '"':
-			cp = '"';
-			break;
-		case '\\':
-			cp = '\\';
-			break;
-		case '/':
-			cp = '/';
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			if (hex4(s, end, &cp))
-				return -1;
-			s += 4;
-			if (cp >= 0xdc00 && cp < 0xe000)
-				return -1;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
-				    hex4(s + 2, end, &lo) || lo < 0xdc00 || lo >= 0xe000)
-					return -1;
-				s += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			break;
-		default:
-			return -1;
-		}
-		if (put_utf8(out, cp))
-			return -1;
-	}
-	return -1;
-}
-
-/* Index of the property name (defining it in the org when new). */
-static int prop_index(struct org *o, struct props_scratch *ps, const char *name, size_t len,
-		      uint32_t *index)
-{
-	if (ps->guess < o->nprops && strncmp(o->prop_names[ps->guess], name, len) == 0 &&
-	    o->prop_names[ps->guess][len] == '\0') {
-		*index = ps->guess;
-		return 0;
-	}
-	return org_add_property(o, name, len, index) ? -1 : 0;
-}
-
-/*
- * Parses a stored props object (of string values, as props_json writes
- * them) into ps->v, sorted by index, each value in the org. Returns 0,
- * -1 out of memory, -2 malformed.
- */
-static int parse_props(struct org *o, struct props_scratch *ps, const char *js, size_t len)
-{
-	const char *p = js, *end = js + len;
-	uint32_t i, index;
-
-	ps->n = 0;
-	ps->guess = 0;
-	skip_ws(&p, end);
-	if (p >= end || *p++ != '{')
-		return -2;
-	skip_ws(&p, end);
-	if (p < end && *p == '}') {
-		p++;
-		goto tail;
-	}
-	for (;;) {
-		struct member_prop mp;
-		int dup = 0;
-
-		skip_ws(&p, end);
-		if (json_read_string(&p, end, &ps->name))
-			return -2;
-		skip_ws(&p, end);
-		if (p >= end || *p++ != ':')
-			return -2;
-		skip_ws(&p, end);
-		if (json_read_string(&p, end, &ps->value))
-			return -2;
-		if (ps->value.len && ps->name.len) {
-			if (prop_index(o, ps, ps->name.data, ps->name.len, &index))
-				return -1;
-			ps->guess = index + 1;
-			for (i = 0; i < ps->n; i++)
-				dup |= ps->v[i].index == index;
-			if (!dup) {
-				if (ps->n == ps->cap) {
-					uint32_t ncap = ps->cap ? ps->cap * 2 : 8;
-					struct member_prop *nv = realloc(ps->v, ncap * sizeof(*nv));
-
-					if (!nv)
-						return -1;
-					ps->v = nv;
-					ps->cap = ncap;
-				}
-				mp.index = index;
-				mp.value = org_strdup(o, ps->value.data, ps->value.len);
-				if (!mp.value)
-					return -1;
-				/* Insertion keeps the array sorted by index. */
-				for (i = ps->n; i > 0 && ps->v[i - 1].index > index; i--)
-					ps->v[i] = ps->v[i - 1];
-				ps->v[i] = mp;
-				ps->n++;
-			}
-		}
-		skip_ws(&p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '}') {
-			p++;
-			break;
-		}
-		return -2;
-	}
-tail:
-	skip_ws(&p, end);
-	return p == end ? 0 : -2;
+	if (rc || !pc->n)
+		return rc;
+	v = org_alloc(o, pc->n * sizeof(*v));
+	if (!v)
+		return STORE_ENOMEM;
+	memcpy(v, pc->v, pc->n * sizeof(*v));
+	m->props = v;
+	m->nprops = pc->n;
+	return STORE_OK;
 }
 
 static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, int64_t *ids,
-			uint32_t expected)
+			uint32_t expected, const int64_t *prop_ids)
 {
-	struct props_scratch ps = { 0 };
+	struct props_cursor pc = { .prop_ids = prop_ids, .nprops = o->nprops };
 	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_LOAD_MEMBERS, &st);
+	int rc = sq_prep(q, ST_LOAD_PROPS, &pc.st);
 
-	buf_init(&ps.name);
-	buf_init(&ps.value);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(pc.st, 1, org_id);
+	rc = props_next(q, &pc);
+	if (!rc)
+		rc = sq_prep(q, ST_LOAD_MEMBERS, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
@@ -413,33 +223,14 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 		if (t)
 			parse_langs(&m, (const char *)t, (size_t)sqlite3_column_bytes(st, 7));
 		m.products = (uint8_t)sqlite3_column_int(st, 8);
-		t = sqlite3_column_text(st, 9);
-		if (t) {
-			prc = parse_props(o, &ps, (const char *)t, (size_t)sqlite3_column_bytes(st, 9));
-			if (prc) {
-				rc = prc == -1 ? STORE_ENOMEM
-					       : store_set_error(&q->base, STORE_EIO,
-								 "member %s: malformed props",
-								 m.external_id);
-				break;
-			}
-			if (ps.n) {
-				struct member_prop *v = org_alloc(o, ps.n * sizeof(*v));
-
-				if (!v) {
-					rc = STORE_ENOMEM;
-					break;
-				}
-				memcpy(v, ps.v, ps.n * sizeof(*v));
-				m.props = v;
-				m.nprops = ps.n;
-			}
-		}
-		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 10));
-		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 11));
+		ids[o->nmembers] = sqlite3_column_int64(st, 0);
+		rc = props_take(q, &pc, o, ids[o->nmembers], &m);
+		if (rc)
+			break;
+		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 9));
+		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 10));
 		m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
 		m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
-		ids[o->nmembers] = sqlite3_column_int64(st, 0);
 		prc = org_add_member(o, &m, NULL, &dup);
 		if (prc) {
 			rc = prc == ORG_ENOMEM ? STORE_ENOMEM
@@ -454,9 +245,9 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 	else
 		sqlite3_reset(st);
 out:
-	free(ps.v);
-	buf_free(&ps.name);
-	buf_free(&ps.value);
+	if (pc.on_row)
+		sqlite3_reset(pc.st);
+	free(pc.v);
 	return rc;
 }
 
@@ -538,15 +329,37 @@ static int load_mappings(struct sqlite_store *q, int64_t org_id, struct org *o,
 	return rc;
 }
 
+/* Defines the property of the row at st (name, id) in o, and notes its id at its index. */
+static int add_property(struct org *o, sqlite3_stmt *st, int64_t **ids, uint32_t *cap)
+{
+	uint32_t index;
+
+	if (org_add_property(o, (const char *)sqlite3_column_text(st, 0),
+			     (size_t)sqlite3_column_bytes(st, 0), &index))
+		return STORE_ENOMEM;
+	if (index >= *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 16;
+		int64_t *nv = realloc(*ids, ncap * sizeof(*nv));
+
+		if (!nv)
+			return STORE_ENOMEM;
+		*ids = nv;
+		*cap = ncap;
+	}
+	(*ids)[index] = sqlite3_column_int64(st, 1);
+	return STORE_OK;
+}
+
 /*
- * One read transaction, so that the four SELECTs see one state; counted
+ * One read transaction, so that its SELECTs see one state; counted
  * first so that the org's arrays and indexes are sized once.
  */
 int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_ids *ids)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st;
-	int64_t counts[3];
+	int64_t counts[3], *prop_ids = NULL;
+	uint32_t cap = 0;
 	int rc, i;
 
 	rc = use_big_cache(q);
@@ -582,24 +395,21 @@ int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_i
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	/* Defined properties first, in definition order; names only found in
-	 * stored values follow as members bring them. */
+	/* The properties in definition order: index i is the i-th id. */
 	rc = sq_prep(q, ST_PROP_LIST, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-
-		if (name && org_add_property(out, name, (size_t)sqlite3_column_bytes(st, 0), NULL)) {
-			rc = STORE_ENOMEM;
+		rc = add_property(out, st, &prop_ids, &cap);
+		if (rc) {
 			sqlite3_reset(st);
 			goto out;
 		}
 	}
 	if (rc != STORE_ENOTFOUND)
 		goto out;
-	rc = load_members(q, org_id, out, ids->members, (uint32_t)counts[0]);
+	rc = load_members(q, org_id, out, ids->members, (uint32_t)counts[0], prop_ids);
 	if (rc)
 		goto out;
 	rc = load_teams(q, org_id, out, ids->teams, (uint32_t)counts[1]);
@@ -608,6 +418,7 @@ int sq_org_load(struct store *s, int64_t org_id, struct org *out, struct store_i
 	rc = load_mappings(q, org_id, out, ids);
 out:
 	rc = sq_end_tx(q, rc);
+	free(prop_ids);
 	if (rc) {
 		store_ids_free(ids);
 		org_free(out);
@@ -615,15 +426,41 @@ out:
 	return rc;
 }
 
+/*
+ * The plan's changes by what an apply does with them, each list in plan
+ * order: list k is the change indexes list[at[k]] .. list[at[k + 1] - 1].
+ * Members deleted, then teams deleted, then members deactivated are the
+ * removals; updates include reactivations; a team write is a create or a
+ * rename.
+ */
+enum apply_list {
+	AL_MEMBER_DELETE,
+	AL_TEAM_DELETE,
+	AL_MEMBER_DEACTIVATE,
+	AL_MEMBER_UPDATE,
+	AL_MEMBER_CREATE,
+	AL_TEAM_WRITE,
+	AL_MAP_REMOVE,
+	AL_MAP_ADD,
+	AL_MAP_CHANGE,
+	AL_COUNT,
+	AL_NONE = AL_COUNT, /* nothing to write */
+};
+
 struct apply {
 	struct sqlite_store *q;
 	int64_t org_id, sync_id, now;
 	const struct org *desired, *stored;
 	const struct store_ids *ids;
 	const struct plan *p;
+	uint32_t *list;              /* see enum apply_list */
+	uint32_t at[AL_COUNT + 1];
 	int64_t *new_members; /* desired index -> id of the row this apply created */
 	int64_t *new_teams;
-	bool *keep_props;     /* stored property index -> its column was not sent */
+	/* By desired property index: its properties.id (0: no longer defined,
+	 * its values are not written) and its stored index (or PLAN_NONE). */
+	int64_t *prop_ids;
+	uint32_t *prop_stored;
 	struct member_cols cols;
 };
 
@@ -633,95 +470,159 @@ static int bad_plan(struct apply *a, const char *what, uint32_t index)
 			       "the plan refers to a record that is not there (%s %u)", what, index);
 }
 
-/* Refuses a plan that names records its orgs do not have, before anything is written. */
-static int check_plan(struct apply *a)
+/* Which list member change i goes to, once checked against the orgs. */
+static int member_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct member_change *c = &a->p->members[i];
+	bool d = c->action == MEMBER_CREATE || c->action == MEMBER_UPDATE ||
+		 c->action == MEMBER_REACTIVATE;
+	bool st = c->action != MEMBER_CREATE && c->action != MEMBER_UNCHANGED;
+
+	if (c->action > MEMBER_UNCHANGED || (d && c->desired >= a->desired->nmembers) ||
+	    (st && c->stored >= a->stored->nmembers))
+		return bad_plan(a, "member change", i);
+	switch (c->action) {
+	case MEMBER_DELETE:
+		*kind = AL_MEMBER_DELETE;
+		break;
+	case MEMBER_DEACTIVATE:
+		*kind = AL_MEMBER_DEACTIVATE;
+		break;
+	case MEMBER_REACTIVATE:
+		*kind = AL_MEMBER_UPDATE;
+		break;
+	case MEMBER_UPDATE:
+		*kind = c->changed ? AL_MEMBER_UPDATE : AL_NONE;
+		break;
+	case MEMBER_CREATE:
+		*kind = AL_MEMBER_CREATE;
+		break;
+	default:
+		*kind = AL_NONE;
+	}
+	return STORE_OK;
+}
+
+static int team_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct team_change *c = &a->p->teams[i];
+	bool d = c->action == TEAM_CREATE || c->action == TEAM_RENAME;
+	bool st = c->action == TEAM_RENAME || c->action == TEAM_DELETE;
+
+	if (c->action > TEAM_UNCHANGED || (d && c->desired >= a->desired->nteams) ||
+	    (st && c->stored >= a->stored->nteams))
+		return bad_plan(a, "team change", i);
+	*kind = c->action == TEAM_DELETE ? AL_TEAM_DELETE : d ? AL_TEAM_WRITE : AL_NONE;
+	return STORE_OK;
+}
+
+/* Whether mapping m's ends are records of org o. */
+static bool mapping_in(const struct org *o, const struct mapping *m)
+{
+	return m->team < o->nteams &&
+	       m->child < (m->kind == MAPPING_MEMBER ? o->nmembers : o->nteams);
+}
+
+static int mapping_list(struct apply *a, uint32_t i, uint8_t *kind)
+{
+	const struct mapping_change *c = &a->p->mappings[i];
+	bool d = c->action != MAPPING_REMOVE, st = c->action != MAPPING_ADD;
+
+	if (c->action > MAPPING_CHANGE ||
+	    (d && (c->desired >= a->desired->nmappings ||
+		   !mapping_in(a->desired, &a->desired->mappings[c->desired]))) ||
+	    (st && (c->stored >= a->stored->nmappings ||
+		    !mapping_in(a->stored, &a->stored->mappings[c->stored]))))
+		return bad_plan(a, "mapping change", i);
+	*kind = c->action == MAPPING_REMOVE ? AL_MAP_REMOVE
+		: c->action == MAPPING_ADD  ? AL_MAP_ADD
+					    : AL_MAP_CHANGE;
+	return STORE_OK;
+}
+
+/*
+ * Checks the plan against its orgs and sorts its changes into the lists,
+ * before anything is written: a plan that names a record its orgs do not
+ * have is refused whole, and the steps below index without checking.
+ */
+static int build_lists(struct apply *a)
 {
 	const struct plan *p = a->p;
-	uint32_t nd = a->desired->nmembers, ns = a->stored->nmembers;
-	uint32_t ntd = a->desired->nteams, nts = a->stored->nteams, i;
+	uint32_t nm = p->nmembers, nt = p->nteams, n = nm + nt + p->nmappings, i, k;
+	uint32_t fill[AL_COUNT];
+	uint8_t *kinds;
+	int rc = STORE_OK;
 
-	for (i = 0; i < p->nmembers; i++) {
-		const struct member_change *c = &p->members[i];
-		bool d = c->action == MEMBER_CREATE || c->action == MEMBER_UPDATE ||
-			 c->action == MEMBER_REACTIVATE;
-		bool st = c->action != MEMBER_CREATE && c->action != MEMBER_UNCHANGED;
-
-		if (c->action > MEMBER_UNCHANGED || (d && c->desired >= nd) || (st && c->stored >= ns))
-			return bad_plan(a, "member change", i);
+	kinds = malloc((size_t)n + 1);
+	a->list = malloc(((size_t)n + 1) * sizeof(*a->list));
+	if (!kinds || !a->list) {
+		rc = STORE_ENOMEM;
+		goto out;
 	}
-	for (i = 0; i < p->nteams; i++) {
-		const struct team_change *c = &p->teams[i];
-		bool d = c->action == TEAM_CREATE || c->action == TEAM_RENAME;
-		bool st = c->action == TEAM_RENAME || c->action == TEAM_DELETE;
-
-		if (c->action > TEAM_UNCHANGED || (d && c->desired >= ntd) || (st && c->stored >= nts))
-			return bad_plan(a, "team change", i);
+	for (i = 0; !rc && i < n; i++)
+		rc = i < nm	 ? member_list(a, i, &kinds[i])
+		     : i < nm + nt ? team_list(a, i - nm, &kinds[i])
+				   : mapping_list(a, i - nm - nt, &kinds[i]);
+	for (i = 0; !rc && p->desired_to_stored && i < a->desired->nmembers; i++)
+		if (p->desired_to_stored[i] != PLAN_NONE &&
+		    p->desired_to_stored[i] >= a->stored->nmembers)
+			rc = bad_plan(a, "match of desired member", i);
+	for (i = 0; !rc && p->team_desired_to_stored && i < a->desired->nteams; i++)
+		if (p->team_desired_to_stored[i] != PLAN_NONE &&
+		    p->team_desired_to_stored[i] >= a->stored->nteams)
+			rc = bad_plan(a, "match of desired team", i);
+	if (rc)
+		goto out;
+	memset(a->at, 0, sizeof(a->at));
+	for (i = 0; i < n; i++)
+		if (kinds[i] != AL_NONE)
+			a->at[kinds[i] + 1]++;
+	for (k = 0; k < AL_COUNT; k++) {
+		a->at[k + 1] += a->at[k];
+		fill[k] = a->at[k];
 	}
-	for (i = 0; i < p->nmappings; i++) {
-		const struct mapping_change *c = &p->mappings[i];
-		bool d = c->action != MAPPING_REMOVE, st = c->action != MAPPING_ADD;
-
-		if (c->action > MAPPING_CHANGE || (d && c->desired >= a->desired->nmappings) ||
-		    (st && c->stored >= a->stored->nmappings))
-			return bad_plan(a, "mapping change", i);
-	}
-	for (i = 0; p->desired_to_stored && i < nd; i++)
-		if (p->desired_to_stored[i] != PLAN_NONE && p->desired_to_stored[i] >= ns)
-			return bad_plan(a, "match of desired member", i);
-	for (i = 0; p->team_desired_to_stored && i < ntd; i++)
-		if (p->team_desired_to_stored[i] != PLAN_NONE && p->team_desired_to_stored[i] >= nts)
-			return bad_plan(a, "match of desired team", i);
-	return STORE_OK;
+	/* Indexes within their own array: members, teams or mappings. */
+	for (i = 0; i < n; i++)
+		if (kinds[i] != AL_NONE)
+			a->list[fill[kinds[i]]++] = i < nm ? i : i < nm + nt ? i - nm : i - nm - nt;
+out:
+	free(kinds);
+	return rc;
 }
 
-static int stored_member_id(struct apply *a, uint32_t i, int64_t *id)
+/* The row of stored member i (i checked by build_lists). */
+static int64_t stored_member_id(const struct apply *a, uint32_t i)
 {
-	*id = 0;
-	if (i >= a->stored->nmembers)
-		return bad_plan(a, "stored member", i);
-	*id = a->ids->members[i];
-	return STORE_OK;
+	return a->ids->members[i];
 }
 
-static int stored_team_id(struct apply *a, uint32_t i, int64_t *id)
+static int64_t stored_team_id(const struct apply *a, uint32_t i)
 {
-	*id = 0;
-	if (i >= a->stored->nteams)
-		return bad_plan(a, "stored team", i);
-	*id = a->ids->teams[i];
-	return STORE_OK;
+	return a->ids->teams[i];
 }
 
 /* The row of desired member d after this apply: the stored one it matched or the one created; 0 none. */
-static int desired_member_id(struct apply *a, uint32_t d, int64_t *id)
+static int64_t desired_member_id(const struct apply *a, uint32_t d)
 {
-	uint32_t st;
+	uint32_t st = a->p->desired_to_stored ? a->p->desired_to_stored[d] : PLAN_NONE;
 
-	*id = 0;
-	if (d >= a->desired->nmembers)
-		return bad_plan(a, "desired member", d);
-	st = a->p->desired_to_stored ? a->p->desired_to_stored[d] : PLAN_NONE;
-	if (st != PLAN_NONE)
-		return stored_member_id(a, st, id);
-	*id = a->new_members[d];
-	return STORE_OK;
+	return st != PLAN_NONE ? stored_member_id(a, st) : a->new_members[d];
 }
 
-static int desired_team_id(struct apply *a, uint32_t d, int64_t *id)
+static int64_t desired_team_id(const struct apply *a, uint32_t d)
 {
-	uint32_t st;
+	uint32_t st = a->p->team_desired_to_stored ? a->p->team_desired_to_stored[d] : PLAN_NONE;
 
-	*id = 0;
-	if (d >= a->desired->nteams)
-		return bad_plan(a, "desired team", d);
-	st = a->p->team_desired_to_stored ? a->p->team_desired_to_stored[d] : PLAN_NONE;
-	if (st != PLAN_NONE)
-		return stored_team_id(a, st, id);
-	*id = a->new_teams[d];
-	return STORE_OK;
+	return st != PLAN_NONE ? stored_team_id(a, st) : a->new_teams[d];
 }
 
-/* Deletes (the cascades take their mappings and invitations) and deactivations. */
+/* The first change index of list k, and (in *n) how many there are. */
+static const uint32_t *list_of(const struct apply *a, enum apply_list k, uint32_t *n)
+{
+	*n = a->at[k + 1] - a->at[k];
+	return a->list + a->at[k];
+}
+
 /* Runs a statement whose parameters are a row's id and the org's (the org guards every write). */
 static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 {
@@ -730,11 +631,12 @@ static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 	return sq_run(a->q, st);
 }
 
+/* Deletes (the cascades take their mappings and invitations) and deactivations. */
 static int apply_removals(struct apply *a)
 {
 	sqlite3_stmt *del, *tdel, *state;
-	uint32_t i;
-	int64_t id;
+	const uint32_t *v;
+	uint32_t i, n;
 	int rc;
 
 	rc = sq_prep(a->q, ST_MEMBER_DELETE, &del);
@@ -742,39 +644,60 @@ static int apply_removals(struct apply *a)
 		rc = sq_prep(a->q, ST_TEAM_DELETE, &tdel);
 	if (!rc)
 		rc = sq_prep(a->q, ST_MEMBER_STATE, &state);
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-
-		if (c->action != MEMBER_DELETE)
-			continue;
-		rc = stored_member_id(a, c->stored, &id);
-		if (rc)
-			break;
-		rc = run_for_row(a, del, id);
-	}
-	for (i = 0; !rc && i < a->p->nteams; i++) {
-		const struct team_change *c = &a->p->teams[i];
-
-		if (c->action != TEAM_DELETE)
-			continue;
-		rc = stored_team_id(a, c->stored, &id);
-		if (rc)
-			break;
-		rc = run_for_row(a, tdel, id);
-	}
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-
-		if (c->action != MEMBER_DEACTIVATE)
-			continue;
-		rc = stored_member_id(a, c->stored, &id);
-		if (rc)
-			break;
-		sqlite3_bind_int64(state, 1, id);
+	v = list_of(a, AL_MEMBER_DELETE, &n);
+	for (i = 0; !rc && i < n; i++)
+		rc = run_for_row(a, del, stored_member_id(a, a->p->members[v[i]].stored));
+	v = list_of(a, AL_TEAM_DELETE, &n);
+	for (i = 0; !rc && i < n; i++)
+		rc = run_for_row(a, tdel, stored_team_id(a, a->p->teams[v[i]].stored));
+	v = list_of(a, AL_MEMBER_DEACTIVATE, &n);
+	for (i = 0; !rc && i < n; i++) {
+		sqlite3_bind_int64(state, 1, stored_member_id(a, a->p->members[v[i]].stored));
 		sq_bind_text(state, 2, sq_state_names[STATE_DEACTIVATED]);
 		sqlite3_bind_int64(state, 3, a->now);
 		sqlite3_bind_int64(state, 4, a->org_id);
 		rc = sq_run(a->q, state);
+	}
+	return rc;
+}
+
+/* A value of a property, "" being none. */
+static const char *prop_value(const struct member *m, uint32_t index)
+{
+	const char *v = m ? org_member_prop(m, index) : NULL;
+
+	return v && *v ? v : NULL;
+}
+
+/*
+ * Writes the values of m (a desired member, whose row is member_id) that
+ * differ from those of sm (the stored member it updates, NULL for a new
+ * one): a value set or changed is put, one emptied deleted. Values of the
+ * properties the sync did not send are not touched.
+ */
+static int write_props(struct apply *a, int64_t member_id, const struct member *m,
+		       const struct member *sm)
+{
+	sqlite3_stmt *put, *del, *st;
+	uint32_t k;
+	int rc = sq_prep(a->q, ST_MEMBER_PROP_PUT, &put);
+
+	if (!rc)
+		rc = sq_prep(a->q, ST_MEMBER_PROP_DELETE, &del);
+	for (k = 0; !rc && k < a->desired->nprops; k++) {
+		const char *now = prop_value(m, k), *was = NULL;
+
+		if (sm && a->prop_stored[k] != PLAN_NONE)
+			was = prop_value(sm, a->prop_stored[k]);
+		if (!a->prop_ids[k] || (!now && !was) || (now && was && strcmp(now, was) == 0))
+			continue;
+		st = now ? put : del;
+		sqlite3_bind_int64(st, 1, a->org_id);
+		sqlite3_bind_int64(st, 2, member_id);
+		sqlite3_bind_int64(st, 3, a->prop_ids[k]);
+		if (now)
+			sq_bind_text(st, 4, now);
+		rc = sq_run(a->q, st);
 	}
 	return rc;
 }
@@ -789,16 +712,15 @@ static int update_member(struct apply *a, const struct member_change *c, int64_t
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, a->org_id);
-	rc = sq_bind_member(st, &a->cols, a->desired, m, a->stored, &a->stored->members[c->stored],
-			    a->keep_props);
+	rc = sq_bind_member(st, &a->cols, m);
 	if (rc)
 		return rc;
 	if (c->action == MEMBER_REACTIVATE)
-		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+		sq_bind_text(st, 11, sq_state_names[STATE_ACTIVE]);
 	else
-		sqlite3_bind_null(st, 12);
-	sqlite3_bind_int64(st, 13, a->now);
-	sqlite3_bind_int64(st, 14, id);
+		sqlite3_bind_null(st, 11);
+	sqlite3_bind_int64(st, 12, a->now);
+	sqlite3_bind_int64(st, 13, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		rc = STORE_OK;
@@ -807,6 +729,8 @@ static int update_member(struct apply *a, const struct member_change *c, int64_t
 	else
 		rc = sq_fail(a->q, rc);
 	sqlite3_reset(st);
+	if (!rc && (c->changed & CHANGED_PROPS))
+		rc = write_props(a, id, m, &a->stored->members[c->stored]);
 	return rc;
 }
 
@@ -844,33 +768,24 @@ static int park(struct apply *a, uint32_t **parked, uint32_t *nparked, uint32_t 
 
 static int apply_updates(struct apply *a)
 {
-	uint32_t *parked = NULL, nparked = 0, i;
-	int64_t id;
+	uint32_t *parked = NULL, nparked = 0, i, n;
+	const uint32_t *v = list_of(a, AL_MEMBER_UPDATE, &n);
 	int rc = STORE_OK;
 
-	for (i = 0; i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
+	for (i = 0; i < n; i++) {
+		const struct member_change *c = &a->p->members[v[i]];
+		int64_t id = stored_member_id(a, c->stored);
 
-		if (c->action != MEMBER_REACTIVATE && !(c->action == MEMBER_UPDATE && c->changed))
-			continue;
-		if (c->desired >= a->desired->nmembers) {
-			rc = bad_plan(a, "desired member", c->desired);
-			goto out;
-		}
-		rc = stored_member_id(a, c->stored, &id);
-		if (!rc)
-			rc = update_member(a, c, id);
+		rc = update_member(a, c, id);
 		if (rc == STORE_ECONFLICT)
-			rc = park(a, &parked, &nparked, i, id);
+			rc = park(a, &parked, &nparked, v[i], id);
 		if (rc)
 			goto out;
 	}
 	for (i = 0; i < nparked; i++) {
 		const struct member_change *c = &a->p->members[parked[i]];
 
-		rc = stored_member_id(a, c->stored, &id);
-		if (!rc)
-			rc = update_member(a, c, id);
+		rc = update_member(a, c, stored_member_id(a, c->stored));
 		if (rc == STORE_ECONFLICT)
 			rc = store_set_error(&a->q->base, rc,
 					     "member %s: its email or id belongs to another member",
@@ -888,28 +803,22 @@ static int apply_creates(struct apply *a)
 	char token[STORE_TOKEN_MAX];
 	uint8_t hash[STORE_HASH_LEN];
 	sqlite3_stmt *st;
-	uint32_t i;
+	uint32_t i, n;
+	const uint32_t *v = list_of(a, AL_MEMBER_CREATE, &n);
 	int rc;
 
 	rc = sq_prep(a->q, ST_MEMBER_INSERT, &st);
-	for (i = 0; !rc && i < a->p->nmembers; i++) {
-		const struct member_change *c = &a->p->members[i];
-		const struct member *m;
+	for (i = 0; !rc && i < n; i++) {
+		const struct member_change *c = &a->p->members[v[i]];
+		const struct member *m = &a->desired->members[c->desired];
 
-		if (c->action != MEMBER_CREATE)
-			continue;
-		if (c->desired >= a->desired->nmembers) {
-			rc = bad_plan(a, "desired member", c->desired);
-			break;
-		}
-		m = &a->desired->members[c->desired];
 		sqlite3_bind_int64(st, 1, a->org_id);
-		rc = sq_bind_member(st, &a->cols, a->desired, m, NULL, NULL, NULL);
+		rc = sq_bind_member(st, &a->cols, m);
 		if (rc)
 			break;
-		sq_bind_text(st, 12, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 13, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
-		sqlite3_bind_int64(st, 14, a->now);
+		sq_bind_text(st, 11, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 12, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
+		sqlite3_bind_int64(st, 13, a->now);
 		rc = sq_run(a->q, st);
 		if (rc == STORE_ECONFLICT)
 			store_set_error(&a->q->base, rc, "member %s: %s", m->external_id,
@@ -917,7 +826,9 @@ static int apply_creates(struct apply *a)
 		if (rc)
 			break;
 		a->new_members[c->desired] = sqlite3_last_insert_rowid(a->q->db);
-		if (c->invite) {
+		if (m->nprops)
+			rc = write_props(a, a->new_members[c->desired], m, NULL);
+		if (!rc && c->invite) {
 			store_token_new(token, hash);
 			rc = sq_add_invitation(a->q, a->org_id, a->sync_id, a->new_members[c->desired],
 					       m, token, hash, a->now);
@@ -930,22 +841,17 @@ static int apply_creates(struct apply *a)
 static int apply_teams(struct apply *a)
 {
 	sqlite3_stmt *ins, *ren;
-	uint32_t i;
-	int64_t id;
+	uint32_t i, n;
+	const uint32_t *v = list_of(a, AL_TEAM_WRITE, &n);
 	int rc;
 
 	rc = sq_prep(a->q, ST_TEAM_INSERT, &ins);
 	if (!rc)
 		rc = sq_prep(a->q, ST_TEAM_RENAME, &ren);
-	for (i = 0; !rc && i < a->p->nteams; i++) {
-		const struct team_change *c = &a->p->teams[i];
-		const struct team *t;
+	for (i = 0; !rc && i < n; i++) {
+		const struct team_change *c = &a->p->teams[v[i]];
+		const struct team *t = &a->desired->teams[c->desired];
 
-		if (c->action != TEAM_CREATE && c->action != TEAM_RENAME)
-			continue;
-		if (c->desired >= a->desired->nteams)
-			return bad_plan(a, "desired team", c->desired);
-		t = &a->desired->teams[c->desired];
 		if (c->action == TEAM_CREATE) {
 			sqlite3_bind_int64(ins, 1, a->org_id);
 			sq_bind_text(ins, 2, t->external_id);
@@ -956,10 +862,7 @@ static int apply_teams(struct apply *a)
 				a->new_teams[c->desired] = sqlite3_last_insert_rowid(a->q->db);
 			continue;
 		}
-		rc = stored_team_id(a, c->stored, &id);
-		if (rc)
-			break;
-		sqlite3_bind_int64(ren, 1, id);
+		sqlite3_bind_int64(ren, 1, stored_team_id(a, c->stored));
 		sq_bind_text(ren, 2, t->name);
 		sqlite3_bind_int64(ren, 3, a->now);
 		sqlite3_bind_int64(ren, 4, a->org_id);
@@ -969,23 +872,65 @@ static int apply_teams(struct apply *a)
 }
 
 /* The db ids of a mapping's ends: of the stored org, or of the desired one once applied. */
-static int mapping_ends(struct apply *a, const struct mapping *m, bool desired, int64_t *team,
-			int64_t *child)
+static void mapping_ends(const struct apply *a, const struct mapping *m, bool desired,
+			 int64_t *team, int64_t *child)
 {
-	int rc;
+	bool member = m->kind == MAPPING_MEMBER;
 
 	if (desired) {
-		rc = desired_team_id(a, m->team, team);
-		if (!rc)
-			rc = m->kind == MAPPING_MEMBER ? desired_member_id(a, m->child, child)
-						       : desired_team_id(a, m->child, child);
-		return rc;
+		*team = desired_team_id(a, m->team);
+		*child = member ? desired_member_id(a, m->child) : desired_team_id(a, m->child);
+	} else {
+		*team = stored_team_id(a, m->team);
+		*child = member ? stored_member_id(a, m->child) : stored_team_id(a, m->child);
 	}
-	rc = stored_team_id(a, m->team, team);
-	if (!rc)
-		rc = m->kind == MAPPING_MEMBER ? stored_member_id(a, m->child, child)
-					       : stored_team_id(a, m->child, child);
-	return rc;
+}
+
+/* Runs the write of mapping change c, in list k; a row not there to write to is skipped. */
+static int apply_mapping(struct apply *a, enum apply_list k, const struct mapping_change *c)
+{
+	/* A flag change's row is the stored pair; its flags are the desired ones. */
+	const struct mapping *row = k == AL_MAP_ADD ? &a->desired->mappings[c->desired]
+						    : &a->stored->mappings[c->stored];
+	const struct mapping *m = k == AL_MAP_REMOVE ? row : &a->desired->mappings[c->desired];
+	bool member = row->kind == MAPPING_MEMBER;
+	sqlite3_stmt *st;
+	int64_t team, child;
+	int rc;
+
+	mapping_ends(a, row, k == AL_MAP_ADD, &team, &child);
+	if (!team || !child)
+		return STORE_OK;
+	switch (k) {
+	case AL_MAP_REMOVE:
+		rc = sq_prep(a->q, member ? ST_MAP_DELETE_MEMBER : ST_MAP_DELETE_SUBTEAM, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, team);
+		sqlite3_bind_int64(st, 2, child);
+		break;
+	case AL_MAP_ADD:
+		rc = sq_prep(a->q, ST_MAP_INSERT, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, a->org_id);
+		sqlite3_bind_int64(st, 2, team);
+		sqlite3_bind_int64(st, member ? 3 : 4, child);
+		sqlite3_bind_null(st, member ? 4 : 3);
+		sqlite3_bind_int(st, 5, m->is_member);
+		sqlite3_bind_int(st, 6, m->is_manager);
+		break;
+	default:
+		rc = sq_prep(a->q, member ? ST_MAP_FLAGS_MEMBER : ST_MAP_FLAGS_SUBTEAM, &st);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, team);
+		sqlite3_bind_int64(st, 2, child);
+		sqlite3_bind_int(st, 3, m->is_member);
+		sqlite3_bind_int(st, 4, m->is_manager);
+		break;
+	}
+	return sq_run(a->q, st);
 }
 
 /*
@@ -996,80 +941,35 @@ static int mapping_ends(struct apply *a, const struct mapping *m, bool desired, 
  */
 static int apply_mappings(struct apply *a)
 {
-	static const int order[] = { MAPPING_REMOVE, MAPPING_ADD, MAPPING_CHANGE };
+	static const enum apply_list order[] = { AL_MAP_REMOVE, AL_MAP_ADD, AL_MAP_CHANGE };
 	size_t k;
-	uint32_t i;
+	uint32_t i, n;
 	int rc = STORE_OK;
 
-	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
-		for (i = 0; !rc && i < a->p->nmappings; i++) {
-			const struct mapping_change *c = &a->p->mappings[i];
-			const struct mapping *m;
-			sqlite3_stmt *st;
-			int64_t team, child;
-			bool member;
+	for (k = 0; !rc && k < sizeof(order) / sizeof(order[0]); k++) {
+		const uint32_t *v = list_of(a, order[k], &n);
 
-			if (c->action != order[k])
-				continue;
-			if (c->action == MAPPING_REMOVE) {
-				if (c->stored >= a->stored->nmappings)
-					return bad_plan(a, "stored mapping", c->stored);
-				m = &a->stored->mappings[c->stored];
-			} else {
-				if (c->desired >= a->desired->nmappings)
-					return bad_plan(a, "desired mapping", c->desired);
-				m = &a->desired->mappings[c->desired];
-			}
-			member = m->kind == MAPPING_MEMBER;
-			if (c->action == MAPPING_CHANGE) {
-				/* The row is the stored pair; the flags are the desired ones. */
-				if (c->stored >= a->stored->nmappings)
-					return bad_plan(a, "stored mapping", c->stored);
-				rc = mapping_ends(a, &a->stored->mappings[c->stored], false, &team,
-						  &child);
-				member = a->stored->mappings[c->stored].kind == MAPPING_MEMBER;
-			} else {
-				rc = mapping_ends(a, m, c->action == MAPPING_ADD, &team, &child);
-			}
-			if (rc)
-				return rc;
-			if (!team || !child)
-				continue;
-			switch (c->action) {
-			case MAPPING_REMOVE:
-				rc = sq_prep(a->q, member ? ST_MAP_DELETE_MEMBER : ST_MAP_DELETE_SUBTEAM,
-					     &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, team);
-				sqlite3_bind_int64(st, 2, child);
-				break;
-			case MAPPING_ADD:
-				rc = sq_prep(a->q, ST_MAP_INSERT, &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, a->org_id);
-				sqlite3_bind_int64(st, 2, team);
-				sqlite3_bind_int64(st, member ? 3 : 4, child);
-				sqlite3_bind_null(st, member ? 4 : 3);
-				sqlite3_bind_int(st, 5, m->is_member);
-				sqlite3_bind_int(st, 6, m->is_manager);
-				break;
-			default:
-				rc = sq_prep(a->q, member ? ST_MAP_FLAGS_MEMBER : ST_MAP_FLAGS_SUBTEAM,
-					     &st);
-				if (rc)
-					return rc;
-				sqlite3_bind_int64(st, 1, team);
-				sqlite3_bind_int64(st, 2, child);
-				sqlite3_bind_int(st, 3, m->is_member);
-				sqlite3_bind_int(st, 4, m->is_manager);
-				break;
-			}
-			rc = sq_run(a->q, st);
-		}
+		for (i = 0; !rc && i < n; i++)
+			rc = apply_mapping(a, order[k], &a->p->mappings[v[i]]);
 	}
 	return rc;
+}
+
+/* The row ids of the desired org's properties, as defined when the apply runs. */
+static int prop_ids(struct apply *a)
+{
+	sqlite3_stmt *st;
+	uint32_t k;
+	int rc = sq_prep(a->q, ST_PROP_LIST, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, a->org_id);
+	while ((rc = sq_row(a->q, st)) == STORE_OK)
+		if (org_find_property(a->desired, (const char *)sqlite3_column_text(st, 0),
+				      (size_t)sqlite3_column_bytes(st, 0), &k))
+			a->prop_ids[k] = sqlite3_column_int64(st, 1);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
 /*
@@ -1091,22 +991,23 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 
 	buf_init(&a.cols.email_key);
 	buf_init(&a.cols.langs);
-	buf_init(&a.cols.props);
 	if ((p->nmembers && !p->members) || (p->nteams && !p->teams) ||
 	    (p->nmappings && !p->mappings) || (stored->nmembers && !ids->members) ||
 	    (stored->nteams && !ids->teams))
 		return store_set_error(s, STORE_EINVAL, "incomplete plan or ids");
 	a.new_members = calloc((size_t)desired->nmembers + 1, sizeof(int64_t));
 	a.new_teams = calloc((size_t)desired->nteams + 1, sizeof(int64_t));
-	a.keep_props = calloc((size_t)stored->nprops + 1, sizeof(bool));
-	if (!a.new_members || !a.new_teams || !a.keep_props) {
+	a.prop_ids = calloc((size_t)desired->nprops + 1, sizeof(int64_t));
+	a.prop_stored = calloc((size_t)desired->nprops + 1, sizeof(uint32_t));
+	if (!a.new_members || !a.new_teams || !a.prop_ids || !a.prop_stored) {
 		rc = STORE_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < stored->nprops; i++)
-		a.keep_props[i] = !org_find_property(desired, stored->prop_names[i],
-						     strlen(stored->prop_names[i]), NULL);
-	rc = check_plan(&a);
+	for (i = 0; i < desired->nprops; i++)
+		if (!org_find_property(stored, desired->prop_names[i],
+				       strlen(desired->prop_names[i]), &a.prop_stored[i]))
+			a.prop_stored[i] = PLAN_NONE;
+	rc = build_lists(&a);
 	if (rc)
 		goto out;
 	rc = use_big_cache(a.q);
@@ -1116,6 +1017,8 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 	if (rc)
 		goto out;
 	rc = sq_org_exists(a.q, org_id);
+	if (!rc)
+		rc = prop_ids(&a);
 	if (!rc)
 		rc = apply_removals(&a);
 	if (!rc)
@@ -1135,7 +1038,9 @@ out:
 	sq_member_cols_free(&a.cols);
 	free(a.new_members);
 	free(a.new_teams);
-	free(a.keep_props);
+	free(a.prop_ids);
+	free(a.prop_stored);
+	free(a.list);
 	return rc;
 }
 

@@ -335,6 +335,30 @@ static const char *const migrations[] = {
 	"  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);"
 	"CREATE INDEX members_admin_email ON members(email_key) WHERE role = 'Administrator';",
+	/*
+	 * 12: custom property values in a table of their own instead of a JSON
+	 * object in each member's row, so that a sync writes only the values
+	 * that changed. Every value of a defined property is carried over; a
+	 * name twice in one object keeps its first value and empty values are
+	 * dropped, as loading did. Values of properties deleted before this
+	 * version stayed behind in the objects; they are not carried over, as
+	 * deleting a property now deletes its values (SPEC: values exist only
+	 * for defined properties).
+	 */
+	"CREATE TABLE member_props ("
+	"  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+	"  member_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,"
+	"  property_id INTEGER NOT NULL REFERENCES properties(id) ON DELETE CASCADE,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (member_id, property_id)) WITHOUT ROWID;"
+	"CREATE INDEX member_props_org ON member_props(org_id);"
+	"INSERT OR IGNORE INTO member_props (org_id, member_id, property_id, value)"
+	"  SELECT m.org_id, m.id, p.id, j.value"
+	"  FROM members AS m, json_each(m.props) AS j"
+	"  JOIN properties AS p ON p.org_id = m.org_id AND p.name = j.key"
+	"  WHERE m.props IS NOT NULL AND json_valid(m.props) AND j.type = 'text'"
+	"  AND j.value <> '' ORDER BY m.id, j.id;"
+	"ALTER TABLE members DROP COLUMN props;",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

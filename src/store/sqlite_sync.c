@@ -88,14 +88,53 @@ static int prune_payloads(struct sqlite_store *q)
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
+/* Appends s to b as a JSON string, quoted and escaped. */
+static int put_json_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	if (buf_putc(b, '"'))
+		return -1;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7];
+		size_t n;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (buf_append(b, run, (size_t)(s - run)))
+			return -1;
+		run = s + 1;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else {
+			esc[0] = '\\';
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if (buf_append(b, esc, n))
+			return -1;
+	}
+	if (buf_append(b, run, (size_t)(s - run)) || buf_putc(b, '"'))
+		return -1;
+	return 0;
+}
+
 /* Appends one entry, as a JSON array, to a chunk being written. */
 static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
 {
 	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    sq_put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    sq_put_json_string(b, e->detail ? e->detail : "") ||
+	    put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
+	    put_json_string(b, e->detail ? e->detail : "") ||
 	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
 		return -1;
 	return 0;
@@ -928,12 +967,20 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	return rc;
 }
 
+static int read_sync_list_row(sqlite3_stmt *st, void *rec)
+{
+	return read_sync_row(st, rec);
+}
+
+static void clear_sync_row(void *rec)
+{
+	store_sync_row_free(rec);
+}
+
 int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		 struct sync_row **rows, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct sync_row *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_SYNC_LIST, &st);
 
@@ -942,31 +989,8 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct sync_row *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		rc = read_sync_row(st, &v[count]);
-		if (rc)
-			break;
-		count++;
-	}
-	if (rc != STORE_ENOTFOUND) {
-		sqlite3_reset(st);
-		store_sync_rows_free(v, count);
-		return rc;
-	}
-	*rows = v;
-	*n = count;
-	return STORE_OK;
+	return sq_read_rows(q, st, sizeof(**rows), read_sync_list_row, clear_sync_row,
+			    (void **)rows, n);
 }
 
 static int parse_code(const char *name)

@@ -151,11 +151,22 @@ int sq_settings_put(struct store *s, int64_t org_id, const char *json)
 	return rc;
 }
 
+/* A text column as a new string: a row of sq_read_rows for a char * array. */
+static int read_string_row(sqlite3_stmt *st, void *rec)
+{
+	return sq_col_strdup(st, 0, rec) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_string_row(void *rec)
+{
+	free(*(char **)rec);
+}
+
 int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
 	char **v = NULL;
-	size_t count = 0, cap = 0;
+	size_t count = 0;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -163,34 +174,13 @@ int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n
 	if (rc)
 		return rc;
 	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	rc = sq_prep(q, ST_PROP_LIST, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			char **nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if (sq_col_strdup(st, 0, &v[count])) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		count++;
+	if (!rc)
+		rc = sq_prep(q, ST_PROP_LIST, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = sq_read_rows(q, st, sizeof(*v), read_string_row, clear_string_row, (void **)&v,
+				  &count);
 	}
-	sqlite3_reset(st);
-	if (rc == STORE_ENOTFOUND)
-		rc = STORE_OK;
-out:
 	rc = sq_end_tx(q, rc);
 	if (rc) {
 		store_strings_free(v, count);
@@ -339,7 +329,6 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	struct sqlite_store *q = sq(s);
 	struct member_cols cols;
 	struct member m;
-	struct org none;
 	char *key = NULL;
 	size_t len = strlen(email);
 	sqlite3_stmt *st;
@@ -347,7 +336,6 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	int rc;
 
 	memset(&cols, 0, sizeof(cols));
-	org_init(&none);
 	rc = sq_begin(q);
 	if (rc)
 		goto out;
@@ -379,12 +367,12 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 		if (rc)
 			goto out;
 		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_bind_member(st, &cols, &none, &m, NULL, NULL, NULL);
+		rc = sq_bind_member(st, &cols, &m);
 		if (rc)
 			goto out;
-		sq_bind_text(st, 12, sq_role_names[ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 13, sq_state_names[STATE_ACTIVE]);
-		sqlite3_bind_int64(st, 14, now);
+		sq_bind_text(st, 11, sq_role_names[ROLE_ADMINISTRATOR]);
+		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+		sqlite3_bind_int64(st, 13, now);
 		rc = sq_run(q, st);
 		if (rc == STORE_ECONFLICT)
 			store_set_error(s, rc, "another member has the external id '%s'", email);
@@ -405,15 +393,34 @@ out:
 	rc = sq_end_tx(q, rc);
 	free(key);
 	sq_member_cols_free(&cols);
-	org_free(&none);
 	return rc;
+}
+
+static int read_admin_row(sqlite3_stmt *st, void *rec)
+{
+	struct store_admin *a = rec;
+	int state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2));
+
+	a->state = state < 0 ? STATE_ACTIVE : state;
+	a->added_at = sqlite3_column_int64(st, 3);
+	if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static void clear_admin_row(void *rec)
+{
+	struct store_admin *a = rec;
+
+	free(a->email);
+	free(a->external_id);
 }
 
 int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
 	struct store_admin *v = NULL;
-	size_t count = 0, cap = 0;
+	size_t count = 0;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -421,41 +428,13 @@ int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, siz
 	if (rc)
 		return rc;
 	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	rc = sq_prep(q, ST_ADMIN_LIST, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		struct store_admin *a;
-		int state;
-
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_admin *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		a = &v[count++];
-		memset(a, 0, sizeof(*a));
-		if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id)) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2));
-		a->state = state < 0 ? STATE_ACTIVE : state;
-		a->added_at = sqlite3_column_int64(st, 3);
+	if (!rc)
+		rc = sq_prep(q, ST_ADMIN_LIST, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = sq_read_rows(q, st, sizeof(*v), read_admin_row, clear_admin_row, (void **)&v,
+				  &count);
 	}
-	sqlite3_reset(st);
-	if (rc == STORE_ENOTFOUND)
-		rc = STORE_OK;
-out:
 	rc = sq_end_tx(q, rc);
 	if (rc) {
 		store_admins_free(v, count);
@@ -519,48 +498,30 @@ out:
 	return rc;
 }
 
+static int read_org_row(sqlite3_stmt *st, void *rec)
+{
+	struct store_org_row *o = rec;
+
+	o->id = sqlite3_column_int64(st, 0);
+	o->created_at = sqlite3_column_int64(st, 2);
+	o->members = (uint64_t)sqlite3_column_int64(st, 3);
+	return sq_col_strdup(st, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_org_row(void *rec)
+{
+	free(((struct store_org_row *)rec)->name);
+}
+
 int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_org_row *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
-	int rc;
+	int rc = sq_prep(q, ST_ORG_LIST, &st);
 
-	rc = sq_prep(q, ST_ORG_LIST, &st);
 	if (rc)
 		return rc;
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		struct store_org_row *o;
-
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_org_row *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		o = &v[count++];
-		o->id = sqlite3_column_int64(st, 0);
-		o->created_at = sqlite3_column_int64(st, 2);
-		o->members = (uint64_t)sqlite3_column_int64(st, 3);
-		if (sq_col_strdup(st, 1, &o->name)) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != STORE_ENOTFOUND) {
-		store_org_rows_free(v, count);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return STORE_OK;
+	return sq_read_rows(q, st, sizeof(**out), read_org_row, clear_org_row, (void **)out, n);
 }
 
 int sq_invite(struct store *s, int64_t org_id, const char *external_id, const char *token,
@@ -762,12 +723,34 @@ out:
 	return sq_end_tx(q, rc);
 }
 
+static int read_audit_row(sqlite3_stmt *st, void *rec)
+{
+	struct audit_entry *e = rec;
+
+	e->number = sqlite3_column_int64(st, 0);
+	e->at = sqlite3_column_int64(st, 1);
+	if (sq_col_strdup(st, 2, &e->actor) || sq_col_strdup(st, 3, &e->action) ||
+	    sq_col_strdup(st, 4, &e->target) || sq_col_strdup(st, 5, &e->old_json) ||
+	    sq_col_strdup(st, 6, &e->new_json))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static void clear_audit_row(void *rec)
+{
+	struct audit_entry *e = rec;
+
+	free(e->actor);
+	free(e->action);
+	free(e->target);
+	free(e->old_json);
+	free(e->new_json);
+}
+
 int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 		  struct audit_entry **rows, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct audit_entry *v = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_AUDIT_LIST, &st);
 
@@ -779,39 +762,8 @@ int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 	sq_bind_text(st, 4, f->actor);
 	sq_bind_text(st, 5, f->target);
 	sqlite3_bind_int64(st, 6, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		struct audit_entry *e;
-
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct audit_entry *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		e = &v[count++];
-		memset(e, 0, sizeof(*e));
-		e->number = sqlite3_column_int64(st, 0);
-		e->at = sqlite3_column_int64(st, 1);
-		if (sq_col_strdup(st, 2, &e->actor) || sq_col_strdup(st, 3, &e->action) ||
-		    sq_col_strdup(st, 4, &e->target) || sq_col_strdup(st, 5, &e->old_json) ||
-		    sq_col_strdup(st, 6, &e->new_json)) {
-			rc = STORE_ENOMEM;
-			break;
-		}
-	}
-	if (rc != STORE_ENOTFOUND) {
-		sqlite3_reset(st);
-		store_audit_free(v, count);
-		return rc;
-	}
-	*rows = v;
-	*n = count;
-	return STORE_OK;
+	return sq_read_rows(q, st, sizeof(**rows), read_audit_row, clear_audit_row, (void **)rows,
+			    n);
 }
 
 int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,

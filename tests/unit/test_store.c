@@ -524,6 +524,19 @@ static void sample_org(struct org *o)
 	add_x(o, "T3", "E6", NULL, true, false);
 }
 
+/* Defines o's properties in the fixture's org: values are stored only for defined properties. */
+static void define_props(struct fx *f, const struct org *o)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->nprops; i++) {
+		int rc = store_property_add(f->s, f->org, o->prop_names[i]);
+
+		if (rc != STORE_OK && rc != STORE_ECONFLICT)
+			fail_msg("define %s: %s", o->prop_names[i], store_error(f->s));
+	}
+}
+
 /* Applies sample_org as a first sync (E2 invited). */
 static void apply_sample(struct fx *f, struct org *desired)
 {
@@ -532,6 +545,7 @@ static void apply_sample(struct fx *f, struct org *desired)
 	struct plan p;
 
 	sample_org(desired);
+	define_props(f, desired);
 	org_init(&empty);
 	plan_all_create(&p, desired, member_ix(desired, "E2"));
 	if (store_apply(f->s, f->org, 0, desired, &empty, &none, &p) != STORE_OK)
@@ -555,7 +569,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 11, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 12, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -585,6 +599,11 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[12] = "ALTER TABLE members ADD COLUMN props TEXT;"
+		       " UPDATE members SET props = (SELECT json_group_object(p.name, v.value)"
+		       " FROM member_props AS v JOIN properties AS p ON p.id = v.property_id"
+		       " WHERE v.member_id = members.id) WHERE id IN (SELECT member_id FROM member_props);"
+		       " DROP TABLE member_props;",
 		[11] = "DROP TABLE signin_links; DROP TABLE web_sessions;"
 		       " DROP INDEX members_admin_email;",
 		[10] = "DROP INDEX members_scim_id; DROP INDEX teams_scim_id;"
@@ -636,7 +655,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 11, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 12, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -968,6 +987,7 @@ static void test_apply_ingested_csv(void **state)
 	CHECK_EQ("no issues", 0, rep.count);
 	CHECK_EQ("three members", 3, desired.nmembers);
 	plan_all_create(&p, &desired, PLAN_NONE);
+	define_props(f, &desired);
 	CHECK_OK("apply", store_apply(f->s, f->org, 0, &desired, &empty, &none, &p));
 	load(f, &loaded, &ids);
 	check_same_org(&desired, &loaded);
@@ -1336,6 +1356,11 @@ static void test_apply_failure_rolls_back(void **state)
 	CHECK_EQ("bad match of a desired member", STORE_EINVAL,
 		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
 	p.desired_to_stored[1] = PLAN_NONE;
+	/* A mapping whose end is not a record of its org. */
+	stored.mappings[p.mappings[0].stored].team = 999;
+	CHECK_EQ("bad end of a stored mapping", STORE_EINVAL,
+		 store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	stored.mappings[p.mappings[0].stored].team = team_ix(&stored, "T1");
 	check_unchanged(f, &stored, &ids);
 	CHECK_EQ("apply to an unknown org", STORE_ENOTFOUND,
 		 store_apply(f->s, f->org + 5, 0, &desired, &stored, &ids, &p));
@@ -1381,7 +1406,7 @@ static void test_org_version_follows_changes(void **state)
 	apply_sample(f, &first);
 	CHECK_OK("after a first sync", store_org_version(f->s, f->org, &v1));
 	CHECK_EQ("a sync changes it", true, v1 != v0);
-	CHECK_OK("property", store_property_add(f->s, f->org, "costCenter"));
+	CHECK_OK("property", store_property_add(f->s, f->org, "site"));
 	CHECK_OK("after a property", store_org_version(f->s, f->org, &v2));
 	CHECK_EQ("a property definition changes it", true, v2 != v1);
 	CHECK_OK("admin", store_admin_add(f->s, f->org, "boss@maple.example"));
@@ -1425,6 +1450,128 @@ static void test_apply_noop_writes_nothing(void **state)
 	CHECK_EQ("updated_at untouched", before, raw_int(f, "SELECT sum(updated_at) FROM members"));
 	check_unchanged(f, &stored, &ids);
 	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&first);
+}
+
+/* The value of property name on the loaded member id; NULL when none. */
+static const char *prop_of(const struct org *o, const char *id, const char *name)
+{
+	uint32_t k;
+
+	if (!org_find_property(o, name, strlen(name), &k))
+		return NULL;
+	return org_member_prop(&o->members[member_ix(o, id)], k);
+}
+
+/*
+ * Migration 12 moves the JSON props of a version 11 database (as that
+ * version wrote them: raw UTF-8, quotes, backslashes and control characters
+ * escaped, and any \u escape a JSON writer may use) into member_props.
+ */
+static void test_migration_props_table(void **state)
+{
+	struct fx *f = *state;
+	struct org first, loaded;
+	struct store_ids ids;
+	uint32_t i;
+
+	apply_sample(f, &first);
+	store_close(f->s);
+	f->s = NULL;
+	rewind_schema(f, 11);
+	CHECK_EQ("rewound: props back in the members table", 1,
+		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
+	raw_exec(f, "UPDATE members SET props = '{\"department\":\"Caf\\u00e9 \xE2\x80\x94 Montr\xC3\xA9"
+		    "al\",\"costCenter\":\"say \\\"hi\\\" \\\\ back\\tslash\\n\\u0001\","
+		    "\"department\":\"a second value of a name\",\"emoji\":\"\\ud83d\\ude00\","
+		    "\"gone\":\"of a property deleted before\"}' WHERE external_id = 'E6';"
+		    "UPDATE members SET props = '{\"department\":\"\"}' WHERE external_id = 'E5';");
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("the JSON column is gone", 0,
+		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
+	load(f, &loaded, &ids);
+	for (i = 0; i < 4; i++) {
+		const struct member *e = &first.members[i];
+
+		check_member(e->external_id, &first, e, &loaded,
+			     &loaded.members[member_ix(&loaded, e->external_id)]);
+	}
+	CHECK_STR("escaped and raw non-ASCII", "Caf\xC3\xA9 \xE2\x80\x94 Montr\xC3\xA9" "al",
+		  prop_of(&loaded, "E6", "department"));
+	CHECK_STR("quotes, backslash, control characters", "say \"hi\" \\ back\tslash\n\x01",
+		  prop_of(&loaded, "E6", "costCenter"));
+	CHECK_STR("a surrogate pair", "\xF0\x9F\x98\x80", prop_of(&loaded, "E6", "emoji"));
+	CHECK_EQ("E6: three values (not the undefined property's)", 3,
+		 loaded.members[member_ix(&loaded, "E6")].nprops);
+	CHECK_EQ("E5: an empty value is no value", 0,
+		 loaded.members[member_ix(&loaded, "E5")].nprops);
+	CHECK_EQ("no property defined by the migration", 3, loaded.nprops);
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&first);
+}
+
+/*
+ * A resync that changes one value writes one member_props row; one that
+ * empties a sent column deletes its row; values of unsent columns stay.
+ */
+static void test_apply_writes_changed_props_only(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored, desired, loaded;
+	struct store_ids ids, lids;
+	struct plan p;
+
+	apply_sample(f, &first);
+	load(f, &stored, &ids);
+	raw_exec(f, "CREATE TABLE writes (n INTEGER);"
+		    "CREATE TRIGGER w1 AFTER INSERT ON member_props BEGIN INSERT INTO writes VALUES (1); END;"
+		    "CREATE TRIGGER w2 AFTER UPDATE ON member_props BEGIN INSERT INTO writes VALUES (1); END;"
+		    "CREATE TRIGGER w3 AFTER DELETE ON member_props BEGIN INSERT INTO writes VALUES (1); END;");
+	org_init(&desired);
+	copy_props(&desired, &stored);
+	/* E1 keeps its department; its cost center changes; E4's department is emptied. */
+	add_m(&desired, &(struct mspec){ "E1", "Elodie.Gagnon@Maple.example", "\xC3\x89lodie",
+					 "Gagnon", "Director, Sales", "https://img.example/e1.png",
+					 "fr;en",
+					 (1u << PRODUCT_OFFICEVIBE) | (1u << PRODUCT_LMS) |
+						 (1u << PRODUCT_WORKLEAP_AI),
+					 { { "department", "Sales \xE2\x80\x94 Qu\xC3\xA9" "bec" },
+					   { "costCenter", "CC-1" } },
+					 0 });
+	tplan_init(&p, &desired, 1, 0, 0);
+	pm(&p, 0, member_ix(&stored, "E1"), MEMBER_UPDATE, CHANGED_PROPS, false);
+	CHECK_OK("apply one changed value", store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	CHECK_EQ("one row written", 1, raw_int(f, "SELECT count(*) FROM writes"));
+	load(f, &loaded, &lids);
+	CHECK_STR("the changed value", "CC-1", prop_of(&loaded, "E1", "costCenter"));
+	CHECK_STR("the unchanged value", "Sales \xE2\x80\x94 Qu\xC3\xA9" "bec",
+		  prop_of(&loaded, "E1", "department"));
+	store_ids_free(&lids);
+	org_free(&loaded);
+	tplan_free(&p);
+	org_free(&desired);
+
+	raw_exec(f, "DELETE FROM writes;");
+	org_init(&desired);
+	/* Only the department column is sent: E4's emoji stays. */
+	assert_int_equal(ORG_OK, org_add_property(&desired, "department", 10, NULL));
+	add_m(&desired, &(struct mspec){ "E4", "dana@maple.example", "Dana", "Scully", "", "", "",
+					 0, { { NULL, NULL } }, 1 });
+	tplan_init(&p, &desired, 1, 0, 0);
+	pm(&p, 0, member_ix(&stored, "E4"), MEMBER_UPDATE, CHANGED_PROPS, false);
+	CHECK_OK("apply one emptied value", store_apply(f->s, f->org, 0, &desired, &stored, &ids, &p));
+	CHECK_EQ("one row deleted", 1, raw_int(f, "SELECT count(*) FROM writes"));
+	load(f, &loaded, &lids);
+	assert_null(prop_of(&loaded, "E4", "department"));
+	CHECK_STR("the unsent column kept", "\xF0\x9F\x98\x80", prop_of(&loaded, "E4", "emoji"));
+	store_ids_free(&lids);
+	org_free(&loaded);
+	tplan_free(&p);
+	org_free(&desired);
 	store_ids_free(&ids);
 	org_free(&stored);
 	org_free(&first);
@@ -2283,7 +2430,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 11, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 12, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2588,7 +2735,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 11, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -2620,7 +2767,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 11, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -2694,6 +2841,7 @@ static void test_apply_scale(void **state)
 		assert_int_equal(ORG_OK, org_add_mapping(&desired, &m, NULL));
 	}
 	plan_all_create(&p, &desired, PLAN_NONE);
+	define_props(f, &desired);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c0 = clock();
 	CHECK_OK("apply", store_apply(f->s, f->org, 0, &desired, &empty, &none, &p));
@@ -2738,6 +2886,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest scale[] = { T(test_apply_scale) };
 	const struct CMUnitTest tests[] = {
 		T(test_migrations_idempotent),
+		T(test_migration_props_table),
+		T(test_apply_writes_changed_props_only),
 		T(test_migration_adds_new_risk_limits),
 		T(test_org_create_and_key_auth),
 		T(test_key_auth_garbage),
