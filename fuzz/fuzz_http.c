@@ -42,7 +42,7 @@
 #include "server/http.h"
 #include "server/orgcache.h"
 #include "server/service.h"
-#include "server/sync.h"
+#include "sync/sync.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -217,7 +217,7 @@ static void setup_org(struct tenant *t, const char *name, const char *settings,
 		fail("cannot create an organization", store_error(st));
 	t->settings = settings;
 	t->property = property;
-	status = sync_process(st, begin_sync(t->id, payload), t->id, NULL);
+	status = sync_process(st, begin_sync(t->id, payload), t->id, NULL, NULL);
 	if (status != SYNC_SUCCESS && status != SYNC_WARNING)
 		fail("the first sync did not apply", store_sync_status_name(status));
 }
@@ -640,7 +640,7 @@ static void reset(bool used_token)
 		pause_sync(paused_id);
 	store_sync_row_free(&row);
 	for (i = 0; i < 2; i++) {
-		if (store_settings_get(st, orgs[i].id, &text) != STORE_OK)
+		if (settings_get(st, orgs[i].id, &text) != STORE_OK)
 			fail("cannot read settings", store_error(st));
 		if (strcmp(text, orgs[i].settings) != 0 &&
 		    store_settings_put(st, orgs[i].id, orgs[i].settings) != STORE_OK)

@@ -12,7 +12,7 @@
 #include "server/log.h"
 #include "server/orgcache.h"
 #include "server/spool.h"
-#include "server/sync.h"
+#include "sync/sync.h"
 
 uint64_t service_now_ms(void)
 {
@@ -176,6 +176,18 @@ void service_wake_worker(struct service *svc)
 	pthread_mutex_unlock(&svc->lock);
 }
 
+/* One log record per sync, with its phase times. */
+static void log_sync(int64_t sync_id, int64_t org_id, const struct sync_result *res)
+{
+	log_write(json_pack("{s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "sync",
+			    (json_int_t)sync_id, "org", (json_int_t)org_id, "status",
+			    store_sync_status_name(res->status), "ms", "ingest",
+			    (json_int_t)res->ms[PHASE_INGEST], "load", (json_int_t)res->ms[PHASE_LOAD],
+			    "plan", (json_int_t)res->ms[PHASE_PLAN], "apply",
+			    (json_int_t)res->ms[PHASE_APPLY], "finish", (json_int_t)res->ms[PHASE_FINISH],
+			    "total", (json_int_t)res->total_ms));
+}
+
 /*
  * Takes Pending syncs one at a time. It polls as well as waits to be woken:
  * another process on the same database may have queued the sync.
@@ -188,9 +200,9 @@ void *service_worker_main(void *arg)
 	for (;;) {
 		int64_t sync_id, org_id;
 		struct timespec until;
+		struct sync_result res;
 		uint64_t t0;
 		bool claimed;
-		int status;
 
 		pthread_mutex_lock(&svc->lock);
 		if (svc->stopping) {
@@ -203,11 +215,11 @@ void *service_worker_main(void *arg)
 		if (claimed) {
 			t0 = service_now_ms();
 			atomic_store(&svc->syncing, true);
-			status = sync_process(st, sync_id, org_id,
-					      service_take_prepared(svc, sync_id));
+			sync_process(st, sync_id, org_id, service_take_prepared(svc, sync_id), &res);
 			atomic_store(&svc->syncing, false);
-			if (status >= 0 && status < 6)
-				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
+			log_sync(sync_id, org_id, &res);
+			if (res.status >= 0 && res.status < 6)
+				atomic_fetch_add(&svc->metrics.syncs_done[res.status], 1);
 			delivery_wake(svc); /* the sync's messages and invitations are queued */
 			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
 			/* The sync's status is already visible: the checkpoint delays nobody. */

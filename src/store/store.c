@@ -29,13 +29,6 @@ enum {
 _Static_assert((int)KEY_LEN < (int)STORE_KEY_MAX, "an API key fits STORE_KEY_MAX");
 _Static_assert((int)SECRET_LEN < (int)STORE_TOKEN_MAX, "a token fits STORE_TOKEN_MAX");
 
-static const char default_settings[] =
-	"{\"provisioning\":{\"method\":\"none\"},"
-	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
-	"\"teams\":{\"percent\":10,\"count\":null},\"mappings\":{\"percent\":10,\"count\":null},"
-	"\"managersPercent\":10,\"idSwapPercent\":5,\"identityChangePercent\":5},"
-	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
-
 static const char *const status_names[] = {
 	[SYNC_PENDING] = "Pending", [SYNC_PAUSED] = "Paused",   [SYNC_REJECTED] = "Rejected",
 	[SYNC_SUCCESS] = "Success", [SYNC_WARNING] = "Warning", [SYNC_FAILED] = "Failed",
@@ -353,25 +346,12 @@ int store_member_role(struct store *s, int64_t org_id, const char *email, int *r
 	return s->ops->member_role(s, org_id, email, role);
 }
 
-const char *store_default_settings(void)
-{
-	return default_settings;
-}
-
 int store_settings_get(struct store *s, int64_t org_id, char **json)
 {
-	int rc;
-
 	if (!json)
 		return STORE_EINVAL;
 	*json = NULL;
-	rc = s->ops->settings_get(s, org_id, json);
-	if (rc == STORE_OK && !*json) {
-		*json = strdup(default_settings);
-		if (!*json)
-			return STORE_ENOMEM;
-	}
-	return rc;
+	return s->ops->settings_get(s, org_id, json);
 }
 
 int store_settings_put(struct store *s, int64_t org_id, const char *json)

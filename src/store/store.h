@@ -140,10 +140,11 @@ int store_member_role(struct store *s, int64_t org_id, const char *email, int *r
 
 /* --- settings and properties ----------------------------------------- */
 
-/* The org's settings as a JSON document (caller frees); defaults when never set. */
+/*
+ * The org's settings as a JSON document (caller frees); NULL when never set
+ * (the defaults are the engine's: settings_get() in sync/settings.h).
+ */
 int store_settings_get(struct store *s, int64_t org_id, char **json);
-/* Those defaults: the document of an org that never changed its settings (static). */
-const char *store_default_settings(void);
 /* Stores json as given. What it says is the caller's to check; the store
  * only refuses (STORE_EINVAL) a text that is not one JSON object. */
 int store_settings_put(struct store *s, int64_t org_id, const char *json);
