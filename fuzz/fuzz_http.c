@@ -186,7 +186,7 @@ static int64_t begin_sync(int64_t org, const char *payload)
 	int64_t id = 0, claimed = 0, claimed_org = 0;
 
 	if (store_sync_begin(st, org, &(struct sync_meta){ "API Provisioning", "full", "json", false,
-							   &part, 1 },
+							   &part, 1, false },
 			     &id, NULL) != STORE_OK ||
 	    store_sync_claim(st, &claimed, &claimed_org) != STORE_OK || claimed != id)
 		fail("cannot register a sync", store_error(st));

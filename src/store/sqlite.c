@@ -156,8 +156,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " ORDER BY id LIMIT 1",
 	/* Under the write lock (BEGIN IMMEDIATE): no two syncs of an org get one number. */
 	[ST_SYNC_INSERT] = "INSERT INTO syncs (org_id, number, status, source, mode, format, dry_run,"
-			   " created_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM syncs"
-			   " WHERE org_id = ?1), 'Pending', ?2, ?3, ?4, ?5, ?6) RETURNING id, number",
+			   " created_at, started_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1"
+			   " FROM syncs WHERE org_id = ?1), 'Pending', ?2, ?3, ?4, ?5, ?6,"
+			   " CASE WHEN ?7 THEN ?6 END) RETURNING id, number",
 	[ST_SYNC_SUPERSEDE] = "UPDATE syncs SET status = 'Rejected', reason = ?3, finished_at = ?4"
 			      " WHERE org_id = ?1 AND status = 'Paused' AND id <> ?2",
 	[ST_SYNC_EXISTS] = "SELECT 1 FROM syncs WHERE id = ?1",

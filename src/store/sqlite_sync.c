@@ -376,6 +376,7 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	sq_bind_text(st, 4, m->format);
 	sqlite3_bind_int(st, 5, m->dry_run);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int(st, 7, m->claimed);
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;

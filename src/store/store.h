@@ -281,6 +281,8 @@ struct sync_meta {
 	bool dry_run;
 	const struct store_part *parts; /* the payload, stored with the sync row */
 	size_t nparts;
+	bool claimed;        /* registered already claimed (started) by its caller, which runs
+				it at once: no worker takes it (orgsync import) */
 };
 
 struct sync_row {

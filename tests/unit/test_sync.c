@@ -130,7 +130,7 @@ static int run(struct fx *f, struct input *in, bool dry_run, struct sync_row *ro
 	CHECK_OK("begin",
 		 store_sync_begin(f->s, f->org,
 				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "csv", dry_run, parts,
-						       PARTS_CSV },
+						       PARTS_CSV, false },
 				  &sync_id, &running));
 	CHECK_OK("claim", store_sync_claim(f->s, &claimed, &org_id));
 	CHECK_EQ("the claimed sync", sync_id, claimed);
@@ -288,10 +288,32 @@ static void test_admit(void **state)
 		 sync_admit(f->s, f->org, SYNC_SOURCE_API, &set, &running));
 	CHECK_OK("pending",
 		 store_sync_begin(f->s, f->org,
-				  &(struct sync_meta){ SYNC_SOURCE_API, "full", "json", false, &part, 1 },
+				  &(struct sync_meta){ SYNC_SOURCE_API, "full", "json", false, &part, 1,
+						       false },
 				  &sync_id, &running));
 	CHECK_EQ("busy", SYNC_EBUSY, sync_admit(f->s, f->org, SYNC_SOURCE_CLI, &set, &running));
 	CHECK_EQ("names the running sync", 1, running);
+}
+
+/* A sync registered claimed (orgsync import runs it itself) is no worker's to take. */
+static void test_claimed_registration(void **state)
+{
+	struct fx *f = *state;
+	const struct store_part part = { "json", "{}", 2 };
+	int64_t sync_id = 0, running = 0, claimed = 0, org_id = 0;
+	struct sync_row row = { 0 };
+
+	CHECK_OK("begin claimed",
+		 store_sync_begin(f->s, f->org,
+				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "json", false, &part, 1,
+						       true },
+				  &sync_id, &running));
+	CHECK_EQ("the queue has nothing to give", STORE_ENOTFOUND,
+		 store_sync_claim(f->s, &claimed, &org_id));
+	CHECK_OK("get", store_sync_get(f->s, f->org, sync_id, &row));
+	assert_true(row.started_at > 0);
+	CHECK_EQ("still Pending", SYNC_PENDING, row.status);
+	store_sync_row_free(&row);
 }
 
 /* --- settings ----------------------------------------------------------------- */
@@ -347,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_input_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claimed_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings_defaults, setup, teardown),
 	};
 

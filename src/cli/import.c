@@ -1,0 +1,324 @@
+/*
+ * orgsync import: a sync run here, on the database, through the engine
+ * (sync.h) rather than over HTTP: recorded in the org's history with
+ * source CLI, guarded by the same risk threshold, its payload kept with
+ * the sync so that a paused import can be approved later like any other.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/input.h"
+#include "store/store.h"
+#include "sync/sync.h"
+
+static const char help[] =
+	"usage: orgsync import --db URL --org ID\n"
+	"                      [--members F --teams F --mappings F | --json F | --dir D]\n"
+	"                      [--mode full|partial] [--dry-run]\n\n"
+	"Runs a sync of the organization from local files straight on the database, as\n"
+	"the service would run one pushed to it: recorded in the history with source CLI,\n"
+	"paused when it trips the risk threshold (approve or reject it then through the\n"
+	"API or the web UI). Custom property columns are those the organization defines.\n"
+	"An input with structural errors is refused: nothing is recorded or changed.\n\n"
+	"  --db URL            the service's database (sqlite:PATH)\n"
+	"  --org ID            the organization\n"
+	"  --members F, --teams F, --mappings F, --json F, --dir D\n"
+	"                      the input, as for 'orgsync validate' (not standard input)\n"
+	"  --mode full|partial full removes who is absent, partial only adds and updates\n"
+	"                      (default: the organization's setting)\n"
+	"  --dry-run           plan only: the sync records its plan, nothing changes\n\n"
+	"Exit: 0 Success, 1 Warning (records skipped), 2 invalid input (nothing recorded),\n"
+	"      3 Paused by the risk threshold, 4 Failed, or another sync is running,\n"
+	"      5 configuration (database, unknown organization, SCIM provisioning active).\n";
+
+enum { OPT_DB = 0x300, OPT_ORG, OPT_MODE, OPT_DRY_RUN };
+
+struct import_args {
+	const char *db, *mode;
+	int64_t org;
+	bool dry_run;
+	struct cli_input in;
+};
+
+/* Returns an exit code, or -1 to go on. */
+static int parse(int argc, char **argv, struct import_args *a)
+{
+	static const struct option opts[] = {
+		CLI_INPUT_OPTIONS,
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "org", required_argument, NULL, OPT_ORG },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == OPT_PROPERTIES) {
+			fputs("orgsync import: the custom properties are the organization's "
+			      "(GET /v1/properties); --properties does not apply\n", stderr);
+			return EXIT_CONFIG;
+		}
+		if (cli_input_option(&a->in, c, optarg) == 1)
+			continue;
+		if (c == OPT_DB) {
+			a->db = optarg;
+		} else if (c == OPT_ORG) {
+			errno = 0;
+			a->org = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || a->org <= 0) {
+				fputs("orgsync import: --org takes an organization id\n", stderr);
+				return EXIT_CONFIG;
+			}
+		} else if (c == OPT_MODE && (!strcmp(optarg, "full") || !strcmp(optarg, "partial"))) {
+			a->mode = optarg;
+		} else if (c == OPT_DRY_RUN) {
+			a->dry_run = true;
+		} else if (c == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		} else {
+			fputs(help, stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc || !a->db || !a->org) {
+		fputs("orgsync import: give --db and --org (and the input); see --help\n", stderr);
+		return EXIT_CONFIG;
+	}
+	if (a->in.json && !strcmp(a->in.json, "-")) {
+		fputs("orgsync import: the input is kept with the sync: give a file, not '-'\n",
+		      stderr);
+		return EXIT_CONFIG;
+	}
+	return -1;
+}
+
+/* A file read as a payload part, in pieces. */
+static int read_file(void *f, void *buf, size_t cap, size_t *got)
+{
+	*got = fread(buf, 1, cap, f);
+	return ferror(f) ? -1 : 0;
+}
+
+/* The files the input named, as the payload's parts; the caller closes files[]. */
+static int open_parts(const struct cli_input *in, FILE *files[PART_COUNT],
+		      struct store_source parts[PART_COUNT], size_t *n)
+{
+	const char *paths[PART_COUNT] = { in->read_members, in->read_teams, in->read_mappings,
+					  in->read_json };
+	struct stat sb;
+	int i;
+
+	*n = 0;
+	for (i = 0; i < PART_COUNT; i++) {
+		if (!paths[i])
+			continue;
+		files[i] = fopen(paths[i], "rb");
+		if (!files[i] || fstat(fileno(files[i]), &sb) != 0) {
+			fprintf(stderr, "orgsync import: %s: %s\n", paths[i], strerror(errno));
+			return -1;
+		}
+		parts[(*n)++] = (struct store_source){ parts_info[i].name, (uint64_t)sb.st_size,
+						       read_file, files[i] };
+	}
+	return 0;
+}
+
+static long long count_of(json_t *counts, const char *group, const char *name)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(counts, group), name));
+}
+
+static void print_counts(const char *text)
+{
+	json_t *c = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (!c)
+		return;
+	printf("members: %lld created, %lld updated, %lld reactivated, %lld deactivated, "
+	       "%lld deleted, %lld unchanged\n",
+	       count_of(c, "members", "created"), count_of(c, "members", "updated"),
+	       count_of(c, "members", "reactivated"), count_of(c, "members", "deactivated"),
+	       count_of(c, "members", "deleted"), count_of(c, "members", "unchanged"));
+	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
+	       count_of(c, "teams", "created"), count_of(c, "teams", "renamed"),
+	       count_of(c, "teams", "deleted"), count_of(c, "teams", "unchanged"));
+	printf("mappings: %lld added, %lld removed, %lld changed; %lld invitation(s)\n",
+	       count_of(c, "mappings", "added"), count_of(c, "mappings", "removed"),
+	       count_of(c, "mappings", "changed"),
+	       (long long)json_integer_value(json_object_get(c, "invitations")));
+	json_decref(c);
+}
+
+/* Prints how the sync ended and its report; returns the exit code of its status. */
+static int print_result(struct store *st, int64_t org_id, int64_t sync_id)
+{
+	struct sync_row row = { 0 };
+	struct report rep;
+	int code;
+
+	report_init(&rep);
+	if (store_sync_get(st, org_id, sync_id, &row) != STORE_OK) {
+		fprintf(stderr, "orgsync import: cannot read the sync back: %s\n", store_error(st));
+		return EXIT_REJECTED;
+	}
+	printf("sync %" PRId64 ": %s%s%s%s\n", row.number, store_sync_status_name(row.status),
+	       row.reason ? " (" : "", row.reason ? row.reason : "", row.reason ? ")" : "");
+	print_counts(row.counts_json);
+	if (store_sync_report(st, org_id, sync_id, &rep) == STORE_OK && rep.count) {
+		printf("report (%zu issue%s):\n", rep.count, rep.count == 1 ? "" : "s");
+		report_print_text(&rep, stdout);
+	}
+	if (row.status == SYNC_PAUSED)
+		printf("approve or reject it: POST /v1/syncs/%" PRId64 "/approve or /reject, or "
+		       "in the web UI\n", row.number);
+	code = row.status == SYNC_SUCCESS ? EXIT_OK
+	       : row.status == SYNC_WARNING ? EXIT_WARNING
+	       : row.status == SYNC_PAUSED ? EXIT_PAUSED : EXIT_REJECTED;
+	report_free(&rep);
+	store_sync_row_free(&row);
+	return code;
+}
+
+/* Why the org takes no sync now, as an exit code; -1 when it does. */
+static int admit(struct store *st, const struct import_args *a, struct settings *set)
+{
+	int64_t running = 0;
+
+	switch (sync_admit(st, a->org, SYNC_SOURCE_CLI, set, &running)) {
+	case SYNC_OK:
+		return -1;
+	case SYNC_EINACTIVE:
+		fputs("orgsync import: SCIM provisioning is active for this organization: its "
+		      "identity provider owns the members\n", stderr);
+		return EXIT_CONFIG;
+	case SYNC_EBUSY:
+		fprintf(stderr, "orgsync import: sync %" PRId64 " is still running for this "
+			"organization; try again when it ends\n", running);
+		return EXIT_REJECTED;
+	default:
+		fprintf(stderr, "orgsync import: %s\n",
+			store_error(st)[0] ? store_error(st) : "no such organization");
+		return EXIT_CONFIG;
+	}
+}
+
+/*
+ * Ingests the input with the org's own custom properties, as the engine
+ * would: the result is handed to it rather than read back.
+ */
+static int check_input(struct store *st, struct import_args *a, struct sync_prepared *pre)
+{
+	struct ingest_info info;
+	const char *why = NULL;
+	char **props = NULL;
+	size_t nprops = 0;
+	int rc;
+
+	if (store_properties_list(st, a->org, &props, &nprops) != STORE_OK) {
+		fprintf(stderr, "orgsync import: %s\n", store_error(st));
+		return EXIT_CONFIG;
+	}
+	a->in.props = (const char **)props;
+	a->in.nprops = nprops;
+	a->in.props_given = true;
+	rc = cli_input_load(&a->in, &pre->org, &pre->rep, &info, &why);
+	a->in.props = NULL; /* they are props's, freed here */
+	store_strings_free(props, nprops);
+	if (rc == -3) {
+		fprintf(stderr, "orgsync import: %s\n", why);
+		return EXIT_CONFIG;
+	}
+	if (rc == INGEST_EINVALID) {
+		report_sort(&pre->rep);
+		report_print_text(&pre->rep, stderr);
+		fputs("orgsync import: the input has structural errors; nothing was recorded or "
+		      "changed\n", stderr);
+		return EXIT_INVALID;
+	}
+	if (rc) {
+		fprintf(stderr, "orgsync import: the input could not be read (%d)\n", rc);
+		return EXIT_INVALID;
+	}
+	return -1;
+}
+
+/* Registers the sync, claimed, with the files as its payload; returns an exit code or -1. */
+static int begin(struct store *st, const struct import_args *a, const struct settings *set,
+		 int64_t *sync_id)
+{
+	FILE *files[PART_COUNT] = { NULL };
+	struct store_source parts[PART_COUNT];
+	int64_t running = 0;
+	size_t n = 0, i;
+	int rc = EXIT_CONFIG;
+
+	if (open_parts(&a->in, files, parts, &n) < 0)
+		goto out;
+	rc = store_sync_begin_sources(st, a->org,
+				      &(struct sync_meta){ SYNC_SOURCE_CLI,
+							   a->mode ? a->mode
+							   : set->mode == PLAN_PARTIAL ? "partial" : "full",
+							   a->in.read_json ? "json" : "csv", a->dry_run,
+							   NULL, 0, true },
+				      parts, n, sync_id, &running);
+	if (rc == STORE_EBUSY) {
+		fprintf(stderr, "orgsync import: sync %" PRId64 " is still running for this "
+			"organization; try again when it ends\n", running);
+		rc = EXIT_REJECTED;
+	} else if (rc) {
+		fprintf(stderr, "orgsync import: cannot record the sync: %s\n", store_error(st));
+		rc = EXIT_CONFIG;
+	} else {
+		rc = -1;
+	}
+out:
+	for (i = 0; i < PART_COUNT; i++)
+		if (files[i])
+			fclose(files[i]);
+	return rc;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	struct import_args a = { 0 };
+	struct store *st = NULL;
+	struct sync_prepared *pre = sync_prepared_new();
+	struct settings set;
+	char err[256];
+	int64_t sync_id = 0;
+	int rc;
+
+	if (!pre)
+		return EXIT_CONFIG;
+	if ((rc = parse(argc, argv, &a)) != -1)
+		goto out;
+	if (store_open(a.db, &st, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "orgsync import: cannot open the database: %s\n", err);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	if ((rc = admit(st, &a, &set)) != -1 || (rc = check_input(st, &a, pre)) != -1 ||
+	    (rc = begin(st, &a, &set, &sync_id)) != -1)
+		goto out;
+	sync_process(st, sync_id, a.org, pre, NULL);
+	pre = NULL; /* consumed */
+	rc = print_result(st, a.org, sync_id);
+out:
+	sync_prepared_free(pre);
+	store_close(st);
+	cli_input_free(&a.in);
+	return rc;
+}
