@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/input.h"
 #include "store/store.h"
+#include "sync/lease.h"
 #include "sync/sync.h"
 
 static const char help[] =
@@ -255,9 +256,15 @@ static int check_input(struct store *st, struct import_args *a, struct sync_prep
 	return -1;
 }
 
-/* Registers the sync, claimed, with the files as its payload; returns an exit code or -1. */
+/*
+ * How long the import's claim holds without renewal: were it killed, a
+ * service on the database takes the sync up after this.
+ */
+enum { IMPORT_LEASE_MS = 30000 };
+
+/* Registers the sync, claimed by owner, with the files as its payload; an exit code or -1. */
 static int begin(struct store *st, const struct import_args *a, const struct settings *set,
-		 int64_t *sync_id)
+		 const char *owner, int64_t *sync_id)
 {
 	FILE *files[PART_COUNT] = { NULL };
 	struct store_source parts[PART_COUNT];
@@ -272,7 +279,7 @@ static int begin(struct store *st, const struct import_args *a, const struct set
 							   a->mode ? a->mode
 							   : set->mode == PLAN_PARTIAL ? "partial" : "full",
 							   a->in.read_json ? "json" : "csv", a->dry_run,
-							   NULL, 0, true },
+							   NULL, 0, owner, IMPORT_LEASE_MS },
 				      parts, n, sync_id, &running);
 	if (rc == STORE_EBUSY) {
 		fprintf(stderr, "orgsync import: sync %" PRId64 " is still running for this "
@@ -297,7 +304,8 @@ int cmd_import(int argc, char **argv)
 	struct store *st = NULL;
 	struct sync_prepared *pre = sync_prepared_new();
 	struct settings set;
-	char err[256];
+	struct lease *lease = NULL;
+	char err[256], owner[LEASE_OWNER_MAX];
 	int64_t sync_id = 0;
 	int rc;
 
@@ -310,11 +318,17 @@ int cmd_import(int argc, char **argv)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
+	lease_owner_id(owner);
 	if ((rc = admit(st, &a, &set)) != -1 || (rc = check_input(st, &a, pre)) != -1 ||
-	    (rc = begin(st, &a, &set, &sync_id)) != -1)
+	    (rc = begin(st, &a, &set, owner, &sync_id)) != -1)
 		goto out;
-	sync_process(st, sync_id, a.org, pre, NULL);
+	if (lease_start(a.db, sync_id, owner, IMPORT_LEASE_MS, &lease, err, sizeof(err)) < 0)
+		fprintf(stderr, "orgsync import: the sync's lease is not renewed (%s): if it takes "
+			"longer than %d s, a service on the database may take it over\n", err,
+			IMPORT_LEASE_MS / 1000);
+	sync_process(st, sync_id, a.org, owner, pre, NULL);
 	pre = NULL; /* consumed */
+	lease_stop(lease);
 	rc = print_result(st, a.org, sync_id);
 out:
 	sync_prepared_free(pre);

@@ -39,6 +39,10 @@ static const char help[] =
 	"  --scim-write-rate N   SCIM writes (POST, PUT, PATCH, DELETE, Bulk) per second\n"
 	"                        per organization (default 50; 0 = no limit); more get 429\n"
 	"  --scim-write-burst N  SCIM writes an organization may make at once (default 500)\n"
+	"  --sync-lease-ms N     how long a sync's claim holds without renewal (default\n"
+	"                        30000): a sync whose process died is taken up again by\n"
+	"                        any service on the database after this; renewed at a\n"
+	"                        third of it while the sync runs\n"
 	"  --shutdown-grace SECONDS\n"
 	"                        on SIGTERM, how long requests in flight may take to\n"
 	"                        finish (default 30); the sync in progress always ends\n"
@@ -66,6 +70,7 @@ enum {
 	OPT_WEBHOOK_ALLOW_PRIVATE,
 	OPT_SCIM_WRITE_RATE,
 	OPT_SCIM_WRITE_BURST,
+	OPT_SYNC_LEASE_MS,
 	/* Test-only, not in --help: they shrink the delivery schedule to seconds. */
 	OPT_DELIVERY_BACKOFF_MS,
 	OPT_DELIVERY_GIVE_UP_MS,
@@ -101,6 +106,7 @@ static const struct numeric numerics[] = {
 	{ OPT_DELIVERY_BACKOFF_MS, 1, 3600000 }, { OPT_DELIVERY_GIVE_UP_MS, 1, 7ull * 86400000 },
 	{ OPT_DELIVERY_LEASE_MS, 100, 3600000 },
 	{ OPT_SCIM_WRITE_RATE, 0, 1000000 }, { OPT_SCIM_WRITE_BURST, 1, 10000000 },
+	{ OPT_SYNC_LEASE_MS, 300, 86400000 },
 };
 
 static void set_numeric(struct service_config *cfg, int opt, unsigned long long v)
@@ -121,6 +127,7 @@ static void set_numeric(struct service_config *cfg, int opt, unsigned long long 
 	case OPT_DELIVERY_LEASE_MS: cfg->delivery_lease_ms = (unsigned)v; break;
 	case OPT_SCIM_WRITE_RATE: cfg->scim_write_rate = (double)v; break;
 	case OPT_SCIM_WRITE_BURST: cfg->scim_write_burst = (unsigned)v; break;
+	case OPT_SYNC_LEASE_MS: cfg->sync_lease_ms = (unsigned)v; break;
 	default: cfg->shutdown_grace = (unsigned)v; break;
 	}
 }
@@ -174,6 +181,7 @@ int cmd_serve(int argc, char **argv)
 		{ "delivery-lease-ms", required_argument, NULL, OPT_DELIVERY_LEASE_MS },
 		{ "scim-write-rate", required_argument, NULL, OPT_SCIM_WRITE_RATE },
 		{ "scim-write-burst", required_argument, NULL, OPT_SCIM_WRITE_BURST },
+		{ "sync-lease-ms", required_argument, NULL, OPT_SYNC_LEASE_MS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -192,6 +200,7 @@ int cmd_serve(int argc, char **argv)
 		.scim_write_rate = SCIM_WRITE_RATE,
 		.scim_write_burst = SCIM_WRITE_BURST,
 		.shutdown_grace = 30,
+		.sync_lease_ms = 30000,
 	};
 	char err[512];
 	int c, idx = 0;
@@ -208,7 +217,7 @@ int cmd_serve(int argc, char **argv)
 		case 'b': case 't': case 'c': case 'T': case 'P': case 'H': case 'M': case 'r':
 		case 'B': case 'g': case 'R': case OPT_DELIVERY_BACKOFF_MS: case OPT_DELIVERY_GIVE_UP_MS:
 		case OPT_DELIVERY_LEASE_MS:
-		case OPT_SCIM_WRITE_RATE: case OPT_SCIM_WRITE_BURST:
+		case OPT_SCIM_WRITE_RATE: case OPT_SCIM_WRITE_BURST: case OPT_SYNC_LEASE_MS:
 			if (numeric_option(&cfg, c, opts[idx].name, optarg) < 0)
 				return EXIT_CONFIG;
 			break;

@@ -350,7 +350,7 @@ static int post_sync(struct http_req *r)
 				      &(struct sync_meta){ SYNC_SOURCE_API,
 							   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
 							   r->multipart ? "csv" : "json",
-							   http_arg_bool(r, "dryRun"), NULL, 0, false },
+							   http_arg_bool(r, "dryRun"), NULL, 0, NULL, 0 },
 				      parts, payload.n, &sync_id, &running);
 	if (rc == STORE_OK)
 		rc = store_sync_get(st, r->org_id, sync_id, &row);

@@ -419,8 +419,8 @@ static void phase_times(const uint64_t *t, struct sync_result *res)
 	res->total_ms = t[T_END] - t[T_START];
 }
 
-int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre,
-		 struct sync_result *res)
+int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *owner,
+		 struct sync_prepared *pre, struct sync_result *res)
 {
 	uint64_t t[T_COUNT] = { mono_ms() };
 	struct sync_row row = { 0 };
@@ -433,7 +433,7 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	struct plan_cursor cur = { 0 };
 	char *counts = NULL, *riskj = NULL, reason[512] = "";
 	int status = SYNC_FAILED, rc;
-	bool finished = false, json_payload, planned = false;
+	bool finished = false, json_payload, planned = false, lost = false;
 
 	org_init(&desired);
 	org_init(&stored);
@@ -502,10 +502,13 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		snprintf(reason, sizeof(reason), "dry run: nothing was applied");
 	} else {
 		plan_cursor_start(&cur, &plan, &desired, &stored);
-		if (store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
-				       &(struct sync_outcome){ status, NULL, counts, riskj, &rep,
-							       &cur.source }) == 0) {
-			finished = true; /* the outcome and the plan were committed with the changes */
+		rc = store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
+					&(struct sync_outcome){ status, NULL, counts, riskj, &rep,
+								&cur.source, owner });
+		if (rc == STORE_OK || rc == STORE_ECONFLICT) {
+			/* Committed with the changes, or rolled back: another holds the sync now. */
+			finished = true;
+			lost = rc == STORE_ECONFLICT;
 		} else {
 			status = SYNC_FAILED;
 			snprintf(reason, sizeof(reason),
@@ -518,10 +521,14 @@ finish:
 	if (!finished) {
 		if (planned)
 			plan_cursor_start(&cur, &plan, &desired, &stored);
-		store_sync_record(st, sync_id,
-				  &(struct sync_outcome){ status, *reason ? reason : NULL, counts, riskj,
-							  &rep, planned ? &cur.source : NULL });
+		lost = store_sync_record(st, sync_id,
+					 &(struct sync_outcome){ status, *reason ? reason : NULL, counts,
+								 riskj, &rep,
+								 planned ? &cur.source : NULL,
+								 owner }) == STORE_ECONFLICT;
 	}
+	if (lost)
+		status = SYNC_PENDING; /* its new holder finishes it */
 	t[T_END] = mono_ms();
 	if (res) {
 		res->status = status;

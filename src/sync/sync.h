@@ -70,18 +70,21 @@ int sync_ingest(struct store *st, int64_t org_id, bool json,
 enum sync_phase { PHASE_INGEST, PHASE_LOAD, PHASE_PLAN, PHASE_APPLY, PHASE_FINISH, PHASE_COUNT };
 
 struct sync_result {
-	int status;                 /* the final enum sync_status (or Paused) */
+	int status;                 /* the final enum sync_status (or Paused); Pending when
+				       the claim was lost and nothing was recorded */
 	uint64_t ms[PHASE_COUNT];   /* milliseconds spent in each phase */
 	uint64_t total_ms;
 };
 
 /*
- * Processes a claimed sync and records how it ended; returns its status,
- * also in res (may be NULL) with the phase times. pre (may be NULL) is
- * its input already ingested; it is consumed.
+ * Processes a sync claimed by owner (store_sync_claim; NULL: not through
+ * the queue) and records how it ended; returns its status, also in res
+ * (may be NULL) with the phase times. A holder that lost its claim
+ * changes and records nothing (Pending): the sync is its new holder's.
+ * pre (may be NULL) is its input already ingested; it is consumed.
  */
-int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre,
-		 struct sync_result *res);
+int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *owner,
+		 struct sync_prepared *pre, struct sync_result *res);
 
 /* The counts of a plan as the API shows them (new reference). */
 json_t *sync_counts_json(const struct plan_counts *c);

@@ -20,12 +20,16 @@
 #include <jansson.h>
 
 #include "store/store.h"
+#include "sync/lease.h"
 #include "sync/parts.h"
 #include "sync/settings.h"
 #include "sync/sync.h"
 #include "util/buf.h"
 
 #define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
+
+/* The worker these tests play. */
+#define OWNER "test:1:worker"
 
 struct fx {
 	char path[4096];
@@ -130,11 +134,11 @@ static int run(struct fx *f, struct input *in, bool dry_run, struct sync_row *ro
 	CHECK_OK("begin",
 		 store_sync_begin(f->s, f->org,
 				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "csv", dry_run, parts,
-						       PARTS_CSV, false },
+						       PARTS_CSV, NULL, 0 },
 				  &sync_id, &running));
-	CHECK_OK("claim", store_sync_claim(f->s, &claimed, &org_id));
+	CHECK_OK("claim", store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id));
 	CHECK_EQ("the claimed sync", sync_id, claimed);
-	status = sync_process(f->s, sync_id, f->org, NULL, &res);
+	status = sync_process(f->s, sync_id, f->org, OWNER, NULL, &res);
 	CHECK_EQ("the result's status", status, res.status);
 	CHECK_OK("read back", store_sync_get(f->s, f->org, sync_id, row));
 	CHECK_EQ("the stored status", status, row->status);
@@ -289,7 +293,7 @@ static void test_admit(void **state)
 	CHECK_OK("pending",
 		 store_sync_begin(f->s, f->org,
 				  &(struct sync_meta){ SYNC_SOURCE_API, "full", "json", false, &part, 1,
-						       false },
+						       NULL, 0 },
 				  &sync_id, &running));
 	CHECK_EQ("busy", SYNC_EBUSY, sync_admit(f->s, f->org, SYNC_SOURCE_CLI, &set, &running));
 	CHECK_EQ("names the running sync", 1, running);
@@ -306,14 +310,53 @@ static void test_claimed_registration(void **state)
 	CHECK_OK("begin claimed",
 		 store_sync_begin(f->s, f->org,
 				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "json", false, &part, 1,
-						       true },
+						       "import:1:x", 60000 },
 				  &sync_id, &running));
 	CHECK_EQ("the queue has nothing to give", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, &claimed, &org_id));
+		 store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id));
 	CHECK_OK("get", store_sync_get(f->s, f->org, sync_id, &row));
 	assert_true(row.started_at > 0);
 	CHECK_EQ("still Pending", SYNC_PENDING, row.status);
 	store_sync_row_free(&row);
+}
+
+/*
+ * A worker whose lease ran out and whose sync another took over records
+ * and changes nothing; the new holder applies it, once.
+ */
+static void test_lost_lease_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct input in;
+	struct sync_result res;
+	struct sync_row row = { 0 };
+	int64_t id = 0, running = 0, sid = 0, oid = 0, now = lease_now_ms();
+
+	input_make(&in, 3, NULL);
+	const struct store_part p[PARTS_CSV] = {
+		{ parts_info[PART_MEMBERS].name, in.members.data, in.members.len },
+		{ parts_info[PART_TEAMS].name, in.teams.data, in.teams.len },
+		{ parts_info[PART_MAPPINGS].name, in.mappings.data, in.mappings.len },
+	};
+	CHECK_OK("begin", store_sync_begin(f->s, f->org,
+					   &(struct sync_meta){ SYNC_SOURCE_API, "full", "csv", false,
+								p, PARTS_CSV, NULL, 0 },
+					   &id, &running));
+	CHECK_OK("A claims, long ago", store_sync_claim(f->s, "A", now - 60000, 1000, &sid, &oid));
+	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", now, 60000, &sid, &oid));
+	CHECK_EQ("A records nothing", SYNC_PENDING, sync_process(f->s, id, f->org, "A", NULL, &res));
+	CHECK_EQ("nothing stored", 0, stored(f, STATE_CREATED, NULL));
+	CHECK_OK("get", store_sync_get(f->s, f->org, id, &row));
+	CHECK_EQ("still Pending", SYNC_PENDING, row.status);
+	store_sync_row_free(&row);
+	CHECK_EQ("B applies it", SYNC_SUCCESS, sync_process(f->s, id, f->org, "B", NULL, &res));
+	CHECK_EQ("stored once", 3, stored(f, STATE_CREATED, NULL));
+	CHECK_EQ("A is too late for good", SYNC_PENDING,
+		 sync_process(f->s, id, f->org, "A", NULL, &res));
+	CHECK_OK("get", store_sync_get(f->s, f->org, id, &row));
+	CHECK_EQ("B's Success stands", SYNC_SUCCESS, row.status);
+	store_sync_row_free(&row);
+	input_free(&in);
 }
 
 /* --- settings ----------------------------------------------------------------- */
@@ -370,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claimed_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_lease_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings_defaults, setup, teardown),
 	};
 
