@@ -506,8 +506,8 @@ int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
  * messages of every status change of a sync that is not a dry run, in the
  * transaction that changes the status (SPEC §9): registered (Pending),
  * approved (Paused -> Pending), Paused, Rejected (by an administrator, or
- * superseded), Success, Warning, Failed (also when recovered after a
- * crash). One "webhook" message per entry of the settings' webhooks, its
+ * superseded), Success, Warning, Failed (a sync re-run after a crash
+ * has only the events of the run that finished it). One "webhook" message per entry of the settings' webhooks, its
  * payload the event {"type":"sync.status","createdAt","org":{"id"},
  * "sync":{"id","status","previousStatus","mode","counts","risk","reason"}}
  * (the delivery id is added as "id" when it is sent); and, for Failed,
