@@ -46,7 +46,7 @@ CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/server/*.c src/server/scim/*.c src/client/*.c))
+LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/sync/*.c src/server/*.c src/server/scim/*.c src/client/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
 # Files built into the binary (src/server/embed.h): the web UI and the API's description.
 EMBED    = $(sort $(wildcard web/*.html web/*.js web/*.css)) src/server/openapi.json

@@ -41,7 +41,8 @@
 #include "server/http.h"
 #include "server/orgcache.h"
 #include "server/service.h"
-#include "server/sync.h"
+#include "sync/lease.h"
+#include "sync/sync.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/os.h"
@@ -179,6 +180,9 @@ static void cleanup(void)
 	remove_database();
 }
 
+/* The worker this target plays. */
+#define FUZZ_OWNER "fuzz:1:worker"
+
 /* Registers a sync with its payload and claims it, as the worker would. */
 static int64_t begin_sync(int64_t org, const char *payload)
 {
@@ -186,9 +190,10 @@ static int64_t begin_sync(int64_t org, const char *payload)
 	int64_t id = 0, claimed = 0, claimed_org = 0;
 
 	if (store_sync_begin(st, org, &(struct sync_meta){ "API Provisioning", "full", "json", false,
-							   &part, 1 },
+							   &part, 1, NULL, 0 },
 			     &id, NULL) != STORE_OK ||
-	    store_sync_claim(st, &claimed, &claimed_org) != STORE_OK || claimed != id)
+	    store_sync_claim(st, FUZZ_OWNER, lease_now_ms(), 600000, &claimed, &claimed_org) !=
+		    STORE_OK || claimed != id)
 		fail("cannot register a sync", store_error(st));
 	return id;
 }
@@ -217,7 +222,7 @@ static void setup_org(struct tenant *t, const char *name, const char *settings,
 		fail("cannot create an organization", store_error(st));
 	t->settings = settings;
 	t->property = property;
-	status = sync_process(st, begin_sync(t->id, payload), t->id, NULL);
+	status = sync_process(st, begin_sync(t->id, payload), t->id, NULL, NULL, NULL);
 	if (status != SYNC_SUCCESS && status != SYNC_WARNING)
 		fail("the first sync did not apply", store_sync_status_name(status));
 }
@@ -623,7 +628,7 @@ static void reset(bool used_token)
 	int i;
 
 	/* What the input registered or approved: nothing processes it here. */
-	while (store_sync_claim(st, &id, &org) == STORE_OK) {
+	while (store_sync_claim(st, FUZZ_OWNER, lease_now_ms(), 600000, &id, &org) == STORE_OK) {
 		sync_prepared_free(service_take_prepared(&svc, id));
 		if (id == paused_id)
 			pause_sync(id);
@@ -637,7 +642,7 @@ static void reset(bool used_token)
 		pause_sync(paused_id);
 	store_sync_row_free(&row);
 	for (i = 0; i < 2; i++) {
-		if (store_settings_get(st, orgs[i].id, &text) != STORE_OK)
+		if (settings_get(st, orgs[i].id, &text) != STORE_OK)
 			fail("cannot read settings", store_error(st));
 		if (strcmp(text, orgs[i].settings) != 0 &&
 		    store_settings_put(st, orgs[i].id, orgs[i].settings) != STORE_OK)

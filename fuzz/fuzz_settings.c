@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for PATCH /v1/settings: the input is a series of request
  * bodies split at form feeds, applied one after the other from the settings
- * a new organization has (store_default_settings, the store's own
+ * a new organization has (settings_defaults, the engine's own
  * document), as the handler does (json_loadb, settings_patch,
  * the text stored). fuzz_http reaches this only behind a whole HTTP request
  * per document; here a sequence of changes costs microseconds.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/settings.h"
+#include "sync/settings.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -127,7 +127,7 @@ static json_t *check_merged(const json_t *current, const json_t *patch, json_t *
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
-	json_t *current = json_loads(store_default_settings(), 0, NULL);
+	json_t *current = json_loads(settings_defaults(), 0, NULL);
 
 	if (!current)
 		abort();

@@ -54,7 +54,7 @@ check() {
 if [ "${1:-}" = --self-test ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	mkdir -p "$tmp/src/plan" "$tmp/src/store" "$tmp/src/client"
+	mkdir -p "$tmp/src/plan" "$tmp/src/store" "$tmp/src/sync" "$tmp/src/client"
 	printf '#include "model/org.h"\n' >"$tmp/src/plan/ok.c"
 	check "$tmp/src" || { echo "check-layers: a downward include was refused" >&2; exit 1; }
 	printf '#include "store/store.h"\n' >"$tmp/src/plan/up.c"
@@ -63,6 +63,14 @@ if [ "${1:-}" = --self-test ]; then
 		exit 1
 	fi
 	rm "$tmp/src/plan/up.c"
+	printf '#include "store/store.h"\n' >"$tmp/src/sync/ok.c"
+	check "$tmp/src" || { echo "check-layers: sync including store was refused" >&2; exit 1; }
+	printf '#include "server/service.h"\n' >"$tmp/src/sync/up.c"
+	if check "$tmp/src" 2>/dev/null; then
+		echo "check-layers: sync including server was not caught" >&2
+		exit 1
+	fi
+	rm "$tmp/src/sync/up.c"
 	printf '#include "server/http.h"\n' >"$tmp/src/client/side.c"
 	if check "$tmp/src" 2>/dev/null; then
 		echo "check-layers: client including server was not caught" >&2

@@ -36,5 +36,6 @@ int cmd_key(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "plan", cmd_plan, "a dry run against the service, shown as a diff of the org" },
 #ifndef ORGSYNC_CLIENT_ONLY
 	{ "serve", cmd_serve, "run the provisioning service (HTTP API on a database)" },
+	{ "import", cmd_import, "run a sync from local files on the service's database" },
 	{ "org", cmd_org, "create an organization (and its first API key), list them" },
 	{ "key", cmd_key, "rotate an organization's API key" },
 	{ "admin", cmd_admin, "add, remove and list an organization's Administrators" },

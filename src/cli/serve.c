@@ -56,6 +56,11 @@ static const struct opt options[] = {
 	{ .name = "scim-write-burst", .type = OPT_UINT, .offset = CFG(scim_write_burst),
 	  .min = 1, .max = 10000000, .def = SCIM_WRITE_BURST,
 	  .help = "SCIM writes an organization may make at once" },
+	{ .name = "sync-lease-ms", .type = OPT_UINT, .offset = CFG(sync_lease_ms), .min = 300,
+	  .max = 86400000, .def = 30000, .metavar = "MS",
+	  .help = "how long a sync's claim holds without renewal: a sync whose process died is "
+		  "taken up again by any service on the database after this; renewed at a third "
+		  "of it while the sync runs" },
 	{ .name = "shutdown-grace", .type = OPT_UINT, .offset = CFG(shutdown_grace),
 	  .max = 86400, .def = 30, .metavar = "SECONDS",
 	  .help = "on SIGTERM, how long requests in flight may take to finish; the sync in "

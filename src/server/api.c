@@ -19,13 +19,13 @@
 #include "server/log.h"
 #include "server/service.h"
 #include "server/orgcache.h"
-#include "server/settings.h"
 #include "server/spool.h"
-#include "server/sync.h"
 #include "server/web.h"
 #include "server/webhook.h"
 #include "server/embed.h"
 #include "store/store.h"
+#include "sync/settings.h"
+#include "sync/sync.h"
 #include "util/num.h"
 
 /* The store's message may name internals and quote tenant data: it goes to the log, not the client. */
@@ -212,7 +212,7 @@ static void payload_of(struct http_req *r, struct payload *p)
 	}
 	for (i = 0; i < HTTP_MAX_PARTS; i++)
 		if (r->parts[i].present) {
-			p->names[p->n] = http_part_names[i];
+			p->names[p->n] = parts_info[i].name;
 			p->ranges[p->n++] = (struct spool_range){ r->spool, r->parts[i].offset,
 								  r->parts[i].len, 0 };
 		}
@@ -238,37 +238,18 @@ static struct spool_range *payload_part(struct payload *p, const char *name)
  */
 static int check_payload(struct http_req *r, struct payload *p, struct sync_prepared *pre)
 {
-	static const char *const names[HTTP_MAX_PARTS] = { "members.csv", "teams.csv",
-							   "teams-mappings.csv" };
-	struct store *st = db(r);
-	struct ingest_opts opts = { NULL, 0, false };
-	struct ingest_source src[HTTP_MAX_PARTS];
+	struct ingest_source src[PART_COUNT];
+	const struct ingest_source *use[PART_COUNT] = { NULL };
 	struct spool_range *range;
-	char **props = NULL;
-	size_t nprops = 0;
-	int i, rc;
+	int i;
 
-	if (store_properties_list(st, r->org_id, &props, &nprops) != STORE_OK)
-		return INGEST_ENOMEM;
-	opts.properties = (const char *const *)props;
-	opts.nproperties = nprops;
-	if (r->multipart) {
-		for (i = 0; i < HTTP_MAX_PARTS; i++) {
-			range = payload_part(p, http_part_names[i]);
-			src[i] = (struct ingest_source){ names[i], spool_range_read, range,
-							 range ? range->len : 0 };
-		}
-		rc = ingest_csv_sources(payload_part(p, http_part_names[0]) ? &src[0] : NULL,
-					payload_part(p, http_part_names[1]) ? &src[1] : NULL,
-					payload_part(p, http_part_names[2]) ? &src[2] : NULL, &opts,
-					&pre->org, &pre->rep, NULL);
-	} else {
-		range = payload_part(p, "json");
-		src[0] = (struct ingest_source){ "payload.json", spool_range_read, range, range->len };
-		rc = ingest_json_source(&src[0], &opts, &pre->org, &pre->rep, NULL);
+	for (i = 0; i < PART_COUNT; i++) {
+		range = payload_part(p, parts_info[i].name);
+		src[i] = (struct ingest_source){ parts_info[i].file, spool_range_read, range,
+						 range ? range->len : 0 };
+		use[i] = range ? &src[i] : NULL;
 	}
-	store_strings_free(props, nprops);
-	return rc;
+	return sync_ingest(db(r), r->org_id, !r->multipart, use, &pre->org, &pre->rep);
 }
 
 /* 409 naming the sync that is still running. */
@@ -288,26 +269,20 @@ static int sync_running(struct http_req *r, int64_t running)
  */
 static int refuse_sync(struct http_req *r, struct settings *set)
 {
-	struct store *st = db(r);
-	char *settings = NULL;
 	int64_t running = 0;
-	json_t *doc;
 
-	if (store_settings_get(st, r->org_id, &settings) != STORE_OK)
-		return db_error(r, st);
-	doc = json_loads(settings, 0, NULL);
-	free(settings);
-	settings_from_json(doc, set);
-	json_decref(doc);
-	if (set->method != METHOD_API)
+	switch (sync_admit(db(r), r->org_id, SYNC_SOURCE_API, set, &running)) {
+	case SYNC_OK:
+		return -1;
+	case SYNC_EINACTIVE:
 		return http_error(r, MHD_HTTP_FORBIDDEN, "provisioning_inactive",
 				  "API provisioning is not active for this organization: set "
 				  "provisioning.method to \"api\" (PATCH /v1/settings)", NULL);
-	if (store_sync_pending(st, r->org_id, &running) != STORE_OK)
-		return db_error(r, st);
-	if (running)
+	case SYNC_EBUSY:
 		return sync_running(r, running);
-	return -1;
+	default:
+		return db_error(r, db(r));
+	}
 }
 
 /* How long a request waits for its turn to ingest before it is told to come back. */
@@ -369,10 +344,10 @@ static int post_sync(struct http_req *r)
 						  payload_part(&payload, payload.names[i]) };
 	service_lock(r->svc);
 	rc = store_sync_begin_sources(st, r->org_id,
-				      &(struct sync_meta){ "API Provisioning",
+				      &(struct sync_meta){ SYNC_SOURCE_API,
 							   mode ? mode : (set.mode == PLAN_PARTIAL ? "partial" : "full"),
 							   r->multipart ? "csv" : "json",
-							   http_arg_bool(r, "dryRun"), NULL, 0 },
+							   http_arg_bool(r, "dryRun"), NULL, 0, NULL, 0 },
 				      parts, payload.n, &sync_id, &running);
 	if (rc == STORE_OK)
 		rc = store_sync_get(st, r->org_id, sync_id, &row);
@@ -762,7 +737,7 @@ static int get_settings(struct http_req *r)
 	char *text = NULL;
 	json_t *doc, *shown;
 
-	if (store_settings_get(st, r->org_id, &text))
+	if (settings_get(st, r->org_id, &text))
 		return db_error(r, st);
 	doc = json_loads(text, 0, NULL);
 	free(text);
@@ -828,7 +803,7 @@ static int patch_settings(struct http_req *r)
 	rc = store_tx_begin(st);
 	if (rc)
 		goto out;
-	rc = store_settings_get(st, r->org_id, &text);
+	rc = settings_get(st, r->org_id, &text);
 	if (rc == STORE_OK) {
 		current = json_loads(text, 0, NULL);
 		free(text);

@@ -19,6 +19,7 @@
 #include "server/netcheck.h"
 #include "server/service.h"
 #include "server/webhook.h"
+#include "sync/settings.h"
 
 enum {
 	EMAIL_BATCH = 100,   /* messages claimed at once over the one SMTP connection */
@@ -707,7 +708,7 @@ static void send_webhooks(struct delivery *dl, struct store *st, struct store_de
 
 		errors[i][0] = '\0';
 		o[i].error = errors[i];
-		if (store_settings_get(st, d->org_id, &text) != STORE_OK) {
+		if (settings_get(st, d->org_id, &text) != STORE_OK) {
 			snprintf(errors[i], ERROR_MAX, "the settings could not be read");
 			res = SEND_RETRY;
 		} else if (!(settings = json_loads(text, 0, NULL)) ||

@@ -27,8 +27,6 @@
 #include "util/os.h"
 #include "util/utf8.h"
 
-const char *const http_part_names[HTTP_MAX_PARTS] = { "members", "teams", "teamsMappings" };
-
 const char *http_header(struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -765,9 +763,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 		refuse_parts(r, "a part has no name: expected members, teams, teamsMappings");
 		return MHD_YES;
 	}
-	for (i = 0; i < HTTP_MAX_PARTS && strcmp(key, http_part_names[i]) != 0; i++)
-		;
-	if (i == HTTP_MAX_PARTS) {
+	i = (int)parts_find(key);
+	if (i >= HTTP_MAX_PARTS) {
 		size_t len = strlen(key) > 40 ? 40 : strlen(key);
 
 		if (utf8_valid_prefix(key, len) == len)

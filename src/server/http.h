@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "model/report.h"
+#include "sync/parts.h"
 #include "util/buf.h"
 
 struct service;
@@ -29,7 +30,7 @@ struct spool;
  */
 enum {
 	HTTP_MAX_PARAMS = 4,
-	HTTP_MAX_PARTS = 3,
+	HTTP_MAX_PARTS = PARTS_CSV,
 	HTTP_MAX_URL = 4096,
 	HTTP_MAX_SEGMENTS = 8,
 	HTTP_MAX_QUERY = 8,
@@ -72,7 +73,7 @@ struct http_query {
 /*
  * A part of a multipart/form-data body, fully read: its bytes are
  * [offset, offset + len) of the request's spool. A body may only have the
- * parts of a sync (SPEC §6), each once: http_part_names, in the order of
+ * CSV parts of a sync (SPEC §6), each once: parts_info, in the order of
  * http_req.parts.
  */
 struct http_part {
@@ -82,8 +83,6 @@ struct http_part {
 
 /* The largest body of a route whose body is held in memory (a JSON document of a few KB). */
 #define HTTP_MAX_HELD_BODY ((size_t)1 << 20)
-
-extern const char *const http_part_names[HTTP_MAX_PARTS];
 
 struct route;
 
@@ -114,7 +113,7 @@ struct http_req {
 	struct spool *spool;
 	uint64_t body_len;                   /* bytes received, held or not */
 	int spool_errno;                     /* why the spool could not take the body; 0 */
-	struct http_part parts[HTTP_MAX_PARTS]; /* by position in http_part_names */
+	struct http_part parts[HTTP_MAX_PARTS]; /* by enum part */
 	struct MHD_PostProcessor *post;
 	int part_current;                    /* the part being read, -1 before the first */
 	char part_error[160];                /* why the parts cannot be used; "" when they can */

@@ -12,7 +12,7 @@
 #include "server/log.h"
 #include "server/orgcache.h"
 #include "server/spool.h"
-#include "server/sync.h"
+#include "sync/sync.h"
 
 uint64_t service_now_ms(void)
 {
@@ -176,6 +176,48 @@ void service_wake_worker(struct service *svc)
 	pthread_mutex_unlock(&svc->lock);
 }
 
+/* One log record per sync, with its phase times. */
+static void log_sync(int64_t sync_id, int64_t org_id, const struct sync_result *res)
+{
+	log_write(json_pack("{s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "sync",
+			    (json_int_t)sync_id, "org", (json_int_t)org_id, "status",
+			    store_sync_status_name(res->status), "ms", "ingest",
+			    (json_int_t)res->ms[PHASE_INGEST], "load", (json_int_t)res->ms[PHASE_LOAD],
+			    "plan", (json_int_t)res->ms[PHASE_PLAN], "apply",
+			    (json_int_t)res->ms[PHASE_APPLY], "finish", (json_int_t)res->ms[PHASE_FINISH],
+			    "total", (json_int_t)res->total_ms));
+}
+
+static int64_t lease_ms(const struct service *svc)
+{
+	return svc->cfg.sync_lease_ms ? svc->cfg.sync_lease_ms : SERVICE_SYNC_LEASE_MS;
+}
+
+/*
+ * Runs a sync this process claimed, its lease renewed meanwhile. Without a
+ * renewer (no connection to spare) it still runs: a sync longer than the
+ * lease may then be taken up by another process, and the store lets only
+ * one of the two finish it.
+ */
+static void run_claimed(struct service *svc, struct store *st, int64_t sync_id, int64_t org_id,
+			struct sync_result *res)
+{
+	struct lease *lease = NULL;
+	char err[256];
+
+	if (lease_start(svc->cfg.db_url, sync_id, svc->owner, lease_ms(svc), &lease, err,
+			sizeof(err)) < 0)
+		log_msg("warn", "sync %lld runs without renewing its lease: %s", (long long)sync_id,
+			err);
+	sync_process(st, sync_id, org_id, svc->owner, service_take_prepared(svc, sync_id), res);
+	if (res->status == SYNC_PENDING || (lease && lease_lost(lease)))
+		log_msg("warn", "sync %lld: the lease ran out and another process took it over%s",
+			(long long)sync_id,
+			res->status == SYNC_PENDING ? "; this one recorded nothing" : "");
+	lease_stop(lease);
+	log_sync(sync_id, org_id, res);
+}
+
 /*
  * Takes Pending syncs one at a time. It polls as well as waits to be woken:
  * another process on the same database may have queued the sync.
@@ -188,9 +230,9 @@ void *service_worker_main(void *arg)
 	for (;;) {
 		int64_t sync_id, org_id;
 		struct timespec until;
+		struct sync_result res;
 		uint64_t t0;
 		bool claimed;
-		int status;
 
 		pthread_mutex_lock(&svc->lock);
 		if (svc->stopping) {
@@ -198,16 +240,16 @@ void *service_worker_main(void *arg)
 			break;
 		}
 		/* Under the lock: a request registers a sync and its payload under it too. */
-		claimed = st && store_sync_claim(st, &sync_id, &org_id) == STORE_OK;
+		claimed = st && store_sync_claim(st, svc->owner, lease_now_ms(), lease_ms(svc),
+						 &sync_id, &org_id) == STORE_OK;
 		pthread_mutex_unlock(&svc->lock);
 		if (claimed) {
 			t0 = service_now_ms();
 			atomic_store(&svc->syncing, true);
-			status = sync_process(st, sync_id, org_id,
-					      service_take_prepared(svc, sync_id));
+			run_claimed(svc, st, sync_id, org_id, &res);
 			atomic_store(&svc->syncing, false);
-			if (status >= 0 && status < 6)
-				atomic_fetch_add(&svc->metrics.syncs_done[status], 1);
+			if (res.status > SYNC_PENDING && res.status < 6)
+				atomic_fetch_add(&svc->metrics.syncs_done[res.status], 1);
 			delivery_wake(svc); /* the sync's messages and invitations are queued */
 			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
 			/* The sync's status is already visible: the checkpoint delays nobody. */
@@ -240,22 +282,6 @@ static int wait_for_stop(void)
 	return sig;
 }
 
-static int recover(struct service *svc)
-{
-	struct store *st = service_store(svc);
-	size_t failed = 0;
-
-	if (!st)
-		return -1;
-	if (store_sync_recover(st, &failed) != STORE_OK) {
-		log_msg("error", "cannot recover interrupted syncs: %s", store_error(st));
-		return -1;
-	}
-	if (failed)
-		log_msg("warn", "%zu sync(s) interrupted by a stop were marked Failed", failed);
-	return 0;
-}
-
 int service_run(const struct service_config *cfg)
 {
 	static struct service svc;
@@ -275,7 +301,8 @@ int service_run(const struct service_config *cfg)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (resolve_spool(&svc) < 0 || recover(&svc) < 0)
+	lease_owner_id(svc.owner);
+	if (resolve_spool(&svc) < 0 || !service_store(&svc))
 		goto out;
 	if (delivery_start(&svc) < 0)
 		goto out;

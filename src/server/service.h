@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "sync/lease.h"
 
 struct service_config {
 	const char *db_url;
@@ -32,6 +33,7 @@ struct service_config {
 	double scim_write_rate;      /* SCIM write requests per second per org; 0: no limit */
 	unsigned scim_write_burst;   /* SCIM write requests per org allowed at once */
 	unsigned shutdown_grace;     /* seconds a stop waits for requests in flight */
+	unsigned sync_lease_ms;      /* a sync's claim without renewal (the job queue) */
 	bool quiet;                  /* no request log */
 	const char *tls_cert;        /* PEM certificate (chain) file; NULL: plain HTTP */
 	const char *tls_key;         /* PEM private key file, unencrypted; set with tls_cert */
@@ -80,8 +82,12 @@ struct service {
 	unsigned ingests;            /* payloads being ingested by requests, under lock */
 	pthread_cond_t ingest_done;  /* signalled when one ends */
 	char spool_dir[4096];        /* resolved at start; "" until then */
+	char owner[LEASE_OWNER_MAX]; /* this process as the holder of the syncs it claims */
 	uint64_t started_ms;
 };
+
+/* A sync's claim without renewal when cfg.sync_lease_ms is 0. */
+enum { SERVICE_SYNC_LEASE_MS = 30000 };
 
 /* Runs the service until a stop signal. Returns 0, or 1 when it cannot start. */
 int service_run(const struct service_config *cfg);

@@ -1,6 +1,6 @@
 /*
  * store backends: what store.c (the public wrappers and everything that
- * does not depend on a database: secrets, tokens, default settings, names)
+ * does not depend on a database: secrets, tokens, names)
  * shares with a backend (sqlite.c; postgres.c later). Private to
  * src/store/: the engine includes store.h only. Secrets never reach a
  * backend in clear text except the invitation token, which an outbox
@@ -53,7 +53,7 @@ struct store_ops {
 	int (*admin_list)(struct store *s, int64_t org_id, struct store_admin **out, size_t *n);
 	int (*admin_remove)(struct store *s, int64_t org_id, const char *email);
 	int (*org_list)(struct store *s, struct store_org_row **out, size_t *n);
-	/* *json NULL (and STORE_OK) when never set: the wrapper fills in defaults. */
+	/* *json NULL (and STORE_OK) when never set: the engine has the defaults. */
 	int (*settings_get)(struct store *s, int64_t org_id, char **json);
 	int (*settings_put)(struct store *s, int64_t org_id, const char *json);
 	int (*properties_list)(struct store *s, int64_t org_id, char ***names, size_t *n);
@@ -63,7 +63,11 @@ struct store_ops {
 	int (*apply)(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		     const struct org *stored, const struct store_ids *ids, const struct plan *p,
 		     const struct sync_outcome *done);
-	/* The payload comes from parts (m->parts is not read). */
+	/*
+	 * The payload comes from parts (m->parts is not read). With m->owner the
+	 * row is inserted claimed as sync_claim would leave it (claimed_by,
+	 * lease_until = now + m->lease_ms, attempts 1, started_at now).
+	 */
 	int (*sync_begin)(struct store *s, int64_t org_id, const struct sync_meta *m,
 			  const struct store_source *parts, size_t nparts, int64_t *sync_id,
 			  int64_t *running);
@@ -77,7 +81,35 @@ struct store_ops {
 			    uint64_t *len);
 	int (*blob_read)(struct store *s, void *blob, void *buf, size_t cap, size_t *got);
 	void (*blob_close)(struct store *s, void *blob);
-	int (*sync_claim)(struct store *s, int64_t *sync_id, int64_t *org_id);
+	/*
+	 * The job queue, the same on every backend. Columns of syncs:
+	 * claimed_by TEXT (the holder: "host:pid:random"), lease_until INTEGER
+	 * (unix ms), attempts INTEGER NOT NULL DEFAULT 0.
+	 * - sync_claim: in one statement (or transaction), takes the oldest (by
+	 *   id) sync with status 'Pending' AND (claimed_by IS NULL OR lease_until
+	 *   < now), provided no OTHER Pending sync of the same org has claimed_by
+	 *   set and lease_until >= now; sets claimed_by = owner, lease_until =
+	 *   now + lease_ms, attempts = attempts + 1, started_at = coalesce(
+	 *   started_at, now); answers its id and org_id, STORE_ENOTFOUND when
+	 *   none. Two claimers never get the same row (SQLite: one UPDATE under
+	 *   the write lock; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
+	 * - sync_renew: UPDATE syncs SET lease_until = now + lease_ms WHERE id
+	 *   AND status = 'Pending' AND claimed_by = owner; no row:
+	 *   STORE_ECONFLICT.
+	 * - sync_finish and apply with done->owner set: the sync row's update is
+	 *   made WHERE id = ? AND status = 'Pending' AND claimed_by = owner in
+	 *   their transaction; no row: STORE_ECONFLICT and the whole
+	 *   transaction (the org's changes, plan, report, outbox) rolls back.
+	 *   done->owner NULL: WHERE id = ? alone. Either way a finished sync
+	 *   has claimed_by and lease_until cleared (NULL), so that one approved
+	 *   back to Pending is claimable at once; attempts stay.
+	 * Apply is idempotent: a sync taken up again after its holder died
+	 * applies the same plan against whatever is stored by then.
+	 */
+	int (*sync_claim)(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
+			  int64_t *sync_id, int64_t *org_id);
+	int (*sync_renew)(struct store *s, int64_t sync_id, const char *owner, int64_t now,
+			  int64_t lease_ms);
 	int (*sync_finish)(struct store *s, int64_t sync_id, const struct sync_outcome *done);
 	int (*sync_transition)(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			       const char *reason);
@@ -87,7 +119,6 @@ struct store_ops {
 			 struct sync_row **rows, size_t *n);
 	int (*sync_count)(struct store *s, int64_t org_id, size_t *n);
 	int (*sync_report)(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
-	int (*sync_recover)(struct store *s, size_t *failed);
 	/* token: the clear token for the outbox message; hash: what is stored. */
 	int (*invite)(struct store *s, int64_t org_id, const char *external_id, const char *token,
 		      const uint8_t hash[STORE_HASH_LEN]);

@@ -166,9 +166,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SYNC_PENDING] = "SELECT number FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
 			    " ORDER BY id LIMIT 1",
 	/* Under the write lock (BEGIN IMMEDIATE): no two syncs of an org get one number. */
+	/* ?7: the holder of a sync registered claimed (store.h), for ?8 ms. */
 	[ST_SYNC_INSERT] = "INSERT INTO syncs (org_id, number, status, source, mode, format, dry_run,"
-			   " created_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM syncs"
-			   " WHERE org_id = ?1), 'Pending', ?2, ?3, ?4, ?5, ?6) RETURNING id, number",
+			   " created_at, started_at, claimed_by, lease_until, attempts) VALUES (?1,"
+			   " (SELECT coalesce(max(number), 0) + 1 FROM syncs WHERE org_id = ?1),"
+			   " 'Pending', ?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 IS NOT NULL THEN ?6 END, ?7,"
+			   " CASE WHEN ?7 IS NOT NULL THEN ?6 + ?8 END, ?7 IS NOT NULL)"
+			   " RETURNING id, number",
 	[ST_SYNC_SUPERSEDE] = "UPDATE syncs SET status = 'Rejected', reason = ?3, finished_at = ?4"
 			      " WHERE org_id = ?1 AND status = 'Paused' AND id <> ?2",
 	[ST_SYNC_EXISTS] = "SELECT 1 FROM syncs WHERE id = ?1",
@@ -181,13 +185,25 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " WHERE part IN ('json', 'members', 'teams', 'teamsMappings')"
 			     " AND (SELECT status FROM syncs WHERE syncs.id = sync_id)"
 			     " NOT IN ('Pending', 'Paused')",
-	[ST_SYNC_CLAIM] = "UPDATE syncs SET started_at = ?1 WHERE id = (SELECT id FROM syncs"
-			  " WHERE status = 'Pending' AND started_at IS NULL ORDER BY id LIMIT 1)"
+	/* The job queue (backend.h): ?1 the owner, ?2 now, ?3 the lease. One
+	 * UPDATE under the write lock: no two connections take the same sync. */
+	[ST_SYNC_CLAIM] = "UPDATE syncs SET claimed_by = ?1, lease_until = ?2 + ?3,"
+			  " attempts = attempts + 1, started_at = coalesce(started_at, ?2)"
+			  " WHERE id = (SELECT s.id FROM syncs s WHERE s.status = 'Pending'"
+			  " AND (s.claimed_by IS NULL OR s.lease_until < ?2) AND NOT EXISTS"
+			  " (SELECT 1 FROM syncs o WHERE o.org_id = s.org_id AND o.id <> s.id"
+			  " AND o.status = 'Pending' AND o.claimed_by IS NOT NULL"
+			  " AND o.lease_until >= ?2) ORDER BY s.id LIMIT 1)"
 			  " RETURNING id, org_id",
+	[ST_SYNC_RENEW] = "UPDATE syncs SET lease_until = ?3 + ?4"
+			  " WHERE id = ?1 AND status = 'Pending' AND claimed_by = ?2",
+	/* ?14: the claim's holder, NULL for no claim check. A finished sync keeps no claim. */
 	[ST_SYNC_FINISH] = "UPDATE syncs SET status = ?2, reason = ?3, counts_json = ?4,"
 			   " risk_json = ?5, finished_at = ?6, issues_fatal = ?7, issues_error = ?8,"
 			   " issues_warning = ?9, issues_dropped = ?10, plan_members = ?11,"
-			   " plan_teams = ?12, plan_mappings = ?13, plan_truncated = 0 WHERE id = ?1",
+			   " plan_teams = ?12, plan_mappings = ?13, plan_truncated = 0,"
+			   " claimed_by = NULL, lease_until = NULL WHERE id = ?1"
+			   " AND (?14 IS NULL OR (status = 'Pending' AND claimed_by = ?14))",
 	[ST_PLAN_DELETE] = "DELETE FROM sync_plan_chunks WHERE sync_id = ?1",
 	[ST_PLAN_INSERT] = "INSERT INTO sync_plan_chunks (sync_id, chunk, entries)"
 			   " VALUES (?1, ?2, ?3)",
@@ -221,8 +237,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " FROM syncs WHERE id = ?2 AND org_id = ?1",
 	[ST_ISSUES_GET] = "SELECT severity, code, file, line, col, field, record_id, message"
 			  " FROM sync_issues WHERE sync_id = ?1 ORDER BY seq",
-	[ST_SYNC_RECOVER] = "UPDATE syncs SET status = 'Failed', reason = ?1, finished_at = ?2"
-			    " WHERE status = 'Pending' AND started_at IS NOT NULL",
 	/* Under the write lock: no two entries of an org get one number. */
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (org_id, number, at, actor, action, target,"
 			    " old_json, new_json) VALUES (?1, (SELECT coalesce(max(number), 0) + 1"
@@ -255,8 +269,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " AND s.status IN ('Failed', 'Paused', 'Warning')",
 	[ST_SYNC_PAUSED_IDS] = "SELECT id FROM syncs WHERE org_id = ?1 AND status = 'Paused'"
 			       " AND id <> ?2",
-	[ST_SYNC_STARTED_IDS] = "SELECT id FROM syncs WHERE status = 'Pending'"
-				" AND started_at IS NOT NULL",
 	/* The lease's end is also when the message falls due again: a sender
 	 * that dies mid-send leaves it to be claimed once the lease expires. */
 	[ST_DLV_CLAIM] = "UPDATE outbox SET status = 'sending', lease_until = ?1 + ?2,"
@@ -793,6 +805,7 @@ static const struct store_ops sqlite_ops = {
 	.blob_read = sq_blob_read,
 	.blob_close = sq_blob_close,
 	.sync_claim = sq_sync_claim,
+	.sync_renew = sq_sync_renew,
 	.sync_finish = sq_sync_finish,
 	.sync_transition = sq_sync_transition,
 	.sync_get = sq_sync_get,
@@ -800,7 +813,6 @@ static const struct store_ops sqlite_ops = {
 	.sync_list = sq_sync_list,
 	.sync_count = sq_sync_count,
 	.sync_report = sq_sync_report,
-	.sync_recover = sq_sync_recover,
 	.invite = sq_invite,
 	.outbox_add = sq_outbox_add,
 	.invitation_accept = sq_invitation_accept,

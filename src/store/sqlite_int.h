@@ -92,6 +92,7 @@ enum stmt_id {
 	ST_PAYLOAD_FIND,
 	ST_PAYLOAD_PRUNE,
 	ST_SYNC_CLAIM,
+	ST_SYNC_RENEW,
 	ST_SYNC_FINISH,
 	ST_PLAN_DELETE,
 	ST_PLAN_INSERT,
@@ -108,14 +109,12 @@ enum stmt_id {
 	ST_SYNC_COUNT,
 	ST_SYNC_TOTALS,
 	ST_ISSUES_GET,
-	ST_SYNC_RECOVER,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
 	ST_AUDIT_COUNT,
 	ST_EVENT_WEBHOOKS,
 	ST_EVENT_EMAILS,
 	ST_SYNC_PAUSED_IDS,
-	ST_SYNC_STARTED_IDS,
 	ST_DLV_CLAIM,
 	ST_DLV_SENT,
 	ST_DLV_FAIL,
@@ -275,7 +274,10 @@ int sq_payload_open(struct store *s, int64_t sync_id, const char *part, void **o
 		    uint64_t *len);
 int sq_blob_read(struct store *s, void *h, void *buf, size_t cap, size_t *got);
 void sq_blob_close(struct store *s, void *h);
-int sq_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id);
+int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
+		  int64_t *sync_id, int64_t *org_id);
+int sq_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,
+		  int64_t lease_ms);
 int sq_sync_finish(struct store *s, int64_t sync_id, const struct sync_outcome *done);
 int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 		       const char *reason);
@@ -290,7 +292,6 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		 struct sync_row **rows, size_t *n);
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
-int sq_sync_recover(struct store *s, size_t *failed);
 
 /* --- sqlite_delivery.c --------------------------------------------------------- */
 

@@ -359,6 +359,17 @@ static const char *const migrations[] = {
 	"  WHERE m.props IS NOT NULL AND json_valid(m.props) AND j.type = 'text'"
 	"  AND j.value <> '' ORDER BY m.id, j.id;"
 	"ALTER TABLE members DROP COLUMN props;",
+	/*
+	 * 13: the job queue's leases (backend.h): who holds a Pending sync,
+	 * until when, and how many times it was claimed. A sync an older
+	 * version had started has no holder: the first service up takes it
+	 * again, where the older one failed it at start.
+	 */
+	"ALTER TABLE syncs ADD COLUMN claimed_by TEXT;"
+	"ALTER TABLE syncs ADD COLUMN lease_until INTEGER;"
+	"ALTER TABLE syncs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"DROP INDEX syncs_queue;"
+	"CREATE INDEX syncs_queue ON syncs(id) WHERE status = 'Pending';",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

@@ -18,9 +18,6 @@ enum {
 	BLOB_WRITE_CHUNK = 256 * 1024,
 };
 
-static const char recover_reason[] =
-	"the service stopped while this sync was processing; nothing was applied";
-
 /*
  * Queues the webhook and email messages of sync_id's change of status
  * (store.h), inside the caller's transaction: they exist if and only if
@@ -216,9 +213,13 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 		else
 			sqlite3_bind_null(st, 11 + (int)i);
 	}
+	sq_bind_text(st, 14, done->owner);
 	rc = sq_run(q, st);
 	if (rc)
 		return rc;
+	if (sqlite3_changes(q->db) == 0 && done->owner)
+		return store_set_error(&q->base, STORE_ECONFLICT, "sync %lld is no longer claimed"
+				       " by %s", (long long)sync_id, done->owner);
 	if (sqlite3_changes(q->db) == 0)
 		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
 	rc = write_plan(q, sync_id, done->plan);
@@ -415,6 +416,8 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	sq_bind_text(st, 4, m->format);
 	sqlite3_bind_int(st, 5, m->dry_run);
 	sqlite3_bind_int64(st, 6, now);
+	sq_bind_text(st, 7, m->owner);
+	sqlite3_bind_int64(st, 8, m->lease_ms);
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
@@ -628,7 +631,8 @@ void sq_blob_close(struct store *s, void *h)
 	free(b);
 }
 
-int sq_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
+int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
+		  int64_t *sync_id, int64_t *org_id)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st;
@@ -640,7 +644,9 @@ int sq_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 	rc = sq_prep(q, ST_SYNC_CLAIM, &st);
 	if (rc)
 		goto out;
-	sqlite3_bind_int64(st, 1, store_now_ms());
+	sq_bind_text(st, 1, owner);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, lease_ms);
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
@@ -649,6 +655,26 @@ int sq_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 	rc = sq_run(q, st); /* RETURNING: the update completes when stepped to its end */
 out:
 	return sq_end_tx(q, rc);
+}
+
+int sq_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,
+		  int64_t lease_ms)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SYNC_RENEW, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	sq_bind_text(st, 2, owner);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, lease_ms);
+	rc = sq_run(q, st);
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = store_set_error(s, STORE_ECONFLICT, "sync %lld is no longer claimed by %s",
+				     (long long)sync_id, owner);
+	return rc;
 }
 
 int sq_sync_finish(struct store *s, int64_t sync_id, const struct sync_outcome *done)
@@ -1068,37 +1094,5 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 			rep->by_severity[i] = before[i] + totals[i];
 	rep->dropped += dropped;
 out:
-	return sq_end_tx(q, rc);
-}
-
-int sq_sync_recover(struct store *s, size_t *failed)
-{
-	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms(), *ids = NULL;
-	size_t i, n = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	*failed = 0;
-	rc = sq_begin(q);
-	if (rc)
-		return rc;
-	rc = select_ids(q, ST_SYNC_STARTED_IDS, 0, 0, &ids, &n);
-	if (rc)
-		goto out;
-	rc = sq_prep(q, ST_SYNC_RECOVER, &st);
-	if (rc)
-		goto out;
-	sq_bind_text(st, 1, recover_reason);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sq_run(q, st);
-	if (!rc && sqlite3_changes(q->db))
-		rc = prune_payloads(q);
-	for (i = 0; !rc && i < n; i++)
-		rc = sync_event(q, ids[i], SYNC_PENDING, now);
-	if (!rc)
-		*failed = n;
-out:
-	free(ids);
 	return sq_end_tx(q, rc);
 }

@@ -29,13 +29,6 @@ enum {
 _Static_assert((int)KEY_LEN < (int)STORE_KEY_MAX, "an API key fits STORE_KEY_MAX");
 _Static_assert((int)SECRET_LEN < (int)STORE_TOKEN_MAX, "a token fits STORE_TOKEN_MAX");
 
-static const char default_settings[] =
-	"{\"provisioning\":{\"method\":\"none\"},"
-	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
-	"\"teams\":{\"percent\":10,\"count\":null},\"mappings\":{\"percent\":10,\"count\":null},"
-	"\"managersPercent\":10,\"idSwapPercent\":5,\"identityChangePercent\":5},"
-	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
-
 static const char *const status_names[] = {
 	[SYNC_PENDING] = "Pending", [SYNC_PAUSED] = "Paused",   [SYNC_REJECTED] = "Rejected",
 	[SYNC_SUCCESS] = "Success", [SYNC_WARNING] = "Warning", [SYNC_FAILED] = "Failed",
@@ -353,25 +346,12 @@ int store_member_role(struct store *s, int64_t org_id, const char *email, int *r
 	return s->ops->member_role(s, org_id, email, role);
 }
 
-const char *store_default_settings(void)
-{
-	return default_settings;
-}
-
 int store_settings_get(struct store *s, int64_t org_id, char **json)
 {
-	int rc;
-
 	if (!json)
 		return STORE_EINVAL;
 	*json = NULL;
-	rc = s->ops->settings_get(s, org_id, json);
-	if (rc == STORE_OK && !*json) {
-		*json = strdup(default_settings);
-		if (!*json)
-			return STORE_ENOMEM;
-	}
-	return rc;
+	return s->ops->settings_get(s, org_id, json);
 }
 
 int store_settings_put(struct store *s, int64_t org_id, const char *json)
@@ -500,7 +480,8 @@ static bool meta_ok(const struct sync_meta *m)
 	return m && m->source && m->mode && m->format &&
 	       strlen(m->source) < sizeof(((struct sync_row *)0)->source) &&
 	       strlen(m->mode) < sizeof(((struct sync_row *)0)->mode) &&
-	       strlen(m->format) < sizeof(((struct sync_row *)0)->format);
+	       strlen(m->format) < sizeof(((struct sync_row *)0)->format) &&
+	       (!m->owner || (*m->owner && m->lease_ms > 0));
 }
 
 /* A part held in memory, read as a source. */
@@ -639,17 +620,26 @@ void store_blob_close(struct store_blob *b)
 	free(b);
 }
 
-int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id)
+int store_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
+		     int64_t *sync_id, int64_t *org_id)
 {
-	if (!sync_id || !org_id)
+	if (!owner || !*owner || lease_ms <= 0 || !sync_id || !org_id)
 		return STORE_EINVAL;
-	return s->ops->sync_claim(s, sync_id, org_id);
+	return s->ops->sync_claim(s, owner, now, lease_ms, sync_id, org_id);
+}
+
+int store_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,
+		     int64_t lease_ms)
+{
+	if (!owner || !*owner || lease_ms <= 0)
+		return STORE_EINVAL;
+	return s->ops->sync_renew(s, sync_id, owner, now, lease_ms);
 }
 
 int store_sync_finish(struct store *s, int64_t sync_id, int status, const char *reason,
 		      const char *counts_json, const char *risk_json, const struct report *rep)
 {
-	const struct sync_outcome done = { status, reason, counts_json, risk_json, rep, NULL };
+	const struct sync_outcome done = { status, reason, counts_json, risk_json, rep, NULL, NULL };
 
 	return store_sync_record(s, sync_id, &done);
 }
@@ -749,13 +739,6 @@ int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct r
 	if (!rep)
 		return STORE_EINVAL;
 	return s->ops->sync_report(s, org_id, sync_id, rep);
-}
-
-int store_sync_recover(struct store *s, size_t *failed)
-{
-	size_t unused;
-
-	return s->ops->sync_recover(s, failed ? failed : &unused);
 }
 
 int store_invite(struct store *s, int64_t org_id, const char *external_id,

@@ -140,10 +140,11 @@ int store_member_role(struct store *s, int64_t org_id, const char *email, int *r
 
 /* --- settings and properties ----------------------------------------- */
 
-/* The org's settings as a JSON document (caller frees); defaults when never set. */
+/*
+ * The org's settings as a JSON document (caller frees); NULL when never set
+ * (the defaults are the engine's: settings_get() in sync/settings.h).
+ */
 int store_settings_get(struct store *s, int64_t org_id, char **json);
-/* Those defaults: the document of an org that never changed its settings (static). */
-const char *store_default_settings(void);
 /* Stores json as given. What it says is the caller's to check; the store
  * only refuses (STORE_EINVAL) a text that is not one JSON object. */
 int store_settings_put(struct store *s, int64_t org_id, const char *json);
@@ -252,13 +253,19 @@ struct sync_outcome {
 	const char *risk_json;       /* NULL when none */
 	const struct report *rep;    /* NULL when none */
 	const struct store_plan *plan; /* replaces the sync's plan; NULL: it has none */
+	const char *owner;           /* the claim's holder (store_sync_claim): the sync is
+					finished only while it is Pending and claimed by owner,
+					else STORE_ECONFLICT and nothing changes. NULL: no claim
+					check (a caller outside the queue) */
 };
 
 /*
  * store_apply() and store_sync_finish(sync_id, done) in the same
  * transaction: a crash leaves the org changed and its sync finished, or
- * neither (then the sync is still started and store_sync_recover() fails
- * it, truthfully saying nothing was applied).
+ * neither (then the sync is still Pending and claimed, and taken up again
+ * once its lease expires). With done->owner, a holder that lost its lease
+ * gets STORE_ECONFLICT and everything is rolled back: each sync is
+ * finished, and applied, exactly once.
  */
 int store_apply_finish(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
 		       const struct org *stored, const struct store_ids *ids, const struct plan *p,
@@ -280,6 +287,10 @@ struct sync_meta {
 	bool dry_run;
 	const struct store_part *parts; /* the payload, stored with the sync row */
 	size_t nparts;
+	const char *owner;   /* non-NULL: registered claimed by owner for lease_ms, as by
+				store_sync_claim(), for a caller that runs it at once
+				(orgsync import); NULL: queued for a worker */
+	int64_t lease_ms;
 };
 
 struct sync_row {
@@ -362,9 +373,24 @@ int store_sync_payload_open(struct store *s, int64_t sync_id, const char *part,
 int store_blob_read(struct store_blob *b, void *buf, size_t cap, size_t *got);
 void store_blob_close(struct store_blob *b);
 
-/* The oldest Pending sync not yet claimed, marked started (the job queue).
- * No two connections ever claim the same one. STORE_ENOTFOUND when none. */
-int store_sync_claim(struct store *s, int64_t *sync_id, int64_t *org_id);
+/*
+ * The job queue (contract of backend.h): claims for owner the oldest
+ * Pending sync that is unclaimed or whose lease ended before now (its
+ * process died), unless another sync of its org holds a live lease: sets
+ * claimed_by, lease_until = now + lease_ms, attempts + 1, started_at when
+ * not yet set. No two connections, of any process, ever hold the same
+ * sync at once. STORE_ENOTFOUND when there is none. Times are unix ms.
+ */
+int store_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
+		     int64_t *sync_id, int64_t *org_id);
+
+/*
+ * Extends owner's lease to now + lease_ms; STORE_ECONFLICT when the sync is
+ * no longer Pending and claimed by owner (it ended, or the lease ran out and
+ * another took it).
+ */
+int store_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,
+		     int64_t lease_ms);
 
 /*
  * Sets the final (or Paused) status, counts, risk, reason and report (rep
@@ -455,11 +481,6 @@ int store_sync_count(struct store *s, int64_t org_id, size_t *n);
  * the order it was stored, with the counts of issues past its limit. */
 int store_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep);
 
-/* Syncs left started-but-Pending by a crash become Failed (at startup),
- * reason "the service stopped while this sync was processing; nothing was
- * applied" (an apply is one transaction). For a database one process
- * serves: it cannot tell a crashed worker from a live one elsewhere. */
-int store_sync_recover(struct store *s, size_t *failed);
 
 /* --- invitations --------------------------------------------------------- */
 
@@ -485,8 +506,8 @@ int store_invitation_accept(struct store *s, const char *token, int64_t *org_id,
  * messages of every status change of a sync that is not a dry run, in the
  * transaction that changes the status (SPEC §9): registered (Pending),
  * approved (Paused -> Pending), Paused, Rejected (by an administrator, or
- * superseded), Success, Warning, Failed (also when recovered after a
- * crash). One "webhook" message per entry of the settings' webhooks, its
+ * superseded), Success, Warning, Failed (a sync re-run after a crash
+ * has only the events of the run that finished it). One "webhook" message per entry of the settings' webhooks, its
  * payload the event {"type":"sync.status","createdAt","org":{"id"},
  * "sync":{"id","status","previousStatus","mode","counts","risk","reason"}}
  * (the delivery id is added as "id" when it is sent); and, for Failed,

@@ -569,7 +569,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -599,6 +599,11 @@ static void test_migrations_idempotent(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[13] = "DROP INDEX syncs_queue; ALTER TABLE syncs DROP COLUMN claimed_by;"
+		       " ALTER TABLE syncs DROP COLUMN lease_until;"
+		       " ALTER TABLE syncs DROP COLUMN attempts;"
+		       " CREATE INDEX syncs_queue ON syncs(id)"
+		       " WHERE status = 'Pending' AND started_at IS NULL;",
 		[12] = "ALTER TABLE members ADD COLUMN props TEXT;"
 		       " UPDATE members SET props = (SELECT json_group_object(p.name, v.value)"
 		       " FROM member_props AS v JOIN properties AS p ON p.id = v.property_id"
@@ -655,7 +660,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -796,39 +801,10 @@ static void test_settings(void **state)
 	struct fx *f = *state;
 	const char *doc = "{\"provisioning\":{\"method\":\"api\"},\"autoInvite\":true,"
 			  "\"notificationEmails\":[\"ops@maple.example\"],\"mode\":\"partial\"}";
-	json_t *root, *v;
 	char *json = NULL;
 
-	CHECK_OK("defaults", store_settings_get(f->s, f->org, &json));
-	root = json_loads(json, 0, NULL);
-	assert_non_null(root);
-	CHECK_STR("default method", "none",
-		  json_string_value(json_object_get(json_object_get(root, "provisioning"),
-						    "method")));
-	v = json_object_get(json_object_get(json_object_get(root, "riskThreshold"), "members"),
-			    "percent");
-	CHECK_EQ("default members percent", 10, json_integer_value(v));
-	assert_true(json_is_null(json_object_get(
-		json_object_get(json_object_get(root, "riskThreshold"), "teams"), "count")));
-	CHECK_EQ("default idSwapPercent", 5,
-		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
-						    "idSwapPercent")));
-	CHECK_EQ("default identityChangePercent", 5,
-		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
-						    "identityChangePercent")));
-	CHECK_EQ("default managersPercent", 10,
-		 json_integer_value(json_object_get(json_object_get(root, "riskThreshold"),
-						    "managersPercent")));
-	CHECK_EQ("default mappings percent", 10,
-		 json_integer_value(json_object_get(json_object_get(
-			 json_object_get(root, "riskThreshold"), "mappings"), "percent")));
-	assert_true(json_is_false(json_object_get(root, "autoInvite")));
-	CHECK_EQ("no notification emails", 0,
-		 json_array_size(json_object_get(root, "notificationEmails")));
-	CHECK_EQ("no webhooks", 0, json_array_size(json_object_get(root, "webhooks")));
-	CHECK_STR("default mode", "full", json_string_value(json_object_get(root, "mode")));
-	json_decref(root);
-	free(json);
+	CHECK_OK("never set", store_settings_get(f->s, f->org, &json));
+	assert_null(json); /* the defaults are the engine's (test_sync) */
 
 	CHECK_OK("put", store_settings_put(f->s, f->org, doc));
 	CHECK_OK("get after put", store_settings_get(f->s, f->org, &json));
@@ -1489,7 +1465,7 @@ static void test_migration_props_table(void **state)
 		    "\"gone\":\"of a property deleted before\"}' WHERE external_id = 'E6';"
 		    "UPDATE members SET props = '{\"department\":\"\"}' WHERE external_id = 'E5';");
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("the JSON column is gone", 0,
 		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
 	load(f, &loaded, &ids);
@@ -1582,6 +1558,16 @@ static void test_apply_writes_changed_props_only(void **state)
 static const struct sync_meta api_meta = { .source = "API Provisioning", .mode = "full",
 					    .format = "json" };
 
+/* A claim as a worker makes it, now, with a lease that outlasts the test. */
+static int claim(struct store *s, int64_t *sync_id, int64_t *org_id)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return store_sync_claim(s, "test:1:worker", (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+				600000, sync_id, org_id);
+}
+
 static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
 {
 	if (store_sync_get(f->s, f->org, id, r) != STORE_OK)
@@ -1611,7 +1597,7 @@ static void test_sync_begin_busy_supersede(void **state)
 		 store_sync_begin(f->s, f->org, &api_meta, &id2, &running));
 	CHECK_EQ("running names the pending sync", id1, running);
 
-	CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+	CHECK_OK("claim", claim(f->s, &sid, &oid));
 	CHECK_EQ("claimed the pending sync", id1, sid);
 	CHECK_EQ("claimed for the org", f->org, oid);
 	CHECK_EQ("still busy while processing", STORE_EBUSY,
@@ -1664,7 +1650,7 @@ static void *claim_all(void *arg)
 	int rc;
 
 	pthread_barrier_wait(c->start);
-	while ((rc = store_sync_claim(c->s, &id, &org)) == STORE_OK)
+	while ((rc = claim(c->s, &id, &org)) == STORE_OK)
 		if (c->n < CLAIM_ORGS)
 			c->ids[c->n++] = id;
 	c->rc = rc;
@@ -1682,7 +1668,7 @@ static void test_sync_claim_two_handles(void **state)
 	char key[STORE_KEY_MAX];
 	size_t i, j, k, seen;
 
-	CHECK_EQ("empty queue", STORE_ENOTFOUND, store_sync_claim(f->s, &sid, &oid));
+	CHECK_EQ("empty queue", STORE_ENOTFOUND, claim(f->s, &sid, &oid));
 	for (i = 0; i < CLAIM_ORGS; i++) {
 		CHECK_OK("org", store_org_create(f->s, "Tenant", &orgs[i], key));
 		CHECK_OK("begin", store_sync_begin(f->s, orgs[i], &api_meta, &syncs[i], &running));
@@ -1748,7 +1734,7 @@ static void test_sync_transition_race(void **state)
 		r[i].s = open_again(f);
 	for (round = 0; round < 20; round++) {
 		CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-		CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+		CHECK_OK("claim", claim(f->s, &sid, &oid));
 		CHECK_EQ("claimed", id, sid);
 		CHECK_OK("pause", store_sync_finish(f->s, id, SYNC_PAUSED, "too risky", NULL, NULL,
 						     NULL));
@@ -1775,7 +1761,7 @@ static void test_sync_transition_race(void **state)
 			CHECK_EQ("approved: back in the queue", 0, row.started_at);
 			CHECK_EQ("approved: not finished", 0, row.finished_at);
 			CHECK_STR("approval keeps the reason", "too risky", row.reason);
-			CHECK_OK("claimed again", store_sync_claim(f->s, &sid, &oid));
+			CHECK_OK("claimed again", claim(f->s, &sid, &oid));
 			CHECK_EQ("the approved sync", id, sid);
 			CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_SUCCESS, NULL, NULL,
 							      NULL, NULL));
@@ -1824,7 +1810,7 @@ static void test_sync_finish_report_roundtrip(void **state)
 		  "settings moved to provisioning settings");
 
 	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-	CHECK_OK("claim", store_sync_claim(f->s, &sid, &oid));
+	CHECK_OK("claim", claim(f->s, &sid, &oid));
 	CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_WARNING, NULL, "{\"created\":3}",
 					      "{\"paused\":false}", &rep));
 	get_sync(f, id, &r);
@@ -1893,35 +1879,106 @@ static void test_sync_finish_report_roundtrip(void **state)
 		 store_sync_report(f->s, f->org, id2 + 10, &back));
 }
 
-static void test_sync_recover(void **state)
+/*
+ * The job queue's leases (backend.h): a sync whose holder stopped renewing
+ * is taken up by another once the lease ran out, never before; the old
+ * holder can then neither renew nor finish it, the new one finishes it
+ * once; a finished sync keeps no claim.
+ */
+static void test_sync_lease(void **state)
 {
 	struct fx *f = *state;
 	struct sync_row r;
-	char key[STORE_KEY_MAX];
-	int64_t org2, id1, id2, running, sid, oid;
-	size_t failed = 99;
+	int64_t id, running, sid = 0, oid = 0;
+	const struct sync_outcome late = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "A" };
+	const struct sync_outcome done = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "B" };
 
-	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
-	CHECK_OK("begin 1", store_sync_begin(f->s, f->org, &api_meta, &id1, &running));
-	CHECK_OK("claim 1", store_sync_claim(f->s, &sid, &oid));
-	CHECK_OK("payload", store_sync_payload_put(f->s, id1, "json", "{}", 2));
-	CHECK_OK("begin 2", store_sync_begin(f->s, org2, &api_meta, &id2, &running));
-	CHECK_OK("recover", store_sync_recover(f->s, &failed));
-	CHECK_EQ("one sync was processing", 1, failed);
-	get_sync(f, id1, &r);
-	CHECK_EQ("failed", SYNC_FAILED, r.status);
-	CHECK_STR("reason",
-		  "the service stopped while this sync was processing; nothing was applied",
-		  r.reason);
-	assert_true(r.finished_at > 0);
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("A claims at t=1000 for 100 ms", store_sync_claim(f->s, "A", 1000, 100, &sid, &oid));
+	CHECK_EQ("the sync", id, sid);
+	CHECK_EQ("B finds nothing while the lease holds", STORE_ENOTFOUND,
+		 store_sync_claim(f->s, "B", 1100, 100, &sid, &oid));
+	CHECK_OK("A renews at t=1050", store_sync_renew(f->s, id, "A", 1050, 100));
+	CHECK_EQ("still A's at t=1140", STORE_ENOTFOUND,
+		 store_sync_claim(f->s, "B", 1140, 100, &sid, &oid));
+	CHECK_EQ("a renewal by another is refused", STORE_ECONFLICT,
+		 store_sync_renew(f->s, id, "B", 1140, 100));
+	CHECK_OK("A died: B takes it at t=1151", store_sync_claim(f->s, "B", 1151, 100, &sid, &oid));
+	CHECK_EQ("the same sync", id, sid);
+	CHECK_EQ("of the org", f->org, oid);
+	get_sync(f, id, &r);
+	CHECK_EQ("started at the first claim", 1000, r.started_at);
 	store_sync_row_free(&r);
-	CHECK_OK("get 2", store_sync_get(f->s, org2, id2, &r));
-	CHECK_EQ("unclaimed one still pending", SYNC_PENDING, r.status);
+	CHECK_EQ("two attempts", 2, raw_int(f, "SELECT attempts FROM syncs"));
+	CHECK_EQ("held by B until t=1251", 1251,
+		 raw_int(f, "SELECT lease_until FROM syncs WHERE claimed_by = 'B'"));
+	CHECK_EQ("A cannot renew", STORE_ECONFLICT, store_sync_renew(f->s, id, "A", 1160, 100));
+	CHECK_EQ("A cannot finish", STORE_ECONFLICT, store_sync_record(f->s, id, &late));
+	CHECK_OK("B finishes", store_sync_record(f->s, id, &done));
+	CHECK_EQ("once", STORE_ECONFLICT, store_sync_record(f->s, id, &done));
+	get_sync(f, id, &r);
+	CHECK_EQ("Success", SYNC_SUCCESS, r.status);
 	store_sync_row_free(&r);
-	CHECK_OK("recover again", store_sync_recover(f->s, &failed));
-	CHECK_EQ("nothing more", 0, failed);
-	CHECK_OK("the org may sync again", store_sync_begin(f->s, f->org, &api_meta, &id1,
-							    &running));
+	CHECK_EQ("no claim kept", 1,
+		 raw_int(f, "SELECT claimed_by IS NULL AND lease_until IS NULL FROM syncs"));
+	CHECK_EQ("B cannot renew a finished sync", STORE_ECONFLICT,
+		 store_sync_renew(f->s, id, "B", 1170, 100));
+	CHECK_EQ("nothing left to claim", STORE_ENOTFOUND,
+		 store_sync_claim(f->s, "C", 99999, 100, &sid, &oid));
+}
+
+/*
+ * The upgrade to leases: a sync an older version had started (and that a
+ * crash interrupted) has no holder, and the queue gives it out again.
+ */
+static void test_sync_lease_upgrade(void **state)
+{
+	struct fx *f = *state;
+	int64_t id, running, sid = 0, oid = 0;
+
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	store_close(f->s);
+	f->s = NULL;
+	rewind_schema(f, 11);
+	raw_exec(f, "UPDATE syncs SET started_at = 1000");
+	f->s = open_again(f);
+	CHECK_EQ("upgraded", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_OK("claimable", claim(f->s, &sid, &oid));
+	CHECK_EQ("the interrupted sync", id, sid);
+	CHECK_EQ("its first claim under leases", 1, raw_int(f, "SELECT attempts FROM syncs"));
+	CHECK_EQ("started when it first was", 1000, raw_int(f, "SELECT started_at FROM syncs"));
+}
+
+/* A claimed apply whose lease another holder took changes nothing. */
+static void test_apply_after_lost_lease(void **state)
+{
+	struct fx *f = *state;
+	struct org desired, empty;
+	struct store_ids none = { NULL, NULL };
+	struct sync_row r;
+	struct plan p;
+	int64_t id, running, sid, oid;
+	const struct sync_outcome lost = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "A" };
+	const struct sync_outcome held = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "B" };
+
+	sample_org(&desired);
+	org_init(&empty);
+	plan_all_create(&p, &desired, PLAN_NONE);
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("A claims", store_sync_claim(f->s, "A", 1000, 10, &sid, &oid));
+	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", 2000, 10, &sid, &oid));
+	CHECK_EQ("A's apply is refused", STORE_ECONFLICT,
+		 store_apply_finish(f->s, f->org, id, &desired, &empty, &none, &p, &lost));
+	CHECK_EQ("and rolled back", 0, raw_int(f, "SELECT count(*) FROM members"));
+	get_sync(f, id, &r);
+	CHECK_EQ("still Pending", SYNC_PENDING, r.status);
+	store_sync_row_free(&r);
+	CHECK_OK("B's apply", store_apply_finish(f->s, f->org, id, &desired, &empty, &none, &p, &held));
+	CHECK_EQ("members written once", desired.nmembers,
+		 raw_int(f, "SELECT count(*) FROM members"));
+	tplan_free(&p);
+	org_free(&empty);
+	org_free(&desired);
 }
 
 /*
@@ -1937,13 +1994,14 @@ static void test_apply_finish_is_atomic(void **state)
 	struct sync_row r;
 	struct plan p;
 	int64_t id, running, claimed, org;
-	const struct sync_outcome done = { SYNC_WARNING, NULL, "{\"members\":{}}", NULL, NULL, NULL };
+	const struct sync_outcome done = { SYNC_WARNING, NULL, "{\"members\":{}}", NULL, NULL, NULL,
+					   NULL };
 
 	sample_org(&desired);
 	org_init(&empty);
 	plan_all_create(&p, &desired, PLAN_NONE);
 	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-	CHECK_OK("claim", store_sync_claim(f->s, &claimed, &org));
+	CHECK_OK("claim", claim(f->s, &claimed, &org));
 	CHECK_EQ("no such sync: the apply is undone too", STORE_ENOTFOUND,
 		 store_apply_finish(f->s, f->org, id + 100, &desired, &empty, &none, &p, &done));
 	CHECK_EQ("no member written", 0, raw_int(f, "SELECT count(*) FROM members"));
@@ -2340,7 +2398,7 @@ static void test_sync_plan_paged(void **state)
 		 store_sync_plan(f->s, f->org, id, -1, 0, 10, &page));
 	CHECK_OK("record", store_sync_record(f->s, id,
 					     &(struct sync_outcome){ SYNC_SUCCESS, NULL, NULL, NULL,
-								     NULL, &plan }));
+								     NULL, &plan, NULL }));
 	/* Paged to the end, 7 at a time: every entry once, in order, equal to the counts. */
 	do {
 		CHECK_OK("page", store_sync_plan(f->s, f->org, id, -1, next, 7, &page));
@@ -2430,7 +2488,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2735,7 +2793,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -2767,7 +2825,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 12, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -2906,7 +2964,9 @@ int main(int argc, char **argv)
 		T(test_sync_claim_two_handles),
 		T(test_sync_transition_race),
 		T(test_sync_finish_report_roundtrip),
-		T(test_sync_recover),
+		T(test_sync_lease),
+		T(test_apply_after_lost_lease),
+		T(test_sync_lease_upgrade),
 		T(test_sync_payloads),
 		T(test_sync_payload_sources),
 		T(test_apply_finish_is_atomic),

@@ -16,7 +16,7 @@
 #include "server/scim/filter.h"
 #include "server/scim/resource.h"
 #include "server/service.h"
-#include "server/settings.h"
+#include "sync/settings.h"
 #include "util/num.h"
 #include "util/os.h"
 
@@ -192,16 +192,7 @@ int scim_audit(struct scim_call *c, const char *action, const char *target, json
 /* The org's settings, typed; false when they cannot be read. */
 static bool org_settings(struct scim_call *c, struct settings *set)
 {
-	char *text = NULL;
-	json_t *doc;
-
-	if (store_settings_get(c->st, c->org_id, &text) != STORE_OK)
-		return false;
-	doc = json_loads(text, 0, NULL);
-	free(text);
-	settings_from_json(doc, set);
-	json_decref(doc);
-	return true;
+	return settings_read(c->st, c->org_id, set) == STORE_OK;
 }
 
 bool scim_auto_invite(struct scim_call *c)

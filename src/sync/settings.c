@@ -1,8 +1,50 @@
-#include "server/settings.h"
+#include "sync/settings.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const char defaults[] =
+	"{\"provisioning\":{\"method\":\"none\"},"
+	"\"riskThreshold\":{\"members\":{\"percent\":10,\"count\":null},"
+	"\"teams\":{\"percent\":10,\"count\":null},\"mappings\":{\"percent\":10,\"count\":null},"
+	"\"managersPercent\":10,\"idSwapPercent\":5,\"identityChangePercent\":5},"
+	"\"autoInvite\":false,\"notificationEmails\":[],\"webhooks\":[],\"mode\":\"full\"}";
+
+const char *settings_defaults(void)
+{
+	return defaults;
+}
+
+int settings_get(struct store *st, int64_t org_id, char **json)
+{
+	int rc = store_settings_get(st, org_id, json);
+
+	if (rc == STORE_OK && !*json) {
+		*json = strdup(defaults);
+		if (!*json)
+			rc = STORE_ENOMEM;
+	}
+	return rc;
+}
+
+int settings_read(struct store *st, int64_t org_id, struct settings *out)
+{
+	char *text = NULL;
+	json_t *doc;
+	int rc = settings_get(st, org_id, &text);
+
+	if (rc != STORE_OK)
+		return rc;
+	doc = json_loads(text, 0, NULL);
+	free(text);
+	if (!doc)
+		return STORE_ENOMEM; /* the store refuses to keep a document that does not parse */
+	settings_from_json(doc, out);
+	json_decref(doc);
+	return STORE_OK;
+}
 
 const char *settings_method_name(enum prov_method m)
 {

@@ -1,4 +1,4 @@
-#include "server/sync.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
-#include "server/log.h"
-#include "server/settings.h"
 #include "util/os.h"
 
 json_t *sync_counts_json(const struct plan_counts *c)
@@ -297,39 +295,67 @@ static int read_blob(void *blob, void *buf, size_t cap, size_t *got)
 	return -1;
 }
 
+int sync_admit(struct store *st, int64_t org_id, const char *source, struct settings *set,
+	       int64_t *running)
+{
+	bool api = strcmp(source, SYNC_SOURCE_API) == 0;
+
+	*running = 0;
+	if (settings_read(st, org_id, set) != STORE_OK)
+		return SYNC_ESTORE;
+	if (api ? set->method != METHOD_API : set->method == METHOD_SCIM)
+		return SYNC_EINACTIVE;
+	if (store_sync_pending(st, org_id, running) != STORE_OK)
+		return SYNC_ESTORE;
+	return *running ? SYNC_EBUSY : SYNC_OK;
+}
+
+int sync_ingest(struct store *st, int64_t org_id, bool json,
+		const struct ingest_source *const src[PART_COUNT], struct org *org,
+		struct report *rep)
+{
+	struct ingest_opts opts = { NULL, 0, false };
+	char **props = NULL;
+	size_t nprops = 0;
+	int rc;
+
+	if (store_properties_list(st, org_id, &props, &nprops) != STORE_OK)
+		return INGEST_ENOMEM;
+	opts.properties = (const char *const *)props;
+	opts.nproperties = nprops;
+	rc = json ? ingest_json_source(src[PART_JSON], &opts, org, rep, NULL)
+		  : ingest_csv_sources(src[PART_MEMBERS], src[PART_TEAMS], src[PART_MAPPINGS], &opts,
+				       org, rep, NULL);
+	store_strings_free(props, nprops);
+	return rc;
+}
+
 /*
  * Reads the sync's payload back and ingests it into desired, in pieces
  * straight from the database: a payload of hundreds of MB is never held.
+ * A CSV part the request did not send is absent from the store too.
  */
 static int ingest_payload(struct store *st, const struct sync_row *row, int64_t org_id,
 			  struct org *desired, struct report *rep)
 {
-	static const char *const parts[] = { "members", "teams", "teamsMappings" };
-	static const char *const names[] = { "members.csv", "teams.csv", "teams-mappings.csv" };
-	struct ingest_source src[3];
-	struct store_blob *blob[3] = { NULL, NULL, NULL };
-	uint64_t len;
-	size_t nprops = 0;
-	char **props = NULL;
-	struct ingest_opts opts;
+	struct ingest_source src[PART_COUNT];
+	const struct ingest_source *use[PART_COUNT] = { NULL };
+	struct store_blob *blob[PART_COUNT] = { NULL };
 	bool json = !strcmp(row->format, "json");
-	int i, rc;
+	uint64_t len;
+	int i, rc = STORE_OK;
 
-	rc = store_properties_list(st, org_id, &props, &nprops);
-	if (rc)
-		return rc;
-	opts = (struct ingest_opts){ (const char *const *)props, nprops, false };
-	for (i = 0; i < (json ? 1 : 3) && !rc; i++) {
-		rc = store_sync_payload_open(st, row->id, json ? "json" : parts[i], &blob[i], &len);
-		src[i] = (struct ingest_source){ json ? "payload.json" : names[i], read_blob, blob[i],
-						 len };
+	for (i = json ? PART_JSON : 0; i < (json ? PART_COUNT : PARTS_CSV) && !rc; i++) {
+		rc = store_sync_payload_open(st, row->id, parts_info[i].name, &blob[i], &len);
+		src[i] = (struct ingest_source){ parts_info[i].file, read_blob, blob[i], len };
+		use[i] = rc ? NULL : &src[i];
+		if (rc == STORE_ENOTFOUND)
+			rc = STORE_OK;
 	}
 	if (!rc)
-		rc = json ? ingest_json_source(&src[0], &opts, desired, rep, NULL)
-			  : ingest_csv_sources(&src[0], &src[1], &src[2], &opts, desired, rep, NULL);
-	for (i = 0; i < 3; i++)
+		rc = sync_ingest(st, org_id, json, use, desired, rep);
+	for (i = 0; i < PART_COUNT; i++)
 		store_blob_close(blob[i]);
-	store_strings_free(props, nprops);
 	return rc;
 }
 
@@ -347,29 +373,6 @@ static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 
 	sync_trip_text(&risk->trips[0], what, sizeof(what));
 	snprintf(out, len, "paused by the risk threshold: %s; approve or reject it", what);
-}
-
-/* Phase times of one sync, logged when it ends: where a slow sync spends. */
-enum { T_START, T_INGEST, T_LOAD, T_PLAN, T_APPLY, T_END, T_COUNT };
-
-static void log_sync(int64_t sync_id, int64_t org_id, int status, const int64_t *t)
-{
-	int64_t last = t[T_START];
-	int64_t d[T_COUNT] = { 0 };
-	int i;
-
-	for (i = T_INGEST; i < T_COUNT; i++) {
-		if (t[i]) {
-			d[i] = t[i] - last;
-			last = t[i];
-		}
-	}
-	log_write(json_pack("{s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "sync",
-			    (json_int_t)sync_id, "org", (json_int_t)org_id, "status",
-			    store_sync_status_name(status), "ms", "ingest", (json_int_t)d[T_INGEST],
-			    "load", (json_int_t)d[T_LOAD], "plan", (json_int_t)d[T_PLAN], "apply",
-			    (json_int_t)d[T_APPLY], "finish", (json_int_t)d[T_END], "total",
-			    (json_int_t)(t[T_END] - t[T_START])));
 }
 
 struct sync_prepared *sync_prepared_new(void)
@@ -392,7 +395,24 @@ void sync_prepared_free(struct sync_prepared *p)
 	free(p);
 }
 
-int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_prepared *pre)
+/* Moments a sync passes, in order: t[T_START], then the end of each phase (0: not reached). */
+enum { T_START, T_INGEST, T_LOAD, T_PLAN, T_APPLY, T_END, T_COUNT };
+
+static void phase_times(const int64_t *t, struct sync_result *res)
+{
+	int64_t last = t[T_START];
+	int i;
+
+	for (i = T_INGEST; i < T_COUNT; i++) {
+		res->ms[i - T_INGEST] = t[i] ? t[i] - last : 0;
+		if (t[i])
+			last = t[i];
+	}
+	res->total_ms = t[T_END] - t[T_START];
+}
+
+int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *owner,
+		 struct sync_prepared *pre, struct sync_result *res)
 {
 	int64_t t[T_COUNT] = { os_now_ms() };
 	struct sync_row row = { 0 };
@@ -403,21 +423,18 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	struct risk_result risk = { 0 };
 	struct settings set;
 	struct plan_cursor cur = { 0 };
-	json_t *doc = NULL;
-	char *settings = NULL, *counts = NULL, *riskj = NULL, reason[512] = "";
+	char *counts = NULL, *riskj = NULL, reason[512] = "";
 	int status = SYNC_FAILED, rc;
-	bool finished = false, json_payload, planned = false;
+	bool finished = false, json_payload, planned = false, lost = false;
 
 	org_init(&desired);
 	org_init(&stored);
 	report_init(&rep);
 	if (store_sync_get(st, org_id, sync_id, &row) != STORE_OK ||
-	    store_settings_get(st, org_id, &settings) != STORE_OK) {
+	    settings_read(st, org_id, &set) != STORE_OK) {
 		snprintf(reason, sizeof(reason), "the database failed: %s", store_error(st));
 		goto finish;
 	}
-	doc = json_loads(settings, 0, NULL);
-	settings_from_json(doc, &set);
 	if (strcmp(row.mode, "partial") == 0)
 		set.mode = PLAN_PARTIAL;
 	else if (strcmp(row.mode, "full") == 0)
@@ -451,9 +468,9 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 	json_payload = strcmp(row.format, "json") == 0;
 	if (plan_build(&desired, &stored,
 		       &(struct plan_opts){ set.mode, set.auto_invite,
-					    json_payload ? "payload.json" : "members.csv",
-					    json_payload ? "payload.json" : "teams.csv",
-					    json_payload ? "payload.json" : "teams-mappings.csv" },
+					    parts_info[json_payload ? PART_JSON : PART_MEMBERS].file,
+					    parts_info[json_payload ? PART_JSON : PART_TEAMS].file,
+					    parts_info[json_payload ? PART_JSON : PART_MAPPINGS].file },
 		       &plan, &rep) != PLAN_OK) {
 		snprintf(reason, sizeof(reason), "out of memory while planning");
 		goto finish;
@@ -477,10 +494,13 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, struct sync_
 		snprintf(reason, sizeof(reason), "dry run: nothing was applied");
 	} else {
 		plan_cursor_start(&cur, &plan, &desired, &stored);
-		if (store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
-				       &(struct sync_outcome){ status, NULL, counts, riskj, &rep,
-							       &cur.source }) == 0) {
-			finished = true; /* the outcome and the plan were committed with the changes */
+		rc = store_apply_finish(st, org_id, sync_id, &desired, &stored, &ids, &plan,
+					&(struct sync_outcome){ status, NULL, counts, riskj, &rep,
+								&cur.source, owner });
+		if (rc == STORE_OK || rc == STORE_ECONFLICT) {
+			/* Committed with the changes, or rolled back: another holds the sync now. */
+			finished = true;
+			lost = rc == STORE_ECONFLICT;
 		} else {
 			status = SYNC_FAILED;
 			snprintf(reason, sizeof(reason),
@@ -493,17 +513,22 @@ finish:
 	if (!finished) {
 		if (planned)
 			plan_cursor_start(&cur, &plan, &desired, &stored);
-		store_sync_record(st, sync_id,
-				  &(struct sync_outcome){ status, *reason ? reason : NULL, counts, riskj,
-							  &rep, planned ? &cur.source : NULL });
+		lost = store_sync_record(st, sync_id,
+					 &(struct sync_outcome){ status, *reason ? reason : NULL, counts,
+								 riskj, &rep,
+								 planned ? &cur.source : NULL,
+								 owner }) == STORE_ECONFLICT;
 	}
+	if (lost)
+		status = SYNC_PENDING; /* its new holder finishes it */
 	t[T_END] = os_now_ms();
-	log_sync(sync_id, org_id, status, t);
+	if (res) {
+		res->status = status;
+		phase_times(t, res);
+	}
 	free(counts);
 	free(riskj);
 	free(cur.changes);
-	free(settings);
-	json_decref(doc);
 	plan_free(&plan);
 	store_ids_free(&ids);
 	store_sync_row_free(&row);
