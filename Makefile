@@ -213,7 +213,7 @@ WIN_EXE     = $(WIN_BUILD)/orgsync.exe
 WIN_SRC     = $(filter-out src/util/os_posix.c src/util/mem.c, $(wildcard src/util/*.c)) \
               $(wildcard src/model/*.c src/ingest/*.c src/plan/*.c) \
               src/client/client.c src/client/transport_winhttp.c \
-              $(addprefix src/cli/, main.c input.c remote.c validate.c convert.c push.c plan.c)
+              $(addprefix src/cli/, main.c input.c options.c remote.c validate.c convert.c push.c plan.c)
 WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)
 # Windows 7 and later; C99 printf (%zu, %lld) from mingw's stdio, not msvcrt's. The
 # compiler checks printf formats against msvcrt's: the Linux build checks them.

@@ -78,7 +78,7 @@ static void explain(int status, const char *s, const char *min, const char *max,
 	int n = 0;
 
 	/* A value quoted back is cut short: it came from someone else. */
-	while (v[n] && n < 40)
+	while (n < 40 && v[n])
 		n++;
 	if (status == NUM_EBELOW)
 		snprintf(out, len, "%.*s is below the minimum %s", n, v, min);

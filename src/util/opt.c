@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,24 @@ static bool is_number(const struct opt *o)
 	return o->type >= OPT_UINT && o->type <= OPT_DOUBLE;
 }
 
-/* The defaults, each checked against its own range: a table that breaks it is refused. */
+/* The largest value a number's field holds (a double, every whole number up to 2^53 exactly). */
+static uint64_t field_max(const struct opt *o)
+{
+	switch (o->type) {
+	case OPT_UINT: return UINT_MAX;
+	case OPT_LONG: return LONG_MAX;
+	case OPT_SIZE: return SIZE_MAX;
+	case OPT_I64: return INT64_MAX;
+	case OPT_DOUBLE: return UINT64_C(1) << 53;
+	default: return UINT64_MAX;
+	}
+}
+
+/*
+ * The defaults, each checked against its own range, and each range against
+ * its field: a table that breaks either is refused, by every run of the
+ * command and so by its tests.
+ */
 static int set_defaults(const struct opt *opts, void *cfg, char *err, size_t errlen)
 {
 	const struct opt *o;
@@ -67,6 +85,11 @@ static int set_defaults(const struct opt *opts, void *cfg, char *err, size_t err
 		field = (char *)cfg + o->offset;
 		if (!is_option(o) || (o->flags & OPT_NO_DEFAULT))
 			continue;
+		if (is_number(o) && o->max > field_max(o)) {
+			snprintf(err, errlen, "--%s: the maximum %" PRIu64 " does not fit the field",
+				 o->name, o->max);
+			return OPT_EUSAGE;
+		}
 		if (is_number(o) && (o->def < o->min || o->def > o->max)) {
 			snprintf(err, errlen, "--%s: the default %" PRIu64 " is outside %" PRIu64
 				 " to %" PRIu64, o->name, o->def, o->min, o->max);

@@ -261,6 +261,43 @@ for port in 80x +80 " 80" "" 65536 99999999999999999999; do
 	expect_in "$TMP/err" "--listen wants HOST:PORT, not '127.0.0.1:$port'" "serve: port '$port' named"
 done
 
+# Every command's options come from one table: each refusal names the option, with the command's
+# usage exit code (5 for serve and the database commands, 2 for the others), before anything runs.
+expect_exit 2 "validate: an unknown option" -- $ORGSYNC validate --dir examples/current --colour red
+expect_in "$TMP/err" "orgsync validate: unknown option '--colour'" "validate: unknown option named"
+expect_exit 2 "validate: an argument it does not take" -- $ORGSYNC validate --dir examples/current extra
+expect_in "$TMP/err" "unexpected argument 'extra'" "validate: the stray argument named"
+expect_exit 2 "convert: a value given twice" -- $ORGSYNC convert --dir examples/current -o "$TMP/x1" -o "$TMP/x2"
+expect_in "$TMP/err" "--output is given twice" "convert: the repeated option named"
+[ ! -e "$TMP/x1" ] && [ ! -e "$TMP/x2" ] && ok || ko "convert with a repeated option wrote something"
+expect_exit 2 "convert: an enum value not listed" -- $ORGSYNC convert --dir examples/current --to xml -o -
+expect_in "$TMP/err" "--to wants csv or json, not 'xml'" "convert: the enum values listed"
+expect_exit 2 "push: trailing garbage in a number" -- $ORGSYNC push --dir examples/current --retries 3x
+expect_in "$TMP/err" "--retries wants a whole number from 0 to 100, not '3x'" "push: --retries named"
+expect_exit 2 "plan: a sign in a number" -- $ORGSYNC plan --dir examples/current --limit +5
+expect_in "$TMP/err" "--limit wants a whole number from 1 to" "plan: --limit named"
+expect_exit 2 "push: a missing value" -- $ORGSYNC push --dir examples/current --api-key
+expect_in "$TMP/err" "--api-key needs a value" "push: the missing value named"
+expect_exit 2 "push: a value given to a flag" -- $ORGSYNC push --dir examples/current --wait=yes
+expect_in "$TMP/err" "--wait takes no value" "push: the flag named"
+expect_exit 2 "gen: a seed in hex" -- $ORGSYNC gen --seed 0x10 --out "$TMP/gx"
+expect_in "$TMP/err" "--seed wants a whole number" "gen: --seed named"
+expect_exit 5 "admin: an org id with trailing garbage" -- $ORGSYNC admin list --org 1x --db "sqlite:$TMP/never-opt.db"
+expect_in "$TMP/err" "--org wants a whole number from 1 to" "admin: --org named"
+expect_exit 5 "serve: the database given twice" -- \
+	timeout 20 $ORGSYNC serve --db "sqlite:$TMP/never-opt.db" --db "sqlite:$TMP/never-opt2.db" \
+	--listen 127.0.0.1:0
+expect_in "$TMP/err" "--db is given twice" "serve: --db named"
+expect_exit 5 "serve: a number with trailing garbage" -- $ORGSYNC serve --db "sqlite:$TMP/never-opt.db" --threads 4x
+expect_in "$TMP/err" "--threads wants a whole number from 1 to 1024, not '4x'" "serve: --threads named"
+expect_exit 5 "serve: overflow" -- $ORGSYNC serve --db "sqlite:$TMP/never-opt.db" --max-body 99999999999999999999
+expect_in "$TMP/err" "is above the maximum 1099511627776" "serve: overflow is above the maximum"
+[ ! -e "$TMP/never-opt.db" ] && [ ! -e "$TMP/never-opt2.db" ] && ok || ko "a refused option opened a database"
+expect_exit 0 "serve --help" -- $ORGSYNC serve --help
+expect_in "$TMP/out" "--max-header-bytes N" "serve --help lists --max-header-bytes"
+expect_in "$TMP/out" "(default 16384)" "serve --help gives its default"
+expect_not_in "$TMP/out" "--delivery-backoff-ms" "serve --help hides the test-only options"
+
 # The database holds personal data: a new one is private whatever the umask.
 expect_exit 0 "org create on a new database" -- \
 	bash -c "umask 022; exec $ORGSYNC org create acme --db sqlite:$TMP/private.db"

@@ -182,6 +182,16 @@ expect_jq "page" '[.Resources[].userName] | join(",")' "p2@acme.example,p1@acme.
 expect_jq "total" .totalResults 4
 expect_jq "only asked attributes and id" '.Resources[0] | keys | join(",")' "id,schemas,userName"
 
+t "startIndex and count are integers in decimal digits: a sign '+', a space, a fraction or an overflow is 400 invalidValue"
+for q in 'startIndex=%2B2' 'startIndex=%202' 'count=2abc' 'count=1.5' 'count=0x2' 'startIndex=99999999999999999999'; do
+	scim GET "/Users?$q"
+	expect_status 400
+	expect_jq "$q: invalidValue" .scimType invalidValue
+done
+scim GET "/Users?startIndex=-3&count=-2"
+expect_status 200
+expect_jq "below 1 is 1, below 0 is 0 (RFC 7644)" '[.startIndex, (.Resources | length)] | join(",")' "1,0"
+
 t "Bulk: a POST referenced by bulkId, failOnErrors"
 scim POST /Bulk '{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[
  {"method":"POST","path":"/Users","bulkId":"u1","data":{"userName":"bulk@acme.example","externalId":"B1"}},

@@ -253,6 +253,24 @@ static void test_opt_default_outside_its_range_is_refused(void **state)
 	CHECK_STR("says which", "--port: the default 0 is outside 1 to 65535", err);
 }
 
+static void test_opt_range_wider_than_its_field_is_refused(void **state)
+{
+	static const struct opt bad[] = {
+		{ .name = "count", .type = OPT_UINT, .max = UINT64_MAX, .help = "x" },
+		{ NULL },
+	};
+	static const struct opt_cmd cmd = { .name = "bad", .usage = "", .opts = bad };
+	unsigned count = 0;
+	char *argv[] = { "bad", NULL };
+	char err[128];
+	int first;
+
+	(void)state;
+	CHECK_EQ("refused", OPT_EUSAGE, opt_parse(&cmd, 1, argv, &count, &first, err, sizeof(err)));
+	CHECK_STR("says which", "--count: the maximum 18446744073709551615 does not fit the field",
+		  err);
+}
+
 static void test_opt_help_is_generated_from_the_table(void **state)
 {
 	static const char expected[] =
@@ -294,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_opt_refusals_name_the_option),
 		cmocka_unit_test(test_opt_operands_and_help),
 		cmocka_unit_test(test_opt_default_outside_its_range_is_refused),
+		cmocka_unit_test(test_opt_range_wider_than_its_field_is_refused),
 		cmocka_unit_test(test_opt_help_is_generated_from_the_table),
 	};
 
