@@ -1,8 +1,8 @@
 # orgsync — plain Makefile with pkg-config.
 SHELL := /bin/bash
 #   make          build build/orgsync
-#   make check    install what the tests need, then every test (plain, ASan+UBSan, valgrind, fuzz,
-#                 the web UI in chromium)
+#   make check    install what the tests need, check the layers, lint, then every test (plain,
+#                 ASan+UBSan, valgrind, fuzz, the web UI in chromium); warnings are errors
 #   make demo     install, build, run the sample org through the tool
 #   make bench    benchmarks (bench/README.md)
 #   make fuzz     each fuzz target for FUZZ_SECONDS
@@ -46,13 +46,20 @@ CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 LDFLAGS  += $(MODELD)
 
-LIB_SRC  = $(filter-out $(WIN_ONLY), $(wildcard src/util/*.c src/model/*.c src/ingest/*.c src/plan/*.c src/store/*.c src/sync/*.c src/server/*.c src/server/scim/*.c src/client/*.c))
+# One archive per layer (src/LAYER/, subdirectories included), linked from the top
+# down: the linker searches each archive once, so a layer that calls into one above
+# it fails to link unless something higher up already pulled that code in; make
+# layers catches every such call from the archives' symbols (scripts/check-layers.sh,
+# which also says which layer may use which).
+LAYER_ORDER = server client sync store plan ingest format model util
+LAYERS   = $(foreach l,$(LAYER_ORDER),$(if $(wildcard src/$(l)/*.c),$(l)))
+layer_src = $(filter-out $(WIN_ONLY), $(wildcard src/$(1)/*.c src/$(1)/*/*.c))
+LIB_SRC  = $(foreach l,$(LAYERS),$(call layer_src,$(l)))
 CLI_SRC  = $(wildcard src/cli/*.c)
 # Files built into the binary (src/server/embed.h): the web UI and the API's description.
 EMBED    = $(sort $(wildcard web/*.html web/*.js web/*.css)) src/server/openapi.json
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
-LIB      = $(BUILD)/liborgsync.a
+LIB      = $(LAYERS:%=$(BUILD)/lib/%.a)
 BIN      = $(BUILD)/orgsync
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -67,7 +74,7 @@ FUZZ_SECONDS ?= 20
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 SHARED   ?= $(abspath ../shared)
 
-.PHONY: all check layers test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
+.PHONY: all libs check layers test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
         windows windows-check deb deb-check dist
 
 all: $(BIN)
@@ -83,9 +90,15 @@ $(BUILD)/gen/embedded.c: $(EMBED) scripts/embed.sh
 $(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
+define layer_archive
+$(BUILD)/lib/$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(1))) $(if $(filter server,$(1)),$(BUILD)/gen/embedded.o)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_archive,$(l))))
+
+libs: $(LIB)
 
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
@@ -98,16 +111,18 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# The fuzz library has its own flags: a sub-make keeps it current, and a
-# target relinks when it changed.
+# The fuzz archives have their own flags: a sub-make keeps each current (the
+# layers share no object, so two may run at once), and a target relinks when
+# one changed.
+FUZZ_LIB = $(LAYERS:%=build-fuzz/lib/%.a)
 ifneq ($(MODE),fuzz)
-build-fuzz/liborgsync.a: FORCE
-	$(MAKE) --no-print-directory MODE=fuzz build-fuzz/liborgsync.a
+$(FUZZ_LIB): FORCE
+	$(MAKE) --no-print-directory MODE=fuzz $@
 endif
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/liborgsync.a
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB)
 	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
-		build-fuzz/liborgsync.a $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcsv -lm
+		$(FUZZ_LIB) $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcsv -lm
 
 deps:
 	@scripts/install-deps.sh test
@@ -158,11 +173,14 @@ fuzz: FUZZ_SECONDS = 300
 fuzz: fuzz-check
 
 # Every tool is installed first, so no test may skip for want of one (tests/e2e/lib.sh).
+# Every build of it treats a warning as an error (CI=true), and the linters run first.
 check: export ORGSYNC_REQUIRE_ALL = 1
+check: export CI = true
 check: deps
 	@scripts/install-deps.sh windows
 	$(MAKE) --no-print-directory node_modules/.stamp
 	$(MAKE) --no-print-directory layers
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory browser
@@ -172,10 +190,12 @@ check: deps
 	$(MAKE) --no-print-directory windows-check
 	$(MAKE) --no-print-directory deb-check
 
-# No file includes a layer above its own (scripts/check-layers.sh says which may include which).
-layers:
+# No file includes a layer above its own, and no layer's archive calls into one above
+# it (scripts/check-layers.sh says which may use which).
+layers: libs
 	@scripts/check-layers.sh --self-test
 	@scripts/check-layers.sh src
+	@scripts/check-layers.sh --archives $(BUILD)/lib
 
 demo:
 	@scripts/install-deps.sh demo
@@ -215,6 +235,11 @@ WIN_SRC     = $(filter-out src/util/os_posix.c src/util/mem.c, $(wildcard src/ut
               src/client/client.c src/client/transport_winhttp.c \
               $(addprefix src/cli/, main.c input.c options.c remote.c validate.c convert.c push.c plan.c)
 WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)
+
+# -Wconversion (STYLE.md) in the directories that are clean of it, so that they
+# stay clean; each other directory joins when it is.
+CONVERSION_CLEAN = src/util src/ingest src/plan src/client src/server/scim
+$(foreach d,$(CONVERSION_CLEAN),$(BUILD)/$(d)/%.o $(WIN_BUILD)/$(d)/%.o): WARN += -Wconversion
 # Windows 7 and later; C99 printf (%zu, %lld) from mingw's stdio, not msvcrt's. The
 # compiler checks printf formats against msvcrt's: the Linux build checks them.
 WIN_CPPFLAGS = -Isrc -I$(WIN_DEPS)/include -DORGSYNC_CLIENT_ONLY -D_WIN32_WINNT=0x0601 \

@@ -2,8 +2,11 @@
 # Fails when a source file includes a layer above its own: data moves one
 # way (util < model < format, ingest < plan < store < sync < server; the
 # client sits on util and model only; cli may use everything).
-#   check-layers.sh [SRC_DIR]      (default: src)
-#   check-layers.sh --self-test    shows that an upward include is caught
+#   check-layers.sh [SRC_DIR]          (default: src)
+#   check-layers.sh --archives DIR     the same for calls: DIR holds one archive per
+#                                      layer (LAYER.a, as the Makefile builds them), and
+#                                      no archive may use a symbol that one above defines
+#   check-layers.sh --self-test        shows that an upward include and call are caught
 set -euo pipefail
 
 rank() {
@@ -51,6 +54,42 @@ check() {
 	return $bad
 }
 
+# Fails when an archive's undefined symbol is defined by an archive it may not use.
+check_archives() {
+	local dir=$1 bad=0 a layer sym to
+	local -A owner=()
+	for a in "$dir"/*.a; do
+		layer=$(basename "$a" .a)
+		while read -r sym; do
+			owner[$sym]=$layer
+		done < <(nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 { print $3 }')
+	done
+	for a in "$dir"/*.a; do
+		layer=$(basename "$a" .a)
+		while read -r sym; do
+			to=${owner[$sym]:-}
+			if [ -n "$to" ] && ! allowed "$layer" "$to"; then
+				echo "$a: $layer calls $sym of $to, a layer above it or beside it" >&2
+				bad=1
+			fi
+		done < <(nm -g --undefined-only "$a" 2>/dev/null | awk 'NF == 2 { print $2 }' | sort -u)
+	done
+	return $bad
+}
+
+# A one-function archive for layer $2 in dir $1: defines $3, calls $4 (if given).
+archive() {
+	local dir=$1 layer=$2 def=$3 use=${4:-}
+	if [ -n "$use" ]; then
+		printf 'void %s(void);\nvoid %s(void);\nvoid %s(void) { %s(); }\n' "$use" "$def" "$def" "$use"
+	else
+		printf 'void %s(void);\nvoid %s(void) {}\n' "$def" "$def"
+	fi >"$dir/$layer.c"
+	${CC:-cc} -c -o "$dir/$layer.o" "$dir/$layer.c"
+	rm -f "$dir/$layer.a"
+	${AR:-ar} rcs "$dir/$layer.a" "$dir/$layer.o"
+}
+
 if [ "${1:-}" = --self-test ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
@@ -76,7 +115,22 @@ if [ "${1:-}" = --self-test ]; then
 		echo "check-layers: client including server was not caught" >&2
 		exit 1
 	fi
+	mkdir -p "$tmp/lib"
+	archive "$tmp/lib" util util_fn
+	archive "$tmp/lib" plan plan_fn util_fn
+	check_archives "$tmp/lib" || { echo "check-layers: a downward call was refused" >&2; exit 1; }
+	archive "$tmp/lib" util util_fn plan_fn
+	if check_archives "$tmp/lib" 2>/dev/null; then
+		echo "check-layers: util calling plan was not caught" >&2
+		exit 1
+	fi
 	echo "check-layers: self-test ok"
+	exit 0
+fi
+
+if [ "${1:-}" = --archives ]; then
+	check_archives "${2:?usage: check-layers.sh --archives DIR}"
+	echo "check-layers: every call between layers points down"
 	exit 0
 fi
 

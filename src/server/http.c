@@ -53,7 +53,7 @@ static int queue_headers(struct http_req *r, unsigned status, const char *type, 
 	rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->status = (int)status;
-	return rc;
+	return (int)rc; /* MHD_NO or MHD_YES */
 }
 
 static int queue(struct http_req *r, unsigned status, const char *type, const char *data,

@@ -35,7 +35,7 @@ static void test_bad_arguments(void **state)
 static void test_burst_then_rate(void **state)
 {
 	struct ratelimit *rl = make(2, 5);
-	uint64_t t = 1000;
+	int64_t t = 1000;
 	int i;
 
 	(void)state;
@@ -95,11 +95,11 @@ static void test_many_keys(void **state)
 	for (i = 0; i < 3; i++)
 		CHECK_EQ("busy key", 0, ratelimit_take(rl, -5, 0));
 	for (k = 1; k <= 20000; k++)
-		CHECK_EQ("one request per key", 0, ratelimit_take(rl, k, (uint64_t)k / 100));
+		CHECK_EQ("one request per key", 0, ratelimit_take(rl, k, k / 100));
 	CHECK_EQ("the busy key is still limited", 1, ratelimit_take(rl, -5, 200));
 	for (k = 1; k <= 20000; k++)
 		CHECK_EQ("later, every key has its burst back", 0,
-			 ratelimit_take(rl, k, 100000 + (uint64_t)k));
+			 ratelimit_take(rl, k, 100000 + k));
 	ratelimit_free(rl);
 }
 
