@@ -313,7 +313,7 @@ static int post_sync(struct http_req *r)
 					   "other syncs are being read; try again shortly", "details"),
 				 MHD_HTTP_HEADER_RETRY_AFTER, "10");
 	/* The wait may have let another sync of the org in: no need to read this one. */
-	if ((rc = store_sync_pending(st, r->org_id, &running)) != STORE_OK) {
+	if (store_sync_pending(st, r->org_id, &running) != STORE_OK) {
 		rc = db_error(r, st);
 		goto out;
 	}
