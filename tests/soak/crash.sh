@@ -186,7 +186,10 @@ org_hash() {
 	sqlite3 -batch -noheader -cmd '.timeout 30000' -nullvalue '<null>' "$DB" "
 		SELECT 'property', name FROM properties WHERE org_id = $ORG_ID ORDER BY name;
 		SELECT 'member', external_id, email, email_key, first_name, last_name, job_title,
-			image_url, langs, products, props, role, state
+			image_url, langs, products, role, state,
+			(SELECT group_concat(name || '=' || value, char(10)) FROM (SELECT p.name, v.value
+				FROM member_props AS v JOIN properties AS p ON p.id = v.property_id
+				WHERE v.member_id = members.id ORDER BY p.name))
 			FROM members WHERE org_id = $ORG_ID ORDER BY external_id;
 		SELECT 'team', external_id, name FROM teams WHERE org_id = $ORG_ID ORDER BY external_id;
 		SELECT 'mapping', t.external_id, m.external_id, s.external_id, p.is_member, p.is_manager
