@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 /*
  * The magnitude of the digits of s into *mag, saturating at UINT64_MAX
@@ -75,11 +76,9 @@ static void explain(int status, const char *s, const char *min, const char *max,
 		    size_t len)
 {
 	const char *v = s ? s : "";
-	int n = 0;
-
 	/* A value quoted back is cut short: it came from someone else. */
-	while (n < 40 && v[n])
-		n++;
+	int n = (int)strnlen(v, 40);
+
 	if (status == NUM_EBELOW)
 		snprintf(out, len, "%.*s is below the minimum %s", n, v, min);
 	else if (status == NUM_EABOVE)
