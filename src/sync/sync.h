@@ -72,8 +72,8 @@ enum sync_phase { PHASE_INGEST, PHASE_LOAD, PHASE_PLAN, PHASE_APPLY, PHASE_FINIS
 struct sync_result {
 	int status;                 /* the final enum sync_status (or Paused); Pending when
 				       the claim was lost and nothing was recorded */
-	uint64_t ms[PHASE_COUNT];   /* milliseconds spent in each phase */
-	uint64_t total_ms;
+	int64_t ms[PHASE_COUNT];    /* milliseconds spent in each phase (os_now_ms) */
+	int64_t total_ms;
 };
 
 /*
