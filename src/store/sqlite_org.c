@@ -634,7 +634,7 @@ static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 /* Deletes (the cascades take their mappings and invitations) and deactivations. */
 static int apply_removals(struct apply *a)
 {
-	sqlite3_stmt *del, *tdel, *state;
+	sqlite3_stmt *del = NULL, *tdel = NULL, *state = NULL;
 	const uint32_t *v;
 	uint32_t i, n;
 	int rc;
