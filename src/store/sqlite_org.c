@@ -559,6 +559,7 @@ static int build_lists(struct apply *a)
 		rc = STORE_ENOMEM;
 		goto out;
 	}
+	memset(kinds, AL_NONE, (size_t)n + 1);
 	for (i = 0; !rc && i < n; i++)
 		rc = i < nm	 ? member_list(a, i, &kinds[i])
 		     : i < nm + nt ? team_list(a, i - nm, &kinds[i])
