@@ -559,6 +559,7 @@ static int build_lists(struct apply *a)
 		rc = STORE_ENOMEM;
 		goto out;
 	}
+	memset(kinds, AL_NONE, (size_t)n + 1);
 	for (i = 0; !rc && i < n; i++)
 		rc = i < nm	 ? member_list(a, i, &kinds[i])
 		     : i < nm + nt ? team_list(a, i - nm, &kinds[i])
@@ -634,7 +635,7 @@ static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 /* Deletes (the cascades take their mappings and invitations) and deactivations. */
 static int apply_removals(struct apply *a)
 {
-	sqlite3_stmt *del, *tdel, *state;
+	sqlite3_stmt *del = NULL, *tdel = NULL, *state = NULL;
 	const uint32_t *v;
 	uint32_t i, n;
 	int rc;
