@@ -40,7 +40,7 @@ WARN    += -Werror
 endif
 # Windows-only sources, built by `make windows` (see below).
 WIN_ONLY = %_win.c %_winhttp.c
-PKGS     = yajl sqlite3 libsodium jansson libmicrohttpd libcurl
+PKGS     = yajl sqlite3 libpq libsodium jansson libmicrohttpd libcurl
 CPPFLAGS += -Isrc -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(WARN) $(MODEFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread

@@ -1,7 +1,7 @@
 /*
  * store backends: what store.c (the public wrappers and everything that
  * does not depend on a database: secrets, tokens, names)
- * shares with a backend (sqlite.c; postgres.c later). Private to
+ * shares with a backend (sqlite.c, postgres.c). Private to
  * src/store/: the engine includes store.h only. Secrets never reach a
  * backend in clear text except the invitation token, which an outbox
  * message must carry to the member.
@@ -182,6 +182,9 @@ struct store_ops {
 
 /* Opens the SQLite database at path (sqlite.c). */
 int store_sqlite_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Connects to the PostgreSQL database of a libpq URI (postgres.c). */
+int store_postgres_open(const char *url, struct store **out, char *err, size_t errlen);
 
 /* Copies a message into s->err, truncating; returns code, for tail calls. */
 int store_set_error(struct store *s, int code, const char *fmt, ...)

@@ -196,11 +196,8 @@ int store_open(const char *url, struct store **out, char *err, size_t errlen)
 			snprintf(err, errlen, "no database given");
 		return STORE_EINVAL;
 	}
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-		if (err)
-			snprintf(err, errlen, "PostgreSQL is not supported by this build; use sqlite:PATH");
-		return STORE_EINVAL;
-	}
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+		return store_postgres_open(url, out, err, errlen);
 	if (strncmp(url, "sqlite:", 7) == 0)
 		path = url + 7;
 	if (!*path) {

@@ -4,7 +4,7 @@
  * definitions, the stored org, sync history with per-record reports,
  * plans and payloads, invitations, the outbox and the audit trail of
  * administrative actions. The only code that knows SQL. A
- * backend (sqlite.c now, postgres.c later) fills struct store_ops
+ * backend (sqlite.c, postgres.c) fills struct store_ops
  * (store/backend.h); the engine calls the store_* wrappers and never sees
  * a statement. Statements are prepared and parameterized, never built
  * from input. API keys and invitation tokens are stored only as BLAKE2b
@@ -42,7 +42,7 @@ struct store;
 
 /*
  * Opens (creating and migrating) the database named by url: "sqlite:PATH"
- * or a plain path. On failure *out is NULL and err (if not NULL) holds a
+ * or a plain path, or a PostgreSQL URI (postgres:// or postgresql://). On failure *out is NULL and err (if not NULL) holds a
  * message.
  */
 int store_open(const char *url, struct store **out, char *err, size_t errlen);
