@@ -579,6 +579,46 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len)
 	return rc;
 }
 
+int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
+		 void (*clear)(void *rec), void **rows, size_t *n)
+{
+	size_t count = (size_t)PQntuples(r), i;
+	char *v = NULL;
+	int rc = STORE_OK;
+
+	*rows = NULL;
+	*n = 0;
+	if (!count)
+		return STORE_OK;
+	v = calloc(count, elem);
+	if (!v)
+		return STORE_ENOMEM;
+	for (i = 0; i < count && !rc; i++)
+		rc = read(r, (int)i, v + i * elem);
+	if (rc) {
+		while (i--)
+			clear(v + i * elem);
+		free(v);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+const char *const pg_role_names[2] = { "Member", "Administrator" };
+const char *const pg_state_names[4] = { "created", "invited", "active", "deactivated" };
+
+int pg_parse_name(const char *const *names, int n, const char *text)
+{
+	int i;
+
+	for (i = 0; text && i < n; i++)
+		if (strcmp(names[i], text) == 0)
+			return i;
+	return -1;
+}
+
 /* --- transactions ------------------------------------------------------------------ */
 
 int pg_begin(struct pg_store *q)
@@ -748,6 +788,8 @@ static void fill_ops(void)
 	o->checkpoint = pg_checkpoint;
 	o->tx_begin = pg_tx_begin;
 	o->tx_end = pg_tx_end;
+	pg_ops_tenants(o);
+	pg_ops_scim(o);
 }
 
 /* Notices ("relation already exists, skipping") are not for the service's log. */

@@ -114,6 +114,20 @@ void pg_col_copy(const PGresult *r, int row, int col, char *dst, size_t size);
 /* A bytea column of a text result into exactly len bytes: -1 when its size differs. */
 int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
 
+/*
+ * Reads every row of r into a new array of elem-sized records, each zeroed
+ * then filled by read; on failure clear releases the records read so far
+ * and nothing is returned. The caller frees *rows with the records' _free.
+ */
+int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
+		 void (*clear)(void *rec), void **rows, size_t *n);
+
+/* Roles and member states spelled as stored (enum role, enum member_state). */
+extern const char *const pg_role_names[2];
+extern const char *const pg_state_names[4];
+/* The index of text in names[0..n), or -1. */
+int pg_parse_name(const char *const *names, int n, const char *text);
+
 /* --- transactions ------------------------------------------------------------------ */
 
 /*
@@ -142,6 +156,16 @@ int pg_lock_org(struct pg_store *q, int64_t org_id);
 int pg_org_exists(struct pg_store *q, int64_t org_id);
 /* Bumps the org's version (its records changed) within the caller's transaction. */
 int pg_touch_org(struct pg_store *q, int64_t org_id);
+
+/*
+ * Records an invitation of the member (row member_id, named by m's
+ * external id, email and names) made by sync_id (0: by an administrator)
+ * and queues its message, which carries the token in clear; the row keeps
+ * only hash. Within the caller's transaction (postgres_tenants.c).
+ */
+int pg_add_invitation(struct pg_store *q, int64_t org_id, int64_t sync_id, int64_t member_id,
+		      const struct member *m, const char *token, const uint8_t hash[STORE_HASH_LEN],
+		      int64_t now);
 
 /* --- the ops table: each file registers its own operations ---------------------- */
 void pg_ops_tenants(struct store_ops *o);  /* postgres_tenants.c */

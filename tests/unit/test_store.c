@@ -4,9 +4,12 @@
  * kind of change (swaps included) and all-or-nothing failure, the sync
  * queue under two connections, transitions racing, reports, recovery,
  * tenant isolation, invitations and admins. Each test works on its own
- * database file under /tmp, removed afterwards. `test_store --scale N`
- * runs only the round trip of a large org, with N members, and prints its
- * times (bench/scale.sh).
+ * database file under /tmp, removed afterwards; with ORGSYNC_TEST_DB set
+ * to a PostgreSQL URL prefix (postgresql://postgres@127.0.0.1:PORT/, make
+ * pg-check) the same tests run on PostgreSQL, each on a database of its
+ * own, and the cases about SQLite's own files and schema history skip.
+ * `test_store --scale N` runs only the round trip of a large org, with N
+ * members, and prints its times (bench/scale.sh).
  */
 #include <pthread.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 
 #include "unit/check.h"
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ingest/ingest.h"
@@ -40,11 +44,89 @@
 
 struct fx {
 	char path[64];
-	char url[80];
+	char url[512];
+	char dbname[64]; /* on PostgreSQL: the test's own database */
+	bool pg;
 	struct store *s;
 	int64_t org;
 	char key[STORE_KEY_MAX];
 };
+
+/* The PostgreSQL server's URL prefix the tests run on; NULL: SQLite. */
+static const char *pg_prefix(void)
+{
+	const char *p = getenv("ORGSYNC_TEST_DB");
+
+	return p && *p ? p : NULL;
+}
+
+/* Runs sql on the database named db of the PostgreSQL server; false on failure. */
+static bool pg_admin(const char *db, const char *sql)
+{
+	char url[512];
+	PGconn *c;
+	PGresult *r;
+	bool ok;
+
+	snprintf(url, sizeof(url), "%s%s", pg_prefix(), db);
+	c = PQconnectdb(url);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+/*
+ * A fresh database for one test on PostgreSQL, with json_extract(text,
+ * '$.a.b') as SQLite has it, so that the checks below read JSON columns
+ * with one SQL for both engines.
+ */
+static int pg_create(struct fx *f)
+{
+	static unsigned counter;
+	char sql[128];
+
+	snprintf(f->dbname, sizeof(f->dbname), "orgsync_test_%ld_%u", (long)getpid(), ++counter);
+	snprintf(f->url, sizeof(f->url), "%s%s", pg_prefix(), f->dbname);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
+	if (!pg_admin("postgres", sql))
+		return -1;
+	f->pg = true;
+	return pg_admin(f->dbname, "CREATE FUNCTION json_extract(j TEXT, path TEXT) RETURNS TEXT"
+				   " LANGUAGE sql IMMUTABLE AS"
+				   " $$ SELECT j::jsonb #>> string_to_array(substr(path, 3), '.') $$")
+		       ? 0
+		       : -1;
+}
+
+static void pg_drop(const struct fx *f)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
+	pg_admin("postgres", sql);
+}
+
+/* A case about SQLite's own files or schema history: on PostgreSQL it skips, visibly. */
+#define SQLITE_ONLY(f)                                                                    \
+	do {                                                                              \
+		if ((f)->pg) {                                                            \
+			print_message("      (SQLite only: skipped on PostgreSQL)\n");        \
+			skip();                                                           \
+		}                                                                         \
+	} while (0)
+
+/* The same for a case about PostgreSQL's schema: it skips on SQLite. */
+#define POSTGRES_ONLY(f)                                                                  \
+	do {                                                                              \
+		if (!(f)->pg) {                                                           \
+			print_message("      (PostgreSQL only: ORGSYNC_TEST_DB unset)\n");    \
+			skip();                                                           \
+		}                                                                         \
+	} while (0)
 
 static void remove_db(const char *path)
 {
@@ -65,23 +147,32 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->path, sizeof(f->path), "/tmp/orgsync-test-store-XXXXXX");
-	fd = mkstemp(f->path);
-	if (fd < 0) {
-		free(f);
-		return -1;
+	if (pg_prefix()) {
+		if (pg_create(f)) {
+			pg_drop(f);
+			free(f);
+			return -1;
+		}
+	} else {
+		snprintf(f->path, sizeof(f->path), "/tmp/orgsync-test-store-XXXXXX");
+		fd = mkstemp(f->path);
+		if (fd < 0) {
+			free(f);
+			return -1;
+		}
+		close(fd);
+		unlink(f->path); /* SQLite creates it: an empty file is a valid empty database anyway */
+		snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
 	}
-	close(fd);
-	unlink(f->path); /* SQLite creates it: an empty file is a valid empty database anyway */
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
 	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK) {
 		fprintf(stderr, "store_open %s: %s\n", f->url, err);
+		f->pg ? pg_drop(f) : remove_db(f->path);
 		free(f);
 		return -1;
 	}
 	if (store_org_create(f->s, "Maple", &f->org, f->key) != STORE_OK) {
 		store_close(f->s);
-		remove_db(f->path);
+		f->pg ? pg_drop(f) : remove_db(f->path);
 		free(f);
 		return -1;
 	}
@@ -94,7 +185,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	store_close(f->s);
-	remove_db(f->path);
+	f->pg ? pg_drop(f) : remove_db(f->path);
 	free(f);
 	return 0;
 }
@@ -121,12 +212,36 @@ static sqlite3 *raw_open(const struct fx *f)
 	return db;
 }
 
+/* The first column of the first row of sql on PostgreSQL (NULL when no row). */
+static char *pg_raw(const struct fx *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->url);
+	PGresult *r = PQexec(c, sql);
+	char *v = NULL;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
 static long long raw_int(const struct fx *f, const char *sql)
 {
-	sqlite3 *db = raw_open(f);
+	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	long long v = -1;
+	char *text;
 
+	if (f->pg) {
+		text = pg_raw(f, sql);
+		v = text ? strtoll(text, NULL, 10) : -1;
+		free(text);
+		return v;
+	}
+	db = raw_open(f);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -139,10 +254,13 @@ static long long raw_int(const struct fx *f, const char *sql)
 /* The first column of the first row as a malloc'ed string (NULL when no row). */
 static char *raw_text(const struct fx *f, const char *sql)
 {
-	sqlite3 *db = raw_open(f);
+	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
+	if (f->pg)
+		return pg_raw(f, sql);
+	db = raw_open(f);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
@@ -154,8 +272,13 @@ static char *raw_text(const struct fx *f, const char *sql)
 
 static void raw_exec(const struct fx *f, const char *sql)
 {
-	sqlite3 *db = raw_open(f);
+	sqlite3 *db;
 
+	if (f->pg) {
+		free(pg_raw(f, sql));
+		return;
+	}
+	db = raw_open(f);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
 	sqlite3_close(db);
@@ -563,6 +686,7 @@ static void test_migrations_idempotent(void **state)
 	char *name = NULL, *mode, err[256];
 	int64_t org;
 
+	SQLITE_ONLY(f);
 	store_close(f->s);
 	f->s = open_again(f);
 	again = open_again(f);
@@ -585,8 +709,76 @@ static void test_migrations_idempotent(void **state)
 	assert_null(again);
 	assert_non_null(strstr(err, "99"));
 	raw_exec(f, "PRAGMA user_version = 1");
-	CHECK_EQ("postgres url refused clearly", STORE_EINVAL,
-		 store_open("postgres://db/orgsync", &again, err, sizeof(err)));
+}
+
+static void test_open_errors(void **state)
+{
+	struct store *s = (struct store *)1;
+	char err[256];
+
+	(void)state;
+	CHECK_EQ("no path", STORE_EINVAL, store_open("sqlite:", &s, err, sizeof(err)));
+	assert_null(s);
+	CHECK_EQ("a PostgreSQL server that does not answer", STORE_EIO,
+		 store_open("postgresql://127.0.0.1:1/orgsync?connect_timeout=5", &s, err,
+			    sizeof(err)));
+	assert_null(s);
+	assert_non_null(strstr(err, "PostgreSQL"));
+}
+
+/* Opens f's database from several threads at once. */
+static void *open_concurrently(void *arg)
+{
+	const struct fx *f = arg;
+	struct store *s = NULL;
+	char err[256];
+	intptr_t rc = store_open(f->url, &s, err, sizeof(err));
+
+	if (rc)
+		fprintf(stderr, "store_open: %s\n", err);
+	store_close(s);
+	return (void *)rc;
+}
+
+static void test_pg_schema(void **state)
+{
+	struct fx *f = *state, fresh = { 0 };
+	struct store *again;
+	pthread_t threads[4];
+	char *name = NULL, err[256];
+	void *rc;
+	int64_t org;
+	size_t i;
+
+	POSTGRES_ONLY(f);
+	store_close(f->s);
+	f->s = open_again(f);
+	again = open_again(f);
+	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
+	CHECK_STR("org name", "Maple", name);
+	free(name);
+	CHECK_EQ("schema version", 1, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("each version once", 1, raw_int(f, "SELECT count(*) FROM schema_version"));
+	CHECK_OK("key still valid", store_key_auth(again, f->key, &org));
+	CHECK_EQ("key's org", f->org, org);
+	store_close(again);
+	/* A database from a newer program is refused, not misread. */
+	raw_exec(f, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
+	again = (struct store *)1;
+	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->url, &again, err, sizeof(err)));
+	assert_null(again);
+	assert_non_null(strstr(err, "99"));
+	raw_exec(f, "DELETE FROM schema_version WHERE version = 99");
+	/* Processes starting at once on an empty database: one migrates, the others wait. */
+	assert_int_equal(0, pg_create(&fresh));
+	for (i = 0; i < 4; i++)
+		assert_int_equal(0, pthread_create(&threads[i], NULL, open_concurrently, &fresh));
+	for (i = 0; i < 4; i++) {
+		pthread_join(threads[i], &rc);
+		CHECK_EQ("concurrent first open", STORE_OK, (intptr_t)rc);
+	}
+	CHECK_EQ("migrated once", 1, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
+	pg_drop(&fresh);
 }
 
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
@@ -653,6 +845,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 	char *json = NULL;
 	json_t *root, *risk;
 
+	SQLITE_ONLY(f);
 	store_close(f->s);
 	f->s = NULL;
 	raw_exec(f, "UPDATE orgs SET settings = '{\"provisioning\":{\"method\":\"api\"},"
@@ -1209,8 +1402,10 @@ static void test_apply_reactivate_and_swaps(void **state)
 	CHECK_EQ("E2 still invited", STATE_INVITED, state_of(&loaded, "E2"));
 	CHECK_EQ("mappings untouched", stored.nmappings, loaded.nmappings);
 	CHECK_EQ("no parked key left", 0,
-		 raw_int(f, "SELECT count(*) FROM members WHERE substr(external_id, 1, 1) = char(1)"
-			    " OR substr(email_key, 1, 1) = char(1)"));
+		 raw_int(f, f->pg ? "SELECT count(*) FROM members WHERE substr(external_id, 1, 1)"
+				    " = chr(1) OR substr(email_key, 1, 1) = chr(1)"
+				  : "SELECT count(*) FROM members WHERE substr(external_id, 1, 1)"
+				    " = char(1) OR substr(email_key, 1, 1) = char(1)"));
 	store_ids_free(&lids);
 	org_free(&loaded);
 	tplan_free(&p);
@@ -1360,7 +1555,8 @@ static void test_apply_failure_rolls_back(void **state)
 	assert_non_null(strstr(store_error(f->s), "E1"));
 	check_unchanged(f, &stored, &ids);
 	CHECK_EQ("no parked key left", 0,
-		 raw_int(f, "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = char(1)"));
+		 raw_int(f, f->pg ? "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = chr(1)"
+				  : "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = char(1)"));
 
 	tplan_free(&p);
 	store_ids_free(&ids);
@@ -1416,8 +1612,12 @@ static void test_apply_noop_writes_nothing(void **state)
 	for (i = 0; i < stored.nteams; i++)
 		pt(&p, i, i, TEAM_UNCHANGED);
 	before = raw_int(f, "SELECT sum(updated_at) FROM members");
-	raw_exec(f, "CREATE TABLE writes (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
-		    " BEGIN INSERT INTO writes VALUES (1); END;");
+	raw_exec(f, f->pg ? "CREATE TABLE writes (n INTEGER); CREATE FUNCTION count_write()"
+			    " RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes"
+			    " VALUES (1); RETURN NULL; END $$; CREATE TRIGGER t1 AFTER UPDATE ON"
+			    " members FOR EACH ROW EXECUTE FUNCTION count_write();"
+			  : "CREATE TABLE writes (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
+			    " BEGIN INSERT INTO writes VALUES (1); END;");
 	CHECK_OK("version before", store_org_version(f->s, f->org, &version));
 	CHECK_OK("no-op apply", store_apply(f->s, f->org, 0, &stored, &stored, &ids, &p));
 	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM writes"));
@@ -2470,6 +2670,7 @@ static void test_migration_from_schema_5(void **state)
 	char key[STORE_KEY_MAX];
 	int64_t org2, id;
 
+	SQLITE_ONLY(f);
 	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
 	store_close(f->s);
 	f->s = NULL;
@@ -2780,6 +2981,7 @@ static void test_migration_outbox(void **state)
 	char sql[512];
 	long long now = (long long)time(NULL) * 1000;
 
+	SQLITE_ONLY(f);
 	store_close(f->s);
 	f->s = NULL;
 	rewind_schema(f, 8);
@@ -2814,6 +3016,7 @@ static void test_migration_from_version_3(void **state)
 	size_t n = 0;
 	char err[256];
 
+	SQLITE_ONLY(f);
 	store_close(f->s);
 	f->s = NULL;
 	rewind_schema(f, 3);
@@ -2946,6 +3149,8 @@ int main(int argc, char **argv)
 		T(test_migrations_idempotent),
 		T(test_migration_props_table),
 		T(test_apply_writes_changed_props_only),
+		T(test_open_errors),
+		T(test_pg_schema),
 		T(test_migration_adds_new_risk_limits),
 		T(test_org_create_and_key_auth),
 		T(test_key_auth_garbage),
