@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 #   make          build build/orgsync
 #   make check    install what the tests need, check the layers, lint, then every test (plain,
-#                 ASan+UBSan, valgrind, fuzz, the web UI in chromium); warnings are errors
+#                 on PostgreSQL too, ASan+UBSan, valgrind, fuzz, the web UI in chromium); warnings
+#                 are errors
 #   make demo     install, build, run the sample org through the tool
 #   make bench    benchmarks (bench/README.md)
 #   make fuzz     each fuzz target for FUZZ_SECONDS
@@ -74,7 +75,7 @@ FUZZ_SECONDS ?= 20
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 SHARED   ?= $(abspath ../shared)
 
-.PHONY: all libs check layers test unit cli-tests e2e browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
+.PHONY: all libs check layers test unit cli-tests e2e pg-check browser valgrind deps deps-dev demo bench fuzz fuzz-check lint install clean FORCE \
         windows windows-check deb deb-check dist
 
 all: $(BIN)
@@ -140,6 +141,19 @@ cli-tests: $(BIN)
 e2e: $(BIN)
 	@ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh
 
+# The storage, sync engine and end-to-end suites again on PostgreSQL, each test on a
+# database of its own in a throwaway cluster (scripts/pg-cluster.sh), stopped even when
+# a suite fails.
+PG_UNIT  = $(filter %/test_store,$(UNIT_BIN))
+pg-check: $(BIN) $(PG_UNIT)
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/orgsync-pg.XXXXXX") && \
+	trap 'scripts/pg-cluster.sh stop "$$dir/cluster"; rm -rf "$$dir"' EXIT && \
+	url=$$(scripts/pg-cluster.sh start "$$dir/cluster") && \
+	for t in $(PG_UNIT); do echo "== $$t on PostgreSQL"; \
+		ORGSYNC_TEST_DB=$$url ORGSYNC_TESTDATA=tests/data SHARED=$(SHARED) $$t || exit 1; done && \
+	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/cli/run.sh && \
+	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh
+
 # The web UI in chromium (tests/browser/run.sh); screenshots in tests/browser/out/.
 browser: $(BIN)
 	@ORGSYNC=$(abspath $(BIN)) tests/browser/run.sh
@@ -183,6 +197,7 @@ check: deps
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory pg-check
 	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory MODE=asan test
 	$(MAKE) --no-print-directory valgrind

@@ -11,8 +11,8 @@
 # Runs apt-get update once before installing; needs root (or sudo).
 set -euo pipefail
 
-build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev)
-test=("${build[@]}" libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk python3 python3-aiosmtpd nodejs npm python3-jsonschema chromium fonts-dejavu-core)
+build=(gcc make pkg-config libc6-dev libcsv-dev libyajl-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev)
+test=("${build[@]}" postgresql libcmocka-dev clang libclang-rt-14-dev valgrind sqlite3 curl jq openssl wrk python3 python3-aiosmtpd nodejs npm python3-jsonschema chromium fonts-dejavu-core)
 dev=("${test[@]}" clang-tidy cppcheck hyperfine)
 demo=("${build[@]}" curl jq)
 bench=("${build[@]}" libcmocka-dev curl jq sqlite3 bc wrk python3 python3-aiosmtpd)

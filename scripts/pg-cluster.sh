@@ -46,7 +46,7 @@ start)
 		p=$dir
 		while [ "$p" != / ]; do
 			p=$(dirname "$p")
-			[ -x "$p" ] || chmod o+x "$p"
+			"${as_owner[@]}" test -x "$p" || chmod o+x "$p"
 		done
 	fi
 	"${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \

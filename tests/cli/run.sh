@@ -306,6 +306,12 @@ if [ "$mode" = 600 ]; then ok; else ko "a new database is mode 600, not '$mode'"
 
 # --- tenant administration on the database
 ADB="sqlite:$TMP/admin.db"
+# ORGSYNC_DB=postgres: the admin commands on a fresh database of the server ORGSYNC_TEST_DB names.
+if [ "${ORGSYNC_DB:-}" = postgres ]; then
+	ADB=${ORGSYNC_TEST_DB}orgsync_cli_$$
+	psql -XqAt "${ORGSYNC_TEST_DB}postgres" -c "CREATE DATABASE orgsync_cli_$$" >/dev/null || ko "CREATE DATABASE"
+	trap 'psql -XqAt "${ORGSYNC_TEST_DB}postgres" -c "DROP DATABASE IF EXISTS orgsync_cli_$$ WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+fi
 expect_exit 0 "org create acme" -- $ORGSYNC org create acme --db "$ADB"
 expect_exit 0 "org create beta" -- $ORGSYNC org create "Beta Inc" --db "$ADB"
 expect_exit 2 "admin add: malformed email" -- $ORGSYNC admin add bob@ --org 1 --db "$ADB"

@@ -13,6 +13,12 @@
 #   t "a case"; req GET /v1/members; expect_status 200; expect_jq "count" '.items|length' 0
 #   finish
 #
+# The backend: SQLite ($DB, a file) unless ORGSYNC_DB=postgres, which gives
+# the file a fresh database of its own on the PostgreSQL server whose URL
+# prefix ORGSYNC_TEST_DB names (run.sh starts a throwaway one when unset).
+# Either way $DB_URL is what --db takes, db_query runs SQL on it and
+# db_dump prints all of it.
+#
 # Output: one "ok - FILE: CASE" or "not ok - FILE: CASE" line per case, the
 # failed assertions indented below, and "ok - FILE: CASE # SKIP REASON" for
 # a case that did not run; run.sh counts these lines. No case passes
@@ -47,12 +53,69 @@ SYNC_STATUS=
 SERVER_SCHEME=http
 CURL_OPTS=()
 
-for tool in curl jq sqlite3; do
+for tool in curl jq sqlite3 $([ "${ORGSYNC_DB:-}" = postgres ] && echo psql pg_dump); do
 	if ! command -v "$tool" >/dev/null; then
-		echo "not ok - $TEST_NAME: $tool is not installed (apt-get install -y curl jq sqlite3)"
+		echo "not ok - $TEST_NAME: $tool is not installed (scripts/install-deps.sh test)"
 		exit 1
 	fi
 done
+
+# --- the database ----------------------------------------------------------------
+
+PG_DBNAME=
+case ${ORGSYNC_DB:-sqlite} in
+sqlite) DB_URL=sqlite:$DB ;;
+postgres)
+	if [ -z "${ORGSYNC_TEST_DB:-}" ]; then
+		echo "not ok - $TEST_NAME: ORGSYNC_DB=postgres needs ORGSYNC_TEST_DB (a server's URL prefix; tests/e2e/run.sh starts one)"
+		exit 1
+	fi
+	PG_DBNAME=orgsync_e2e_$(tr -c 'a-z0-9\n' _ <<<"${TEST_NAME,,}")_$$
+	DB_URL=$ORGSYNC_TEST_DB$PG_DBNAME
+	# SQLite's json_extract(text, '$.a.b'), hex and instr, so that a test's
+	# SQL runs on both engines.
+	if ! psql -XqAt "${ORGSYNC_TEST_DB}postgres" -c "CREATE DATABASE $PG_DBNAME" >/dev/null ||
+		! psql -XqAt "$DB_URL" -v ON_ERROR_STOP=1 >/dev/null <<-'EOF'
+			CREATE FUNCTION json_extract(j TEXT, path TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE
+			  AS $$ SELECT j::jsonb #>> string_to_array(regexp_replace(substr(path, 3),
+			    '\[([0-9]+)\]', '.\1', 'g'), '.') $$;
+			CREATE FUNCTION hex(b BYTEA) RETURNS TEXT LANGUAGE sql IMMUTABLE
+			  AS $$ SELECT upper(encode(b, 'hex')) $$;
+			CREATE FUNCTION hex(t TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE
+			  AS $$ SELECT upper(encode(convert_to(t, 'UTF8'), 'hex')) $$;
+			CREATE FUNCTION instr(a TEXT, b TEXT) RETURNS INTEGER LANGUAGE sql IMMUTABLE
+			  AS $$ SELECT strpos(a, b) $$;
+		EOF
+	then
+		echo "not ok - $TEST_NAME: cannot create the database $PG_DBNAME"
+		exit 1
+	fi
+	;;
+*)
+	echo "not ok - $TEST_NAME: ORGSYNC_DB is sqlite or postgres, not '$ORGSYNC_DB'"
+	exit 1
+	;;
+esac
+
+# db_query SQL: runs SQL on the test's database; rows one a line, columns
+# separated by |, NULL as nothing (sqlite3's default output, and psql's
+# unaligned one). Write SQL both engines take.
+db_query() {
+	if [ -n "$PG_DBNAME" ]; then
+		psql -XqAt -v ON_ERROR_STOP=1 "$DB_URL" -c "$1"
+	else
+		sqlite3 "$DB" "$1"
+	fi
+}
+
+# db_dump: the whole database as SQL text.
+db_dump() {
+	if [ -n "$PG_DBNAME" ]; then
+		pg_dump "$DB_URL"
+	else
+		sqlite3 "$DB" .dump
+	fi
+}
 
 # --- cases and assertions ------------------------------------------------------
 
@@ -173,7 +236,7 @@ start_server() {
 	: >"$TMP/server.out" # before the server opens it: the polling below reads it at once
 	# $ORGSYNC is split on purpose: it may be a wrapper command line.
 	# shellcheck disable=SC2086
-	$ORGSYNC serve --db "sqlite:$DB" --listen 127.0.0.1:0 ${SERVER_QUIET---quiet} "$@" \
+	$ORGSYNC serve --db "$DB_URL" --listen 127.0.0.1:0 ${SERVER_QUIET---quiet} "$@" \
 		>"$TMP/server.out" 2>>"$TMP/server.err" &
 	SERVER_PID=$!
 	PORT=
@@ -233,6 +296,9 @@ cleanup() {
 		kill -KILL "$SERVER_PID" 2>/dev/null
 		wait "$SERVER_PID" 2>/dev/null
 	fi
+	[ -z "$PG_DBNAME" ] ||
+		psql -XqAt "${ORGSYNC_TEST_DB}postgres" -c "DROP DATABASE IF EXISTS $PG_DBNAME WITH (FORCE)" \
+			>/dev/null 2>&1
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -275,7 +341,7 @@ orgsync() {
 # new_org NAME: creates an org; sets ORG_ID and ORG_KEY.
 new_org() {
 	local out
-	out=$(orgsync org create "$1" --db "sqlite:$DB" 2>&1)
+	out=$(orgsync org create "$1" --db "$DB_URL" 2>&1)
 	ORG_ID=$(sed -n 's/^organization \([0-9][0-9]*\) created: .*/\1/p' <<<"$out")
 	ORG_KEY=$(sed -n 's/^api key (shown once): //p' <<<"$out")
 	if [ -z "$ORG_ID" ] || [ -z "$ORG_KEY" ]; then
@@ -520,6 +586,6 @@ fx_sed() {
 
 # outbox_token EMAIL: the token of the latest invitation queued for EMAIL.
 outbox_token() {
-	sqlite3 "$DB" "SELECT json_extract(payload, '\$.token') FROM outbox
+	db_query "SELECT json_extract(payload, '\$.token') FROM outbox
 		WHERE kind = 'invitation' AND recipient = '$1' ORDER BY id DESC LIMIT 1" 2>/dev/null
 }

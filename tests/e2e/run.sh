@@ -7,6 +7,7 @@
 # non-zero on any failure. With ORGSYNC_REQUIRE_ALL=1 (make check) a case
 # skipped for want of a tool fails instead (tests/e2e/lib.sh).
 #   ORGSYNC="valgrind -q --error-exitcode=99 build/orgsync" tests/e2e/run.sh
+#   ORGSYNC_DB=postgres tests/e2e/run.sh    the same on PostgreSQL
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 export ORGSYNC=${ORGSYNC:-build/orgsync}
@@ -28,6 +29,13 @@ done
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+# ORGSYNC_DB=postgres: every file on a database of its own on PostgreSQL, on a
+# throwaway cluster unless ORGSYNC_TEST_DB names a server (tests/e2e/lib.sh).
+if [ "${ORGSYNC_DB:-}" = postgres ] && [ -z "${ORGSYNC_TEST_DB:-}" ]; then
+	ORGSYNC_TEST_DB=$(scripts/pg-cluster.sh start "$OUT/pg") || exit 1
+	export ORGSYNC_TEST_DB
+	trap 'scripts/pg-cluster.sh stop "$OUT/pg"; rm -rf "$OUT"' EXIT
+fi
 start=$(date +%s)
 # Every answer the files receive is kept, and validated against the OpenAPI
 # description once they are done (check_responses.sh).

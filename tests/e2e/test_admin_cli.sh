@@ -23,9 +23,9 @@ fx_in "$CUR" T1 M002
 t "Administrators added by the CLI survive a sync that lacks them"
 sync_csv "$CUR"
 expect_sync Success
-orgsync admin add boss@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add boss@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin add (new member)" 0 "$?"
-orgsync admin add M002@ACME.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add M002@ACME.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin add (HRIS member, other case)" 0 "$?"
 fx_drop "$CUR" members.csv '^M002,'
 fx_drop "$CUR" teams-mappings.csv ',M002,'
@@ -39,18 +39,18 @@ req GET /v1/members/M002
 expect_jq "M002" '[.role, .state] | join(" ")' "Administrator created"
 
 t "admin list names both, with RFC 3339 UTC times"
-out=$(orgsync admin list --org "$ORG_A" --db "sqlite:$DB" 2>&1)
+out=$(orgsync admin list --org "$ORG_A" --db "$DB_URL" 2>&1)
 expect_eq "lines" 2 "$(grep -cE '^[^	]+@acme\.example	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' <<<"$out")"
 
 t "a malformed email is refused, nothing changes"
-orgsync admin add 'boss@acme' --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add 'boss@acme' --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "exit status" 2 "$?"
-expect_eq "still two" 2 "$(orgsync admin list --org "$ORG_A" --db "sqlite:$DB" | wc -l | tr -d ' ')"
+expect_eq "still two" 2 "$(orgsync admin list --org "$ORG_A" --db "$DB_URL" | wc -l | tr -d ' ')"
 
 t "removed Administrators are Members again, and the next sync removes them"
-orgsync admin remove BOSS@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin remove BOSS@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin remove boss" 0 "$?"
-orgsync admin remove m002@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin remove m002@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin remove M002" 0 "$?"
 req GET /v1/members/boss@acme.example
 expect_jq "boss demoted" '[.role, .state] | join(" ")' "Member active"
@@ -64,7 +64,7 @@ req GET /v1/members/M002
 expect_status 404
 
 t "org list counts the members"
-out=$(orgsync org list --db "sqlite:$DB" 2>&1)
+out=$(orgsync org list --db "$DB_URL" 2>&1)
 expect_match "acme's row" "^$ORG_A	acme	[0-9-]{10}T[0-9:]{8}Z	3$" "$out"
 
 finish

@@ -80,7 +80,7 @@ expect_jq "(still the same entry)" '.items[0].old.name' Department
 req_json POST /v1/properties '{"name":"Department"}'
 
 t "key rotate: old and new public key ids, by the CLI user, no key material"
-out=$(orgsync key rotate --org "$A_ID" --db "sqlite:$DB" 2>&1)
+out=$(orgsync key rotate --org "$A_ID" --db "$DB_URL" 2>&1)
 NEW_KEY=$(sed -n 's/^api key (shown once): //p' <<<"$out")
 expect_match "rotated" '^osk_' "$NEW_KEY"
 KEY=$NEW_KEY
@@ -104,26 +104,26 @@ sync_csv "$ORG"
 expect_sync Success
 
 t "admin add: a new member (old null) and an existing one (old role Member)"
-orgsync admin add boss@acme.example --org "$A_ID" --db "sqlite:$DB" >/dev/null
+orgsync admin add boss@acme.example --org "$A_ID" --db "$DB_URL" >/dev/null
 expect_eq "exit status" 0 "$?"
-orgsync admin add M005@ACME.example --org "$A_ID" --db "sqlite:$DB" >/dev/null
+orgsync admin add M005@ACME.example --org "$A_ID" --db "$DB_URL" >/dev/null
 audit "action=admin.add"
 expect_jq "two entries" '.items | length' 2
 expect_jq "the existing member" '.items[0] | "\(.target) \(.old.role) \(.new.role) \(.actor)"' \
 	"member:M005@ACME.example Member Administrator cli:$ME"
 expect_jq "the new member" '.items[1] | "\(.target) \(.old) \(.new.role)"' \
 	"member:boss@acme.example null Administrator"
-orgsync admin add nobody --org "$A_ID" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add nobody --org "$A_ID" --db "$DB_URL" >/dev/null 2>&1
 audit "action=admin.add"
 expect_jq "a refused admin add records nothing" '.items | length' 2
 
 t "admin remove: old role Administrator, new Member; a refused one records nothing"
-orgsync admin remove m005@acme.example --org "$A_ID" --db "sqlite:$DB" >/dev/null
+orgsync admin remove m005@acme.example --org "$A_ID" --db "$DB_URL" >/dev/null
 expect_eq "exit status" 0 "$?"
 audit "limit=1"
 expect_jq "entry" '.items[0] | "\(.action) \(.target) \(.old.role) \(.new.role) \(.actor)"' \
 	"admin.remove member:m005@acme.example Administrator Member cli:$ME"
-orgsync admin remove m006@acme.example --org "$A_ID" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin remove m006@acme.example --org "$A_ID" --db "$DB_URL" >/dev/null 2>&1
 expect_ne "not an Administrator: refused" 0 "$?"
 audit "action=admin.remove"
 expect_jq "still one" '.items | length' 1

@@ -148,7 +148,7 @@ req GET /v1/settings
 expect_jq "A's autoInvite" .autoInvite false
 
 t "key rotation: the old key gets 401 at once, the new one works"
-out=$(orgsync key rotate --org "$A_ID" --db "sqlite:$DB" 2>&1)
+out=$(orgsync key rotate --org "$A_ID" --db "$DB_URL" 2>&1)
 NEW_KEY=$(sed -n 's/^api key (shown once): //p' <<<"$out")
 expect_match "rotate prints the new key" '^osk_' "$NEW_KEY"
 expect_ne "new key differs" "$A_KEY" "$NEW_KEY"
@@ -164,7 +164,7 @@ req GET /v1/members
 expect_status 200
 
 t "key rotate of an unknown org fails without touching others"
-orgsync key rotate --org 999 --db "sqlite:$DB" >/dev/null 2>&1
+orgsync key rotate --org 999 --db "$DB_URL" >/dev/null 2>&1
 expect_ne "exit status" 0 "$?"
 KEY=$B_KEY
 req GET /v1/members

@@ -47,7 +47,7 @@ email_of() {
 
 # stored_members ORG_ID: members of the org in the database that are not deactivated.
 stored_members() {
-	sqlite3 "$DB" "SELECT count(*) FROM members WHERE org_id = $1 AND state <> 'deactivated'"
+	db_query "SELECT count(*) FROM members WHERE org_id = $1 AND state <> 'deactivated'"
 }
 
 BG_PIDS=()

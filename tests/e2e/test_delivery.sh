@@ -249,10 +249,10 @@ req GET /v1/members/Z1
 expect_jq "state" .state active
 
 t "the tokens are gone from the database once sent, and from the log"
-expect_eq "outbox payloads with a token" 0 "$(sqlite3 "$DB" "SELECT count(*) FROM outbox
+expect_eq "outbox payloads with a token" 0 "$(db_query "SELECT count(*) FROM outbox
 	WHERE kind = 'invitation' AND status = 'sent' AND json_extract(payload, '\$.token') IS NOT NULL")"
-expect_eq "the whole database (zoe)" 0 "$(sqlite3 "$DB" .dump | grep -cF -- "$TOKEN")"
-expect_eq "the whole database (w)" 0 "$(sqlite3 "$DB" .dump | grep -cF -- "$TOKEN_W")"
+expect_eq "the whole database (zoe)" 0 "$(db_dump | grep -cF -- "$TOKEN")"
+expect_eq "the whole database (w)" 0 "$(db_dump | grep -cF -- "$TOKEN_W")"
 expect_eq "the request log" 0 "$(grep -cF -- "$TOKEN" "$TMP/server.err")"
 expect_ne "the log has the page request" 0 "$(grep -c '/invitations/{token}' "$TMP/server.err")"
 
@@ -372,12 +372,12 @@ t "a dry run sends nothing"
 sleep 0.5
 mails_before=$(wc -l <"$MAIL/received.log")
 hooks_before=$(wc -l <"$HOOKLOG")
-outbox_before=$(sqlite3 "$DB" "SELECT count(*) FROM outbox")
+outbox_before=$(db_query "SELECT count(*) FROM outbox")
 fx_member "$O" N099 n099@acme.example New Member
 sync_csv "$O" '?dryRun=true'
 expect_sync Warning
 sleep 1.5
-expect_eq "outbox" "$outbox_before" "$(sqlite3 "$DB" "SELECT count(*) FROM outbox")"
+expect_eq "outbox" "$outbox_before" "$(db_query "SELECT count(*) FROM outbox")"
 expect_eq "emails" "$mails_before" "$(wc -l <"$MAIL/received.log")"
 expect_eq "webhook calls" "$hooks_before" "$(wc -l <"$HOOKLOG")"
 fx_drop "$O" members.csv '^N099,'
@@ -440,7 +440,7 @@ expect_eq "every call under that id has one body" 1 \
 	"$(hook_lines ".id == \"$CRASHED\"" | jq -r .body | sort -u | wc -l)"
 expect_eq "ids the receiver saw are all the outbox's" "" "$(comm -23 \
 	<(hook_lines '.id | startswith("dlv_")' | jq -r .id | sort -u) \
-	<(sqlite3 "$DB" "SELECT delivery_id FROM outbox" | sort -u))"
+	<(db_query "SELECT delivery_id FROM outbox" | sort -u))"
 
 t "GET /v1/deliveries: paged with a next link, RFC 3339 times, tenant-scoped"
 req GET '/v1/deliveries?limit=2'

@@ -25,7 +25,7 @@ manager_of() {
 
 # mapping_total: the number of member and subteam mappings stored, read through the API.
 mapping_total() {
-	sqlite3 "$DB" "SELECT count(*) FROM mappings WHERE org_id = $ORG_ID"
+	db_query "SELECT count(*) FROM mappings WHERE org_id = $ORG_ID"
 }
 
 # state_hash: a digest of the org as the API lists it (members and teams).
@@ -33,7 +33,7 @@ state_hash() {
 	local m t
 	list_all "/v1/members?limit=500" "$TMP/state.members"
 	m=$(jq -sS . "$TMP/state.members")
-	t=$(sqlite3 "$DB" "SELECT t.external_id, t.name, m.is_member, m.is_manager,
+	t=$(db_query "SELECT t.external_id, t.name, m.is_member, m.is_manager,
 		coalesce(mm.external_id, st.external_id) FROM mappings m JOIN teams t ON t.id = m.team_id
 		LEFT JOIN members mm ON mm.id = m.member_id LEFT JOIN teams st ON st.id = m.subteam_id
 		WHERE m.org_id = $ORG_ID ORDER BY 1, 5")

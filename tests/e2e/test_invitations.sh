@@ -14,7 +14,7 @@ enable_api
 no_risk_limits
 
 outbox_count() {
-	sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE org_id = $ORG_A AND kind = 'invitation'"
+	db_query "SELECT count(*) FROM outbox WHERE org_id = $ORG_A AND kind = 'invitation'"
 }
 
 # accept TOKEN: POST /v1/invitations/TOKEN/accept without a key.

@@ -239,7 +239,7 @@ wait "$SERVER_PID"
 expect_eq "exit status" 0 "$?"
 SERVER_PID=
 expect_match "the sync ran before the stop" '^(Success|Warning)$' \
-	"$(sqlite3 "$DB" "SELECT status FROM syncs WHERE id = ${ID:-0}")"
+	"$(db_query "SELECT status FROM syncs WHERE id = ${ID:-0}")"
 expect_match "the stop said it waited" 'stopping' "$(cat "$TMP/server.err")"
 
 t "after the restart the listening socket is back and the org is as the sync left it"
@@ -248,6 +248,6 @@ req GET "/v1/syncs/${ID:-0}"
 expect_status 200
 expect_match "status" '^(Success|Warning)$' "$(jqr .status)"
 expect_eq "members stored" "$(jqr .counts.members.created)" \
-	"$(sqlite3 "$DB" "SELECT count(*) FROM members WHERE org_id = (SELECT org_id FROM syncs WHERE id = ${ID:-0})")"
+	"$(db_query "SELECT count(*) FROM members WHERE org_id = (SELECT org_id FROM syncs WHERE id = ${ID:-0})")"
 
 finish

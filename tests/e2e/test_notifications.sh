@@ -13,7 +13,7 @@ ORG_A=$ORG_ID
 enable_api
 
 outbox() { # KIND -> rows "recipient|status" of that kind, oldest first
-	sqlite3 "$DB" "SELECT recipient || '|' || json_extract(payload, '\$.sync.status') FROM outbox
+	db_query "SELECT recipient || '|' || json_extract(payload, '\$.sync.status') FROM outbox
 		WHERE org_id = $ORG_A AND kind = '$1' ORDER BY id"
 }
 
@@ -47,7 +47,7 @@ expect_eq "emails" "hr@acme.example|Warning" "$(outbox notification)"
 expect_eq "webhook events" 4 "$(outbox webhook | wc -l)"
 
 t "the event names the sync and carries its counts"
-ev=$(sqlite3 "$DB" "SELECT payload FROM outbox WHERE kind = 'webhook' ORDER BY id DESC LIMIT 1")
+ev=$(db_query "SELECT payload FROM outbox WHERE kind = 'webhook' ORDER BY id DESC LIMIT 1")
 expect_eq "sync id" "$SYNC" "$(jq -r .sync.id <<<"$ev")"
 expect_eq "type" sync.status "$(jq -r .type <<<"$ev")"
 expect_eq "previous status" Pending "$(jq -r .sync.previousStatus <<<"$ev")"
@@ -55,17 +55,17 @@ expect_eq "counts" 0 "$(jq -r .sync.counts.members.created <<<"$ev")"
 expect_match "createdAt" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' "$(jq -r .createdAt <<<"$ev")"
 
 t "a dry run notifies no one"
-before=$(sqlite3 "$DB" "SELECT count(*) FROM outbox")
+before=$(db_query "SELECT count(*) FROM outbox")
 fx_member "$O" BAD2 also-not-an-email Bad Row
 sync_csv "$O" '?dryRun=true'
 expect_sync Warning
-expect_eq "outbox rows" "$before" "$(sqlite3 "$DB" "SELECT count(*) FROM outbox")"
+expect_eq "outbox rows" "$before" "$(db_query "SELECT count(*) FROM outbox")"
 
 t "a PATCH without the secret keeps it for the same URL; a new URL needs one"
 req_json PATCH /v1/settings '{"webhooks":[{"url":"https://hooks.acme.example/orgsync"}]}'
 expect_status 200
 expect_eq "stored secret" 0123456789abcdef \
-	"$(sqlite3 "$DB" "SELECT json_extract(settings, '\$.webhooks[0].secret') FROM orgs WHERE id = $ORG_A")"
+	"$(db_query "SELECT json_extract(settings, '\$.webhooks[0].secret') FROM orgs WHERE id = $ORG_A")"
 req_json PATCH /v1/settings '{"webhooks":[{"url":"https://other.acme.example/hook"}]}'
 expect_status 400
 expect_match "names the field" 'webhooks\[0\]\.secret' "$(jqr .error.message)"

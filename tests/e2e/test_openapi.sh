@@ -23,7 +23,7 @@ req_json POST /v1/properties '{"name":"gone1"}'
 req_json POST /v1/properties '{"name":"gone2"}'
 req POST /v1/members/M002/invite
 TOKEN=$(outbox_token m002@acme.example)
-DELIVERY=$(sqlite3 "$DB" "SELECT delivery_id FROM outbox ORDER BY id LIMIT 1")
+DELIVERY=$(db_query "SELECT delivery_id FROM outbox ORDER BY id LIMIT 1")
 
 t "openapi.json is OpenAPI 3.1 with paths"
 KEY=

@@ -29,7 +29,7 @@ fx_new "$SMALL"
 fx_member "$SMALL" S1 s1@acme.example
 
 stored_members() {
-	sqlite3 "$DB" "SELECT count(*) FROM members WHERE org_id = $ORG_A"
+	db_query "SELECT count(*) FROM members WHERE org_id = $ORG_A"
 }
 
 # attempt DIR: pushes DIR, then at once a small sync of the same org, then

@@ -204,7 +204,7 @@ req GET /v1/teams/T-BULK
 expect_jq "member by bulkId" '.members | join(",")' B1
 
 t "a member made by a sync is the member SCIM sees"
-sqlite3 "$DB" "UPDATE orgs SET settings = json_set(settings, '\$.provisioning.method', 'api')"
+req_json PATCH /v1/settings '{"provisioning":{"method":"api"}}'
 O=$TMP/org
 fx_new "$O"
 fx_member "$O" S1 sam@acme.example Sam Synced

@@ -200,10 +200,10 @@ for path in /healthz /metrics /v1/openapi.json /v1/settings /v1/roles /v1/proper
 done
 req POST "/v1/syncs/$FIRST/approve?force=true"
 expect_refused force
-OUTBOX=$(sqlite3 "$DB" 'SELECT count(*) FROM outbox')
+OUTBOX=$(db_query 'SELECT count(*) FROM outbox')
 req POST /v1/members/M002/invite?resend=true
 expect_refused resend
-expect_eq "no invitation queued" "$OUTBOX" "$(sqlite3 "$DB" 'SELECT count(*) FROM outbox')"
+expect_eq "no invitation queued" "$OUTBOX" "$(db_query 'SELECT count(*) FROM outbox')"
 
 t "a required parameter: DELETE /v1/properties without name answers 400 naming it"
 req DELETE /v1/properties

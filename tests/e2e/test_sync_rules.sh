@@ -181,9 +181,9 @@ expect_jq "M037 fields updated too" .firstName Back037
 expect_eq "M037 teams back" T3 "$(team_ids M037)"
 
 t "Administrators are never deactivated or deleted by a sync"
-orgsync admin add boss@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add boss@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin add (new member) exit status" 0 "$?"
-orgsync admin add m036@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add m036@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "admin add (HRIS member) exit status" 0 "$?"
 req GET /v1/members/boss@acme.example
 expect_jq "boss" '[.role, .state] | join(" ")' "Administrator active"
@@ -221,7 +221,7 @@ expect_eq "M040's teams" T3 "$(team_ids M040)"
 req GET /v1/teams/T1
 expect_jq "T1 subteams" '[.subteams[].externalTeamId] | sort | join(",")' T2,T3
 expect_eq "stored mappings naming a deleted team" 0 \
-	"$(sqlite3 "$DB" "SELECT count(*) FROM mappings WHERE org_id = $ORG_A AND (team_id NOT IN
+	"$(db_query "SELECT count(*) FROM mappings WHERE org_id = $ORG_A AND (team_id NOT IN
 		(SELECT id FROM teams) OR subteam_id NOT IN (SELECT id FROM teams))")"
 
 t "mappings are replaced by the sync's: moved member, changed flags"

@@ -116,7 +116,7 @@ t "a manager who is also a plain member of a team below sees the whole line belo
 expect_eq "W5 sees" L1,L2,L3,L4 "$(sorted "$(visible W5)")"
 
 t "an Administrator sees every team, each once"
-orgsync admin add admin@acme.example --org "$ORG_A" --db "sqlite:$DB" >/dev/null 2>&1
+orgsync admin add admin@acme.example --org "$ORG_A" --db "$DB_URL" >/dev/null 2>&1
 expect_eq "Administrator sees" D1,DA,DB,DC,DD,L1,L2,L3,L4 "$(sorted "$(visible admin@acme.example)")"
 
 t "visibility follows the sync: a subteam link removed cuts the line below"

@@ -11,7 +11,7 @@ start_server
 new_org acme
 KEY=$ORG_KEY
 enable_api
-orgsync admin add boss@acme.example --org "$ORG_ID" --db "sqlite:$DB" >/dev/null
+orgsync admin add boss@acme.example --org "$ORG_ID" --db "$DB_URL" >/dev/null
 JAR=$TMP/cookies
 
 # sreq METHOD PATH [CURL ARGS...]: a request with the session cookie and no key.
@@ -91,10 +91,10 @@ expect_status 202
 sreq POST /v1/session/link -H 'Content-Type: application/json' --data-binary '{"email":"nobody@acme.example"}'
 expect_status 202
 expect_eq "links queued (the stranger gets none)" 1 \
-	"$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link'")"
-TOKEN=$(sqlite3 "$DB" "SELECT json_extract(payload, '\$.token') FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link'")
+	"$(db_query "SELECT count(*) FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link'")"
+TOKEN=$(db_query "SELECT json_extract(payload, '\$.token') FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link'")
 expect_match "a token" '^[A-Za-z0-9_-]{43}$' "$TOKEN"
-expect_eq "stored hashed only" 0 "$(sqlite3 "$DB" "SELECT count(*) FROM signin_links WHERE instr(hex(token_hash), hex('$TOKEN')) > 0")"
+expect_eq "stored hashed only" 0 "$(db_query "SELECT count(*) FROM signin_links WHERE instr(hex(token_hash), hex('$TOKEN')) > 0")"
 rm -f "$JAR"
 sreq POST /v1/session -H 'Content-Type: application/json' --data-binary "{\"token\":\"$TOKEN\"}"
 expect_status 201
@@ -107,7 +107,7 @@ for i in 1 2 3 4; do
 	sreq POST /v1/session/link -H 'Content-Type: application/json' --data-binary '{"email":"boss@acme.example"}'
 done
 expect_eq "at most 3 live links" 4 \
-	"$(sqlite3 "$DB" "SELECT count(*) FROM signin_links")"
+	"$(db_query "SELECT count(*) FROM signin_links")"
 
 t "a change made in the session is audited with the Administrator's email"
 cp "$TMP/admin.jar" "$JAR"
@@ -131,7 +131,7 @@ KEY_CSRF=$(jqr .csrfToken)
 cp "$JAR" "$TMP/key.jar"
 rm -f "$JAR"
 sreq POST /v1/session/link -H 'Content-Type: application/json' --data-binary '{"email":"boss@acme.example"}'
-TOKEN=$(sqlite3 "$DB" "SELECT json_extract(payload, '\$.token') FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link' AND json_extract(payload, '\$.token') IS NOT NULL ORDER BY id DESC LIMIT 1")
+TOKEN=$(db_query "SELECT json_extract(payload, '\$.token') FROM outbox WHERE json_extract(payload, '\$.type') = 'signin.link' AND json_extract(payload, '\$.token') IS NOT NULL ORDER BY id DESC LIMIT 1")
 sreq POST /v1/session -H 'Content-Type: application/json' --data-binary "{\"token\":\"$TOKEN\"}"
 expect_status 201
 cp "$JAR" "$TMP/admin.jar"
@@ -149,7 +149,7 @@ req GET /v1/settings
 expect_status 200
 
 t "an Administrator removed is signed out"
-orgsync admin remove boss@acme.example --org "$ORG_ID" --db "sqlite:$DB" >/dev/null
+orgsync admin remove boss@acme.example --org "$ORG_ID" --db "$DB_URL" >/dev/null
 sreq GET /v1/settings
 expect_status 401
 
