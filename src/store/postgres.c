@@ -375,7 +375,7 @@ static int mark_prepared(struct pg_store *q, const struct pg_stmt *st)
 
 	if ((q->nprepared + 1) * 2 > q->cap_prepared) {
 		cap = q->cap_prepared ? q->cap_prepared * 2 : PREPARED_MIN;
-		grown = calloc(cap, sizeof(*grown));
+		grown = calloc(cap, sizeof(const struct pg_stmt *));
 		if (!grown)
 			return store_set_error(&q->base, STORE_ENOMEM, "out of memory");
 		for (i = 0; i < q->cap_prepared; i++)

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "unit/check.h"
+#include "unit/testdb.h"
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -43,136 +44,32 @@
 /* --- fixture: one database file per test ------------------------------------ */
 
 struct fx {
-	char path[64];
-	char url[512];
-	char dbname[64]; /* on PostgreSQL: the test's own database */
-	bool pg;
+	struct testdb db;
 	struct store *s;
 	int64_t org;
 	char key[STORE_KEY_MAX];
 };
 
-/* The PostgreSQL server's URL prefix the tests run on; NULL: SQLite. */
-static const char *pg_prefix(void)
-{
-	const char *p = getenv("ORGSYNC_TEST_DB");
-
-	return p && *p ? p : NULL;
-}
-
-/* Runs sql on the database named db of the PostgreSQL server; false on failure. */
-static bool pg_admin(const char *db, const char *sql)
-{
-	char url[512];
-	PGconn *c;
-	PGresult *r;
-	bool ok;
-
-	snprintf(url, sizeof(url), "%s%s", pg_prefix(), db);
-	c = PQconnectdb(url);
-	r = PQexec(c, sql);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok;
-}
-
-/*
- * A fresh database for one test on PostgreSQL, with json_extract(text,
- * '$.a.b') as SQLite has it, so that the checks below read JSON columns
- * with one SQL for both engines.
- */
-static int pg_create(struct fx *f)
-{
-	static unsigned counter;
-	char sql[128];
-
-	snprintf(f->dbname, sizeof(f->dbname), "orgsync_test_%ld_%u", (long)getpid(), ++counter);
-	snprintf(f->url, sizeof(f->url), "%s%s", pg_prefix(), f->dbname);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	if (!pg_admin("postgres", sql))
-		return -1;
-	f->pg = true;
-	return pg_admin(f->dbname, "CREATE FUNCTION json_extract(j TEXT, path TEXT) RETURNS TEXT"
-				   " LANGUAGE sql IMMUTABLE AS"
-				   " $$ SELECT j::jsonb #>> string_to_array(substr(path, 3), '.') $$")
-		       ? 0
-		       : -1;
-}
-
-static void pg_drop(const struct fx *f)
-{
-	char sql[128];
-
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-	pg_admin("postgres", sql);
-}
-
-/* A case about SQLite's own files or schema history: on PostgreSQL it skips, visibly. */
-#define SQLITE_ONLY(f)                                                                    \
-	do {                                                                              \
-		if ((f)->pg) {                                                            \
-			print_message("      (SQLite only: skipped on PostgreSQL)\n");        \
-			skip();                                                           \
-		}                                                                         \
-	} while (0)
-
-/* The same for a case about PostgreSQL's schema: it skips on SQLite. */
-#define POSTGRES_ONLY(f)                                                                  \
-	do {                                                                              \
-		if (!(f)->pg) {                                                           \
-			print_message("      (PostgreSQL only: ORGSYNC_TEST_DB unset)\n");    \
-			skip();                                                           \
-		}                                                                         \
-	} while (0)
-
-static void remove_db(const char *path)
-{
-	char p[96];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	char err[256];
-	int fd;
 
 	if (!f)
 		return -1;
-	if (pg_prefix()) {
-		if (pg_create(f)) {
-			pg_drop(f);
-			free(f);
-			return -1;
-		}
-	} else {
-		snprintf(f->path, sizeof(f->path), "/tmp/orgsync-test-store-XXXXXX");
-		fd = mkstemp(f->path);
-		if (fd < 0) {
-			free(f);
-			return -1;
-		}
-		close(fd);
-		unlink(f->path); /* SQLite creates it: an empty file is a valid empty database anyway */
-		snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	if (testdb_create(&f->db, "test_store")) {
+		free(f);
+		return -1;
 	}
-	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK) {
-		fprintf(stderr, "store_open %s: %s\n", f->url, err);
-		f->pg ? pg_drop(f) : remove_db(f->path);
+	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "store_open %s: %s\n", f->db.url, err);
+		testdb_drop(&f->db);
 		free(f);
 		return -1;
 	}
 	if (store_org_create(f->s, "Maple", &f->org, f->key) != STORE_OK) {
 		store_close(f->s);
-		f->pg ? pg_drop(f) : remove_db(f->path);
+		testdb_drop(&f->db);
 		free(f);
 		return -1;
 	}
@@ -185,7 +82,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	store_close(f->s);
-	f->pg ? pg_drop(f) : remove_db(f->path);
+	testdb_drop(&f->db);
 	free(f);
 	return 0;
 }
@@ -196,7 +93,7 @@ static struct store *open_again(const struct fx *f)
 	struct store *s = NULL;
 	char err[256];
 
-	if (store_open(f->url, &s, err, sizeof(err)) != STORE_OK)
+	if (store_open(f->db.url, &s, err, sizeof(err)) != STORE_OK)
 		fail_msg("second store_open: %s", err);
 	return s;
 }
@@ -206,8 +103,8 @@ static sqlite3 *raw_open(const struct fx *f)
 {
 	sqlite3 *db = NULL;
 
-	if (sqlite3_open(f->path, &db) != SQLITE_OK)
-		fail_msg("sqlite3_open %s", f->path);
+	if (sqlite3_open(f->db.path, &db) != SQLITE_OK)
+		fail_msg("sqlite3_open %s", f->db.path);
 	sqlite3_busy_timeout(db, 5000);
 	return db;
 }
@@ -215,7 +112,7 @@ static sqlite3 *raw_open(const struct fx *f)
 /* The first column of the first row of sql on PostgreSQL (NULL when no row). */
 static char *pg_raw(const struct fx *f, const char *sql)
 {
-	PGconn *c = PQconnectdb(f->url);
+	PGconn *c = PQconnectdb(f->db.url);
 	PGresult *r = PQexec(c, sql);
 	char *v = NULL;
 
@@ -235,7 +132,7 @@ static long long raw_int(const struct fx *f, const char *sql)
 	long long v = -1;
 	char *text;
 
-	if (f->pg) {
+	if (f->db.pg) {
 		text = pg_raw(f, sql);
 		v = text ? strtoll(text, NULL, 10) : -1;
 		free(text);
@@ -258,7 +155,7 @@ static char *raw_text(const struct fx *f, const char *sql)
 	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	if (f->pg)
+	if (f->db.pg)
 		return pg_raw(f, sql);
 	db = raw_open(f);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -274,7 +171,7 @@ static void raw_exec(const struct fx *f, const char *sql)
 {
 	sqlite3 *db;
 
-	if (f->pg) {
+	if (f->db.pg) {
 		free(pg_raw(f, sql));
 		return;
 	}
@@ -686,7 +583,7 @@ static void test_migrations_idempotent(void **state)
 	char *name = NULL, *mode, err[256];
 	int64_t org;
 
-	SQLITE_ONLY(f);
+	TESTDB_SQLITE_ONLY(&f->db);
 	store_close(f->s);
 	f->s = open_again(f);
 	again = open_again(f);
@@ -705,7 +602,7 @@ static void test_migrations_idempotent(void **state)
 	/* A database from a newer program is refused, not misread. */
 	raw_exec(f, "PRAGMA user_version = 99");
 	again = (struct store *)1;
-	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->url, &again, err, sizeof(err)));
+	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->db.url, &again, err, sizeof(err)));
 	assert_null(again);
 	assert_non_null(strstr(err, "99"));
 	raw_exec(f, "PRAGMA user_version = 1");
@@ -732,7 +629,7 @@ static void *open_concurrently(void *arg)
 	const struct fx *f = arg;
 	struct store *s = NULL;
 	char err[256];
-	intptr_t rc = store_open(f->url, &s, err, sizeof(err));
+	intptr_t rc = store_open(f->db.url, &s, err, sizeof(err));
 
 	if (rc)
 		fprintf(stderr, "store_open: %s\n", err);
@@ -750,7 +647,7 @@ static void test_pg_schema(void **state)
 	int64_t org;
 	size_t i;
 
-	POSTGRES_ONLY(f);
+	TESTDB_POSTGRES_ONLY(&f->db);
 	store_close(f->s);
 	f->s = open_again(f);
 	again = open_again(f);
@@ -765,12 +662,12 @@ static void test_pg_schema(void **state)
 	/* A database from a newer program is refused, not misread. */
 	raw_exec(f, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
 	again = (struct store *)1;
-	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->url, &again, err, sizeof(err)));
+	CHECK_EQ("newer schema refused", STORE_EIO, store_open(f->db.url, &again, err, sizeof(err)));
 	assert_null(again);
 	assert_non_null(strstr(err, "99"));
 	raw_exec(f, "DELETE FROM schema_version WHERE version = 99");
 	/* Processes starting at once on an empty database: one migrates, the others wait. */
-	assert_int_equal(0, pg_create(&fresh));
+	assert_int_equal(0, testdb_create(&fresh.db, "test_store"));
 	for (i = 0; i < 4; i++)
 		assert_int_equal(0, pthread_create(&threads[i], NULL, open_concurrently, &fresh));
 	for (i = 0; i < 4; i++) {
@@ -778,7 +675,7 @@ static void test_pg_schema(void **state)
 		CHECK_EQ("concurrent first open", STORE_OK, (intptr_t)rc);
 	}
 	CHECK_EQ("migrated once", 1, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
-	pg_drop(&fresh);
+	testdb_drop(&fresh.db);
 }
 
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
@@ -845,7 +742,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 	char *json = NULL;
 	json_t *root, *risk;
 
-	SQLITE_ONLY(f);
+	TESTDB_SQLITE_ONLY(&f->db);
 	store_close(f->s);
 	f->s = NULL;
 	raw_exec(f, "UPDATE orgs SET settings = '{\"provisioning\":{\"method\":\"api\"},"
@@ -1402,7 +1299,7 @@ static void test_apply_reactivate_and_swaps(void **state)
 	CHECK_EQ("E2 still invited", STATE_INVITED, state_of(&loaded, "E2"));
 	CHECK_EQ("mappings untouched", stored.nmappings, loaded.nmappings);
 	CHECK_EQ("no parked key left", 0,
-		 raw_int(f, f->pg ? "SELECT count(*) FROM members WHERE substr(external_id, 1, 1)"
+		 raw_int(f, f->db.pg ? "SELECT count(*) FROM members WHERE substr(external_id, 1, 1)"
 				    " = chr(1) OR substr(email_key, 1, 1) = chr(1)"
 				  : "SELECT count(*) FROM members WHERE substr(external_id, 1, 1)"
 				    " = char(1) OR substr(email_key, 1, 1) = char(1)"));
@@ -1555,7 +1452,7 @@ static void test_apply_failure_rolls_back(void **state)
 	assert_non_null(strstr(store_error(f->s), "E1"));
 	check_unchanged(f, &stored, &ids);
 	CHECK_EQ("no parked key left", 0,
-		 raw_int(f, f->pg ? "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = chr(1)"
+		 raw_int(f, f->db.pg ? "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = chr(1)"
 				  : "SELECT count(*) FROM members WHERE substr(email_key, 1, 1) = char(1)"));
 
 	tplan_free(&p);
@@ -1612,7 +1509,7 @@ static void test_apply_noop_writes_nothing(void **state)
 	for (i = 0; i < stored.nteams; i++)
 		pt(&p, i, i, TEAM_UNCHANGED);
 	before = raw_int(f, "SELECT sum(updated_at) FROM members");
-	raw_exec(f, f->pg ? "CREATE TABLE writes (n INTEGER); CREATE FUNCTION count_write()"
+	raw_exec(f, f->db.pg ? "CREATE TABLE writes (n INTEGER); CREATE FUNCTION count_write()"
 			    " RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes"
 			    " VALUES (1); RETURN NULL; END $$; CREATE TRIGGER t1 AFTER UPDATE ON"
 			    " members FOR EACH ROW EXECUTE FUNCTION count_write();"
@@ -2674,7 +2571,7 @@ static void test_migration_from_schema_5(void **state)
 	char key[STORE_KEY_MAX];
 	int64_t org2, id;
 
-	SQLITE_ONLY(f);
+	TESTDB_SQLITE_ONLY(&f->db);
 	CHECK_OK("org 2", store_org_create(f->s, "Birch", &org2, key));
 	store_close(f->s);
 	f->s = NULL;
@@ -2985,7 +2882,7 @@ static void test_migration_outbox(void **state)
 	char sql[512];
 	long long now = (long long)time(NULL) * 1000;
 
-	SQLITE_ONLY(f);
+	TESTDB_SQLITE_ONLY(&f->db);
 	store_close(f->s);
 	f->s = NULL;
 	rewind_schema(f, 8);
@@ -3020,7 +2917,7 @@ static void test_migration_from_version_3(void **state)
 	size_t n = 0;
 	char err[256];
 
-	SQLITE_ONLY(f);
+	TESTDB_SQLITE_ONLY(&f->db);
 	store_close(f->s);
 	f->s = NULL;
 	rewind_schema(f, 3);
@@ -3030,7 +2927,7 @@ static void test_migration_from_version_3(void **state)
 		    " created_at, updated_at) VALUES"
 		    " (1, 'A1', 'a1@maple.example', 'a1@maple.example', 'Administrator', 'active',"
 		    "  100, 12345);");
-	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK)
+	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
 	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
