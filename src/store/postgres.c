@@ -287,6 +287,12 @@ enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };
 
 static struct store_ops pg_store_ops;
 
+/* Settings every statement relies on, whatever the server's or role's defaults. */
+static const char session_settings[] =
+	"SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET standard_conforming_strings = on;"
+	" SET client_min_messages = warning; SET default_transaction_isolation = 'read committed';"
+	" SET idle_in_transaction_session_timeout = 0";
+
 /* --- parameters -------------------------------------------------------------------- */
 
 static void param(struct pg_params *p, const char *value, int length, int format)
@@ -430,10 +436,16 @@ int pg_fail(struct pg_store *q, const PGresult *res)
  */
 static void reconnect_if_lost(struct pg_store *q)
 {
+	PGresult *res;
+
 	if (q->depth || PQstatus(q->conn) != CONNECTION_BAD)
 		return;
 	PQreset(q->conn);
 	forget_prepared(q);
+	if (PQstatus(q->conn) == CONNECTION_OK) {
+		res = PQexec(q->conn, session_settings);
+		PQclear(res);
+	}
 }
 
 static bool result_ok(const PGresult *res)
@@ -852,7 +864,7 @@ out:
 	return pg_end_tx(q, rc);
 }
 
-/* Settings every statement relies on, whatever the server's or role's defaults. */
+/* A UTF8 database, and the session's settings. */
 static int configure(struct pg_store *q)
 {
 	const char *enc = PQparameterStatus(q->conn, "server_encoding");
@@ -862,10 +874,7 @@ static int configure(struct pg_store *q)
 				       "the database's encoding is %s; orgsync needs UTF8 (createdb -E UTF8)",
 				       enc ? enc : "unknown");
 	PQsetNoticeProcessor(q->conn, quiet, NULL);
-	return pg_exec_sql(q, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC';"
-			      " SET standard_conforming_strings = on; SET client_min_messages = warning;"
-			      " SET default_transaction_isolation = 'read committed';"
-			      " SET idle_in_transaction_session_timeout = 0");
+	return pg_exec_sql(q, session_settings);
 }
 
 

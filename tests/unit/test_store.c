@@ -676,6 +676,15 @@ static void test_pg_schema(void **state)
 	}
 	CHECK_EQ("migrated once", 1, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
 	testdb_drop(&fresh.db);
+	/* A connection the server closed fails the call it breaks, and the next opens it again. */
+	CHECK_EQ("the store's connection ended", 1,
+		 raw_int(f, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+			    " WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+	CHECK_EQ("the call it breaks", STORE_EIO, store_org_get(f->s, f->org, NULL));
+	CHECK_OK("the next call", store_org_get(f->s, f->org, &name));
+	CHECK_STR("its answer", "Maple", name);
+	free(name);
+	CHECK_OK("a prepared statement again", store_key_auth(f->s, f->key, &org));
 }
 
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
