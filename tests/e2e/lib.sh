@@ -104,7 +104,7 @@ db_query() {
 	if [ -n "$PG_DBNAME" ]; then
 		psql -XqAt -v ON_ERROR_STOP=1 "$DB_URL" -c "$1"
 	else
-		sqlite3 "$DB" "$1"
+		sqlite3 -cmd '.timeout 30000' "$DB" "$1"
 	fi
 }
 

@@ -7,7 +7,8 @@
 # state after, that the sync's status says which, that no sync stays
 # Pending (one claimed by the killed server is taken up again once its
 # lease ran out, and applied then), and that SQLite finds the database
-# intact.
+# intact. With ORGSYNC_DB=postgres the same on PostgreSQL (tests/e2e/lib.sh),
+# whose own checks replace SQLite's integrity check.
 #
 #   tests/soak/crash.sh [ITERATIONS] [MEMBERS]      (default 300 20000)
 #   ORGSYNC=build-asan/orgsync tests/soak/crash.sh 100
@@ -172,7 +173,7 @@ make_orgs() {
 
 # sql QUERY: one query on the database (the server may be writing: wait for locks).
 sql() {
-	sqlite3 -batch -noheader -cmd '.timeout 30000' "$DB" "$1" 2>&1
+	db_query "$1" 2>&1
 }
 
 # org_hash: a digest of what a sync decides in the org: its properties, its
@@ -183,13 +184,17 @@ sql() {
 # gets a new one), created_at/updated_at, the org's version stamp, and the
 # syncs, payloads, issues, invitations and outbox (the history, not the org).
 org_hash() {
-	sqlite3 -batch -noheader -cmd '.timeout 30000' -nullvalue '<null>' "$DB" "
+	db_query "
 		SELECT 'property', name FROM properties WHERE org_id = $ORG_ID ORDER BY name;
 		SELECT 'member', external_id, email, email_key, first_name, last_name, job_title,
-			image_url, langs, products, props, role, state
+			image_url, langs, products, role, state
 			FROM members WHERE org_id = $ORG_ID ORDER BY external_id;
+		SELECT 'value', m.external_id, p.name, v.value FROM member_props v
+			JOIN members m ON m.id = v.member_id JOIN properties p ON p.id = v.property_id
+			WHERE v.org_id = $ORG_ID ORDER BY m.external_id, p.name;
 		SELECT 'team', external_id, name FROM teams WHERE org_id = $ORG_ID ORDER BY external_id;
-		SELECT 'mapping', t.external_id, m.external_id, s.external_id, p.is_member, p.is_manager
+		SELECT 'mapping', t.external_id, coalesce(m.external_id, '<null>'),
+			coalesce(s.external_id, '<null>'), p.is_member, p.is_manager
 			FROM mappings p JOIN teams t ON t.id = p.team_id
 			LEFT JOIN members m ON m.id = p.member_id
 			LEFT JOIN teams s ON s.id = p.subteam_id
@@ -289,20 +294,26 @@ kill_once() {
 	start_server --sync-lease-ms "$LEASE_MS"
 	KILLS=$((KILLS + 1))
 
-	ids=$(sql "SELECT group_concat(id, ' ') FROM syncs WHERE org_id = $ORG_ID AND id > $prev")
+	# Numbers, as the API names syncs (ids have gaps on PostgreSQL).
+	ids=$(sql "SELECT number FROM syncs WHERE org_id = $ORG_ID AND id > $prev ORDER BY id" |
+		tr '\n' ' ' | sed 's/ $//')
 	if [ -n "$ids" ] && [ "$ids" = "${ids% *}" ]; then
 		id=$ids
 		if wait_sync "$id"; then
 			status=$SYNC_STATUS
 			reason=$(jqr '.reason // ""' "$TMP/sync.json")
-			started=$(sql "SELECT coalesce(started_at, 0) FROM syncs WHERE id = $id")
-			attempts=$(sql "SELECT attempts FROM syncs WHERE id = $id")
+			started=$(sql "SELECT coalesce(started_at, 0) FROM syncs WHERE org_id = $ORG_ID AND number = $id")
+			attempts=$(sql "SELECT attempts FROM syncs WHERE org_id = $ORG_ID AND number = $id")
 		else
 			status=$SYNC_STATUS
 		fi
 	fi
 	# Two readers at once: the check of the whole file takes as long as the hash.
-	sql 'PRAGMA integrity_check' >"$TMP/integrity" &
+	if [ -n "$PG_DBNAME" ]; then
+		echo ok >"$TMP/integrity" &
+	else
+		sql 'PRAGMA integrity_check' >"$TMP/integrity" &
+	fi
 	hash=$(org_hash)
 	wait $!
 	integrity=$(tr '\n' ' ' <"$TMP/integrity" | sed 's/ $//')
