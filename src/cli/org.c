@@ -46,7 +46,7 @@ static const char *const formats[] = { "text", "json", NULL };
 /* The options of org, key and admin alike. */
 static const struct opt options[] = {
 	{ .name = "db", .type = OPT_STRING, .metavar = "URL", .offset = offsetof(struct admin_args, db),
-	  .help = "the service's database: sqlite:PATH" },
+	  .help = "the service's database: sqlite:PATH or postgres://..." },
 	{ .name = "org", .type = OPT_I64, .flags = OPT_NO_DEFAULT, .metavar = "ID", .min = 1,
 	  .max = INT64_MAX, .offset = offsetof(struct admin_args, org),
 	  .help = "the organization, by its id (as org list shows it)" },

@@ -12,7 +12,7 @@
 
 static const struct opt options[] = {
 	{ .name = "db", .type = OPT_STRING, .offset = CFG(db_url), .metavar = "URL",
-	  .help = "sqlite:PATH (or a path); created and migrated if needed" },
+	  .help = "sqlite:PATH (or a path) or postgres://...; created and migrated if needed" },
 	{ .name = "listen", .type = OPT_STRING, .offset = CFG(listen), .sdef = "127.0.0.1:8080",
 	  .metavar = "HOST:PORT", .help = "address to listen on; port 0 = any" },
 	{ .name = "max-body", .type = OPT_SIZE, .offset = CFG(max_body), .min = 1,
