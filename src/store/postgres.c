@@ -18,7 +18,6 @@ enum {
 	/* pg_advisory_xact_lock's two keys: ours start with "orgs" in ASCII. */
 	LOCK_SCHEMA = 0x6f726773,
 	LOCK_ORG = 0x6f726774,
-	TX_RETRIES = 5,
 	PREPARED_MIN = 64,
 };
 
@@ -327,11 +326,6 @@ void pg_param_int(struct pg_params *p, int64_t v)
 	param(p, p->ints[p->n], 0, 0);
 }
 
-void pg_param_bool(struct pg_params *p, bool v)
-{
-	param(p, v ? "true" : "false", 0, 0);
-}
-
 void pg_param_null(struct pg_params *p)
 {
 	param(p, NULL, 0, 0);
@@ -423,7 +417,6 @@ int pg_fail(struct pg_store *q, const PGresult *res)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-	q->retryable = state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
 	if (!msg || !*msg)
 		msg = PQerrorMessage(q->conn);
 	return store_set_error(&q->base, status_of(state), "%.*s", (int)strcspn(msg, "\n"), msg);
@@ -687,20 +680,6 @@ int pg_end_tx(struct pg_store *q, int rc)
 	if (PQtransactionStatus(q->conn) != PQTRANS_IDLE)
 		pg_exec_sql(q, "ROLLBACK");
 	memcpy(q->base.err, saved, sizeof(saved));
-	return rc;
-}
-
-int pg_tx_retry(struct pg_store *q, int (*work)(struct pg_store *q, void *ctx), void *ctx)
-{
-	int rc, tries = 0;
-
-	do {
-		q->retryable = false;
-		rc = pg_begin(q);
-		if (rc)
-			return rc;
-		rc = pg_end_tx(q, work(q, ctx));
-	} while (rc && q->retryable && q->depth == 0 && ++tries < TX_RETRIES);
 	return rc;
 }
 

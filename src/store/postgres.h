@@ -37,7 +37,6 @@ struct pg_store {
 	PGconn *conn;
 	int depth;         /* transactions open: 0 none, 1 BEGIN, more: savepoints */
 	bool in_tx;        /* within store_tx_begin(): operations nest as savepoints */
-	bool retryable;    /* the last failure was a serialization failure or deadlock */
 	/* The statements prepared on this connection: an open-addressed set of
 	 * addresses, grown at half full. */
 	const struct pg_stmt **prepared;
@@ -67,7 +66,6 @@ void pg_param_text(struct pg_params *p, const char *s);
 /* A slice of text, sent as binary (the same bytes): its parameter must be text. */
 void pg_param_textn(struct pg_params *p, const char *s, size_t len);
 void pg_param_int(struct pg_params *p, int64_t v);
-void pg_param_bool(struct pg_params *p, bool v);
 void pg_param_null(struct pg_params *p);
 /* Binary: the statement's parameter must be bytea ($n::bytea). */
 void pg_param_bytes(struct pg_params *p, const void *data, size_t len);
@@ -96,9 +94,11 @@ int pg_exec_sql(struct pg_store *q, const char *sql);
 /*
  * Maps a failed result to a store status and records the server's message:
  * unique, foreign key and check violations (23505, 23503, 23514) are
- * STORE_ECONFLICT; disk or memory full (53100, 54000) STORE_EFULL; a
- * serialization failure or deadlock (40001, 40P01) STORE_EIO with
- * q->retryable set (pg_tx_retry runs the work again); the rest STORE_EIO.
+ * STORE_ECONFLICT; disk full or too much data (53100, 54000) STORE_EFULL;
+ * out of memory (53200) STORE_ENOMEM; the rest STORE_EIO. That includes a
+ * deadlock or serialization failure (40P01, 40001), which the design
+ * avoids rather than retries: transactions run at READ COMMITTED, and
+ * writers that read before they write take the org's lock first.
  */
 int pg_fail(struct pg_store *q, const PGresult *res);
 
@@ -138,13 +138,6 @@ int pg_parse_name(const char *const *names, int n, const char *text);
 int pg_begin(struct pg_store *q);
 /* Commits (rc STORE_OK) or rolls back to where pg_begin was; returns the final status. */
 int pg_end_tx(struct pg_store *q, int rc);
-
-/*
- * Runs work(q, ctx) in its own transaction, again (a few times) when it
- * failed on a serialization failure or deadlock; inside a caller's
- * transaction it runs once, as a savepoint, and the caller decides.
- */
-int pg_tx_retry(struct pg_store *q, int (*work)(struct pg_store *q, void *ctx), void *ctx);
 
 /*
  * Holds the org's write lock until the transaction ends: writers of one org
