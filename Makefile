@@ -143,16 +143,21 @@ e2e: $(BIN)
 
 # The storage, sync engine and end-to-end suites again on PostgreSQL, each test on a
 # database of its own in a throwaway cluster (scripts/pg-cluster.sh), stopped even when
-# a suite fails.
-PG_UNIT  = $(filter %/test_store,$(UNIT_BIN))
+# a suite fails. Every suite runs; any failure fails the target.
+PG_UNIT  = $(filter %/test_store %/test_sync,$(UNIT_BIN))
 pg-check: $(BIN) $(PG_UNIT)
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/orgsync-pg.XXXXXX") && \
 	trap 'scripts/pg-cluster.sh stop "$$dir/cluster"; rm -rf "$$dir"' EXIT && \
-	url=$$(scripts/pg-cluster.sh start "$$dir/cluster") && \
+	url=$$(scripts/pg-cluster.sh start "$$dir/cluster") || exit 1; \
+	failed=; \
 	for t in $(PG_UNIT); do echo "== $$t on PostgreSQL"; \
-		ORGSYNC_TEST_DB=$$url ORGSYNC_TESTDATA=tests/data SHARED=$(SHARED) $$t || exit 1; done && \
-	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/cli/run.sh && \
-	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh
+		ORGSYNC_TEST_DB=$$url ORGSYNC_TESTDATA=tests/data SHARED=$(SHARED) $$t || \
+		failed="$$failed $$(basename $$t)"; done; \
+	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/cli/run.sh || \
+		failed="$$failed cli"; \
+	ORGSYNC_DB=postgres ORGSYNC_TEST_DB=$$url ORGSYNC=$(abspath $(BIN)) tests/e2e/run.sh || \
+		failed="$$failed e2e"; \
+	[ -z "$$failed" ] || { echo "pg-check: failed on PostgreSQL:$$failed"; exit 1; }
 
 # The web UI in chromium (tests/browser/run.sh); screenshots in tests/browser/out/.
 browser: $(BIN)
