@@ -13,7 +13,7 @@ KEY=$ORG_KEY
 
 # import ARGS...: orgsync import on the test database; RC, $TMP/out, $TMP/err.
 import() {
-	orgsync import --db "sqlite:$DB" "$@" >"$TMP/out" 2>"$TMP/err"
+	orgsync import --db "$DB_URL" "$@" >"$TMP/out" 2>"$TMP/err"
 	RC=$?
 }
 
@@ -90,12 +90,12 @@ expect_sync Success
 expect_eq "the absent are gone" 10 "$(member_count)"
 
 t "refused while another sync is Pending: exit 4"
-sqlite3 "$DB" "INSERT INTO syncs (org_id, number, status, source, mode, format, dry_run, created_at, started_at)
+db_query "INSERT INTO syncs (org_id, number, status, source, mode, format, dry_run, created_at, started_at)
 	VALUES ($ORG_ID, 99, 'Pending', 'API Provisioning', 'full', 'json', 0, 1, 1)"
 import --org "$ORG_ID" --dir "$ORG"
 expect_eq "exit" 4 "$RC"
 expect_match "names the running sync" "sync 99 is still running" "$(cat "$TMP/err")"
-sqlite3 "$DB" "DELETE FROM syncs WHERE number = 99 AND org_id = $ORG_ID"
+db_query "DELETE FROM syncs WHERE number = 99 AND org_id = $ORG_ID"
 
 t "refused while SCIM provisioning is active: exit 5"
 req_json PATCH /v1/settings '{"provisioning":{"method":"scim"}}'

@@ -141,18 +141,18 @@ if [ -z "$started" ]; then
 else
 	crash_server
 	KILLED_AT=$(date +%s%3N)
-	LEASE_END=$(sqlite3 "$DB" "SELECT lease_until FROM syncs WHERE id = (SELECT id FROM syncs
+	LEASE_END=$(db_query "SELECT lease_until FROM syncs WHERE id = (SELECT id FROM syncs
 		WHERE org_id = $ORG_A AND number = $CRASHED)")
 	start_server --sync-lease-ms "$LEASE_MS"
 	wait_sync "$CRASHED"
 	expect_sync Success
-	FINISHED=$(sqlite3 "$DB" "SELECT finished_at FROM syncs WHERE org_id = $ORG_A
+	FINISHED=$(db_query "SELECT finished_at FROM syncs WHERE org_id = $ORG_A
 		AND number = $CRASHED")
 	[ "${FINISHED:-0}" -ge "${LEASE_END:-0}" ] ||
 		fail "finished at $FINISHED, before the lease's end $LEASE_END (killed at $KILLED_AT)"
-	expect_eq "claimed twice" 2 "$(sqlite3 "$DB" "SELECT attempts FROM syncs
+	expect_eq "claimed twice" 2 "$(db_query "SELECT attempts FROM syncs
 		WHERE org_id = $ORG_A AND number = $CRASHED")"
-	expect_eq "no claim left" "" "$(sqlite3 "$DB" "SELECT claimed_by FROM syncs
+	expect_eq "no claim left" "" "$(db_query "SELECT claimed_by FROM syncs
 		WHERE org_id = $ORG_A AND number = $CRASHED")"
 	# Applied by one run only: it found the org as it was before the push (a
 	# second apply would have found nothing left to change).
@@ -166,7 +166,7 @@ fi
 
 t "two services on one database: the holder of a sync killed, the other finishes it once"
 # shellcheck disable=SC2086 # $ORGSYNC may be a wrapper command line
-$ORGSYNC serve --db "sqlite:$DB" --listen 127.0.0.1:0 --quiet \
+$ORGSYNC serve --db "$DB_URL" --listen 127.0.0.1:0 --quiet \
 	--sync-lease-ms "$LEASE_MS" >"$TMP/second.out" 2>"$TMP/second.err" &
 SECOND_PID=$!
 trap 'kill -KILL "$SECOND_PID" 2>/dev/null; cleanup' EXIT
@@ -175,7 +175,7 @@ expect_status 202
 SHARED=$SYNC
 holder=
 for ((i = 0; i < WAIT_SECS * 100; i++)); do
-	holder=$(sqlite3 -cmd '.timeout 5000' "$DB" "SELECT claimed_by FROM syncs
+	holder=$(db_query "SELECT claimed_by FROM syncs
 		WHERE org_id = $ORG_A AND number = $SHARED AND status = 'Pending'")
 	[ -n "$holder" ] && break
 	sleep 0.01
@@ -199,7 +199,7 @@ if [ -n "$OTHER" ]; then
 	fi
 	wait_sync "$SHARED"
 	expect_sync Success
-	expect_eq "claimed twice, by each service once" 2 "$(sqlite3 "$DB" "SELECT attempts
+	expect_eq "claimed twice, by each service once" 2 "$(db_query "SELECT attempts
 		FROM syncs WHERE org_id = $ORG_A AND number = $SHARED")"
 	expect_true "applied by the second run: the org before the push had changes to make" \
 		'.counts.members.updated + .counts.members.created > 0' "$TMP/sync.json"

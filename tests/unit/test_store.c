@@ -181,6 +181,29 @@ static void raw_exec(const struct fx *f, const char *sql)
 	sqlite3_close(db);
 }
 
+/* From now on each row inserted, updated or deleted in table adds a row to the table writes. */
+static void count_writes(const struct fx *f, const char *table)
+{
+	char sql[768];
+
+	if (f->db.pg)
+		snprintf(sql, sizeof(sql),
+			 "CREATE TABLE IF NOT EXISTS writes (n INTEGER);"
+			 " CREATE OR REPLACE FUNCTION count_write() RETURNS trigger LANGUAGE plpgsql"
+			 " AS $$ BEGIN INSERT INTO writes VALUES (1); RETURN NULL; END $$;"
+			 " CREATE TRIGGER %s_writes AFTER INSERT OR UPDATE OR DELETE ON %s"
+			 " FOR EACH ROW EXECUTE FUNCTION count_write();",
+			 table, table);
+	else
+		snprintf(sql, sizeof(sql),
+			 "CREATE TABLE IF NOT EXISTS writes (n INTEGER);"
+			 " CREATE TRIGGER %s_i AFTER INSERT ON %s BEGIN INSERT INTO writes VALUES (1); END;"
+			 " CREATE TRIGGER %s_u AFTER UPDATE ON %s BEGIN INSERT INTO writes VALUES (1); END;"
+			 " CREATE TRIGGER %s_d AFTER DELETE ON %s BEGIN INSERT INTO writes VALUES (1); END;",
+			 table, table, table, table, table, table);
+	raw_exec(f, sql);
+}
+
 /* --- building orgs and plans by hand ------------------------------------------ */
 
 struct mspec {
@@ -1518,12 +1541,7 @@ static void test_apply_noop_writes_nothing(void **state)
 	for (i = 0; i < stored.nteams; i++)
 		pt(&p, i, i, TEAM_UNCHANGED);
 	before = raw_int(f, "SELECT sum(updated_at) FROM members");
-	raw_exec(f, f->db.pg ? "CREATE TABLE writes (n INTEGER); CREATE FUNCTION count_write()"
-			    " RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes"
-			    " VALUES (1); RETURN NULL; END $$; CREATE TRIGGER t1 AFTER UPDATE ON"
-			    " members FOR EACH ROW EXECUTE FUNCTION count_write();"
-			  : "CREATE TABLE writes (n INTEGER); CREATE TRIGGER t1 AFTER UPDATE ON members"
-			    " BEGIN INSERT INTO writes VALUES (1); END;");
+	count_writes(f, "members");
 	CHECK_OK("version before", store_org_version(f->s, f->org, &version));
 	CHECK_OK("no-op apply", store_apply(f->s, f->org, 0, &stored, &stored, &ids, &p));
 	CHECK_EQ("no member row updated", 0, raw_int(f, "SELECT count(*) FROM writes"));
@@ -1559,6 +1577,7 @@ static void test_migration_props_table(void **state)
 	struct store_ids ids;
 	uint32_t i;
 
+	TESTDB_SQLITE_ONLY(&f->db);
 	apply_sample(f, &first);
 	store_close(f->s);
 	f->s = NULL;
@@ -1609,10 +1628,7 @@ static void test_apply_writes_changed_props_only(void **state)
 
 	apply_sample(f, &first);
 	load(f, &stored, &ids);
-	raw_exec(f, "CREATE TABLE writes (n INTEGER);"
-		    "CREATE TRIGGER w1 AFTER INSERT ON member_props BEGIN INSERT INTO writes VALUES (1); END;"
-		    "CREATE TRIGGER w2 AFTER UPDATE ON member_props BEGIN INSERT INTO writes VALUES (1); END;"
-		    "CREATE TRIGGER w3 AFTER DELETE ON member_props BEGIN INSERT INTO writes VALUES (1); END;");
+	count_writes(f, "member_props");
 	org_init(&desired);
 	copy_props(&desired, &stored);
 	/* E1 keeps its department; its cost center changes; E4's department is emptied. */
@@ -2042,6 +2058,7 @@ static void test_sync_lease_upgrade(void **state)
 	struct fx *f = *state;
 	int64_t id, running, sid = 0, oid = 0;
 
+	TESTDB_SQLITE_ONLY(&f->db);
 	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
 	store_close(f->s);
 	f->s = NULL;

@@ -1,5 +1,6 @@
 /*
- * sync engine on a SQLite database of its own, without HTTP: a first sync,
+ * sync engine on a database of its own (SQLite, or PostgreSQL with
+ * ORGSYNC_TEST_DB: tests/unit/testdb.h), without HTTP: a first sync,
  * a resync (nothing, then one change), a risky sync that pauses and
  * changes nothing, a broken input that fails and changes nothing, a dry
  * run; who may sync (sync_admit); the settings' defaults and validation.
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "unit/check.h"
+#include "unit/testdb.h"
 #include <jansson.h>
 
 #include "store/store.h"
@@ -32,46 +34,27 @@
 #define OWNER "test:1:worker"
 
 struct fx {
-	char path[4096];
-	char url[4200];
+	struct testdb db;
 	struct store *s;
 	int64_t org;
 };
 
-static void remove_db(const char *path)
-{
-	char p[4200];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	char err[256], key[STORE_KEY_MAX];
-	int fd;
 
 	if (!f)
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/orgsync-test-sync-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	fd = mkstemp(f->path);
-	if (fd < 0) {
+	if (testdb_create(&f->db, "test_sync")) {
 		free(f);
 		return -1;
 	}
-	close(fd);
-	unlink(f->path);
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-	if (store_open(f->url, &f->s, err, sizeof(err)) != STORE_OK ||
+	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK ||
 	    store_org_create(f->s, "Maple", &f->org, key) != STORE_OK) {
-		fprintf(stderr, "%s: %s\n", f->url, err);
+		fprintf(stderr, "%s: %s\n", f->db.url, err);
 		store_close(f->s);
-		remove_db(f->path);
+		testdb_drop(&f->db);
 		free(f);
 		return -1;
 	}
@@ -84,7 +67,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	store_close(f->s);
-	remove_db(f->path);
+	testdb_drop(&f->db);
 	free(f);
 	return 0;
 }
