@@ -547,7 +547,8 @@ static int check_plan(struct apply *a)
 	return STORE_OK;
 }
 
-/* Runs st ($1 org, $2 the ids as a bigint[], $3 now) for the stored members of action. */
+/* Runs st ($1 org, $2 the ids as a bigint[], $3 now for a deactivation) for the stored
+ * members of action. */
 static int members_by_action(struct apply *a, const struct pg_stmt *st, int action)
 {
 	struct pg_params pa = { 0 };
@@ -569,7 +570,8 @@ static int members_by_action(struct apply *a, const struct pg_stmt *st, int acti
 		return store_set_error(&a->q->base, STORE_ENOMEM, "out of memory");
 	pg_param_int(&pa, a->org_id);
 	pg_param_textn(&pa, a->scratch.data, a->scratch.len);
-	pg_param_int(&pa, a->now);
+	if (action == MEMBER_DEACTIVATE)
+		pg_param_int(&pa, a->now);
 	return pg_run(a->q, st, &pa, NULL);
 }
 
