@@ -18,9 +18,6 @@
 
 #include <sodium.h>
 
-static const char *const role_names[] = { "Member", "Administrator" };
-static const char *const state_names[] = { "created", "invited", "active", "deactivated" };
-
 static const struct pg_stmt st_counts = {
 	"org_load_counts",
 	"SELECT (SELECT count(*) FROM orgs WHERE id = $1),"
@@ -63,16 +60,6 @@ static uint32_t find_id(const int64_t *v, uint32_t n, int64_t id)
 			hi = mid;
 	}
 	return lo < n && v[lo] == id ? lo : PLAN_NONE;
-}
-
-static int parse_name(const char *const *names, int n, const char *s)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
 }
 
 /* A text column copied into the org; "" shares one literal. */
@@ -158,8 +145,8 @@ static int member_row(struct load *l, const PGresult *r)
 		return store_set_error(&l->q->base, STORE_ENOMEM, "out of memory");
 	parse_langs(&m, PQgetvalue(r, 0, 7), (size_t)PQgetlength(r, 0, 7));
 	m.products = (uint8_t)pg_col_int(r, 0, 8);
-	role = parse_name(role_names, 2, PQgetvalue(r, 0, 9));
-	state = parse_name(state_names, 4, PQgetvalue(r, 0, 10));
+	role = pg_parse_name(pg_role_names, 2, PQgetvalue(r, 0, 9));
+	state = pg_parse_name(pg_state_names, 4, PQgetvalue(r, 0, 10));
 	m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
 	m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
 	l->ids->members[o->nmembers] = pg_col_int(r, 0, 0);
@@ -671,13 +658,13 @@ static int stage_members(struct apply *a)
 
 		if (is_update(c2))
 			stage_member(a, &c, a->ids->members[c2->stored], m, NULL,
-				     c2->action == MEMBER_REACTIVATE ? state_names[STATE_ACTIVE]
+				     c2->action == MEMBER_REACTIVATE ? pg_state_names[STATE_ACTIVE]
 								     : NULL,
 				     c2->changed & (CHANGED_EXTERNAL_ID | CHANGED_EMAIL),
 				     c2->changed & CHANGED_PROPS);
 		else if (c2->action == MEMBER_CREATE)
-			stage_member(a, &c, 0, m, role_names[m->role == ROLE_ADMINISTRATOR],
-				     state_names[c2->invite ? STATE_INVITED : STATE_CREATED], true,
+			stage_member(a, &c, 0, m, pg_role_names[m->role == ROLE_ADMINISTRATOR],
+				     pg_state_names[c2->invite ? STATE_INVITED : STATE_CREATED], true,
 				     false);
 		rc = c.rc;
 	}
