@@ -352,11 +352,11 @@ static const char sql_stage[] =
 	"DROP TABLE IF EXISTS pg_temp.stage_members, pg_temp.stage_values,"
 	" pg_temp.stage_teams, pg_temp.stage_maps;"
 	"CREATE TEMP TABLE stage_members ON COMMIT DROP AS SELECT id, external_id, email,"
-	" email_key, first_name, last_name, job_title, image_url, langs, products, role, state"
-	" FROM members WITH NO DATA;"
+	" email_key, first_name, last_name, job_title, image_url, langs, products, role, state,"
+	" scim_id FROM members WITH NO DATA;"
 	"ALTER TABLE stage_members ADD COLUMN keys boolean, ADD COLUMN props boolean;"
 	"CREATE TEMP TABLE stage_values (member_id bigint, name text, value text) ON COMMIT DROP;"
-	"CREATE TEMP TABLE stage_teams ON COMMIT DROP AS SELECT id, external_id, name"
+	"CREATE TEMP TABLE stage_teams ON COMMIT DROP AS SELECT id, external_id, name, scim_id"
 	" FROM teams WITH NO DATA;"
 	"CREATE TEMP TABLE stage_maps ON COMMIT DROP AS SELECT team_id, member_id, subteam_id,"
 	" is_member, is_manager FROM mappings WITH NO DATA;"
@@ -390,12 +390,16 @@ static const struct pg_stmt st_park = {
 };
 
 /* A key of a member written here that another member keeps: a real conflict. */
+/* A key of a member written here that another member keeps: a real
+ * conflict. Each test an index probe (never an OR join, which the planner
+ * can only run as a nested loop over both tables). */
 static const struct pg_stmt st_key_taken = {
 	"apply_key_taken",
-	"SELECT s.external_id FROM stage_members AS s JOIN members AS m ON m.org_id = $1"
-	" AND (m.external_id = s.external_id OR m.email_key = s.email_key)"
-	" AND m.id IS DISTINCT FROM s.id"
-	" WHERE s.id IS NULL OR s.keys LIMIT 1",
+	"SELECT s.external_id FROM stage_members AS s WHERE (s.id IS NULL OR s.keys)"
+	" AND (EXISTS (SELECT 1 FROM members AS m WHERE m.org_id = $1"
+	" AND m.external_id = s.external_id AND m.id IS DISTINCT FROM s.id)"
+	" OR EXISTS (SELECT 1 FROM members AS m WHERE m.org_id = $1"
+	" AND m.email_key = s.email_key AND m.id IS DISTINCT FROM s.id)) LIMIT 1",
 };
 
 static const struct pg_stmt st_update = {
@@ -407,14 +411,15 @@ static const struct pg_stmt st_update = {
 	" FROM stage_members AS s WHERE s.id IS NOT NULL AND m.id = s.id AND m.org_id = $1",
 };
 
-/* New members in plan order, so that their ids rise in it. */
+/* New members in plan order, so that their ids rise in it; their SCIM ids
+ * made in C (store_uuid7), much cheaper than per row in SQL. */
 static const struct pg_stmt st_insert = {
 	"apply_insert",
 	"INSERT INTO members (org_id, external_id, email, email_key, first_name, last_name,"
 	" job_title, image_url, langs, products, role, state, created_at, updated_at,"
 	" admin_since, scim_id) SELECT $1, external_id, email, email_key, first_name,"
 	" last_name, job_title, image_url, langs, products, role, state, $2, $2,"
-	" CASE WHEN role = 'Administrator' THEN $2::bigint END, orgsync_uuid7($2::bigint)"
+	" CASE WHEN role = 'Administrator' THEN $2::bigint END, scim_id"
 	" FROM stage_members WHERE id IS NULL ORDER BY ctid RETURNING id, external_id",
 };
 
@@ -441,10 +446,18 @@ static const struct pg_stmt st_values_upsert = {
 	" WHERE member_props.value <> excluded.value",
 };
 
+/* Values of members just created: none can be there yet. */
+static const struct pg_stmt st_values_insert = {
+	"apply_values_insert",
+	"INSERT INTO member_props (org_id, member_id, property_id, value)"
+	" SELECT $1, n.member_id, p.id, n.value FROM stage_values AS n"
+	" JOIN properties AS p ON p.org_id = $1 AND p.name = n.name",
+};
+
 static const struct pg_stmt st_team_insert = {
 	"apply_team_insert",
 	"INSERT INTO teams (org_id, external_id, name, created_at, updated_at, scim_id)"
-	" SELECT $1, external_id, name, $2, $2, orgsync_uuid7($2::bigint)"
+	" SELECT $1, external_id, name, $2, $2, scim_id"
 	" FROM stage_teams WHERE id IS NULL ORDER BY ctid RETURNING id, external_id",
 };
 
@@ -454,11 +467,18 @@ static const struct pg_stmt st_team_rename = {
 	" WHERE s.id IS NOT NULL AND t.id = s.id AND t.org_id = $1",
 };
 
-static const struct pg_stmt st_map_remove = {
-	"apply_map_remove",
+/* Mappings are found by their ends, a member's or a subteam's (one
+ * statement each: equality joins the planner can hash or probe). */
+static const struct pg_stmt st_map_remove_member = {
+	"apply_map_remove_member",
 	"DELETE FROM mappings AS m USING stage_maps AS s WHERE s.action = 'remove'"
-	" AND m.org_id = $1 AND m.team_id = s.team_id AND (m.member_id = s.member_id"
-	" OR m.subteam_id = s.subteam_id)",
+	" AND m.org_id = $1 AND m.team_id = s.team_id AND m.member_id = s.member_id",
+};
+
+static const struct pg_stmt st_map_remove_subteam = {
+	"apply_map_remove_subteam",
+	"DELETE FROM mappings AS m USING stage_maps AS s WHERE s.action = 'remove'"
+	" AND m.org_id = $1 AND m.team_id = s.team_id AND m.subteam_id = s.subteam_id",
 };
 
 static const struct pg_stmt st_map_add = {
@@ -468,12 +488,18 @@ static const struct pg_stmt st_map_add = {
 	" WHERE action = 'add' ORDER BY seq",
 };
 
-static const struct pg_stmt st_map_change = {
-	"apply_map_change",
+static const struct pg_stmt st_map_change_member = {
+	"apply_map_change_member",
 	"UPDATE mappings AS m SET is_member = s.is_member, is_manager = s.is_manager"
 	" FROM stage_maps AS s WHERE s.action = 'change' AND m.org_id = $1"
-	" AND m.team_id = s.team_id AND (m.member_id = s.member_id"
-	" OR m.subteam_id = s.subteam_id)",
+	" AND m.team_id = s.team_id AND m.member_id = s.member_id",
+};
+
+static const struct pg_stmt st_map_change_subteam = {
+	"apply_map_change_subteam",
+	"UPDATE mappings AS m SET is_member = s.is_member, is_manager = s.is_manager"
+	" FROM stage_maps AS s WHERE s.action = 'change' AND m.org_id = $1"
+	" AND m.team_id = s.team_id AND m.subteam_id = s.subteam_id",
 };
 
 struct apply {
@@ -598,6 +624,19 @@ static int apply_removals(struct apply *a)
 	return rc;
 }
 
+/* A new row's SCIM id (a UUIDv7 of the apply's time), or NULL for a row updated. */
+static void scim_id(struct apply *a, struct pg_copy *c, bool fresh)
+{
+	char id[STORE_SCIM_ID_MAX];
+
+	if (!fresh) {
+		pg_copy_null(c);
+		return;
+	}
+	store_uuid7(id, a->now);
+	pg_copy_text(c, id);
+}
+
 /* One stage_members row: id 0 for a new member; state NULL keeps the stored one. */
 static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const struct member *m,
 			 const char *role, const char *state, bool keys, bool props)
@@ -633,6 +672,7 @@ static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const s
 	pg_copy_text(c, state);
 	pg_copy_text(c, keys ? "t" : "f");
 	pg_copy_text(c, props ? "t" : "f");
+	scim_id(a, c, !id);
 	pg_copy_row(c);
 }
 
@@ -650,7 +690,7 @@ static int stage_members(struct apply *a)
 
 	rc = pg_copy_begin(&c, a->q, "COPY stage_members (id, external_id, email, email_key,"
 			   " first_name, last_name, job_title, image_url, langs, products, role,"
-			   " state, keys, props) FROM STDIN");
+			   " state, keys, props, scim_id) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *c2 = &a->p->members[i];
 		const struct member *m = &a->desired->members[c2->desired < a->desired->nmembers
@@ -772,7 +812,7 @@ static int create_values(struct apply *a)
 	if (rc || !any)
 		return rc;
 	pg_param_int(&pa, a->org_id);
-	return pg_run(a->q, &st_values_upsert, &pa, NULL);
+	return pg_run(a->q, &st_values_insert, &pa, NULL);
 }
 
 /* STORE_ECONFLICT naming the member when a key written here belongs to a member that keeps it. */
@@ -794,40 +834,74 @@ static int check_keys(struct apply *a)
 	return rc;
 }
 
-/* Updates and reactivations; new members, with the ids they got. */
-static int apply_members(struct apply *a)
-{
-	struct pg_params pa = { 0 };
-	PGresult *res = NULL;
-	int rc, i;
+/* How many member rows of each kind this apply writes. */
+struct member_counts {
+	uint32_t updates, keys, props, creates;
+};
 
-	rc = stage_members(a);
-	pg_param_int(&pa, a->org_id);
-	pg_param_int(&pa, a->now);
-	if (!rc) {
-		pa.n = 1;
-		rc = pg_run(a->q, &st_park, &pa, NULL);
-		pa.n = 2;
+static void count_members(struct apply *a, struct member_counts *n)
+{
+	uint32_t i;
+
+	memset(n, 0, sizeof(*n));
+	for (i = 0; i < a->p->nmembers; i++) {
+		const struct member_change *c = &a->p->members[i];
+
+		if (is_update(c)) {
+			n->updates++;
+			n->keys += (c->changed & (CHANGED_EXTERNAL_ID | CHANGED_EMAIL)) != 0;
+			n->props += (c->changed & CHANGED_PROPS) != 0;
+		}
+		n->creates += c->action == MEMBER_CREATE;
 	}
-	if (!rc)
-		rc = check_keys(a);
-	if (!rc)
-		rc = pg_run(a->q, &st_update, &pa, NULL);
-	if (!rc)
-		rc = apply_values(a);
-	if (!rc)
-		rc = pg_exec(a->q, &st_insert, &pa, &res);
-	for (i = 0; !rc && i < PQntuples(res); i++) {
+}
+
+/* The new members' ids, from the insert's RETURNING. */
+static int new_member_ids(struct apply *a, const PGresult *res)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
 		uint32_t d;
 
 		if (!org_find_member(a->desired, PQgetvalue(res, i, 1),
 				     (size_t)PQgetlength(res, i, 1), &d))
-			rc = store_set_error(&a->q->base, STORE_EIO, "a new member is not the plan's");
-		else
-			a->new_members[d] = pg_col_int(res, i, 0);
+			return store_set_error(&a->q->base, STORE_EIO,
+					       "a new member is not the plan's");
+		a->new_members[d] = pg_col_int(res, i, 0);
 	}
+	return STORE_OK;
+}
+
+/* Updates and reactivations; new members, with the ids they got. Each
+ * statement runs only when the plan has rows for it. */
+static int apply_members(struct apply *a)
+{
+	struct pg_params pa = { 0 };
+	struct member_counts n;
+	PGresult *res = NULL;
+	int rc;
+
+	count_members(a, &n);
+	if (!n.updates && !n.creates)
+		return STORE_OK;
+	rc = stage_members(a);
+	pg_param_int(&pa, a->org_id);
+	if (!rc && n.keys)
+		rc = pg_run(a->q, &st_park, &pa, NULL);
+	if (!rc && (n.keys || n.creates))
+		rc = check_keys(a);
+	pg_param_int(&pa, a->now);
+	if (!rc && n.updates)
+		rc = pg_run(a->q, &st_update, &pa, NULL);
+	if (!rc && n.props)
+		rc = apply_values(a);
+	if (!rc && n.creates)
+		rc = pg_exec(a->q, &st_insert, &pa, &res);
+	if (!rc && n.creates)
+		rc = new_member_ids(a, res);
 	PQclear(res);
-	if (!rc)
+	if (!rc && n.creates)
 		rc = create_values(a);
 	return rc;
 }
@@ -937,7 +1011,7 @@ static int apply_teams(struct apply *a)
 	uint32_t i;
 	int rc;
 
-	rc = pg_copy_begin(&c, a->q, "COPY stage_teams (id, external_id, name) FROM STDIN");
+	rc = pg_copy_begin(&c, a->q, "COPY stage_teams (id, external_id, name, scim_id) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nteams; i++) {
 		const struct team_change *ch = &a->p->teams[i];
 		const struct team *t;
@@ -951,6 +1025,7 @@ static int apply_teams(struct apply *a)
 			pg_copy_int(&c, a->ids->teams[ch->stored]);
 		pg_copy_text(&c, t->external_id);
 		pg_copy_text(&c, t->name);
+		scim_id(a, &c, ch->action == TEAM_CREATE);
 		pg_copy_row(&c);
 		rc = c.rc;
 	}
@@ -1037,12 +1112,14 @@ static int stage_map(struct apply *a, struct pg_copy *c, uint32_t seq, const cha
 static int apply_mappings(struct apply *a)
 {
 	struct pg_params pa = { 0 };
+	uint32_t i, n[MAPPING_CHANGE + 1] = { 0 };
 	struct pg_copy c;
-	uint32_t i;
 	int rc;
 
 	if (!a->p->nmappings)
 		return STORE_OK;
+	for (i = 0; i < a->p->nmappings; i++)
+		n[a->p->mappings[i].action]++;
 	rc = pg_copy_begin(&c, a->q, "COPY stage_maps (team_id, member_id, subteam_id, is_member,"
 			   " is_manager, seq, action) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmappings; i++) {
@@ -1060,13 +1137,20 @@ static int apply_mappings(struct apply *a)
 			rc = stage_map(a, &c, i, "change", sm, false, dm);
 	}
 	rc = pg_copy_end(&c, rc);
+	/* Statistics for the planner: a temporary table has none until analyzed. */
+	if (!rc)
+		rc = pg_exec_sql(a->q, "ANALYZE stage_maps");
 	pg_param_int(&pa, a->org_id);
-	if (!rc)
-		rc = pg_run(a->q, &st_map_remove, &pa, NULL);
-	if (!rc)
+	if (!rc && n[MAPPING_REMOVE])
+		rc = pg_run(a->q, &st_map_remove_member, &pa, NULL);
+	if (!rc && n[MAPPING_REMOVE])
+		rc = pg_run(a->q, &st_map_remove_subteam, &pa, NULL);
+	if (!rc && n[MAPPING_ADD])
 		rc = pg_run(a->q, &st_map_add, &pa, NULL);
-	if (!rc)
-		rc = pg_run(a->q, &st_map_change, &pa, NULL);
+	if (!rc && n[MAPPING_CHANGE])
+		rc = pg_run(a->q, &st_map_change_member, &pa, NULL);
+	if (!rc && n[MAPPING_CHANGE])
+		rc = pg_run(a->q, &st_map_change_subteam, &pa, NULL);
 	return rc;
 }
 
