@@ -519,6 +519,14 @@ static int bad_plan(struct apply *a, const char *what, uint32_t index)
 			       "the plan refers to a record that is not there (%s %u)", what, index);
 }
 
+static bool mapping_in_range(struct apply *a, const struct mapping *m, bool desired)
+{
+	const struct org *o = desired ? a->desired : a->stored;
+
+	return m->team < o->nteams &&
+	       m->child < (m->kind == MAPPING_MEMBER ? o->nmembers : o->nteams);
+}
+
 /* Refuses a plan that names records its orgs do not have, before anything is written. */
 static int check_plan(struct apply *a)
 {
@@ -550,6 +558,9 @@ static int check_plan(struct apply *a)
 		if (c->action > MAPPING_CHANGE || (d && c->desired >= a->desired->nmappings) ||
 		    (st && c->stored >= a->stored->nmappings))
 			return bad_plan(a, "mapping change", i);
+		if ((d && !mapping_in_range(a, &a->desired->mappings[c->desired], true)) ||
+		    (st && !mapping_in_range(a, &a->stored->mappings[c->stored], false)))
+			return bad_plan(a, "mapping end", i);
 	}
 	for (i = 0; p->desired_to_stored && i < nd; i++)
 		if (p->desired_to_stored[i] != PLAN_NONE && p->desired_to_stored[i] >= ns)
@@ -1064,22 +1075,12 @@ static int64_t desired_team_id(struct apply *a, uint32_t d)
 	return st != PLAN_NONE ? a->ids->teams[st] : a->new_teams[d];
 }
 
-static bool mapping_in_range(struct apply *a, const struct mapping *m, bool desired)
-{
-	const struct org *o = desired ? a->desired : a->stored;
-
-	return m->team < o->nteams &&
-	       m->child < (m->kind == MAPPING_MEMBER ? o->nmembers : o->nteams);
-}
-
 /* One stage_maps row: the ends (db ids) of m in the desired or stored org, the flags of f. */
 static int stage_map(struct apply *a, struct pg_copy *c, uint32_t seq, const char *action,
 		     const struct mapping *m, bool desired, const struct mapping *f)
 {
 	int64_t team, child;
 
-	if (!mapping_in_range(a, m, desired))
-		return bad_plan(a, "mapping end", seq);
 	if (desired) {
 		team = desired_team_id(a, m->team);
 		child = m->kind == MAPPING_MEMBER ? desired_member_id(a, m->child)
