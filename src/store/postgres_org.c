@@ -799,8 +799,9 @@ static int create_values(struct apply *a)
 	int rc;
 
 	rc = pg_exec_sql(a->q, "TRUNCATE stage_values");
-	if (!rc)
-		rc = pg_copy_begin(&c, a->q, "COPY stage_values (member_id, name, value) FROM STDIN");
+	if (rc)
+		return rc;
+	rc = pg_copy_begin(&c, a->q, "COPY stage_values (member_id, name, value) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *ch = &a->p->members[i];
 		const struct member *m;

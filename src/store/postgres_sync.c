@@ -999,13 +999,19 @@ static int pg_sync_list(struct store *s, int64_t org_id, int64_t before, size_t 
 		return rc;
 	count = PQntuples(res);
 	v = calloc((size_t)count + 1, sizeof(*v));
-	if (!v)
-		rc = store_set_error(s, STORE_ENOMEM, "out of memory");
-	for (i = 0; !rc && i < count; i++)
+	if (!v) {
+		PQclear(res);
+		return store_set_error(s, STORE_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < count; i++) {
 		rc = read_sync_row(res, i, &v[i]);
+		if (rc)
+			break;
+	}
 	PQclear(res);
 	if (rc) {
-		store_sync_rows_free(v, v ? (size_t)i : 0);
+		/* read_sync_row released the row it failed on. */
+		store_sync_rows_free(v, (size_t)i);
 		return rc;
 	}
 	*rows = v;
