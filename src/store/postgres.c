@@ -781,6 +781,9 @@ static void fill_ops(void)
 	o->tx_end = pg_tx_end;
 	pg_ops_tenants(o);
 	pg_ops_scim(o);
+	pg_ops_org(o);
+	pg_ops_sync(o);
+	pg_ops_delivery(o);
 }
 
 /* Notices ("relation already exists, skipping") are not for the service's log. */
