@@ -251,7 +251,7 @@ WIN_BUILD  ?= build-win
 WIN_DEPS    = $(WIN_BUILD)/deps
 WIN_EXE     = $(WIN_BUILD)/orgsync.exe
 WIN_SRC     = $(filter-out src/util/os_posix.c src/util/mem.c, $(wildcard src/util/*.c)) \
-              $(wildcard src/model/*.c src/ingest/*.c src/plan/*.c) \
+              $(wildcard src/model/*.c src/format/*.c src/ingest/*.c src/plan/*.c) \
               src/client/client.c src/client/transport_winhttp.c \
               $(addprefix src/cli/, main.c input.c options.c remote.c validate.c convert.c push.c plan.c)
 WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)

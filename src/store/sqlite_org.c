@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "format/names.h"
+
 /* Loads and applies of big orgs want a big page cache; set once per connection. */
 static int use_big_cache(struct sqlite_store *q)
 {
@@ -29,7 +31,7 @@ static int langs_text(struct buf *b, const struct member *m)
 
 	buf_reset(b);
 	for (i = 0; i < m->nlangs && i < LANG_COUNT; i++)
-		if ((i && buf_putc(b, ';')) || buf_puts(b, org_lang_code(m->langs[i])))
+		if ((i && buf_putc(b, ';')) || buf_puts(b, format_lang_code(m->langs[i])))
 			return -1;
 	return 0;
 }
@@ -106,7 +108,7 @@ static void parse_langs(struct member *m, const char *s, size_t len)
 
 		while (j < len && s[j] != ';')
 			j++;
-		l = org_parse_lang(s + i, j - i);
+		l = format_lang_parse(s + i, j - i);
 		if (l >= 0)
 			m->langs[m->nlangs++] = (uint8_t)l;
 		i = j + 1;

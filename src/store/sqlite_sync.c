@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "format/names.h"
+
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
 	PLAN_CHUNK = 128, /* plan entries to a row; migration 8 spells it out too */
@@ -35,7 +37,7 @@ static int sync_event(struct sqlite_store *q, int64_t sync_id, int prev, int64_t
 		if (rc)
 			break;
 		sqlite3_bind_int64(st, 1, sync_id);
-		sq_bind_text(st, 2, prev < 0 ? NULL : store_sync_status_name(prev));
+		sq_bind_text(st, 2, prev < 0 ? NULL : format_sync_status_name(prev));
 		sqlite3_bind_int64(st, 3, now);
 		rc = sq_run(q, st);
 	}
@@ -196,7 +198,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, store_sync_status_name(status));
+	sq_bind_text(st, 2, format_sync_status_name(status));
 	sq_bind_text(st, 3, done->reason);
 	sq_bind_text(st, 4, done->counts_json);
 	sq_bind_text(st, 5, done->risk_json);
@@ -240,8 +242,8 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 
 		sqlite3_bind_int64(st, 1, sync_id);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
-		sq_bind_text(st, 3, report_severity_name(is->severity));
-		sq_bind_text(st, 4, report_code_name(is->code));
+		sq_bind_text(st, 3, format_severity_name(is->severity));
+		sq_bind_text(st, 4, format_issue_code_name(is->code));
 		sq_bind_text(st, 5, is->file ? is->file : "");
 		sqlite3_bind_int64(st, 6, is->line);
 		sqlite3_bind_int64(st, 7, is->column);
@@ -707,8 +709,8 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, sync_id);
-	sq_bind_text(st, 3, store_sync_status_name(from));
-	sq_bind_text(st, 4, store_sync_status_name(to));
+	sq_bind_text(st, 3, format_sync_status_name(from));
+	sq_bind_text(st, 4, format_sync_status_name(to));
 	sq_bind_text(st, 5, reason);
 	sqlite3_bind_int64(st, 6, store_now_ms());
 	rc = sq_run(q, st);
@@ -729,7 +731,7 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 	if (rc == STORE_OK) {
 		sqlite3_reset(st);
 		rc = store_set_error(s, STORE_ECONFLICT, "sync %lld is not %s", (long long)sync_id,
-				     store_sync_status_name(from));
+				     format_sync_status_name(from));
 	} else if (rc == STORE_ENOTFOUND) {
 		store_set_error(s, rc, "no sync %lld", (long long)sync_id);
 	}
@@ -740,7 +742,7 @@ out:
 static int read_sync_row(sqlite3_stmt *st, struct sync_row *r)
 {
 	const char *status = (const char *)sqlite3_column_text(st, 2);
-	int parsed = store_sync_status_parse(status ? status : "");
+	int parsed = format_sync_status_parse(status ? status : "");
 
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
@@ -821,7 +823,7 @@ int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, sync_id);
-	sq_bind_text(st, 3, store_sync_status_name(to));
+	sq_bind_text(st, 3, format_sync_status_name(to));
 	sq_bind_text(st, 4, d->sync_reason);
 	sqlite3_bind_int64(st, 5, store_now_ms());
 	sq_bind_text(st, 6, d->approve ? "approve" : "reject");
@@ -1024,7 +1026,7 @@ static int parse_code(const char *name)
 	int i;
 
 	for (i = 0; i < CODE_COUNT; i++)
-		if (strcmp(report_code_name((enum issue_code)i), name) == 0)
+		if (strcmp(format_issue_code_name((enum issue_code)i), name) == 0)
 			return i;
 	return -1;
 }
