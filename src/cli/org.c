@@ -329,10 +329,9 @@ static int admin_change(struct store *st, int64_t org, const char *email, bool a
 		if (rc == STORE_OK)
 			rc = audit(st, org, add ? "admin.add" : "admin.remove", target,
 				   role < 0 ? NULL
-					    : json_pack("{s:s}", "role",
-							role == ROLE_ADMINISTRATOR ? "Administrator"
-										   : "Member"),
-				   json_pack("{s:s}", "role", add ? "Administrator" : "Member"));
+					    : json_pack("{s:s}", "role", format_role_name((enum role)role)),
+				   json_pack("{s:s}", "role",
+					     format_role_name(add ? ROLE_ADMINISTRATOR : ROLE_MEMBER)));
 		rc = store_tx_end(st, rc);
 	}
 

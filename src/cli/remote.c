@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "format/json.h"
+#include "format/names.h"
 #include "format/report.h"
 #include "util/os.h"
 #include "util/path.h"
@@ -442,10 +443,11 @@ int remote_wait(struct remote *r, int64_t id, bool through_pause, json_t **sync)
 		}
 		status = json_string_value(json_object_get(*sync, "status"));
 		if (!status)
-			status = "Pending";
-		if (strcmp(status, "Pending") != 0 && (!through_pause || strcmp(status, "Paused") != 0))
+			status = format_sync_status_name(SYNC_PENDING);
+		if (format_sync_status_parse(status) != SYNC_PENDING &&
+		    (!through_pause || format_sync_status_parse(status) != SYNC_PAUSED))
 			return 0;
-		if (!strcmp(status, "Paused") && !told) {
+		if (format_sync_status_parse(status) == SYNC_PAUSED && !told) {
 			fprintf(stderr, "orgsync %s: sync %" PRId64 " is Paused: waiting for an "
 				"administrator to approve or reject it\n", r->cmd, id);
 			told = true;

@@ -644,7 +644,8 @@ static int decide(struct http_req *r, bool approve)
 		 approve ? "approved" : "rejected", actor, reason ? ": " : "", reason ? reason : "");
 	snprintf(target, sizeof(target), "sync:%" PRId64, row.number);
 	old = json_pack("{s:s}", "status", "Paused");
-	new = json_pack("{s:s, s:s?}", "status", approve ? "Pending" : "Rejected", "reason", reason);
+	new = json_pack("{s:s, s:s?}", "status",
+			format_sync_status_name(approve ? SYNC_PENDING : SYNC_REJECTED), "reason", reason);
 	/*
 	 * The worker claims under the service lock: it cannot take the sync
 	 * back between its return to Pending and the approval being recorded.

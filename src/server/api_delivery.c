@@ -82,7 +82,8 @@ int api_retry_delivery(struct http_req *r)
 				  NULL);
 	delivery_wake(r->svc);
 	return http_json(r, MHD_HTTP_ACCEPTED,
-			 json_pack("{s:s, s:s, s:o}", "id", r->params[0], "status", "retrying",
+			 json_pack("{s:s, s:s, s:o}", "id", r->params[0], "status",
+				   format_delivery_status_name(DELIVERY_RETRYING),
 				   "nextAttemptAt", http_time((int64_t)service_now_ms())),
 			 NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "format/json.h"
 #include "format/names.h"
 
 enum {
@@ -87,53 +88,14 @@ static int prune_payloads(struct sqlite_store *q)
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
-/* Appends s to b as a JSON string, quoted and escaped. */
-static int put_json_string(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-
-	if (buf_putc(b, '"'))
-		return -1;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[7];
-		size_t n;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (buf_append(b, run, (size_t)(s - run)))
-			return -1;
-		run = s + 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else {
-			esc[0] = '\\';
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		if (buf_append(b, esc, n))
-			return -1;
-	}
-	if (buf_append(b, run, (size_t)(s - run)) || buf_putc(b, '"'))
-		return -1;
-	return 0;
-}
-
 /* Appends one entry, as a JSON array, to a chunk being written. */
 static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
 {
 	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->detail ? e->detail : "") ||
+	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->detail ? e->detail : "") ||
 	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
 		return -1;
 	return 0;
@@ -1021,19 +983,8 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 			    (void **)rows, n);
 }
 
-static int parse_code(const char *name)
-{
-	int i;
-
-	for (i = 0; i < CODE_COUNT; i++)
-		if (strcmp(format_issue_code_name((enum issue_code)i), name) == 0)
-			return i;
-	return -1;
-}
-
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
 {
-	static const char *const severities[] = { "fatal", "error", "warning" };
 	struct sqlite_store *q = sq(s);
 	size_t before[3], totals[3], dropped, i;
 	sqlite3_stmt *st;
@@ -1072,8 +1023,8 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 			if (!text[i])
 				text[i] = "";
 		}
-		sev = sq_parse_name(severities, 3, (const unsigned char *)text[0]);
-		code = parse_code(text[1]);
+		sev = format_severity_parse(text[0]);
+		code = format_issue_code_parse(text[1]);
 		loc.file = text[2];
 		loc.line = (uint32_t)sqlite3_column_int64(st, 3);
 		loc.column = (uint32_t)sqlite3_column_int64(st, 4);
