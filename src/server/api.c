@@ -643,7 +643,7 @@ static int decide(struct http_req *r, bool approve)
 	snprintf(sync_reason, sizeof(sync_reason), "%s by an administrator (%s)%s%s",
 		 approve ? "approved" : "rejected", actor, reason ? ": " : "", reason ? reason : "");
 	snprintf(target, sizeof(target), "sync:%" PRId64, row.number);
-	old = json_pack("{s:s}", "status", "Paused");
+	old = json_pack("{s:s}", "status", format_sync_status_name(SYNC_PAUSED));
 	new = json_pack("{s:s, s:s?}", "status",
 			format_sync_status_name(approve ? SYNC_PENDING : SYNC_REJECTED), "reason", reason);
 	/*
@@ -1253,7 +1253,8 @@ static int accept_invitation(struct http_req *r)
 				  "this invitation is unknown, used or expired", NULL);
 	if (rc)
 		return db_error(r, st);
-	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", format_state_name(STATE_ACTIVE)),
+			 NULL, NULL);
 }
 
 /* Pages as GET /v1/members does, in the stored order of the teams; ?q searches ids and names. */

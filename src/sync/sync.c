@@ -164,7 +164,9 @@ static char *member_changes(const struct plan_cursor *c, const struct member_cha
 		props_change(changes, c->desired, dm, c->stored, sm);
 	if (mc->action == MEMBER_REACTIVATE || mc->action == MEMBER_DEACTIVATE)
 		old_new(changes, "state", json_string(format_state_name((enum member_state)sm->state)),
-			json_string(mc->action == MEMBER_REACTIVATE ? "active" : "deactivated"));
+			json_string(format_state_name(mc->action == MEMBER_REACTIVATE
+							      ? STATE_ACTIVE
+							      : STATE_DEACTIVATED)));
 	if (json_object_size(changes))
 		text = json_dumps(changes, JSON_COMPACT);
 	json_decref(changes);
