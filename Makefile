@@ -251,14 +251,14 @@ WIN_BUILD  ?= build-win
 WIN_DEPS    = $(WIN_BUILD)/deps
 WIN_EXE     = $(WIN_BUILD)/orgsync.exe
 WIN_SRC     = $(filter-out src/util/os_posix.c src/util/mem.c, $(wildcard src/util/*.c)) \
-              $(wildcard src/model/*.c src/ingest/*.c src/plan/*.c) \
+              $(wildcard src/model/*.c src/format/*.c src/ingest/*.c src/plan/*.c) \
               src/client/client.c src/client/transport_winhttp.c \
               $(addprefix src/cli/, main.c input.c options.c remote.c validate.c convert.c push.c plan.c)
 WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)
 
 # -Wconversion (STYLE.md) in the directories that are clean of it, so that they
 # stay clean; each other directory joins when it is.
-CONVERSION_CLEAN = src/util src/ingest src/plan src/sync src/server src/client
+CONVERSION_CLEAN = src/util src/model src/format src/ingest src/plan src/sync src/server src/client
 $(foreach d,$(CONVERSION_CLEAN),$(BUILD)/$(d)/%.o $(WIN_BUILD)/$(d)/%.o): WARN += -Wconversion
 # Windows 7 and later; C99 printf (%zu, %lld) from mingw's stdio, not msvcrt's. The
 # compiler checks printf formats against msvcrt's: the Linux build checks them.

@@ -5,7 +5,7 @@
  *
  * When the ingest accepts it (no fatal issue), the org it built must
  * survive the formats it is written in: its export as the CSV trio and as
- * the JSON payload (src/model/export.c) must each ingest again without a
+ * the JSON payload (src/format/csv.c, json.c) must each ingest again without a
  * single issue (the invalid rows were skipped the first time, so what is
  * written is valid), into an org with as many members, teams and mappings
  * whose export in the same format is the first one: byte for byte for the
@@ -24,7 +24,9 @@
 #include <jansson.h>
 
 #include "ingest/ingest.h"
-#include "model/export.h"
+#include "format/csv.h"
+#include "format/json.h"
+#include "format/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,7 +54,7 @@ static void broken(const char *what, const struct exported *e)
 static void export_org(const struct org *o, struct exported *e, int json)
 {
 	int (*const writers[3])(const struct org *, FILE *) = {
-		export_members_csv, export_teams_csv, export_mappings_csv
+		format_csv_members, format_csv_teams, format_csv_mappings
 	};
 	FILE *f;
 	int i;
@@ -66,7 +68,7 @@ static void export_org(const struct org *o, struct exported *e, int json)
 	if (!json)
 		return;
 	f = open_memstream(&e->json, &e->json_len);
-	if (!f || export_json(o, f, 0) || fclose(f))
+	if (!f || format_json_org(o, f, 0) || fclose(f))
 		broken("the JSON export failed", NULL);
 }
 
@@ -106,7 +108,7 @@ static void check_same(const struct org *a, const struct exported *ea, const str
 
 	if (report_count(rep, ISSUE_FATAL) || report_count(rep, ISSUE_ERROR) ||
 	    report_count(rep, ISSUE_WARNING)) {
-		report_print_text(rep, stderr);
+		format_report_text(rep, stderr);
 		snprintf(what, sizeof(what), "%s: issues reading back a valid org's export", how);
 		broken(what, ea);
 	}
@@ -200,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		round_trip(&org);
 	if (!sink)
 		sink = fopen("/dev/null", "w");
-	report_print_text(&rep, sink ? sink : stderr);
+	format_report_text(&rep, sink ? sink : stderr);
 	report_free(&rep);
 	org_free(&org);
 	return 0;

@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "format/names.h"
 #include "server/http.h"
 #include "server/orgcache.h"
 #include "server/service.h"
@@ -224,7 +225,7 @@ static void setup_org(struct tenant *t, const char *name, const char *settings,
 	t->property = property;
 	status = sync_process(st, begin_sync(t->id, payload), t->id, NULL, NULL, NULL);
 	if (status != SYNC_SUCCESS && status != SYNC_WARNING)
-		fail("the first sync did not apply", store_sync_status_name(status));
+		fail("the first sync did not apply", format_sync_status_name(status));
 }
 
 static void start_listener(void)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a source file includes a layer above its own: data moves one
-# way (util < model < format, ingest < plan < store < sync < server; the
-# client sits on util and model only; cli may use everything).
+# way (util < model < format < ingest < plan < store < sync < server: the
+# format layer spells the model, ingest reads with its names; the client
+# sits on util and model only; cli may use everything).
 #   check-layers.sh [SRC_DIR]          (default: src)
 #   check-layers.sh --archives DIR     the same for calls: DIR holds one archive per
 #                                      layer (LAYER.a, as the Makefile builds them), and
@@ -13,12 +14,13 @@ rank() {
 	case $1 in
 	util) echo 0 ;;
 	model) echo 1 ;;
-	format | ingest) echo 2 ;;
-	plan) echo 3 ;;
-	store) echo 4 ;;
-	sync) echo 5 ;;
-	server) echo 6 ;;
-	client) echo 6 ;;
+	format) echo 2 ;;
+	ingest) echo 3 ;;
+	plan) echo 4 ;;
+	store) echo 5 ;;
+	sync) echo 6 ;;
+	server) echo 7 ;;
+	client) echo 7 ;;
 	cli) echo 9 ;;
 	*) echo -1 ;;
 	esac
@@ -93,9 +95,17 @@ archive() {
 if [ "${1:-}" = --self-test ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	mkdir -p "$tmp/src/plan" "$tmp/src/store" "$tmp/src/sync" "$tmp/src/client"
+	mkdir -p "$tmp/src/plan" "$tmp/src/store" "$tmp/src/sync" "$tmp/src/client" "$tmp/src/model" \
+		"$tmp/src/ingest"
 	printf '#include "model/org.h"\n' >"$tmp/src/plan/ok.c"
+	printf '#include "format/names.h"\n' >"$tmp/src/ingest/ok.c"
 	check "$tmp/src" || { echo "check-layers: a downward include was refused" >&2; exit 1; }
+	printf '#include "format/names.h"\n' >"$tmp/src/model/up.c"
+	if check "$tmp/src" 2>/dev/null; then
+		echo "check-layers: model including format was not caught" >&2
+		exit 1
+	fi
+	rm "$tmp/src/model/up.c"
 	printf '#include "store/store.h"\n' >"$tmp/src/plan/up.c"
 	if check "$tmp/src" 2>/dev/null; then
 		echo "check-layers: plan including store was not caught" >&2

@@ -7,7 +7,9 @@
 
 #include "cli/cli.h"
 #include "cli/input.h"
-#include "model/export.h"
+#include "format/csv.h"
+#include "format/json.h"
+#include "format/report.h"
 #include "util/buf.h"
 #include "util/os.h"
 #include "util/path.h"
@@ -59,12 +61,12 @@ typedef int (*writer_fn)(const struct org *, FILE *);
 
 static int write_json_pretty(const struct org *o, FILE *f)
 {
-	return export_json(o, f, 1);
+	return format_json_org(o, f, 1);
 }
 
 static int write_json_compact(const struct org *o, FILE *f)
 {
-	return export_json(o, f, 0);
+	return format_json_org(o, f, 0);
 }
 
 /* Writes through a temporary file renamed into place: never half a file. */
@@ -100,9 +102,9 @@ static int write_csv_dir(const char *dir, const struct org *o)
 		const char *name;
 		writer_fn fn;
 	} files[] = {
-		{ "members.csv", export_members_csv },
-		{ "teams.csv", export_teams_csv },
-		{ "teams-mappings.csv", export_mappings_csv },
+		{ "members.csv", format_csv_members },
+		{ "teams.csv", format_csv_teams },
+		{ "teams-mappings.csv", format_csv_mappings },
 	};
 	char *path = NULL;
 	size_t i;
@@ -196,7 +198,7 @@ int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "orgsync convert: %s\n", rc == -3 ? why : "out of memory");
 		goto out;
 	}
-	report_print_text(&rep, stderr);
+	format_report_text(&rep, stderr);
 	if (rc == INGEST_EINVALID) {
 		fputs("orgsync convert: the input is invalid; nothing was written\n", stderr);
 		goto out;

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "format/csv.h"
+#include "format/json.h"
 #include "util/opt.h"
 
 enum {
@@ -601,53 +603,38 @@ static void member_id_at_slot(const struct gen *g, uint32_t slot, char id[16])
 
 /* ---- writers ---- */
 
-/* RFC 4180: quote a field holding , " CR or LF, doubling the quotes. */
-static void csv_field(FILE *f, const char *s)
+struct sink {
+	FILE *f;
+	bool json;
+	const struct dialect *d;
+	bool first;        /* no record written yet in the current JSON array */
+	struct buf field;  /* one field, quoted or escaped by format/ */
+	bool failed;       /* out of memory: the output is incomplete */
+};
+
+/* Writes what format/ made of one field, or notes that it could not. */
+static void put_field(struct sink *s, int rc)
 {
-	if (!s[strcspn(s, ",\"\r\n")]) {
-		fputs_unlocked(s, f);
-		return;
-	}
-	putc_unlocked('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			putc_unlocked('"', f);
-		putc_unlocked(*s, f);
-	}
-	putc_unlocked('"', f);
+	if (rc)
+		s->failed = true;
+	else
+		fwrite_unlocked(s->field.data, 1, s->field.len, s->f);
+	buf_reset(&s->field);
+}
+
+static void csv_field(struct sink *s, const char *v)
+{
+	put_field(s, format_csv_field(&s->field, v, 0));
+}
+
+static void json_str(struct sink *s, const char *v)
+{
+	put_field(s, format_json_string(&s->field, v));
 }
 
 static void csv_sep(FILE *f)
 {
 	putc_unlocked(',', f);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	putc_unlocked('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			putc_unlocked('\\', f);
-			putc_unlocked((int)c, f);
-		} else if (c == '\n') {
-			fputs_unlocked("\\n", f);
-		} else if (c == '\r') {
-			fputs_unlocked("\\r", f);
-		} else if (c == '\t') {
-			fputs_unlocked("\\t", f);
-		} else if (c < 0x20) {
-			fputs_unlocked("\\u00", f);
-			putc_unlocked(hex[c >> 4], f);
-			putc_unlocked(hex[c & 15], f);
-		} else {
-			putc_unlocked((int)c, f);
-		}
-	}
-	putc_unlocked('"', f);
 }
 
 /* "key": */
@@ -661,11 +648,11 @@ static void json_key(FILE *f, const char *key, bool first)
 }
 
 /* A ';'-separated list as a JSON array. */
-static void json_list(FILE *f, const char *list)
+static void json_list(struct sink *s, const char *list)
 {
 	char item[64];
 
-	putc_unlocked('[', f);
+	putc_unlocked('[', s->f);
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ";");
 
@@ -674,13 +661,13 @@ static void json_list(FILE *f, const char *list)
 		memcpy(item, p, n);
 		item[n] = '\0';
 		if (p != list)
-			putc_unlocked(',', f);
-		json_str(f, item);
+			putc_unlocked(',', s->f);
+		json_str(s, item);
 		p += n;
 		if (*p == ';')
 			p++;
 	}
-	putc_unlocked(']', f);
+	putc_unlocked(']', s->f);
 }
 
 /* Field names of the two dialects. */
@@ -760,13 +747,6 @@ static int out_close(struct out *o, bool ok)
 }
 
 /* Record separators: CSV rows end in LF; JSON records sit one per line. */
-struct sink {
-	FILE *f;
-	bool json;
-	const struct dialect *d;
-	bool first; /* no record written yet in the current JSON array */
-};
-
 static void record_begin(struct sink *s)
 {
 	if (s->json) {
@@ -802,51 +782,51 @@ static void write_member(struct sink *s, const struct gen *g, const struct membe
 	record_begin(s);
 	if (s->json) {
 		json_key(f, s->d->member_id, true);
-		json_str(f, m->id);
+		json_str(s, m->id);
 		json_key(f, "email", false);
-		json_str(f, m->email);
+		json_str(s, m->email);
 		json_key(f, "firstName", false);
-		json_str(f, m->first);
+		json_str(s, m->first);
 		json_key(f, "lastName", false);
-		json_str(f, m->last);
+		json_str(s, m->last);
 		json_key(f, "jobTitle", false);
-		json_str(f, m->title);
+		json_str(s, m->title);
 		if (m->image[0]) {
 			json_key(f, "imageUrl", false);
-			json_str(f, m->image);
+			json_str(s, m->image);
 		}
 		json_key(f, s->d->language, false);
 		if (g->legacy) {
-			json_str(f, m->lang->legacy);
+			json_str(s, m->lang->legacy);
 		} else {
-			json_list(f, m->lang->codes);
+			json_list(s, m->lang->codes);
 			json_key(f, "productAssignations", false);
-			json_list(f, m->products);
+			json_list(s, m->products);
 		}
 		json_key(f, "department", false);
-		json_str(f, dept);
+		json_str(s, dept);
 	} else {
-		csv_field(f, m->id);
+		csv_field(s, m->id);
 		csv_sep(f);
-		csv_field(f, m->email);
+		csv_field(s, m->email);
 		csv_sep(f);
-		csv_field(f, m->first);
+		csv_field(s, m->first);
 		csv_sep(f);
-		csv_field(f, m->last);
+		csv_field(s, m->last);
 		csv_sep(f);
-		csv_field(f, m->title);
+		csv_field(s, m->title);
 		csv_sep(f);
-		csv_field(f, m->image);
+		csv_field(s, m->image);
 		csv_sep(f);
 		if (g->legacy) {
-			csv_field(f, m->lang->legacy);
+			csv_field(s, m->lang->legacy);
 		} else {
-			csv_field(f, m->lang->codes);
+			csv_field(s, m->lang->codes);
 			csv_sep(f);
-			csv_field(f, m->products);
+			csv_field(s, m->products);
 		}
 		csv_sep(f);
-		csv_field(f, dept);
+		csv_field(s, dept);
 	}
 	record_end(s);
 }
@@ -860,13 +840,13 @@ static void write_team(struct sink *s, const struct gen *g, uint32_t t)
 	record_begin(s);
 	if (s->json) {
 		json_key(s->f, s->d->team_id, true);
-		json_str(s->f, id);
+		json_str(s, id);
 		json_key(s->f, s->d->team_name, false);
-		json_str(s->f, name);
+		json_str(s, name);
 	} else {
-		csv_field(s->f, id);
+		csv_field(s, id);
 		csv_sep(s->f);
-		csv_field(s->f, name);
+		csv_field(s, name);
 	}
 	record_end(s);
 }
@@ -880,15 +860,15 @@ static void write_mapping(struct sink *s, struct gen *g, const char *team, const
 	record_begin(s);
 	if (s->json) {
 		json_key(f, s->d->map_team, true);
-		json_str(f, team);
+		json_str(s, team);
 		json_key(f, s->d->map_member, false);
 		if (member)
-			json_str(f, member);
+			json_str(s, member);
 		else
 			fputs_unlocked("null", f);
 		json_key(f, s->d->map_subteam, false);
 		if (subteam)
-			json_str(f, subteam);
+			json_str(s, subteam);
 		else
 			fputs_unlocked("null", f);
 		if (member) {
@@ -898,11 +878,11 @@ static void write_mapping(struct sink *s, struct gen *g, const char *team, const
 			fputs_unlocked(is_manager ? "true" : "false", f);
 		}
 	} else {
-		csv_field(f, team);
+		csv_field(s, team);
 		csv_sep(f);
-		csv_field(f, member ? member : "");
+		csv_field(s, member ? member : "");
 		csv_sep(f);
-		csv_field(f, subteam ? subteam : "");
+		csv_field(s, subteam ? subteam : "");
 		csv_sep(f);
 		if (member) {
 			fputs_unlocked(is_member ? "true" : "false", f);
@@ -1002,17 +982,19 @@ static int write_csv(struct gen *g, const struct dialect *d)
 	size_t i;
 	int rc = -1;
 
+	buf_init(&s.field);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (out_open(&o, g->dir, files[i].file))
 			goto out;
 		s.f = o.f;
 		files[i].write(&s, g);
-		if (out_close(&o, true))
+		if (s.failed || out_close(&o, true))
 			goto out;
 	}
 	rc = 0;
 out:
 	out_close(&o, false);
+	buf_free(&s.field);
 	return rc;
 }
 
@@ -1022,6 +1004,7 @@ static int write_json(struct gen *g, const struct dialect *d)
 	struct sink s = { .json = true, .d = d };
 	int rc = -1;
 
+	buf_init(&s.field);
 	if (out_open(&o, g->dir, "org.json"))
 		goto out;
 	s.f = o.f;
@@ -1029,11 +1012,12 @@ static int write_json(struct gen *g, const struct dialect *d)
 	write_teams(&s, g);
 	write_mappings(&s, g);
 	fputs_unlocked("\n]}\n", o.f);
-	if (out_close(&o, true))
+	if (s.failed || out_close(&o, true))
 		goto out;
 	rc = 0;
 out:
 	out_close(&o, false);
+	buf_free(&s.field);
 	return rc;
 }
 

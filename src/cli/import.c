@@ -17,6 +17,8 @@
 
 #include "cli/cli.h"
 #include "cli/input.h"
+#include "format/names.h"
+#include "format/report.h"
 #include "store/store.h"
 #include "sync/lease.h"
 #include "sync/sync.h"
@@ -160,12 +162,12 @@ static int print_result(struct store *st, int64_t org_id, int64_t sync_id)
 		fprintf(stderr, "orgsync import: cannot read the sync back: %s\n", store_error(st));
 		return EXIT_REJECTED;
 	}
-	printf("sync %" PRId64 ": %s%s%s%s\n", row.number, store_sync_status_name(row.status),
+	printf("sync %" PRId64 ": %s%s%s%s\n", row.number, format_sync_status_name(row.status),
 	       row.reason ? " (" : "", row.reason ? row.reason : "", row.reason ? ")" : "");
 	print_counts(row.counts_json);
 	if (store_sync_report(st, org_id, sync_id, &rep) == STORE_OK && rep.count) {
 		printf("report (%zu issue%s):\n", rep.count, rep.count == 1 ? "" : "s");
-		report_print_text(&rep, stdout);
+		format_report_text(&rep, stdout);
 	}
 	if (row.status == SYNC_PAUSED)
 		printf("approve or reject it: POST /v1/syncs/%" PRId64 "/approve or /reject, or "
@@ -229,7 +231,7 @@ static int check_input(struct store *st, struct import_args *a, struct sync_prep
 	}
 	if (rc == INGEST_EINVALID) {
 		report_sort(&pre->rep);
-		report_print_text(&pre->rep, stderr);
+		format_report_text(&pre->rep, stderr);
 		fputs("orgsync import: the input has structural errors; nothing was recorded or "
 		      "changed\n", stderr);
 		return EXIT_INVALID;

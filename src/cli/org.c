@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "format/names.h"
 #include "model/org.h"
 #include "store/store.h"
 #include "util/opt.h"
@@ -296,7 +297,7 @@ static int admin_list(struct store *st, int64_t org, bool json)
 			json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s}", "email",
 							       v[i].email, "externalMemberId",
 							       v[i].external_id, "state",
-							       org_state_name(v[i].state), "addedAt",
+							       format_state_name(v[i].state), "addedAt",
 							       when));
 		else
 			printf("%s\t%s\n", v[i].email, when);
@@ -328,10 +329,9 @@ static int admin_change(struct store *st, int64_t org, const char *email, bool a
 		if (rc == STORE_OK)
 			rc = audit(st, org, add ? "admin.add" : "admin.remove", target,
 				   role < 0 ? NULL
-					    : json_pack("{s:s}", "role",
-							role == ROLE_ADMINISTRATOR ? "Administrator"
-										   : "Member"),
-				   json_pack("{s:s}", "role", add ? "Administrator" : "Member"));
+					    : json_pack("{s:s}", "role", format_role_name((enum role)role)),
+				   json_pack("{s:s}", "role",
+					     format_role_name(add ? ROLE_ADMINISTRATOR : ROLE_MEMBER)));
 		rc = store_tx_end(st, rc);
 	}
 

@@ -9,7 +9,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "model/export.h"
+#include "format/json.h"
+#include "format/names.h"
+#include "format/report.h"
 #include "util/os.h"
 #include "util/path.h"
 
@@ -248,7 +250,7 @@ int remote_check(struct remote *r, bool print_all, int *local_code)
 	errors = report_count(&r->rep, ISSUE_ERROR);
 	warnings = report_count(&r->rep, ISSUE_WARNING);
 	if (fatal || print_all)
-		report_print_text(&r->rep, stderr);
+		format_report_text(&r->rep, stderr);
 	if (fatal) {
 		fprintf(stderr, "orgsync %s: %s: %zu structural error%s: nothing was sent\n", r->cmd,
 			cli_input_format(&r->info), fatal, fatal == 1 ? "" : "s");
@@ -269,7 +271,7 @@ int remote_json(struct remote *r)
 	if (r->json)
 		return 0;
 	buf_init(&b);
-	if (export_json_buf(&r->org, &b, 0) != 0) {
+	if (format_json_org_buf(&r->org, &b, 0) != 0) {
 		buf_free(&b);
 		fprintf(stderr, "orgsync %s: out of memory building the JSON payload\n", r->cmd);
 		return EXIT_INVALID;
@@ -287,55 +289,19 @@ static int parse_body(const struct client_response *resp, json_t **out)
 	return *out ? 0 : -1;
 }
 
-static int find_code(const char *name)
-{
-	int i;
-
-	for (i = 0; i < CODE_COUNT; i++)
-		if (!strcmp(report_code_name((enum issue_code)i), name))
-			return i;
-	return -1;
-}
-
 void remote_print_issues(json_t *issues, FILE *out)
 {
 	struct report rep;
-	json_t *is;
-	size_t i;
+	struct buf unknown;
 
 	report_init(&rep);
 	rep.limit = (size_t)-1;
-	json_array_foreach(issues, i, is) {
-		const char *sev = json_string_value(json_object_get(is, "severity"));
-		const char *code = json_string_value(json_object_get(is, "code"));
-		const char *msg = json_string_value(json_object_get(is, "message"));
-		struct issue_loc loc = {
-			json_string_value(json_object_get(is, "file")),
-			(uint32_t)json_integer_value(json_object_get(is, "line")),
-			(uint32_t)json_integer_value(json_object_get(is, "column")),
-			json_string_value(json_object_get(is, "field")),
-			json_string_value(json_object_get(is, "recordId")),
-		};
-		int c = code ? find_code(code) : -1, s;
-
-		for (s = ISSUE_FATAL; s <= ISSUE_WARNING; s++)
-			if (sev && !strcmp(sev, report_severity_name((enum issue_severity)s)))
-				break;
-		if (!loc.file)
-			loc.file = "";
-		if (!loc.field)
-			loc.field = "";
-		if (!loc.record_id)
-			loc.record_id = "";
-		if (c < 0 || s > ISSUE_WARNING) {
-			/* A code this client does not know (a newer service): print it plainly. */
-			fprintf(out, "%s:%u: %s: %s [%s]\n", *loc.file ? loc.file : "orgsync", loc.line,
-				sev ? sev : "issue", msg ? msg : "", code ? code : "?");
-			continue;
-		}
-		report_add(&rep, (enum issue_severity)s, (enum issue_code)c, &loc, "%s", msg ? msg : "");
-	}
-	report_print_text(&rep, out);
+	buf_init(&unknown);
+	format_report_from_json(issues, &rep, &unknown);
+	if (unknown.len)
+		fwrite(unknown.data, 1, unknown.len, out);
+	format_report_text(&rep, out);
+	buf_free(&unknown);
 	report_free(&rep);
 }
 
@@ -477,10 +443,11 @@ int remote_wait(struct remote *r, int64_t id, bool through_pause, json_t **sync)
 		}
 		status = json_string_value(json_object_get(*sync, "status"));
 		if (!status)
-			status = "Pending";
-		if (strcmp(status, "Pending") != 0 && (!through_pause || strcmp(status, "Paused") != 0))
+			status = format_sync_status_name(SYNC_PENDING);
+		if (format_sync_status_parse(status) != SYNC_PENDING &&
+		    (!through_pause || format_sync_status_parse(status) != SYNC_PAUSED))
 			return 0;
-		if (!strcmp(status, "Paused") && !told) {
+		if (format_sync_status_parse(status) == SYNC_PAUSED && !told) {
 			fprintf(stderr, "orgsync %s: sync %" PRId64 " is Paused: waiting for an "
 				"administrator to approve or reject it\n", r->cmd, id);
 			told = true;

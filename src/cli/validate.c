@@ -2,10 +2,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
 #include "cli/cli.h"
 #include "cli/input.h"
+#include "format/json.h"
+#include "format/report.h"
 
 /* What validate is asked. */
 struct validate_args {
@@ -59,7 +60,7 @@ static void print_text(const struct org *org, const struct report *rep,
 	       warnings = report_count(rep, ISSUE_WARNING);
 
 	if (!quiet)
-		report_print_text(rep, stdout);
+		format_report_text(rep, stdout);
 	if (fatal)
 		printf("%s: %zu structural error%s: the sync would be refused, nothing would change\n",
 		       cli_input_format(info), fatal, fatal == 1 ? "" : "s");
@@ -72,59 +73,28 @@ static void print_text(const struct org *org, const struct report *rep,
 	       warnings, warnings == 1 ? "" : "s", verdict(code));
 }
 
-static void gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void gen_count(yajl_gen g, const char *k, long long v)
-{
-	gen_str(g, k);
-	yajl_gen_integer(g, v);
-}
-
 static void print_json(const struct org *org, const struct report *rep,
 		       const struct ingest_info *info, int code)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *out;
-	size_t len;
+	json_t *props = json_array(), *doc;
 	uint32_t i;
 
-	if (!g)
-		return;
-	yajl_gen_config(g, yajl_gen_beautify, 1);
-	yajl_gen_map_open(g);
-	gen_str(g, "status");
-	gen_str(g, code == EXIT_OK ? "valid" : code == EXIT_WARNING ? "warnings" : "invalid");
-	gen_str(g, "format");
-	gen_str(g, info->json ? "json" : "csv");
-	gen_str(g, "legacy");
-	yajl_gen_bool(g, info->legacy);
-	gen_str(g, "counts");
-	yajl_gen_map_open(g);
-	gen_count(g, "members", org->nmembers);
-	gen_count(g, "teams", org->nteams);
-	gen_count(g, "mappings", org->nmappings);
-	yajl_gen_map_close(g);
-	gen_str(g, "properties");
-	yajl_gen_array_open(g);
-	for (i = 0; i < org->nprops; i++)
-		gen_str(g, org->prop_names[i]);
-	yajl_gen_array_close(g);
-	gen_str(g, "summary");
-	yajl_gen_map_open(g);
-	gen_count(g, "fatal", (long long)report_count(rep, ISSUE_FATAL));
-	gen_count(g, "errors", (long long)report_count(rep, ISSUE_ERROR));
-	gen_count(g, "warnings", (long long)report_count(rep, ISSUE_WARNING));
-	gen_count(g, "notListed", (long long)rep->dropped);
-	yajl_gen_map_close(g);
-	gen_str(g, "issues");
-	report_gen_json(rep, g);
-	yajl_gen_map_close(g);
-	yajl_gen_get_buf(g, &out, &len);
-	fwrite(out, 1, len, stdout);
-	yajl_gen_free(g);
+	for (i = 0; props && i < org->nprops; i++)
+		json_array_append_new(props, json_string(org->prop_names[i]));
+	doc = json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I}, s:o}",
+			"status",
+			code == EXIT_OK ? "valid" : code == EXIT_WARNING ? "warnings" : "invalid",
+			"format", info->json ? "json" : "csv", "legacy", info->legacy, "counts",
+			"members", (json_int_t)org->nmembers, "teams", (json_int_t)org->nteams,
+			"mappings", (json_int_t)org->nmappings, "properties", props, "summary",
+			"fatal", (json_int_t)report_count(rep, ISSUE_FATAL), "errors",
+			(json_int_t)report_count(rep, ISSUE_ERROR), "warnings",
+			(json_int_t)report_count(rep, ISSUE_WARNING), "notListed",
+			(json_int_t)rep->dropped, "issues",
+			format_report_json(rep, (size_t)-1));
+	if (doc)
+		format_json_pretty(doc, stdout);
+	json_decref(doc);
 }
 
 int cmd_validate(int argc, char **argv)

@@ -1,4 +1,5 @@
 #include "ingest/builder.h"
+#include "format/names.h"
 #include "util/utf8.h"
 
 #include <stdarg.h>
@@ -468,7 +469,7 @@ static void parse_lists(struct builder *b, struct member *m)
 		int v;
 
 		if (it[i].field == MF_LANGS) {
-			v = org_parse_lang(s, it[i].len);
+			v = format_lang_parse(s, it[i].len);
 			if (v < 0) {
 				reject(b, CODE_UNKNOWN_LANGUAGE, MF_LANGS, it[i].line, it[i].col,
 				       "unknown language '%.*s' (use en, fr, es, pt or de)",
@@ -477,7 +478,7 @@ static void parse_lists(struct builder *b, struct member *m)
 				m->langs[m->nlangs++] = (uint8_t)v;
 			}
 		} else {
-			v = org_parse_product(s, it[i].len);
+			v = format_product_parse(s, it[i].len);
 			if (v < 0)
 				reject(b, CODE_UNKNOWN_PRODUCT, MF_PRODUCTS, it[i].line, it[i].col,
 				       "unknown product '%.*s' (use Officevibe, Skills, LMS, Pingboard, "

@@ -282,63 +282,6 @@ int org_find_team(const struct org *o, const char *id, size_t len, uint32_t *ind
 	return strmap_get(&o->by_team_id, id, len, index);
 }
 
-static const char *const lang_codes[LANG_COUNT] = { "en", "fr", "es", "pt", "de" };
-static const char *const lang_names[LANG_COUNT] = {
-	"English", "Français", "Español", "Português", "Deutsche",
-};
-static const char *const product_names[PRODUCT_COUNT] = {
-	"Officevibe", "Skills", "LMS", "Pingboard", "Onboarding", "Performance", "Workleap AI",
-};
-
-const char *org_lang_code(enum lang l)
-{
-	return (unsigned)l < LANG_COUNT ? lang_codes[l] : "";
-}
-
-const char *org_product_name(enum product p)
-{
-	return (unsigned)p < PRODUCT_COUNT ? product_names[p] : "";
-}
-
-const char *org_role_name(enum role r)
-{
-	return r == ROLE_ADMINISTRATOR ? "Administrator" : "Member";
-}
-
-const char *org_state_name(enum member_state s)
-{
-	static const char *const names[] = { "created", "invited", "active", "deactivated" };
-
-	return (unsigned)s < 4 ? names[s] : "";
-}
-
-static int match_table(const char *const *table, int n, const char *s, size_t len)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strlen(table[i]) == len && strmap_ci_equal(table[i], s, len))
-			return i;
-	return -1;
-}
-
-int org_parse_lang(const char *s, size_t len)
-{
-	int l = match_table(lang_codes, LANG_COUNT, s, len);
-
-	if (l < 0)
-		l = match_table(lang_names, LANG_COUNT, s, len);
-	/* Deutsch is how German speakers spell it; the legacy tool wrote Deutsche. */
-	if (l < 0 && len == 7 && strmap_ci_equal(s, "Deutsch", 7))
-		l = LANG_DE;
-	return l;
-}
-
-int org_parse_product(const char *s, size_t len)
-{
-	return match_table(product_names, PRODUCT_COUNT, s, len);
-}
-
 /* Bytes allowed in the local part: printable ASCII but specials, and UTF-8. */
 static bool email_char_ok(unsigned char c)
 {

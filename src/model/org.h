@@ -37,8 +37,8 @@ enum product {
 	PRODUCT_COUNT
 };
 
-enum role { ROLE_MEMBER, ROLE_ADMINISTRATOR };
-enum member_state { STATE_CREATED, STATE_INVITED, STATE_ACTIVE, STATE_DEACTIVATED };
+enum role { ROLE_MEMBER, ROLE_ADMINISTRATOR, ROLE_COUNT };
+enum member_state { STATE_CREATED, STATE_INVITED, STATE_ACTIVE, STATE_DEACTIVATED, STATE_COUNT };
 
 /* A custom property value; index into org->prop_names. */
 struct member_prop {
@@ -199,20 +199,6 @@ int org_find_member_hashed(const struct org *o, const char *id, size_t len, uint
 			   uint32_t *index);
 int org_find_member_by_email(const struct org *o, const char *email, size_t len, uint32_t *index);
 int org_find_team(const struct org *o, const char *id, size_t len, uint32_t *index);
-
-/* Names of the enums as the formats spell them (canonical case). */
-const char *org_lang_code(enum lang l);
-const char *org_product_name(enum product p);
-const char *org_role_name(enum role r);
-const char *org_state_name(enum member_state s);
-
-/*
- * Parsing of one list item. Languages accept codes (en) and the legacy
- * names (English, Français, Español, Português, Deutsche), any ASCII case;
- * products accept the names of SPEC §1, any ASCII case. -1 when unknown.
- */
-int org_parse_lang(const char *s, size_t len);
-int org_parse_product(const char *s, size_t len);
 
 /*
  * Whether s[0..len) is an email address as every input and tool of

@@ -3,16 +3,14 @@
  * Each issue has a severity, a stable machine code, and where it is: file,
  * line, column, field, record id. The report owns every string it holds;
  * report_free() releases them. Internal errors (out of memory) are not
- * issues: functions return them as status codes.
+ * issues: functions return them as status codes. Writing a report and
+ * reading one back is format/report.h's.
  */
 #ifndef ORGSYNC_REPORT_H
 #define ORGSYNC_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <stdio.h>
-#include <yajl/yajl_gen.h>
 
 #include "util/arena.h"
 
@@ -22,7 +20,7 @@ enum issue_severity {
 	ISSUE_WARNING, /* accepted, with something ignored (unknown column...) */
 };
 
-/* Stable codes; their spelling is part of the API (report_code_name). */
+/* Stable codes; their spelling is part of the API (format/names.h). */
 enum issue_code {
 	/* structural */
 	CODE_FILE_MISSING,
@@ -113,20 +111,7 @@ static inline size_t report_count(const struct report *r, enum issue_severity s)
 	return r->by_severity[s];
 }
 
-const char *report_code_name(enum issue_code code);
-const char *report_severity_name(enum issue_severity sev);
-
 /* Sorts kept issues by file, then line, then column (stable). */
 void report_sort(struct report *r);
-
-/*
- * One line per issue, compiler style, for people:
- *   members.csv:12:2: error: 'bob@' is not a valid email address [invalid_email] (record E012, field email)
- */
-int report_print_text(const struct report *r, FILE *out);
-
-/* The issues as a JSON array of objects (severity, code, file, line,
- * column, field, recordId, message), generated into g. */
-void report_gen_json(const struct report *r, yajl_gen g);
 
 #endif

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "format/names.h"
+#include "format/report.h"
 #include "ingest/ingest.h"
 #include "server/delivery.h"
 #include "server/log.h"
@@ -121,8 +123,6 @@ static int get_healthz(struct http_req *r)
 
 static int get_metrics(struct http_req *r)
 {
-	static const char *const statuses[] = { "Pending", "Paused", "Rejected", "Success", "Warning",
-						"Failed" };
 	struct service_metrics *m = &r->svc->metrics;
 	struct buf out;
 	int i, rc;
@@ -138,8 +138,8 @@ static int get_metrics(struct http_req *r)
 			   (unsigned long long)atomic_load(&m->responses[i]));
 	buf_printf(&out, "# HELP orgsync_syncs_total Syncs processed, by resulting status.\n"
 		   "# TYPE orgsync_syncs_total counter\n");
-	for (i = 0; i < 6; i++)
-		buf_printf(&out, "orgsync_syncs_total{status=\"%s\"} %llu\n", statuses[i],
+	for (i = 0; i < SYNC_STATUS_COUNT; i++)
+		buf_printf(&out, "orgsync_syncs_total{status=\"%s\"} %llu\n", format_sync_status_name(i),
 			   (unsigned long long)atomic_load(&m->syncs_done[i]));
 	buf_printf(&out, "# HELP orgsync_sync_seconds_total Time spent processing syncs.\n"
 		   "# TYPE orgsync_sync_seconds_total counter\norgsync_sync_seconds_total %.3f\n",
@@ -166,7 +166,7 @@ static int get_metrics(struct http_req *r)
 static json_t *sync_json(const struct sync_row *s)
 {
 	json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "id", (json_int_t)s->number,
-				"status", store_sync_status_name(s->status), "source", s->source,
+				"status", format_sync_status_name(s->status), "source", s->source,
 				"mode", s->mode, "format", s->format, "dryRun", s->dry_run,
 				"createdAt", http_time(s->created_at), "issues", (json_int_t)s->issues);
 	json_t *v;
@@ -331,7 +331,7 @@ static int post_sync(struct http_req *r)
 	if (rc == INGEST_EINVALID) {
 		rc = http_error(r, MHD_HTTP_BAD_REQUEST, "invalid_input",
 				"the input has structural errors; nothing was changed",
-				http_report_details(&pre->rep, 1000));
+				format_report_json(&pre->rep, 1000));
 		goto out;
 	}
 	if (rc) {
@@ -458,56 +458,13 @@ static int get_sync(struct http_req *r)
 	return rc;
 }
 
-/*
- * One cell of the report CSV, which people open in spreadsheets: a cell
- * starting with = + - @, a tab or a CR would be read as a formula (a
- * record id "=HYPERLINK(...)" from an HRIS export becomes a live link), so
- * it gets a leading single quote inside its quotes, as OWASP advises. That
- * costs a legitimate "-5" its exact text here, which a report can afford;
- * the data CSVs (model/export.c) must round-trip ids exactly and are never
- * altered this way.
- */
-static void report_cell(struct buf *out, const char *s)
-{
-	bool formula = s[0] && strchr("=+-@\t\r", s[0]);
-	const char *p;
-
-	if (!formula && !strpbrk(s, ",\"\r\n")) {
-		buf_puts(out, s);
-		return;
-	}
-	buf_putc(out, '"');
-	if (formula)
-		buf_putc(out, '\'');
-	for (p = s; *p; p++) {
-		if (*p == '"')
-			buf_putc(out, '"');
-		buf_putc(out, *p);
-	}
-	buf_putc(out, '"');
-}
-
 static int report_csv(struct http_req *r, const struct report *rep)
 {
 	struct buf out;
-	size_t i;
 	int rc;
 
 	buf_init(&out);
-	buf_puts(&out, "severity,code,file,line,column,field,recordId,message\n");
-	for (i = 0; i < rep->count; i++) {
-		const struct issue *is = &rep->issues[i];
-
-		buf_printf(&out, "%s,%s,", report_severity_name(is->severity), report_code_name(is->code));
-		report_cell(&out, is->file);
-		buf_printf(&out, ",%u,%u,", is->line, is->column);
-		report_cell(&out, is->field);
-		buf_putc(&out, ',');
-		report_cell(&out, is->record_id);
-		buf_putc(&out, ',');
-		report_cell(&out, is->message);
-		buf_putc(&out, '\n');
-	}
+	format_report_csv(rep, &out);
 	rc = http_raw(r, MHD_HTTP_OK, "text/csv; charset=utf-8", out.data ? out.data : "", out.len);
 	buf_free(&out);
 	return rc;
@@ -533,8 +490,8 @@ static int get_report(struct http_req *r)
 	} else {
 		rc = http_json(r, MHD_HTTP_OK,
 			       json_pack("{s:I, s:s, s:o}", "syncId", (json_int_t)row.number, "status",
-					 store_sync_status_name(row.status), "issues",
-					 http_report_details(&rep, (size_t)-1)),
+					 format_sync_status_name(row.status), "issues",
+					 format_report_json(&rep, (size_t)-1)),
 			       NULL, NULL);
 	}
 	report_free(&rep);
@@ -686,8 +643,9 @@ static int decide(struct http_req *r, bool approve)
 	snprintf(sync_reason, sizeof(sync_reason), "%s by an administrator (%s)%s%s",
 		 approve ? "approved" : "rejected", actor, reason ? ": " : "", reason ? reason : "");
 	snprintf(target, sizeof(target), "sync:%" PRId64, row.number);
-	old = json_pack("{s:s}", "status", "Paused");
-	new = json_pack("{s:s, s:s?}", "status", approve ? "Pending" : "Rejected", "reason", reason);
+	old = json_pack("{s:s}", "status", format_sync_status_name(SYNC_PAUSED));
+	new = json_pack("{s:s, s:s?}", "status",
+			format_sync_status_name(approve ? SYNC_PENDING : SYNC_REJECTED), "reason", reason);
 	/*
 	 * The worker claims under the service lock: it cannot take the sync
 	 * back between its return to Pending and the approval being recorded.
@@ -1051,10 +1009,10 @@ static json_t *member_json(const struct org *o, const struct member *m)
 	int p;
 
 	for (i = 0; i < m->nlangs; i++)
-		json_array_append_new(langs, json_string(org_lang_code((enum lang)m->langs[i])));
+		json_array_append_new(langs, json_string(format_lang_code((enum lang)m->langs[i])));
 	for (p = 0; p < PRODUCT_COUNT; p++)
 		if (m->products & (1u << p))
-			json_array_append_new(products, json_string(org_product_name((enum product)p)));
+			json_array_append_new(products, json_string(format_product_name((enum product)p)));
 	for (i = 0; i < m->nprops; i++)
 		json_object_set_new(props, o->prop_names[m->props[i].index],
 				    json_string(m->props[i].value));
@@ -1063,19 +1021,8 @@ static json_t *member_json(const struct org *o, const struct member *m)
 			 m->first_name, "lastName", m->last_name, "jobTitle", m->job_title,
 			 "imageUrl", m->image_url, "languagePreferences", langs,
 			 "productAssignations", products, "customProperties", props, "role",
-			 org_role_name((enum role)m->role), "state",
-			 org_state_name((enum member_state)m->state));
-}
-
-static int state_of(const char *s)
-{
-	static const char *const names[] = { "created", "invited", "active", "deactivated" };
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
+			 format_role_name((enum role)m->role), "state",
+			 format_state_name((enum member_state)m->state));
 }
 
 /*
@@ -1110,7 +1057,7 @@ static int list_members(struct http_req *r)
 	uint8_t *in_team = NULL;
 	size_t seen = 0;
 	json_t *items;
-	int want = state ? state_of(state) : -1, rc;
+	int want = state ? format_state_parse(state) : -1, rc;
 
 	if ((rc = load_org(r, &snap)) != -1)
 		return rc;
@@ -1306,7 +1253,8 @@ static int accept_invitation(struct http_req *r)
 				  "this invitation is unknown, used or expired", NULL);
 	if (rc)
 		return db_error(r, st);
-	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", "active"), NULL, NULL);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s}", "state", format_state_name(STATE_ACTIVE)),
+			 NULL, NULL);
 }
 
 /* Pages as GET /v1/members does, in the stored order of the teams; ?q searches ids and names. */
@@ -1546,7 +1494,6 @@ static int get_openapi(struct http_req *r);
 #define API_PAGE_MAX 500
 
 static const char *const sync_modes[] = { "full", "partial", NULL };
-static const char *const member_states[] = { "created", "invited", "active", "deactivated", NULL };
 static const char *const report_formats[] = { "json", "csv", NULL };
 
 #define PAGE_LIMIT(dflt)                                                                          \
@@ -1587,7 +1534,7 @@ static const struct http_param delete_property_params[] = {
 };
 
 static const struct http_param list_members_params[] = {
-	{ .name = "state", .type = HTTP_PARAM_ENUM, .values = member_states,
+	{ .name = "state", .type = HTTP_PARAM_ENUM, .values = format_state_names,
 	  .description = "only members in this state" },
 	{ .name = "q", .type = HTTP_PARAM_STRING,
 	  .description = "only members whose externalMemberId, email, firstName or lastName "

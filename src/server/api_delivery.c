@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/names.h"
 #include "server/delivery.h"
 #include "server/service.h"
 #include "store/store.h"
@@ -33,7 +34,7 @@ static json_t *delivery_json(const struct store_delivery *d)
 	pending = status == DELIVERY_QUEUED || status == DELIVERY_RETRYING;
 	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "id", d->id, "kind", d->kind,
 			 "recipient", d->recipient ? d->recipient : "", "status",
-			 store_delivery_status_name(status), "attempts", (json_int_t)d->attempts,
+			 format_delivery_status_name(status), "attempts", (json_int_t)d->attempts,
 			 "lastError", d->last_error ? json_string(d->last_error) : json_null(),
 			 "createdAt", http_time(d->created_at), "sentAt", http_time(d->sent_at),
 			 "nextAttemptAt",
@@ -81,7 +82,8 @@ int api_retry_delivery(struct http_req *r)
 				  NULL);
 	delivery_wake(r->svc);
 	return http_json(r, MHD_HTTP_ACCEPTED,
-			 json_pack("{s:s, s:s, s:o}", "id", r->params[0], "status", "retrying",
+			 json_pack("{s:s, s:s, s:o}", "id", r->params[0], "status",
+				   format_delivery_status_name(DELIVERY_RETRYING),
 				   "nextAttemptAt", http_time((int64_t)service_now_ms())),
 			 NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "format/names.h"
 #include "server/log.h"
 #include "server/mailmsg.h"
 #include "server/netcheck.h"
@@ -614,7 +615,7 @@ static void failed(struct delivery *dl, const struct store_delivery *d, bool per
 
 static void count(struct delivery *dl, const char *kind, int status)
 {
-	int k = store_delivery_kind_index(kind);
+	int k = format_delivery_kind_parse(kind);
 
 	if (k >= 0)
 		atomic_fetch_add(&dl->attempts[k][status == DELIVERY_SENT	 ? OUT_SENT
@@ -946,7 +947,6 @@ void delivery_wake(struct service *svc)
 
 void delivery_metrics(struct service *svc, struct store *st, struct buf *out)
 {
-	static const char *const kinds[3] = { "invitation", "notification", "webhook" };
 	static const char *const outcomes[OUT_COUNT] = { "sent", "retrying", "dead" };
 	struct delivery *dl = svc->delivery;
 	uint64_t counts[3][DELIVERY_STATUS_COUNT];
@@ -958,19 +958,19 @@ void delivery_metrics(struct service *svc, struct store *st, struct buf *out)
 	if (st && store_delivery_counts(st, counts) == STORE_OK) {
 		buf_printf(out, "# HELP orgsync_deliveries Messages in the outbox, by kind and "
 			   "status.\n# TYPE orgsync_deliveries gauge\n");
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < DELIVERY_KIND_COUNT; k++)
 			for (s = 0; s < DELIVERY_STATUS_COUNT; s++)
 				buf_printf(out, "orgsync_deliveries{kind=\"%s\",status=\"%s\"} %llu\n",
-					   kinds[k], store_delivery_status_name(s),
+					   format_delivery_kind_name(k), format_delivery_status_name(s),
 					   (unsigned long long)counts[k][s]);
 	}
 	if (!dl)
 		return;
 	buf_printf(out, "# HELP orgsync_delivery_attempts_total Delivery attempts by this process, "
 		   "by kind and outcome.\n# TYPE orgsync_delivery_attempts_total counter\n");
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < DELIVERY_KIND_COUNT; k++)
 		for (s = 0; s < OUT_COUNT; s++)
 			buf_printf(out, "orgsync_delivery_attempts_total{kind=\"%s\",outcome=\"%s\"} "
-				   "%llu\n", kinds[k], outcomes[s],
+				   "%llu\n", format_delivery_kind_name(k), outcomes[s],
 				   (unsigned long long)atomic_load(&dl->attempts[k][s]));
 }

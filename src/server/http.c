@@ -129,24 +129,6 @@ int http_error(struct http_req *r, unsigned status, const char *code, const char
 	return http_json(r, status, json_pack("{s:o}", "error", err), NULL, NULL);
 }
 
-json_t *http_report_details(const struct report *rep, size_t max)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < rep->count && i < max; i++) {
-		const struct issue *is = &rep->issues[i];
-
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s}",
-						   "severity", report_severity_name(is->severity),
-						   "code", report_code_name(is->code),
-						   "file", is->file, "line", (json_int_t)is->line,
-						   "column", (json_int_t)is->column, "field", is->field,
-						   "recordId", is->record_id, "message", is->message));
-	}
-	return a;
-}
-
 /* --- paths ------------------------------------------------------------------ */
 
 static int hex_digit(char c)

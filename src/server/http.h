@@ -171,8 +171,6 @@ int http_raw(struct http_req *r, unsigned status, const char *type, const char *
 /* {"error":{"code","message","details":[...]}}; details may be NULL (stolen otherwise). */
 int http_error(struct http_req *r, unsigned status, const char *code, const char *message,
 	       json_t *details);
-/* The details array of a report's issues ({file,line,column,field,code,message,recordId,severity}). */
-json_t *http_report_details(const struct report *rep, size_t max);
 
 /*
  * Starts the daemon on svc->cfg.listen (port 0: any free port), speaking

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "format/names.h"
 #include "server/delivery.h"
 #include "server/http.h"
 #include "server/log.h"
@@ -181,7 +182,7 @@ static void log_sync(int64_t sync_id, int64_t org_id, const struct sync_result *
 {
 	log_write(json_pack("{s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "sync",
 			    (json_int_t)sync_id, "org", (json_int_t)org_id, "status",
-			    store_sync_status_name(res->status), "ms", "ingest",
+			    format_sync_status_name(res->status), "ms", "ingest",
 			    (json_int_t)res->ms[PHASE_INGEST], "load", (json_int_t)res->ms[PHASE_LOAD],
 			    "plan", (json_int_t)res->ms[PHASE_PLAN], "apply",
 			    (json_int_t)res->ms[PHASE_APPLY], "finish", (json_int_t)res->ms[PHASE_FINISH],

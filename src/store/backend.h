@@ -211,14 +211,8 @@ void store_email_key(char *dst, const char *src, size_t len);
 char *store_invitation_payload(const char *external_id, const char *email, const char *first_name,
 			       const char *last_name, const char *token);
 
-/* The enum delivery_status spelled as stored, or -1 for an unknown name. */
-int store_delivery_status_parse(const char *name);
-
 /* A fresh UUIDv7 (RFC 9562) made at ms: the time first, so that new ids
  * append to an index, then 74 random bits. */
 void store_uuid7(char out[STORE_SCIM_ID_MAX], int64_t ms);
-
-/* The enum sync_status spelled as stored and shown, or -1 for an unknown name. */
-int store_sync_status_parse(const char *name);
 
 #endif

@@ -5,6 +5,7 @@
  * messages between them instead of queueing behind each other's locks,
  * and the lease (lease_until) is the fencing token every outcome checks.
  */
+#include "format/names.h"
 #include "store/postgres.h"
 
 #include <stdlib.h>
@@ -150,7 +151,7 @@ static int record_one(struct pg_store *p, const struct store_delivery_outcome *o
 		pg_param_int(&a, now);
 	} else {
 		st = &st_fail;
-		pg_param_text(&a, store_delivery_status_name(o->status));
+		pg_param_text(&a, format_delivery_status_name(o->status));
 		pg_param_int(&a, o->status == DELIVERY_DEAD ? 0 : o->next_attempt_at);
 		pg_param_text(&a, o->error ? o->error : "unknown error");
 	}
@@ -192,7 +193,7 @@ static int pg_delivery_list(struct store *s, int64_t org_id, int64_t before_row,
 	}
 	for (i = 0; i < rows; i++) {
 		struct store_delivery *d = &v[i];
-		int status = store_delivery_status_parse(PQgetvalue(res, i, 5));
+		int status = format_delivery_status_parse(PQgetvalue(res, i, 5));
 
 		d->row = pg_col_int(res, i, 0);
 		pg_col_copy(res, i, 1, d->id, sizeof(d->id));
@@ -254,8 +255,8 @@ static int pg_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATU
 	if (rc)
 		return rc;
 	for (i = 0; i < PQntuples(res); i++) {
-		int kind = store_delivery_kind_index(PQgetvalue(res, i, 0));
-		int status = store_delivery_status_parse(PQgetvalue(res, i, 1));
+		int kind = format_delivery_kind_parse(PQgetvalue(res, i, 0));
+		int status = format_delivery_status_parse(PQgetvalue(res, i, 1));
 
 		if (kind >= 0 && status >= 0)
 			counts[kind][status] = (uint64_t)pg_col_int(res, i, 2);

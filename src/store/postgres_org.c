@@ -7,6 +7,7 @@
  * per kind of change, not one per record. Only what the plan changes is
  * written.
  */
+#include "format/names.h"
 #include "store/postgres.h"
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
@@ -81,7 +82,7 @@ static void parse_langs(struct member *m, const char *s, size_t len)
 
 		while (j < len && s[j] != ';')
 			j++;
-		l = org_parse_lang(s + i, j - i);
+		l = format_lang_parse(s + i, j - i);
 		if (l >= 0)
 			m->langs[m->nlangs++] = (uint8_t)l;
 		i = j + 1;
@@ -675,7 +676,7 @@ static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const s
 	buf_reset(&a->scratch);
 	for (i = 0; i < m->nlangs && i < LANG_COUNT; i++)
 		if ((i && buf_putc(&a->scratch, ';')) ||
-		    buf_puts(&a->scratch, org_lang_code(m->langs[i])))
+		    buf_puts(&a->scratch, format_lang_code(m->langs[i])))
 			c->rc = store_set_error(&a->q->base, STORE_ENOMEM, "out of memory");
 	pg_copy_textn(c, a->scratch.data ? a->scratch.data : "", a->scratch.len);
 	pg_copy_int(c, m->products);

@@ -9,6 +9,7 @@
  * PAYLOAD_CHUNK bytes so that neither a write nor a read ever holds a
  * part of hundreds of MB in one allocation, here or on the server.
  */
+#include "format/names.h"
 #include "store/postgres.h"
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
@@ -257,7 +258,7 @@ static int sync_event(struct pg_store *q, int64_t sync_id, int prev, int64_t now
 	int rc;
 
 	pg_param_int(&a, sync_id);
-	pg_param_text(&a, prev < 0 ? NULL : store_sync_status_name(prev));
+	pg_param_text(&a, prev < 0 ? NULL : format_sync_status_name(prev));
 	pg_param_int(&a, now);
 	rc = pg_run(q, &st_event_webhooks, &a, NULL);
 	if (!rc)
@@ -781,8 +782,8 @@ static int write_issues(struct pg_store *q, int64_t sync_id, const struct report
 
 		pg_copy_int(&c, sync_id);
 		pg_copy_int(&c, (int64_t)i);
-		pg_copy_text(&c, report_severity_name(is->severity));
-		pg_copy_text(&c, report_code_name(is->code));
+		pg_copy_text(&c, format_severity_name(is->severity));
+		pg_copy_text(&c, format_issue_code_name(is->code));
 		pg_copy_text(&c, is->file ? is->file : "");
 		pg_copy_int(&c, is->line);
 		pg_copy_int(&c, is->column);
@@ -803,7 +804,7 @@ int pg_sync_finish_in_tx(struct pg_store *q, int64_t sync_id, const struct sync_
 	int i, rc;
 
 	pg_param_int(&a, sync_id);
-	pg_param_text(&a, store_sync_status_name(done->status));
+	pg_param_text(&a, format_sync_status_name(done->status));
 	pg_param_text(&a, done->reason);
 	pg_param_text(&a, done->counts_json);
 	pg_param_text(&a, done->risk_json);
@@ -884,8 +885,8 @@ static int pg_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, 
 		return rc;
 	pg_param_int(&a, org_id);
 	pg_param_int(&a, sync_id);
-	pg_param_text(&a, store_sync_status_name(from));
-	pg_param_text(&a, store_sync_status_name(to));
+	pg_param_text(&a, format_sync_status_name(from));
+	pg_param_text(&a, format_sync_status_name(to));
 	pg_param_text(&a, reason);
 	pg_param_int(&a, store_now_ms());
 	rc = pg_run(q, &st_transition, &a, &changed);
@@ -894,7 +895,7 @@ static int pg_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, 
 		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 	} else if (!rc) {
-		rc = not_changed(q, org_id, sync_id, store_sync_status_name(from));
+		rc = not_changed(q, org_id, sync_id, format_sync_status_name(from));
 	}
 	return pg_end_tx(q, rc);
 }
@@ -911,7 +912,7 @@ static int pg_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 		return rc;
 	pg_param_int(&a, org_id);
 	pg_param_int(&a, sync_id);
-	pg_param_text(&a, store_sync_status_name(d->approve ? SYNC_PENDING : SYNC_REJECTED));
+	pg_param_text(&a, format_sync_status_name(d->approve ? SYNC_PENDING : SYNC_REJECTED));
 	pg_param_text(&a, d->sync_reason);
 	pg_param_int(&a, store_now_ms());
 	pg_param_text(&a, d->approve ? "approve" : "reject");
@@ -930,7 +931,7 @@ static int pg_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 
 static int read_sync_row(const PGresult *res, int i, struct sync_row *r)
 {
-	int parsed = store_sync_status_parse(pg_col_text(res, i, 2));
+	int parsed = format_sync_status_parse(pg_col_text(res, i, 2));
 
 	memset(r, 0, sizeof(*r));
 	r->id = pg_col_int(res, i, 0);
@@ -1162,7 +1163,7 @@ static int parse_code(const char *name)
 	int i;
 
 	for (i = 0; i < CODE_COUNT; i++)
-		if (strcmp(report_code_name((enum issue_code)i), name) == 0)
+		if (strcmp(format_issue_code_name((enum issue_code)i), name) == 0)
 			return i;
 	return -1;
 }

@@ -670,20 +670,6 @@ static void sq_close(struct store *s)
 	free(q);
 }
 
-const char *const sq_role_names[] = { "Member", "Administrator" };
-
-const char *const sq_state_names[] = { "created", "invited", "active", "deactivated" };
-
-int sq_parse_name(const char *const *names, int n, const unsigned char *s)
-{
-	int i;
-
-	for (i = 0; s && i < n; i++)
-		if (strcmp(names[i], (const char *)s) == 0)
-			return i;
-	return -1;
-}
-
 static int sq_autocheckpoint(struct store *s, bool on)
 {
 	struct sqlite_store *q = sq(s);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/names.h"
+
 int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		  const char *payload)
 {
@@ -113,7 +115,7 @@ int sq_delivery_record(struct store *s, const struct store_delivery_outcome *o, 
 			rc = sq_prep(q, ST_DLV_FAIL, &st);
 			if (rc)
 				break;
-			sq_bind_text(st, 3, store_delivery_status_name(o[i].status));
+			sq_bind_text(st, 3, format_delivery_status_name(o[i].status));
 			sqlite3_bind_int64(st, 4, o[i].status == DELIVERY_DEAD ? 0 : o[i].next_attempt_at);
 			sq_bind_text(st, 5, o[i].error ? o[i].error : "unknown error");
 		}
@@ -151,7 +153,7 @@ int sq_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t
 		sq_col_copy(st, 1, d->id, sizeof(d->id));
 		d->org_id = sqlite3_column_int64(st, 2);
 		sq_col_copy(st, 3, d->kind, sizeof(d->kind));
-		status = store_delivery_status_parse((const char *)sqlite3_column_text(st, 5));
+		status = format_delivery_status_parse((const char *)sqlite3_column_text(st, 5));
 		d->status = status < 0 ? DELIVERY_QUEUED : status;
 		d->attempts = sqlite3_column_int(st, 6);
 		d->created_at = sqlite3_column_int64(st, 8);
@@ -216,8 +218,8 @@ int sq_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT
 	if (rc)
 		return rc;
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		int kind = store_delivery_kind_index((const char *)sqlite3_column_text(st, 0));
-		int status = store_delivery_status_parse((const char *)sqlite3_column_text(st, 1));
+		int kind = format_delivery_kind_parse((const char *)sqlite3_column_text(st, 0));
+		int status = format_delivery_status_parse((const char *)sqlite3_column_text(st, 1));
 
 		if (kind >= 0 && status >= 0)
 			counts[kind][status] = (uint64_t)sqlite3_column_int64(st, 2);

@@ -194,9 +194,6 @@ int sq_col_strdup(sqlite3_stmt *st, int i, char **out);
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size);
 int sq_org_exists(struct sqlite_store *q, int64_t org_id);
 int sq_exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen);
-extern const char *const sq_role_names[];
-extern const char *const sq_state_names[];
-int sq_parse_name(const char *const *names, int n, const unsigned char *s);
 int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
 		 void **rows, size_t *n);

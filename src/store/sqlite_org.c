@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "format/names.h"
+
 /* Loads and applies of big orgs want a big page cache; set once per connection. */
 static int use_big_cache(struct sqlite_store *q)
 {
@@ -29,7 +31,7 @@ static int langs_text(struct buf *b, const struct member *m)
 
 	buf_reset(b);
 	for (i = 0; i < m->nlangs && i < LANG_COUNT; i++)
-		if ((i && buf_putc(b, ';')) || buf_puts(b, org_lang_code(m->langs[i])))
+		if ((i && buf_putc(b, ';')) || buf_puts(b, format_lang_code(m->langs[i])))
 			return -1;
 	return 0;
 }
@@ -106,7 +108,7 @@ static void parse_langs(struct member *m, const char *s, size_t len)
 
 		while (j < len && s[j] != ';')
 			j++;
-		l = org_parse_lang(s + i, j - i);
+		l = format_lang_parse(s + i, j - i);
 		if (l >= 0)
 			m->langs[m->nlangs++] = (uint8_t)l;
 		i = j + 1;
@@ -227,8 +229,8 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 		rc = props_take(q, &pc, o, ids[o->nmembers], &m);
 		if (rc)
 			break;
-		role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 9));
-		state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 10));
+		role = format_role_parse((const char *)sqlite3_column_text(st, 9));
+		state = format_state_parse((const char *)sqlite3_column_text(st, 10));
 		m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
 		m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
 		prc = org_add_member(o, &m, NULL, &dup);
@@ -654,7 +656,7 @@ static int apply_removals(struct apply *a)
 	v = list_of(a, AL_MEMBER_DEACTIVATE, &n);
 	for (i = 0; !rc && i < n; i++) {
 		sqlite3_bind_int64(state, 1, stored_member_id(a, a->p->members[v[i]].stored));
-		sq_bind_text(state, 2, sq_state_names[STATE_DEACTIVATED]);
+		sq_bind_text(state, 2, format_state_name(STATE_DEACTIVATED));
 		sqlite3_bind_int64(state, 3, a->now);
 		sqlite3_bind_int64(state, 4, a->org_id);
 		rc = sq_run(a->q, state);
@@ -717,7 +719,7 @@ static int update_member(struct apply *a, const struct member_change *c, int64_t
 	if (rc)
 		return rc;
 	if (c->action == MEMBER_REACTIVATE)
-		sq_bind_text(st, 11, sq_state_names[STATE_ACTIVE]);
+		sq_bind_text(st, 11, format_state_name(STATE_ACTIVE));
 	else
 		sqlite3_bind_null(st, 11);
 	sqlite3_bind_int64(st, 12, a->now);
@@ -817,8 +819,8 @@ static int apply_creates(struct apply *a)
 		rc = sq_bind_member(st, &a->cols, m);
 		if (rc)
 			break;
-		sq_bind_text(st, 11, sq_role_names[m->role == ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 12, sq_state_names[c->invite ? STATE_INVITED : STATE_CREATED]);
+		sq_bind_text(st, 11, format_role_name((enum role)m->role));
+		sq_bind_text(st, 12, format_state_name(c->invite ? STATE_INVITED : STATE_CREATED));
 		sqlite3_bind_int64(st, 13, a->now);
 		rc = sq_run(a->q, st);
 		if (rc == STORE_ECONFLICT)

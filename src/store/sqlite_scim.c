@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/names.h"
+
 /* Copies the SCIM id column into a fixed field ("" when NULL). */
 static void col_scim_id(sqlite3_stmt *st, int i, char out[STORE_SCIM_ID_MAX])
 {
@@ -24,8 +26,8 @@ static int read_scim_user(sqlite3_stmt *st, struct store_scim_user *u)
 	    sq_col_strdup(st, 5, &u->job_title) || sq_col_strdup(st, 6, &u->image_url) ||
 	    sq_col_strdup(st, 7, &u->langs) || sq_col_strdup(st, 8, &u->attrs))
 		return STORE_ENOMEM;
-	role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 9));
-	state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 10));
+	role = format_role_parse((const char *)sqlite3_column_text(st, 9));
+	state = format_state_parse((const char *)sqlite3_column_text(st, 10));
 	u->role = role < 0 ? ROLE_MEMBER : role;
 	u->state = state < 0 ? STATE_CREATED : state;
 	u->created_at = sqlite3_column_int64(st, 11);
@@ -203,7 +205,9 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	sq_bind_text(st, 8, u->job_title ? u->job_title : "");
 	sq_bind_text(st, 9, u->image_url ? u->image_url : "");
 	sq_bind_text(st, 10, u->langs ? u->langs : "");
-	sq_bind_text(st, 11, sq_state_names[u->state >= 0 && u->state < 4 ? u->state : STATE_CREATED]);
+	sq_bind_text(st, 11, format_state_name(u->state >= 0 && u->state < STATE_COUNT
+						       ? (enum member_state)u->state
+						       : STATE_CREATED));
 	sq_bind_text(st, 12, u->attrs);
 	sqlite3_bind_int64(st, 13, now);
 	rc = sq_run(q, st);
@@ -269,7 +273,7 @@ int sq_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admi
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_text(st, 2, id);
-	sq_bind_text(st, 3, sq_role_names[admin]);
+	sq_bind_text(st, 3, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
 	sqlite3_bind_int64(st, 4, store_now_ms());
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 0)

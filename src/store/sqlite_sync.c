@@ -11,6 +11,9 @@
 
 #include <jansson.h>
 
+#include "format/json.h"
+#include "format/names.h"
+
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
 	PLAN_CHUNK = 128, /* plan entries to a row; migration 8 spells it out too */
@@ -35,7 +38,7 @@ static int sync_event(struct sqlite_store *q, int64_t sync_id, int prev, int64_t
 		if (rc)
 			break;
 		sqlite3_bind_int64(st, 1, sync_id);
-		sq_bind_text(st, 2, prev < 0 ? NULL : store_sync_status_name(prev));
+		sq_bind_text(st, 2, prev < 0 ? NULL : format_sync_status_name(prev));
 		sqlite3_bind_int64(st, 3, now);
 		rc = sq_run(q, st);
 	}
@@ -85,53 +88,14 @@ static int prune_payloads(struct sqlite_store *q)
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
-/* Appends s to b as a JSON string, quoted and escaped. */
-static int put_json_string(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-
-	if (buf_putc(b, '"'))
-		return -1;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[7];
-		size_t n;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (buf_append(b, run, (size_t)(s - run)))
-			return -1;
-		run = s + 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else {
-			esc[0] = '\\';
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		if (buf_append(b, esc, n))
-			return -1;
-	}
-	if (buf_append(b, run, (size_t)(s - run)) || buf_putc(b, '"'))
-		return -1;
-	return 0;
-}
-
 /* Appends one entry, as a JSON array, to a chunk being written. */
 static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
 {
 	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->detail ? e->detail : "") ||
+	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->detail ? e->detail : "") ||
 	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
 		return -1;
 	return 0;
@@ -196,7 +160,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, store_sync_status_name(status));
+	sq_bind_text(st, 2, format_sync_status_name(status));
 	sq_bind_text(st, 3, done->reason);
 	sq_bind_text(st, 4, done->counts_json);
 	sq_bind_text(st, 5, done->risk_json);
@@ -240,8 +204,8 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 
 		sqlite3_bind_int64(st, 1, sync_id);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
-		sq_bind_text(st, 3, report_severity_name(is->severity));
-		sq_bind_text(st, 4, report_code_name(is->code));
+		sq_bind_text(st, 3, format_severity_name(is->severity));
+		sq_bind_text(st, 4, format_issue_code_name(is->code));
 		sq_bind_text(st, 5, is->file ? is->file : "");
 		sqlite3_bind_int64(st, 6, is->line);
 		sqlite3_bind_int64(st, 7, is->column);
@@ -707,8 +671,8 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, sync_id);
-	sq_bind_text(st, 3, store_sync_status_name(from));
-	sq_bind_text(st, 4, store_sync_status_name(to));
+	sq_bind_text(st, 3, format_sync_status_name(from));
+	sq_bind_text(st, 4, format_sync_status_name(to));
 	sq_bind_text(st, 5, reason);
 	sqlite3_bind_int64(st, 6, store_now_ms());
 	rc = sq_run(q, st);
@@ -729,7 +693,7 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 	if (rc == STORE_OK) {
 		sqlite3_reset(st);
 		rc = store_set_error(s, STORE_ECONFLICT, "sync %lld is not %s", (long long)sync_id,
-				     store_sync_status_name(from));
+				     format_sync_status_name(from));
 	} else if (rc == STORE_ENOTFOUND) {
 		store_set_error(s, rc, "no sync %lld", (long long)sync_id);
 	}
@@ -740,7 +704,7 @@ out:
 static int read_sync_row(sqlite3_stmt *st, struct sync_row *r)
 {
 	const char *status = (const char *)sqlite3_column_text(st, 2);
-	int parsed = store_sync_status_parse(status ? status : "");
+	int parsed = format_sync_status_parse(status ? status : "");
 
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
@@ -821,7 +785,7 @@ int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, sync_id);
-	sq_bind_text(st, 3, store_sync_status_name(to));
+	sq_bind_text(st, 3, format_sync_status_name(to));
 	sq_bind_text(st, 4, d->sync_reason);
 	sqlite3_bind_int64(st, 5, store_now_ms());
 	sq_bind_text(st, 6, d->approve ? "approve" : "reject");
@@ -1019,19 +983,8 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 			    (void **)rows, n);
 }
 
-static int parse_code(const char *name)
-{
-	int i;
-
-	for (i = 0; i < CODE_COUNT; i++)
-		if (strcmp(report_code_name((enum issue_code)i), name) == 0)
-			return i;
-	return -1;
-}
-
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
 {
-	static const char *const severities[] = { "fatal", "error", "warning" };
 	struct sqlite_store *q = sq(s);
 	size_t before[3], totals[3], dropped, i;
 	sqlite3_stmt *st;
@@ -1070,8 +1023,8 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 			if (!text[i])
 				text[i] = "";
 		}
-		sev = sq_parse_name(severities, 3, (const unsigned char *)text[0]);
-		code = parse_code(text[1]);
+		sev = format_severity_parse(text[0]);
+		code = format_issue_code_parse(text[1]);
 		loc.file = text[2];
 		loc.line = (uint32_t)sqlite3_column_int64(st, 3);
 		loc.column = (uint32_t)sqlite3_column_int64(st, 4);

@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "format/names.h"
+
 static int insert_key(struct sqlite_store *q, int64_t org_id, const char *key_id,
 		      const uint8_t hash[STORE_HASH_LEN], int64_t now)
 {
@@ -370,8 +372,8 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 		rc = sq_bind_member(st, &cols, &m);
 		if (rc)
 			goto out;
-		sq_bind_text(st, 11, sq_role_names[ROLE_ADMINISTRATOR]);
-		sq_bind_text(st, 12, sq_state_names[STATE_ACTIVE]);
+		sq_bind_text(st, 11, format_role_name(ROLE_ADMINISTRATOR));
+		sq_bind_text(st, 12, format_state_name(STATE_ACTIVE));
 		sqlite3_bind_int64(st, 13, now);
 		rc = sq_run(q, st);
 		if (rc == STORE_ECONFLICT)
@@ -399,7 +401,7 @@ out:
 static int read_admin_row(sqlite3_stmt *st, void *rec)
 {
 	struct store_admin *a = rec;
-	int state = sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2));
+	int state = format_state_parse((const char *)sqlite3_column_text(st, 2));
 
 	a->state = state < 0 ? STATE_ACTIVE : state;
 	a->added_at = sqlite3_column_int64(st, 3);
@@ -546,7 +548,7 @@ int sq_invite(struct store *s, int64_t org_id, const char *external_id, const ch
 	if (rc)
 		goto out;
 	id = sqlite3_column_int64(st, 0);
-	if (sq_parse_name(sq_state_names, 4, sqlite3_column_text(st, 2)) == STATE_DEACTIVATED)
+	if (format_state_parse((const char *)sqlite3_column_text(st, 2)) == STATE_DEACTIVATED)
 		rc = STORE_ENOTFOUND;
 	else if (sq_col_strdup(st, 1, &email) || !email || sq_col_strdup(st, 3, &first) ||
 		 sq_col_strdup(st, 4, &last))
@@ -687,7 +689,7 @@ int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	*role = sq_parse_name(sq_role_names, 2, sqlite3_column_text(st, 0)) == ROLE_ADMINISTRATOR
+	*role = format_role_parse((const char *)sqlite3_column_text(st, 0)) == ROLE_ADMINISTRATOR
 			? ROLE_ADMINISTRATOR
 			: ROLE_MEMBER;
 	sqlite3_reset(st);

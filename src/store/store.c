@@ -5,6 +5,7 @@
  * only ever stores and compares hashes.
  */
 #include "store/backend.h"
+#include "format/names.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,13 +29,6 @@ enum {
 
 _Static_assert((int)KEY_LEN < (int)STORE_KEY_MAX, "an API key fits STORE_KEY_MAX");
 _Static_assert((int)SECRET_LEN < (int)STORE_TOKEN_MAX, "a token fits STORE_TOKEN_MAX");
-
-static const char *const status_names[] = {
-	[SYNC_PENDING] = "Pending", [SYNC_PAUSED] = "Paused",   [SYNC_REJECTED] = "Rejected",
-	[SYNC_SUCCESS] = "Success", [SYNC_WARNING] = "Warning", [SYNC_FAILED] = "Failed",
-};
-
-enum { STATUS_COUNT = sizeof(status_names) / sizeof(status_names[0]) };
 
 /* --- helpers shared with the backends ------------------------------------ */
 
@@ -102,21 +96,6 @@ char *store_invitation_payload(const char *external_id, const char *email, const
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return text;
-}
-
-int store_sync_status_parse(const char *name)
-{
-	int i;
-
-	for (i = 0; i < STATUS_COUNT; i++)
-		if (strcmp(status_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-const char *store_sync_status_name(int status)
-{
-	return status >= 0 && status < STATUS_COUNT ? status_names[status] : "Unknown";
 }
 
 /* --- keys ------------------------------------------------------------------ */
@@ -432,7 +411,7 @@ int store_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct o
 /* Pending is where a sync starts, never where one finishes. */
 static bool final_status(int status)
 {
-	return status > SYNC_PENDING && status < STATUS_COUNT;
+	return status > SYNC_PENDING && status < SYNC_STATUS_COUNT;
 }
 
 int store_apply_finish(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
@@ -682,7 +661,7 @@ void store_plan_page_free(struct store_plan_page *p)
 int store_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int from, int to,
 			  const char *reason)
 {
-	if (from < 0 || from >= STATUS_COUNT || to < 0 || to >= STATUS_COUNT)
+	if (from < 0 || from >= SYNC_STATUS_COUNT || to < 0 || to >= SYNC_STATUS_COUNT)
 		return store_set_error(s, STORE_EINVAL, "unknown sync status");
 	return s->ops->sync_transition(s, org_id, sync_id, from, to, reason);
 }
@@ -862,39 +841,6 @@ void store_audit_free(struct audit_entry *rows, size_t n)
 }
 
 /* --- delivery ---------------------------------------------------------------- */
-
-static const char *const delivery_status_names[DELIVERY_STATUS_COUNT] = {
-	[DELIVERY_QUEUED] = "queued", [DELIVERY_SENDING] = "sending", [DELIVERY_SENT] = "sent",
-	[DELIVERY_RETRYING] = "retrying", [DELIVERY_DEAD] = "dead",
-};
-
-static const char *const delivery_kinds[3] = { "invitation", "notification", "webhook" };
-
-const char *store_delivery_status_name(int status)
-{
-	return status >= 0 && status < DELIVERY_STATUS_COUNT ? delivery_status_names[status]
-							      : "unknown";
-}
-
-int store_delivery_status_parse(const char *name)
-{
-	int i;
-
-	for (i = 0; name && i < DELIVERY_STATUS_COUNT; i++)
-		if (strcmp(delivery_status_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-int store_delivery_kind_index(const char *kind)
-{
-	int i;
-
-	for (i = 0; kind && i < 3; i++)
-		if (strcmp(delivery_kinds[i], kind) == 0)
-			return i;
-	return -1;
-}
 
 int store_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now, int64_t lease_ms,
 			 size_t max, struct store_delivery **out, size_t *n)

@@ -20,6 +20,7 @@
 
 #include "model/org.h"
 #include "model/report.h"
+#include "model/status.h"
 #include "plan/plan.h"
 
 enum store_status {
@@ -35,8 +36,6 @@ enum store_status {
 
 /* API keys: "osk_" + 16 hex key id + "_" + 43 base64url secret chars. */
 enum { STORE_KEY_MAX = 80, STORE_TOKEN_MAX = 64, STORE_KEY_ID_MAX = 17 };
-
-enum sync_status { SYNC_PENDING, SYNC_PAUSED, SYNC_REJECTED, SYNC_SUCCESS, SYNC_WARNING, SYNC_FAILED };
 
 struct store;
 
@@ -634,16 +633,9 @@ int store_session_delete(struct store *s, const char *token);
  * claims due messages with a lease (one conditional UPDATE, no lock held
  * while it sends); only the holder of the lease may record the outcome,
  * and a lease that expires (the sender crashed) makes the message due
- * again: at least once, each message under one stable delivery id.
+ * again: at least once, each message under one stable delivery id
+ * (enum delivery_status, model/status.h).
  */
-enum delivery_status {
-	DELIVERY_QUEUED,
-	DELIVERY_SENDING,
-	DELIVERY_SENT,
-	DELIVERY_RETRYING,
-	DELIVERY_DEAD,
-	DELIVERY_STATUS_COUNT
-};
 
 /* What a sender claims: emails (invitation, notification) or webhooks. */
 enum delivery_channel { DELIVERY_EMAIL, DELIVERY_WEBHOOK };
@@ -707,17 +699,12 @@ void store_deliveries_free(struct store_delivery *v, size_t n);
  */
 int store_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now);
 
-/* Messages by kind (invitation, notification, webhook) and enum delivery_status. */
+/* Messages by enum delivery_kind and enum delivery_status. */
 int store_delivery_counts(struct store *s, uint64_t counts[3][DELIVERY_STATUS_COUNT]);
 
 /* When the channel's next message falls due (unix ms; a lease's end counts);
  * STORE_ENOTFOUND when nothing waits. */
 int store_delivery_next_due(struct store *s, enum delivery_channel ch, int64_t *when);
-
-const char *store_delivery_status_name(int status);
-
-/* The kind of an outbox row as an index of store_delivery_counts (-1: unknown). */
-int store_delivery_kind_index(const char *kind);
 
 /* --- SCIM (SPEC §6) ------------------------------------------------------------- */
 
@@ -812,7 +799,5 @@ int store_scim_group_delete(struct store *s, int64_t org_id, const char *id);
  */
 int store_scim_group_link(struct store *s, int64_t org_id, const char *id, const char *ref,
 			  bool add);
-
-const char *store_sync_status_name(int status);
 
 #endif

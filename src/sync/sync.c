@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/names.h"
 #include "ingest/ingest.h"
 #include "util/os.h"
 
@@ -90,7 +91,7 @@ static json_t *langs_json(const struct member *m)
 	uint32_t i;
 
 	for (i = 0; i < m->nlangs; i++)
-		json_array_append_new(a, json_string(org_lang_code((enum lang)m->langs[i])));
+		json_array_append_new(a, json_string(format_lang_code((enum lang)m->langs[i])));
 	return a;
 }
 
@@ -101,7 +102,7 @@ static json_t *products_json(const struct member *m)
 
 	for (p = 0; p < PRODUCT_COUNT; p++)
 		if (m->products & (1u << p))
-			json_array_append_new(a, json_string(org_product_name((enum product)p)));
+			json_array_append_new(a, json_string(format_product_name((enum product)p)));
 	return a;
 }
 
@@ -162,8 +163,10 @@ static char *member_changes(const struct plan_cursor *c, const struct member_cha
 	if (dm && (mc->changed & CHANGED_PROPS))
 		props_change(changes, c->desired, dm, c->stored, sm);
 	if (mc->action == MEMBER_REACTIVATE || mc->action == MEMBER_DEACTIVATE)
-		old_new(changes, "state", json_string(org_state_name((enum member_state)sm->state)),
-			json_string(mc->action == MEMBER_REACTIVATE ? "active" : "deactivated"));
+		old_new(changes, "state", json_string(format_state_name((enum member_state)sm->state)),
+			json_string(format_state_name(mc->action == MEMBER_REACTIVATE
+							      ? STATE_ACTIVE
+							      : STATE_DEACTIVATED)));
 	if (json_object_size(changes))
 		text = json_dumps(changes, JSON_COMPACT);
 	json_decref(changes);

@@ -1,6 +1,7 @@
 #include "util/utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t utf8_valid_prefix(const char *str, size_t len)
@@ -82,4 +83,13 @@ size_t utf8_cut(const char *s, size_t len)
 
 		return len - (i - 1) >= need ? len : i - 1;
 	}
+}
+
+size_t utf8_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(dst, cap, fmt, ap);
+	size_t len = utf8_cut(dst, n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1);
+
+	dst[len] = '\0';
+	return len;
 }

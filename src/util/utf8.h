@@ -5,6 +5,7 @@
 #ifndef ORGSYNC_UTF8_H
 #define ORGSYNC_UTF8_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -19,5 +20,12 @@ size_t utf8_valid_prefix(const char *s, size_t len);
  * truncated to a buffer, the cut must fall between characters.
  */
 size_t utf8_cut(const char *s, size_t len);
+
+/*
+ * vsnprintf into dst[cap] (cap >= 1), the cut falling between characters
+ * when the text does not fit: returns the length kept, where dst ends.
+ */
+size_t utf8_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

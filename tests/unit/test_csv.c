@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "format/names.h"
+#include "format/report.h"
 #include "ingest/ingest.h"
 
 static const char TEAMS0[] = "externalTeamId,teamName\n";
@@ -61,8 +63,8 @@ static const struct issue *find(const struct fx *f, enum issue_code code, int nt
 	for (i = 0; i < f->rep.count; i++)
 		if (f->rep.issues[i].code == code && nth-- == 0)
 			return &f->rep.issues[i];
-	print_message("no issue %s (#%d); the report has:\n", report_code_name(code), nth);
-	report_print_text(&f->rep, stdout);
+	print_message("no issue %s (#%d); the report has:\n", format_issue_code_name(code), nth);
+	format_report_text(&f->rep, stdout);
 	fail();
 	return NULL;
 }
@@ -211,7 +213,7 @@ static void test_legacy_csv_every_field(void **state)
 	assert_int_equal(f.org.nmembers, 5);
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(f.org.members[i].nlangs, 1);
-		assert_string_equal(org_lang_code((enum lang)f.org.members[i].langs[0]), codes[i]);
+		assert_string_equal(format_lang_code((enum lang)f.org.members[i].langs[0]), codes[i]);
 		assert_int_equal(f.org.members[i].products, 1u << PRODUCT_OFFICEVIBE);
 	}
 	assert_string_equal(f.org.members[0].external_id, "U0");

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "format/names.h"
+#include "format/report.h"
 #include "ingest/ingest.h"
 
 #define EMPTY_SECTIONS "\"teams\": [], \"teamMappings\": []"
@@ -103,7 +105,7 @@ static void done(struct fx *f)
 static void dump(const struct fx *f)
 {
 	print_message("the report has %zu issues:\n", f->rep.count);
-	report_print_text(&f->rep, stdout);
+	format_report_text(&f->rep, stdout);
 }
 
 static void expect_rc(const struct fx *f, const char *what, int expected)
@@ -124,7 +126,7 @@ static const struct issue *find(const struct fx *f, enum issue_code code, int nt
 		if (f->rep.issues[i].code == code && nth-- == 0)
 			return &f->rep.issues[i];
 	dump(f);
-	fail_msg("expected issue %s #%d, not in the report", report_code_name(code), want);
+	fail_msg("expected issue %s #%d, not in the report", format_issue_code_name(code), want);
 	return NULL;
 }
 
@@ -143,7 +145,7 @@ static void expect_count(const struct fx *f, enum issue_code code, size_t expect
 
 	if (got != expected) {
 		dump(f);
-		fail_msg("expected %zu %s issues, got %zu", expected, report_code_name(code), got);
+		fail_msg("expected %zu %s issues, got %zu", expected, format_issue_code_name(code), got);
 	}
 }
 
@@ -154,8 +156,8 @@ static void expect_issue(const struct fx *f, const struct issue *is, enum issue_
 	    strcmp(is->field, field) != 0) {
 		dump(f);
 		fail_msg("%s: expected %s at %u:%u field '%s', got %s at %u:%u field '%s'",
-			 report_code_name(is->code), report_severity_name(sev), line, col, field,
-			 report_severity_name(is->severity), is->line, is->column, is->field);
+			 format_issue_code_name(is->code), format_severity_name(sev), line, col, field,
+			 format_severity_name(is->severity), is->line, is->column, is->field);
 	}
 }
 
@@ -163,7 +165,7 @@ static void expect_in_message(const struct issue *is, const char *needle)
 {
 	if (!strstr(is->message, needle))
 		fail_msg("%s: expected the message to mention \"%s\", got \"%s\"",
-			 report_code_name(is->code), needle, is->message);
+			 format_issue_code_name(is->code), needle, is->message);
 }
 
 static const struct member *member(const struct fx *f, const char *id)
@@ -224,7 +226,7 @@ static const char *langs(const struct member *m)
 	for (i = 0; i < m->nlangs; i++) {
 		if (i)
 			strcat(out, ",");
-		strcat(out, org_lang_code((enum lang)m->langs[i]));
+		strcat(out, format_lang_code((enum lang)m->langs[i]));
 	}
 	return out;
 }
@@ -884,8 +886,8 @@ static void expect_same_report(const char *what, const struct report *a, const s
 		    x->column != y->column || strcmp(x->file, y->file) != 0 || strcmp(x->field, y->field) != 0 ||
 		    strcmp(x->record_id, y->record_id) != 0 || strcmp(x->message, y->message) != 0)
 			fail_msg("%s: issue #%zu differs: whole %s %u:%u '%s' \"%s\", chunked %s %u:%u "
-				 "'%s' \"%s\"", what, i, report_code_name(x->code), x->line, x->column,
-				 x->field, x->message, report_code_name(y->code), y->line, y->column,
+				 "'%s' \"%s\"", what, i, format_issue_code_name(x->code), x->line, x->column,
+				 x->field, x->message, format_issue_code_name(y->code), y->line, y->column,
 				 y->field, y->message);
 	}
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "format/names.h"
 #include "unit/check.h"
 
 #include "model/org.h"
@@ -606,11 +607,11 @@ static void test_org_parse_lang(void **state)
 	};
 
 	(void)state;
-	check_parse("org_parse_lang", org_parse_lang, cases, sizeof(cases) / sizeof(cases[0]));
+	check_parse("format_lang_parse", format_lang_parse, cases, sizeof(cases) / sizeof(cases[0]));
 	/* the length bounds the text: no NUL needed */
-	CHECK_EQ("\"english-and-more\" read as 7 bytes", LANG_EN, org_parse_lang("english-and-more", 7));
-	CHECK_EQ("\"fr-CA\" read as 2 bytes", LANG_FR, org_parse_lang("fr-CA", 2));
-	CHECK_EQ("\"fr-CA\" read whole", -1, org_parse_lang(S("fr-CA")));
+	CHECK_EQ("\"english-and-more\" read as 7 bytes", LANG_EN, format_lang_parse("english-and-more", 7));
+	CHECK_EQ("\"fr-CA\" read as 2 bytes", LANG_FR, format_lang_parse("fr-CA", 2));
+	CHECK_EQ("\"fr-CA\" read whole", -1, format_lang_parse(S("fr-CA")));
 }
 
 static void test_org_parse_product(void **state)
@@ -631,8 +632,8 @@ static void test_org_parse_product(void **state)
 	};
 
 	(void)state;
-	check_parse("org_parse_product", org_parse_product, cases, sizeof(cases) / sizeof(cases[0]));
-	CHECK_EQ("\"Skills;LMS\" read as 6 bytes", PRODUCT_SKILLS, org_parse_product("Skills;LMS", 6));
+	check_parse("format_product_parse", format_product_parse, cases, sizeof(cases) / sizeof(cases[0]));
+	CHECK_EQ("\"Skills;LMS\" read as 6 bytes", PRODUCT_SKILLS, format_product_parse("Skills;LMS", 6));
 }
 
 static void test_org_names(void **state)
@@ -647,31 +648,31 @@ static void test_org_names(void **state)
 
 	(void)state;
 	for (i = 0; i < LANG_COUNT; i++) {
-		const char *name = org_lang_code((enum lang)i);
+		const char *name = format_lang_code((enum lang)i);
 
-		snprintf(what, sizeof(what), "org_lang_code(%d)", i);
+		snprintf(what, sizeof(what), "format_lang_code(%d)", i);
 		CHECK_STR(what, codes[i], name);
-		snprintf(what, sizeof(what), "org_parse_lang(org_lang_code(%d))", i);
-		CHECK_EQ(what, i, org_parse_lang(name, strlen(name)));
+		snprintf(what, sizeof(what), "format_lang_parse(format_lang_code(%d))", i);
+		CHECK_EQ(what, i, format_lang_parse(name, strlen(name)));
 	}
 	for (i = 0; i < PRODUCT_COUNT; i++) {
-		const char *name = org_product_name((enum product)i);
+		const char *name = format_product_name((enum product)i);
 
-		snprintf(what, sizeof(what), "org_product_name(%d)", i);
+		snprintf(what, sizeof(what), "format_product_name(%d)", i);
 		CHECK_STR(what, products[i], name);
-		snprintf(what, sizeof(what), "org_parse_product(org_product_name(%d))", i);
-		CHECK_EQ(what, i, org_parse_product(name, strlen(name)));
+		snprintf(what, sizeof(what), "format_product_parse(format_product_name(%d))", i);
+		CHECK_EQ(what, i, format_product_parse(name, strlen(name)));
 	}
 	for (i = 0; i < 4; i++) {
-		snprintf(what, sizeof(what), "org_state_name(%d)", i);
-		CHECK_STR(what, states[i], org_state_name((enum member_state)i));
+		snprintf(what, sizeof(what), "format_state_name(%d)", i);
+		CHECK_STR(what, states[i], format_state_name((enum member_state)i));
 	}
-	CHECK_STR("org_role_name(ROLE_MEMBER)", "Member", org_role_name(ROLE_MEMBER));
-	CHECK_STR("org_role_name(ROLE_ADMINISTRATOR)", "Administrator",
-		  org_role_name(ROLE_ADMINISTRATOR));
-	CHECK_STR("org_lang_code(LANG_COUNT)", "", org_lang_code(LANG_COUNT));
-	CHECK_STR("org_product_name(PRODUCT_COUNT)", "", org_product_name(PRODUCT_COUNT));
-	CHECK_STR("org_state_name(4)", "", org_state_name((enum member_state)4));
+	CHECK_STR("format_role_name(ROLE_MEMBER)", "Member", format_role_name(ROLE_MEMBER));
+	CHECK_STR("format_role_name(ROLE_ADMINISTRATOR)", "Administrator",
+		  format_role_name(ROLE_ADMINISTRATOR));
+	CHECK_STR("format_lang_code(LANG_COUNT)", "", format_lang_code(LANG_COUNT));
+	CHECK_STR("format_product_name(PRODUCT_COUNT)", "", format_product_name(PRODUCT_COUNT));
+	CHECK_STR("format_state_name(4)", "", format_state_name((enum member_state)4));
 }
 
 static void test_org_strdup_and_free(void **state)

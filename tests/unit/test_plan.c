@@ -19,6 +19,8 @@
 
 #include "unit/check.h"
 
+#include "format/names.h"
+#include "format/report.h"
 #include "ingest/ingest.h"
 #include "plan/plan.h"
 #include "util/os.h"
@@ -268,8 +270,8 @@ static const struct issue *find_issue(const struct report *r, enum issue_code co
 		if (r->issues[i].code == code && nth-- == 0)
 			return &r->issues[i];
 	print_message("the report has:\n");
-	report_print_text(r, stdout);
-	fail_msg("no issue %s", report_code_name(code));
+	format_report_text(r, stdout);
+	fail_msg("no issue %s", format_issue_code_name(code));
 	return NULL;
 }
 

@@ -1,7 +1,8 @@
 /*
  * model/report: issues kept with copies of their strings, counted by
  * severity even past the limit, sorted by file (in order of first
- * appearance), line, column, stably; code names are part of the API.
+ * appearance), line, column, stably; code names are part of the API
+ * (format/names.h), as are the text and JSON forms (format/report.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 
 #include "unit/check.h"
 
+#include "format/names.h"
+#include "format/report.h"
 #include "model/report.h"
 
 static struct issue_loc at(const char *file, uint32_t line, uint32_t column)
@@ -378,26 +381,26 @@ static void test_report_names(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
-		snprintf(what, sizeof(what), "report_code_name(%d)", (int)spots[i].code);
-		CHECK_STR(what, spots[i].name, report_code_name(spots[i].code));
+		snprintf(what, sizeof(what), "format_issue_code_name(%d)", (int)spots[i].code);
+		CHECK_STR(what, spots[i].name, format_issue_code_name(spots[i].code));
 	}
 	/* every code has its own lower_snake_case name */
 	for (i = 0; i < CODE_COUNT; i++) {
-		const char *name = report_code_name((enum issue_code)i);
+		const char *name = format_issue_code_name((enum issue_code)i);
 
 		if (!name || !*name || strcmp(name, "unknown") == 0)
 			fail_msg("code %zu has no name", i);
 		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
 			fail_msg("code %zu name \"%s\" is not lower_snake_case", i, name);
 		for (j = 0; j < i; j++)
-			if (strcmp(name, report_code_name((enum issue_code)j)) == 0)
+			if (strcmp(name, format_issue_code_name((enum issue_code)j)) == 0)
 				fail_msg("codes %zu and %zu share the name \"%s\"", j, i, name);
 	}
-	CHECK_STR("report_code_name(CODE_COUNT)", "unknown", report_code_name(CODE_COUNT));
-	CHECK_STR("severity fatal", "fatal", report_severity_name(ISSUE_FATAL));
-	CHECK_STR("severity error", "error", report_severity_name(ISSUE_ERROR));
-	CHECK_STR("severity warning", "warning", report_severity_name(ISSUE_WARNING));
-	CHECK_STR("severity out of range", "unknown", report_severity_name((enum issue_severity)3));
+	CHECK_STR("format_issue_code_name(CODE_COUNT)", "unknown", format_issue_code_name(CODE_COUNT));
+	CHECK_STR("severity fatal", "fatal", format_severity_name(ISSUE_FATAL));
+	CHECK_STR("severity error", "error", format_severity_name(ISSUE_ERROR));
+	CHECK_STR("severity warning", "warning", format_severity_name(ISSUE_WARNING));
+	CHECK_STR("severity out of range", "unknown", format_severity_name((enum issue_severity)3));
 }
 
 static const char *strndup_or_fail(const char *s, size_t n, char **out)
@@ -430,7 +433,7 @@ static void test_report_print_text(void **state)
 	report_add(&r, ISSUE_ERROR, CODE_EMPTY_NAME, &loc2, "over the limit");
 	out = open_memstream(&text, &len);
 	assert_non_null(out);
-	CHECK_EQ("report_print_text", 0, report_print_text(&r, out));
+	CHECK_EQ("format_report_text", 0, format_report_text(&r, out));
 	fclose(out);
 	/* file:line:column when known; an issue tied to no file is not pinned here */
 	nl = strstr(text, "fatal: ");
@@ -455,25 +458,26 @@ static void test_report_gen_json(void **state)
 {
 	struct report r;
 	struct issue_loc loc = { "members.csv", 3, 2, "email", "E\"1" };
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *json;
-	size_t len;
+	json_t *a;
+	char *json;
 
 	(void)state;
-	assert_non_null(g);
 	report_init(&r);
 	report_add(&r, ISSUE_ERROR, CODE_DUPLICATE_EMAIL, &loc, "taken by %s", "E001");
 	report_add(&r, ISSUE_WARNING, CODE_UNKNOWN_FIELD, NULL, "x");
-	report_gen_json(&r, g);
-	assert_int_equal(yajl_gen_get_buf(g, &json, &len), yajl_gen_status_ok);
+	a = format_report_json(&r, (size_t)-1);
+	assert_non_null(a);
+	json = json_dumps(a, JSON_COMPACT);
+	assert_non_null(json);
 	CHECK_STR("json report",
 		  "[{\"severity\":\"error\",\"code\":\"duplicate_email\",\"file\":\"members.csv\","
 		  "\"line\":3,\"column\":2,\"field\":\"email\",\"recordId\":\"E\\\"1\","
 		  "\"message\":\"taken by E001\"},"
 		  "{\"severity\":\"warning\",\"code\":\"unknown_field\",\"file\":\"\","
 		  "\"line\":0,\"column\":0,\"field\":\"\",\"recordId\":\"\",\"message\":\"x\"}]",
-		  (const char *)json);
-	yajl_gen_free(g);
+		  json);
+	free(json);
+	json_decref(a);
 	report_free(&r);
 }
 

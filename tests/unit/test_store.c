@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "format/names.h"
 #include "unit/check.h"
 #include "unit/testdb.h"
 #include <jansson.h>
@@ -238,7 +239,7 @@ static uint32_t add_m(struct org *o, const struct mspec *ms)
 	m.image_url = dup_str(o, ms->image);
 	for (l = ms->langs; l && *l;) {
 		size_t len = strcspn(l, ";");
-		int lang = org_parse_lang(l, len);
+		int lang = format_lang_parse(l, len);
 
 		assert_true(lang >= 0);
 		m.langs[m.nlangs++] = (uint8_t)lang;
@@ -1276,7 +1277,7 @@ static void test_apply_reactivate_and_swaps(void **state)
 
 		for (k = 0; k < m->nlangs; k++) {
 			strcat(langs, k ? ";" : "");
-			strcat(langs, org_lang_code(m->langs[k]));
+			strcat(langs, format_lang_code(m->langs[k]));
 		}
 		ms.langs = langs;
 		for (k = 0; k < m->nprops && k < 4; k++) {
@@ -2133,12 +2134,12 @@ static void test_apply_finish_is_atomic(void **state)
 		 store_apply_finish(f->s, f->org + 5, id, &desired, &empty, &none, &p, &done));
 	get_sync(f, id, &r);
 	CHECK_STR("a failed apply leaves the sync as it was", "Pending",
-		  store_sync_status_name(r.status));
+		  format_sync_status_name(r.status));
 	store_sync_row_free(&r);
 	CHECK_OK("apply and finish",
 		 store_apply_finish(f->s, f->org, id, &desired, &empty, &none, &p, &done));
 	get_sync(f, id, &r);
-	CHECK_STR("finished with the apply", "Warning", store_sync_status_name(r.status));
+	CHECK_STR("finished with the apply", "Warning", format_sync_status_name(r.status));
 	CHECK_STR("counts", "{\"members\":{}}", r.counts_json);
 	assert_true(r.finished_at > 0);
 	store_sync_row_free(&r);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "format/names.h"
 #include "model/org.h"
 #include "server/scim/filter.h"
 #include "server/scim/patch.h"
@@ -153,8 +154,8 @@ static int set_admins(struct scim_call *c, const json_t *members, const struct s
 		snprintf(target, sizeof(target), "user:%s", id);
 		if (!rc)
 			rc = scim_audit(c, "scim.role.grant", target,
-					json_pack("{s:s}", "role", "Member"),
-					json_pack("{s:s}", "role", "Administrator"));
+					json_pack("{s:s}", "role", format_role_name(ROLE_MEMBER)),
+					json_pack("{s:s}", "role", format_role_name(ROLE_ADMINISTRATOR)));
 		if (rc)
 			return scim_store_fail(res, c, rc, "role");
 	}
@@ -165,8 +166,8 @@ static int set_admins(struct scim_call *c, const json_t *members, const struct s
 		snprintf(target, sizeof(target), "user:%s", cur[i].id);
 		if (!rc)
 			rc = scim_audit(c, "scim.role.revoke", target,
-					json_pack("{s:s}", "role", "Administrator"),
-					json_pack("{s:s}", "role", "Member"));
+					json_pack("{s:s}", "role", format_role_name(ROLE_ADMINISTRATOR)),
+					json_pack("{s:s}", "role", format_role_name(ROLE_MEMBER)));
 		if (rc && rc != STORE_ENOTFOUND)
 			return scim_store_fail(res, c, rc, "role");
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "format/names.h"
 #include "model/org.h"
 #include "server/scim/filter.h"
 #include "server/scim/patch.h"
@@ -100,7 +101,7 @@ static int lang_of(const char *tag)
 {
 	size_t n = strcspn(tag, "-_");
 
-	return org_parse_lang(tag, n);
+	return format_lang_parse(tag, n);
 }
 
 /*
@@ -117,7 +118,7 @@ static char *langs_after(const char *cur, const json_t *pref)
 
 	if (l < 0)
 		return strdup(cur);
-	code = org_lang_code((enum lang)l);
+	code = format_lang_code((enum lang)l);
 	buf_init(&out);
 	buf_puts(&out, code);
 	while (*p) {
