@@ -201,11 +201,20 @@ static int64_t lease_ms(const struct service *svc)
  * one of the two finish it.
  */
 static void run_claimed(struct service *svc, struct store *st, int64_t sync_id, int64_t org_id,
-			struct sync_result *res)
+			int attempts, struct sync_result *res)
 {
 	struct lease *lease = NULL;
 	char err[256];
 
+	if (attempts > SYNC_MAX_ATTEMPTS) {
+		sync_prepared_free(service_take_prepared(svc, sync_id));
+		memset(res, 0, sizeof(*res));
+		res->status = sync_give_up(st, sync_id, svc->owner, attempts);
+		log_msg("warn", "sync %lld was interrupted %d times: it ends Failed without running",
+			(long long)sync_id, attempts - 1);
+		log_sync(sync_id, org_id, res);
+		return;
+	}
 	if (lease_start(svc->cfg.db_url, sync_id, svc->owner, lease_ms(svc), &lease, err,
 			sizeof(err)) < 0)
 		log_msg("warn", "sync %lld runs without renewing its lease: %s", (long long)sync_id,
@@ -232,6 +241,7 @@ void *service_worker_main(void *arg)
 		int64_t sync_id, org_id;
 		struct timespec until;
 		struct sync_result res;
+		int attempts = 0;
 		uint64_t t0;
 		bool claimed;
 
@@ -242,12 +252,12 @@ void *service_worker_main(void *arg)
 		}
 		/* Under the lock: a request registers a sync and its payload under it too. */
 		claimed = st && store_sync_claim(st, svc->owner, lease_now_ms(), lease_ms(svc),
-						 &sync_id, &org_id) == STORE_OK;
+						 &sync_id, &org_id, &attempts) == STORE_OK;
 		pthread_mutex_unlock(&svc->lock);
 		if (claimed) {
 			t0 = service_now_ms();
 			atomic_store(&svc->syncing, true);
-			run_claimed(svc, st, sync_id, org_id, &res);
+			run_claimed(svc, st, sync_id, org_id, attempts, &res);
 			atomic_store(&svc->syncing, false);
 			if (res.status > SYNC_PENDING && res.status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[res.status], 1);

@@ -90,7 +90,8 @@ struct store_ops {
 	 *   < now), provided no OTHER Pending sync of the same org has claimed_by
 	 *   set and lease_until >= now; sets claimed_by = owner, lease_until =
 	 *   now + lease_ms, attempts = attempts + 1, started_at = coalesce(
-	 *   started_at, now); answers its id and org_id, STORE_ENOTFOUND when
+	 *   started_at, now); answers its id, org_id and attempts (this claim
+	 *   included), STORE_ENOTFOUND when
 	 *   none. Two claimers never get the same row (SQLite: one UPDATE under
 	 *   the write lock; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
 	 * - sync_renew: UPDATE syncs SET lease_until = now + lease_ms WHERE id
@@ -107,7 +108,7 @@ struct store_ops {
 	 * applies the same plan against whatever is stored by then.
 	 */
 	int (*sync_claim)(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-			  int64_t *sync_id, int64_t *org_id);
+			  int64_t *sync_id, int64_t *org_id, int *attempts);
 	int (*sync_renew)(struct store *s, int64_t sync_id, const char *owner, int64_t now,
 			  int64_t lease_ms);
 	int (*sync_finish)(struct store *s, int64_t sync_id, const struct sync_outcome *done);

@@ -132,7 +132,7 @@ static const struct pg_stmt st_claim = {
 	" AND o.status = 'Pending' AND o.claimed_by IS NOT NULL AND o.lease_until >= $2::bigint)"
 	" ORDER BY s.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 	" AND status = 'Pending' AND (claimed_by IS NULL OR lease_until < $2::bigint)"
-	" RETURNING id, org_id",
+	" RETURNING id, org_id, attempts",
 };
 
 static const struct pg_stmt st_renew = {
@@ -650,7 +650,7 @@ static void pg_blob_close(struct store *s, void *h)
 }
 
 static int pg_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-			 int64_t *sync_id, int64_t *org_id)
+			 int64_t *sync_id, int64_t *org_id, int *attempts)
 {
 	struct pg_params a = { 0 };
 	PGresult *res = NULL;
@@ -663,6 +663,7 @@ static int pg_sync_claim(struct store *s, const char *owner, int64_t now, int64_
 	if (!rc) {
 		*sync_id = pg_col_int(res, 0, 0);
 		*org_id = pg_col_int(res, 0, 1);
+		*attempts = (int)pg_col_int(res, 0, 2);
 	}
 	PQclear(res);
 	return rc;

@@ -194,7 +194,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " (SELECT 1 FROM syncs o WHERE o.org_id = s.org_id AND o.id <> s.id"
 			  " AND o.status = 'Pending' AND o.claimed_by IS NOT NULL"
 			  " AND o.lease_until >= ?2) ORDER BY s.id LIMIT 1)"
-			  " RETURNING id, org_id",
+			  " RETURNING id, org_id, attempts",
 	[ST_SYNC_RENEW] = "UPDATE syncs SET lease_until = ?3 + ?4"
 			  " WHERE id = ?1 AND status = 'Pending' AND claimed_by = ?2",
 	/* ?14: the claim's holder, NULL for no claim check. A finished sync keeps no claim. */

@@ -272,7 +272,7 @@ int sq_payload_open(struct store *s, int64_t sync_id, const char *part, void **o
 int sq_blob_read(struct store *s, void *h, void *buf, size_t cap, size_t *got);
 void sq_blob_close(struct store *s, void *h);
 int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-		  int64_t *sync_id, int64_t *org_id);
+		  int64_t *sync_id, int64_t *org_id, int *attempts);
 int sq_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,
 		  int64_t lease_ms);
 int sq_sync_finish(struct store *s, int64_t sync_id, const struct sync_outcome *done);

@@ -596,7 +596,7 @@ void sq_blob_close(struct store *s, void *h)
 }
 
 int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-		  int64_t *sync_id, int64_t *org_id)
+		  int64_t *sync_id, int64_t *org_id, int *attempts)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st;
@@ -616,6 +616,7 @@ int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease
 		goto out;
 	*sync_id = sqlite3_column_int64(st, 0);
 	*org_id = sqlite3_column_int64(st, 1);
+	*attempts = sqlite3_column_int(st, 2);
 	rc = sq_run(q, st); /* RETURNING: the update completes when stepped to its end */
 out:
 	return sq_end_tx(q, rc);

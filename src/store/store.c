@@ -597,11 +597,14 @@ void store_blob_close(struct store_blob *b)
 }
 
 int store_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-		     int64_t *sync_id, int64_t *org_id)
+		     int64_t *sync_id, int64_t *org_id, int *attempts)
 {
+	int unused;
+
 	if (!owner || !*owner || lease_ms <= 0 || !sync_id || !org_id)
 		return STORE_EINVAL;
-	return s->ops->sync_claim(s, owner, now, lease_ms, sync_id, org_id);
+	return s->ops->sync_claim(s, owner, now, lease_ms, sync_id, org_id,
+				  attempts ? attempts : &unused);
 }
 
 int store_sync_renew(struct store *s, int64_t sync_id, const char *owner, int64_t now,

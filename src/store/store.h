@@ -379,9 +379,11 @@ void store_blob_close(struct store_blob *b);
  * claimed_by, lease_until = now + lease_ms, attempts + 1, started_at when
  * not yet set. No two connections, of any process, ever hold the same
  * sync at once. STORE_ENOTFOUND when there is none. Times are unix ms.
+ * *attempts (may be NULL) counts the claims of the sync, this one included:
+ * more than one means the sync was interrupted before.
  */
 int store_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease_ms,
-		     int64_t *sync_id, int64_t *org_id);
+		     int64_t *sync_id, int64_t *org_id, int *attempts);
 
 /*
  * Extends owner's lease to now + lease_ms; STORE_ECONFLICT when the sync is

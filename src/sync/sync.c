@@ -414,6 +414,21 @@ static void phase_times(const int64_t *t, struct sync_result *res)
 	res->total_ms = t[T_END] - t[T_START];
 }
 
+int sync_give_up(struct store *st, int64_t sync_id, const char *owner, int attempts)
+{
+	char reason[200];
+
+	snprintf(reason, sizeof(reason),
+		 "the %d runs of this sync before stopped the service that ran them (a crash, or "
+		 "the process killed); it is not run again and nothing was applied",
+		 attempts - 1);
+	return store_sync_record(st, sync_id,
+				 &(struct sync_outcome){ SYNC_FAILED, reason, NULL, NULL, NULL, NULL,
+							 owner }) == STORE_ECONFLICT
+		       ? SYNC_PENDING
+		       : SYNC_FAILED;
+}
+
 int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *owner,
 		 struct sync_prepared *pre, struct sync_result *res)
 {

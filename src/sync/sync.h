@@ -86,6 +86,21 @@ struct sync_result {
 int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *owner,
 		 struct sync_prepared *pre, struct sync_result *res);
 
+/*
+ * Claims of one sync after which it is not run again: each run before
+ * stopped the process that ran it (a crash, the OOM killer), and running
+ * it once more would stop the next one, and the org's queue with it.
+ */
+enum { SYNC_MAX_ATTEMPTS = 3 };
+
+/*
+ * Ends a sync claimed by owner for the attempts-th time (more than
+ * SYNC_MAX_ATTEMPTS) as Failed without running it: nothing is applied, the
+ * reason says why. Returns the status as sync_process does (Pending when
+ * the claim was lost meanwhile).
+ */
+int sync_give_up(struct store *st, int64_t sync_id, const char *owner, int attempts);
+
 /* The counts of a plan as the API shows them (new reference). */
 json_t *sync_counts_json(const struct plan_counts *c);
 

@@ -1688,7 +1688,7 @@ static int claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return store_sync_claim(s, "test:1:worker", (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-				600000, sync_id, org_id);
+				600000, sync_id, org_id, NULL);
 }
 
 static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
@@ -2013,21 +2013,26 @@ static void test_sync_lease(void **state)
 	struct fx *f = *state;
 	struct sync_row r;
 	int64_t id, running, sid = 0, oid = 0;
+	int attempts = 0;
 	const struct sync_outcome late = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "A" };
 	const struct sync_outcome done = { SYNC_SUCCESS, NULL, NULL, NULL, NULL, NULL, "B" };
 
 	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-	CHECK_OK("A claims at t=1000 for 100 ms", store_sync_claim(f->s, "A", 1000, 100, &sid, &oid));
+	CHECK_OK("A claims at t=1000 for 100 ms",
+		 store_sync_claim(f->s, "A", 1000, 100, &sid, &oid, &attempts));
 	CHECK_EQ("the sync", id, sid);
+	CHECK_EQ("A's is the first attempt", 1, attempts);
 	CHECK_EQ("B finds nothing while the lease holds", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, "B", 1100, 100, &sid, &oid));
+		 store_sync_claim(f->s, "B", 1100, 100, &sid, &oid, NULL));
 	CHECK_OK("A renews at t=1050", store_sync_renew(f->s, id, "A", 1050, 100));
 	CHECK_EQ("still A's at t=1140", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, "B", 1140, 100, &sid, &oid));
+		 store_sync_claim(f->s, "B", 1140, 100, &sid, &oid, NULL));
 	CHECK_EQ("a renewal by another is refused", STORE_ECONFLICT,
 		 store_sync_renew(f->s, id, "B", 1140, 100));
-	CHECK_OK("A died: B takes it at t=1151", store_sync_claim(f->s, "B", 1151, 100, &sid, &oid));
+	CHECK_OK("A died: B takes it at t=1151",
+		 store_sync_claim(f->s, "B", 1151, 100, &sid, &oid, &attempts));
 	CHECK_EQ("the same sync", id, sid);
+	CHECK_EQ("B's claim says it is the second attempt", 2, attempts);
 	CHECK_EQ("of the org", f->org, oid);
 	get_sync(f, id, &r);
 	CHECK_EQ("started at the first claim", 1000, r.started_at);
@@ -2048,7 +2053,7 @@ static void test_sync_lease(void **state)
 	CHECK_EQ("B cannot renew a finished sync", STORE_ECONFLICT,
 		 store_sync_renew(f->s, id, "B", 1170, 100));
 	CHECK_EQ("nothing left to claim", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, "C", 99999, 100, &sid, &oid));
+		 store_sync_claim(f->s, "C", 99999, 100, &sid, &oid, NULL));
 }
 
 /*
@@ -2090,8 +2095,8 @@ static void test_apply_after_lost_lease(void **state)
 	org_init(&empty);
 	plan_all_create(&p, &desired, PLAN_NONE);
 	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
-	CHECK_OK("A claims", store_sync_claim(f->s, "A", 1000, 10, &sid, &oid));
-	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", 2000, 10, &sid, &oid));
+	CHECK_OK("A claims", store_sync_claim(f->s, "A", 1000, 10, &sid, &oid, NULL));
+	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", 2000, 10, &sid, &oid, NULL));
 	CHECK_EQ("A's apply is refused", STORE_ECONFLICT,
 		 store_apply_finish(f->s, f->org, id, &desired, &empty, &none, &p, &lost));
 	CHECK_EQ("and rolled back", 0, raw_int(f, "SELECT count(*) FROM members"));

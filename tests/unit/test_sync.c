@@ -119,7 +119,7 @@ static int run(struct fx *f, struct input *in, bool dry_run, struct sync_row *ro
 				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "csv", dry_run, parts,
 						       PARTS_CSV, NULL, 0 },
 				  &sync_id, &running));
-	CHECK_OK("claim", store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id));
+	CHECK_OK("claim", store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id, NULL));
 	CHECK_EQ("the claimed sync", sync_id, claimed);
 	status = sync_process(f->s, sync_id, f->org, OWNER, NULL, &res);
 	CHECK_EQ("the result's status", status, res.status);
@@ -296,7 +296,7 @@ static void test_claimed_registration(void **state)
 						       "import:1:x", 60000 },
 				  &sync_id, &running));
 	CHECK_EQ("the queue has nothing to give", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id));
+		 store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id, NULL));
 	CHECK_OK("get", store_sync_get(f->s, f->org, sync_id, &row));
 	assert_true(row.started_at > 0);
 	CHECK_EQ("still Pending", SYNC_PENDING, row.status);
@@ -325,8 +325,8 @@ static void test_lost_lease_changes_nothing(void **state)
 					   &(struct sync_meta){ SYNC_SOURCE_API, "full", "csv", false,
 								p, PARTS_CSV, NULL, 0 },
 					   &id, &running));
-	CHECK_OK("A claims, long ago", store_sync_claim(f->s, "A", now - 60000, 1000, &sid, &oid));
-	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", now, 60000, &sid, &oid));
+	CHECK_OK("A claims, long ago", store_sync_claim(f->s, "A", now - 60000, 1000, &sid, &oid, NULL));
+	CHECK_OK("B takes it over", store_sync_claim(f->s, "B", now, 60000, &sid, &oid, NULL));
 	CHECK_EQ("A records nothing", SYNC_PENDING, sync_process(f->s, id, f->org, "A", NULL, &res));
 	CHECK_EQ("nothing stored", 0, stored(f, STATE_CREATED, NULL));
 	CHECK_OK("get", store_sync_get(f->s, f->org, id, &row));
@@ -339,6 +339,50 @@ static void test_lost_lease_changes_nothing(void **state)
 	CHECK_OK("get", store_sync_get(f->s, f->org, id, &row));
 	CHECK_EQ("B's Success stands", SYNC_SUCCESS, row.status);
 	store_sync_row_free(&row);
+	input_free(&in);
+}
+
+/*
+ * A sync whose runs kept stopping their process is claimed again each time
+ * its lease ends; past SYNC_MAX_ATTEMPTS claims it ends Failed unrun, so
+ * that it cannot take down every service of the database in turn.
+ */
+static void test_interrupted_too_often_fails(void **state)
+{
+	struct fx *f = *state;
+	struct input in;
+	struct sync_row row = { 0 };
+	int64_t id = 0, running = 0, sid = 0, oid = 0, now = lease_now_ms();
+	int attempts = 0, i;
+
+	input_make(&in, 3, NULL);
+	const struct store_part p[PARTS_CSV] = {
+		{ parts_info[PART_MEMBERS].name, in.members.data, in.members.len },
+		{ parts_info[PART_TEAMS].name, in.teams.data, in.teams.len },
+		{ parts_info[PART_MAPPINGS].name, in.mappings.data, in.mappings.len },
+	};
+	CHECK_OK("begin", store_sync_begin(f->s, f->org,
+					   &(struct sync_meta){ SYNC_SOURCE_API, "full", "csv", false,
+								p, PARTS_CSV, NULL, 0 },
+					   &id, &running));
+	for (i = 0; i < SYNC_MAX_ATTEMPTS; i++)
+		CHECK_OK("a claim whose holder dies",
+			 store_sync_claim(f->s, "dead", now - 60000 + i * 2000, 1000, &sid, &oid,
+					  &attempts));
+	CHECK_EQ("claimed as often as allowed", SYNC_MAX_ATTEMPTS, attempts);
+	CHECK_OK("claimed once more", store_sync_claim(f->s, "B", now, 60000, &sid, &oid,
+						       &attempts));
+	CHECK_EQ("the same sync", id, sid);
+	CHECK_EQ("past the limit", SYNC_MAX_ATTEMPTS + 1, attempts);
+	CHECK_EQ("ends Failed", SYNC_FAILED, sync_give_up(f->s, id, "B", attempts));
+	CHECK_OK("get", store_sync_get(f->s, f->org, id, &row));
+	CHECK_EQ("stored Failed", SYNC_FAILED, row.status);
+	assert_non_null(row.reason);
+	assert_non_null(strstr(row.reason, "not run again"));
+	store_sync_row_free(&row);
+	CHECK_EQ("nothing applied", 0, stored(f, STATE_CREATED, NULL));
+	CHECK_EQ("a late holder records nothing", SYNC_PENDING,
+		 sync_give_up(f->s, id, "dead", attempts));
 	input_free(&in);
 }
 
@@ -397,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claimed_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_lease_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_too_often_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings_defaults, setup, teardown),
 	};
 
