@@ -611,19 +611,6 @@ int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, 
 	return STORE_OK;
 }
 
-const char *const pg_role_names[2] = { "Member", "Administrator" };
-const char *const pg_state_names[4] = { "created", "invited", "active", "deactivated" };
-
-int pg_parse_name(const char *const *names, int n, const char *text)
-{
-	int i;
-
-	for (i = 0; text && i < n; i++)
-		if (strcmp(names[i], text) == 0)
-			return i;
-	return -1;
-}
-
 /* --- transactions ------------------------------------------------------------------ */
 
 int pg_begin(struct pg_store *q)

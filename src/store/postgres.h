@@ -122,12 +122,6 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
 int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
 		 void (*clear)(void *rec), void **rows, size_t *n);
 
-/* Roles and member states spelled as stored (enum role, enum member_state). */
-extern const char *const pg_role_names[2];
-extern const char *const pg_state_names[4];
-/* The index of text in names[0..n), or -1. */
-int pg_parse_name(const char *const *names, int n, const char *text);
-
 /* --- transactions ------------------------------------------------------------------ */
 
 /*

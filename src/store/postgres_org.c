@@ -146,8 +146,8 @@ static int member_row(struct load *l, const PGresult *r)
 		return store_set_error(&l->q->base, STORE_ENOMEM, "out of memory");
 	parse_langs(&m, PQgetvalue(r, 0, 7), (size_t)PQgetlength(r, 0, 7));
 	m.products = (uint8_t)pg_col_int(r, 0, 8);
-	role = pg_parse_name(pg_role_names, 2, PQgetvalue(r, 0, 9));
-	state = pg_parse_name(pg_state_names, 4, PQgetvalue(r, 0, 10));
+	role = format_role_parse(PQgetvalue(r, 0, 9));
+	state = format_state_parse(PQgetvalue(r, 0, 10));
 	m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
 	m.state = (uint8_t)(state < 0 ? STATE_CREATED : state);
 	l->ids->members[o->nmembers] = pg_col_int(r, 0, 0);
@@ -710,13 +710,13 @@ static int stage_members(struct apply *a)
 
 		if (is_update(c2))
 			stage_member(a, &c, a->ids->members[c2->stored], m, NULL,
-				     c2->action == MEMBER_REACTIVATE ? pg_state_names[STATE_ACTIVE]
+				     c2->action == MEMBER_REACTIVATE ? format_state_name(STATE_ACTIVE)
 								     : NULL,
 				     c2->changed & (CHANGED_EXTERNAL_ID | CHANGED_EMAIL),
 				     c2->changed & CHANGED_PROPS);
 		else if (c2->action == MEMBER_CREATE)
-			stage_member(a, &c, 0, m, pg_role_names[m->role == ROLE_ADMINISTRATOR],
-				     pg_state_names[c2->invite ? STATE_INVITED : STATE_CREATED], true,
+			stage_member(a, &c, 0, m, format_role_name(m->role),
+				     format_state_name(c2->invite ? STATE_INVITED : STATE_CREATED), true,
 				     false);
 		rc = c.rc;
 	}

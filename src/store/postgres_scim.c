@@ -5,6 +5,7 @@
  * (scim_attrs), read here with the jsonb operators where SQLite uses
  * json_extract. Every statement filters on org_id.
  */
+#include "format/names.h"
 #include "store/postgres.h"
 
 #include <stdlib.h>
@@ -30,8 +31,8 @@ static const struct pg_stmt member_rowid = {
 static int read_user_row(const PGresult *r, int row, void *rec)
 {
 	struct store_scim_user *u = rec;
-	int role = pg_parse_name(pg_role_names, 2, pg_col_text(r, row, 9));
-	int state = pg_parse_name(pg_state_names, 4, pg_col_text(r, row, 10));
+	int role = format_role_parse(pg_col_text(r, row, 9));
+	int state = format_state_parse(pg_col_text(r, row, 10));
 
 	memset(u, 0, sizeof(*u));
 	pg_col_copy(r, row, 0, u->id, sizeof(u->id));
@@ -225,7 +226,7 @@ static int write_user(struct pg_store *q, int64_t org_id, const struct store_sci
 	pg_param_text(&p, u->job_title ? u->job_title : "");
 	pg_param_text(&p, u->image_url ? u->image_url : "");
 	pg_param_text(&p, u->langs ? u->langs : "");
-	pg_param_text(&p, pg_state_names[u->state >= 0 && u->state < 4 ? u->state : STATE_CREATED]);
+	pg_param_text(&p, format_state_name(u->state >= 0 && u->state < STATE_COUNT ? u->state : STATE_CREATED));
 	pg_param_text(&p, u->attrs);
 	pg_param_int(&p, now);
 	rc = pg_run(q, create ? &insert : &update, &p, NULL);
@@ -326,7 +327,7 @@ static int pg_scim_user_role(struct store *s, int64_t org_id, const char *id, bo
 		return rc;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, id);
-	pg_param_text(&p, pg_role_names[admin]);
+	pg_param_text(&p, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
 	pg_param_int(&p, store_now_ms());
 	rc = pg_run(q, &st, &p, &changed);
 	if (!rc && changed == 0)

@@ -9,6 +9,7 @@
  * PAYLOAD_CHUNK bytes so that neither a write nor a read ever holds a
  * part of hundreds of MB in one allocation, here or on the server.
  */
+#include "format/json.h"
 #include "format/names.h"
 #include "store/postgres.h"
 #include "store/postgres_copy.h"
@@ -687,36 +688,14 @@ static int pg_sync_renew(struct store *s, int64_t sync_id, const char *owner, in
 	return rc;
 }
 
-/* Appends a JSON string to b. */
-static int put_json_string(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (buf_putc(b, '"'))
-		return -1;
-	for (; *p; p++) {
-		int rc;
-
-		if (*p == '"' || *p == '\\')
-			rc = buf_putc(b, '\\') || buf_putc(b, (char)*p);
-		else if (*p < 0x20)
-			rc = buf_printf(b, "\\u%04x", *p);
-		else
-			rc = buf_putc(b, (char)*p);
-		if (rc)
-			return -1;
-	}
-	return buf_putc(b, '"');
-}
-
 /* Appends one entry, as a JSON array, to a chunk being written (as on SQLite). */
 static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
 {
 	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    put_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    put_json_string(b, e->detail ? e->detail : "") ||
+	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
+	    format_json_string(b, e->detail ? e->detail : "") ||
 	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
 		return -1;
 	return 0;
@@ -1159,27 +1138,6 @@ out:
 	return pg_end_tx(q, rc);
 }
 
-static int parse_code(const char *name)
-{
-	int i;
-
-	for (i = 0; i < CODE_COUNT; i++)
-		if (strcmp(format_issue_code_name((enum issue_code)i), name) == 0)
-			return i;
-	return -1;
-}
-
-static int parse_severity(const char *name)
-{
-	static const char *const severities[] = { "fatal", "error", "warning" };
-	int i;
-
-	for (i = 0; i < 3; i++)
-		if (strcmp(severities[i], name) == 0)
-			return i;
-	return -1;
-}
-
 /* The stored issues, appended to rep in their order. */
 static int read_issues(struct pg_store *q, int64_t sync_id, struct report *rep)
 {
@@ -1190,8 +1148,8 @@ static int read_issues(struct pg_store *q, int64_t sync_id, struct report *rep)
 	pg_param_int(&a, sync_id);
 	rc = pg_exec(q, &st_issues_get, &a, &res);
 	for (i = 0; !rc && i < PQntuples(res); i++) {
-		int sev = parse_severity(pg_col_text(res, i, 0));
-		int code = parse_code(pg_col_text(res, i, 1));
+		int sev = format_severity_parse(pg_col_text(res, i, 0));
+		int code = format_issue_code_parse(pg_col_text(res, i, 1));
 		struct issue_loc loc = {
 			.file = pg_col_text(res, i, 2),
 			.line = (uint32_t)pg_col_int(res, i, 3),

@@ -5,6 +5,7 @@
  * the audit trail, and the web UI's sign-in links and sessions. Every
  * org-scoped statement filters on org_id.
  */
+#include "format/names.h"
 #include "store/postgres.h"
 
 #include <stdlib.h>
@@ -464,7 +465,7 @@ done:
 static int read_admin_row(const PGresult *r, int row, void *rec)
 {
 	struct store_admin *a = rec;
-	int state = pg_parse_name(pg_state_names, 4, pg_col_text(r, row, 2));
+	int state = format_state_parse(pg_col_text(r, row, 2));
 
 	a->state = state < 0 ? STATE_ACTIVE : state;
 	a->added_at = pg_col_int(r, row, 3);
@@ -578,7 +579,7 @@ static int pg_member_role(struct store *s, int64_t org_id, const char *email, in
 	pg_param_text(&p, key);
 	rc = pg_row(pg(s), &st, &p, &res);
 	if (rc == STORE_OK)
-		*role = pg_parse_name(pg_role_names, 2, pg_col_text(res, 0, 0)) == ROLE_ADMINISTRATOR
+		*role = format_role_parse(pg_col_text(res, 0, 0)) == ROLE_ADMINISTRATOR
 				? ROLE_ADMINISTRATOR
 				: ROLE_MEMBER;
 	PQclear(res);
@@ -671,7 +672,7 @@ static int pg_invite(struct store *s, int64_t org_id, const char *external_id, c
 	if (rc)
 		goto out;
 	id = pg_col_int(res, 0, 0);
-	if (pg_parse_name(pg_state_names, 4, pg_col_text(res, 0, 2)) == STATE_DEACTIVATED) {
+	if (format_state_parse(pg_col_text(res, 0, 2)) == STATE_DEACTIVATED) {
 		rc = STORE_ENOTFOUND;
 		goto out;
 	}
