@@ -292,6 +292,18 @@ static const char session_settings[] =
 	" SET client_min_messages = warning; SET default_transaction_isolation = 'read committed';"
 	" SET idle_in_transaction_session_timeout = 0";
 
+/*
+ * A statement of a process that died runs on until it next talks to its
+ * client, holding its org's lock all the while, so that the sync's next
+ * holder waits for it: the server checks the connection every second
+ * instead. PostgreSQL 14 and later; a server without the setting refuses
+ * it, and runs as before.
+ */
+static void check_client(PGconn *conn)
+{
+	PQclear(PQexec(conn, "SET client_connection_check_interval = '1s'"));
+}
+
 /* --- parameters -------------------------------------------------------------------- */
 
 static void param(struct pg_params *p, const char *value, int length, int format)
@@ -438,6 +450,7 @@ static void reconnect_if_lost(struct pg_store *q)
 	if (PQstatus(q->conn) == CONNECTION_OK) {
 		res = PQexec(q->conn, session_settings);
 		PQclear(res);
+		check_client(q->conn);
 	}
 }
 
@@ -843,6 +856,7 @@ static int configure(struct pg_store *q)
 				       "the database's encoding is %s; orgsync needs UTF8 (createdb -E UTF8)",
 				       enc ? enc : "unknown");
 	PQsetNoticeProcessor(q->conn, quiet, NULL);
+	check_client(q->conn);
 	return pg_exec_sql(q, session_settings);
 }
 
