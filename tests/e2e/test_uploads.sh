@@ -163,23 +163,36 @@ statuses() {
 
 IDLE=$(kib VmRSS)
 
-t "8 uploads of ${UPLOAD_MB} MB (JSON) to one org at once: one 202, seven 409 naming it"
+t "8 uploads of ${UPLOAD_MB} MB (JSON) to one org at once: one sync at a time, the others 409 naming it"
 t0=${EPOCHREALTIME/./}
 uploads "$KEY"
 note_secs=$(((${EPOCHREALTIME/./} - t0) / 1000))
-expect_eq "statuses" "202 409 409 409 409 409 409 409" "$(statuses)"
-winner=
+# Usually one 202 and seven 409; a sync that ends before the last upload is
+# registered lets that one in too (PostgreSQL takes a payload faster than the
+# sync lasts). What may never be is two Pending at once.
+expect_match "statuses" '^(202|409)( (202|409)){7}$' "$(statuses)"
+accepted=()
 for ((i = 0; i < UPLOADS; i++)); do
-	[ "$(cat "$TMP/up.$i.status")" = 202 ] && winner=$(jq -r .id "$TMP/up.$i.json")
+	[ "$(cat "$TMP/up.$i.status")" = 202 ] && accepted+=("$(jq -r .id "$TMP/up.$i.json")")
 done
+[ "${#accepted[@]}" -ge 1 ] || fail "no upload was accepted"
 for ((i = 0; i < UPLOADS; i++)); do
 	if [ "$(cat "$TMP/up.$i.status")" = 409 ]; then
-		expect_eq "upload $i: the running sync named" "$winner" \
-			"$(jq -r '.error.details[0].runningSyncId' "$TMP/up.$i.json")"
+		named=$(jq -r '.error.details[0].runningSyncId' "$TMP/up.$i.json")
+		[[ " ${accepted[*]} " == *" $named "* ]] ||
+			fail "upload $i: the running sync named, $named, is none of those accepted (${accepted[*]})"
 	fi
 done
-wait_sync "$winner"
-expect_sync Success
+prev_end=
+for id in $(printf '%s\n' "${accepted[@]}" | sort -n); do
+	wait_sync "$id"
+	expect_sync Success
+	created=$(jqr .createdAt "$TMP/sync.json")
+	if [ -n "$prev_end" ] && [[ "$created" < "$prev_end" ]]; then
+		fail "sync $id was registered at $created, while the one before ran until $prev_end"
+	fi
+	prev_end=$(jqr .finishedAt "$TMP/sync.json")
+done
 echo "# $TEST_NAME: peak RSS $(((${PEAK:=$(kib VmHWM)} - IDLE) / 1024)) MiB above idle so far"
 echo "# $TEST_NAME: 8 x ${UPLOAD_MB} MB JSON to one org in ${note_secs} ms"
 
