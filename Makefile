@@ -192,7 +192,8 @@ fuzz: FUZZ_SECONDS = 300
 fuzz: fuzz-check
 
 # Every tool is installed first, so no test may skip for want of one (tests/e2e/lib.sh).
-# Every build of it treats a warning as an error (CI=true), and the linters run first.
+# Every build of it treats a warning as an error (CI=true), and the linters run first;
+# every binary (fuzz targets and orgsync.exe too) is built before the first test runs.
 check: export ORGSYNC_REQUIRE_ALL = 1
 check: export CI = true
 check: deps
@@ -201,6 +202,7 @@ check: deps
 	$(MAKE) --no-print-directory layers
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory $(FUZZ_BIN) $(WIN_EXE)
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory pg-check
 	$(MAKE) --no-print-directory browser
