@@ -36,8 +36,8 @@ static int read_user_row(const PGresult *r, int row, void *rec)
 
 	memset(u, 0, sizeof(*u));
 	pg_col_copy(r, row, 0, u->id, sizeof(u->id));
-	u->role = role < 0 ? ROLE_MEMBER : role;
-	u->state = state < 0 ? STATE_CREATED : state;
+	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
+	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
 	u->created_at = pg_col_int(r, row, 11);
 	u->updated_at = pg_col_int(r, row, 12);
 	if (pg_col_strdup(r, row, 1, &u->external_id) || pg_col_strdup(r, row, 2, &u->email) ||
@@ -226,7 +226,7 @@ static int write_user(struct pg_store *q, int64_t org_id, const struct store_sci
 	pg_param_text(&p, u->job_title ? u->job_title : "");
 	pg_param_text(&p, u->image_url ? u->image_url : "");
 	pg_param_text(&p, u->langs ? u->langs : "");
-	pg_param_text(&p, format_state_name(u->state >= 0 && u->state < STATE_COUNT ? u->state : STATE_CREATED));
+	pg_param_text(&p, format_state_name(u->state < STATE_COUNT ? u->state : STATE_CREATED));
 	pg_param_text(&p, u->attrs);
 	pg_param_int(&p, now);
 	rc = pg_run(q, create ? &insert : &update, &p, NULL);

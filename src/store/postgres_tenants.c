@@ -467,7 +467,7 @@ static int read_admin_row(const PGresult *r, int row, void *rec)
 	struct store_admin *a = rec;
 	int state = format_state_parse(pg_col_text(r, row, 2));
 
-	a->state = state < 0 ? STATE_ACTIVE : state;
+	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
 	a->added_at = pg_col_int(r, row, 3);
 	return pg_col_strdup(r, row, 0, &a->email) || pg_col_strdup(r, row, 1, &a->external_id)
 		       ? STORE_ENOMEM

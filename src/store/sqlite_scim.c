@@ -28,8 +28,8 @@ static int read_scim_user(sqlite3_stmt *st, struct store_scim_user *u)
 		return STORE_ENOMEM;
 	role = format_role_parse((const char *)sqlite3_column_text(st, 9));
 	state = format_state_parse((const char *)sqlite3_column_text(st, 10));
-	u->role = role < 0 ? ROLE_MEMBER : role;
-	u->state = state < 0 ? STATE_CREATED : state;
+	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
+	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
 	u->created_at = sqlite3_column_int64(st, 11);
 	u->updated_at = sqlite3_column_int64(st, 12);
 	return STORE_OK;
@@ -205,9 +205,7 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	sq_bind_text(st, 8, u->job_title ? u->job_title : "");
 	sq_bind_text(st, 9, u->image_url ? u->image_url : "");
 	sq_bind_text(st, 10, u->langs ? u->langs : "");
-	sq_bind_text(st, 11, format_state_name(u->state >= 0 && u->state < STATE_COUNT
-						       ? (enum member_state)u->state
-						       : STATE_CREATED));
+	sq_bind_text(st, 11, format_state_name(u->state < STATE_COUNT ? u->state : STATE_CREATED));
 	sq_bind_text(st, 12, u->attrs);
 	sqlite3_bind_int64(st, 13, now);
 	rc = sq_run(q, st);

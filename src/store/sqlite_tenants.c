@@ -403,7 +403,7 @@ static int read_admin_row(sqlite3_stmt *st, void *rec)
 	struct store_admin *a = rec;
 	int state = format_state_parse((const char *)sqlite3_column_text(st, 2));
 
-	a->state = state < 0 ? STATE_ACTIVE : state;
+	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
 	a->added_at = sqlite3_column_int64(st, 3);
 	if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id))
 		return STORE_ENOMEM;
