@@ -191,9 +191,6 @@ int store_postgres_open(const char *url, struct store **out, char *err, size_t e
 int store_set_error(struct store *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Unix time in milliseconds (wall clock). */
-int64_t store_now_ms(void);
-
 /* BLAKE2b-256 of len bytes. */
 void store_hash(const void *data, size_t len, uint8_t out[STORE_HASH_LEN]);
 

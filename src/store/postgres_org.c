@@ -12,6 +12,7 @@
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1215,7 +1216,7 @@ static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 		    const struct sync_outcome *done)
 {
 	struct apply a = {
-		.q = pg(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
+		.q = pg(s), .org_id = org_id, .sync_id = sync_id, .now = os_wall_ms(),
 		.desired = desired, .stored = stored, .ids = ids, .p = p,
 	};
 	int rc;

@@ -7,6 +7,7 @@
  */
 #include "format/names.h"
 #include "store/postgres.h"
+#include "util/os.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -243,7 +244,7 @@ static int pg_scim_user_put(struct store *s, int64_t org_id, struct store_scim_u
 	};
 	struct pg_store *q = pg(s);
 	struct store_scim_user cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	int rc = pg_begin(q);
 
@@ -328,7 +329,7 @@ static int pg_scim_user_role(struct store *s, int64_t org_id, const char *id, bo
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, id);
 	pg_param_text(&p, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_run(q, &st, &p, &changed);
 	if (!rc && changed == 0)
 		rc = STORE_ENOTFOUND;
@@ -441,7 +442,7 @@ static int pg_scim_group_put(struct store *s, int64_t org_id, struct store_scim_
 	};
 	struct pg_store *q = pg(s);
 	struct store_scim_group cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	int rc = pg_begin(q);
 

@@ -15,6 +15,7 @@
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ static int pg_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 {
 	struct pg_store *q = pg(s);
 	struct pg_params a = { 0 };
-	int64_t now = store_now_ms(), number;
+	int64_t now = os_wall_ms(), number;
 	PGresult *res = NULL;
 	size_t i;
 	int rc;
@@ -791,7 +792,7 @@ int pg_sync_finish_in_tx(struct pg_store *q, int64_t sync_id, const struct sync_
 	if (done->status == SYNC_PAUSED) /* waits for a decision: not finished */
 		pg_param_null(&a);
 	else
-		pg_param_int(&a, store_now_ms());
+		pg_param_int(&a, os_wall_ms());
 	for (i = 0; i < 3; i++)
 		pg_param_int(&a, rep ? (int64_t)rep->by_severity[i] : 0);
 	pg_param_int(&a, rep ? (int64_t)rep->dropped : 0);
@@ -814,7 +815,7 @@ int pg_sync_finish_in_tx(struct pg_store *q, int64_t sync_id, const struct sync_
 	if (!rc)
 		rc = write_plan(q, sync_id, done->plan);
 	if (!rc)
-		rc = sync_event(q, sync_id, SYNC_PENDING, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PENDING, os_wall_ms());
 	if (!rc)
 		rc = write_issues(q, sync_id, rep);
 	if (!rc && done->status != SYNC_PAUSED)
@@ -868,10 +869,10 @@ static int pg_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, 
 	pg_param_text(&a, format_sync_status_name(from));
 	pg_param_text(&a, format_sync_status_name(to));
 	pg_param_text(&a, reason);
-	pg_param_int(&a, store_now_ms());
+	pg_param_int(&a, os_wall_ms());
 	rc = pg_run(q, &st_transition, &a, &changed);
 	if (!rc && changed) {
-		rc = sync_event(q, sync_id, from, store_now_ms());
+		rc = sync_event(q, sync_id, from, os_wall_ms());
 		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 	} else if (!rc) {
@@ -894,13 +895,13 @@ static int pg_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	pg_param_int(&a, sync_id);
 	pg_param_text(&a, format_sync_status_name(d->approve ? SYNC_PENDING : SYNC_REJECTED));
 	pg_param_text(&a, d->sync_reason);
-	pg_param_int(&a, store_now_ms());
+	pg_param_int(&a, os_wall_ms());
 	pg_param_text(&a, d->approve ? "approve" : "reject");
 	pg_param_text(&a, d->actor);
 	pg_param_text(&a, d->reason);
 	rc = pg_run(q, &st_decide, &a, &changed);
 	if (!rc && changed) {
-		rc = sync_event(q, sync_id, SYNC_PAUSED, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PAUSED, os_wall_ms());
 		if (!rc && !d->approve)
 			rc = prune_payloads(q);
 	} else if (!rc) {

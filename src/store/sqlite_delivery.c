@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		  const char *payload)
@@ -22,7 +23,7 @@ int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char 
 	sq_bind_text(st, 2, kind);
 	sq_bind_text(st, 3, recipient);
 	sq_bind_text(st, 4, payload);
-	sqlite3_bind_int64(st, 5, store_now_ms());
+	sqlite3_bind_int64(st, 5, os_wall_ms());
 	return sq_run(q, st);
 }
 

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 /* Loads and applies of big orgs want a big page cache; set once per connection. */
 static int use_big_cache(struct sqlite_store *q)
@@ -986,7 +987,7 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 	     const struct sync_outcome *done)
 {
 	struct apply a = {
-		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
+		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = os_wall_ms(),
 		.desired = desired, .stored = stored, .ids = ids, .p = p,
 	};
 	uint32_t i;

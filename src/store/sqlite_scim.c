@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 /* Copies the SCIM id column into a fixed field ("" when NULL). */
 static void col_scim_id(sqlite3_stmt *st, int i, char out[STORE_SCIM_ID_MAX])
@@ -164,7 +165,7 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	struct store_scim_user cur = { 0 };
 	char *ext = NULL, *key = NULL;
 	size_t elen = strlen(u->email);
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
 	int rc = sq_begin(q);
 
@@ -272,7 +273,7 @@ int sq_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admi
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_text(st, 2, id);
 	sq_bind_text(st, 3, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, os_wall_ms());
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 0)
 		rc = STORE_ENOTFOUND;
@@ -379,7 +380,7 @@ int sq_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *
 {
 	struct sqlite_store *q = sq(s);
 	struct store_scim_group cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	sqlite3_stmt *st;
 	int rc = sq_begin(q);

@@ -13,6 +13,7 @@
 
 #include "format/json.h"
 #include "format/names.h"
+#include "util/os.h"
 
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
@@ -167,7 +168,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 	if (status == SYNC_PAUSED) /* waits for a decision: not finished */
 		sqlite3_bind_null(st, 6);
 	else
-		sqlite3_bind_int64(st, 6, store_now_ms());
+		sqlite3_bind_int64(st, 6, os_wall_ms());
 	for (i = 0; i < 3; i++)
 		sqlite3_bind_int64(st, 7 + (int)i, rep ? (int64_t)rep->by_severity[i] : 0);
 	sqlite3_bind_int64(st, 10, rep ? (int64_t)rep->dropped : 0);
@@ -188,7 +189,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
 	rc = write_plan(q, sync_id, done->plan);
 	if (!rc)
-		rc = sync_event(q, sync_id, SYNC_PENDING, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PENDING, os_wall_ms());
 	if (rc)
 		return rc;
 	/* A sync paused, approved and run again gets the report of its last run. */
@@ -327,7 +328,7 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		  int64_t *running)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms(), number = 0, *superseded = NULL;
+	int64_t now = os_wall_ms(), number = 0, *superseded = NULL;
 	size_t i, nsuperseded = 0;
 	char reason[64];
 	sqlite3_stmt *st;
@@ -675,10 +676,10 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 	sq_bind_text(st, 3, format_sync_status_name(from));
 	sq_bind_text(st, 4, format_sync_status_name(to));
 	sq_bind_text(st, 5, reason);
-	sqlite3_bind_int64(st, 6, store_now_ms());
+	sqlite3_bind_int64(st, 6, os_wall_ms());
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		rc = sync_event(q, sync_id, from, store_now_ms());
+		rc = sync_event(q, sync_id, from, os_wall_ms());
 		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 		goto out;
@@ -788,13 +789,13 @@ int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	sqlite3_bind_int64(st, 2, sync_id);
 	sq_bind_text(st, 3, format_sync_status_name(to));
 	sq_bind_text(st, 4, d->sync_reason);
-	sqlite3_bind_int64(st, 5, store_now_ms());
+	sqlite3_bind_int64(st, 5, os_wall_ms());
 	sq_bind_text(st, 6, d->approve ? "approve" : "reject");
 	sq_bind_text(st, 7, d->actor);
 	sq_bind_text(st, 8, d->reason);
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		rc = sync_event(q, sync_id, SYNC_PAUSED, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PAUSED, os_wall_ms());
 		if (!rc && !d->approve)
 			rc = prune_payloads(q);
 		goto out;
