@@ -665,7 +665,7 @@ static int pg_sync_claim(struct store *s, const char *owner, int64_t now, int64_
 	if (!rc) {
 		*sync_id = pg_col_int(res, 0, 0);
 		*org_id = pg_col_int(res, 0, 1);
-		*attempts = (int)pg_col_int(res, 0, 2);
+		rc = store_fit_int(s, pg_col_int(res, 0, 2), "a sync's attempts", attempts);
 	}
 	PQclear(res);
 	return rc;
@@ -1116,8 +1116,10 @@ static int pg_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int ty
 		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
 		goto out;
 	}
-	for (i = 0; i < 3; i++)
-		out->n[i] = (uint32_t)pg_col_int(res, 0, i);
+	for (i = 0; !rc && i < 3; i++)
+		rc = store_fit_u32(s, pg_col_int(res, 0, i), "a plan count", &out->n[i]);
+	if (rc)
+		goto out;
 	out->truncated = pg_col_int(res, 0, 3) != 0;
 	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
 	if (type >= 0) {
@@ -1153,15 +1155,17 @@ static int read_issues(struct pg_store *q, int64_t sync_id, struct report *rep)
 		int code = format_issue_code_parse(pg_col_text(res, i, 1));
 		struct issue_loc loc = {
 			.file = pg_col_text(res, i, 2),
-			.line = (uint32_t)pg_col_int(res, i, 3),
-			.column = (uint32_t)pg_col_int(res, i, 4),
 			.field = pg_col_text(res, i, 5),
 			.record_id = pg_col_text(res, i, 6),
 		};
 
-		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
-			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
-			       pg_col_text(res, i, 7)))
+		rc = store_fit_u32(&q->base, pg_col_int(res, i, 3), "an issue's line", &loc.line);
+		if (!rc)
+			rc = store_fit_u32(&q->base, pg_col_int(res, i, 4), "an issue's column",
+					   &loc.column);
+		if (!rc && report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
+				      code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc,
+				      "%s", pg_col_text(res, i, 7)))
 			rc = store_set_error(&q->base, STORE_ENOMEM, "out of memory");
 	}
 	PQclear(res);
@@ -1183,12 +1187,14 @@ static int pg_sync_report(struct store *s, int64_t org_id, int64_t sync_id, stru
 	rc = pg_row(q, &st_totals, &a, &res);
 	if (rc)
 		goto out;
-	for (i = 0; i < 3; i++) {
-		totals[i] = (size_t)pg_col_int(res, 0, (int)i);
+	for (i = 0; !rc && i < 3; i++) {
+		rc = store_fit_size(s, pg_col_int(res, 0, (int)i), "an issue count", &totals[i]);
 		before[i] = rep->by_severity[i];
 	}
-	dropped = (size_t)pg_col_int(res, 0, 3);
-	rc = read_issues(q, sync_id, rep);
+	if (!rc)
+		rc = store_fit_size(s, pg_col_int(res, 0, 3), "the dropped issues", &dropped);
+	if (!rc)
+		rc = read_issues(q, sync_id, rep);
 	if (rc)
 		goto out;
 	/* Issues past the limit of the report that was stored are counted, not kept. */

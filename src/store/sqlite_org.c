@@ -225,7 +225,9 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 		t = sqlite3_column_text(st, 7);
 		if (t)
 			parse_langs(&m, (const char *)t, (size_t)sqlite3_column_bytes(st, 7));
-		m.products = (uint8_t)sqlite3_column_int(st, 8);
+		rc = store_fit_products(&q->base, sqlite3_column_int64(st, 8), &m.products);
+		if (rc)
+			break;
 		ids[o->nmembers] = sqlite3_column_int64(st, 0);
 		rc = props_take(q, &pc, o, ids[o->nmembers], &m);
 		if (rc)

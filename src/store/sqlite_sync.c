@@ -617,7 +617,11 @@ int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease
 		goto out;
 	*sync_id = sqlite3_column_int64(st, 0);
 	*org_id = sqlite3_column_int64(st, 1);
-	*attempts = sqlite3_column_int(st, 2);
+	rc = store_fit_int(s, sqlite3_column_int64(st, 2), "a sync's attempts", attempts);
+	if (rc) {
+		sqlite3_reset(st);
+		goto out;
+	}
 	rc = sq_run(q, st); /* RETURNING: the update completes when stepped to its end */
 out:
 	return sq_end_tx(q, rc);
@@ -903,10 +907,12 @@ int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
 		goto out;
 	}
-	for (i = 0; i < 3; i++)
-		out->n[i] = (uint32_t)sqlite3_column_int64(st, i);
+	for (i = 0; !rc && i < 3; i++)
+		rc = store_fit_u32(s, sqlite3_column_int64(st, i), "a plan count", &out->n[i]);
 	out->truncated = sqlite3_column_int(st, 3) != 0;
 	sqlite3_reset(st);
+	if (rc)
+		goto out;
 	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
 	if (type >= 0) {
 		for (i = 0; i < type; i++)
@@ -1003,12 +1009,15 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	for (i = 0; i < 3; i++) {
-		totals[i] = (size_t)sqlite3_column_int64(st, (int)i);
+	for (i = 0; !rc && i < 3; i++) {
+		rc = store_fit_size(s, sqlite3_column_int64(st, (int)i), "an issue count", &totals[i]);
 		before[i] = rep->by_severity[i];
 	}
-	dropped = (size_t)sqlite3_column_int64(st, 3);
+	if (!rc)
+		rc = store_fit_size(s, sqlite3_column_int64(st, 3), "the dropped issues", &dropped);
 	sqlite3_reset(st);
+	if (rc)
+		goto out;
 	rc = sq_prep(q, ST_ISSUES_GET, &st);
 	if (rc)
 		goto out;
@@ -1028,10 +1037,14 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 		sev = format_severity_parse(text[0]);
 		code = format_issue_code_parse(text[1]);
 		loc.file = text[2];
-		loc.line = (uint32_t)sqlite3_column_int64(st, 3);
-		loc.column = (uint32_t)sqlite3_column_int64(st, 4);
 		loc.field = text[3];
 		loc.record_id = text[4];
+		if (store_fit_u32(s, sqlite3_column_int64(st, 3), "an issue's line", &loc.line) ||
+		    store_fit_u32(s, sqlite3_column_int64(st, 4), "an issue's column", &loc.column)) {
+			rc = STORE_EIO;
+			sqlite3_reset(st);
+			goto out;
+		}
 		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
 			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
 			       text[5])) {
