@@ -35,7 +35,7 @@ MODELD    =
 endif
 
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
-           -Wvla -Wformat=2
+           -Wvla -Wformat=2 -Wconversion
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
@@ -122,7 +122,7 @@ $(FUZZ_LIB): FORCE
 endif
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB)
-	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
+	clang $(CPPFLAGS) -std=c11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
 		$(FUZZ_LIB) $(shell $(PKG_CONFIG) --libs $(PKGS)) -lcsv -lm
 
 deps:
@@ -258,10 +258,6 @@ WIN_SRC     = $(filter-out src/util/os_posix.c src/util/mem.c, $(wildcard src/ut
               $(addprefix src/cli/, main.c input.c options.c remote.c validate.c convert.c push.c plan.c)
 WIN_OBJ     = $(WIN_SRC:%.c=$(WIN_BUILD)/%.o)
 
-# -Wconversion (STYLE.md) in the directories that are clean of it, so that they
-# stay clean; each other directory joins when it is.
-CONVERSION_CLEAN = src/util src/model src/format src/ingest src/plan src/sync src/server src/client
-$(foreach d,$(CONVERSION_CLEAN),$(BUILD)/$(d)/%.o $(WIN_BUILD)/$(d)/%.o): WARN += -Wconversion
 # Windows 7 and later; C99 printf (%zu, %lld) from mingw's stdio, not msvcrt's. The
 # compiler checks printf formats against msvcrt's: the Linux build checks them.
 WIN_CPPFLAGS = -Isrc -I$(WIN_DEPS)/include -DORGSYNC_CLIENT_ONLY -D_WIN32_WINNT=0x0601 \

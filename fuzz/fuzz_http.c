@@ -193,7 +193,7 @@ static int64_t begin_sync(int64_t org, const char *payload)
 	if (store_sync_begin(st, org, &(struct sync_meta){ "API Provisioning", "full", "json", false,
 							   &part, 1, NULL, 0 },
 			     &id, NULL) != STORE_OK ||
-	    store_sync_claim(st, FUZZ_OWNER, lease_now_ms(), 600000, &claimed, &claimed_org, NULL) !=
+	    store_sync_claim(st, FUZZ_OWNER, os_wall_ms(), 600000, &claimed, &claimed_org, NULL) !=
 		    STORE_OK || claimed != id)
 		fail("cannot register a sync", store_error(st));
 	return id;
@@ -268,7 +268,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		.shutdown_grace = 1,
 		.quiet = true,
 	};
-	svc.started_ms = service_now_ms();
+	svc.started_ms = os_now_ms();
 	pthread_mutex_init(&svc.lock, NULL);
 	pthread_cond_init(&svc.wake, NULL);
 	pthread_cond_init(&svc.ingest_done, NULL);
@@ -629,7 +629,7 @@ static void reset(bool used_token)
 	int i;
 
 	/* What the input registered or approved: nothing processes it here. */
-	while (store_sync_claim(st, FUZZ_OWNER, lease_now_ms(), 600000, &id, &org, NULL) == STORE_OK) {
+	while (store_sync_claim(st, FUZZ_OWNER, os_wall_ms(), 600000, &id, &org, NULL) == STORE_OK) {
 		sync_prepared_free(service_take_prepared(&svc, id));
 		if (id == paused_id)
 			pause_sync(id);

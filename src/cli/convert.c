@@ -37,7 +37,7 @@ static const struct opt options[] = {
 	{ .name = "drop-invalid", .type = OPT_FLAG,
 	  .offset = offsetof(struct convert_args, drop_invalid),
 	  .help = "write the org without its invalid records" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

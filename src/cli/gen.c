@@ -1098,7 +1098,7 @@ static const struct opt options[] = {
 	  .fn = take_percent, .metavar = "P%",
 	  .help = "make P percent of the members bad records: invalid email, duplicate id, "
 		  "unknown language, unknown team" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

@@ -48,7 +48,7 @@ static const struct opt options[] = {
 		  "organization's setting)" },
 	{ .name = "dry-run", .type = OPT_FLAG, .offset = offsetof(struct import_args, dry_run),
 	  .help = "plan only: the sync records its plan, nothing changes" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

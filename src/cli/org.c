@@ -53,7 +53,7 @@ static const struct opt options[] = {
 	  .help = "the organization, by its id (as org list shows it)" },
 	{ .name = "format", .type = OPT_ENUM, .values = formats,
 	  .offset = offsetof(struct admin_args, json), .help = "how list prints" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 /* Refuses a command line whose verb or arguments do not fit: the usage, on stderr. */

@@ -27,7 +27,7 @@ static const struct opt options[] = {
 		  "one document" },
 	{ .name = "limit", .type = OPT_LONG, .min = 1, .max = LONG_MAX, .def = 50,
 	  .offset = offsetof(struct plan_args, limit), .help = "lines per section in the diff" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

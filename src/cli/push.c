@@ -33,7 +33,7 @@ static const struct opt options[] = {
 		  "to FILE ('-': standard output). Alone it sends nothing (no key needed); with "
 		  "--as-json, --dry-run or --wait it also sends, and then sends exactly these "
 		  "bytes" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

@@ -95,7 +95,7 @@ static const struct opt options[] = {
 	  .offset = CFG(delivery_give_up_ms), .min = 1, .max = 7ull * 86400000 },
 	{ .name = "delivery-lease-ms", .type = OPT_UINT, .flags = OPT_HIDDEN | OPT_NO_DEFAULT,
 	  .offset = CFG(delivery_lease_ms), .min = 100, .max = 3600000 },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

@@ -25,7 +25,7 @@ static const struct opt options[] = {
 	  .help = "human text, or a JSON document for machines" },
 	{ .name = "quiet", .short_name = 'q', .type = OPT_FLAG,
 	  .offset = offsetof(struct validate_args, quiet), .help = "print the summary only (text)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {

@@ -29,6 +29,7 @@
 #include "sync/settings.h"
 #include "sync/sync.h"
 #include "util/num.h"
+#include "util/os.h"
 
 /* The store's message may name internals and quote tenant data: it goes to the log, not the client. */
 static int db_error(struct http_req *r, struct store *st)
@@ -117,7 +118,7 @@ static int get_healthz(struct http_req *r)
 	return http_json(r, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
 			 json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "degraded", "database",
 				   ok ? "ok" : "unavailable", "uptimeSeconds",
-				   (json_int_t)((service_now_ms() - r->svc->started_ms) / 1000)),
+				   (json_int_t)((os_now_ms() - r->svc->started_ms) / 1000)),
 			 NULL, NULL);
 }
 
@@ -153,8 +154,8 @@ static int get_metrics(struct http_req *r)
 		   "orgsync_connections_cut_total %llu\n",
 		   (unsigned long long)conntrack_cut(r->svc->conns));
 	buf_printf(&out, "# HELP orgsync_uptime_seconds Seconds since the service started.\n"
-		   "# TYPE orgsync_uptime_seconds gauge\norgsync_uptime_seconds %llu\n",
-		   (unsigned long long)((service_now_ms() - r->svc->started_ms) / 1000));
+		   "# TYPE orgsync_uptime_seconds gauge\norgsync_uptime_seconds %lld\n",
+		   (long long)((os_now_ms() - r->svc->started_ms) / 1000));
 	delivery_metrics(r->svc, db(r), &out);
 	rc = http_raw(r, MHD_HTTP_OK, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
 	buf_free(&out);

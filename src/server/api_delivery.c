@@ -17,6 +17,7 @@
 #include "server/service.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 enum { TOKEN_LEN = 43 };
 
@@ -69,7 +70,7 @@ int api_list_deliveries(struct http_req *r)
 int api_retry_delivery(struct http_req *r)
 {
 	struct store *st = service_store(r->svc);
-	int rc = st ? store_delivery_retry(st, r->org_id, r->params[0], (int64_t)service_now_ms())
+	int rc = st ? store_delivery_retry(st, r->org_id, r->params[0], os_wall_ms())
 		    : STORE_EIO;
 
 	if (rc == STORE_ENOTFOUND)
@@ -84,7 +85,7 @@ int api_retry_delivery(struct http_req *r)
 	return http_json(r, MHD_HTTP_ACCEPTED,
 			 json_pack("{s:s, s:s, s:o}", "id", r->params[0], "status",
 				   format_delivery_status_name(DELIVERY_RETRYING),
-				   "nextAttemptAt", http_time((int64_t)service_now_ms())),
+				   "nextAttemptAt", http_time(os_wall_ms())),
 			 NULL, NULL);
 }
 

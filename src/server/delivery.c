@@ -21,6 +21,7 @@
 #include "server/service.h"
 #include "server/webhook.h"
 #include "sync/settings.h"
+#include "util/os.h"
 
 enum {
 	EMAIL_BATCH = 100,   /* messages claimed at once over the one SMTP connection */
@@ -57,14 +58,6 @@ struct delivery {
 	uint64_t backoff_ms, give_up_ms, lease_ms;
 	atomic_ullong attempts[3][OUT_COUNT];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 uint64_t delivery_backoff(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint32_t rnd)
 {
@@ -530,7 +523,7 @@ static enum send_result webhook_send(struct delivery *dl, const struct store_del
 	struct curl_slist *headers = NULL, *pin = NULL;
 	char sig[WEBHOOK_SIGNATURE_LEN + 1], line[160], resolve[600];
 	char *body = delivery_webhook_body(d->id, d->payload);
-	int64_t ts = now_ms() / 1000;
+	int64_t ts = os_wall_ms() / 1000;
 	enum send_result rc = SEND_RETRY;
 	long code = 0;
 	CURLcode res;
@@ -673,7 +666,7 @@ static void send_emails(struct delivery *dl, struct store *st, struct smtp *smtp
 			buf_reset(&smtp->msg);
 			if (mailmsg_build(&(struct mailmsg){ dl->from_name, dl->from_addr,
 							     mail.to_name, d->recipient, mail.subject,
-							     mail.body, mid, d->id, now_ms() / 1000 },
+							     mail.body, mid, d->id, os_wall_ms() / 1000 },
 					  &smtp->msg) < 0) {
 				snprintf(errors[i], ERROR_MAX, "out of memory");
 			} else {
@@ -686,7 +679,7 @@ static void send_emails(struct delivery *dl, struct store *st, struct smtp *smtp
 		if (res == SEND_OK) {
 			o[i] = (struct store_delivery_outcome){ d->row, d->lease, DELIVERY_SENT, 0, NULL };
 		} else {
-			failed(dl, d, res == SEND_DEAD, now_ms(), &o[i]);
+			failed(dl, d, res == SEND_DEAD, os_wall_ms(), &o[i]);
 		}
 		count(dl, d->kind, o[i].status);
 	}
@@ -726,7 +719,7 @@ static void send_webhooks(struct delivery *dl, struct store *st, struct store_de
 		if (res == SEND_OK)
 			o[i] = (struct store_delivery_outcome){ d->row, d->lease, DELIVERY_SENT, 0, NULL };
 		else
-			failed(dl, d, res == SEND_DEAD, now_ms(), &o[i]);
+			failed(dl, d, res == SEND_DEAD, os_wall_ms(), &o[i]);
 		count(dl, d->kind, o[i].status);
 	}
 }
@@ -734,7 +727,7 @@ static void send_webhooks(struct delivery *dl, struct store *st, struct store_de
 /* Waits until the channel's next message is due, at most IDLE_POLL_MS, or a wake. */
 static void idle(struct delivery *dl, struct store *st, enum delivery_channel ch)
 {
-	int64_t due = 0, wait_ms = IDLE_POLL_MS, now = now_ms();
+	int64_t due = 0, wait_ms = IDLE_POLL_MS, now = os_wall_ms();
 	struct timespec until;
 	unsigned seen;
 
@@ -801,7 +794,8 @@ static void *channel_main(void *arg)
 		}
 		if (!st)
 			st = service_store(dl->svc);
-		rc = st ? store_delivery_claim(st, c->ch, now_ms(), (int64_t)dl->lease_ms, max, &v, &n)
+		rc = st ? store_delivery_claim(st, c->ch, os_wall_ms(), (int64_t)dl->lease_ms, max, &v,
+					       &n)
 			: STORE_EIO;
 		if (rc != STORE_OK) {
 			if (!logged)
@@ -821,7 +815,7 @@ static void *channel_main(void *arg)
 			send_emails(dl, st, &smtp, v, n, o, errors);
 		else
 			send_webhooks(dl, st, v, n, o, errors);
-		if (store_delivery_record(st, o, n, now_ms()) != STORE_OK)
+		if (store_delivery_record(st, o, n, os_wall_ms()) != STORE_OK)
 			log_write(json_pack("{s:s, s:s}", "delivery",
 					    c->ch == DELIVERY_EMAIL ? "email" : "webhook", "error",
 					    "outcomes not recorded; the messages are sent again when "

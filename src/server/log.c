@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/buf.h"
+#include "util/os.h"
 #include "util/utf8.h"
 
 json_t *log_text(const char *s)
@@ -80,14 +80,6 @@ static void cap_strings(json_t *v)
 	}
 }
 
-static json_int_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void log_write(json_t *rec)
 {
 	json_t *line;
@@ -100,7 +92,7 @@ void log_write(json_t *rec)
 	if (json_object_get(rec, "ts")) {
 		line = json_incref(rec);
 	} else {
-		line = json_pack("{s:I}", "ts", now_ms());
+		line = json_pack("{s:I}", "ts", (json_int_t)os_wall_ms());
 		json_object_foreach(rec, key, v)
 			json_object_set(line, key, v);
 	}

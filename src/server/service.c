@@ -14,14 +14,7 @@
 #include "server/orgcache.h"
 #include "server/spool.h"
 #include "sync/sync.h"
-
-uint64_t service_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "util/os.h"
 
 static void close_store(void *st)
 {
@@ -242,7 +235,7 @@ void *service_worker_main(void *arg)
 		struct timespec until;
 		struct sync_result res;
 		int attempts = 0;
-		uint64_t t0;
+		int64_t t0;
 		bool claimed;
 
 		pthread_mutex_lock(&svc->lock);
@@ -251,18 +244,19 @@ void *service_worker_main(void *arg)
 			break;
 		}
 		/* Under the lock: a request registers a sync and its payload under it too. */
-		claimed = st && store_sync_claim(st, svc->owner, lease_now_ms(), lease_ms(svc),
+		claimed = st && store_sync_claim(st, svc->owner, os_wall_ms(), lease_ms(svc),
 						 &sync_id, &org_id, &attempts) == STORE_OK;
 		pthread_mutex_unlock(&svc->lock);
 		if (claimed) {
-			t0 = service_now_ms();
+			t0 = os_now_ms();
 			atomic_store(&svc->syncing, true);
 			run_claimed(svc, st, sync_id, org_id, attempts, &res);
 			atomic_store(&svc->syncing, false);
 			if (res.status > SYNC_PENDING && res.status < 6)
 				atomic_fetch_add(&svc->metrics.syncs_done[res.status], 1);
 			delivery_wake(svc); /* the sync's messages and invitations are queued */
-			atomic_fetch_add(&svc->metrics.sync_ms_total, service_now_ms() - t0);
+			/* The monotonic clock never goes back: the difference is >= 0. */
+			atomic_fetch_add(&svc->metrics.sync_ms_total, (uint64_t)(os_now_ms() - t0));
 			/* The sync's status is already visible: the checkpoint delays nobody. */
 			store_checkpoint(st);
 			continue;
@@ -301,7 +295,7 @@ int service_run(const struct service_config *cfg)
 
 	memset(&svc, 0, sizeof(svc));
 	svc.cfg = *cfg;
-	svc.started_ms = service_now_ms();
+	svc.started_ms = os_now_ms();
 	pthread_mutex_init(&svc.lock, NULL);
 	pthread_cond_init(&svc.wake, NULL);
 	pthread_cond_init(&svc.ingest_done, NULL);

@@ -83,7 +83,7 @@ struct service {
 	pthread_cond_t ingest_done;  /* signalled when one ends */
 	char spool_dir[4096];        /* resolved at start; "" until then */
 	char owner[LEASE_OWNER_MAX]; /* this process as the holder of the syncs it claims */
-	uint64_t started_ms;
+	int64_t started_ms;          /* os_now_ms() at start, for the uptime */
 };
 
 /* A sync's claim without renewal when cfg.sync_lease_ms is 0. */
@@ -128,8 +128,5 @@ const char *service_spool_dir(const struct service *svc);
 
 /* The sync worker's loop. */
 void *service_worker_main(void *svc);
-
-/* Milliseconds since the epoch. */
-uint64_t service_now_ms(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include "server/embed.h"
 #include "server/service.h"
 #include "store/store.h"
+#include "util/os.h"
 
 static const char cookie_name[] = "orgsync_session";
 
@@ -306,7 +307,7 @@ static int open_session(struct http_req *r, struct store_session *sess, const ch
 	char token[STORE_TOKEN_MAX], set[256];
 	int rc;
 
-	sess->expires_at = (int64_t)service_now_ms() + WEB_SESSION_TTL_MS;
+	sess->expires_at = os_wall_ms() + WEB_SESSION_TTL_MS;
 	rc = store_session_create(st, sess, key_id, email, token);
 	if (rc == STORE_OK)
 		rc = store_audit_add(st, sess->org_id, sess->actor, "session.signin", "session", NULL,

@@ -191,8 +191,17 @@ int store_postgres_open(const char *url, struct store **out, char *err, size_t e
 int store_set_error(struct store *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Unix time in milliseconds (wall clock). */
-int64_t store_now_ms(void);
+/*
+ * A number read from the database into a narrower type: this code writes
+ * only values that fit, so one that does not is a damaged or foreign row.
+ * STORE_OK; else STORE_EIO with "what out of range: v" in s->err and *out
+ * untouched.
+ */
+int store_fit_int(struct store *s, int64_t v, const char *what, int *out);
+int store_fit_u32(struct store *s, int64_t v, const char *what, uint32_t *out);
+int store_fit_size(struct store *s, int64_t v, const char *what, size_t *out);
+/* A member's products: bits (1 << enum product) below PRODUCT_COUNT only. */
+int store_fit_products(struct store *s, int64_t v, uint8_t *out);
 
 /* BLAKE2b-256 of len bytes. */
 void store_hash(const void *data, size_t len, uint8_t out[STORE_HASH_LEN]);

@@ -119,16 +119,18 @@ static int pg_delivery_claim(struct store *s, enum delivery_channel ch, int64_t 
 		d->org_id = pg_col_int(res, i, 2);
 		pg_col_copy(res, i, 3, d->kind, sizeof(d->kind));
 		d->status = DELIVERY_SENDING;
-		d->attempts = (int)pg_col_int(res, i, 6);
+		rc = store_fit_int(s, pg_col_int(res, i, 6), "attempts", &d->attempts);
 		d->created_at = pg_col_int(res, i, 7);
 		d->retry_from = pg_col_int(res, i, 8);
 		d->lease = pg_col_int(res, i, 9);
 		d->next_attempt_at = d->lease;
-		if (pg_col_strdup(res, i, 4, &d->recipient) || pg_col_strdup(res, i, 5, &d->payload) ||
-		    pg_col_strdup(res, i, 10, &d->last_error) || !d->recipient || !d->payload) {
+		if (!rc && (pg_col_strdup(res, i, 4, &d->recipient) ||
+			    pg_col_strdup(res, i, 5, &d->payload) ||
+			    pg_col_strdup(res, i, 10, &d->last_error) || !d->recipient || !d->payload))
+			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
+		if (rc) {
 			store_deliveries_free(v, (size_t)i + 1);
 			v = NULL;
-			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
 			goto out;
 		}
 	}
@@ -200,15 +202,17 @@ static int pg_delivery_list(struct store *s, int64_t org_id, int64_t before_row,
 		d->org_id = pg_col_int(res, i, 2);
 		pg_col_copy(res, i, 3, d->kind, sizeof(d->kind));
 		d->status = status < 0 ? DELIVERY_QUEUED : status;
-		d->attempts = (int)pg_col_int(res, i, 6);
+		rc = store_fit_int(s, pg_col_int(res, i, 6), "attempts", &d->attempts);
 		d->created_at = pg_col_int(res, i, 8);
 		d->sent_at = pg_col_int(res, i, 9);
 		d->next_attempt_at = pg_col_int(res, i, 10);
 		d->retry_from = pg_col_int(res, i, 11);
-		if (pg_col_strdup(res, i, 4, &d->recipient) || pg_col_strdup(res, i, 7, &d->last_error)) {
+		if (!rc && (pg_col_strdup(res, i, 4, &d->recipient) ||
+			    pg_col_strdup(res, i, 7, &d->last_error)))
+			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
+		if (rc) {
 			store_deliveries_free(v, (size_t)i + 1);
 			v = NULL;
-			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
 			goto out;
 		}
 	}

@@ -12,6 +12,7 @@
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,8 @@ static int member_row(struct load *l, const PGresult *r)
 	    col_org_str(o, r, 5, &m.job_title) || col_org_str(o, r, 6, &m.image_url))
 		return store_set_error(&l->q->base, STORE_ENOMEM, "out of memory");
 	parse_langs(&m, PQgetvalue(r, 0, 7), (size_t)PQgetlength(r, 0, 7));
-	m.products = (uint8_t)pg_col_int(r, 0, 8);
+	if (store_fit_products(&l->q->base, pg_col_int(r, 0, 8), &m.products))
+		return STORE_EIO;
 	role = format_role_parse(PQgetvalue(r, 0, 9));
 	state = format_state_parse(PQgetvalue(r, 0, 10));
 	m.role = (uint8_t)(role < 0 ? ROLE_MEMBER : role);
@@ -1215,7 +1217,7 @@ static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 		    const struct sync_outcome *done)
 {
 	struct apply a = {
-		.q = pg(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
+		.q = pg(s), .org_id = org_id, .sync_id = sync_id, .now = os_wall_ms(),
 		.desired = desired, .stored = stored, .ids = ids, .p = p,
 	};
 	int rc;

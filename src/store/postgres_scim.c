@@ -7,6 +7,7 @@
  */
 #include "format/names.h"
 #include "store/postgres.h"
+#include "util/os.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,8 @@ static int read_user_row(const PGresult *r, int row, void *rec)
 
 	memset(u, 0, sizeof(*u));
 	pg_col_copy(r, row, 0, u->id, sizeof(u->id));
-	u->role = role < 0 ? ROLE_MEMBER : role;
-	u->state = state < 0 ? STATE_CREATED : state;
+	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
+	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
 	u->created_at = pg_col_int(r, row, 11);
 	u->updated_at = pg_col_int(r, row, 12);
 	if (pg_col_strdup(r, row, 1, &u->external_id) || pg_col_strdup(r, row, 2, &u->email) ||
@@ -226,7 +227,7 @@ static int write_user(struct pg_store *q, int64_t org_id, const struct store_sci
 	pg_param_text(&p, u->job_title ? u->job_title : "");
 	pg_param_text(&p, u->image_url ? u->image_url : "");
 	pg_param_text(&p, u->langs ? u->langs : "");
-	pg_param_text(&p, format_state_name(u->state >= 0 && u->state < STATE_COUNT ? u->state : STATE_CREATED));
+	pg_param_text(&p, format_state_name(u->state < STATE_COUNT ? u->state : STATE_CREATED));
 	pg_param_text(&p, u->attrs);
 	pg_param_int(&p, now);
 	rc = pg_run(q, create ? &insert : &update, &p, NULL);
@@ -243,7 +244,7 @@ static int pg_scim_user_put(struct store *s, int64_t org_id, struct store_scim_u
 	};
 	struct pg_store *q = pg(s);
 	struct store_scim_user cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	int rc = pg_begin(q);
 
@@ -328,7 +329,7 @@ static int pg_scim_user_role(struct store *s, int64_t org_id, const char *id, bo
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, id);
 	pg_param_text(&p, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_run(q, &st, &p, &changed);
 	if (!rc && changed == 0)
 		rc = STORE_ENOTFOUND;
@@ -441,7 +442,7 @@ static int pg_scim_group_put(struct store *s, int64_t org_id, struct store_scim_
 	};
 	struct pg_store *q = pg(s);
 	struct store_scim_group cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	int rc = pg_begin(q);
 

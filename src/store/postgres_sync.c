@@ -15,6 +15,7 @@
 #include "store/postgres_copy.h"
 #include "store/postgres_sync.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ static int pg_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 {
 	struct pg_store *q = pg(s);
 	struct pg_params a = { 0 };
-	int64_t now = store_now_ms(), number;
+	int64_t now = os_wall_ms(), number;
 	PGresult *res = NULL;
 	size_t i;
 	int rc;
@@ -664,7 +665,7 @@ static int pg_sync_claim(struct store *s, const char *owner, int64_t now, int64_
 	if (!rc) {
 		*sync_id = pg_col_int(res, 0, 0);
 		*org_id = pg_col_int(res, 0, 1);
-		*attempts = (int)pg_col_int(res, 0, 2);
+		rc = store_fit_int(s, pg_col_int(res, 0, 2), "a sync's attempts", attempts);
 	}
 	PQclear(res);
 	return rc;
@@ -791,7 +792,7 @@ int pg_sync_finish_in_tx(struct pg_store *q, int64_t sync_id, const struct sync_
 	if (done->status == SYNC_PAUSED) /* waits for a decision: not finished */
 		pg_param_null(&a);
 	else
-		pg_param_int(&a, store_now_ms());
+		pg_param_int(&a, os_wall_ms());
 	for (i = 0; i < 3; i++)
 		pg_param_int(&a, rep ? (int64_t)rep->by_severity[i] : 0);
 	pg_param_int(&a, rep ? (int64_t)rep->dropped : 0);
@@ -814,7 +815,7 @@ int pg_sync_finish_in_tx(struct pg_store *q, int64_t sync_id, const struct sync_
 	if (!rc)
 		rc = write_plan(q, sync_id, done->plan);
 	if (!rc)
-		rc = sync_event(q, sync_id, SYNC_PENDING, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PENDING, os_wall_ms());
 	if (!rc)
 		rc = write_issues(q, sync_id, rep);
 	if (!rc && done->status != SYNC_PAUSED)
@@ -868,10 +869,10 @@ static int pg_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, 
 	pg_param_text(&a, format_sync_status_name(from));
 	pg_param_text(&a, format_sync_status_name(to));
 	pg_param_text(&a, reason);
-	pg_param_int(&a, store_now_ms());
+	pg_param_int(&a, os_wall_ms());
 	rc = pg_run(q, &st_transition, &a, &changed);
 	if (!rc && changed) {
-		rc = sync_event(q, sync_id, from, store_now_ms());
+		rc = sync_event(q, sync_id, from, os_wall_ms());
 		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 	} else if (!rc) {
@@ -894,13 +895,13 @@ static int pg_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	pg_param_int(&a, sync_id);
 	pg_param_text(&a, format_sync_status_name(d->approve ? SYNC_PENDING : SYNC_REJECTED));
 	pg_param_text(&a, d->sync_reason);
-	pg_param_int(&a, store_now_ms());
+	pg_param_int(&a, os_wall_ms());
 	pg_param_text(&a, d->approve ? "approve" : "reject");
 	pg_param_text(&a, d->actor);
 	pg_param_text(&a, d->reason);
 	rc = pg_run(q, &st_decide, &a, &changed);
 	if (!rc && changed) {
-		rc = sync_event(q, sync_id, SYNC_PAUSED, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PAUSED, os_wall_ms());
 		if (!rc && !d->approve)
 			rc = prune_payloads(q);
 	} else if (!rc) {
@@ -1115,8 +1116,10 @@ static int pg_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int ty
 		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
 		goto out;
 	}
-	for (i = 0; i < 3; i++)
-		out->n[i] = (uint32_t)pg_col_int(res, 0, i);
+	for (i = 0; !rc && i < 3; i++)
+		rc = store_fit_u32(s, pg_col_int(res, 0, i), "a plan count", &out->n[i]);
+	if (rc)
+		goto out;
 	out->truncated = pg_col_int(res, 0, 3) != 0;
 	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
 	if (type >= 0) {
@@ -1152,15 +1155,17 @@ static int read_issues(struct pg_store *q, int64_t sync_id, struct report *rep)
 		int code = format_issue_code_parse(pg_col_text(res, i, 1));
 		struct issue_loc loc = {
 			.file = pg_col_text(res, i, 2),
-			.line = (uint32_t)pg_col_int(res, i, 3),
-			.column = (uint32_t)pg_col_int(res, i, 4),
 			.field = pg_col_text(res, i, 5),
 			.record_id = pg_col_text(res, i, 6),
 		};
 
-		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
-			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
-			       pg_col_text(res, i, 7)))
+		rc = store_fit_u32(&q->base, pg_col_int(res, i, 3), "an issue's line", &loc.line);
+		if (!rc)
+			rc = store_fit_u32(&q->base, pg_col_int(res, i, 4), "an issue's column",
+					   &loc.column);
+		if (!rc && report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
+				      code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc,
+				      "%s", pg_col_text(res, i, 7)))
 			rc = store_set_error(&q->base, STORE_ENOMEM, "out of memory");
 	}
 	PQclear(res);
@@ -1182,12 +1187,14 @@ static int pg_sync_report(struct store *s, int64_t org_id, int64_t sync_id, stru
 	rc = pg_row(q, &st_totals, &a, &res);
 	if (rc)
 		goto out;
-	for (i = 0; i < 3; i++) {
-		totals[i] = (size_t)pg_col_int(res, 0, (int)i);
+	for (i = 0; !rc && i < 3; i++) {
+		rc = store_fit_size(s, pg_col_int(res, 0, (int)i), "an issue count", &totals[i]);
 		before[i] = rep->by_severity[i];
 	}
-	dropped = (size_t)pg_col_int(res, 0, 3);
-	rc = read_issues(q, sync_id, rep);
+	if (!rc)
+		rc = store_fit_size(s, pg_col_int(res, 0, 3), "the dropped issues", &dropped);
+	if (!rc)
+		rc = read_issues(q, sync_id, rep);
 	if (rc)
 		goto out;
 	/* Issues past the limit of the report that was stored are counted, not kept. */

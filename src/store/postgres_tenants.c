@@ -7,6 +7,7 @@
  */
 #include "format/names.h"
 #include "store/postgres.h"
+#include "util/os.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static int pg_org_create(struct store *s, const char *name, const char *key_id,
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	PGresult *res = NULL;
 	int rc = pg_begin(q);
 
@@ -134,7 +135,7 @@ static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
 	pg_param_int(&p, org_id);
 	rc = pg_run(q, &st, &p, NULL);
 	if (!rc)
-		rc = insert_key(q, org_id, key_id, hash, store_now_ms());
+		rc = insert_key(q, org_id, key_id, hash, os_wall_ms());
 out:
 	return pg_end_tx(q, rc);
 }
@@ -327,7 +328,7 @@ static int pg_property_add(struct store *s, int64_t org_id, const char *name)
 		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, name);
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_run(q, &st, &p, &added);
 	if (!rc && !added)
 		rc = name_clash(q, org_id, name);
@@ -430,7 +431,7 @@ static int pg_admin_add(struct store *s, int64_t org_id, const char *email)
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
 	size_t len = strlen(email);
-	int64_t now = store_now_ms(), id = 0;
+	int64_t now = os_wall_ms(), id = 0;
 	char *key = malloc(len + 1);
 	int rc;
 
@@ -467,7 +468,7 @@ static int read_admin_row(const PGresult *r, int row, void *rec)
 	struct store_admin *a = rec;
 	int state = format_state_parse(pg_col_text(r, row, 2));
 
-	a->state = state < 0 ? STATE_ACTIVE : state;
+	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
 	a->added_at = pg_col_int(r, row, 3);
 	return pg_col_strdup(r, row, 0, &a->email) || pg_col_strdup(r, row, 1, &a->external_id)
 		       ? STORE_ENOMEM
@@ -539,7 +540,7 @@ static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
 		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, key);
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_run(q, &st, &p, &changed);
 	if (rc || changed == 1)
 		goto out;
@@ -609,7 +610,7 @@ static int outbox_insert(struct pg_store *q, int64_t org_id, const char *kind,
 static int pg_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 			 const char *payload)
 {
-	return outbox_insert(pg(s), org_id, kind, recipient, payload, store_now_ms());
+	return outbox_insert(pg(s), org_id, kind, recipient, payload, os_wall_ms());
 }
 
 int pg_add_invitation(struct pg_store *q, int64_t org_id, int64_t sync_id, int64_t member_id,
@@ -659,7 +660,7 @@ static int pg_invite(struct store *s, int64_t org_id, const char *external_id, c
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int64_t now = store_now_ms(), id;
+	int64_t now = os_wall_ms(), id;
 	PGresult *res = NULL;
 	struct member m;
 	int rc = pg_begin(q);
@@ -712,7 +713,7 @@ static int pg_invitation_accept(struct store *s, const uint8_t hash[STORE_HASH_L
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	uint64_t changed = 0;
 	PGresult *res = NULL;
 	int rc = pg_begin(q);
@@ -762,7 +763,7 @@ static int pg_audit_add(struct store *s, int64_t org_id, const char *actor, cons
 	if (rc)
 		goto out;
 	pg_param_int(&p, org_id);
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	pg_param_text(&p, actor);
 	pg_param_text(&p, action);
 	pg_param_text(&p, target);
@@ -917,7 +918,7 @@ static int pg_signin_request(struct store *s, const char *email_key, int64_t ttl
 			     store_signin_fn each, void *ctx)
 {
 	struct pg_store *q = pg(s);
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	PGresult *res = NULL;
 	int i, rc = pg_begin(q);
 
@@ -962,7 +963,7 @@ static int pg_signin_redeem(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	int rc;
 
 	pg_param_bytes(&p, hash, STORE_HASH_LEN);
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_row(pg(s), &st, &p, &res);
 	if (rc)
 		return rc;
@@ -985,7 +986,7 @@ static int pg_session_create(struct store *s, const uint8_t hash[STORE_HASH_LEN]
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	int rc = pg_begin(q);
 
 	if (rc)
@@ -1024,7 +1025,7 @@ static int pg_session_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	int rc;
 
 	pg_param_bytes(&p, hash, STORE_HASH_LEN);
-	pg_param_int(&p, store_now_ms());
+	pg_param_int(&p, os_wall_ms());
 	rc = pg_row(pg(s), &st, &p, &res);
 	if (rc)
 		return rc;

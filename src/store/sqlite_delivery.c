@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		  const char *payload)
@@ -22,7 +23,7 @@ int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char 
 	sq_bind_text(st, 2, kind);
 	sq_bind_text(st, 3, recipient);
 	sq_bind_text(st, 4, payload);
-	sqlite3_bind_int64(st, 5, store_now_ms());
+	sqlite3_bind_int64(st, 5, os_wall_ms());
 	return sq_run(q, st);
 }
 
@@ -76,15 +77,16 @@ int sq_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 		d->org_id = sqlite3_column_int64(st, 2);
 		sq_col_copy(st, 3, d->kind, sizeof(d->kind));
 		d->status = DELIVERY_SENDING;
-		d->attempts = sqlite3_column_int(st, 6);
+		rc = store_fit_int(s, sqlite3_column_int64(st, 6), "attempts", &d->attempts);
 		d->created_at = sqlite3_column_int64(st, 7);
 		d->retry_from = sqlite3_column_int64(st, 8);
 		d->lease = sqlite3_column_int64(st, 9);
 		d->next_attempt_at = d->lease;
-		if (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 5, &d->payload) ||
-		    sq_col_strdup(st, 10, &d->last_error) || !d->recipient || !d->payload) {
-			sqlite3_reset(st);
+		if (!rc && (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 5, &d->payload) ||
+			    sq_col_strdup(st, 10, &d->last_error) || !d->recipient || !d->payload))
 			rc = STORE_ENOMEM;
+		if (rc) {
+			sqlite3_reset(st);
 			break;
 		}
 	}
@@ -155,14 +157,15 @@ int sq_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t
 		sq_col_copy(st, 3, d->kind, sizeof(d->kind));
 		status = format_delivery_status_parse((const char *)sqlite3_column_text(st, 5));
 		d->status = status < 0 ? DELIVERY_QUEUED : status;
-		d->attempts = sqlite3_column_int(st, 6);
+		rc = store_fit_int(s, sqlite3_column_int64(st, 6), "attempts", &d->attempts);
 		d->created_at = sqlite3_column_int64(st, 8);
 		d->sent_at = sqlite3_column_int64(st, 9);
 		d->next_attempt_at = sqlite3_column_int64(st, 10);
 		d->retry_from = sqlite3_column_int64(st, 11);
-		if (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 7, &d->last_error)) {
-			sqlite3_reset(st);
+		if (!rc && (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 7, &d->last_error)))
 			rc = STORE_ENOMEM;
+		if (rc) {
+			sqlite3_reset(st);
 			break;
 		}
 	}

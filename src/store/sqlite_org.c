@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 /* Loads and applies of big orgs want a big page cache; set once per connection. */
 static int use_big_cache(struct sqlite_store *q)
@@ -224,7 +225,9 @@ static int load_members(struct sqlite_store *q, int64_t org_id, struct org *o, i
 		t = sqlite3_column_text(st, 7);
 		if (t)
 			parse_langs(&m, (const char *)t, (size_t)sqlite3_column_bytes(st, 7));
-		m.products = (uint8_t)sqlite3_column_int(st, 8);
+		rc = store_fit_products(&q->base, sqlite3_column_int64(st, 8), &m.products);
+		if (rc)
+			break;
 		ids[o->nmembers] = sqlite3_column_int64(st, 0);
 		rc = props_take(q, &pc, o, ids[o->nmembers], &m);
 		if (rc)
@@ -986,7 +989,7 @@ int sq_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org 
 	     const struct sync_outcome *done)
 {
 	struct apply a = {
-		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = store_now_ms(),
+		.q = sq(s), .org_id = org_id, .sync_id = sync_id, .now = os_wall_ms(),
 		.desired = desired, .stored = stored, .ids = ids, .p = p,
 	};
 	uint32_t i;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 /* Copies the SCIM id column into a fixed field ("" when NULL). */
 static void col_scim_id(sqlite3_stmt *st, int i, char out[STORE_SCIM_ID_MAX])
@@ -28,8 +29,8 @@ static int read_scim_user(sqlite3_stmt *st, struct store_scim_user *u)
 		return STORE_ENOMEM;
 	role = format_role_parse((const char *)sqlite3_column_text(st, 9));
 	state = format_state_parse((const char *)sqlite3_column_text(st, 10));
-	u->role = role < 0 ? ROLE_MEMBER : role;
-	u->state = state < 0 ? STATE_CREATED : state;
+	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
+	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
 	u->created_at = sqlite3_column_int64(st, 11);
 	u->updated_at = sqlite3_column_int64(st, 12);
 	return STORE_OK;
@@ -164,7 +165,7 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	struct store_scim_user cur = { 0 };
 	char *ext = NULL, *key = NULL;
 	size_t elen = strlen(u->email);
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
 	int rc = sq_begin(q);
 
@@ -205,9 +206,7 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	sq_bind_text(st, 8, u->job_title ? u->job_title : "");
 	sq_bind_text(st, 9, u->image_url ? u->image_url : "");
 	sq_bind_text(st, 10, u->langs ? u->langs : "");
-	sq_bind_text(st, 11, format_state_name(u->state >= 0 && u->state < STATE_COUNT
-						       ? (enum member_state)u->state
-						       : STATE_CREATED));
+	sq_bind_text(st, 11, format_state_name(u->state < STATE_COUNT ? u->state : STATE_CREATED));
 	sq_bind_text(st, 12, u->attrs);
 	sqlite3_bind_int64(st, 13, now);
 	rc = sq_run(q, st);
@@ -274,7 +273,7 @@ int sq_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admi
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_text(st, 2, id);
 	sq_bind_text(st, 3, format_role_name(admin ? ROLE_ADMINISTRATOR : ROLE_MEMBER));
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, os_wall_ms());
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 0)
 		rc = STORE_ENOTFOUND;
@@ -381,7 +380,7 @@ int sq_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *
 {
 	struct sqlite_store *q = sq(s);
 	struct store_scim_group cur = { 0 };
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	sqlite3_stmt *st;
 	int rc = sq_begin(q);

@@ -13,6 +13,7 @@
 
 #include "format/json.h"
 #include "format/names.h"
+#include "util/os.h"
 
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
@@ -167,7 +168,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 	if (status == SYNC_PAUSED) /* waits for a decision: not finished */
 		sqlite3_bind_null(st, 6);
 	else
-		sqlite3_bind_int64(st, 6, store_now_ms());
+		sqlite3_bind_int64(st, 6, os_wall_ms());
 	for (i = 0; i < 3; i++)
 		sqlite3_bind_int64(st, 7 + (int)i, rep ? (int64_t)rep->by_severity[i] : 0);
 	sqlite3_bind_int64(st, 10, rep ? (int64_t)rep->dropped : 0);
@@ -188,7 +189,7 @@ int sq_finish_in_tx(struct sqlite_store *q, int64_t sync_id, const struct sync_o
 		return store_set_error(&q->base, STORE_ENOTFOUND, "no sync %lld", (long long)sync_id);
 	rc = write_plan(q, sync_id, done->plan);
 	if (!rc)
-		rc = sync_event(q, sync_id, SYNC_PENDING, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PENDING, os_wall_ms());
 	if (rc)
 		return rc;
 	/* A sync paused, approved and run again gets the report of its last run. */
@@ -327,7 +328,7 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		  int64_t *running)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms(), number = 0, *superseded = NULL;
+	int64_t now = os_wall_ms(), number = 0, *superseded = NULL;
 	size_t i, nsuperseded = 0;
 	char reason[64];
 	sqlite3_stmt *st;
@@ -616,7 +617,11 @@ int sq_sync_claim(struct store *s, const char *owner, int64_t now, int64_t lease
 		goto out;
 	*sync_id = sqlite3_column_int64(st, 0);
 	*org_id = sqlite3_column_int64(st, 1);
-	*attempts = sqlite3_column_int(st, 2);
+	rc = store_fit_int(s, sqlite3_column_int64(st, 2), "a sync's attempts", attempts);
+	if (rc) {
+		sqlite3_reset(st);
+		goto out;
+	}
 	rc = sq_run(q, st); /* RETURNING: the update completes when stepped to its end */
 out:
 	return sq_end_tx(q, rc);
@@ -675,10 +680,10 @@ int sq_sync_transition(struct store *s, int64_t org_id, int64_t sync_id, int fro
 	sq_bind_text(st, 3, format_sync_status_name(from));
 	sq_bind_text(st, 4, format_sync_status_name(to));
 	sq_bind_text(st, 5, reason);
-	sqlite3_bind_int64(st, 6, store_now_ms());
+	sqlite3_bind_int64(st, 6, os_wall_ms());
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		rc = sync_event(q, sync_id, from, store_now_ms());
+		rc = sync_event(q, sync_id, from, os_wall_ms());
 		if (!rc && to != SYNC_PENDING && to != SYNC_PAUSED)
 			rc = prune_payloads(q);
 		goto out;
@@ -788,13 +793,13 @@ int sq_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	sqlite3_bind_int64(st, 2, sync_id);
 	sq_bind_text(st, 3, format_sync_status_name(to));
 	sq_bind_text(st, 4, d->sync_reason);
-	sqlite3_bind_int64(st, 5, store_now_ms());
+	sqlite3_bind_int64(st, 5, os_wall_ms());
 	sq_bind_text(st, 6, d->approve ? "approve" : "reject");
 	sq_bind_text(st, 7, d->actor);
 	sq_bind_text(st, 8, d->reason);
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 1) {
-		rc = sync_event(q, sync_id, SYNC_PAUSED, store_now_ms());
+		rc = sync_event(q, sync_id, SYNC_PAUSED, os_wall_ms());
 		if (!rc && !d->approve)
 			rc = prune_payloads(q);
 		goto out;
@@ -902,10 +907,12 @@ int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
 		goto out;
 	}
-	for (i = 0; i < 3; i++)
-		out->n[i] = (uint32_t)sqlite3_column_int64(st, i);
+	for (i = 0; !rc && i < 3; i++)
+		rc = store_fit_u32(s, sqlite3_column_int64(st, i), "a plan count", &out->n[i]);
 	out->truncated = sqlite3_column_int(st, 3) != 0;
 	sqlite3_reset(st);
+	if (rc)
+		goto out;
 	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
 	if (type >= 0) {
 		for (i = 0; i < type; i++)
@@ -1002,12 +1009,15 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	for (i = 0; i < 3; i++) {
-		totals[i] = (size_t)sqlite3_column_int64(st, (int)i);
+	for (i = 0; !rc && i < 3; i++) {
+		rc = store_fit_size(s, sqlite3_column_int64(st, (int)i), "an issue count", &totals[i]);
 		before[i] = rep->by_severity[i];
 	}
-	dropped = (size_t)sqlite3_column_int64(st, 3);
+	if (!rc)
+		rc = store_fit_size(s, sqlite3_column_int64(st, 3), "the dropped issues", &dropped);
 	sqlite3_reset(st);
+	if (rc)
+		goto out;
 	rc = sq_prep(q, ST_ISSUES_GET, &st);
 	if (rc)
 		goto out;
@@ -1027,10 +1037,14 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 		sev = format_severity_parse(text[0]);
 		code = format_issue_code_parse(text[1]);
 		loc.file = text[2];
-		loc.line = (uint32_t)sqlite3_column_int64(st, 3);
-		loc.column = (uint32_t)sqlite3_column_int64(st, 4);
 		loc.field = text[3];
 		loc.record_id = text[4];
+		if (store_fit_u32(s, sqlite3_column_int64(st, 3), "an issue's line", &loc.line) ||
+		    store_fit_u32(s, sqlite3_column_int64(st, 4), "an issue's column", &loc.column)) {
+			rc = STORE_EIO;
+			sqlite3_reset(st);
+			goto out;
+		}
 		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
 			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
 			       text[5])) {

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "format/names.h"
+#include "util/os.h"
 
 static int insert_key(struct sqlite_store *q, int64_t org_id, const char *key_id,
 		      const uint8_t hash[STORE_HASH_LEN], int64_t now)
@@ -31,7 +32,7 @@ int sq_org_create(struct store *s, const char *name, const char *key_id,
 		  const uint8_t hash[STORE_HASH_LEN], int64_t *org_id)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
 	int rc;
 
@@ -90,7 +91,7 @@ int sq_key_replace(struct store *s, int64_t org_id, const char *key_id,
 	rc = sq_run(q, st);
 	if (rc)
 		goto out;
-	rc = insert_key(q, org_id, key_id, hash, store_now_ms());
+	rc = insert_key(q, org_id, key_id, hash, os_wall_ms());
 out:
 	return sq_end_tx(q, rc);
 }
@@ -237,7 +238,7 @@ int sq_property_add(struct store *s, int64_t org_id, const char *name)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_text(st, 2, name);
-	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 3, os_wall_ms());
 	rc = sq_run(q, st);
 	if (rc == STORE_ECONFLICT)
 		rc = name_clash(q, org_id, name);
@@ -334,7 +335,7 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	char *key = NULL;
 	size_t len = strlen(email);
 	sqlite3_stmt *st;
-	int64_t now = store_now_ms(), id = 0;
+	int64_t now = os_wall_ms(), id = 0;
 	int rc;
 
 	memset(&cols, 0, sizeof(cols));
@@ -403,7 +404,7 @@ static int read_admin_row(sqlite3_stmt *st, void *rec)
 	struct store_admin *a = rec;
 	int state = format_state_parse((const char *)sqlite3_column_text(st, 2));
 
-	a->state = state < 0 ? STATE_ACTIVE : state;
+	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
 	a->added_at = sqlite3_column_int64(st, 3);
 	if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id))
 		return STORE_ENOMEM;
@@ -472,7 +473,7 @@ int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_textn(st, 2, key, len);
-	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 3, os_wall_ms());
 	rc = sq_run(q, st);
 	if (rc || sqlite3_changes(q->db) == 1)
 		goto out;
@@ -532,7 +533,7 @@ int sq_invite(struct store *s, int64_t org_id, const char *external_id, const ch
 	struct sqlite_store *q = sq(s);
 	char *email = NULL, *first = NULL, *last = NULL;
 	struct member m;
-	int64_t now = store_now_ms(), id;
+	int64_t now = os_wall_ms(), id;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -585,7 +586,7 @@ int sq_invitation_accept(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 			 int64_t *org_id, int64_t *member_id)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms(), id = 0;
+	int64_t now = os_wall_ms(), id = 0;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -714,7 +715,7 @@ int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char 
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, os_wall_ms());
 	sq_bind_text(st, 3, actor);
 	sq_bind_text(st, 4, action);
 	sq_bind_text(st, 5, target);
@@ -794,7 +795,7 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 {
 	struct sqlite_store *q = sq(s);
 	struct store_signin_link *links = NULL;
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	size_t n = 0, cap = 0, i;
 	sqlite3_stmt *st;
 	int rc;
@@ -885,7 +886,7 @@ int sq_signin_redeem(struct store *s, const uint8_t hash[STORE_HASH_LEN], int64_
 	if (rc)
 		return rc;
 	sq_bind_hash(st, 1, hash);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, os_wall_ms());
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;
@@ -903,7 +904,7 @@ int sq_session_create(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		      const char *email_key)
 {
 	struct sqlite_store *q = sq(s);
-	int64_t now = store_now_ms();
+	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
 	int rc = sq_begin(q);
 
@@ -941,7 +942,7 @@ int sq_session_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	if (rc)
 		return rc;
 	sq_bind_hash(st, 1, hash);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, os_wall_ms());
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;

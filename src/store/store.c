@@ -7,12 +7,13 @@
 #include "store/backend.h"
 #include "format/names.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -42,12 +43,44 @@ int store_set_error(struct store *s, int code, const char *fmt, ...)
 	return code;
 }
 
-int64_t store_now_ms(void)
+static int out_of_range(struct store *s, int64_t v, const char *what)
 {
-	struct timespec ts;
+	return store_set_error(s, STORE_EIO, "%s out of range: %lld", what, (long long)v);
+}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+int store_fit_int(struct store *s, int64_t v, const char *what, int *out)
+{
+	if (v < INT_MIN || v > INT_MAX)
+		return out_of_range(s, v, what);
+	*out = (int)v;
+	return STORE_OK;
+}
+
+int store_fit_u32(struct store *s, int64_t v, const char *what, uint32_t *out)
+{
+	if (v < 0 || v > UINT32_MAX)
+		return out_of_range(s, v, what);
+	*out = (uint32_t)v;
+	return STORE_OK;
+}
+
+int store_fit_size(struct store *s, int64_t v, const char *what, size_t *out)
+{
+	/* Compared as uint64_t: SIZE_MAX may be below INT64_MAX (32 bits) or above it. */
+	if (v < 0 || (uint64_t)v > SIZE_MAX)
+		return out_of_range(s, v, what);
+	*out = (size_t)v;
+	return STORE_OK;
+}
+
+int store_fit_products(struct store *s, int64_t v, uint8_t *out)
+{
+	_Static_assert(PRODUCT_COUNT <= 8, "a member's products fit a uint8_t");
+
+	if (v < 0 || v >= 1 << PRODUCT_COUNT)
+		return out_of_range(s, v, "a member's products");
+	*out = (uint8_t)v;
+	return STORE_OK;
 }
 
 void store_hash(const void *data, size_t len, uint8_t out[STORE_HASH_LEN])

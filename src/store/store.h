@@ -115,7 +115,7 @@ int store_admin_add(struct store *s, int64_t org_id, const char *email);
 struct store_admin {
 	char *email;       /* owned */
 	char *external_id; /* owned */
-	int state;         /* enum member_state */
+	enum member_state state;
 	int64_t added_at;  /* unix ms: when it became an Administrator */
 };
 
@@ -727,8 +727,8 @@ struct store_scim_user {
 	char *external_id, *email, *first_name, *last_name, *job_title, *image_url;
 	char *langs;       /* codes in preference order: "fr;en" */
 	char *attrs;       /* JSON object text; NULL when none */
-	int role;          /* enum role */
-	int state;         /* enum member_state */
+	enum role role;
+	enum member_state state;
 	int64_t created_at, updated_at; /* unix ms */
 };
 

@@ -34,14 +34,6 @@ void lease_owner_id(char out[LEASE_OWNER_MAX])
 	snprintf(out, LEASE_OWNER_MAX, "%s:%ld:%08x", host, (long)getpid(), (unsigned)rnd);
 }
 
-int64_t lease_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The moment a third of the lease from now, on the monotonic clock the wait uses. */
 static struct timespec next_renewal(int64_t lease_ms)
 {
@@ -74,7 +66,7 @@ static void *renew_main(void *arg)
 		if (l->stopping)
 			break;
 		pthread_mutex_unlock(&l->lock);
-		if (store_sync_renew(l->st, l->sync_id, l->owner, lease_now_ms(), l->lease_ms) ==
+		if (store_sync_renew(l->st, l->sync_id, l->owner, os_wall_ms(), l->lease_ms) ==
 		    STORE_ECONFLICT)
 			atomic_store(&l->lost, true);
 		pthread_mutex_lock(&l->lock);

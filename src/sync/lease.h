@@ -17,9 +17,6 @@
 enum { LEASE_OWNER_MAX = 128 };
 void lease_owner_id(char out[LEASE_OWNER_MAX]);
 
-/* The wall clock in unix ms, the time leases are measured in. */
-int64_t lease_now_ms(void);
-
 struct lease;
 
 /*

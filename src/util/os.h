@@ -1,9 +1,10 @@
 /*
  * os: what differs between the systems the client runs on, Linux and
  * Windows, behind one small interface: the command line and the console
- * in UTF-8, files opened and renamed by UTF-8 name, a monotonic clock,
- * sleeping, random bytes, IP address parsing. os_posix.c and os_win.c
- * implement it and the build picks one; nothing else needs to know which.
+ * in UTF-8, files opened and renamed by UTF-8 name, the monotonic and
+ * the wall clocks, sleeping, random bytes, IP address parsing. os_posix.c
+ * and os_win.c implement it and the build picks one; nothing else needs to
+ * know which.
  */
 #ifndef ORGSYNC_OS_H
 #define ORGSYNC_OS_H
@@ -56,6 +57,15 @@ int64_t os_now_ns(void);
 
 /* os_now_ns() in whole milliseconds. */
 int64_t os_now_ms(void);
+
+/*
+ * The wall clock in milliseconds since the Unix epoch (CLOCK_REALTIME; the
+ * system time on Windows): what is stored and shown as a moment (created,
+ * expires, next attempt, log time stamps) and what leases held in the
+ * database are compared against, as other processes read it too. It may
+ * jump when the clock is set: measure durations with os_now_ns.
+ */
+int64_t os_wall_ms(void);
 
 /* Sleeps ms milliseconds (signals do not cut it short). */
 void os_sleep_ms(long ms);

@@ -203,6 +203,19 @@ int64_t os_now_ms(void)
 	return os_now_ns() / 1000000;
 }
 
+int64_t os_wall_ms(void)
+{
+	/* 100 ns intervals since 1601-01-01 UTC; the Unix epoch is 11644473600 s later. */
+	FILETIME ft;
+	ULARGE_INTEGER t;
+
+	GetSystemTimeAsFileTime(&ft);
+	t.LowPart = ft.dwLowDateTime;
+	t.HighPart = ft.dwHighDateTime;
+	/* The quotient is below 2^51: it fits. */
+	return (int64_t)(t.QuadPart / 10000) - INT64_C(11644473600000);
+}
+
 void os_sleep_ms(long ms)
 {
 	Sleep((DWORD)ms);

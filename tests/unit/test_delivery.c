@@ -59,8 +59,8 @@ static void lines_within(const char *what, const char *text, size_t max)
 
 static void test_encoded_words(void **state)
 {
-	static const char *const names[] = { "Zoë Åsa Ñúñez", "渡辺", "Société Ærø invites you to "
-					      "join them at a very long organization name indeed",
+	static const char *const names[] = { "Zoë Åsa Ñúñez", "渡辺", ("Société Ærø invites you to "
+					       "join them at a very long organization name indeed"),
 					      "ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé" };
 	char decoded[512];
 	struct buf b;

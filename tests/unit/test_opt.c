@@ -74,7 +74,7 @@ static const struct opt options[] = {
 	  .help = "say less" },
 	{ .name = "tag", .type = OPT_FUNC, .fn = take_tag, .offset = offsetof(struct cfg, tag),
 	  .metavar = "TAG", .help = "a short label" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct opt_cmd command = {
@@ -240,7 +240,7 @@ static void test_opt_default_outside_its_range_is_refused(void **state)
 {
 	static const struct opt bad[] = {
 		{ .name = "port", .type = OPT_UINT, .min = 1, .max = 65535, .def = 0, .help = "x" },
-		{ NULL },
+		{ .name = NULL },
 	};
 	static const struct opt_cmd cmd = { .name = "bad", .usage = "", .opts = bad };
 	unsigned port = 0;
@@ -257,7 +257,7 @@ static void test_opt_range_wider_than_its_field_is_refused(void **state)
 {
 	static const struct opt bad[] = {
 		{ .name = "count", .type = OPT_UINT, .max = UINT64_MAX, .help = "x" },
-		{ NULL },
+		{ .name = NULL },
 	};
 	static const struct opt_cmd cmd = { .name = "bad", .usage = "", .opts = bad };
 	unsigned count = 0;

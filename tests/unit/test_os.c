@@ -1,12 +1,14 @@
 /*
  * os: the monotonic clock that timeouts, rate limits and durations read.
  * It never goes back, its milliseconds are its nanoseconds divided, and a
- * sleep moves it by at least the time slept.
+ * sleep moves it by at least the time slept. The wall clock is Unix time
+ * in milliseconds, as time() tells it in seconds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -57,12 +59,26 @@ static void test_clock_follows_a_sleep(void **state)
 		fail_msg("a 30 ms sleep moved the clock by %lld ms", (long long)ms);
 }
 
+static void test_wall_clock_is_unix_ms(void **state)
+{
+	int64_t before, ms, after;
+
+	(void)state;
+	before = (int64_t)time(NULL);
+	ms = os_wall_ms();
+	after = (int64_t)time(NULL);
+	if (ms / 1000 < before || ms / 1000 > after)
+		fail_msg("os_wall_ms %lld is outside the time() reads around it [%lld, %lld] s",
+			 (long long)ms, (long long)before, (long long)after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clock_never_goes_back),
 		cmocka_unit_test(test_clock_ms_is_ns_divided),
 		cmocka_unit_test(test_clock_follows_a_sleep),
+		cmocka_unit_test(test_wall_clock_is_unix_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

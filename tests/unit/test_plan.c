@@ -1592,8 +1592,8 @@ static void test_risk_empty_inputs(void **state)
 						 RISK_EMPTY_MAPPINGS };
 	const char *full[3] = { "externalMemberId,email\nM0,m0@x.com\n",
 				"externalTeamId,teamName\nT1,Team\n",
-				"externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n"
-				"T1,M0,,true,false\n" };
+				("externalTeamId,externalMemberId,externalSubteamId,isMember,isManager\n"
+				 "T1,M0,,true,false\n") };
 	struct risk_result r;
 	struct report rep;
 	struct fx f;

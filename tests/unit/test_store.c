@@ -39,6 +39,7 @@
 #include "plan/plan.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
 
@@ -1684,11 +1685,7 @@ static const struct sync_meta api_meta = { .source = "API Provisioning", .mode =
 /* A claim as a worker makes it, now, with a lease that outlasts the test. */
 static int claim(struct store *s, int64_t *sync_id, int64_t *org_id)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return store_sync_claim(s, "test:1:worker", (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-				600000, sync_id, org_id, NULL);
+	return store_sync_claim(s, "test:1:worker", os_wall_ms(), 600000, sync_id, org_id, NULL);
 }
 
 static void get_sync(struct fx *f, int64_t id, struct sync_row *r)
@@ -2000,6 +1997,64 @@ static void test_sync_finish_report_roundtrip(void **state)
 	CHECK_EQ("counts both syncs", 2, n);
 	CHECK_EQ("report of an unknown sync", STORE_ENOTFOUND,
 		 store_sync_report(f->s, f->org, id2 + 10, &back));
+}
+
+/* The error names what did not fit, and its value. */
+static void check_out_of_range(struct fx *f, const char *what, int rc, const char *value)
+{
+	if (rc != STORE_EIO || !strstr(store_error(f->s), "out of range") ||
+	    !strstr(store_error(f->s), value))
+		fail_msg("%s: expected STORE_EIO naming %s out of range, got %d: %s", what, value, rc,
+			 store_error(f->s));
+}
+
+/*
+ * A stored number read into a narrower type is checked, not wrapped: a
+ * damaged row makes the read fail (STORE_EIO, naming the value) where a cast
+ * would have turned 2^32 into 0 or a products mask into another.
+ */
+static void test_stored_numbers_out_of_range(void **state)
+{
+	struct fx *f = *state;
+	struct report rep, back;
+	struct org desired, loaded;
+	struct store_ids ids;
+	int64_t id, running, sid, oid;
+	int attempts = 0;
+
+	report_init(&rep);
+	add_issue(&rep, ISSUE_ERROR, CODE_INVALID_EMAIL, "members.csv", 12, 2, "email", "E012",
+		  "'bob@' is not a valid email address");
+	CHECK_OK("begin", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	CHECK_OK("claim", claim(f->s, &sid, &oid));
+	CHECK_OK("finish", store_sync_finish(f->s, id, SYNC_FAILED, "bad", NULL, NULL, &rep));
+	report_free(&rep);
+	raw_exec(f, "UPDATE sync_issues SET line = 4294967296");
+	report_init(&back);
+	check_out_of_range(f, "issue line", store_sync_report(f->s, f->org, id, &back),
+			   "4294967296");
+	report_free(&back);
+
+	apply_sample(f, &desired);
+	raw_exec(f, "UPDATE members SET products = 128 WHERE external_id = 'E1'");
+	org_init(&loaded);
+	memset(&ids, 0, sizeof(ids));
+	check_out_of_range(f, "products", store_org_load(f->s, f->org, &loaded, &ids), "128");
+	store_ids_free(&ids);
+	org_free(&loaded);
+	org_free(&desired);
+
+	/* PostgreSQL's attempts are an INTEGER column, which holds no other value. */
+	if (f->db.pg)
+		return;
+	CHECK_OK("begin 2", store_sync_begin(f->s, f->org, &api_meta, &id, &running));
+	/* The claim counts itself: INT_MAX becomes 2^31. */
+	raw_exec(f, "UPDATE syncs SET attempts = 2147483647");
+	check_out_of_range(f, "attempts",
+			   store_sync_claim(f->s, "test:1:worker", os_wall_ms(), 600000, &sid, &oid,
+					    &attempts),
+			   "2147483648");
+	CHECK_EQ("attempts untouched", 0, attempts);
 }
 
 /*
@@ -3103,6 +3158,7 @@ int main(int argc, char **argv)
 		T(test_sync_claim_two_handles),
 		T(test_sync_transition_race),
 		T(test_sync_finish_report_roundtrip),
+		T(test_stored_numbers_out_of_range),
 		T(test_sync_lease),
 		T(test_apply_after_lost_lease),
 		T(test_sync_lease_upgrade),

@@ -27,6 +27,7 @@
 #include "sync/settings.h"
 #include "sync/sync.h"
 #include "util/buf.h"
+#include "util/os.h"
 
 #define CHECK_OK(what, call) CHECK_EQ(what, STORE_OK, (call))
 
@@ -119,7 +120,7 @@ static int run(struct fx *f, struct input *in, bool dry_run, struct sync_row *ro
 				  &(struct sync_meta){ SYNC_SOURCE_CLI, "full", "csv", dry_run, parts,
 						       PARTS_CSV, NULL, 0 },
 				  &sync_id, &running));
-	CHECK_OK("claim", store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id, NULL));
+	CHECK_OK("claim", store_sync_claim(f->s, OWNER, os_wall_ms(), 60000, &claimed, &org_id, NULL));
 	CHECK_EQ("the claimed sync", sync_id, claimed);
 	status = sync_process(f->s, sync_id, f->org, OWNER, NULL, &res);
 	CHECK_EQ("the result's status", status, res.status);
@@ -296,7 +297,7 @@ static void test_claimed_registration(void **state)
 						       "import:1:x", 60000 },
 				  &sync_id, &running));
 	CHECK_EQ("the queue has nothing to give", STORE_ENOTFOUND,
-		 store_sync_claim(f->s, OWNER, lease_now_ms(), 60000, &claimed, &org_id, NULL));
+		 store_sync_claim(f->s, OWNER, os_wall_ms(), 60000, &claimed, &org_id, NULL));
 	CHECK_OK("get", store_sync_get(f->s, f->org, sync_id, &row));
 	assert_true(row.started_at > 0);
 	CHECK_EQ("still Pending", SYNC_PENDING, row.status);
@@ -313,7 +314,7 @@ static void test_lost_lease_changes_nothing(void **state)
 	struct input in;
 	struct sync_result res;
 	struct sync_row row = { 0 };
-	int64_t id = 0, running = 0, sid = 0, oid = 0, now = lease_now_ms();
+	int64_t id = 0, running = 0, sid = 0, oid = 0, now = os_wall_ms();
 
 	input_make(&in, 3, NULL);
 	const struct store_part p[PARTS_CSV] = {
@@ -352,7 +353,7 @@ static void test_interrupted_too_often_fails(void **state)
 	struct fx *f = *state;
 	struct input in;
 	struct sync_row row = { 0 };
-	int64_t id = 0, running = 0, sid = 0, oid = 0, now = lease_now_ms();
+	int64_t id = 0, running = 0, sid = 0, oid = 0, now = os_wall_ms();
 	int attempts = 0, i;
 
 	input_make(&in, 3, NULL);
