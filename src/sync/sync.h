@@ -13,12 +13,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "format/parts.h"
 #include "ingest/ingest.h"
 #include "model/org.h"
 #include "model/report.h"
 #include "plan/plan.h"
 #include "store/store.h"
-#include "sync/parts.h"
 #include "sync/settings.h"
 
 /* Why an org does not take a sync now (sync_admit). */

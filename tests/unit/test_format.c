@@ -2,7 +2,8 @@
  * format: every enum <-> name table reads back what it writes (and only
  * that), the one CSV quoting rule with and without the spreadsheet guard,
  * the one JSON string escaper, and a report through its JSON form and
- * back, through CSV, and through the pretty layout the tools print.
+ * back, through CSV, and through the pretty layout the tools print; the
+ * payload's parts by the names the service and the command line share.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "format/csv.h"
 #include "format/json.h"
 #include "format/names.h"
+#include "format/parts.h"
 #include "format/report.h"
 
 /* One table: its size, its encoder, its decoder of NUL-terminated names. */
@@ -267,6 +269,25 @@ static void test_json_pretty(void **state)
 	json_decref(doc);
 }
 
+static void test_parts(void **state)
+{
+	static const char *const names[] = { "members", "teams", "teamsMappings", "json" };
+	static const char *const files[] = { "members.csv", "teams.csv", "teams-mappings.csv",
+					     "payload.json" };
+	int i;
+
+	(void)state;
+	CHECK_EQ("the CSV parts come first", PART_JSON, PARTS_CSV);
+	for (i = 0; i < PART_COUNT; i++) {
+		CHECK_STR("form field", names[i], parts_info[i].name);
+		CHECK_STR("reported as", files[i], parts_info[i].file);
+		CHECK_EQ(names[i], i, parts_find(names[i]));
+	}
+	CHECK_EQ("a file name is no part", PART_COUNT, parts_find("members.csv"));
+	CHECK_EQ("names are exact", PART_COUNT, parts_find("Members"));
+	CHECK_EQ("empty", PART_COUNT, parts_find(""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_report_json_round_trip),
 		cmocka_unit_test(test_report_csv),
 		cmocka_unit_test(test_json_pretty),
+		cmocka_unit_test(test_parts),
 	};
 
 	return cmocka_run_group_tests_name("format", tests, NULL, NULL);
