@@ -52,7 +52,7 @@ LDFLAGS  += $(MODELD)
 # it fails to link unless something higher up already pulled that code in; make
 # layers catches every such call from the archives' symbols (scripts/check-layers.sh,
 # which also says which layer may use which).
-LAYER_ORDER = server client sync store plan ingest format model util
+LAYER_ORDER = server client sync store ingest format plan model util
 LAYERS   = $(foreach l,$(LAYER_ORDER),$(if $(wildcard src/$(l)/*.c),$(l)))
 layer_src = $(filter-out $(WIN_ONLY), $(wildcard src/$(1)/*.c src/$(1)/*/*.c))
 LIB_SRC  = $(foreach l,$(LAYERS),$(call layer_src,$(l)))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a source file includes a layer above its own: data moves one
-# way (util < model < format < ingest < plan < store < sync < server: the
-# format layer spells the model, ingest reads with its names; the client
-# sits on util and model only; cli may use everything).
+# way (util < model < plan < format < ingest < store < sync < server: the
+# plan is pure, built on the model alone; the format layer spells the model
+# and the plan, ingest reads with its names; the client sits on util and
+# model only; cli may use everything).
 #   check-layers.sh [SRC_DIR]          (default: src)
 #   check-layers.sh --archives DIR     the same for calls: DIR holds one archive per
 #                                      layer (LAYER.a, as the Makefile builds them), and
@@ -14,9 +15,9 @@ rank() {
 	case $1 in
 	util) echo 0 ;;
 	model) echo 1 ;;
-	format) echo 2 ;;
-	ingest) echo 3 ;;
-	plan) echo 4 ;;
+	plan) echo 2 ;;
+	format) echo 3 ;;
+	ingest) echo 4 ;;
 	store) echo 5 ;;
 	sync) echo 6 ;;
 	server) echo 7 ;;
@@ -99,7 +100,15 @@ if [ "${1:-}" = --self-test ]; then
 		"$tmp/src/ingest"
 	printf '#include "model/org.h"\n' >"$tmp/src/plan/ok.c"
 	printf '#include "format/names.h"\n' >"$tmp/src/ingest/ok.c"
+	mkdir -p "$tmp/src/format"
+	printf '#include "plan/plan.h"\n' >"$tmp/src/format/ok.c"
 	check "$tmp/src" || { echo "check-layers: a downward include was refused" >&2; exit 1; }
+	printf '#include "format/names.h"\n' >"$tmp/src/plan/up.c"
+	if check "$tmp/src" 2>/dev/null; then
+		echo "check-layers: plan including format was not caught" >&2
+		exit 1
+	fi
+	rm "$tmp/src/plan/up.c"
 	printf '#include "format/names.h"\n' >"$tmp/src/model/up.c"
 	if check "$tmp/src" 2>/dev/null; then
 		echo "check-layers: model including format was not caught" >&2

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/input.h"
 #include "format/names.h"
+#include "format/plan.h"
 #include "format/report.h"
 #include "store/store.h"
 #include "sync/lease.h"
@@ -124,30 +125,22 @@ static int open_parts(const struct cli_input *in, FILE *files[PART_COUNT],
 	return 0;
 }
 
-static long long count_of(json_t *counts, const char *group, const char *name)
-{
-	return (long long)json_integer_value(json_object_get(json_object_get(counts, group), name));
-}
-
 static void print_counts(const char *text)
 {
-	json_t *c = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+	struct plan_counts c;
+	int rc = format_counts_parse(doc, &c);
 
-	if (!c)
+	json_decref(doc);
+	if (rc)
 		return;
-	printf("members: %lld created, %lld updated, %lld reactivated, %lld deactivated, "
-	       "%lld deleted, %lld unchanged\n",
-	       count_of(c, "members", "created"), count_of(c, "members", "updated"),
-	       count_of(c, "members", "reactivated"), count_of(c, "members", "deactivated"),
-	       count_of(c, "members", "deleted"), count_of(c, "members", "unchanged"));
-	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
-	       count_of(c, "teams", "created"), count_of(c, "teams", "renamed"),
-	       count_of(c, "teams", "deleted"), count_of(c, "teams", "unchanged"));
-	printf("mappings: %lld added, %lld removed, %lld changed; %lld invitation(s)\n",
-	       count_of(c, "mappings", "added"), count_of(c, "mappings", "removed"),
-	       count_of(c, "mappings", "changed"),
-	       (long long)json_integer_value(json_object_get(c, "invitations")));
-	json_decref(c);
+	printf("members: %u created, %u updated, %u reactivated, %u deactivated, %u deleted, "
+	       "%u unchanged\n",
+	       c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.unchanged);
+	printf("teams: %u created, %u renamed, %u deleted, %u unchanged\n", c.teams_created,
+	       c.teams_renamed, c.teams_deleted, c.teams_unchanged);
+	printf("mappings: %u added, %u removed, %u changed; %u invitation(s)\n", c.mappings_added,
+	       c.mappings_removed, c.mappings_changed, c.invitations);
 }
 
 /* Prints how the sync ended and its report; returns the exit code of its status. */

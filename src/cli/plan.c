@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/remote.h"
+#include "format/plan.h"
 
 /* What plan is asked. */
 struct plan_args {
@@ -44,15 +45,6 @@ static const struct opt_cmd command = {
 		 "      3 the sync would be paused by the risk threshold, 4 the dry run failed or\n"
 		 "      another sync is running, 5 authentication or configuration, 6 network.\n",
 };
-
-static long long total(json_t *counts, const char *group, const char *const *names)
-{
-	long long n = 0;
-
-	for (; *names; names++)
-		n += (long long)json_integer_value(json_object_get(json_object_get(counts, group), *names));
-	return n;
-}
 
 static const char *str(json_t *o, const char *key)
 {
@@ -156,37 +148,26 @@ static void section(json_t *page, long long changes, long limit, void (*line)(js
 /* pages[0..2]: the first page of the member, team and mapping entries. */
 static void print_diff(json_t *const pages[3], long limit)
 {
-	json_t *plan = pages[0];
-	static const char *const m_changes[] = { "created", "updated", "reactivated", "deactivated",
-						 "deleted", NULL };
-	static const char *const t_changes[] = { "created", "renamed", "deleted", NULL };
-	static const char *const x_changes[] = { "added", "removed", "changed", NULL };
-	json_t *c = json_object_get(plan, "counts");
-	json_t *m = json_object_get(c, "members"), *t = json_object_get(c, "teams"),
-	       *x = json_object_get(c, "mappings");
+	struct plan_counts c;
 
-	printf("members: %lld created, %lld updated, %lld reactivated, %lld deactivated, %lld deleted, "
-	       "%lld unchanged\n",
-	       (long long)json_integer_value(json_object_get(m, "created")),
-	       (long long)json_integer_value(json_object_get(m, "updated")),
-	       (long long)json_integer_value(json_object_get(m, "reactivated")),
-	       (long long)json_integer_value(json_object_get(m, "deactivated")),
-	       (long long)json_integer_value(json_object_get(m, "deleted")),
-	       (long long)json_integer_value(json_object_get(m, "unchanged")));
-	section(pages[0], total(c, "members", m_changes), limit, member_line);
-	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
-	       (long long)json_integer_value(json_object_get(t, "created")),
-	       (long long)json_integer_value(json_object_get(t, "renamed")),
-	       (long long)json_integer_value(json_object_get(t, "deleted")),
-	       (long long)json_integer_value(json_object_get(t, "unchanged")));
-	section(pages[1], total(c, "teams", t_changes), limit, team_line);
-	printf("mappings: %lld added, %lld removed, %lld changed\n",
-	       (long long)json_integer_value(json_object_get(x, "added")),
-	       (long long)json_integer_value(json_object_get(x, "removed")),
-	       (long long)json_integer_value(json_object_get(x, "changed")));
-	section(pages[2], total(c, "mappings", x_changes), limit, mapping_line);
-	if (json_integer_value(json_object_get(c, "invitations")))
-		printf("invitations: %lld\n", (long long)json_integer_value(json_object_get(c, "invitations")));
+	/* A plan without counts lists its entries all the same, under zeros. */
+	format_counts_parse(json_object_get(pages[0], "counts"), &c);
+	printf("members: %u created, %u updated, %u reactivated, %u deactivated, %u deleted, "
+	       "%u unchanged\n",
+	       c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.unchanged);
+	section(pages[0],
+		(long long)c.created + c.updated + c.reactivated + c.deactivated + c.deleted, limit,
+		member_line);
+	printf("teams: %u created, %u renamed, %u deleted, %u unchanged\n", c.teams_created,
+	       c.teams_renamed, c.teams_deleted, c.teams_unchanged);
+	section(pages[1], (long long)c.teams_created + c.teams_renamed + c.teams_deleted, limit,
+		team_line);
+	printf("mappings: %u added, %u removed, %u changed\n", c.mappings_added, c.mappings_removed,
+	       c.mappings_changed);
+	section(pages[2], (long long)c.mappings_added + c.mappings_removed + c.mappings_changed,
+		limit, mapping_line);
+	if (c.invitations)
+		printf("invitations: %u\n", c.invitations);
 }
 
 /* Every page of the plan, in one document: the first page's fields, all the items. */

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/remote.h"
+#include "format/plan.h"
 #include "util/os.h"
 
 /* What push is asked. */
@@ -57,28 +58,20 @@ static const struct opt_cmd command = {
 		 "      With --dump alone: validate's 0, 1 or 2.\n",
 };
 
-static long long count_of(json_t *counts, const char *group, const char *name)
+static void print_counts(const json_t *counts)
 {
-	return (long long)json_integer_value(json_object_get(json_object_get(counts, group), name));
-}
+	struct plan_counts c;
 
-static void print_counts(json_t *counts)
-{
-	if (!json_is_object(counts))
+	if (format_counts_parse(counts, &c))
 		return;
-	printf("members: %lld created, %lld updated, %lld reactivated, %lld deactivated, "
-	       "%lld deleted, %lld unchanged\n",
-	       count_of(counts, "members", "created"), count_of(counts, "members", "updated"),
-	       count_of(counts, "members", "reactivated"), count_of(counts, "members", "deactivated"),
-	       count_of(counts, "members", "deleted"), count_of(counts, "members", "unchanged"));
-	printf("teams: %lld created, %lld renamed, %lld deleted, %lld unchanged\n",
-	       count_of(counts, "teams", "created"), count_of(counts, "teams", "renamed"),
-	       count_of(counts, "teams", "deleted"), count_of(counts, "teams", "unchanged"));
-	printf("mappings: %lld added, %lld removed, %lld changed; %lld invitation%s\n",
-	       count_of(counts, "mappings", "added"), count_of(counts, "mappings", "removed"),
-	       count_of(counts, "mappings", "changed"),
-	       (long long)json_integer_value(json_object_get(counts, "invitations")),
-	       json_integer_value(json_object_get(counts, "invitations")) == 1 ? "" : "s");
+	printf("members: %u created, %u updated, %u reactivated, %u deactivated, %u deleted, "
+	       "%u unchanged\n",
+	       c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.unchanged);
+	printf("teams: %u created, %u renamed, %u deleted, %u unchanged\n", c.teams_created,
+	       c.teams_renamed, c.teams_deleted, c.teams_unchanged);
+	printf("mappings: %u added, %u removed, %u changed; %u invitation%s\n", c.mappings_added,
+	       c.mappings_removed, c.mappings_changed, c.invitations,
+	       c.invitations == 1 ? "" : "s");
 }
 
 /* Prints the ended sync and its report; returns the exit code of its status. */

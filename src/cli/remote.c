@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "format/json.h"
+#include "format/parts.h"
 #include "format/names.h"
 #include "format/report.h"
 #include "util/os.h"
@@ -343,11 +344,12 @@ static int network_failed(struct remote *r, int rc, const char *err)
 
 int remote_post_sync(struct remote *r, bool dry_run, bool json, int64_t *id)
 {
-	static const char *const names[] = { "members", "teams", "teamsMappings" };
-	struct client_part parts[3];
+	struct client_part parts[PARTS_CSV];
 	struct client_body body = { 0 };
 	struct client_response resp;
-	const char *paths[3] = { r->in.read_members, r->in.read_teams, r->in.read_mappings };
+	const char *paths[PARTS_CSV] = { [PART_MEMBERS] = r->in.read_members,
+					 [PART_TEAMS] = r->in.read_teams,
+					 [PART_MAPPINGS] = r->in.read_mappings };
 	char err[512] = "";
 	json_t *doc = NULL;
 	int i, rc, code = 0;
@@ -364,11 +366,11 @@ int remote_post_sync(struct remote *r, bool dry_run, bool json, int64_t *id)
 		body.content_type = "application/json";
 		body.path = r->in.read_json;
 	} else {
-		for (i = 0; i < 3; i++)
-			parts[i] = (struct client_part){ names[i], paths[i],
+		for (i = 0; i < PARTS_CSV; i++)
+			parts[i] = (struct client_part){ parts_info[i].name, paths[i],
 							 path_basename(PATH_NATIVE, paths[i]) };
 		body.parts = parts;
-		body.nparts = 3;
+		body.nparts = PARTS_CSV;
 	}
 	rc = client_request(r->client, "POST", dry_run ? "/v1/syncs?dryRun=true" : "/v1/syncs",
 			    &body, NULL, &resp, err, sizeof(err));

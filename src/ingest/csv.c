@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "format/parts.h"
 #include "ingest/builder.h"
 #include "util/os.h"
 #include "util/utf8.h"
@@ -532,15 +533,14 @@ static int read_all(const struct ingest_input *const in[3], const struct ingest_
 		    struct ingest_info *info)
 {
 	static const enum ingest_kind kinds[3] = { KIND_MEMBERS, KIND_TEAMS, KIND_MAPPINGS };
-	static const char *const names[3] = { "members.csv", "teams.csv", "teams-mappings.csv" };
 	struct builder b;
 	bool legacy = false;
 	int i, rc = INGEST_OK;
 
 	builder_init(&b, org, rep, opts);
 	for (i = 0; i < 3 && !rc; i++)
-		rc = read_one(&b, rep, kinds[i], in ? in[i] : NULL, src ? src[i] : NULL, names[i],
-			      &legacy);
+		rc = read_one(&b, rep, kinds[i], in ? in[i] : NULL, src ? src[i] : NULL,
+			      parts_info[i].file, &legacy);
 	if (!rc && !report_count(rep, ISSUE_FATAL))
 		rc = builder_finish(&b);
 	builder_free(&b);

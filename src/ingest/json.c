@@ -27,6 +27,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "format/parts.h"
 #include "ingest/builder.h"
 #include "util/os.h"
 #include "util/utf8.h"
@@ -1029,7 +1030,7 @@ int ingest_json_stream_new(const char *name, const struct ingest_opts *opts,
 	arena_init(&s->warned_names);
 	if (builder_init(&s->b, org, rep, &s->opts) != INGEST_OK)
 		goto fail;
-	s->name = strdup(name ? name : "payload.json");
+	s->name = strdup(name ? name : parts_info[PART_JSON].file);
 	s->h = yajl_alloc(&callbacks, NULL, s);
 	if (!s->name || !s->h)
 		goto fail;
@@ -1133,11 +1134,11 @@ int ingest_json(const struct ingest_input *in, const struct ingest_opts *opts,
 	}
 	if (!in) {
 		report_add(rep, ISSUE_FATAL, CODE_FILE_MISSING,
-			   &(struct issue_loc){ "payload.json", 0, 0, "", "" },
+			   &(struct issue_loc){ parts_info[PART_JSON].file, 0, 0, "", "" },
 			   "no JSON payload was given");
 		return INGEST_EINVALID;
 	}
-	name = in->name ? in->name : in->path ? in->path : "payload.json";
+	name = in->name ? in->name : in->path ? in->path : parts_info[PART_JSON].file;
 	if (in->path) {
 		f = os_fopen(in->path, "rb");
 		if (!f) {
@@ -1195,7 +1196,8 @@ int ingest_json_source(const struct ingest_source *in, const struct ingest_opts 
 	chunk = malloc(READ_CHUNK);
 	if (!chunk)
 		return INGEST_ENOMEM;
-	rc = ingest_json_stream_new(in->name ? in->name : "payload.json", opts, org, rep, &s);
+	rc = ingest_json_stream_new(in->name ? in->name : parts_info[PART_JSON].file, opts, org, rep,
+				    &s);
 	if (rc)
 		goto out;
 	while (!(failed = in->read(in->ctx, chunk, READ_CHUNK, &n) < 0) && n > 0)

@@ -978,35 +978,3 @@ void plan_risk(const struct plan *p, const struct org *stored, const struct risk
 		    percent_of(n->identity_changed, nm), n->identity_changed, nm);
 	out->paused = out->ntrips > 0;
 }
-
-
-const char *plan_member_action_name(enum member_action a)
-{
-	static const char *const names[] = {
-		[MEMBER_CREATE] = "create",         [MEMBER_UPDATE] = "update",
-		[MEMBER_REACTIVATE] = "reactivate", [MEMBER_DEACTIVATE] = "deactivate",
-		[MEMBER_DELETE] = "delete",         [MEMBER_UNCHANGED] = "unchanged",
-	};
-
-	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "";
-}
-
-const char *plan_risk_kind_name(enum risk_kind k)
-{
-	static const char *const names[RISK_COUNT] = {
-		[RISK_MEMBERS_PERCENT] = "members.percent",
-		[RISK_MEMBERS_COUNT] = "members.count",
-		[RISK_TEAMS_PERCENT] = "teams.percent",
-		[RISK_TEAMS_COUNT] = "teams.count",
-		[RISK_MAPPINGS_PERCENT] = "mappings.percent",
-		[RISK_MAPPINGS_COUNT] = "mappings.count",
-		[RISK_MANAGERS_PERCENT] = "managersPercent",
-		[RISK_ID_SWAP_PERCENT] = "idSwapPercent",
-		[RISK_IDENTITY_CHANGE_PERCENT] = "identityChangePercent",
-		[RISK_EMPTY_MEMBERS] = "emptyInput.members",
-		[RISK_EMPTY_TEAMS] = "emptyInput.teams",
-		[RISK_EMPTY_MAPPINGS] = "emptyInput.mappings",
-	};
-
-	return (unsigned)k < RISK_COUNT ? names[k] : "";
-}

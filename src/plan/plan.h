@@ -196,7 +196,4 @@ bool plan_is_noop(const struct plan *p);
 void plan_risk(const struct plan *p, const struct org *stored, const struct risk_threshold *t,
 	       struct risk_result *out);
 
-const char *plan_member_action_name(enum member_action a);
-const char *plan_risk_kind_name(enum risk_kind k);
-
 #endif

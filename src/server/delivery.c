@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "format/names.h"
+#include "format/plan.h"
 #include "server/log.h"
 #include "server/mailmsg.h"
 #include "server/netcheck.h"
@@ -175,11 +176,6 @@ static const char *str(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static long long num(const json_t *o, const char *group, const char *key)
-{
-	return (long long)json_integer_value(json_object_get(json_object_get(o, group), key));
-}
-
 static int compose_invitation(const json_t *p, int64_t created_at, const char *org,
 			      const char *base, struct delivery_mail *out, char *err, size_t errlen)
 {
@@ -252,17 +248,16 @@ static int compose_signin(const json_t *p, const char *org, const char *base,
 
 static void counts_line(struct buf *b, const json_t *counts)
 {
-	if (!json_is_object(counts))
+	struct plan_counts c;
+
+	if (format_counts_parse(counts, &c))
 		return;
-	buf_printf(b, "Members: %lld created, %lld updated, %lld reactivated, %lld deactivated, "
-		   "%lld deleted.\nTeams: %lld created, %lld renamed, %lld deleted. "
-		   "Mappings: %lld added, %lld removed, %lld changed.\n",
-		   num(counts, "members", "created"), num(counts, "members", "updated"),
-		   num(counts, "members", "reactivated"), num(counts, "members", "deactivated"),
-		   num(counts, "members", "deleted"), num(counts, "teams", "created"),
-		   num(counts, "teams", "renamed"), num(counts, "teams", "deleted"),
-		   num(counts, "mappings", "added"), num(counts, "mappings", "removed"),
-		   num(counts, "mappings", "changed"));
+	buf_printf(b, "Members: %u created, %u updated, %u reactivated, %u deactivated, "
+		   "%u deleted.\nTeams: %u created, %u renamed, %u deleted. "
+		   "Mappings: %u added, %u removed, %u changed.\n",
+		   c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.teams_created,
+		   c.teams_renamed, c.teams_deleted, c.mappings_added, c.mappings_removed,
+		   c.mappings_changed);
 }
 
 static int compose_notification(const json_t *p, const char *org, const char *base,

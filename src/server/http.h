@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/parts.h"
 #include "model/report.h"
-#include "sync/parts.h"
 #include "util/buf.h"
 
 struct service;

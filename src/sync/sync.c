@@ -6,60 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format/names.h"
+#include "format/plan.h"
 #include "ingest/ingest.h"
 #include "util/os.h"
-
-json_t *sync_counts_json(const struct plan_counts *c)
-{
-	return json_pack("{s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}, s:{s:i,s:i,s:i,s:i,s:i},"
-			 " s:{s:i,s:i,s:i,s:i}, s:i}",
-			 "members", "created", (json_int_t)c->created, "updated", (json_int_t)c->updated,
-			 "reactivated", (json_int_t)c->reactivated, "deactivated",
-			 (json_int_t)c->deactivated, "deleted", (json_int_t)c->deleted, "unchanged",
-			 (json_int_t)c->unchanged, "rekeyed", (json_int_t)c->rekeyed, "identityChanged",
-			 (json_int_t)c->identity_changed, "kept", (json_int_t)c->kept,
-			 "teams", "created", (json_int_t)c->teams_created, "renamed",
-			 (json_int_t)c->teams_renamed, "deleted", (json_int_t)c->teams_deleted,
-			 "unchanged", (json_int_t)c->teams_unchanged, "kept", (json_int_t)c->teams_kept,
-			 "mappings", "added", (json_int_t)c->mappings_added, "removed",
-			 (json_int_t)c->mappings_removed, "changed", (json_int_t)c->mappings_changed,
-			 "kept", (json_int_t)c->mappings_kept, "invitations", (json_int_t)c->invitations);
-}
-
-void sync_trip_text(const struct risk_trip *t, char *out, size_t len)
-{
-	static const char *const empty_what[] = { "members", "teams", "mappings" };
-
-	if (t->kind >= RISK_EMPTY_MEMBERS)
-		snprintf(out, len, "the %s input holds no row, which would remove all %u stored %s "
-			 "(an export cut short?)", empty_what[t->kind - RISK_EMPTY_MEMBERS],
-			 t->affected, empty_what[t->kind - RISK_EMPTY_MEMBERS]);
-	else
-		snprintf(out, len, "%s is %.1f, over the limit of %.1f (%u of %u)",
-			 plan_risk_kind_name((enum risk_kind)t->kind), t->actual, t->limit,
-			 t->affected, t->base);
-}
-
-json_t *sync_risk_json(const struct risk_result *r)
-{
-	json_t *trips = json_array();
-	uint32_t i;
-
-	for (i = 0; i < r->ntrips; i++) {
-		const struct risk_trip *t = &r->trips[i];
-
-		char msg[256];
-
-		sync_trip_text(t, msg, sizeof(msg));
-		json_array_append_new(trips, json_pack("{s:s, s:f, s:f, s:i, s:i, s:s}", "limit",
-						       plan_risk_kind_name((enum risk_kind)t->kind),
-						       "configured", t->limit, "actual", t->actual,
-						       "affected", (json_int_t)t->affected, "of",
-						       (json_int_t)t->base, "message", msg));
-	}
-	return json_pack("{s:b, s:o}", "paused", r->paused, "trips", trips);
-}
 
 /*
  * The plan's changes as the store keeps them (struct store_plan): every
@@ -75,104 +24,6 @@ struct plan_cursor {
 	struct store_plan source;
 };
 
-static void old_new(json_t *changes, const char *field, json_t *old, json_t *new)
-{
-	json_object_set_new(changes, field, json_pack("{s:o, s:o}", "old", old, "new", new));
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *langs_json(const struct member *m)
-{
-	json_t *a = json_array();
-	uint32_t i;
-
-	for (i = 0; i < m->nlangs; i++)
-		json_array_append_new(a, json_string(format_lang_code((enum lang)m->langs[i])));
-	return a;
-}
-
-static json_t *products_json(const struct member *m)
-{
-	json_t *a = json_array();
-	int p;
-
-	for (p = 0; p < PRODUCT_COUNT; p++)
-		if (m->products & (1u << p))
-			json_array_append_new(a, json_string(format_product_name((enum product)p)));
-	return a;
-}
-
-/*
- * The custom properties that change: only the columns the sync sent (the
- * others keep their stored values), as {"old": {name: value|null},
- * "new": {...}}.
- */
-static void props_change(json_t *changes, const struct org *d, const struct member *dm,
-			 const struct org *s, const struct member *sm)
-{
-	json_t *old = json_object(), *new = json_object();
-	uint32_t k, si;
-
-	for (k = 0; k < d->nprops; k++) {
-		const char *name = d->prop_names[k], *now = org_member_prop(dm, k), *was = NULL;
-
-		if (org_find_property(s, name, strlen(name), &si))
-			was = org_member_prop(sm, si);
-		if (was == now || (was && now && !strcmp(was, now)))
-			continue;
-		json_object_set_new(old, name, str_or_null(was));
-		json_object_set_new(new, name, str_or_null(now));
-	}
-	old_new(changes, "customProperties", old, new);
-}
-
-/* The old and new value of each field a member change changes (NULL: none). */
-static char *member_changes(const struct plan_cursor *c, const struct member_change *mc)
-{
-	static const struct {
-		uint16_t bit;
-		const char *name;
-		size_t offset;
-	} strs[] = {
-		{ CHANGED_EXTERNAL_ID, "externalMemberId", offsetof(struct member, external_id) },
-		{ CHANGED_EMAIL, "email", offsetof(struct member, email) },
-		{ CHANGED_FIRST_NAME, "firstName", offsetof(struct member, first_name) },
-		{ CHANGED_LAST_NAME, "lastName", offsetof(struct member, last_name) },
-		{ CHANGED_JOB_TITLE, "jobTitle", offsetof(struct member, job_title) },
-		{ CHANGED_IMAGE_URL, "imageUrl", offsetof(struct member, image_url) },
-	};
-	const struct member *sm = &c->stored->members[mc->stored];
-	const struct member *dm = mc->desired != PLAN_NONE ? &c->desired->members[mc->desired] : NULL;
-	json_t *changes = json_object();
-	char *text = NULL;
-	size_t i;
-
-	for (i = 0; dm && i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (mc->changed & strs[i].bit)
-			old_new(changes, strs[i].name,
-				json_string(*(const char *const *)((const char *)sm + strs[i].offset)),
-				json_string(*(const char *const *)((const char *)dm + strs[i].offset)));
-	if (dm && (mc->changed & CHANGED_LANGS))
-		old_new(changes, "languagePreferences", langs_json(sm), langs_json(dm));
-	if (dm && (mc->changed & CHANGED_PRODUCTS))
-		old_new(changes, "productAssignations", products_json(sm), products_json(dm));
-	if (dm && (mc->changed & CHANGED_PROPS))
-		props_change(changes, c->desired, dm, c->stored, sm);
-	if (mc->action == MEMBER_REACTIVATE || mc->action == MEMBER_DEACTIVATE)
-		old_new(changes, "state", json_string(format_state_name((enum member_state)sm->state)),
-			json_string(format_state_name(mc->action == MEMBER_REACTIVATE
-							      ? STATE_ACTIVE
-							      : STATE_DEACTIVATED)));
-	if (json_object_size(changes))
-		text = json_dumps(changes, JSON_COMPACT);
-	json_decref(changes);
-	return text;
-}
-
 static int member_entry(struct plan_cursor *c, const struct member_change *mc,
 			struct store_plan_entry *out)
 {
@@ -180,38 +31,33 @@ static int member_entry(struct plan_cursor *c, const struct member_change *mc,
 							 : &c->stored->members[mc->stored];
 
 	*out = (struct store_plan_entry){ "member",
-					  plan_member_action_name((enum member_action)mc->action),
+					  format_member_action_name((enum member_action)mc->action),
 					  m->external_id, m->email, mc->invite ? STORE_PLAN_INVITE : 0u,
 					  NULL };
-	if (mc->action == MEMBER_UPDATE || mc->action == MEMBER_REACTIVATE ||
-	    mc->action == MEMBER_DEACTIVATE) {
-		/* Each of these changes a field at least, the state if nothing else. */
-		c->changes = member_changes(c, mc);
-		if (!c->changes)
-			return -1;
-		out->changes = c->changes;
-	}
+	if (format_plan_member_changes(c->desired, c->stored, mc, &c->changes))
+		return -1;
+	/* An update, reactivation or deactivation changes a field at least, the state if
+	 * nothing else. */
+	if (!c->changes && (mc->action == MEMBER_UPDATE || mc->action == MEMBER_REACTIVATE ||
+			    mc->action == MEMBER_DEACTIVATE))
+		return -1;
+	out->changes = c->changes;
 	return 0;
 }
 
 static int team_entry(struct plan_cursor *c, const struct team_change *tc,
 		      struct store_plan_entry *out)
 {
-	static const char *const names[] = { "create", "rename", "delete", "unchanged" };
 	const struct team *t = tc->desired != PLAN_NONE ? &c->desired->teams[tc->desired]
 						       : &c->stored->teams[tc->stored];
-	json_t *changes;
 
-	*out = (struct store_plan_entry){ "team", names[tc->action], t->external_id, t->name, 0,
-					  NULL };
-	if (tc->action != TEAM_RENAME)
-		return 0;
-	changes = json_pack("{s:{s:s, s:s}}", "teamName", "old", c->stored->teams[tc->stored].name,
-			    "new", t->name);
-	c->changes = changes ? json_dumps(changes, JSON_COMPACT) : NULL;
-	json_decref(changes);
+	*out = (struct store_plan_entry){ "team",
+					  format_team_action_name((enum team_action)tc->action),
+					  t->external_id, t->name, 0, NULL };
+	if (format_plan_team_changes(c->desired, c->stored, tc, &c->changes))
+		return -1;
 	out->changes = c->changes;
-	return c->changes ? 0 : -1;
+	return 0;
 }
 
 static unsigned mapping_flags(const struct mapping *m)
@@ -223,35 +69,19 @@ static unsigned mapping_flags(const struct mapping *m)
 static int mapping_entry(struct plan_cursor *c, const struct mapping_change *xc,
 			 struct store_plan_entry *out)
 {
-	static const char *const names[] = { "add", "remove", "change" };
 	const struct org *o = xc->desired != PLAN_NONE ? c->desired : c->stored;
 	const struct mapping *m = &o->mappings[xc->desired != PLAN_NONE ? xc->desired : xc->stored];
 	const char *child = m->kind == MAPPING_MEMBER ? o->members[m->child].external_id
 						      : o->teams[m->child].external_id;
-	const struct mapping *was;
-	json_t *changes;
-	int rc;
 
-	*out = (struct store_plan_entry){ "mapping", names[xc->action],
+	*out = (struct store_plan_entry){ "mapping",
+					  format_mapping_action_name((enum mapping_action)xc->action),
 					  o->teams[m->team].external_id, child, mapping_flags(m),
 					  NULL };
-	if (xc->action != MAPPING_CHANGE)
-		return 0;
-	was = &c->stored->mappings[xc->stored];
-	changes = json_object();
-	if (was->is_member != m->is_member)
-		old_new(changes, "isMember", json_boolean(was->is_member), json_boolean(m->is_member));
-	if (was->is_manager != m->is_manager)
-		old_new(changes, "isManager", json_boolean(was->is_manager),
-			json_boolean(m->is_manager));
-	rc = json_object_size(changes) ? 1 : 0;
-	if (rc) {
-		c->changes = json_dumps(changes, JSON_COMPACT);
-		out->changes = c->changes;
-		rc = c->changes ? 0 : -1;
-	}
-	json_decref(changes);
-	return rc;
+	if (format_plan_mapping_changes(c->desired, c->stored, xc, &c->changes))
+		return -1;
+	out->changes = c->changes;
+	return 0;
 }
 
 static int plan_next(void *ctx, struct store_plan_entry *out)
@@ -362,19 +192,11 @@ static int ingest_payload(struct store *st, const struct sync_row *row, int64_t 
 	return rc;
 }
 
-static char *dump(json_t *doc)
-{
-	char *s = json_dumps(doc, JSON_COMPACT);
-
-	json_decref(doc);
-	return s;
-}
-
 static void pause_reason(const struct risk_result *risk, char *out, size_t len)
 {
 	char what[256];
 
-	sync_trip_text(&risk->trips[0], what, sizeof(what));
+	format_trip_text(&risk->trips[0], what, sizeof(what));
 	snprintf(out, len, "paused by the risk threshold: %s; approve or reject it", what);
 }
 
@@ -495,8 +317,10 @@ int sync_process(struct store *st, int64_t sync_id, int64_t org_id, const char *
 	}
 	report_sort(&rep);
 	plan_risk(&plan, &stored, &set.risk, &risk);
-	counts = dump(sync_counts_json(&plan.counts));
-	riskj = dump(sync_risk_json(&risk));
+	if (format_counts_json(&plan.counts, &counts) || format_risk_json(&risk, &riskj)) {
+		snprintf(reason, sizeof(reason), "out of memory while planning");
+		goto finish;
+	}
 	planned = true;
 	t[T_PLAN] = os_now_ms();
 	if (!strcmp(row.decision, "approve"))

@@ -10,15 +10,14 @@
 #ifndef ORGSYNC_SYNC_H
 #define ORGSYNC_SYNC_H
 
-#include <jansson.h>
 #include <stdint.h>
 
+#include "format/parts.h"
 #include "ingest/ingest.h"
 #include "model/org.h"
 #include "model/report.h"
 #include "plan/plan.h"
 #include "store/store.h"
-#include "sync/parts.h"
 #include "sync/settings.h"
 
 /* Why an org does not take a sync now (sync_admit). */
@@ -100,13 +99,5 @@ enum { SYNC_MAX_ATTEMPTS = 3 };
  * the claim was lost meanwhile).
  */
 int sync_give_up(struct store *st, int64_t sync_id, const char *owner, int attempts);
-
-/* The counts of a plan as the API shows them (new reference). */
-json_t *sync_counts_json(const struct plan_counts *c);
-
-/* The risk result as the API shows it (new reference). */
-/* One tripped limit in words, for the reason of a pause and the trip's message. */
-void sync_trip_text(const struct risk_trip *t, char *out, size_t len);
-json_t *sync_risk_json(const struct risk_result *r);
 
 #endif

@@ -2,7 +2,10 @@
  * format: every enum <-> name table reads back what it writes (and only
  * that), the one CSV quoting rule with and without the spreadsheet guard,
  * the one JSON string escaper, and a report through its JSON form and
- * back, through CSV, and through the pretty layout the tools print.
+ * back, through CSV, and through the pretty layout the tools print; the
+ * payload's parts by the names the service and the command line share;
+ * a plan's counts (and back), risk and changes as the API shows them, each
+ * against the JSON text written out here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,8 @@
 #include "format/csv.h"
 #include "format/json.h"
 #include "format/names.h"
+#include "format/parts.h"
+#include "format/plan.h"
 #include "format/report.h"
 
 /* One table: its size, its encoder, its decoder of NUL-terminated names. */
@@ -267,6 +272,356 @@ static void test_json_pretty(void **state)
 	json_decref(doc);
 }
 
+static void test_parts(void **state)
+{
+	static const char *const names[] = { "members", "teams", "teamsMappings", "json" };
+	static const char *const files[] = { "members.csv", "teams.csv", "teams-mappings.csv",
+					     "payload.json" };
+	int i;
+
+	(void)state;
+	CHECK_EQ("the CSV parts come first", PART_JSON, PARTS_CSV);
+	for (i = 0; i < PART_COUNT; i++) {
+		CHECK_STR("form field", names[i], parts_info[i].name);
+		CHECK_STR("reported as", files[i], parts_info[i].file);
+		CHECK_EQ(names[i], i, parts_find(names[i]));
+	}
+	CHECK_EQ("a file name is no part", PART_COUNT, parts_find("members.csv"));
+	CHECK_EQ("names are exact", PART_COUNT, parts_find("Members"));
+	CHECK_EQ("empty", PART_COUNT, parts_find(""));
+}
+
+static void test_plan_names(void **state)
+{
+	static const char *const members[] = { "create", "update", "reactivate", "deactivate",
+					       "delete", "unchanged" };
+	static const char *const teams[] = { "create", "rename", "delete", "unchanged" };
+	static const char *const mappings[] = { "add", "remove", "change" };
+	static const char *const kinds[RISK_COUNT] = {
+		"members.percent", "members.count", "teams.percent", "teams.count",
+		"mappings.percent", "mappings.count", "managersPercent", "idSwapPercent",
+		"identityChangePercent", "emptyInput.members", "emptyInput.teams",
+		"emptyInput.mappings",
+	};
+	int i;
+
+	(void)state;
+	for (i = 0; i <= MEMBER_UNCHANGED; i++)
+		CHECK_STR("member action", members[i], format_member_action_name((enum member_action)i));
+	for (i = 0; i <= TEAM_UNCHANGED; i++)
+		CHECK_STR("team action", teams[i], format_team_action_name((enum team_action)i));
+	for (i = 0; i <= MAPPING_CHANGE; i++)
+		CHECK_STR("mapping action", mappings[i],
+			  format_mapping_action_name((enum mapping_action)i));
+	for (i = 0; i < RISK_COUNT; i++)
+		CHECK_STR("risk kind", kinds[i], format_risk_kind_name((enum risk_kind)i));
+	CHECK_STR("member out of range", "", format_member_action_name((enum member_action)6));
+	CHECK_STR("team out of range", "", format_team_action_name((enum team_action)4));
+	CHECK_STR("mapping out of range", "", format_mapping_action_name((enum mapping_action)3));
+	CHECK_STR("kind out of range", "", format_risk_kind_name(RISK_COUNT));
+}
+
+static void test_counts_json(void **state)
+{
+	const struct plan_counts c = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+				       11, 12, 13, 14, 15, 16, 17, 18, 19 };
+	struct plan_counts back;
+	char *text = NULL;
+	json_t *doc;
+
+	(void)state;
+	CHECK_EQ("encode", 0, format_counts_json(&c, &text));
+	CHECK_STR("counts",
+		  "{\"members\":{\"created\":1,\"updated\":2,\"reactivated\":3,\"deactivated\":4,"
+		  "\"deleted\":5,\"unchanged\":6,\"rekeyed\":7,\"identityChanged\":8,\"kept\":9},"
+		  "\"teams\":{\"created\":10,\"renamed\":11,\"deleted\":12,\"unchanged\":13,"
+		  "\"kept\":14},\"mappings\":{\"added\":15,\"removed\":16,\"changed\":17,"
+		  "\"kept\":18},\"invitations\":19}",
+		  text);
+	doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	memset(&back, 0xff, sizeof(back));
+	CHECK_EQ("decode", 0, format_counts_parse(doc, &back));
+	assert_memory_equal(&c, &back, sizeof(c));
+	json_decref(doc);
+	free(text);
+
+	/* A count the service left out reads 0, and so does one no uint32 holds. */
+	doc = json_loads("{\"members\":{\"created\":4,\"updated\":-1},\"teams\":{\"deleted\":"
+			 "4294967296},\"mappings\":{\"added\":\"2\"},\"invitations\":4294967295}",
+			 0, NULL);
+	assert_non_null(doc);
+	memset(&back, 0xff, sizeof(back));
+	CHECK_EQ("out of range", 0, format_counts_parse(doc, &back));
+	CHECK_EQ("created", 4, back.created);
+	CHECK_EQ("negative", 0, back.updated);
+	CHECK_EQ("over uint32", 0, back.teams_deleted);
+	CHECK_EQ("a string", 0, back.mappings_added);
+	CHECK_EQ("left out", 0, back.reactivated);
+	CHECK_EQ("uint32 max", UINT32_MAX, back.invitations);
+	json_decref(doc);
+	doc = json_loads("{}", 0, NULL);
+	CHECK_EQ("empty", 0, format_counts_parse(doc, &back));
+	CHECK_EQ("empty: 0", 0, back.invitations);
+	json_decref(doc);
+	doc = json_null();
+	CHECK_EQ("no object", -1, format_counts_parse(doc, &back));
+	CHECK_EQ("no object: 0", 0, back.created);
+	CHECK_EQ("NULL", -1, format_counts_parse(NULL, &back));
+}
+
+static void test_risk_json(void **state)
+{
+	struct risk_result r = { 0 };
+	char *text = NULL, line[256];
+
+	(void)state;
+	CHECK_EQ("no trip", 0, format_risk_json(&r, &text));
+	CHECK_STR("no trip", "{\"paused\":false,\"trips\":[]}", text);
+	free(text);
+
+	r.paused = true;
+	r.trips[0] = (struct risk_trip){ RISK_MEMBERS_PERCENT, 10, 12.5, 25, 200 };
+	r.trips[1] = (struct risk_trip){ RISK_MAPPINGS_COUNT, 40, 41, 41, 300 };
+	r.trips[2] = (struct risk_trip){ RISK_EMPTY_TEAMS, 0, 0, 3, 3 };
+	r.ntrips = 3;
+	CHECK_EQ("trips", 0, format_risk_json(&r, &text));
+	CHECK_STR("trips",
+		  "{\"paused\":true,\"trips\":["
+		  "{\"limit\":\"members.percent\",\"configured\":10.0,\"actual\":12.5,"
+		  "\"affected\":25,\"of\":200,\"message\":\"members.percent is 12.5, over the "
+		  "limit of 10.0 (25 of 200)\"},"
+		  "{\"limit\":\"mappings.count\",\"configured\":40.0,\"actual\":41.0,"
+		  "\"affected\":41,\"of\":300,\"message\":\"mappings.count is 41.0, over the "
+		  "limit of 40.0 (41 of 300)\"},"
+		  "{\"limit\":\"emptyInput.teams\",\"configured\":0.0,\"actual\":0.0,"
+		  "\"affected\":3,\"of\":3,\"message\":\"the teams input holds no row, which "
+		  "would remove all 3 stored teams (an export cut short?)\"}]}",
+		  text);
+	free(text);
+	format_trip_text(&r.trips[0], line, sizeof(line));
+	CHECK_STR("in words", "members.percent is 12.5, over the limit of 10.0 (25 of 200)", line);
+	format_trip_text(&r.trips[2], line, 12);
+	CHECK_STR("cut to the buffer", "the teams i", line);
+}
+
+/* The orgs of a plan change: values to compare, owned by the org. */
+static const char *own(struct org *o, const char *s)
+{
+	const char *p = org_strdup(o, s, strlen(s));
+
+	assert_non_null(p);
+	return p;
+}
+
+/* A member of o with props[i] the value of o's property i (NULL: none). */
+static uint32_t add_member(struct org *o, const struct member *m, const char *const *props,
+			   uint32_t nprops)
+{
+	struct member_prop *pv = org_alloc(o, sizeof(*pv) * (nprops ? nprops : 1));
+	struct member c = *m;
+	uint32_t i, idx, dup;
+
+	assert_non_null(pv);
+	c.nprops = 0;
+	for (i = 0; i < nprops; i++)
+		if (props[i])
+			pv[c.nprops++] = (struct member_prop){ i, own(o, props[i]) };
+	c.props = pv;
+	c.external_id = own(o, m->external_id);
+	c.email = own(o, m->email);
+	c.first_name = own(o, m->first_name);
+	c.last_name = own(o, m->last_name);
+	c.job_title = own(o, m->job_title);
+	c.image_url = own(o, m->image_url);
+	CHECK_EQ("member added", ORG_OK, org_add_member(o, &c, &idx, &dup));
+	return idx;
+}
+
+static void add_props(struct org *o, const char *const *names, uint32_t n)
+{
+	uint32_t i, idx;
+
+	for (i = 0; i < n; i++) {
+		CHECK_EQ("property added", 0, org_add_property(o, names[i], strlen(names[i]), &idx));
+		CHECK_EQ("property index", i, idx);
+	}
+}
+
+/* mc's changes: *want, or NULL for none. */
+static void check_member(const struct org *d, const struct org *s, struct member_change mc,
+			 const char *what, const char *want)
+{
+	char *text = NULL;
+
+	CHECK_EQ(what, 0, format_plan_member_changes(d, s, &mc, &text));
+	if (want)
+		CHECK_STR(what, want, text);
+	else if (text)
+		fail_msg("%s: changes %s", what, text);
+	free(text);
+}
+
+static void test_plan_member_changes(void **state)
+{
+	static const char *const dnames[] = { "site", "dept", "floor", "badge" };
+	static const char *const snames[] = { "dept", "site", "badge" };
+	static const char *const dvals[] = { "Lyon", "R&D", "3", NULL };
+	static const char *const svals[] = { "R&D", "Paris", "B7" };
+	const uint16_t all = CHANGED_EXTERNAL_ID | CHANGED_EMAIL | CHANGED_FIRST_NAME |
+			     CHANGED_LAST_NAME | CHANGED_JOB_TITLE | CHANGED_IMAGE_URL |
+			     CHANGED_LANGS | CHANGED_PRODUCTS | CHANGED_PROPS;
+	struct org d, s;
+	uint32_t dm, sm, sgone;
+
+	(void)state;
+	org_init(&d);
+	org_init(&s);
+	add_props(&d, dnames, 4);
+	add_props(&s, snames, 3);
+	dm = add_member(&d,
+			&(struct member){ .external_id = "E9", .email = "ann@x.org",
+					  .first_name = "Anne", .last_name = "Li",
+					  .job_title = "Lead \"R\"", .image_url = "https://i/a.png",
+					  .langs = { LANG_FR, LANG_EN }, .nlangs = 2,
+					  .products = 1u << PRODUCT_OFFICEVIBE | 1u << PRODUCT_LMS |
+						      1u << PRODUCT_WORKLEAP_AI,
+					  .state = STATE_ACTIVE },
+			dvals, 4);
+	sm = add_member(&s,
+			&(struct member){ .external_id = "E1", .email = "a@x.org",
+					  .first_name = "Ann", .last_name = "Lee", .job_title = "Dev",
+					  .image_url = "", .langs = { LANG_EN }, .nlangs = 1,
+					  .products = 1u << PRODUCT_OFFICEVIBE,
+					  .state = STATE_DEACTIVATED },
+			svals, 3);
+	sgone = add_member(&s,
+			   &(struct member){ .external_id = "E2", .email = "b@x.org",
+					     .first_name = "Bo", .last_name = "", .job_title = "",
+					     .image_url = "", .langs = { LANG_EN }, .nlangs = 1,
+					     .products = 1u, .state = STATE_INVITED },
+			   NULL, 0);
+
+	check_member(&d, &s, (struct member_change){ dm, sm, MEMBER_UPDATE, false, all },
+		     "every field, re-keyed by email",
+		     "{\"externalMemberId\":{\"old\":\"E1\",\"new\":\"E9\"},"
+		     "\"email\":{\"old\":\"a@x.org\",\"new\":\"ann@x.org\"},"
+		     "\"firstName\":{\"old\":\"Ann\",\"new\":\"Anne\"},"
+		     "\"lastName\":{\"old\":\"Lee\",\"new\":\"Li\"},"
+		     "\"jobTitle\":{\"old\":\"Dev\",\"new\":\"Lead \\\"R\\\"\"},"
+		     "\"imageUrl\":{\"old\":\"\",\"new\":\"https://i/a.png\"},"
+		     "\"languagePreferences\":{\"old\":[\"en\"],\"new\":[\"fr\",\"en\"]},"
+		     "\"productAssignations\":{\"old\":[\"Officevibe\"],"
+		     "\"new\":[\"Officevibe\",\"LMS\",\"Workleap AI\"]},"
+		     "\"customProperties\":{\"old\":{\"site\":\"Paris\",\"floor\":null,"
+		     "\"badge\":\"B7\"},\"new\":{\"site\":\"Lyon\",\"floor\":\"3\",\"badge\":null}}}");
+	check_member(&d, &s, (struct member_change){ dm, sm, MEMBER_UPDATE, false, CHANGED_EMAIL },
+		     "only the fields the plan marks",
+		     "{\"email\":{\"old\":\"a@x.org\",\"new\":\"ann@x.org\"}}");
+	check_member(&d, &s,
+		     (struct member_change){ dm, sm, MEMBER_REACTIVATE, false, CHANGED_LAST_NAME },
+		     "reactivated, a field changed",
+		     "{\"lastName\":{\"old\":\"Lee\",\"new\":\"Li\"},"
+		     "\"state\":{\"old\":\"deactivated\",\"new\":\"active\"}}");
+	check_member(&d, &s, (struct member_change){ dm, sm, MEMBER_REACTIVATE, false, 0 },
+		     "reactivated as it was",
+		     "{\"state\":{\"old\":\"deactivated\",\"new\":\"active\"}}");
+	check_member(&d, &s,
+		     (struct member_change){ PLAN_NONE, sgone, MEMBER_DEACTIVATE, false, all },
+		     "deactivated: no desired fields",
+		     "{\"state\":{\"old\":\"invited\",\"new\":\"deactivated\"}}");
+	check_member(&d, &s, (struct member_change){ dm, PLAN_NONE, MEMBER_CREATE, true, 0 },
+		     "created", NULL);
+	check_member(&d, &s, (struct member_change){ PLAN_NONE, sgone, MEMBER_DELETE, false, 0 },
+		     "deleted", NULL);
+	check_member(&d, &s, (struct member_change){ dm, sm, MEMBER_UNCHANGED, false, 0 },
+		     "unchanged", NULL);
+	check_member(&d, &s, (struct member_change){ dm, sm, MEMBER_UPDATE, false, 0 },
+		     "an update that marks nothing", NULL);
+	org_free(&d);
+	org_free(&s);
+}
+
+static void test_plan_team_mapping_changes(void **state)
+{
+	struct org d, s;
+	uint32_t dt, st, sub, dx, sx, dy, sy, dup;
+	char *text = NULL;
+
+	(void)state;
+	org_init(&d);
+	org_init(&s);
+	CHECK_EQ("team", 0, org_add_team(&d, &(struct team){ own(&d, "T1"), own(&d, "Sales EU"), 0 },
+					 &dt, &dup));
+	CHECK_EQ("team", 0, org_add_team(&s, &(struct team){ own(&s, "T1"), own(&s, "Sales"), 0 },
+					 &st, &dup));
+	CHECK_EQ("subteam", 0, org_add_team(&d, &(struct team){ own(&d, "T2"), own(&d, "B"), 0 },
+					    &sub, &dup));
+	CHECK_EQ("subteam", 0, org_add_team(&s, &(struct team){ own(&s, "T2"), own(&s, "B"), 0 },
+					    &sub, &dup));
+
+	CHECK_EQ("rename", 0, format_plan_team_changes(&d, &s,
+						       &(struct team_change){ dt, st, TEAM_RENAME },
+						       &text));
+	CHECK_STR("rename", "{\"teamName\":{\"old\":\"Sales\",\"new\":\"Sales EU\"}}", text);
+	free(text);
+	CHECK_EQ("create", 0, format_plan_team_changes(&d, &s,
+						       &(struct team_change){ dt, PLAN_NONE,
+									      TEAM_CREATE },
+						       &text));
+	assert_null(text);
+	CHECK_EQ("delete", 0, format_plan_team_changes(&d, &s,
+						       &(struct team_change){ PLAN_NONE, st,
+									      TEAM_DELETE },
+						       &text));
+	assert_null(text);
+
+	CHECK_EQ("mapping", 0, org_add_mapping(&d, &(struct mapping){ dt, sub, 0, MAPPING_SUBTEAM,
+								       false, true },
+					       &dx));
+	CHECK_EQ("mapping", 0, org_add_mapping(&s, &(struct mapping){ st, sub, 0, MAPPING_SUBTEAM,
+								       true, false },
+					       &sx));
+	CHECK_EQ("mapping", 0, org_add_mapping(&d, &(struct mapping){ sub, dt, 0, MAPPING_SUBTEAM,
+								       true, true },
+					       &dy));
+	CHECK_EQ("mapping", 0, org_add_mapping(&s, &(struct mapping){ sub, st, 0, MAPPING_SUBTEAM,
+								       true, false },
+					       &sy));
+	CHECK_EQ("both flags", 0,
+		 format_plan_mapping_changes(&d, &s,
+					     &(struct mapping_change){ dx, sx, MAPPING_CHANGE },
+					     &text));
+	CHECK_STR("both flags",
+		  "{\"isMember\":{\"old\":true,\"new\":false},"
+		  "\"isManager\":{\"old\":false,\"new\":true}}",
+		  text);
+	free(text);
+	CHECK_EQ("manager only", 0,
+		 format_plan_mapping_changes(&d, &s,
+					     &(struct mapping_change){ dy, sy, MAPPING_CHANGE },
+					     &text));
+	CHECK_STR("manager only", "{\"isManager\":{\"old\":false,\"new\":true}}", text);
+	free(text);
+	CHECK_EQ("same flags", 0,
+		 format_plan_mapping_changes(&d, &d,
+					     &(struct mapping_change){ dy, dy, MAPPING_CHANGE },
+					     &text));
+	assert_null(text);
+	CHECK_EQ("add", 0,
+		 format_plan_mapping_changes(&d, &s,
+					     &(struct mapping_change){ dx, PLAN_NONE, MAPPING_ADD },
+					     &text));
+	assert_null(text);
+	CHECK_EQ("remove", 0,
+		 format_plan_mapping_changes(&d, &s,
+					     &(struct mapping_change){ PLAN_NONE, sx, MAPPING_REMOVE },
+					     &text));
+	assert_null(text);
+	org_free(&d);
+	org_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +632,12 @@ int main(void)
 		cmocka_unit_test(test_report_json_round_trip),
 		cmocka_unit_test(test_report_csv),
 		cmocka_unit_test(test_json_pretty),
+		cmocka_unit_test(test_parts),
+		cmocka_unit_test(test_plan_names),
+		cmocka_unit_test(test_counts_json),
+		cmocka_unit_test(test_risk_json),
+		cmocka_unit_test(test_plan_member_changes),
+		cmocka_unit_test(test_plan_team_mapping_changes),
 	};
 
 	return cmocka_run_group_tests_name("format", tests, NULL, NULL);

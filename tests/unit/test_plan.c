@@ -20,6 +20,7 @@
 #include "unit/check.h"
 
 #include "format/names.h"
+#include "format/plan.h"
 #include "format/report.h"
 #include "ingest/ingest.h"
 #include "plan/plan.h"
@@ -37,8 +38,8 @@
 		int e_ = (expected), a_ = (actual);                                       \
 		if (e_ != a_)                                                             \
 			fail_msg("%s: expected %s, got %s", (what),                       \
-				 plan_member_action_name((enum member_action)e_),         \
-				 plan_member_action_name((enum member_action)a_));        \
+				 format_member_action_name((enum member_action)e_),         \
+				 format_member_action_name((enum member_action)a_));        \
 	} while (0)
 
 static const char *const team_action_names[] = { "create", "rename", "delete", "unchanged" };
@@ -1357,9 +1358,9 @@ static void check_trip(const struct risk_result *r, uint32_t k, enum risk_kind k
 	const struct risk_trip *t;
 
 	if (k >= r->ntrips)
-		fail_msg("trip %u of %s: only %u trips", k, plan_risk_kind_name(kind), r->ntrips);
+		fail_msg("trip %u of %s: only %u trips", k, format_risk_kind_name(kind), r->ntrips);
 	t = &r->trips[k];
-	CHECK_STR("trip kind", plan_risk_kind_name(kind), plan_risk_kind_name(t->kind));
+	CHECK_STR("trip kind", format_risk_kind_name(kind), format_risk_kind_name(t->kind));
 	CHECK_DBL("trip limit", limit, t->limit);
 	CHECK_DBL("trip actual", actual, t->actual);
 	CHECK_EQ("trip affected", affected, t->affected);
@@ -1607,7 +1608,7 @@ static void test_risk_empty_inputs(void **state)
 		in[k] = header[k];
 		if (k == 1) /* no team: the mapping row would be skipped, not empty */
 			in[2] = header[2];
-		snprintf(what, sizeof(what), "empty %s", plan_risk_kind_name(kinds[k]));
+		snprintf(what, sizeof(what), "empty %s", format_risk_kind_name(kinds[k]));
 		fx_init(&f);
 		report_init(&rep);
 		ingest_into(&f.d, &rep, in[0], in[1], in[2]);
@@ -1640,22 +1641,6 @@ static void test_risk_empty_inputs(void **state)
 	build(&f, PLAN_FULL, false);
 	CHECK_EQ("no empty input", 0, f.p.empty_inputs);
 	fx_free(&f);
-}
-
-static void test_names(void **state)
-{
-	(void)state;
-	CHECK_STR("create", "create", plan_member_action_name(MEMBER_CREATE));
-	CHECK_STR("update", "update", plan_member_action_name(MEMBER_UPDATE));
-	CHECK_STR("reactivate", "reactivate", plan_member_action_name(MEMBER_REACTIVATE));
-	CHECK_STR("deactivate", "deactivate", plan_member_action_name(MEMBER_DEACTIVATE));
-	CHECK_STR("delete", "delete", plan_member_action_name(MEMBER_DELETE));
-	CHECK_STR("unchanged", "unchanged", plan_member_action_name(MEMBER_UNCHANGED));
-	CHECK_STR("members.percent", "members.percent", plan_risk_kind_name(RISK_MEMBERS_PERCENT));
-	CHECK_STR("members.count", "members.count", plan_risk_kind_name(RISK_MEMBERS_COUNT));
-	CHECK_STR("teams.percent", "teams.percent", plan_risk_kind_name(RISK_TEAMS_PERCENT));
-	CHECK_STR("teams.count", "teams.count", plan_risk_kind_name(RISK_TEAMS_COUNT));
-	CHECK_STR("idSwapPercent", "idSwapPercent", plan_risk_kind_name(RISK_ID_SWAP_PERCENT));
 }
 
 /* ---- scale ---- */
@@ -1773,7 +1758,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_risk_mappings_trip),
 		cmocka_unit_test(test_risk_identity_change_trips),
 		cmocka_unit_test(test_risk_empty_inputs),
-		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_large_plan),
 	};
 

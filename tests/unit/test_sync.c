@@ -21,9 +21,9 @@
 #include "unit/testdb.h"
 #include <jansson.h>
 
+#include "format/parts.h"
 #include "store/store.h"
 #include "sync/lease.h"
-#include "sync/parts.h"
 #include "sync/settings.h"
 #include "sync/sync.h"
 #include "util/buf.h"

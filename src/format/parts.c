@@ -1,4 +1,4 @@
-#include "sync/parts.h"
+#include "format/parts.h"
 
 #include <string.h>
 

@@ -2,10 +2,11 @@
  * parts: the parts a sync's payload is made of (SPEC §6), in one table:
  * the CSV files by the name of their form field and stored part, the JSON
  * document under "json", and the file name each is reported under. Owns
- * the names only; reading the parts is the engine's (sync.h).
+ * the names only: the service reads the parts of a request, the command
+ * line sends them, the engine reads them back (sync/sync.h).
  */
-#ifndef ORGSYNC_PARTS_H
-#define ORGSYNC_PARTS_H
+#ifndef ORGSYNC_FORMAT_PARTS_H
+#define ORGSYNC_FORMAT_PARTS_H
 
 #include <stddef.h>
 
