@@ -597,6 +597,16 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len)
 	return rc;
 }
 
+/* Releases count elem-sized records of v with clear, then v. */
+static void free_rows(void *v, size_t count, size_t elem, void (*clear)(void *rec))
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		clear((char *)v + i * elem);
+	free(v);
+}
+
 int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
 		 void (*clear)(void *rec), void **rows, size_t *n)
 {
@@ -614,14 +624,25 @@ int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, 
 	for (i = 0; i < count && !rc; i++)
 		rc = read(r, (int)i, v + i * elem);
 	if (rc) {
-		while (i--)
-			clear(v + i * elem);
-		free(v);
+		free_rows(v, i, elem, clear);
 		return rc;
 	}
 	*rows = v;
 	*n = count;
 	return STORE_OK;
+}
+
+int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
+		 size_t elem, int (*read)(const PGresult *r, int row, void *rec),
+		 void (*clear)(void *rec), void **rows, size_t *n)
+{
+	PGresult *res;
+	int rc = pg_exec(q, st, p, &res);
+
+	if (rc == STORE_OK)
+		rc = pg_read_rows(res, elem, read, clear, rows, n);
+	PQclear(res);
+	return rc;
 }
 
 /* --- transactions ------------------------------------------------------------------ */
@@ -708,6 +729,32 @@ int pg_org_exists(struct pg_store *q, int64_t org_id)
 	if (rc == STORE_ENOTFOUND)
 		store_set_error(&q->base, rc, "no organization %lld", (long long)org_id);
 	return rc;
+}
+
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st, size_t elem,
+		int (*read)(const PGresult *r, int row, void *rec), void (*clear)(void *rec),
+		void **rows, size_t *n)
+{
+	struct pg_params p = { 0 };
+	void *v = NULL;
+	size_t count = 0;
+	int rc = pg_begin(q);
+
+	if (rc)
+		return rc;
+	rc = pg_org_exists(q, org_id);
+	if (!rc) {
+		pg_param_int(&p, org_id);
+		rc = pg_exec_rows(q, st, &p, elem, read, clear, &v, &count);
+	}
+	rc = pg_end_tx(q, rc);
+	if (rc) {
+		free_rows(v, count, elem, clear);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
 }
 
 int pg_touch_org(struct pg_store *q, int64_t org_id)

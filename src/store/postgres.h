@@ -122,6 +122,11 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
 int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
 		 void (*clear)(void *rec), void **rows, size_t *n);
 
+/* Runs st with p and reads its rows as pg_read_rows does. */
+int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
+		 size_t elem, int (*read)(const PGresult *r, int row, void *rec),
+		 void (*clear)(void *rec), void **rows, size_t *n);
+
 /* --- transactions ------------------------------------------------------------------ */
 
 /*
@@ -141,6 +146,14 @@ int pg_end_tx(struct pg_store *q, int rc);
 int pg_lock_org(struct pg_store *q, int64_t org_id);
 /* STORE_ENOTFOUND (with a message) unless the org exists. */
 int pg_org_exists(struct pg_store *q, int64_t org_id);
+/*
+ * The rows of st bound to org_id (its $1), read as pg_read_rows does within
+ * one transaction; STORE_ENOTFOUND (with a message) when the org does not
+ * exist. On failure nothing is returned.
+ */
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st, size_t elem,
+		int (*read)(const PGresult *r, int row, void *rec), void (*clear)(void *rec),
+		void **rows, size_t *n);
 /* Bumps the org's version (its records changed) within the caller's transaction. */
 int pg_touch_org(struct pg_store *q, int64_t org_id);
 

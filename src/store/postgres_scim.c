@@ -94,17 +94,11 @@ static int org_rows(struct pg_store *q, const struct pg_stmt *st, int64_t org_id
 		    void (*clear)(void *), void **rows, size_t *n)
 {
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	if (text)
 		pg_param_text(&p, text);
-	rc = pg_exec(q, st, &p, &res);
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, elem, read, clear, rows, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(q, st, &p, elem, read, clear, rows, n);
 }
 
 /* The first row of st with (org_id, text) read into rec; STORE_ENOTFOUND when none. */

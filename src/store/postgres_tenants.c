@@ -109,13 +109,20 @@ static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
 			    " (SELECT count(*) FROM members WHERE members.org_id = orgs.id)"
 			    " FROM orgs ORDER BY id"
 	};
-	PGresult *res;
-	int rc = pg_exec(pg(s), &st, NULL, &res);
 
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, sizeof(**out), read_org_row, clear_org_row, (void **)out, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(pg(s), &st, NULL, sizeof(**out), read_org_row, clear_org_row,
+			    (void **)out, n);
+}
+
+/* A text column as a new string: a row of pg_read_rows for a char * array. */
+static int read_string_row(const PGresult *r, int row, void *rec)
+{
+	return pg_col_strdup(r, row, 0, rec) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_string_row(void *rec)
+{
+	free(*(char **)rec);
 }
 
 static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
@@ -169,40 +176,9 @@ static int pg_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 		"key_ids", "SELECT key_id FROM api_keys WHERE org_id = $1"
 			   " ORDER BY created_at, key_id COLLATE \"C\""
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	char **v = NULL;
-	size_t count = 0, i;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (rc || PQntuples(res) == 0)
-		goto out;
-	v = calloc((size_t)PQntuples(res), sizeof(*v));
-	if (!v) {
-		rc = STORE_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < (size_t)PQntuples(res) && !rc; i++, count++)
-		if (pg_col_strdup(res, (int)i, 0, &v[i]))
-			rc = STORE_ENOMEM;
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*ids = v;
-	*n = count;
-	return STORE_OK;
+	return pg_org_rows(pg(s), org_id, &st, sizeof(**ids), read_string_row, clear_string_row,
+			   (void **)ids, n);
 }
 
 /* --- settings and properties ------------------------------------------------------------ */
@@ -243,40 +219,9 @@ static int pg_properties_list(struct store *s, int64_t org_id, char ***names, si
 	static const struct pg_stmt st = {
 		"prop_list", "SELECT name FROM properties WHERE org_id = $1 ORDER BY id"
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	char **v = NULL;
-	size_t count = 0, i;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (rc || PQntuples(res) == 0)
-		goto out;
-	v = calloc((size_t)PQntuples(res), sizeof(*v));
-	if (!v) {
-		rc = STORE_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < (size_t)PQntuples(res) && !rc; i++, count++)
-		if (pg_col_strdup(res, (int)i, 0, &v[i]))
-			rc = STORE_ENOMEM;
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*names = v;
-	*n = count;
-	return STORE_OK;
+	return pg_org_rows(pg(s), org_id, &st, sizeof(**names), read_string_row, clear_string_row,
+			   (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -489,30 +434,9 @@ static int pg_admin_list(struct store *s, int64_t org_id, struct store_admin **o
 		"admin_list", "SELECT email, external_id, state, admin_since FROM members"
 			      " WHERE org_id = $1 AND role = 'Administrator' ORDER BY admin_since, id"
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (!rc)
-		rc = pg_read_rows(res, sizeof(**out), read_admin_row, clear_admin_row, (void **)out,
-				  n);
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc && *out) {
-		store_admins_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
+	return pg_org_rows(pg(s), org_id, &st, sizeof(**out), read_admin_row, clear_admin_row,
+			   (void **)out, n);
 }
 
 static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -809,8 +733,6 @@ static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_fil
 			      " AND ($5::text IS NULL OR target = $5) ORDER BY number DESC LIMIT $6"
 	};
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	pg_param_int(&p, f->before > 0 ? f->before : INT64_MAX);
@@ -818,12 +740,8 @@ static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_fil
 	pg_param_text(&p, f->actor);
 	pg_param_text(&p, f->target);
 	pg_param_int(&p, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	rc = pg_exec(pg(s), &st, &p, &res);
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, sizeof(**rows), read_audit_row, clear_audit_row,
-				  (void **)rows, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(pg(s), &st, &p, sizeof(**rows), read_audit_row, clear_audit_row,
+			    (void **)rows, n);
 }
 
 static int pg_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,

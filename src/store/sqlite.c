@@ -727,6 +727,16 @@ static int grow_rows(void **v, size_t *cap, size_t count, size_t elem)
 	return 0;
 }
 
+/* Releases count elem-sized records of v with clear, then v. */
+static void free_rows(void *v, size_t count, size_t elem, void (*clear)(void *rec))
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		clear((char *)v + i * elem);
+	free(v);
+}
+
 /*
  * Reads every row of a prepared, bound statement into a new array of
  * elem-sized records, each filled by read; on failure clear releases the
@@ -738,7 +748,7 @@ int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 		 void **rows, size_t *n)
 {
 	char *v = NULL;
-	size_t count = 0, cap = 0, i;
+	size_t count = 0, cap = 0;
 	int rc;
 
 	while ((rc = sq_row(q, st)) == STORE_OK) {
@@ -753,9 +763,35 @@ int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 	}
 	sqlite3_reset(st);
 	if (rc != STORE_ENOTFOUND) {
-		for (i = 0; i < count; i++)
-			clear(v + i * elem);
-		free(v);
+		free_rows(v, count, elem, clear);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id, size_t elem,
+		int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec), void **rows,
+		size_t *n)
+{
+	void *v = NULL;
+	size_t count = 0;
+	sqlite3_stmt *st;
+	int rc = sq_begin_read(q);
+
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (!rc)
+		rc = sq_prep(q, id, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = sq_read_rows(q, st, elem, read, clear, &v, &count);
+	}
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		free_rows(v, count, elem, clear);
 		return rc;
 	}
 	*rows = v;

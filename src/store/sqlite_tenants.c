@@ -167,31 +167,8 @@ static void clear_string_row(void *rec)
 
 int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	char **v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_PROP_LIST, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_read_rows(q, st, sizeof(*v), read_string_row, clear_string_row, (void **)&v,
-				  &count);
-	}
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*names = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_PROP_LIST, sizeof(**names), read_string_row,
+			   clear_string_row, (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -421,31 +398,8 @@ static void clear_admin_row(void *rec)
 
 int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	struct store_admin *v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_ADMIN_LIST, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_read_rows(q, st, sizeof(*v), read_admin_row, clear_admin_row, (void **)&v,
-				  &count);
-	}
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_admins_free(v, count);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_ADMIN_LIST, sizeof(**out), read_admin_row,
+			   clear_admin_row, (void **)out, n);
 }
 
 int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -630,45 +584,8 @@ out:
 
 int sq_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	char **v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_KEY_IDS, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		char **nv = realloc(v, (count + 1) * sizeof(*nv));
-
-		if (!nv || sq_col_strdup(st, 0, &nv[count]) || !nv[count]) {
-			if (nv)
-				v = nv;
-			rc = STORE_ENOMEM;
-			sqlite3_reset(st);
-			break;
-		}
-		v = nv;
-		count++;
-	}
-	if (rc == STORE_ENOTFOUND)
-		rc = STORE_OK;
-out:
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*ids = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_KEY_IDS, sizeof(**ids), read_string_row,
+			   clear_string_row, (void **)ids, n);
 }
 
 int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role)
