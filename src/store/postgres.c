@@ -607,6 +607,25 @@ static void free_rows(void *v, size_t count, size_t elem, void (*clear)(void *re
 	free(v);
 }
 
+static int64_t cols_int(const struct store_cols *c, int col)
+{
+	return pg_col_int(c->res, c->row, col);
+}
+
+static const char *cols_text(const struct store_cols *c, int col)
+{
+	return PQgetisnull(c->res, c->row, col) ? NULL : PQgetvalue(c->res, c->row, col);
+}
+
+void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c)
+{
+	c->col_int = cols_int;
+	c->col_text = cols_text;
+	c->store = q ? &q->base : NULL;
+	c->res = r;
+	c->row = row;
+}
+
 int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
 		 void (*clear)(void *rec), void **rows, size_t *n)
 {

@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "store/backend.h"
+#include "store/store_rows.h"
 
 enum {
 	PG_MAX_PARAMS = 24,
@@ -113,6 +114,10 @@ int pg_col_strdup(const PGresult *r, int row, int col, char **out);
 void pg_col_copy(const PGresult *r, int row, int col, char *dst, size_t size);
 /* A bytea column of a text result into exactly len bytes: -1 when its size differs. */
 int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
+
+/* Row row of r as the shared readers of store_rows.h see it; q may be NULL
+ * when the reader checks no number (store_cols.store). */
+void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c);
 
 /*
  * Reads every row of r into a new array of elem-sized records, each zeroed

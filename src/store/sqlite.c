@@ -558,6 +558,25 @@ void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
+static int64_t cols_int(const struct store_cols *c, int col)
+{
+	return sqlite3_column_int64((sqlite3_stmt *)c->res, col);
+}
+
+static const char *cols_text(const struct store_cols *c, int col)
+{
+	return (const char *)sqlite3_column_text((sqlite3_stmt *)c->res, col);
+}
+
+void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c)
+{
+	c->col_int = cols_int;
+	c->col_text = cols_text;
+	c->store = q ? &q->base : NULL;
+	c->res = st;
+	c->row = 0;
+}
+
 int sq_org_exists(struct sqlite_store *q, int64_t org_id)
 {
 	sqlite3_stmt *st;

@@ -8,6 +8,7 @@
 
 #include "model/org.h"
 #include "store/backend.h"
+#include "store/store_rows.h"
 #include "util/buf.h"
 
 #include <stdbool.h>
@@ -193,6 +194,9 @@ void sq_bind_hash(sqlite3_stmt *st, int i, const uint8_t hash[STORE_HASH_LEN]);
 int sq_col_strdup(sqlite3_stmt *st, int i, char **out);
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size);
 int sq_org_exists(struct sqlite_store *q, int64_t org_id);
+/* The current row of st as the shared readers of store_rows.h see it; q may
+ * be NULL when the reader checks no number (store_cols.store). */
+void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c);
 int sq_exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen);
 int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),

@@ -9,15 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "format/json.h"
 #include "format/names.h"
 #include "util/os.h"
 
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
-	PLAN_CHUNK = 128, /* plan entries to a row; migration 8 spells it out too */
 	/* A payload part is written into its blob in pieces of this size. */
 	BLOB_WRITE_CHUNK = 256 * 1024,
 };
@@ -89,22 +85,9 @@ static int prune_payloads(struct sqlite_store *q)
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
-/* Appends one entry, as a JSON array, to a chunk being written. */
-static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
-{
-	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->detail ? e->detail : "") ||
-	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
-		return -1;
-	return 0;
-}
-
 /*
  * Replaces the sync's plan (a Paused sync approved and run again plans
- * anew) by plan's entries, or by none. PLAN_CHUNK entries to a row: on
+ * anew) by plan's entries, or by none. STORE_ROWS_PLAN_CHUNK entries to a row: on
  * a 100k-member first sync (228k entries) a row per entry took 0.6 to
  * 1.2 s here, chunks 0.09 to 0.18 s (what the capped JSON document of
  * before took), and a page still reads only the few chunks it spans.
@@ -128,18 +111,18 @@ static int write_plan(struct sqlite_store *q, int64_t sync_id, const struct stor
 	buf_init(&chunk);
 	for (seq = 0; !rc && seq < total; seq++) {
 		memset(&e, 0, sizeof(e));
-		if (plan->next(plan->ctx, &e) != 0 || plan_entry_json(&chunk, &e)) {
+		if (plan->next(plan->ctx, &e) != 0 || store_rows_plan_entry(&chunk, &e)) {
 			rc = store_set_error(&q->base, STORE_ENOMEM, "the plan could not be written");
 			break;
 		}
-		if ((seq + 1) % PLAN_CHUNK && seq + 1 < total)
+		if ((seq + 1) % STORE_ROWS_PLAN_CHUNK && seq + 1 < total)
 			continue;
 		if (buf_putc(&chunk, ']')) {
 			rc = STORE_ENOMEM;
 			break;
 		}
 		sqlite3_bind_int64(st, 1, sync_id);
-		sqlite3_bind_int64(st, 2, (int64_t)(seq / PLAN_CHUNK));
+		sqlite3_bind_int64(st, 2, (int64_t)(seq / STORE_ROWS_PLAN_CHUNK));
 		sq_bind_textn(st, 3, chunk.data, chunk.len);
 		rc = sq_run(q, st);
 		buf_reset(&chunk);
@@ -707,33 +690,12 @@ out:
 	return sq_end_tx(q, rc);
 }
 
-static int read_sync_row(sqlite3_stmt *st, struct sync_row *r)
+static int read_sync_row(struct sqlite_store *q, sqlite3_stmt *st, struct sync_row *r)
 {
-	const char *status = (const char *)sqlite3_column_text(st, 2);
-	int parsed = format_sync_status_parse(status ? status : "");
+	struct store_cols c;
 
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->org_id = sqlite3_column_int64(st, 1);
-	r->status = parsed < 0 ? SYNC_FAILED : parsed;
-	sq_col_copy(st, 3, r->source, sizeof(r->source));
-	sq_col_copy(st, 4, r->mode, sizeof(r->mode));
-	sq_col_copy(st, 5, r->format, sizeof(r->format));
-	r->dry_run = sqlite3_column_int(st, 6) != 0;
-	r->created_at = sqlite3_column_int64(st, 10);
-	r->started_at = sqlite3_column_int64(st, 11);
-	r->finished_at = sqlite3_column_int64(st, 12);
-	r->issues = (size_t)sqlite3_column_int64(st, 13);
-	r->number = sqlite3_column_int64(st, 14);
-	sq_col_copy(st, 15, r->decision, sizeof(r->decision));
-	r->decided_at = sqlite3_column_int64(st, 17);
-	if (sq_col_strdup(st, 7, &r->reason) || sq_col_strdup(st, 8, &r->counts_json) ||
-	    sq_col_strdup(st, 9, &r->risk_json) || sq_col_strdup(st, 16, &r->decided_by) ||
-	    sq_col_strdup(st, 18, &r->decision_reason)) {
-		store_sync_row_free(r);
-		return STORE_ENOMEM;
-	}
-	return STORE_OK;
+	sq_cols(q, st, &c);
+	return store_rows_sync(&c, r);
 }
 
 int sq_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out)
@@ -749,7 +711,7 @@ int sq_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_ro
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;
-	rc = read_sync_row(st, out);
+	rc = read_sync_row(q, st, out);
 	sqlite3_reset(st);
 	return rc;
 }
@@ -822,74 +784,16 @@ out:
 	return sq_end_tx(q, rc);
 }
 
-static int plan_field(json_t *a, size_t i, char **out)
-{
-	const char *v = json_string_value(json_array_get(a, i));
-
-	*out = strdup(v ? v : "");
-	return *out ? 0 : -1;
-}
-
-/* One entry of a chunk (see plan_entry_json) into r. */
-static int read_plan_entry(json_t *a, uint64_t seq, struct store_plan_row *r)
-{
-	json_t *changes = json_array_get(a, 5);
-
-	memset(r, 0, sizeof(*r));
-	r->seq = seq;
-	r->flags = (unsigned)json_integer_value(json_array_get(a, 4));
-	if (plan_field(a, 0, &r->type) || plan_field(a, 1, &r->action) ||
-	    plan_field(a, 2, &r->subject) || plan_field(a, 3, &r->detail))
-		return STORE_ENOMEM;
-	if (json_is_object(changes)) {
-		r->changes = json_dumps(changes, JSON_COMPACT);
-		if (!r->changes)
-			return STORE_ENOMEM;
-	}
-	return STORE_OK;
-}
-
-/* The entries of one chunk that fall in [from, to), appended to out. */
-static int read_plan_chunk(struct sqlite_store *q, sqlite3_stmt *st, uint64_t from, uint64_t to,
-			   struct store_plan_page *out, size_t *cap)
-{
-	uint64_t base = (uint64_t)sqlite3_column_int64(st, 0) * PLAN_CHUNK;
-	json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
-				 (size_t)sqlite3_column_bytes(st, 1), 0, NULL);
-	size_t i;
-	int rc = doc && json_is_array(doc) ? STORE_OK
-					   : store_set_error(&q->base, STORE_EIO,
-							     "a stored plan is malformed");
-
-	for (i = 0; !rc && i < json_array_size(doc); i++) {
-		if (base + i < from || base + i >= to)
-			continue;
-		if (out->count == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			struct store_plan_row *nv = realloc(out->rows, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			out->rows = nv;
-			*cap = ncap;
-		}
-		rc = read_plan_entry(json_array_get(doc, i), base + i, &out->rows[out->count++]);
-	}
-	json_decref(doc);
-	return rc;
-}
-
 /* The totals and the page from one snapshot: a page never disagrees with its counts. */
 int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 		 uint64_t from, size_t limit, struct store_plan_page *out)
 {
 	struct sqlite_store *q = sq(s);
-	uint64_t lo = 0, hi;
+	struct store_cols c;
+	uint64_t to = 0;
 	sqlite3_stmt *st;
 	size_t cap = 0;
-	int rc, i;
+	int rc;
 
 	rc = sq_begin_read(q);
 	if (rc)
@@ -902,39 +806,22 @@ int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
-		sqlite3_reset(st);
-		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
-		goto out;
-	}
-	for (i = 0; !rc && i < 3; i++)
-		rc = store_fit_u32(s, sqlite3_column_int64(st, i), "a plan count", &out->n[i]);
-	out->truncated = sqlite3_column_int(st, 3) != 0;
+	sq_cols(q, st, &c);
+	rc = store_rows_plan_totals(&c, out);
 	sqlite3_reset(st);
-	if (rc)
+	if (rc == STORE_ENOTFOUND)
+		rc = store_set_error(s, rc, "sync %lld has no plan", (long long)sync_id);
+	if (rc || !store_rows_plan_window(out, type, limit, &from, &to))
 		goto out;
-	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
-	if (type >= 0) {
-		for (i = 0; i < type; i++)
-			lo += out->n[i];
-		hi = lo + out->n[type];
-	}
-	out->first = lo;
-	out->end = hi;
-	if (from < lo)
-		from = lo;
-	if (from >= hi || !limit)
-		goto out;
-	if (hi - from > limit)
-		hi = from + limit;
 	rc = sq_prep(q, ST_PLAN_PAGE, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, sync_id);
-	sqlite3_bind_int64(st, 2, (int64_t)(from / PLAN_CHUNK));
-	sqlite3_bind_int64(st, 3, (int64_t)((hi - 1) / PLAN_CHUNK));
+	sqlite3_bind_int64(st, 2, (int64_t)(from / STORE_ROWS_PLAN_CHUNK));
+	sqlite3_bind_int64(st, 3, (int64_t)((to - 1) / STORE_ROWS_PLAN_CHUNK));
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		rc = read_plan_chunk(q, st, from, hi, out, &cap);
+		rc = store_rows_plan_chunk(s, &c, from, to, out, &cap);
 		if (rc)
 			break;
 	}
@@ -960,14 +847,14 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;
-	rc = read_sync_row(st, out);
+	rc = read_sync_row(q, st, out);
 	sqlite3_reset(st);
 	return rc;
 }
 
 static int read_sync_list_row(sqlite3_stmt *st, void *rec)
 {
-	return read_sync_row(st, rec);
+	return read_sync_row(NULL, st, rec);
 }
 
 static void clear_sync_row(void *rec)
@@ -994,7 +881,8 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
 {
 	struct sqlite_store *q = sq(s);
-	size_t before[3], totals[3], dropped, i;
+	struct store_rows_totals t;
+	struct store_cols c;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1009,12 +897,8 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	for (i = 0; !rc && i < 3; i++) {
-		rc = store_fit_size(s, sqlite3_column_int64(st, (int)i), "an issue count", &totals[i]);
-		before[i] = rep->by_severity[i];
-	}
-	if (!rc)
-		rc = store_fit_size(s, sqlite3_column_int64(st, 3), "the dropped issues", &dropped);
+	sq_cols(q, st, &c);
+	rc = store_rows_totals_read(&c, rep, &t);
 	sqlite3_reset(st);
 	if (rc)
 		goto out;
@@ -1022,33 +906,10 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, sync_id);
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		const char *text[6];
-		struct issue_loc loc;
-		int sev, code;
-
-		for (i = 0; i < 6; i++) {
-			static const int cols[6] = { 0, 1, 2, 5, 6, 7 };
-
-			text[i] = (const char *)sqlite3_column_text(st, cols[i]);
-			if (!text[i])
-				text[i] = "";
-		}
-		sev = format_severity_parse(text[0]);
-		code = format_issue_code_parse(text[1]);
-		loc.file = text[2];
-		loc.field = text[3];
-		loc.record_id = text[4];
-		if (store_fit_u32(s, sqlite3_column_int64(st, 3), "an issue's line", &loc.line) ||
-		    store_fit_u32(s, sqlite3_column_int64(st, 4), "an issue's column", &loc.column)) {
-			rc = STORE_EIO;
-			sqlite3_reset(st);
-			goto out;
-		}
-		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
-			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
-			       text[5])) {
-			rc = STORE_ENOMEM;
+		rc = store_rows_issue(&c, rep);
+		if (rc) {
 			sqlite3_reset(st);
 			goto out;
 		}
@@ -1056,11 +917,7 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	if (rc != STORE_ENOTFOUND)
 		goto out;
 	rc = STORE_OK;
-	/* Issues past the limit of the report that was stored are counted, not kept. */
-	for (i = 0; i < 3; i++)
-		if (rep->by_severity[i] - before[i] < totals[i])
-			rep->by_severity[i] = before[i] + totals[i];
-	rep->dropped += dropped;
+	store_rows_totals_apply(&t, rep);
 out:
 	return sq_end_tx(q, rc);
 }
