@@ -597,16 +597,6 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len)
 	return rc;
 }
 
-/* Releases count elem-sized records of v with clear, then v. */
-static void free_rows(void *v, size_t count, size_t elem, void (*clear)(void *rec))
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		clear((char *)v + i * elem);
-	free(v);
-}
-
 static int64_t cols_int(const struct store_cols *c, int col)
 {
 	return pg_col_int(c->res, c->row, col);
@@ -617,19 +607,27 @@ static const char *cols_text(const struct store_cols *c, int col)
 	return PQgetisnull(c->res, c->row, col) ? NULL : PQgetvalue(c->res, c->row, col);
 }
 
+static bool cols_bool(const struct store_cols *c, int col)
+{
+	return pg_col_bool(c->res, c->row, col);
+}
+
 void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c)
 {
 	c->col_int = cols_int;
 	c->col_text = cols_text;
+	c->col_bool = cols_bool;
 	c->store = q ? &q->base : NULL;
 	c->res = r;
 	c->row = row;
+	c->ncols = PQnfields(r);
 }
 
-int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n)
+int pg_read_rows(struct pg_store *q, const PGresult *r, const struct store_rows_kind *k,
+		 void **rows, size_t *n)
 {
 	size_t count = (size_t)PQntuples(r), i;
+	struct store_cols c;
 	char *v = NULL;
 	int rc = STORE_OK;
 
@@ -637,13 +635,15 @@ int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, 
 	*n = 0;
 	if (!count)
 		return STORE_OK;
-	v = calloc(count, elem);
+	v = calloc(count, k->elem);
 	if (!v)
 		return STORE_ENOMEM;
-	for (i = 0; i < count && !rc; i++)
-		rc = read(r, (int)i, v + i * elem);
+	for (i = 0; i < count && !rc; i++) {
+		pg_cols(q, r, (int)i, &c);
+		rc = k->read(&c, v + i * k->elem);
+	}
 	if (rc) {
-		free_rows(v, i, elem, clear);
+		store_rows_free(k, v, i);
 		return rc;
 	}
 	*rows = v;
@@ -652,14 +652,13 @@ int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, 
 }
 
 int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
-		 size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n)
+		 const struct store_rows_kind *k, void **rows, size_t *n)
 {
 	PGresult *res;
 	int rc = pg_exec(q, st, p, &res);
 
 	if (rc == STORE_OK)
-		rc = pg_read_rows(res, elem, read, clear, rows, n);
+		rc = pg_read_rows(q, res, k, rows, n);
 	PQclear(res);
 	return rc;
 }
@@ -750,9 +749,8 @@ int pg_org_exists(struct pg_store *q, int64_t org_id)
 	return rc;
 }
 
-int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st, size_t elem,
-		int (*read)(const PGresult *r, int row, void *rec), void (*clear)(void *rec),
-		void **rows, size_t *n)
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
+		const struct store_rows_kind *k, void **rows, size_t *n)
 {
 	struct pg_params p = { 0 };
 	void *v = NULL;
@@ -764,11 +762,11 @@ int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st, si
 	rc = pg_org_exists(q, org_id);
 	if (!rc) {
 		pg_param_int(&p, org_id);
-		rc = pg_exec_rows(q, st, &p, elem, read, clear, &v, &count);
+		rc = pg_exec_rows(q, st, &p, k, &v, &count);
 	}
 	rc = pg_end_tx(q, rc);
 	if (rc) {
-		free_rows(v, count, elem, clear);
+		store_rows_free(k, v, count);
 		return rc;
 	}
 	*rows = v;

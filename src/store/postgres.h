@@ -120,17 +120,16 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
 void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c);
 
 /*
- * Reads every row of r into a new array of elem-sized records, each zeroed
- * then filled by read; on failure clear releases the records read so far
- * and nothing is returned. The caller frees *rows with the records' _free.
+ * Reads every row of r into a new array of records of kind k; on failure
+ * the records read so far are released and nothing is returned. The
+ * caller frees *rows with the records' _free.
  */
-int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n);
+int pg_read_rows(struct pg_store *q, const PGresult *r, const struct store_rows_kind *k,
+		 void **rows, size_t *n);
 
 /* Runs st with p and reads its rows as pg_read_rows does. */
 int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
-		 size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n);
+		 const struct store_rows_kind *k, void **rows, size_t *n);
 
 /* --- transactions ------------------------------------------------------------------ */
 
@@ -156,9 +155,8 @@ int pg_org_exists(struct pg_store *q, int64_t org_id);
  * one transaction; STORE_ENOTFOUND (with a message) when the org does not
  * exist. On failure nothing is returned.
  */
-int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st, size_t elem,
-		int (*read)(const PGresult *r, int row, void *rec), void (*clear)(void *rec),
-		void **rows, size_t *n);
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
+		const struct store_rows_kind *k, void **rows, size_t *n);
 /* Bumps the org's version (its records changed) within the caller's transaction. */
 int pg_touch_org(struct pg_store *q, int64_t org_id);
 

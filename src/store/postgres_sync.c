@@ -928,16 +928,6 @@ static int pg_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	return one_sync(s, &st_by_number, org_id, number, out);
 }
 
-static int read_sync_list_row(const PGresult *res, int i, void *rec)
-{
-	return read_sync_row(NULL, res, i, rec);
-}
-
-static void clear_sync_row(void *rec)
-{
-	store_sync_row_free(rec);
-}
-
 static int pg_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 			struct sync_row **rows, size_t *n)
 {
@@ -946,8 +936,7 @@ static int pg_sync_list(struct store *s, int64_t org_id, int64_t before, size_t 
 	pg_param_int(&a, org_id);
 	pg_param_int(&a, before > 0 ? before : INT64_MAX);
 	pg_param_int(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	return pg_exec_rows(pg(s), &st_list, &a, sizeof(**rows), read_sync_list_row, clear_sync_row,
-			    (void **)rows, n);
+	return pg_exec_rows(pg(s), &st_list, &a, &store_rows_syncs, (void **)rows, n);
 }
 
 static int pg_sync_count(struct store *s, int64_t org_id, size_t *n)

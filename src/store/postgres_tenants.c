@@ -87,21 +87,6 @@ static int pg_org_version(struct store *s, int64_t org_id, int64_t *version)
 	return rc;
 }
 
-static int read_org_row(const PGresult *r, int row, void *rec)
-{
-	struct store_org_row *o = rec;
-
-	o->id = pg_col_int(r, row, 0);
-	o->created_at = pg_col_int(r, row, 2);
-	o->members = (uint64_t)pg_col_int(r, row, 3);
-	return pg_col_strdup(r, row, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_org_row(void *rec)
-{
-	free(((struct store_org_row *)rec)->name);
-}
-
 static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
 {
 	static const struct pg_stmt st = {
@@ -110,19 +95,7 @@ static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
 			    " FROM orgs ORDER BY id"
 	};
 
-	return pg_exec_rows(pg(s), &st, NULL, sizeof(**out), read_org_row, clear_org_row,
-			    (void **)out, n);
-}
-
-/* A text column as a new string: a row of pg_read_rows for a char * array. */
-static int read_string_row(const PGresult *r, int row, void *rec)
-{
-	return pg_col_strdup(r, row, 0, rec) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_string_row(void *rec)
-{
-	free(*(char **)rec);
+	return pg_exec_rows(pg(s), &st, NULL, &store_rows_orgs, (void **)out, n);
 }
 
 static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
@@ -177,8 +150,7 @@ static int pg_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 			   " ORDER BY created_at, key_id COLLATE \"C\""
 	};
 
-	return pg_org_rows(pg(s), org_id, &st, sizeof(**ids), read_string_row, clear_string_row,
-			   (void **)ids, n);
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_strings, (void **)ids, n);
 }
 
 /* --- settings and properties ------------------------------------------------------------ */
@@ -220,8 +192,7 @@ static int pg_properties_list(struct store *s, int64_t org_id, char ***names, si
 		"prop_list", "SELECT name FROM properties WHERE org_id = $1 ORDER BY id"
 	};
 
-	return pg_org_rows(pg(s), org_id, &st, sizeof(**names), read_string_row, clear_string_row,
-			   (void **)names, n);
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_strings, (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -408,26 +379,6 @@ done:
 	return rc;
 }
 
-static int read_admin_row(const PGresult *r, int row, void *rec)
-{
-	struct store_admin *a = rec;
-	int state = format_state_parse(pg_col_text(r, row, 2));
-
-	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
-	a->added_at = pg_col_int(r, row, 3);
-	return pg_col_strdup(r, row, 0, &a->email) || pg_col_strdup(r, row, 1, &a->external_id)
-		       ? STORE_ENOMEM
-		       : STORE_OK;
-}
-
-static void clear_admin_row(void *rec)
-{
-	struct store_admin *a = rec;
-
-	free(a->email);
-	free(a->external_id);
-}
-
 static int pg_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
 	static const struct pg_stmt st = {
@@ -435,8 +386,7 @@ static int pg_admin_list(struct store *s, int64_t org_id, struct store_admin **o
 			      " WHERE org_id = $1 AND role = 'Administrator' ORDER BY admin_since, id"
 	};
 
-	return pg_org_rows(pg(s), org_id, &st, sizeof(**out), read_admin_row, clear_admin_row,
-			   (void **)out, n);
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_admins, (void **)out, n);
 }
 
 static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -698,31 +648,6 @@ out:
 	return pg_end_tx(q, rc);
 }
 
-static int read_audit_row(const PGresult *r, int row, void *rec)
-{
-	struct audit_entry *e = rec;
-
-	e->number = pg_col_int(r, row, 0);
-	e->at = pg_col_int(r, row, 1);
-	return pg_col_strdup(r, row, 2, &e->actor) || pg_col_strdup(r, row, 3, &e->action) ||
-			       pg_col_strdup(r, row, 4, &e->target) ||
-			       pg_col_strdup(r, row, 5, &e->old_json) ||
-			       pg_col_strdup(r, row, 6, &e->new_json)
-		       ? STORE_ENOMEM
-		       : STORE_OK;
-}
-
-static void clear_audit_row(void *rec)
-{
-	struct audit_entry *e = rec;
-
-	free(e->actor);
-	free(e->action);
-	free(e->target);
-	free(e->old_json);
-	free(e->new_json);
-}
-
 static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 			 struct audit_entry **rows, size_t *n)
 {
@@ -740,8 +665,7 @@ static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_fil
 	pg_param_text(&p, f->actor);
 	pg_param_text(&p, f->target);
 	pg_param_int(&p, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	return pg_exec_rows(pg(s), &st, &p, sizeof(**rows), read_audit_row, clear_audit_row,
-			    (void **)rows, n);
+	return pg_exec_rows(pg(s), &st, &p, &store_rows_audit, (void **)rows, n);
 }
 
 static int pg_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,

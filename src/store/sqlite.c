@@ -568,13 +568,20 @@ static const char *cols_text(const struct store_cols *c, int col)
 	return (const char *)sqlite3_column_text((sqlite3_stmt *)c->res, col);
 }
 
+static bool cols_bool(const struct store_cols *c, int col)
+{
+	return sqlite3_column_int((sqlite3_stmt *)c->res, col) != 0;
+}
+
 void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c)
 {
 	c->col_int = cols_int;
 	c->col_text = cols_text;
+	c->col_bool = cols_bool;
 	c->store = q ? &q->base : NULL;
 	c->res = st;
 	c->row = 0;
+	c->ncols = sqlite3_column_count(st);
 }
 
 int sq_org_exists(struct sqlite_store *q, int64_t org_id)
@@ -746,43 +753,28 @@ static int grow_rows(void **v, size_t *cap, size_t count, size_t elem)
 	return 0;
 }
 
-/* Releases count elem-sized records of v with clear, then v. */
-static void free_rows(void *v, size_t count, size_t elem, void (*clear)(void *rec))
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		clear((char *)v + i * elem);
-	free(v);
-}
-
-/*
- * Reads every row of a prepared, bound statement into a new array of
- * elem-sized records, each filled by read; on failure clear releases the
- * records read so far (the last one maybe half made) and nothing is
- * returned. The caller frees *rows with the records' own _free.
- */
-int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
-		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
+int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, const struct store_rows_kind *k,
 		 void **rows, size_t *n)
 {
+	struct store_cols c;
 	char *v = NULL;
 	size_t count = 0, cap = 0;
 	int rc;
 
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (grow_rows((void **)&v, &cap, count, elem)) {
+		if (grow_rows((void **)&v, &cap, count, k->elem)) {
 			rc = STORE_ENOMEM;
 			break;
 		}
-		memset(v + count * elem, 0, elem);
-		rc = read(st, v + count++ * elem);
+		memset(v + count * k->elem, 0, k->elem);
+		rc = k->read(&c, v + count++ * k->elem);
 		if (rc)
 			break;
 	}
 	sqlite3_reset(st);
 	if (rc != STORE_ENOTFOUND) {
-		free_rows(v, count, elem, clear);
+		store_rows_free(k, v, count);
 		return rc;
 	}
 	*rows = v;
@@ -790,9 +782,8 @@ int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
 	return STORE_OK;
 }
 
-int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id, size_t elem,
-		int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec), void **rows,
-		size_t *n)
+int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id,
+		const struct store_rows_kind *k, void **rows, size_t *n)
 {
 	void *v = NULL;
 	size_t count = 0;
@@ -806,11 +797,11 @@ int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id, size_t 
 		rc = sq_prep(q, id, &st);
 	if (!rc) {
 		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_read_rows(q, st, elem, read, clear, &v, &count);
+		rc = sq_read_rows(q, st, k, &v, &count);
 	}
 	rc = sq_end_tx(q, rc);
 	if (rc) {
-		free_rows(v, count, elem, clear);
+		store_rows_free(k, v, count);
 		return rc;
 	}
 	*rows = v;

@@ -198,17 +198,21 @@ int sq_org_exists(struct sqlite_store *q, int64_t org_id);
  * be NULL when the reader checks no number (store_cols.store). */
 void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c);
 int sq_exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen);
-int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
-		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
+/*
+ * Reads every row of a prepared, bound statement into a new array of
+ * records of kind k; on failure the records read so far (the last one
+ * maybe half made) are released and nothing is returned. The caller frees
+ * *rows with the records' own _free.
+ */
+int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, const struct store_rows_kind *k,
 		 void **rows, size_t *n);
 /*
  * The rows of statement id bound to org_id (its ?1), read as sq_read_rows
  * does within one read transaction; STORE_ENOTFOUND (with a message) when
  * the org does not exist. On failure nothing is returned.
  */
-int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id, size_t elem,
-		int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec), void **rows,
-		size_t *n);
+int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id,
+		const struct store_rows_kind *k, void **rows, size_t *n);
 
 /* --- sqlite_schema.c ----------------------------------------------------------- */
 

@@ -852,16 +852,6 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	return rc;
 }
 
-static int read_sync_list_row(sqlite3_stmt *st, void *rec)
-{
-	return read_sync_row(NULL, st, rec);
-}
-
-static void clear_sync_row(void *rec)
-{
-	store_sync_row_free(rec);
-}
-
 int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 		 struct sync_row **rows, size_t *n)
 {
@@ -874,8 +864,7 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	return sq_read_rows(q, st, sizeof(**rows), read_sync_list_row, clear_sync_row,
-			    (void **)rows, n);
+	return sq_read_rows(q, st, &store_rows_syncs, (void **)rows, n);
 }
 
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)

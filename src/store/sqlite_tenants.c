@@ -154,21 +154,9 @@ int sq_settings_put(struct store *s, int64_t org_id, const char *json)
 	return rc;
 }
 
-/* A text column as a new string: a row of sq_read_rows for a char * array. */
-static int read_string_row(sqlite3_stmt *st, void *rec)
-{
-	return sq_col_strdup(st, 0, rec) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_string_row(void *rec)
-{
-	free(*(char **)rec);
-}
-
 int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
 {
-	return sq_org_rows(sq(s), org_id, ST_PROP_LIST, sizeof(**names), read_string_row,
-			   clear_string_row, (void **)names, n);
+	return sq_org_rows(sq(s), org_id, ST_PROP_LIST, &store_rows_strings, (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -376,30 +364,9 @@ out:
 	return rc;
 }
 
-static int read_admin_row(sqlite3_stmt *st, void *rec)
-{
-	struct store_admin *a = rec;
-	int state = format_state_parse((const char *)sqlite3_column_text(st, 2));
-
-	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
-	a->added_at = sqlite3_column_int64(st, 3);
-	if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_admin_row(void *rec)
-{
-	struct store_admin *a = rec;
-
-	free(a->email);
-	free(a->external_id);
-}
-
 int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
-	return sq_org_rows(sq(s), org_id, ST_ADMIN_LIST, sizeof(**out), read_admin_row,
-			   clear_admin_row, (void **)out, n);
+	return sq_org_rows(sq(s), org_id, ST_ADMIN_LIST, &store_rows_admins, (void **)out, n);
 }
 
 int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -455,21 +422,6 @@ out:
 	return rc;
 }
 
-static int read_org_row(sqlite3_stmt *st, void *rec)
-{
-	struct store_org_row *o = rec;
-
-	o->id = sqlite3_column_int64(st, 0);
-	o->created_at = sqlite3_column_int64(st, 2);
-	o->members = (uint64_t)sqlite3_column_int64(st, 3);
-	return sq_col_strdup(st, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_org_row(void *rec)
-{
-	free(((struct store_org_row *)rec)->name);
-}
-
 int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
@@ -478,7 +430,7 @@ int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
 
 	if (rc)
 		return rc;
-	return sq_read_rows(q, st, sizeof(**out), read_org_row, clear_org_row, (void **)out, n);
+	return sq_read_rows(q, st, &store_rows_orgs, (void **)out, n);
 }
 
 int sq_invite(struct store *s, int64_t org_id, const char *external_id, const char *token,
@@ -584,8 +536,7 @@ out:
 
 int sq_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 {
-	return sq_org_rows(sq(s), org_id, ST_KEY_IDS, sizeof(**ids), read_string_row,
-			   clear_string_row, (void **)ids, n);
+	return sq_org_rows(sq(s), org_id, ST_KEY_IDS, &store_rows_strings, (void **)ids, n);
 }
 
 int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role)
@@ -643,30 +594,6 @@ out:
 	return sq_end_tx(q, rc);
 }
 
-static int read_audit_row(sqlite3_stmt *st, void *rec)
-{
-	struct audit_entry *e = rec;
-
-	e->number = sqlite3_column_int64(st, 0);
-	e->at = sqlite3_column_int64(st, 1);
-	if (sq_col_strdup(st, 2, &e->actor) || sq_col_strdup(st, 3, &e->action) ||
-	    sq_col_strdup(st, 4, &e->target) || sq_col_strdup(st, 5, &e->old_json) ||
-	    sq_col_strdup(st, 6, &e->new_json))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_audit_row(void *rec)
-{
-	struct audit_entry *e = rec;
-
-	free(e->actor);
-	free(e->action);
-	free(e->target);
-	free(e->old_json);
-	free(e->new_json);
-}
-
 int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 		  struct audit_entry **rows, size_t *n)
 {
@@ -682,8 +609,7 @@ int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 	sq_bind_text(st, 4, f->actor);
 	sq_bind_text(st, 5, f->target);
 	sqlite3_bind_int64(st, 6, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	return sq_read_rows(q, st, sizeof(**rows), read_audit_row, clear_audit_row, (void **)rows,
-			    n);
+	return sq_read_rows(q, st, &store_rows_audit, (void **)rows, n);
 }
 
 int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,

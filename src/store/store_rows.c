@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "format/json.h"
 #include "format/names.h"
@@ -29,6 +30,245 @@ static int dup_text(const struct store_cols *c, int col, char **out)
 	*out = t ? strdup(t) : NULL;
 	return t && !*out ? -1 : 0;
 }
+
+void store_rows_free(const struct store_rows_kind *k, void *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		k->clear((char *)v + i * k->elem);
+	free(v);
+}
+
+static int read_string(const struct store_cols *c, void *rec)
+{
+	return dup_text(c, 0, rec) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_string(void *rec)
+{
+	free(*(char **)rec);
+}
+
+const struct store_rows_kind store_rows_strings = { sizeof(char *), read_string, clear_string };
+
+static int read_admin(const struct store_cols *c, void *rec)
+{
+	struct store_admin *a = rec;
+	int state = format_state_parse(text_or_empty(c, 2));
+
+	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
+	a->added_at = c->col_int(c, 3);
+	if (dup_text(c, 0, &a->email) || dup_text(c, 1, &a->external_id))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static void clear_admin(void *rec)
+{
+	struct store_admin *a = rec;
+
+	free(a->email);
+	free(a->external_id);
+}
+
+const struct store_rows_kind store_rows_admins = { sizeof(struct store_admin), read_admin,
+						   clear_admin };
+
+static int read_org(const struct store_cols *c, void *rec)
+{
+	struct store_org_row *o = rec;
+
+	o->id = c->col_int(c, 0);
+	o->created_at = c->col_int(c, 2);
+	o->members = (uint64_t)c->col_int(c, 3);
+	return dup_text(c, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_org(void *rec)
+{
+	free(((struct store_org_row *)rec)->name);
+}
+
+const struct store_rows_kind store_rows_orgs = { sizeof(struct store_org_row), read_org,
+						 clear_org };
+
+static int read_audit(const struct store_cols *c, void *rec)
+{
+	struct audit_entry *e = rec;
+
+	e->number = c->col_int(c, 0);
+	e->at = c->col_int(c, 1);
+	if (dup_text(c, 2, &e->actor) || dup_text(c, 3, &e->action) ||
+	    dup_text(c, 4, &e->target) || dup_text(c, 5, &e->old_json) ||
+	    dup_text(c, 6, &e->new_json))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static void clear_audit(void *rec)
+{
+	struct audit_entry *e = rec;
+
+	free(e->actor);
+	free(e->action);
+	free(e->target);
+	free(e->old_json);
+	free(e->new_json);
+}
+
+const struct store_rows_kind store_rows_audit = { sizeof(struct audit_entry), read_audit,
+						  clear_audit };
+
+static int read_sync(const struct store_cols *c, void *rec)
+{
+	return store_rows_sync(c, rec);
+}
+
+static void clear_sync(void *rec)
+{
+	store_sync_row_free(rec);
+}
+
+const struct store_rows_kind store_rows_syncs = { sizeof(struct sync_row), read_sync,
+						  clear_sync };
+
+int store_rows_scim_user(const struct store_cols *c, struct store_scim_user *u)
+{
+	int role = format_role_parse(text_or_empty(c, 9));
+	int state = format_state_parse(text_or_empty(c, 10));
+
+	memset(u, 0, sizeof(*u));
+	copy_text(c, 0, u->id, sizeof(u->id));
+	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
+	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
+	u->created_at = c->col_int(c, 11);
+	u->updated_at = c->col_int(c, 12);
+	if (dup_text(c, 1, &u->external_id) || dup_text(c, 2, &u->email) ||
+	    dup_text(c, 3, &u->first_name) || dup_text(c, 4, &u->last_name) ||
+	    dup_text(c, 5, &u->job_title) || dup_text(c, 6, &u->image_url) ||
+	    dup_text(c, 7, &u->langs) || dup_text(c, 8, &u->attrs))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static int read_scim_user(const struct store_cols *c, void *rec)
+{
+	return store_rows_scim_user(c, rec);
+}
+
+static void clear_scim_user(void *rec)
+{
+	store_scim_user_clear(rec);
+}
+
+const struct store_rows_kind store_rows_scim_users = { sizeof(struct store_scim_user),
+						       read_scim_user, clear_scim_user };
+
+int store_rows_scim_group(const struct store_cols *c, struct store_scim_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	copy_text(c, 0, g->id, sizeof(g->id));
+	g->created_at = c->col_int(c, 4);
+	g->updated_at = c->col_int(c, 5);
+	if (dup_text(c, 1, &g->external_id) || dup_text(c, 2, &g->name) ||
+	    dup_text(c, 3, &g->attrs))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+static int read_scim_group(const struct store_cols *c, void *rec)
+{
+	return store_rows_scim_group(c, rec);
+}
+
+static void clear_scim_group(void *rec)
+{
+	store_scim_group_clear(rec);
+}
+
+const struct store_rows_kind store_rows_scim_groups = { sizeof(struct store_scim_group),
+							read_scim_group, clear_scim_group };
+
+static int read_scim_ref(const struct store_cols *c, void *rec)
+{
+	struct store_scim_ref *r = rec;
+
+	copy_text(c, 0, r->id, sizeof(r->id));
+	r->group = c->ncols > 2 && c->col_bool(c, 2);
+	return dup_text(c, 1, &r->display) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_scim_ref(void *rec)
+{
+	free(((struct store_scim_ref *)rec)->display);
+}
+
+const struct store_rows_kind store_rows_scim_refs = { sizeof(struct store_scim_ref),
+						      read_scim_ref, clear_scim_ref };
+
+/* The columns a claim and a listing share: row, delivery_id, org_id, kind, attempts. */
+static int read_delivery_head(const struct store_cols *c, struct store_delivery *d)
+{
+	d->row = c->col_int(c, 0);
+	copy_text(c, 1, d->id, sizeof(d->id));
+	d->org_id = c->col_int(c, 2);
+	copy_text(c, 3, d->kind, sizeof(d->kind));
+	return store_fit_int(c->store, c->col_int(c, 6), "attempts", &d->attempts);
+}
+
+static int read_claimed(const struct store_cols *c, void *rec)
+{
+	struct store_delivery *d = rec;
+
+	if (read_delivery_head(c, d))
+		return STORE_EIO;
+	d->status = DELIVERY_SENDING;
+	d->created_at = c->col_int(c, 7);
+	d->retry_from = c->col_int(c, 8);
+	d->lease = c->col_int(c, 9);
+	d->next_attempt_at = d->lease;
+	if (dup_text(c, 4, &d->recipient) || dup_text(c, 5, &d->payload) ||
+	    dup_text(c, 10, &d->last_error) || !d->recipient || !d->payload)
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+/* A payload may hold an invitation token: it is wiped before it is freed. */
+static void clear_delivery(void *rec)
+{
+	struct store_delivery *d = rec;
+
+	free(d->recipient);
+	if (d->payload) {
+		sodium_memzero(d->payload, strlen(d->payload));
+		free(d->payload);
+	}
+	free(d->last_error);
+}
+
+const struct store_rows_kind store_rows_claimed = { sizeof(struct store_delivery), read_claimed,
+						    clear_delivery };
+
+static int read_listed(const struct store_cols *c, void *rec)
+{
+	struct store_delivery *d = rec;
+	int status = format_delivery_status_parse(text_or_empty(c, 5));
+
+	if (read_delivery_head(c, d))
+		return STORE_EIO;
+	d->status = status < 0 ? DELIVERY_QUEUED : status;
+	d->created_at = c->col_int(c, 8);
+	d->sent_at = c->col_int(c, 9);
+	d->next_attempt_at = c->col_int(c, 10);
+	d->retry_from = c->col_int(c, 11);
+	if (dup_text(c, 4, &d->recipient) || dup_text(c, 7, &d->last_error))
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
+const struct store_rows_kind store_rows_deliveries = { sizeof(struct store_delivery),
+						       read_listed, clear_delivery };
 
 int store_rows_sync(const struct store_cols *c, struct sync_row *r)
 {

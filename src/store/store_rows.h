@@ -23,17 +23,57 @@ enum {
 
 /*
  * One result row: col_int is 0 for SQL NULL, col_text NULL for SQL NULL and
- * valid until the backend steps or frees its result. res and row are the
- * backend's (a statement, or a result and a row number); store is where a
- * reader reports a number that does not fit its field (store_fit_*).
+ * valid until the backend steps or frees its result, col_bool reads a
+ * boolean as the backend stores it. res and row are the backend's (a
+ * statement, or a result and a row number), ncols its number of columns;
+ * store is where a reader reports a number that does not fit its field
+ * (store_fit_*).
  */
 struct store_cols {
 	int64_t (*col_int)(const struct store_cols *c, int col);
 	const char *(*col_text)(const struct store_cols *c, int col);
+	bool (*col_bool)(const struct store_cols *c, int col);
 	struct store *store;
 	const void *res;
-	int row;
+	int row, ncols;
 };
+
+/*
+ * A kind of record read one per row into an array: its size, what fills
+ * one (zeroed first) from a row, and what releases what one holds, whole
+ * or half filled. The backends' sq_read_rows and pg_read_rows take one.
+ */
+struct store_rows_kind {
+	size_t elem;
+	int (*read)(const struct store_cols *c, void *rec);
+	void (*clear)(void *rec);
+};
+
+/* The column orders are the backends' SELECTs; each names its own. */
+extern const struct store_rows_kind store_rows_strings;   /* char *: the text column */
+extern const struct store_rows_kind store_rows_admins;    /* email, external_id, state, admin_since */
+extern const struct store_rows_kind store_rows_orgs;      /* id, name, created_at, members */
+extern const struct store_rows_kind store_rows_audit;     /* number, at, actor, action, target,
+							     old_json, new_json */
+extern const struct store_rows_kind store_rows_syncs;     /* see store_rows_sync */
+extern const struct store_rows_kind store_rows_scim_users;  /* see store_rows_scim_user */
+extern const struct store_rows_kind store_rows_scim_groups; /* see store_rows_scim_group */
+extern const struct store_rows_kind store_rows_scim_refs; /* id, display[, is a group] */
+/* Claimed messages: row, delivery_id, org_id, kind, recipient, payload, attempts,
+ * created_at, retry_from, lease, last_error; recipient and payload never NULL. */
+extern const struct store_rows_kind store_rows_claimed;
+/* Listed messages: row, delivery_id, org_id, kind, recipient, status, attempts,
+ * last_error, created_at, sent_at, next_attempt_at, retry_from. */
+extern const struct store_rows_kind store_rows_deliveries;
+
+/* Releases n records of kind k in v, then v (NULL: nothing). */
+void store_rows_free(const struct store_rows_kind *k, void *v, size_t n);
+
+/* A SCIM user of the columns of SCIM_USER_COLUMNS; on failure the caller clears it. */
+int store_rows_scim_user(const struct store_cols *c, struct store_scim_user *u);
+/* A SCIM group of the columns scim_id, external_id, name, scim_attrs, created_at,
+ * updated_at; on failure the caller clears it. */
+int store_rows_scim_group(const struct store_cols *c, struct store_scim_group *g);
 
 /*
  * A sync row from the columns id, org_id, status, source, mode, format,

@@ -31,14 +31,27 @@ static const char *fake_text(const struct store_cols *c, int col)
 	return v[col];
 }
 
+static bool fake_bool(const struct store_cols *c, int col)
+{
+	const char *const *v = c->res;
+
+	return v[col] && v[col][0] == 't';
+}
+
 /* Where the readers report a number out of range. */
 static struct store reported;
 
-static struct store_cols cols_of(const char *const *v)
+/* n columns of v; ncols says how many the reader may look at. */
+static struct store_cols cols_n(const char *const *v, int n)
 {
-	struct store_cols c = { fake_int, fake_text, &reported, v, 0 };
+	struct store_cols c = { fake_int, fake_text, fake_bool, &reported, v, 0, n };
 
 	return c;
+}
+
+static struct store_cols cols_of(const char *const *v)
+{
+	return cols_n(v, 32);
 }
 
 static void test_plan_window(void **state)
@@ -191,6 +204,65 @@ static void test_issues_and_totals(void **state)
 	report_free(&rep);
 }
 
+/* A record of kind k read from v, zeroed first as the backends do. */
+static int read_kind(const struct store_rows_kind *k, const char *const *v, int n, void *rec)
+{
+	struct store_cols c = cols_n(v, n);
+
+	memset(rec, 0, k->elem);
+	return k->read(&c, rec);
+}
+
+static void test_kinds(void **state)
+{
+	const char *admin[4] = { "boss@x.example", "E1", "no such state", "42" };
+	const char *ref[3] = { "id-1", "Team", "t" };
+	const char *claimed[11] = { "5", "dlv_1", "3", "invitation", "a@x.example", NULL,
+				    "1", "10", "10", "99", NULL };
+	const char *listed[12] = { "5", "dlv_1", "3", "webhook", "https://h.example", "dead",
+				   "4", "timeout", "10", "0", "0", "11" };
+	struct store_admin a;
+	struct store_scim_ref r;
+	struct store_delivery d;
+	char *str, **v;
+
+	(void)state;
+	CHECK_EQ("admin", STORE_OK, read_kind(&store_rows_admins, admin, 4, &a));
+	CHECK_EQ("an unknown state reads as active", STATE_ACTIVE, a.state);
+	CHECK_EQ("since", 42, a.added_at);
+	CHECK_STR("email", "boss@x.example", a.email);
+	store_rows_admins.clear(&a);
+	CHECK_EQ("ref of three columns", STORE_OK, read_kind(&store_rows_scim_refs, ref, 3, &r));
+	CHECK_EQ("a group", true, r.group);
+	store_rows_scim_refs.clear(&r);
+	CHECK_EQ("ref of two columns", STORE_OK, read_kind(&store_rows_scim_refs, ref, 2, &r));
+	CHECK_EQ("a member", false, r.group);
+	store_rows_scim_refs.clear(&r);
+	CHECK_EQ("a claim needs a payload", STORE_ENOMEM,
+		 read_kind(&store_rows_claimed, claimed, 11, &d));
+	store_rows_claimed.clear(&d);
+	claimed[5] = "{\"token\":\"secret\"}";
+	CHECK_EQ("claimed", STORE_OK, read_kind(&store_rows_claimed, claimed, 11, &d));
+	CHECK_EQ("sending", DELIVERY_SENDING, d.status);
+	CHECK_EQ("the lease is the next attempt", 99, d.next_attempt_at);
+	CHECK_STR("kind", "invitation", d.kind);
+	store_rows_claimed.clear(&d);
+	CHECK_EQ("listed", STORE_OK, read_kind(&store_rows_deliveries, listed, 12, &d));
+	CHECK_EQ("dead", DELIVERY_DEAD, d.status);
+	CHECK_EQ("no payload in a listing", true, d.payload == NULL);
+	CHECK_STR("last error", "timeout", d.last_error);
+	CHECK_EQ("retry from", 11, d.retry_from);
+	store_rows_deliveries.clear(&d);
+
+	/* store_rows_free clears each record, then the array. */
+	v = calloc(2, sizeof(*v));
+	assert_non_null(v);
+	str = strdup("a");
+	v[0] = str;
+	store_rows_free(&store_rows_strings, v, 2);
+	store_rows_free(&store_rows_strings, NULL, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_plan_chunk),
 		cmocka_unit_test(test_sync_row),
 		cmocka_unit_test(test_issues_and_totals),
+		cmocka_unit_test(test_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
