@@ -43,42 +43,6 @@ static int sync_event(struct sqlite_store *q, int64_t sync_id, int prev, int64_t
 }
 
 /* The sync ids a statement selects (?1, ?2 bound to a, b); *ids is the caller's. */
-static int select_ids(struct sqlite_store *q, enum stmt_id id, int64_t a, int64_t b, int64_t **ids,
-		      size_t *n)
-{
-	sqlite3_stmt *st;
-	size_t cap = 0;
-	int rc = sq_prep(q, id, &st);
-
-	*ids = NULL;
-	*n = 0;
-	if (rc)
-		return rc;
-	if (sqlite3_bind_parameter_count(st) >= 2) {
-		sqlite3_bind_int64(st, 1, a);
-		sqlite3_bind_int64(st, 2, b);
-	}
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (*n == cap) {
-			int64_t *nv = realloc(*ids, (cap = cap ? cap * 2 : 4) * sizeof(*nv));
-
-			if (!nv) {
-				sqlite3_reset(st);
-				rc = STORE_ENOMEM;
-				break;
-			}
-			*ids = nv;
-		}
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	if (rc == STORE_ENOTFOUND)
-		return STORE_OK;
-	free(*ids);
-	*ids = NULL;
-	*n = 0;
-	return rc;
-}
-
 /* Drops the input payloads of syncs that ended: they can be hundreds of MB each. */
 static int prune_payloads(struct sqlite_store *q)
 {
@@ -383,7 +347,12 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	/* A dry run changes nothing: not even a Paused sync's fate. */
 	if (m->dry_run)
 		goto out;
-	rc = select_ids(q, ST_SYNC_PAUSED_IDS, org_id, *sync_id, &superseded, &nsuperseded);
+	rc = sq_prep(q, ST_SYNC_PAUSED_IDS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, *sync_id);
+	rc = sq_read_rows(q, st, &store_rows_ids, (void **)&superseded, &nsuperseded);
 	if (rc)
 		goto out;
 	rc = sq_prep(q, ST_SYNC_SUPERSEDE, &st);

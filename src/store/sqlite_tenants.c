@@ -633,13 +633,37 @@ int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f
 	return STORE_OK;
 }
 
+/* An Administrator's org and address of ST_SIGNIN_ADMINS: a link to make. */
+static int read_signin_admin(const struct store_cols *c, void *rec)
+{
+	struct store_signin_link *l = rec;
+	const char *email = c->col_text(c, 1), *name = c->col_text(c, 2);
+
+	l->org_id = c->col_int(c, 0);
+	l->email = email ? strdup(email) : NULL;
+	l->org_name = name ? strdup(name) : NULL;
+	return (email && !l->email) || (name && !l->org_name) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_signin_link(void *rec)
+{
+	struct store_signin_link *l = rec;
+
+	sodium_memzero(l->token, sizeof(l->token));
+	free(l->email);
+	free(l->org_name);
+}
+
+static const struct store_rows_kind signin_links = { sizeof(struct store_signin_link),
+						     read_signin_admin, clear_signin_link };
+
 int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 		      store_signin_fn each, void *ctx)
 {
 	struct sqlite_store *q = sq(s);
 	struct store_signin_link *links = NULL;
 	int64_t now = os_wall_ms();
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -650,32 +674,7 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 	if (rc)
 		goto out;
 	sq_bind_text(st, 1, email_key);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (n == cap) {
-			struct store_signin_link *grown;
-
-			cap = cap ? cap * 2 : 4;
-			grown = realloc(links, cap * sizeof(*links));
-			if (!grown) {
-				sqlite3_reset(st);
-				rc = STORE_ENOMEM;
-				goto out;
-			}
-			links = grown;
-		}
-		memset(&links[n], 0, sizeof(links[n]));
-		links[n].org_id = sqlite3_column_int64(st, 0);
-		if (sq_col_strdup(st, 1, &links[n].email) || sq_col_strdup(st, 2, &links[n].org_name)) {
-			n++;
-			sqlite3_reset(st);
-			rc = STORE_ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	if (rc != STORE_ENOTFOUND)
-		goto out;
-	rc = STORE_OK;
+	rc = sq_read_rows(q, st, &signin_links, (void **)&links, &n);
 	for (i = 0; i < n && rc == STORE_OK; i++) {
 		uint8_t hash[STORE_HASH_LEN];
 		int64_t pending;
@@ -710,12 +709,7 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 			rc = each(ctx, &links[i]);
 	}
 out:
-	for (i = 0; i < n; i++) {
-		sodium_memzero(links[i].token, sizeof(links[i].token));
-		free(links[i].email);
-		free(links[i].org_name);
-	}
-	free(links);
+	store_rows_free(&signin_links, links, n);
 	return sq_end_tx(q, rc);
 }
 

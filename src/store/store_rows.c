@@ -40,6 +40,19 @@ void store_rows_free(const struct store_rows_kind *k, void *v, size_t n)
 	free(v);
 }
 
+static int read_id(const struct store_cols *c, void *rec)
+{
+	*(int64_t *)rec = c->col_int(c, 0);
+	return STORE_OK;
+}
+
+static void clear_nothing(void *rec)
+{
+	(void)rec;
+}
+
+const struct store_rows_kind store_rows_ids = { sizeof(int64_t), read_id, clear_nothing };
+
 static int read_string(const struct store_cols *c, void *rec)
 {
 	return dup_text(c, 0, rec) ? STORE_ENOMEM : STORE_OK;

@@ -50,6 +50,7 @@ struct store_rows_kind {
 };
 
 /* The column orders are the backends' SELECTs; each names its own. */
+extern const struct store_rows_kind store_rows_ids;       /* int64_t: the first column */
 extern const struct store_rows_kind store_rows_strings;   /* char *: the text column */
 extern const struct store_rows_kind store_rows_admins;    /* email, external_id, state, admin_since */
 extern const struct store_rows_kind store_rows_orgs;      /* id, name, created_at, members */
