@@ -755,15 +755,12 @@ int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
 	struct pg_params p = { 0 };
 	void *v = NULL;
 	size_t count = 0;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, false);
 
 	if (rc)
 		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (!rc) {
-		pg_param_int(&p, org_id);
-		rc = pg_exec_rows(q, st, &p, k, &v, &count);
-	}
+	pg_param_int(&p, org_id);
+	rc = pg_exec_rows(q, st, &p, k, &v, &count);
 	rc = pg_end_tx(q, rc);
 	if (rc) {
 		store_rows_free(k, v, count);
@@ -772,6 +769,19 @@ int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
 	*rows = v;
 	*n = count;
 	return STORE_OK;
+}
+
+int pg_begin_org(struct pg_store *q, int64_t org_id, bool lock)
+{
+	int rc = pg_begin(q);
+
+	if (rc)
+		return rc;
+	if (lock)
+		rc = pg_lock_org(q, org_id);
+	if (!rc)
+		rc = pg_org_exists(q, org_id);
+	return rc ? pg_end_tx(q, rc) : STORE_OK;
 }
 
 int pg_touch_org(struct pg_store *q, int64_t org_id)

@@ -151,6 +151,11 @@ int pg_lock_org(struct pg_store *q, int64_t org_id);
 /* STORE_ENOTFOUND (with a message) unless the org exists. */
 int pg_org_exists(struct pg_store *q, int64_t org_id);
 /*
+ * pg_begin, the org's lock when lock is true, then STORE_ENOTFOUND (with a
+ * message) unless the org exists; on failure no transaction is left open.
+ */
+int pg_begin_org(struct pg_store *q, int64_t org_id, bool lock);
+/*
  * The rows of st bound to org_id (its $1), read as pg_read_rows does within
  * one transaction; STORE_ENOTFOUND (with a message) when the org does not
  * exist. On failure nothing is returned.

@@ -192,15 +192,10 @@ static int pg_scim_user_put(struct store *s, int64_t org_id, struct store_scim_u
 	struct store_scim_user cur = { 0 };
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(u->id, now);
 	} else {
@@ -390,15 +385,10 @@ static int pg_scim_group_put(struct store *s, int64_t org_id, struct store_scim_
 	struct store_scim_group cur = { 0 };
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(g->id, now);
 	} else {

@@ -436,14 +436,9 @@ static int pg_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 				       (long long)*running);
 	if (rc != STORE_ENOTFOUND)
 		return rc;
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, true);
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = pending_number(q, org_id, running);
 	if (rc == STORE_OK) {
 		rc = store_set_error(s, STORE_EBUSY, "sync %lld is still pending",

@@ -105,18 +105,14 @@ static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
 					   "DELETE FROM api_keys WHERE org_id = $1" };
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, false);
 
 	if (rc)
 		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	rc = pg_run(q, &st, &p, NULL);
 	if (!rc)
 		rc = insert_key(q, org_id, key_id, hash, os_wall_ms());
-out:
 	return pg_end_tx(q, rc);
 }
 
@@ -235,13 +231,10 @@ static int pg_property_add(struct store *s, int64_t org_id, const char *name)
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
 	uint64_t added = 0;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, false);
 
 	if (rc)
 		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, name);
 	pg_param_int(&p, os_wall_ms());
@@ -250,7 +243,6 @@ static int pg_property_add(struct store *s, int64_t org_id, const char *name)
 		rc = name_clash(q, org_id, name);
 	if (!rc)
 		rc = pg_touch_org(q, org_id);
-out:
 	return pg_end_tx(q, rc);
 }
 
@@ -354,14 +346,9 @@ static int pg_admin_add(struct store *s, int64_t org_id, const char *email)
 	if (!key)
 		return STORE_ENOMEM;
 	store_email_key(key, email, len);
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, true);
 	if (rc)
 		goto done;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = member_by_email(q, org_id, key, &id);
 	if (rc == STORE_ENOTFOUND)
 		rc = insert_admin_member(q, org_id, email, key, now, &id);
@@ -406,12 +393,9 @@ static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
 	if (!key)
 		return STORE_ENOMEM;
 	store_email_key(key, email, len);
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, false);
 	if (rc)
 		goto done;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, key);
 	pg_param_int(&p, os_wall_ms());
@@ -627,15 +611,10 @@ static int pg_audit_add(struct store *s, int64_t org_id, const char *actor, cons
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_int(&p, os_wall_ms());
 	pg_param_text(&p, actor);
@@ -644,7 +623,6 @@ static int pg_audit_add(struct store *s, int64_t org_id, const char *actor, cons
 	pg_param_text(&p, old_json);
 	pg_param_text(&p, new_json);
 	rc = pg_run(q, &st, &p, NULL);
-out:
 	return pg_end_tx(q, rc);
 }
 

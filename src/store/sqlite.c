@@ -491,6 +491,16 @@ int sq_begin_read(struct sqlite_store *q)
 	return sq_exec_cached(q, q->in_tx ? ST_SAVEPOINT : ST_BEGIN_READ);
 }
 
+int sq_begin_org(struct sqlite_store *q, int64_t org_id)
+{
+	int rc = sq_begin(q);
+
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	return rc ? sq_end_tx(q, rc) : STORE_OK;
+}
+
 /* Commits when rc is STORE_OK, else rolls back; returns the final status. */
 int sq_end_tx(struct sqlite_store *q, int rc)
 {

@@ -188,6 +188,11 @@ int sq_exec_cached(struct sqlite_store *q, enum stmt_id id);
 int sq_begin(struct sqlite_store *q);
 int sq_begin_read(struct sqlite_store *q);
 int sq_end_tx(struct sqlite_store *q, int rc);
+/*
+ * sq_begin, then STORE_ENOTFOUND (with a message) unless the org exists;
+ * on failure no transaction is left open.
+ */
+int sq_begin_org(struct sqlite_store *q, int64_t org_id);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 void sq_bind_textn(sqlite3_stmt *st, int i, const char *s, size_t len);
 void sq_bind_hash(sqlite3_stmt *st, int i, const uint8_t hash[STORE_HASH_LEN]);

@@ -95,13 +95,10 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	size_t elen = strlen(u->email);
 	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
-	int rc = sq_begin(q);
+	int rc = sq_begin_org(q, org_id);
 
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(u->id, now);
 	} else {
@@ -313,13 +310,10 @@ int sq_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	sqlite3_stmt *st;
-	int rc = sq_begin(q);
+	int rc = sq_begin_org(q, org_id);
 
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(g->id, now);
 	} else {

@@ -299,12 +299,9 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	}
 	if (rc != STORE_ENOTFOUND)
 		return rc;
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = sq_prep(q, ST_SYNC_PENDING, &st);
 	if (rc)
 		goto out;

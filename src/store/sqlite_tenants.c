@@ -78,12 +78,9 @@ int sq_key_replace(struct store *s, int64_t org_id, const char *key_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = sq_prep(q, ST_KEY_DELETE_ORG, &st);
 	if (rc)
 		goto out;
@@ -192,12 +189,9 @@ int sq_property_add(struct store *s, int64_t org_id, const char *name)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = sq_prep(q, ST_PROP_INSERT, &st);
 	if (rc)
 		goto out;
@@ -304,12 +298,9 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	int rc;
 
 	memset(&cols, 0, sizeof(cols));
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
-		goto out;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
+		return rc;
 	key = malloc(len + 1);
 	if (!key) {
 		rc = STORE_ENOMEM;
@@ -377,12 +368,9 @@ int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	key = malloc(len + 1);
 	if (!key) {
 		rc = STORE_ENOMEM;
@@ -574,12 +562,10 @@ int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char 
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_AUDIT_INSERT, &st);
+	rc = sq_prep(q, ST_AUDIT_INSERT, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
