@@ -532,6 +532,18 @@ int pg_row(struct pg_store *q, const struct pg_stmt *st, const struct pg_params 
 	return rc;
 }
 
+int pg_row_int(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
+	       int64_t *v)
+{
+	PGresult *res;
+	int rc = pg_row(q, st, params, &res);
+
+	if (rc == STORE_OK)
+		*v = pg_col_int(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
 int pg_exec_sql(struct pg_store *q, const char *sql)
 {
 	PGresult *res;

@@ -89,6 +89,9 @@ int pg_run(struct pg_store *q, const struct pg_stmt *st, const struct pg_params 
 /* Runs st and keeps its first row: STORE_ENOTFOUND (and *res NULL) when none. */
 int pg_row(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
 	   PGresult **res);
+/* pg_row, then the first column of the row into *v. */
+int pg_row_int(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
+	       int64_t *v);
 /* Runs one or more statements without parameters (schema, SET, BEGIN...). */
 int pg_exec_sql(struct pg_store *q, const char *sql);
 

@@ -300,16 +300,12 @@ static int payload_row(struct pg_store *q, int64_t sync_id, const char *part, ui
 		       int64_t *payload)
 {
 	struct pg_params a = { 0 };
-	PGresult *res = NULL;
 	int rc;
 
 	pg_param_int(&a, sync_id);
 	pg_param_text(&a, part);
 	pg_param_int(&a, (int64_t)len);
-	rc = pg_row(q, &st_payload_row, &a, &res);
-	if (!rc)
-		*payload = pg_col_int(res, 0, 0);
-	PQclear(res);
+	rc = pg_row_int(q, &st_payload_row, &a, payload);
 	if (rc)
 		return rc;
 	memset(&a, 0, sizeof(a));
@@ -382,15 +378,9 @@ static int payload_stream(struct pg_store *q, int64_t sync_id, const struct stor
 static int pending_number(struct pg_store *q, int64_t org_id, int64_t *running)
 {
 	struct pg_params a = { 0 };
-	PGresult *res = NULL;
-	int rc;
 
 	pg_param_int(&a, org_id);
-	rc = pg_row(q, &st_pending, &a, &res);
-	if (rc == STORE_OK)
-		*running = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
+	return pg_row_int(q, &st_pending, &a, running);
 }
 
 /* Rejects the org's Paused syncs in favour of the new one, with their messages. */

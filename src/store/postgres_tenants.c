@@ -76,15 +76,9 @@ static int pg_org_version(struct store *s, int64_t org_id, int64_t *version)
 {
 	static const struct pg_stmt st = { "org_version", "SELECT version FROM orgs WHERE id = $1" };
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
-	rc = pg_row(pg(s), &st, &p, &res);
-	if (rc == STORE_OK)
-		*version = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
+	return pg_row_int(pg(s), &st, &p, version);
 }
 
 static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
@@ -286,16 +280,10 @@ static int member_by_email(struct pg_store *q, int64_t org_id, const char *key, 
 		"member_by_email", "SELECT id FROM members WHERE org_id = $1 AND email_key = $2"
 	};
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, key);
-	rc = pg_row(q, &st, &p, &res);
-	if (rc == STORE_OK)
-		*id = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
+	return pg_row_int(q, &st, &p, id);
 }
 
 /* A new member for an Administrator added by address: its id and email are the address. */

@@ -456,6 +456,17 @@ int sq_row(struct sqlite_store *q, sqlite3_stmt *st)
 	return rc;
 }
 
+int sq_row_int(struct sqlite_store *q, sqlite3_stmt *st, int64_t *v)
+{
+	int rc = sq_row(q, st);
+
+	if (rc == STORE_OK) {
+		*v = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
 /* Marks the org's records changed (within the caller's transaction). */
 int sq_touch_org(struct sqlite_store *q, int64_t org_id)
 {

@@ -270,6 +270,29 @@ out:
 	return rc;
 }
 
+/* The org's Pending sync into *running; STORE_ENOTFOUND when it has none. */
+static int pending_sync(struct sqlite_store *q, int64_t org_id, int64_t *running)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SYNC_PENDING, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return sq_row_int(q, st, running);
+}
+
+/* STORE_EBUSY (with a message, *running set) while the org has a sync Pending. */
+static int refuse_pending(struct sqlite_store *q, int64_t org_id, int64_t *running)
+{
+	int rc = pending_sync(q, org_id, running);
+
+	if (rc == STORE_OK)
+		return store_set_error(&q->base, STORE_EBUSY, "sync %lld is still pending",
+				       (long long)*running);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+}
+
 int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		  const struct store_source *parts, size_t nparts, int64_t *sync_id,
 		  int64_t *running)
@@ -286,35 +309,14 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	 * (and refused with EBUSY) at once, even while another apply holds
 	 * the write lock for a long time.
 	 */
-	rc = sq_prep(q, ST_SYNC_PENDING, &st);
+	rc = refuse_pending(q, org_id, running);
 	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
-				       (long long)*running);
-	}
-	if (rc != STORE_ENOTFOUND)
 		return rc;
 	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_prep(q, ST_SYNC_PENDING, &st);
+	rc = refuse_pending(q, org_id, running);
 	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		rc = store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
-				     (long long)*running);
-		goto out;
-	}
-	if (rc != STORE_ENOTFOUND)
 		goto out;
 	rc = sq_prep(q, ST_SYNC_INSERT, &st);
 	if (rc)
@@ -375,18 +377,8 @@ out:
 
 int sq_sync_pending(struct store *s, int64_t org_id, int64_t *running)
 {
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_SYNC_PENDING, &st);
+	int rc = pending_sync(sq(s), org_id, running);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-	}
 	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
@@ -423,29 +415,35 @@ int sq_payload_put(struct store *s, int64_t sync_id, const char *part, const voi
 
 /* Read through the incremental blob API straight into the caller's buffer:
  * one copy of the payload in memory, not two. */
+/* The row of the sync's payload part; STORE_ENOTFOUND when it has none. */
+static int payload_rowid(struct sqlite_store *q, int64_t sync_id, const char *part,
+			 int64_t *rowid)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	sq_bind_text(st, 2, part);
+	return sq_row_int(q, st, rowid);
+}
+
 int sq_payload_get(struct store *s, int64_t sync_id, const char *part, void **data,
 		   size_t *len)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_blob *blob = NULL;
 	unsigned char *buf = NULL;
-	sqlite3_stmt *st;
 	int64_t rowid;
 	int rc, n, off, chunk;
 
 	rc = sq_begin_read(q);
 	if (rc)
 		return rc;
-	rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+	rc = payload_rowid(q, sync_id, part, &rowid);
 	if (rc)
 		goto out;
-	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, part);
-	rc = sq_row(q, st);
-	if (rc)
-		goto out;
-	rowid = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 	rc = sqlite3_blob_open(q->db, "main", "sync_payloads", "data", rowid, 0, &blob);
 	if (rc != SQLITE_OK) {
 		rc = sq_fail(q, rc);
@@ -492,19 +490,11 @@ int sq_payload_open(struct store *s, int64_t sync_id, const char *part, void **o
 {
 	struct sqlite_store *q = sq(s);
 	struct sq_blob *b = NULL;
-	sqlite3_stmt *st;
 	int64_t rowid;
-	int rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+	int rc = payload_rowid(q, sync_id, part, &rowid);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, part);
-	rc = sq_row(q, st);
-	if (rc)
-		return rc;
-	rowid = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return store_set_error(s, STORE_ENOMEM, "out of memory");

@@ -312,11 +312,8 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_textn(st, 2, key, len);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-	} else if (rc == STORE_ENOTFOUND) {
+	rc = sq_row_int(q, st, &id);
+	if (rc == STORE_ENOTFOUND) {
 		memset(&m, 0, sizeof(m));
 		m.external_id = email;
 		m.email = email;
@@ -671,11 +668,9 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 		sq_bind_text(st, 1, email_key);
 		sqlite3_bind_int64(st, 2, links[i].org_id);
 		sqlite3_bind_int64(st, 3, now);
-		rc = sq_row(q, st);
+		rc = sq_row_int(q, st, &pending);
 		if (rc)
 			break;
-		pending = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
 		/* A few live links at a time: a form resubmitted in a loop mails no more. */
 		if (pending >= STORE_SIGNIN_PENDING_MAX)
 			continue;

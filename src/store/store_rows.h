@@ -1,9 +1,11 @@
 /*
- * What both store backends make of a sync's rows, once: a sync row, a
- * stored issue and a plan chunk built from column values, the plan's chunk
- * encoding and its paging arithmetic, and the report's stored totals. Each
- * backend shows its result row through struct store_cols; the SQL and the
- * transactions stay in the backend. Private to src/store/.
+ * What both store backends make of their result rows, written once: every
+ * record a read returns (orgs, Administrators, audit entries, syncs, SCIM
+ * users, groups and references, deliveries, names and ids), a stored issue
+ * and plan chunk, the plan's chunk encoding and paging arithmetic, and the
+ * report's stored totals. A backend shows a row through struct store_cols;
+ * the SQL, the statements and the transactions stay in the backend.
+ * Private to src/store/.
  */
 #ifndef ORGSYNC_STORE_STORE_ROWS_H
 #define ORGSYNC_STORE_STORE_ROWS_H
@@ -49,7 +51,7 @@ struct store_rows_kind {
 	void (*clear)(void *rec);
 };
 
-/* The column orders are the backends' SELECTs; each names its own. */
+/* Each kind with its columns, in the order the backends' SELECTs give them. */
 extern const struct store_rows_kind store_rows_ids;       /* int64_t: the first column */
 extern const struct store_rows_kind store_rows_strings;   /* char *: the text column */
 extern const struct store_rows_kind store_rows_admins;    /* email, external_id, state, admin_since */
@@ -93,7 +95,7 @@ int store_rows_sync(const struct store_cols *c, struct sync_row *r);
 int store_rows_issue(const struct store_cols *c, struct report *rep);
 
 /*
- * What a stored report counted (columns errors, warnings, infos, dropped)
+ * What a stored report counted (columns fatal, error, warning, dropped)
  * beside what rep held before its issues were read: issues past the limit
  * of the report that was stored are counted, not kept.
  */
