@@ -532,6 +532,18 @@ int pg_row(struct pg_store *q, const struct pg_stmt *st, const struct pg_params 
 	return rc;
 }
 
+int pg_row_int(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
+	       int64_t *v)
+{
+	PGresult *res;
+	int rc = pg_row(q, st, params, &res);
+
+	if (rc == STORE_OK)
+		*v = pg_col_int(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
 int pg_exec_sql(struct pg_store *q, const char *sql)
 {
 	PGresult *res;
@@ -597,10 +609,37 @@ int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len)
 	return rc;
 }
 
-int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n)
+static int64_t cols_int(const struct store_cols *c, int col)
+{
+	return pg_col_int(c->res, c->row, col);
+}
+
+static const char *cols_text(const struct store_cols *c, int col)
+{
+	return PQgetisnull(c->res, c->row, col) ? NULL : PQgetvalue(c->res, c->row, col);
+}
+
+static bool cols_bool(const struct store_cols *c, int col)
+{
+	return pg_col_bool(c->res, c->row, col);
+}
+
+void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c)
+{
+	c->col_int = cols_int;
+	c->col_text = cols_text;
+	c->col_bool = cols_bool;
+	c->store = q ? &q->base : NULL;
+	c->res = r;
+	c->row = row;
+	c->ncols = PQnfields(r);
+}
+
+int pg_read_rows(struct pg_store *q, const PGresult *r, const struct store_rows_kind *k,
+		 void **rows, size_t *n)
 {
 	size_t count = (size_t)PQntuples(r), i;
+	struct store_cols c;
 	char *v = NULL;
 	int rc = STORE_OK;
 
@@ -608,20 +647,32 @@ int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, 
 	*n = 0;
 	if (!count)
 		return STORE_OK;
-	v = calloc(count, elem);
+	v = calloc(count, k->elem);
 	if (!v)
 		return STORE_ENOMEM;
-	for (i = 0; i < count && !rc; i++)
-		rc = read(r, (int)i, v + i * elem);
+	for (i = 0; i < count && !rc; i++) {
+		pg_cols(q, r, (int)i, &c);
+		rc = k->read(&c, v + i * k->elem);
+	}
 	if (rc) {
-		while (i--)
-			clear(v + i * elem);
-		free(v);
+		store_rows_free(k, v, i);
 		return rc;
 	}
 	*rows = v;
 	*n = count;
 	return STORE_OK;
+}
+
+int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
+		 const struct store_rows_kind *k, void **rows, size_t *n)
+{
+	PGresult *res;
+	int rc = pg_exec(q, st, p, &res);
+
+	if (rc == STORE_OK)
+		rc = pg_read_rows(q, res, k, rows, n);
+	PQclear(res);
+	return rc;
 }
 
 /* --- transactions ------------------------------------------------------------------ */
@@ -708,6 +759,41 @@ int pg_org_exists(struct pg_store *q, int64_t org_id)
 	if (rc == STORE_ENOTFOUND)
 		store_set_error(&q->base, rc, "no organization %lld", (long long)org_id);
 	return rc;
+}
+
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
+		const struct store_rows_kind *k, void **rows, size_t *n)
+{
+	struct pg_params p = { 0 };
+	void *v = NULL;
+	size_t count = 0;
+	int rc = pg_begin_org(q, org_id, false);
+
+	if (rc)
+		return rc;
+	pg_param_int(&p, org_id);
+	rc = pg_exec_rows(q, st, &p, k, &v, &count);
+	rc = pg_end_tx(q, rc);
+	if (rc) {
+		store_rows_free(k, v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int pg_begin_org(struct pg_store *q, int64_t org_id, bool lock)
+{
+	int rc = pg_begin(q);
+
+	if (rc)
+		return rc;
+	if (lock)
+		rc = pg_lock_org(q, org_id);
+	if (!rc)
+		rc = pg_org_exists(q, org_id);
+	return rc ? pg_end_tx(q, rc) : STORE_OK;
 }
 
 int pg_touch_org(struct pg_store *q, int64_t org_id)

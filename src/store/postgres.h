@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "store/backend.h"
+#include "store/store_rows.h"
 
 enum {
 	PG_MAX_PARAMS = 24,
@@ -88,6 +89,9 @@ int pg_run(struct pg_store *q, const struct pg_stmt *st, const struct pg_params 
 /* Runs st and keeps its first row: STORE_ENOTFOUND (and *res NULL) when none. */
 int pg_row(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
 	   PGresult **res);
+/* pg_row, then the first column of the row into *v. */
+int pg_row_int(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *params,
+	       int64_t *v);
 /* Runs one or more statements without parameters (schema, SET, BEGIN...). */
 int pg_exec_sql(struct pg_store *q, const char *sql);
 
@@ -114,13 +118,21 @@ void pg_col_copy(const PGresult *r, int row, int col, char *dst, size_t size);
 /* A bytea column of a text result into exactly len bytes: -1 when its size differs. */
 int pg_col_bytes(const PGresult *r, int row, int col, void *dst, size_t len);
 
+/* Row row of r as the shared readers of store_rows.h see it; q may be NULL
+ * when the reader checks no number (store_cols.store). */
+void pg_cols(struct pg_store *q, const PGresult *r, int row, struct store_cols *c);
+
 /*
- * Reads every row of r into a new array of elem-sized records, each zeroed
- * then filled by read; on failure clear releases the records read so far
- * and nothing is returned. The caller frees *rows with the records' _free.
+ * Reads every row of r into a new array of records of kind k; on failure
+ * the records read so far are released and nothing is returned. The
+ * caller frees *rows with the records' _free.
  */
-int pg_read_rows(const PGresult *r, size_t elem, int (*read)(const PGresult *r, int row, void *rec),
-		 void (*clear)(void *rec), void **rows, size_t *n);
+int pg_read_rows(struct pg_store *q, const PGresult *r, const struct store_rows_kind *k,
+		 void **rows, size_t *n);
+
+/* Runs st with p and reads its rows as pg_read_rows does. */
+int pg_exec_rows(struct pg_store *q, const struct pg_stmt *st, const struct pg_params *p,
+		 const struct store_rows_kind *k, void **rows, size_t *n);
 
 /* --- transactions ------------------------------------------------------------------ */
 
@@ -141,6 +153,18 @@ int pg_end_tx(struct pg_store *q, int rc);
 int pg_lock_org(struct pg_store *q, int64_t org_id);
 /* STORE_ENOTFOUND (with a message) unless the org exists. */
 int pg_org_exists(struct pg_store *q, int64_t org_id);
+/*
+ * pg_begin, the org's lock when lock is true, then STORE_ENOTFOUND (with a
+ * message) unless the org exists; on failure no transaction is left open.
+ */
+int pg_begin_org(struct pg_store *q, int64_t org_id, bool lock);
+/*
+ * The rows of st bound to org_id (its $1), read as pg_read_rows does within
+ * one transaction; STORE_ENOTFOUND (with a message) when the org does not
+ * exist. On failure nothing is returned.
+ */
+int pg_org_rows(struct pg_store *q, int64_t org_id, const struct pg_stmt *st,
+		const struct store_rows_kind *k, void **rows, size_t *n);
 /* Bumps the org's version (its records changed) within the caller's transaction. */
 int pg_touch_org(struct pg_store *q, int64_t org_id);
 

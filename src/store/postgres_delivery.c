@@ -91,54 +91,14 @@ static int64_t limit_param(size_t limit)
 static int pg_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 			     int64_t lease_ms, size_t max, struct store_delivery **out, size_t *n)
 {
-	struct pg_store *p = pg(s);
 	struct pg_params a = { 0 };
-	struct store_delivery *v = NULL;
-	PGresult *res = NULL;
-	int rc, i, rows;
 
 	pg_param_int(&a, now);
 	pg_param_int(&a, lease_ms);
 	param_channel(&a, ch);
 	pg_param_int(&a, limit_param(max));
-	rc = pg_exec(p, &st_claim, &a, &res);
-	if (rc)
-		return rc;
-	rows = PQntuples(res);
-	v = calloc((size_t)rows + 1, sizeof(*v));
-	if (!v) {
-		/* The claimed rows stay leased and fall due when the lease ends. */
-		rc = store_set_error(s, STORE_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < rows; i++) {
-		struct store_delivery *d = &v[i];
-
-		d->row = pg_col_int(res, i, 0);
-		pg_col_copy(res, i, 1, d->id, sizeof(d->id));
-		d->org_id = pg_col_int(res, i, 2);
-		pg_col_copy(res, i, 3, d->kind, sizeof(d->kind));
-		d->status = DELIVERY_SENDING;
-		rc = store_fit_int(s, pg_col_int(res, i, 6), "attempts", &d->attempts);
-		d->created_at = pg_col_int(res, i, 7);
-		d->retry_from = pg_col_int(res, i, 8);
-		d->lease = pg_col_int(res, i, 9);
-		d->next_attempt_at = d->lease;
-		if (!rc && (pg_col_strdup(res, i, 4, &d->recipient) ||
-			    pg_col_strdup(res, i, 5, &d->payload) ||
-			    pg_col_strdup(res, i, 10, &d->last_error) || !d->recipient || !d->payload))
-			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
-		if (rc) {
-			store_deliveries_free(v, (size_t)i + 1);
-			v = NULL;
-			goto out;
-		}
-	}
-	*out = v;
-	*n = (size_t)rows;
-out:
-	PQclear(res);
-	return rc;
+	/* On failure the claimed rows stay leased and fall due when the lease ends. */
+	return pg_exec_rows(pg(s), &st_claim, &a, &store_rows_claimed, (void **)out, n);
 }
 
 static int record_one(struct pg_store *p, const struct store_delivery_outcome *o, int64_t now)
@@ -175,52 +135,12 @@ static int pg_delivery_record(struct store *s, const struct store_delivery_outco
 static int pg_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t limit,
 			    struct store_delivery **out, size_t *n)
 {
-	struct pg_store *p = pg(s);
 	struct pg_params a = { 0 };
-	struct store_delivery *v = NULL;
-	PGresult *res = NULL;
-	int rc, i, rows;
 
 	pg_param_int(&a, org_id);
 	pg_param_int(&a, before_row > 0 ? before_row : INT64_MAX);
 	pg_param_int(&a, limit_param(limit));
-	rc = pg_exec(p, &st_list, &a, &res);
-	if (rc)
-		return rc;
-	rows = PQntuples(res);
-	v = calloc((size_t)rows + 1, sizeof(*v));
-	if (!v) {
-		rc = store_set_error(s, STORE_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < rows; i++) {
-		struct store_delivery *d = &v[i];
-		int status = format_delivery_status_parse(PQgetvalue(res, i, 5));
-
-		d->row = pg_col_int(res, i, 0);
-		pg_col_copy(res, i, 1, d->id, sizeof(d->id));
-		d->org_id = pg_col_int(res, i, 2);
-		pg_col_copy(res, i, 3, d->kind, sizeof(d->kind));
-		d->status = status < 0 ? DELIVERY_QUEUED : status;
-		rc = store_fit_int(s, pg_col_int(res, i, 6), "attempts", &d->attempts);
-		d->created_at = pg_col_int(res, i, 8);
-		d->sent_at = pg_col_int(res, i, 9);
-		d->next_attempt_at = pg_col_int(res, i, 10);
-		d->retry_from = pg_col_int(res, i, 11);
-		if (!rc && (pg_col_strdup(res, i, 4, &d->recipient) ||
-			    pg_col_strdup(res, i, 7, &d->last_error)))
-			rc = store_set_error(s, STORE_ENOMEM, "out of memory");
-		if (rc) {
-			store_deliveries_free(v, (size_t)i + 1);
-			v = NULL;
-			goto out;
-		}
-	}
-	*out = v;
-	*n = (size_t)rows;
-out:
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(pg(s), &st_list, &a, &store_rows_deliveries, (void **)out, n);
 }
 
 static int pg_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now)

@@ -28,100 +28,46 @@ static const struct pg_stmt member_rowid = {
 	"scim_member_rowid", "SELECT id FROM members WHERE org_id = $1 AND scim_id = $2"
 };
 
-/* Reads a row of SCIM_USER_COLUMNS. */
-static int read_user_row(const PGresult *r, int row, void *rec)
-{
-	struct store_scim_user *u = rec;
-	int role = format_role_parse(pg_col_text(r, row, 9));
-	int state = format_state_parse(pg_col_text(r, row, 10));
-
-	memset(u, 0, sizeof(*u));
-	pg_col_copy(r, row, 0, u->id, sizeof(u->id));
-	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
-	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
-	u->created_at = pg_col_int(r, row, 11);
-	u->updated_at = pg_col_int(r, row, 12);
-	if (pg_col_strdup(r, row, 1, &u->external_id) || pg_col_strdup(r, row, 2, &u->email) ||
-	    pg_col_strdup(r, row, 3, &u->first_name) || pg_col_strdup(r, row, 4, &u->last_name) ||
-	    pg_col_strdup(r, row, 5, &u->job_title) || pg_col_strdup(r, row, 6, &u->image_url) ||
-	    pg_col_strdup(r, row, 7, &u->langs) || pg_col_strdup(r, row, 8, &u->attrs))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_user_row(void *rec)
-{
-	store_scim_user_clear(rec);
-}
-
-static int read_group_row(const PGresult *r, int row, void *rec)
-{
-	struct store_scim_group *g = rec;
-
-	memset(g, 0, sizeof(*g));
-	pg_col_copy(r, row, 0, g->id, sizeof(g->id));
-	g->created_at = pg_col_int(r, row, 4);
-	g->updated_at = pg_col_int(r, row, 5);
-	if (pg_col_strdup(r, row, 1, &g->external_id) || pg_col_strdup(r, row, 2, &g->name) ||
-	    pg_col_strdup(r, row, 3, &g->attrs))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_group_row(void *rec)
-{
-	store_scim_group_clear(rec);
-}
-
-/* A row of (id, display[, is a group]): a member or subteam reference. */
-static int read_ref_row(const PGresult *r, int row, void *rec)
-{
-	struct store_scim_ref *ref = rec;
-
-	pg_col_copy(r, row, 0, ref->id, sizeof(ref->id));
-	ref->group = PQnfields(r) > 2 && pg_col_bool(r, row, 2);
-	return pg_col_strdup(r, row, 1, &ref->display) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_ref_row(void *rec)
-{
-	free(((struct store_scim_ref *)rec)->display);
-}
-
-/* Runs st with (org_id, text) and reads its rows with read. */
+/* Runs st with (org_id, text) and reads its rows of kind k. */
 static int org_rows(struct pg_store *q, const struct pg_stmt *st, int64_t org_id,
-		    const char *text, size_t elem, int (*read)(const PGresult *, int, void *),
-		    void (*clear)(void *), void **rows, size_t *n)
+		    const char *text, const struct store_rows_kind *k, void **rows, size_t *n)
 {
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	if (text)
 		pg_param_text(&p, text);
-	rc = pg_exec(q, st, &p, &res);
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, elem, read, clear, rows, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(q, st, &p, k, rows, n);
 }
 
 /* The first row of st with (org_id, text) read into rec; STORE_ENOTFOUND when none. */
 static int org_row(struct pg_store *q, const struct pg_stmt *st, int64_t org_id, const char *text,
-		   int (*read)(const PGresult *, int, void *), void *rec)
+		   int (*read)(const struct store_cols *c, void *rec), void *rec)
 {
 	struct pg_params p = { 0 };
+	struct store_cols c;
 	PGresult *res;
 	int rc;
 
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, text);
 	rc = pg_row(q, st, &p, &res);
-	if (rc == STORE_OK)
-		rc = read(res, 0, rec);
+	if (rc == STORE_OK) {
+		pg_cols(q, res, 0, &c);
+		rc = read(&c, rec);
+	}
 	PQclear(res);
 	return rc;
+}
+
+static int read_user(const struct store_cols *c, void *rec)
+{
+	return store_rows_scim_user(c, rec);
+}
+
+static int read_group(const struct store_cols *c, void *rec)
+{
+	return store_rows_scim_group(c, rec);
 }
 
 static int pg_scim_user_get(struct store *s, int64_t org_id, const char *key, bool by_name,
@@ -146,7 +92,7 @@ static int pg_scim_user_get(struct store *s, int64_t org_id, const char *key, bo
 		store_email_key(fold, key, len);
 	}
 	rc = org_row(pg(s), by_name ? &by_email : &by_id, org_id, by_name ? fold : key,
-		     read_user_row, out);
+		     read_user, out);
 	if (rc && rc != STORE_ENOTFOUND)
 		store_scim_user_clear(out);
 	free(fold);
@@ -159,7 +105,7 @@ static int pg_scim_users(struct store *s, int64_t org_id, struct store_scim_user
 		"scim_users", "SELECT " SCIM_USER_COLUMNS " FROM members WHERE org_id = $1 ORDER BY id"
 	};
 
-	return org_rows(pg(s), &st, org_id, NULL, sizeof(**rows), read_user_row, clear_user_row,
+	return org_rows(pg(s), &st, org_id, NULL, &store_rows_scim_users,
 			(void **)rows, n);
 }
 
@@ -246,15 +192,10 @@ static int pg_scim_user_put(struct store *s, int64_t org_id, struct store_scim_u
 	struct store_scim_user cur = { 0 };
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(u->id, now);
 	} else {
@@ -345,21 +286,21 @@ static int pg_scim_admins(struct store *s, int64_t org_id, struct store_scim_ref
 			       " WHERE org_id = $1 AND role = 'Administrator' ORDER BY id"
 	};
 
-	return org_rows(pg(s), &st, org_id, NULL, sizeof(**refs), read_ref_row, clear_ref_row,
+	return org_rows(pg(s), &st, org_id, NULL, &store_rows_scim_refs,
 			(void **)refs, n);
 }
 
-static int read_rowid(const PGresult *r, int row, void *rec)
+static int read_rowid(const struct store_cols *c, void *rec)
 {
 	/* A team's row (SCIM_GROUP_COLUMNS) has its id last; a member's has only it. */
-	*(int64_t *)rec = pg_col_int(r, row, PQnfields(r) - 1);
+	*(int64_t *)rec = c->col_int(c, c->ncols - 1);
 	return STORE_OK;
 }
 
 static int pg_scim_group_get(struct store *s, int64_t org_id, const char *id,
 			     struct store_scim_group *out)
 {
-	int rc = org_row(pg(s), &group_get, org_id, id, read_group_row, out);
+	int rc = org_row(pg(s), &group_get, org_id, id, read_group, out);
 
 	if (rc && rc != STORE_ENOTFOUND)
 		store_scim_group_clear(out);
@@ -373,7 +314,7 @@ static int pg_scim_groups(struct store *s, int64_t org_id, struct store_scim_gro
 		"scim_groups", "SELECT " SCIM_GROUP_COLUMNS " FROM teams WHERE org_id = $1 ORDER BY id"
 	};
 
-	return org_rows(pg(s), &st, org_id, NULL, sizeof(**rows), read_group_row, clear_group_row,
+	return org_rows(pg(s), &st, org_id, NULL, &store_rows_scim_groups,
 			(void **)rows, n);
 }
 
@@ -406,7 +347,7 @@ static int pg_scim_group_members(struct store *s, int64_t org_id, const char *id
 		*refs = NULL;
 		*n = 0;
 	} else {
-		rc = pg_read_rows(res, sizeof(**refs), read_ref_row, clear_ref_row, (void **)refs, n);
+		rc = pg_read_rows(pg(s), res, &store_rows_scim_refs, (void **)refs, n);
 	}
 	PQclear(res);
 	return rc;
@@ -444,15 +385,10 @@ static int pg_scim_group_put(struct store *s, int64_t org_id, struct store_scim_
 	struct store_scim_group cur = { 0 };
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(g->id, now);
 	} else {

@@ -9,7 +9,6 @@
  * PAYLOAD_CHUNK bytes so that neither a write nor a read ever holds a
  * part of hundreds of MB in one allocation, here or on the server.
  */
-#include "format/json.h"
 #include "format/names.h"
 #include "store/postgres.h"
 #include "store/postgres_copy.h"
@@ -22,11 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 enum {
 	PAYLOAD_CHUNK = 1024 * 1024,
-	PLAN_CHUNK = 128, /* plan entries to a row, as on SQLite */
 };
 
 #define SYNC_COLUMNS                                                                          \
@@ -304,16 +300,12 @@ static int payload_row(struct pg_store *q, int64_t sync_id, const char *part, ui
 		       int64_t *payload)
 {
 	struct pg_params a = { 0 };
-	PGresult *res = NULL;
 	int rc;
 
 	pg_param_int(&a, sync_id);
 	pg_param_text(&a, part);
 	pg_param_int(&a, (int64_t)len);
-	rc = pg_row(q, &st_payload_row, &a, &res);
-	if (!rc)
-		*payload = pg_col_int(res, 0, 0);
-	PQclear(res);
+	rc = pg_row_int(q, &st_payload_row, &a, payload);
 	if (rc)
 		return rc;
 	memset(&a, 0, sizeof(a));
@@ -386,15 +378,9 @@ static int payload_stream(struct pg_store *q, int64_t sync_id, const struct stor
 static int pending_number(struct pg_store *q, int64_t org_id, int64_t *running)
 {
 	struct pg_params a = { 0 };
-	PGresult *res = NULL;
-	int rc;
 
 	pg_param_int(&a, org_id);
-	rc = pg_row(q, &st_pending, &a, &res);
-	if (rc == STORE_OK)
-		*running = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
+	return pg_row_int(q, &st_pending, &a, running);
 }
 
 /* Rejects the org's Paused syncs in favour of the new one, with their messages. */
@@ -440,14 +426,9 @@ static int pg_sync_begin(struct store *s, int64_t org_id, const struct sync_meta
 				       (long long)*running);
 	if (rc != STORE_ENOTFOUND)
 		return rc;
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, true);
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = pending_number(q, org_id, running);
 	if (rc == STORE_OK) {
 		rc = store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
@@ -689,20 +670,7 @@ static int pg_sync_renew(struct store *s, int64_t sync_id, const char *owner, in
 	return rc;
 }
 
-/* Appends one entry, as a JSON array, to a chunk being written (as on SQLite). */
-static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
-{
-	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->detail ? e->detail : "") ||
-	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
-		return -1;
-	return 0;
-}
-
-/* Replaces the sync's plan by plan's entries (or none), PLAN_CHUNK to a row, by COPY. */
+/* Replaces the sync's plan by plan's entries (or none), STORE_ROWS_PLAN_CHUNK to a row, by COPY. */
 static int write_plan(struct pg_store *q, int64_t sync_id, const struct store_plan *plan)
 {
 	struct store_plan_entry e;
@@ -723,18 +691,18 @@ static int write_plan(struct pg_store *q, int64_t sync_id, const struct store_pl
 	buf_init(&chunk);
 	for (seq = 0; !rc && seq < total; seq++) {
 		memset(&e, 0, sizeof(e));
-		if (plan->next(plan->ctx, &e) != 0 || plan_entry_json(&chunk, &e)) {
+		if (plan->next(plan->ctx, &e) != 0 || store_rows_plan_entry(&chunk, &e)) {
 			rc = store_set_error(&q->base, STORE_ENOMEM, "the plan could not be written");
 			break;
 		}
-		if ((seq + 1) % PLAN_CHUNK && seq + 1 < total)
+		if ((seq + 1) % STORE_ROWS_PLAN_CHUNK && seq + 1 < total)
 			continue;
 		if (buf_putc(&chunk, ']')) {
 			rc = store_set_error(&q->base, STORE_ENOMEM, "out of memory");
 			break;
 		}
 		pg_copy_int(&c, sync_id);
-		pg_copy_int(&c, (int64_t)(seq / PLAN_CHUNK));
+		pg_copy_int(&c, (int64_t)(seq / STORE_ROWS_PLAN_CHUNK));
 		pg_copy_textn(&c, chunk.data, chunk.len);
 		pg_copy_row(&c);
 		rc = c.rc;
@@ -910,32 +878,12 @@ static int pg_sync_decide(struct store *s, int64_t org_id, int64_t sync_id,
 	return pg_end_tx(q, rc);
 }
 
-static int read_sync_row(const PGresult *res, int i, struct sync_row *r)
+static int read_sync_row(struct pg_store *q, const PGresult *res, int i, struct sync_row *r)
 {
-	int parsed = format_sync_status_parse(pg_col_text(res, i, 2));
+	struct store_cols c;
 
-	memset(r, 0, sizeof(*r));
-	r->id = pg_col_int(res, i, 0);
-	r->org_id = pg_col_int(res, i, 1);
-	r->status = parsed < 0 ? SYNC_FAILED : parsed;
-	pg_col_copy(res, i, 3, r->source, sizeof(r->source));
-	pg_col_copy(res, i, 4, r->mode, sizeof(r->mode));
-	pg_col_copy(res, i, 5, r->format, sizeof(r->format));
-	r->dry_run = pg_col_int(res, i, 6) != 0;
-	r->created_at = pg_col_int(res, i, 10);
-	r->started_at = pg_col_int(res, i, 11);
-	r->finished_at = pg_col_int(res, i, 12);
-	r->issues = (size_t)pg_col_int(res, i, 13);
-	r->number = pg_col_int(res, i, 14);
-	pg_col_copy(res, i, 15, r->decision, sizeof(r->decision));
-	r->decided_at = pg_col_int(res, i, 17);
-	if (pg_col_strdup(res, i, 7, &r->reason) || pg_col_strdup(res, i, 8, &r->counts_json) ||
-	    pg_col_strdup(res, i, 9, &r->risk_json) || pg_col_strdup(res, i, 16, &r->decided_by) ||
-	    pg_col_strdup(res, i, 18, &r->decision_reason)) {
-		store_sync_row_free(r);
-		return STORE_ENOMEM;
-	}
-	return STORE_OK;
+	pg_cols(q, res, i, &c);
+	return store_rows_sync(&c, r);
 }
 
 static int one_sync(struct store *s, const struct pg_stmt *st, int64_t org_id, int64_t key,
@@ -949,7 +897,7 @@ static int one_sync(struct store *s, const struct pg_stmt *st, int64_t org_id, i
 	pg_param_int(&a, key);
 	rc = pg_row(pg(s), st, &a, &res);
 	if (!rc)
-		rc = read_sync_row(res, 0, out);
+		rc = read_sync_row(pg(s), res, 0, out);
 	PQclear(res);
 	return rc;
 }
@@ -969,36 +917,11 @@ static int pg_sync_list(struct store *s, int64_t org_id, int64_t before, size_t 
 			struct sync_row **rows, size_t *n)
 {
 	struct pg_params a = { 0 };
-	struct sync_row *v = NULL;
-	PGresult *res = NULL;
-	int rc, i, count;
 
 	pg_param_int(&a, org_id);
 	pg_param_int(&a, before > 0 ? before : INT64_MAX);
 	pg_param_int(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	rc = pg_exec(pg(s), &st_list, &a, &res);
-	if (rc)
-		return rc;
-	count = PQntuples(res);
-	v = calloc((size_t)count + 1, sizeof(*v));
-	if (!v) {
-		PQclear(res);
-		return store_set_error(s, STORE_ENOMEM, "out of memory");
-	}
-	for (i = 0; i < count; i++) {
-		rc = read_sync_row(res, i, &v[i]);
-		if (rc)
-			break;
-	}
-	PQclear(res);
-	if (rc) {
-		/* read_sync_row released the row it failed on. */
-		store_sync_rows_free(v, (size_t)i);
-		return rc;
-	}
-	*rows = v;
-	*n = (size_t)count;
-	return STORE_OK;
+	return pg_exec_rows(pg(s), &st_list, &a, &store_rows_syncs, (void **)rows, n);
 }
 
 static int pg_sync_count(struct store *s, int64_t org_id, size_t *n)
@@ -1015,80 +938,24 @@ static int pg_sync_count(struct store *s, int64_t org_id, size_t *n)
 	return rc;
 }
 
-static int plan_field(json_t *a, size_t i, char **out)
-{
-	const char *v = json_string_value(json_array_get(a, i));
-
-	*out = strdup(v ? v : "");
-	return *out ? 0 : -1;
-}
-
-/* One entry of a chunk (see plan_entry_json) into r. */
-static int read_plan_entry(json_t *a, uint64_t seq, struct store_plan_row *r)
-{
-	json_t *changes = json_array_get(a, 5);
-
-	memset(r, 0, sizeof(*r));
-	r->seq = seq;
-	r->flags = (unsigned)json_integer_value(json_array_get(a, 4));
-	if (plan_field(a, 0, &r->type) || plan_field(a, 1, &r->action) ||
-	    plan_field(a, 2, &r->subject) || plan_field(a, 3, &r->detail))
-		return STORE_ENOMEM;
-	if (json_is_object(changes)) {
-		r->changes = json_dumps(changes, JSON_COMPACT);
-		if (!r->changes)
-			return STORE_ENOMEM;
-	}
-	return STORE_OK;
-}
-
-/* The entries of chunk row i that fall in [from, to), appended to out. */
-static int read_plan_chunk(struct pg_store *q, const PGresult *res, int row, uint64_t from,
-			   uint64_t to, struct store_plan_page *out, size_t *cap)
-{
-	uint64_t base = (uint64_t)pg_col_int(res, row, 0) * PLAN_CHUNK;
-	json_t *doc = json_loadb(PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1), 0,
-				 NULL);
-	size_t i;
-	int rc = doc && json_is_array(doc) ? STORE_OK
-					   : store_set_error(&q->base, STORE_EIO,
-							     "a stored plan is malformed");
-
-	for (i = 0; !rc && i < json_array_size(doc); i++) {
-		if (base + i < from || base + i >= to)
-			continue;
-		if (out->count == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			struct store_plan_row *nv = realloc(out->rows, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			out->rows = nv;
-			*cap = ncap;
-		}
-		rc = read_plan_entry(json_array_get(doc, i), base + i, &out->rows[out->count++]);
-	}
-	json_decref(doc);
-	return rc;
-}
-
 /* The page's chunks: [from, hi) of the plan, hi already bounded by the limit. */
 static int read_plan_page(struct pg_store *q, int64_t sync_id, uint64_t from, uint64_t hi,
 			  struct store_plan_page *out)
 {
 	struct pg_params a = { 0 };
+	struct store_cols c;
 	PGresult *res = NULL;
 	size_t cap = 0;
 	int rc, i;
 
 	pg_param_int(&a, sync_id);
-	pg_param_int(&a, (int64_t)(from / PLAN_CHUNK));
-	pg_param_int(&a, (int64_t)((hi - 1) / PLAN_CHUNK));
+	pg_param_int(&a, (int64_t)(from / STORE_ROWS_PLAN_CHUNK));
+	pg_param_int(&a, (int64_t)((hi - 1) / STORE_ROWS_PLAN_CHUNK));
 	rc = pg_exec(q, &st_plan_page, &a, &res);
-	for (i = 0; !rc && i < PQntuples(res); i++)
-		rc = read_plan_chunk(q, res, i, from, hi, out, &cap);
+	for (i = 0; !rc && i < PQntuples(res); i++) {
+		pg_cols(q, res, i, &c);
+		rc = store_rows_plan_chunk(&q->base, &c, from, hi, out, &cap);
+	}
 	PQclear(res);
 	return rc;
 }
@@ -1100,9 +967,10 @@ static int pg_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int ty
 {
 	struct pg_store *q = pg(s);
 	struct pg_params a = { 0 };
+	struct store_cols c;
 	PGresult *res = NULL;
-	uint64_t lo = 0, hi;
-	int rc, i;
+	uint64_t to = 0;
+	int rc;
 
 	rc = pg_begin(q);
 	if (rc)
@@ -1112,30 +980,12 @@ static int pg_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int ty
 	rc = pg_row(q, &st_plan_totals, &a, &res);
 	if (rc)
 		goto out;
-	if (pg_col_null(res, 0, 0)) {
-		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
-		goto out;
-	}
-	for (i = 0; !rc && i < 3; i++)
-		rc = store_fit_u32(s, pg_col_int(res, 0, i), "a plan count", &out->n[i]);
-	if (rc)
-		goto out;
-	out->truncated = pg_col_int(res, 0, 3) != 0;
-	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
-	if (type >= 0) {
-		for (i = 0; i < type; i++)
-			lo += out->n[i];
-		hi = lo + out->n[type];
-	}
-	out->first = lo;
-	out->end = hi;
-	if (from < lo)
-		from = lo;
-	if (from >= hi || !limit)
-		goto out;
-	if (hi - from > limit)
-		hi = from + limit;
-	rc = read_plan_page(q, sync_id, from, hi, out);
+	pg_cols(q, res, 0, &c);
+	rc = store_rows_plan_totals(&c, out);
+	if (rc == STORE_ENOTFOUND)
+		rc = store_set_error(s, rc, "sync %lld has no plan", (long long)sync_id);
+	else if (store_rows_plan_window(out, type, limit, &from, &to))
+		rc = read_plan_page(q, sync_id, from, to, out);
 out:
 	PQclear(res);
 	return pg_end_tx(q, rc);
@@ -1145,28 +995,17 @@ out:
 static int read_issues(struct pg_store *q, int64_t sync_id, struct report *rep)
 {
 	struct pg_params a = { 0 };
+	struct store_cols c;
 	PGresult *res = NULL;
 	int rc, i;
 
 	pg_param_int(&a, sync_id);
 	rc = pg_exec(q, &st_issues_get, &a, &res);
 	for (i = 0; !rc && i < PQntuples(res); i++) {
-		int sev = format_severity_parse(pg_col_text(res, i, 0));
-		int code = format_issue_code_parse(pg_col_text(res, i, 1));
-		struct issue_loc loc = {
-			.file = pg_col_text(res, i, 2),
-			.field = pg_col_text(res, i, 5),
-			.record_id = pg_col_text(res, i, 6),
-		};
-
-		rc = store_fit_u32(&q->base, pg_col_int(res, i, 3), "an issue's line", &loc.line);
-		if (!rc)
-			rc = store_fit_u32(&q->base, pg_col_int(res, i, 4), "an issue's column",
-					   &loc.column);
-		if (!rc && report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
-				      code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc,
-				      "%s", pg_col_text(res, i, 7)))
-			rc = store_set_error(&q->base, STORE_ENOMEM, "out of memory");
+		pg_cols(q, res, i, &c);
+		rc = store_rows_issue(&c, rep);
+		if (rc == STORE_ENOMEM)
+			rc = store_set_error(&q->base, rc, "out of memory");
 	}
 	PQclear(res);
 	return rc;
@@ -1176,7 +1015,8 @@ static int pg_sync_report(struct store *s, int64_t org_id, int64_t sync_id, stru
 {
 	struct pg_store *q = pg(s);
 	struct pg_params a = { 0 };
-	size_t before[3], totals[3], dropped, i;
+	struct store_rows_totals t;
+	struct store_cols c;
 	PGresult *res = NULL;
 	int rc = pg_begin(q);
 
@@ -1187,21 +1027,12 @@ static int pg_sync_report(struct store *s, int64_t org_id, int64_t sync_id, stru
 	rc = pg_row(q, &st_totals, &a, &res);
 	if (rc)
 		goto out;
-	for (i = 0; !rc && i < 3; i++) {
-		rc = store_fit_size(s, pg_col_int(res, 0, (int)i), "an issue count", &totals[i]);
-		before[i] = rep->by_severity[i];
-	}
-	if (!rc)
-		rc = store_fit_size(s, pg_col_int(res, 0, 3), "the dropped issues", &dropped);
+	pg_cols(q, res, 0, &c);
+	rc = store_rows_totals_read(&c, rep, &t);
 	if (!rc)
 		rc = read_issues(q, sync_id, rep);
-	if (rc)
-		goto out;
-	/* Issues past the limit of the report that was stored are counted, not kept. */
-	for (i = 0; i < 3; i++)
-		if (rep->by_severity[i] - before[i] < totals[i])
-			rep->by_severity[i] = before[i] + totals[i];
-	rep->dropped += dropped;
+	if (!rc)
+		store_rows_totals_apply(&t, rep);
 out:
 	PQclear(res);
 	return pg_end_tx(q, rc);

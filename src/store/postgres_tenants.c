@@ -76,30 +76,9 @@ static int pg_org_version(struct store *s, int64_t org_id, int64_t *version)
 {
 	static const struct pg_stmt st = { "org_version", "SELECT version FROM orgs WHERE id = $1" };
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
-	rc = pg_row(pg(s), &st, &p, &res);
-	if (rc == STORE_OK)
-		*version = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
-}
-
-static int read_org_row(const PGresult *r, int row, void *rec)
-{
-	struct store_org_row *o = rec;
-
-	o->id = pg_col_int(r, row, 0);
-	o->created_at = pg_col_int(r, row, 2);
-	o->members = (uint64_t)pg_col_int(r, row, 3);
-	return pg_col_strdup(r, row, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_org_row(void *rec)
-{
-	free(((struct store_org_row *)rec)->name);
+	return pg_row_int(pg(s), &st, &p, version);
 }
 
 static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
@@ -109,13 +88,8 @@ static int pg_org_list(struct store *s, struct store_org_row **out, size_t *n)
 			    " (SELECT count(*) FROM members WHERE members.org_id = orgs.id)"
 			    " FROM orgs ORDER BY id"
 	};
-	PGresult *res;
-	int rc = pg_exec(pg(s), &st, NULL, &res);
 
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, sizeof(**out), read_org_row, clear_org_row, (void **)out, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(pg(s), &st, NULL, &store_rows_orgs, (void **)out, n);
 }
 
 static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
@@ -125,18 +99,14 @@ static int pg_key_replace(struct store *s, int64_t org_id, const char *key_id,
 					   "DELETE FROM api_keys WHERE org_id = $1" };
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, false);
 
 	if (rc)
 		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	rc = pg_run(q, &st, &p, NULL);
 	if (!rc)
 		rc = insert_key(q, org_id, key_id, hash, os_wall_ms());
-out:
 	return pg_end_tx(q, rc);
 }
 
@@ -169,40 +139,8 @@ static int pg_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 		"key_ids", "SELECT key_id FROM api_keys WHERE org_id = $1"
 			   " ORDER BY created_at, key_id COLLATE \"C\""
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	char **v = NULL;
-	size_t count = 0, i;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (rc || PQntuples(res) == 0)
-		goto out;
-	v = calloc((size_t)PQntuples(res), sizeof(*v));
-	if (!v) {
-		rc = STORE_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < (size_t)PQntuples(res) && !rc; i++, count++)
-		if (pg_col_strdup(res, (int)i, 0, &v[i]))
-			rc = STORE_ENOMEM;
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*ids = v;
-	*n = count;
-	return STORE_OK;
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_strings, (void **)ids, n);
 }
 
 /* --- settings and properties ------------------------------------------------------------ */
@@ -243,40 +181,8 @@ static int pg_properties_list(struct store *s, int64_t org_id, char ***names, si
 	static const struct pg_stmt st = {
 		"prop_list", "SELECT name FROM properties WHERE org_id = $1 ORDER BY id"
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	char **v = NULL;
-	size_t count = 0, i;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (rc || PQntuples(res) == 0)
-		goto out;
-	v = calloc((size_t)PQntuples(res), sizeof(*v));
-	if (!v) {
-		rc = STORE_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < (size_t)PQntuples(res) && !rc; i++, count++)
-		if (pg_col_strdup(res, (int)i, 0, &v[i]))
-			rc = STORE_ENOMEM;
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*names = v;
-	*n = count;
-	return STORE_OK;
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_strings, (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -319,13 +225,10 @@ static int pg_property_add(struct store *s, int64_t org_id, const char *name)
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
 	uint64_t added = 0;
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, false);
 
 	if (rc)
 		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, name);
 	pg_param_int(&p, os_wall_ms());
@@ -334,7 +237,6 @@ static int pg_property_add(struct store *s, int64_t org_id, const char *name)
 		rc = name_clash(q, org_id, name);
 	if (!rc)
 		rc = pg_touch_org(q, org_id);
-out:
 	return pg_end_tx(q, rc);
 }
 
@@ -378,16 +280,10 @@ static int member_by_email(struct pg_store *q, int64_t org_id, const char *key, 
 		"member_by_email", "SELECT id FROM members WHERE org_id = $1 AND email_key = $2"
 	};
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, key);
-	rc = pg_row(q, &st, &p, &res);
-	if (rc == STORE_OK)
-		*id = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return rc;
+	return pg_row_int(q, &st, &p, id);
 }
 
 /* A new member for an Administrator added by address: its id and email are the address. */
@@ -438,14 +334,9 @@ static int pg_admin_add(struct store *s, int64_t org_id, const char *email)
 	if (!key)
 		return STORE_ENOMEM;
 	store_email_key(key, email, len);
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, true);
 	if (rc)
 		goto done;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = member_by_email(q, org_id, key, &id);
 	if (rc == STORE_ENOTFOUND)
 		rc = insert_admin_member(q, org_id, email, key, now, &id);
@@ -463,56 +354,14 @@ done:
 	return rc;
 }
 
-static int read_admin_row(const PGresult *r, int row, void *rec)
-{
-	struct store_admin *a = rec;
-	int state = format_state_parse(pg_col_text(r, row, 2));
-
-	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
-	a->added_at = pg_col_int(r, row, 3);
-	return pg_col_strdup(r, row, 0, &a->email) || pg_col_strdup(r, row, 1, &a->external_id)
-		       ? STORE_ENOMEM
-		       : STORE_OK;
-}
-
-static void clear_admin_row(void *rec)
-{
-	struct store_admin *a = rec;
-
-	free(a->email);
-	free(a->external_id);
-}
-
 static int pg_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
 	static const struct pg_stmt st = {
 		"admin_list", "SELECT email, external_id, state, admin_since FROM members"
 			      " WHERE org_id = $1 AND role = 'Administrator' ORDER BY admin_since, id"
 	};
-	struct pg_store *q = pg(s);
-	struct pg_params p = { 0 };
-	PGresult *res = NULL;
-	int rc = pg_begin(q);
 
-	if (rc)
-		return rc;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
-	pg_param_int(&p, org_id);
-	rc = pg_exec(q, &st, &p, &res);
-	if (!rc)
-		rc = pg_read_rows(res, sizeof(**out), read_admin_row, clear_admin_row, (void **)out,
-				  n);
-out:
-	PQclear(res);
-	rc = pg_end_tx(q, rc);
-	if (rc && *out) {
-		store_admins_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
+	return pg_org_rows(pg(s), org_id, &st, &store_rows_admins, (void **)out, n);
 }
 
 static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -532,12 +381,9 @@ static int pg_admin_remove(struct store *s, int64_t org_id, const char *email)
 	if (!key)
 		return STORE_ENOMEM;
 	store_email_key(key, email, len);
-	rc = pg_begin(q);
+	rc = pg_begin_org(q, org_id, false);
 	if (rc)
 		goto done;
-	rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_text(&p, key);
 	pg_param_int(&p, os_wall_ms());
@@ -753,15 +599,10 @@ static int pg_audit_add(struct store *s, int64_t org_id, const char *actor, cons
 	};
 	struct pg_store *q = pg(s);
 	struct pg_params p = { 0 };
-	int rc = pg_begin(q);
+	int rc = pg_begin_org(q, org_id, true);
 
 	if (rc)
 		return rc;
-	rc = pg_lock_org(q, org_id);
-	if (!rc)
-		rc = pg_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	pg_param_int(&p, org_id);
 	pg_param_int(&p, os_wall_ms());
 	pg_param_text(&p, actor);
@@ -770,33 +611,7 @@ static int pg_audit_add(struct store *s, int64_t org_id, const char *actor, cons
 	pg_param_text(&p, old_json);
 	pg_param_text(&p, new_json);
 	rc = pg_run(q, &st, &p, NULL);
-out:
 	return pg_end_tx(q, rc);
-}
-
-static int read_audit_row(const PGresult *r, int row, void *rec)
-{
-	struct audit_entry *e = rec;
-
-	e->number = pg_col_int(r, row, 0);
-	e->at = pg_col_int(r, row, 1);
-	return pg_col_strdup(r, row, 2, &e->actor) || pg_col_strdup(r, row, 3, &e->action) ||
-			       pg_col_strdup(r, row, 4, &e->target) ||
-			       pg_col_strdup(r, row, 5, &e->old_json) ||
-			       pg_col_strdup(r, row, 6, &e->new_json)
-		       ? STORE_ENOMEM
-		       : STORE_OK;
-}
-
-static void clear_audit_row(void *rec)
-{
-	struct audit_entry *e = rec;
-
-	free(e->actor);
-	free(e->action);
-	free(e->target);
-	free(e->old_json);
-	free(e->new_json);
 }
 
 static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
@@ -809,8 +624,6 @@ static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_fil
 			      " AND ($5::text IS NULL OR target = $5) ORDER BY number DESC LIMIT $6"
 	};
 	struct pg_params p = { 0 };
-	PGresult *res;
-	int rc;
 
 	pg_param_int(&p, org_id);
 	pg_param_int(&p, f->before > 0 ? f->before : INT64_MAX);
@@ -818,12 +631,7 @@ static int pg_audit_list(struct store *s, int64_t org_id, const struct audit_fil
 	pg_param_text(&p, f->actor);
 	pg_param_text(&p, f->target);
 	pg_param_int(&p, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	rc = pg_exec(pg(s), &st, &p, &res);
-	if (rc == STORE_OK)
-		rc = pg_read_rows(res, sizeof(**rows), read_audit_row, clear_audit_row,
-				  (void **)rows, n);
-	PQclear(res);
-	return rc;
+	return pg_exec_rows(pg(s), &st, &p, &store_rows_audit, (void **)rows, n);
 }
 
 static int pg_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,

@@ -456,6 +456,17 @@ int sq_row(struct sqlite_store *q, sqlite3_stmt *st)
 	return rc;
 }
 
+int sq_row_int(struct sqlite_store *q, sqlite3_stmt *st, int64_t *v)
+{
+	int rc = sq_row(q, st);
+
+	if (rc == STORE_OK) {
+		*v = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
 /* Marks the org's records changed (within the caller's transaction). */
 int sq_touch_org(struct sqlite_store *q, int64_t org_id)
 {
@@ -489,6 +500,16 @@ int sq_begin(struct sqlite_store *q)
 int sq_begin_read(struct sqlite_store *q)
 {
 	return sq_exec_cached(q, q->in_tx ? ST_SAVEPOINT : ST_BEGIN_READ);
+}
+
+int sq_begin_org(struct sqlite_store *q, int64_t org_id)
+{
+	int rc = sq_begin(q);
+
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	return rc ? sq_end_tx(q, rc) : STORE_OK;
 }
 
 /* Commits when rc is STORE_OK, else rolls back; returns the final status. */
@@ -556,6 +577,32 @@ void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int64_t cols_int(const struct store_cols *c, int col)
+{
+	return sqlite3_column_int64((sqlite3_stmt *)c->res, col);
+}
+
+static const char *cols_text(const struct store_cols *c, int col)
+{
+	return (const char *)sqlite3_column_text((sqlite3_stmt *)c->res, col);
+}
+
+static bool cols_bool(const struct store_cols *c, int col)
+{
+	return sqlite3_column_int((sqlite3_stmt *)c->res, col) != 0;
+}
+
+void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c)
+{
+	c->col_int = cols_int;
+	c->col_text = cols_text;
+	c->col_bool = cols_bool;
+	c->store = q ? &q->base : NULL;
+	c->res = st;
+	c->row = 0;
+	c->ncols = sqlite3_column_count(st);
 }
 
 int sq_org_exists(struct sqlite_store *q, int64_t org_id)
@@ -727,35 +774,55 @@ static int grow_rows(void **v, size_t *cap, size_t count, size_t elem)
 	return 0;
 }
 
-/*
- * Reads every row of a prepared, bound statement into a new array of
- * elem-sized records, each filled by read; on failure clear releases the
- * records read so far (the last one maybe half made) and nothing is
- * returned. The caller frees *rows with the records' own _free.
- */
-int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
-		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
+int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, const struct store_rows_kind *k,
 		 void **rows, size_t *n)
 {
+	struct store_cols c;
 	char *v = NULL;
-	size_t count = 0, cap = 0, i;
+	size_t count = 0, cap = 0;
 	int rc;
 
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (grow_rows((void **)&v, &cap, count, elem)) {
+		if (grow_rows((void **)&v, &cap, count, k->elem)) {
 			rc = STORE_ENOMEM;
 			break;
 		}
-		memset(v + count * elem, 0, elem);
-		rc = read(st, v + count++ * elem);
+		memset(v + count * k->elem, 0, k->elem);
+		rc = k->read(&c, v + count++ * k->elem);
 		if (rc)
 			break;
 	}
 	sqlite3_reset(st);
 	if (rc != STORE_ENOTFOUND) {
-		for (i = 0; i < count; i++)
-			clear(v + i * elem);
-		free(v);
+		store_rows_free(k, v, count);
+		return rc;
+	}
+	*rows = v;
+	*n = count;
+	return STORE_OK;
+}
+
+int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id,
+		const struct store_rows_kind *k, void **rows, size_t *n)
+{
+	void *v = NULL;
+	size_t count = 0;
+	sqlite3_stmt *st;
+	int rc = sq_begin_read(q);
+
+	if (rc)
+		return rc;
+	rc = sq_org_exists(q, org_id);
+	if (!rc)
+		rc = sq_prep(q, id, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, org_id);
+		rc = sq_read_rows(q, st, k, &v, &count);
+	}
+	rc = sq_end_tx(q, rc);
+	if (rc) {
+		store_rows_free(k, v, count);
 		return rc;
 	}
 	*rows = v;

@@ -34,27 +34,11 @@ static void bind_channel(sqlite3_stmt *st, int i, enum delivery_channel ch)
 	sq_bind_text(st, i + 1, ch == DELIVERY_WEBHOOK ? "webhook" : "notification");
 }
 
-static int delivery_grow(struct store_delivery **v, size_t count, size_t *cap)
-{
-	struct store_delivery *nv;
-
-	if (count < *cap)
-		return STORE_OK;
-	nv = realloc(*v, (*cap ? *cap * 2 : 16) * sizeof(*nv));
-	if (!nv)
-		return STORE_ENOMEM;
-	*cap = *cap ? *cap * 2 : 16;
-	*v = nv;
-	return STORE_OK;
-}
-
 /* One conditional UPDATE: two senders never hold the same message. */
 int sq_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 		      int64_t lease_ms, size_t max, struct store_delivery **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_delivery *v = NULL, *d;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_DLV_CLAIM, &st);
 
@@ -64,39 +48,8 @@ int sq_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 	sqlite3_bind_int64(st, 2, lease_ms);
 	bind_channel(st, 3, ch);
 	sqlite3_bind_int64(st, 5, (int64_t)max);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if ((rc = delivery_grow(&v, count, &cap)) != STORE_OK) {
-			/* The claimed rest stays leased and falls due when the lease ends. */
-			sqlite3_reset(st);
-			break;
-		}
-		d = &v[count++];
-		memset(d, 0, sizeof(*d));
-		d->row = sqlite3_column_int64(st, 0);
-		sq_col_copy(st, 1, d->id, sizeof(d->id));
-		d->org_id = sqlite3_column_int64(st, 2);
-		sq_col_copy(st, 3, d->kind, sizeof(d->kind));
-		d->status = DELIVERY_SENDING;
-		rc = store_fit_int(s, sqlite3_column_int64(st, 6), "attempts", &d->attempts);
-		d->created_at = sqlite3_column_int64(st, 7);
-		d->retry_from = sqlite3_column_int64(st, 8);
-		d->lease = sqlite3_column_int64(st, 9);
-		d->next_attempt_at = d->lease;
-		if (!rc && (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 5, &d->payload) ||
-			    sq_col_strdup(st, 10, &d->last_error) || !d->recipient || !d->payload))
-			rc = STORE_ENOMEM;
-		if (rc) {
-			sqlite3_reset(st);
-			break;
-		}
-	}
-	if (rc != STORE_ENOTFOUND) {
-		store_deliveries_free(v, count);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return STORE_OK;
+	/* On failure the claimed rest stays leased and falls due when the lease ends. */
+	return sq_read_rows(q, st, &store_rows_claimed, (void **)out, n);
 }
 
 int sq_delivery_record(struct store *s, const struct store_delivery_outcome *o, size_t n,
@@ -132,8 +85,6 @@ int sq_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t
 		     struct store_delivery **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_delivery *v = NULL, *d;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_DLV_LIST, &st);
 
@@ -142,40 +93,7 @@ int sq_delivery_list(struct store *s, int64_t org_id, int64_t before_row, size_t
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, before_row > 0 ? before_row : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		int status;
-
-		if ((rc = delivery_grow(&v, count, &cap)) != STORE_OK) {
-			sqlite3_reset(st);
-			break;
-		}
-		d = &v[count++];
-		memset(d, 0, sizeof(*d));
-		d->row = sqlite3_column_int64(st, 0);
-		sq_col_copy(st, 1, d->id, sizeof(d->id));
-		d->org_id = sqlite3_column_int64(st, 2);
-		sq_col_copy(st, 3, d->kind, sizeof(d->kind));
-		status = format_delivery_status_parse((const char *)sqlite3_column_text(st, 5));
-		d->status = status < 0 ? DELIVERY_QUEUED : status;
-		rc = store_fit_int(s, sqlite3_column_int64(st, 6), "attempts", &d->attempts);
-		d->created_at = sqlite3_column_int64(st, 8);
-		d->sent_at = sqlite3_column_int64(st, 9);
-		d->next_attempt_at = sqlite3_column_int64(st, 10);
-		d->retry_from = sqlite3_column_int64(st, 11);
-		if (!rc && (sq_col_strdup(st, 4, &d->recipient) || sq_col_strdup(st, 7, &d->last_error)))
-			rc = STORE_ENOMEM;
-		if (rc) {
-			sqlite3_reset(st);
-			break;
-		}
-	}
-	if (rc != STORE_ENOTFOUND) {
-		store_deliveries_free(v, count);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return STORE_OK;
+	return sq_read_rows(q, st, &store_rows_deliveries, (void **)out, n);
 }
 
 int sq_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now)

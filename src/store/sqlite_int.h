@@ -8,6 +8,7 @@
 
 #include "model/org.h"
 #include "store/backend.h"
+#include "store/store_rows.h"
 #include "util/buf.h"
 
 #include <stdbool.h>
@@ -182,21 +183,43 @@ int sq_fail(struct sqlite_store *q, int rc);
 int sq_prep(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **out);
 int sq_run(struct sqlite_store *q, sqlite3_stmt *st);
 int sq_row(struct sqlite_store *q, sqlite3_stmt *st);
+/* sq_row, then the first column of the row into *v and st reset. */
+int sq_row_int(struct sqlite_store *q, sqlite3_stmt *st, int64_t *v);
 int sq_touch_org(struct sqlite_store *q, int64_t org_id);
 int sq_exec_cached(struct sqlite_store *q, enum stmt_id id);
 int sq_begin(struct sqlite_store *q);
 int sq_begin_read(struct sqlite_store *q);
 int sq_end_tx(struct sqlite_store *q, int rc);
+/*
+ * sq_begin, then STORE_ENOTFOUND (with a message) unless the org exists;
+ * on failure no transaction is left open.
+ */
+int sq_begin_org(struct sqlite_store *q, int64_t org_id);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 void sq_bind_textn(sqlite3_stmt *st, int i, const char *s, size_t len);
 void sq_bind_hash(sqlite3_stmt *st, int i, const uint8_t hash[STORE_HASH_LEN]);
 int sq_col_strdup(sqlite3_stmt *st, int i, char **out);
 void sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t size);
 int sq_org_exists(struct sqlite_store *q, int64_t org_id);
+/* The current row of st as the shared readers of store_rows.h see it; q may
+ * be NULL when the reader checks no number (store_cols.store). */
+void sq_cols(struct sqlite_store *q, sqlite3_stmt *st, struct store_cols *c);
 int sq_exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen);
-int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, size_t elem,
-		 int (*read)(sqlite3_stmt *st, void *rec), void (*clear)(void *rec),
+/*
+ * Reads every row of a prepared, bound statement into a new array of
+ * records of kind k; on failure the records read so far (the last one
+ * maybe half made) are released and nothing is returned. The caller frees
+ * *rows with the records' own _free.
+ */
+int sq_read_rows(struct sqlite_store *q, sqlite3_stmt *st, const struct store_rows_kind *k,
 		 void **rows, size_t *n);
+/*
+ * The rows of statement id bound to org_id (its ?1), read as sq_read_rows
+ * does within one read transaction; STORE_ENOTFOUND (with a message) when
+ * the org does not exist. On failure nothing is returned.
+ */
+int sq_org_rows(struct sqlite_store *q, int64_t org_id, enum stmt_id id,
+		const struct store_rows_kind *k, void **rows, size_t *n);
 
 /* --- sqlite_schema.c ----------------------------------------------------------- */
 

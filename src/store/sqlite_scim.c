@@ -9,50 +9,12 @@
 #include "format/names.h"
 #include "util/os.h"
 
-/* Copies the SCIM id column into a fixed field ("" when NULL). */
-static void col_scim_id(sqlite3_stmt *st, int i, char out[STORE_SCIM_ID_MAX])
-{
-	sq_col_copy(st, i, out, STORE_SCIM_ID_MAX);
-}
-
-/* Reads a row of SCIM_USER_COLUMNS. */
-static int read_scim_user(sqlite3_stmt *st, struct store_scim_user *u)
-{
-	int role, state;
-
-	memset(u, 0, sizeof(*u));
-	col_scim_id(st, 0, u->id);
-	if (sq_col_strdup(st, 1, &u->external_id) || sq_col_strdup(st, 2, &u->email) ||
-	    sq_col_strdup(st, 3, &u->first_name) || sq_col_strdup(st, 4, &u->last_name) ||
-	    sq_col_strdup(st, 5, &u->job_title) || sq_col_strdup(st, 6, &u->image_url) ||
-	    sq_col_strdup(st, 7, &u->langs) || sq_col_strdup(st, 8, &u->attrs))
-		return STORE_ENOMEM;
-	role = format_role_parse((const char *)sqlite3_column_text(st, 9));
-	state = format_state_parse((const char *)sqlite3_column_text(st, 10));
-	u->role = role < 0 ? ROLE_MEMBER : (enum role)role;
-	u->state = state < 0 ? STATE_CREATED : (enum member_state)state;
-	u->created_at = sqlite3_column_int64(st, 11);
-	u->updated_at = sqlite3_column_int64(st, 12);
-	return STORE_OK;
-}
-
-static int read_scim_group(sqlite3_stmt *st, struct store_scim_group *g)
-{
-	memset(g, 0, sizeof(*g));
-	col_scim_id(st, 0, g->id);
-	if (sq_col_strdup(st, 1, &g->external_id) || sq_col_strdup(st, 2, &g->name) ||
-	    sq_col_strdup(st, 3, &g->attrs))
-		return STORE_ENOMEM;
-	g->created_at = sqlite3_column_int64(st, 4);
-	g->updated_at = sqlite3_column_int64(st, 5);
-	return STORE_OK;
-}
-
 int sq_scim_user_get(struct store *s, int64_t org_id, const char *key, bool by_name,
 		     struct store_scim_user *out)
 {
 	struct sqlite_store *q = sq(s);
 	size_t len = strlen(key);
+	struct store_cols c;
 	sqlite3_stmt *st;
 	char *fold = NULL;
 	int rc = sq_prep(q, by_name ? ST_SCIM_USER_BY_NAME : ST_SCIM_USER_GET, &st);
@@ -69,48 +31,14 @@ int sq_scim_user_get(struct store *s, int64_t org_id, const char *key, bool by_n
 	sq_bind_textn(st, 2, by_name ? fold : key, len);
 	rc = sq_row(q, st);
 	if (rc == STORE_OK) {
-		rc = read_scim_user(st, out);
+		sq_cols(q, st, &c);
+		rc = store_rows_scim_user(&c, out);
 		sqlite3_reset(st);
 		if (rc)
 			store_scim_user_clear(out);
 	}
 	free(fold);
 	return rc;
-}
-
-static int read_user_row(sqlite3_stmt *st, void *rec)
-{
-	return read_scim_user(st, rec);
-}
-
-static void clear_user_row(void *rec)
-{
-	store_scim_user_clear(rec);
-}
-
-static int read_group_row(sqlite3_stmt *st, void *rec)
-{
-	return read_scim_group(st, rec);
-}
-
-static void clear_group_row(void *rec)
-{
-	store_scim_group_clear(rec);
-}
-
-/* A row of (id, display, is a group): a member or subteam reference. */
-static int read_ref_row(sqlite3_stmt *st, void *rec)
-{
-	struct store_scim_ref *r = rec;
-
-	col_scim_id(st, 0, r->id);
-	r->group = sqlite3_column_count(st) > 2 && sqlite3_column_int(st, 2);
-	return sq_col_strdup(st, 1, &r->display) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_ref_row(void *rec)
-{
-	free(((struct store_scim_ref *)rec)->display);
 }
 
 int sq_scim_users(struct store *s, int64_t org_id, struct store_scim_user **rows, size_t *n)
@@ -122,7 +50,7 @@ int sq_scim_users(struct store *s, int64_t org_id, struct store_scim_user **rows
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
-	return sq_read_rows(q, st, sizeof(**rows), read_user_row, clear_user_row, (void **)rows, n);
+	return sq_read_rows(q, st, &store_rows_scim_users, (void **)rows, n);
 }
 
 /*
@@ -167,13 +95,10 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	size_t elen = strlen(u->email);
 	int64_t now = os_wall_ms();
 	sqlite3_stmt *st;
-	int rc = sq_begin(q);
+	int rc = sq_begin_org(q, org_id);
 
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(u->id, now);
 	} else {
@@ -287,7 +212,7 @@ out:
 static int read_refs(struct sqlite_store *q, sqlite3_stmt *st, struct store_scim_ref **refs,
 		     size_t *n)
 {
-	return sq_read_rows(q, st, sizeof(**refs), read_ref_row, clear_ref_row, (void **)refs, n);
+	return sq_read_rows(q, st, &store_rows_scim_refs, (void **)refs, n);
 }
 
 int sq_scim_admins(struct store *s, int64_t org_id, struct store_scim_ref **refs, size_t *n)
@@ -325,6 +250,7 @@ int sq_scim_group_get(struct store *s, int64_t org_id, const char *id,
 		      struct store_scim_group *out)
 {
 	struct sqlite_store *q = sq(s);
+	struct store_cols c;
 	sqlite3_stmt *st;
 	int rc = sq_prep(q, ST_SCIM_GROUP_GET, &st);
 
@@ -334,7 +260,8 @@ int sq_scim_group_get(struct store *s, int64_t org_id, const char *id,
 	sq_bind_text(st, 2, id);
 	rc = sq_row(q, st);
 	if (rc == STORE_OK) {
-		rc = read_scim_group(st, out);
+		sq_cols(q, st, &c);
+		rc = store_rows_scim_group(&c, out);
 		sqlite3_reset(st);
 		if (rc)
 			store_scim_group_clear(out);
@@ -352,7 +279,7 @@ int sq_scim_groups(struct store *s, int64_t org_id, struct store_scim_group **ro
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
-	return sq_read_rows(q, st, sizeof(**rows), read_group_row, clear_group_row, (void **)rows, n);
+	return sq_read_rows(q, st, &store_rows_scim_groups, (void **)rows, n);
 }
 
 int sq_scim_group_members(struct store *s, int64_t org_id, const char *id,
@@ -383,13 +310,10 @@ int sq_scim_group_put(struct store *s, int64_t org_id, struct store_scim_group *
 	int64_t now = os_wall_ms();
 	char *ext = NULL;
 	sqlite3_stmt *st;
-	int rc = sq_begin(q);
+	int rc = sq_begin_org(q, org_id);
 
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	if (create) {
 		store_uuid7(g->id, now);
 	} else {

@@ -9,15 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "format/json.h"
 #include "format/names.h"
 #include "util/os.h"
 
 enum {
 	BLOB_CHUNK = 64 * 1024 * 1024,
-	PLAN_CHUNK = 128, /* plan entries to a row; migration 8 spells it out too */
 	/* A payload part is written into its blob in pieces of this size. */
 	BLOB_WRITE_CHUNK = 256 * 1024,
 };
@@ -47,64 +43,15 @@ static int sync_event(struct sqlite_store *q, int64_t sync_id, int prev, int64_t
 }
 
 /* The sync ids a statement selects (?1, ?2 bound to a, b); *ids is the caller's. */
-static int select_ids(struct sqlite_store *q, enum stmt_id id, int64_t a, int64_t b, int64_t **ids,
-		      size_t *n)
-{
-	sqlite3_stmt *st;
-	size_t cap = 0;
-	int rc = sq_prep(q, id, &st);
-
-	*ids = NULL;
-	*n = 0;
-	if (rc)
-		return rc;
-	if (sqlite3_bind_parameter_count(st) >= 2) {
-		sqlite3_bind_int64(st, 1, a);
-		sqlite3_bind_int64(st, 2, b);
-	}
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (*n == cap) {
-			int64_t *nv = realloc(*ids, (cap = cap ? cap * 2 : 4) * sizeof(*nv));
-
-			if (!nv) {
-				sqlite3_reset(st);
-				rc = STORE_ENOMEM;
-				break;
-			}
-			*ids = nv;
-		}
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	if (rc == STORE_ENOTFOUND)
-		return STORE_OK;
-	free(*ids);
-	*ids = NULL;
-	*n = 0;
-	return rc;
-}
-
 /* Drops the input payloads of syncs that ended: they can be hundreds of MB each. */
 static int prune_payloads(struct sqlite_store *q)
 {
 	return sq_exec_cached(q, ST_PAYLOAD_PRUNE);
 }
 
-/* Appends one entry, as a JSON array, to a chunk being written. */
-static int plan_entry_json(struct buf *b, const struct store_plan_entry *e)
-{
-	if (buf_putc(b, b->len > 1 ? ',' : '[') || buf_putc(b, '[') ||
-	    format_json_string(b, e->type ? e->type : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->action ? e->action : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->subject ? e->subject : "") || buf_putc(b, ',') ||
-	    format_json_string(b, e->detail ? e->detail : "") ||
-	    buf_printf(b, ",%u,%s]", e->flags, e->changes ? e->changes : "null"))
-		return -1;
-	return 0;
-}
-
 /*
  * Replaces the sync's plan (a Paused sync approved and run again plans
- * anew) by plan's entries, or by none. PLAN_CHUNK entries to a row: on
+ * anew) by plan's entries, or by none. STORE_ROWS_PLAN_CHUNK entries to a row: on
  * a 100k-member first sync (228k entries) a row per entry took 0.6 to
  * 1.2 s here, chunks 0.09 to 0.18 s (what the capped JSON document of
  * before took), and a page still reads only the few chunks it spans.
@@ -128,18 +75,18 @@ static int write_plan(struct sqlite_store *q, int64_t sync_id, const struct stor
 	buf_init(&chunk);
 	for (seq = 0; !rc && seq < total; seq++) {
 		memset(&e, 0, sizeof(e));
-		if (plan->next(plan->ctx, &e) != 0 || plan_entry_json(&chunk, &e)) {
+		if (plan->next(plan->ctx, &e) != 0 || store_rows_plan_entry(&chunk, &e)) {
 			rc = store_set_error(&q->base, STORE_ENOMEM, "the plan could not be written");
 			break;
 		}
-		if ((seq + 1) % PLAN_CHUNK && seq + 1 < total)
+		if ((seq + 1) % STORE_ROWS_PLAN_CHUNK && seq + 1 < total)
 			continue;
 		if (buf_putc(&chunk, ']')) {
 			rc = STORE_ENOMEM;
 			break;
 		}
 		sqlite3_bind_int64(st, 1, sync_id);
-		sqlite3_bind_int64(st, 2, (int64_t)(seq / PLAN_CHUNK));
+		sqlite3_bind_int64(st, 2, (int64_t)(seq / STORE_ROWS_PLAN_CHUNK));
 		sq_bind_textn(st, 3, chunk.data, chunk.len);
 		rc = sq_run(q, st);
 		buf_reset(&chunk);
@@ -323,6 +270,29 @@ out:
 	return rc;
 }
 
+/* The org's Pending sync into *running; STORE_ENOTFOUND when it has none. */
+static int pending_sync(struct sqlite_store *q, int64_t org_id, int64_t *running)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_SYNC_PENDING, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	return sq_row_int(q, st, running);
+}
+
+/* STORE_EBUSY (with a message, *running set) while the org has a sync Pending. */
+static int refuse_pending(struct sqlite_store *q, int64_t org_id, int64_t *running)
+{
+	int rc = pending_sync(q, org_id, running);
+
+	if (rc == STORE_OK)
+		return store_set_error(&q->base, STORE_EBUSY, "sync %lld is still pending",
+				       (long long)*running);
+	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+}
+
 int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 		  const struct store_source *parts, size_t nparts, int64_t *sync_id,
 		  int64_t *running)
@@ -339,38 +309,14 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	 * (and refused with EBUSY) at once, even while another apply holds
 	 * the write lock for a long time.
 	 */
-	rc = sq_prep(q, ST_SYNC_PENDING, &st);
+	rc = refuse_pending(q, org_id, running);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
-				       (long long)*running);
-	}
-	if (rc != STORE_ENOTFOUND)
-		return rc;
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
+	rc = refuse_pending(q, org_id, running);
 	if (rc)
-		goto out;
-	rc = sq_prep(q, ST_SYNC_PENDING, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		rc = store_set_error(s, STORE_EBUSY, "sync %lld is still pending",
-				     (long long)*running);
-		goto out;
-	}
-	if (rc != STORE_ENOTFOUND)
 		goto out;
 	rc = sq_prep(q, ST_SYNC_INSERT, &st);
 	if (rc)
@@ -400,7 +346,12 @@ int sq_sync_begin(struct store *s, int64_t org_id, const struct sync_meta *m,
 	/* A dry run changes nothing: not even a Paused sync's fate. */
 	if (m->dry_run)
 		goto out;
-	rc = select_ids(q, ST_SYNC_PAUSED_IDS, org_id, *sync_id, &superseded, &nsuperseded);
+	rc = sq_prep(q, ST_SYNC_PAUSED_IDS, &st);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_int64(st, 2, *sync_id);
+	rc = sq_read_rows(q, st, &store_rows_ids, (void **)&superseded, &nsuperseded);
 	if (rc)
 		goto out;
 	rc = sq_prep(q, ST_SYNC_SUPERSEDE, &st);
@@ -426,18 +377,8 @@ out:
 
 int sq_sync_pending(struct store *s, int64_t org_id, int64_t *running)
 {
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_SYNC_PENDING, &st);
+	int rc = pending_sync(sq(s), org_id, running);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, org_id);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		*running = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-	}
 	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 }
 
@@ -474,29 +415,35 @@ int sq_payload_put(struct store *s, int64_t sync_id, const char *part, const voi
 
 /* Read through the incremental blob API straight into the caller's buffer:
  * one copy of the payload in memory, not two. */
+/* The row of the sync's payload part; STORE_ENOTFOUND when it has none. */
+static int payload_rowid(struct sqlite_store *q, int64_t sync_id, const char *part,
+			 int64_t *rowid)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, sync_id);
+	sq_bind_text(st, 2, part);
+	return sq_row_int(q, st, rowid);
+}
+
 int sq_payload_get(struct store *s, int64_t sync_id, const char *part, void **data,
 		   size_t *len)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_blob *blob = NULL;
 	unsigned char *buf = NULL;
-	sqlite3_stmt *st;
 	int64_t rowid;
 	int rc, n, off, chunk;
 
 	rc = sq_begin_read(q);
 	if (rc)
 		return rc;
-	rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+	rc = payload_rowid(q, sync_id, part, &rowid);
 	if (rc)
 		goto out;
-	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, part);
-	rc = sq_row(q, st);
-	if (rc)
-		goto out;
-	rowid = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 	rc = sqlite3_blob_open(q->db, "main", "sync_payloads", "data", rowid, 0, &blob);
 	if (rc != SQLITE_OK) {
 		rc = sq_fail(q, rc);
@@ -543,19 +490,11 @@ int sq_payload_open(struct store *s, int64_t sync_id, const char *part, void **o
 {
 	struct sqlite_store *q = sq(s);
 	struct sq_blob *b = NULL;
-	sqlite3_stmt *st;
 	int64_t rowid;
-	int rc = sq_prep(q, ST_PAYLOAD_FIND, &st);
+	int rc = payload_rowid(q, sync_id, part, &rowid);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, sync_id);
-	sq_bind_text(st, 2, part);
-	rc = sq_row(q, st);
-	if (rc)
-		return rc;
-	rowid = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return store_set_error(s, STORE_ENOMEM, "out of memory");
@@ -707,33 +646,12 @@ out:
 	return sq_end_tx(q, rc);
 }
 
-static int read_sync_row(sqlite3_stmt *st, struct sync_row *r)
+static int read_sync_row(struct sqlite_store *q, sqlite3_stmt *st, struct sync_row *r)
 {
-	const char *status = (const char *)sqlite3_column_text(st, 2);
-	int parsed = format_sync_status_parse(status ? status : "");
+	struct store_cols c;
 
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->org_id = sqlite3_column_int64(st, 1);
-	r->status = parsed < 0 ? SYNC_FAILED : parsed;
-	sq_col_copy(st, 3, r->source, sizeof(r->source));
-	sq_col_copy(st, 4, r->mode, sizeof(r->mode));
-	sq_col_copy(st, 5, r->format, sizeof(r->format));
-	r->dry_run = sqlite3_column_int(st, 6) != 0;
-	r->created_at = sqlite3_column_int64(st, 10);
-	r->started_at = sqlite3_column_int64(st, 11);
-	r->finished_at = sqlite3_column_int64(st, 12);
-	r->issues = (size_t)sqlite3_column_int64(st, 13);
-	r->number = sqlite3_column_int64(st, 14);
-	sq_col_copy(st, 15, r->decision, sizeof(r->decision));
-	r->decided_at = sqlite3_column_int64(st, 17);
-	if (sq_col_strdup(st, 7, &r->reason) || sq_col_strdup(st, 8, &r->counts_json) ||
-	    sq_col_strdup(st, 9, &r->risk_json) || sq_col_strdup(st, 16, &r->decided_by) ||
-	    sq_col_strdup(st, 18, &r->decision_reason)) {
-		store_sync_row_free(r);
-		return STORE_ENOMEM;
-	}
-	return STORE_OK;
+	sq_cols(q, st, &c);
+	return store_rows_sync(&c, r);
 }
 
 int sq_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_row *out)
@@ -749,7 +667,7 @@ int sq_sync_get(struct store *s, int64_t org_id, int64_t sync_id, struct sync_ro
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;
-	rc = read_sync_row(st, out);
+	rc = read_sync_row(q, st, out);
 	sqlite3_reset(st);
 	return rc;
 }
@@ -822,74 +740,16 @@ out:
 	return sq_end_tx(q, rc);
 }
 
-static int plan_field(json_t *a, size_t i, char **out)
-{
-	const char *v = json_string_value(json_array_get(a, i));
-
-	*out = strdup(v ? v : "");
-	return *out ? 0 : -1;
-}
-
-/* One entry of a chunk (see plan_entry_json) into r. */
-static int read_plan_entry(json_t *a, uint64_t seq, struct store_plan_row *r)
-{
-	json_t *changes = json_array_get(a, 5);
-
-	memset(r, 0, sizeof(*r));
-	r->seq = seq;
-	r->flags = (unsigned)json_integer_value(json_array_get(a, 4));
-	if (plan_field(a, 0, &r->type) || plan_field(a, 1, &r->action) ||
-	    plan_field(a, 2, &r->subject) || plan_field(a, 3, &r->detail))
-		return STORE_ENOMEM;
-	if (json_is_object(changes)) {
-		r->changes = json_dumps(changes, JSON_COMPACT);
-		if (!r->changes)
-			return STORE_ENOMEM;
-	}
-	return STORE_OK;
-}
-
-/* The entries of one chunk that fall in [from, to), appended to out. */
-static int read_plan_chunk(struct sqlite_store *q, sqlite3_stmt *st, uint64_t from, uint64_t to,
-			   struct store_plan_page *out, size_t *cap)
-{
-	uint64_t base = (uint64_t)sqlite3_column_int64(st, 0) * PLAN_CHUNK;
-	json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
-				 (size_t)sqlite3_column_bytes(st, 1), 0, NULL);
-	size_t i;
-	int rc = doc && json_is_array(doc) ? STORE_OK
-					   : store_set_error(&q->base, STORE_EIO,
-							     "a stored plan is malformed");
-
-	for (i = 0; !rc && i < json_array_size(doc); i++) {
-		if (base + i < from || base + i >= to)
-			continue;
-		if (out->count == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			struct store_plan_row *nv = realloc(out->rows, ncap * sizeof(*nv));
-
-			if (!nv) {
-				rc = STORE_ENOMEM;
-				break;
-			}
-			out->rows = nv;
-			*cap = ncap;
-		}
-		rc = read_plan_entry(json_array_get(doc, i), base + i, &out->rows[out->count++]);
-	}
-	json_decref(doc);
-	return rc;
-}
-
 /* The totals and the page from one snapshot: a page never disagrees with its counts. */
 int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 		 uint64_t from, size_t limit, struct store_plan_page *out)
 {
 	struct sqlite_store *q = sq(s);
-	uint64_t lo = 0, hi;
+	struct store_cols c;
+	uint64_t to = 0;
 	sqlite3_stmt *st;
 	size_t cap = 0;
-	int rc, i;
+	int rc;
 
 	rc = sq_begin_read(q);
 	if (rc)
@@ -902,39 +762,22 @@ int sq_sync_plan(struct store *s, int64_t org_id, int64_t sync_id, int type,
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
-		sqlite3_reset(st);
-		rc = store_set_error(s, STORE_ENOTFOUND, "sync %lld has no plan", (long long)sync_id);
-		goto out;
-	}
-	for (i = 0; !rc && i < 3; i++)
-		rc = store_fit_u32(s, sqlite3_column_int64(st, i), "a plan count", &out->n[i]);
-	out->truncated = sqlite3_column_int(st, 3) != 0;
+	sq_cols(q, st, &c);
+	rc = store_rows_plan_totals(&c, out);
 	sqlite3_reset(st);
-	if (rc)
+	if (rc == STORE_ENOTFOUND)
+		rc = store_set_error(s, rc, "sync %lld has no plan", (long long)sync_id);
+	if (rc || !store_rows_plan_window(out, type, limit, &from, &to))
 		goto out;
-	hi = (uint64_t)out->n[0] + out->n[1] + out->n[2];
-	if (type >= 0) {
-		for (i = 0; i < type; i++)
-			lo += out->n[i];
-		hi = lo + out->n[type];
-	}
-	out->first = lo;
-	out->end = hi;
-	if (from < lo)
-		from = lo;
-	if (from >= hi || !limit)
-		goto out;
-	if (hi - from > limit)
-		hi = from + limit;
 	rc = sq_prep(q, ST_PLAN_PAGE, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, sync_id);
-	sqlite3_bind_int64(st, 2, (int64_t)(from / PLAN_CHUNK));
-	sqlite3_bind_int64(st, 3, (int64_t)((hi - 1) / PLAN_CHUNK));
+	sqlite3_bind_int64(st, 2, (int64_t)(from / STORE_ROWS_PLAN_CHUNK));
+	sqlite3_bind_int64(st, 3, (int64_t)((to - 1) / STORE_ROWS_PLAN_CHUNK));
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		rc = read_plan_chunk(q, st, from, hi, out, &cap);
+		rc = store_rows_plan_chunk(s, &c, from, to, out, &cap);
 		if (rc)
 			break;
 	}
@@ -960,19 +803,9 @@ int sq_sync_by_number(struct store *s, int64_t org_id, int64_t number,
 	rc = sq_row(q, st);
 	if (rc)
 		return rc;
-	rc = read_sync_row(st, out);
+	rc = read_sync_row(q, st, out);
 	sqlite3_reset(st);
 	return rc;
-}
-
-static int read_sync_list_row(sqlite3_stmt *st, void *rec)
-{
-	return read_sync_row(st, rec);
-}
-
-static void clear_sync_row(void *rec)
-{
-	store_sync_row_free(rec);
 }
 
 int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
@@ -987,14 +820,14 @@ int sq_sync_list(struct store *s, int64_t org_id, int64_t before, size_t limit,
 	sqlite3_bind_int64(st, 1, org_id);
 	sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
 	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	return sq_read_rows(q, st, sizeof(**rows), read_sync_list_row, clear_sync_row,
-			    (void **)rows, n);
+	return sq_read_rows(q, st, &store_rows_syncs, (void **)rows, n);
 }
 
 int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct report *rep)
 {
 	struct sqlite_store *q = sq(s);
-	size_t before[3], totals[3], dropped, i;
+	struct store_rows_totals t;
+	struct store_cols c;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1009,12 +842,8 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	rc = sq_row(q, st);
 	if (rc)
 		goto out;
-	for (i = 0; !rc && i < 3; i++) {
-		rc = store_fit_size(s, sqlite3_column_int64(st, (int)i), "an issue count", &totals[i]);
-		before[i] = rep->by_severity[i];
-	}
-	if (!rc)
-		rc = store_fit_size(s, sqlite3_column_int64(st, 3), "the dropped issues", &dropped);
+	sq_cols(q, st, &c);
+	rc = store_rows_totals_read(&c, rep, &t);
 	sqlite3_reset(st);
 	if (rc)
 		goto out;
@@ -1022,33 +851,10 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, sync_id);
+	sq_cols(q, st, &c);
 	while ((rc = sq_row(q, st)) == STORE_OK) {
-		const char *text[6];
-		struct issue_loc loc;
-		int sev, code;
-
-		for (i = 0; i < 6; i++) {
-			static const int cols[6] = { 0, 1, 2, 5, 6, 7 };
-
-			text[i] = (const char *)sqlite3_column_text(st, cols[i]);
-			if (!text[i])
-				text[i] = "";
-		}
-		sev = format_severity_parse(text[0]);
-		code = format_issue_code_parse(text[1]);
-		loc.file = text[2];
-		loc.field = text[3];
-		loc.record_id = text[4];
-		if (store_fit_u32(s, sqlite3_column_int64(st, 3), "an issue's line", &loc.line) ||
-		    store_fit_u32(s, sqlite3_column_int64(st, 4), "an issue's column", &loc.column)) {
-			rc = STORE_EIO;
-			sqlite3_reset(st);
-			goto out;
-		}
-		if (report_add(rep, sev < 0 ? ISSUE_ERROR : (enum issue_severity)sev,
-			       code < 0 ? CODE_INVALID_VALUE : (enum issue_code)code, &loc, "%s",
-			       text[5])) {
-			rc = STORE_ENOMEM;
+		rc = store_rows_issue(&c, rep);
+		if (rc) {
 			sqlite3_reset(st);
 			goto out;
 		}
@@ -1056,11 +862,7 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 	if (rc != STORE_ENOTFOUND)
 		goto out;
 	rc = STORE_OK;
-	/* Issues past the limit of the report that was stored are counted, not kept. */
-	for (i = 0; i < 3; i++)
-		if (rep->by_severity[i] - before[i] < totals[i])
-			rep->by_severity[i] = before[i] + totals[i];
-	rep->dropped += dropped;
+	store_rows_totals_apply(&t, rep);
 out:
 	return sq_end_tx(q, rc);
 }

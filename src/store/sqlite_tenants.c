@@ -78,12 +78,9 @@ int sq_key_replace(struct store *s, int64_t org_id, const char *key_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = sq_prep(q, ST_KEY_DELETE_ORG, &st);
 	if (rc)
 		goto out;
@@ -154,44 +151,9 @@ int sq_settings_put(struct store *s, int64_t org_id, const char *json)
 	return rc;
 }
 
-/* A text column as a new string: a row of sq_read_rows for a char * array. */
-static int read_string_row(sqlite3_stmt *st, void *rec)
-{
-	return sq_col_strdup(st, 0, rec) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_string_row(void *rec)
-{
-	free(*(char **)rec);
-}
-
 int sq_properties_list(struct store *s, int64_t org_id, char ***names, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	char **v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_PROP_LIST, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_read_rows(q, st, sizeof(*v), read_string_row, clear_string_row, (void **)&v,
-				  &count);
-	}
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*names = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_PROP_LIST, &store_rows_strings, (void **)names, n);
 }
 
 /* STORE_ECONFLICT, with a message naming the defined property that name clashes with. */
@@ -227,12 +189,9 @@ int sq_property_add(struct store *s, int64_t org_id, const char *name)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	rc = sq_prep(q, ST_PROP_INSERT, &st);
 	if (rc)
 		goto out;
@@ -339,12 +298,9 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 	int rc;
 
 	memset(&cols, 0, sizeof(cols));
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
-		goto out;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
+		return rc;
 	key = malloc(len + 1);
 	if (!key) {
 		rc = STORE_ENOMEM;
@@ -356,11 +312,8 @@ int sq_admin_add(struct store *s, int64_t org_id, const char *email)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	sq_bind_textn(st, 2, key, len);
-	rc = sq_row(q, st);
-	if (rc == STORE_OK) {
-		id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-	} else if (rc == STORE_ENOTFOUND) {
+	rc = sq_row_int(q, st, &id);
+	if (rc == STORE_ENOTFOUND) {
 		memset(&m, 0, sizeof(m));
 		m.external_id = email;
 		m.email = email;
@@ -399,53 +352,9 @@ out:
 	return rc;
 }
 
-static int read_admin_row(sqlite3_stmt *st, void *rec)
-{
-	struct store_admin *a = rec;
-	int state = format_state_parse((const char *)sqlite3_column_text(st, 2));
-
-	a->state = state < 0 ? STATE_ACTIVE : (enum member_state)state;
-	a->added_at = sqlite3_column_int64(st, 3);
-	if (sq_col_strdup(st, 0, &a->email) || sq_col_strdup(st, 1, &a->external_id))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_admin_row(void *rec)
-{
-	struct store_admin *a = rec;
-
-	free(a->email);
-	free(a->external_id);
-}
-
 int sq_admin_list(struct store *s, int64_t org_id, struct store_admin **out, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	struct store_admin *v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_ADMIN_LIST, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, org_id);
-		rc = sq_read_rows(q, st, sizeof(*v), read_admin_row, clear_admin_row, (void **)&v,
-				  &count);
-	}
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_admins_free(v, count);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_ADMIN_LIST, &store_rows_admins, (void **)out, n);
 }
 
 int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
@@ -456,12 +365,9 @@ int sq_admin_remove(struct store *s, int64_t org_id, const char *email)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (rc)
-		goto out;
 	key = malloc(len + 1);
 	if (!key) {
 		rc = STORE_ENOMEM;
@@ -501,21 +407,6 @@ out:
 	return rc;
 }
 
-static int read_org_row(sqlite3_stmt *st, void *rec)
-{
-	struct store_org_row *o = rec;
-
-	o->id = sqlite3_column_int64(st, 0);
-	o->created_at = sqlite3_column_int64(st, 2);
-	o->members = (uint64_t)sqlite3_column_int64(st, 3);
-	return sq_col_strdup(st, 1, &o->name) ? STORE_ENOMEM : STORE_OK;
-}
-
-static void clear_org_row(void *rec)
-{
-	free(((struct store_org_row *)rec)->name);
-}
-
 int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
@@ -524,7 +415,7 @@ int sq_org_list(struct store *s, struct store_org_row **out, size_t *n)
 
 	if (rc)
 		return rc;
-	return sq_read_rows(q, st, sizeof(**out), read_org_row, clear_org_row, (void **)out, n);
+	return sq_read_rows(q, st, &store_rows_orgs, (void **)out, n);
 }
 
 int sq_invite(struct store *s, int64_t org_id, const char *external_id, const char *token,
@@ -630,45 +521,7 @@ out:
 
 int sq_key_ids(struct store *s, int64_t org_id, char ***ids, size_t *n)
 {
-	struct sqlite_store *q = sq(s);
-	char **v = NULL;
-	size_t count = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_begin_read(q);
-	if (rc)
-		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_KEY_IDS, &st);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(st, 1, org_id);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		char **nv = realloc(v, (count + 1) * sizeof(*nv));
-
-		if (!nv || sq_col_strdup(st, 0, &nv[count]) || !nv[count]) {
-			if (nv)
-				v = nv;
-			rc = STORE_ENOMEM;
-			sqlite3_reset(st);
-			break;
-		}
-		v = nv;
-		count++;
-	}
-	if (rc == STORE_ENOTFOUND)
-		rc = STORE_OK;
-out:
-	rc = sq_end_tx(q, rc);
-	if (rc) {
-		store_strings_free(v, count);
-		return rc;
-	}
-	*ids = v;
-	*n = count;
-	return STORE_OK;
+	return sq_org_rows(sq(s), org_id, ST_KEY_IDS, &store_rows_strings, (void **)ids, n);
 }
 
 int sq_member_role(struct store *s, int64_t org_id, const char *email, int *role)
@@ -706,12 +559,10 @@ int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char 
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sq_begin(q);
+	rc = sq_begin_org(q, org_id);
 	if (rc)
 		return rc;
-	rc = sq_org_exists(q, org_id);
-	if (!rc)
-		rc = sq_prep(q, ST_AUDIT_INSERT, &st);
+	rc = sq_prep(q, ST_AUDIT_INSERT, &st);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
@@ -724,30 +575,6 @@ int sq_audit_add(struct store *s, int64_t org_id, const char *actor, const char 
 	rc = sq_run(q, st);
 out:
 	return sq_end_tx(q, rc);
-}
-
-static int read_audit_row(sqlite3_stmt *st, void *rec)
-{
-	struct audit_entry *e = rec;
-
-	e->number = sqlite3_column_int64(st, 0);
-	e->at = sqlite3_column_int64(st, 1);
-	if (sq_col_strdup(st, 2, &e->actor) || sq_col_strdup(st, 3, &e->action) ||
-	    sq_col_strdup(st, 4, &e->target) || sq_col_strdup(st, 5, &e->old_json) ||
-	    sq_col_strdup(st, 6, &e->new_json))
-		return STORE_ENOMEM;
-	return STORE_OK;
-}
-
-static void clear_audit_row(void *rec)
-{
-	struct audit_entry *e = rec;
-
-	free(e->actor);
-	free(e->action);
-	free(e->target);
-	free(e->old_json);
-	free(e->new_json);
 }
 
 int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
@@ -765,8 +592,7 @@ int sq_audit_list(struct store *s, int64_t org_id, const struct audit_filter *f,
 	sq_bind_text(st, 4, f->actor);
 	sq_bind_text(st, 5, f->target);
 	sqlite3_bind_int64(st, 6, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
-	return sq_read_rows(q, st, sizeof(**rows), read_audit_row, clear_audit_row, (void **)rows,
-			    n);
+	return sq_read_rows(q, st, &store_rows_audit, (void **)rows, n);
 }
 
 int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f,
@@ -790,13 +616,37 @@ int sq_audit_count(struct store *s, int64_t org_id, const struct audit_filter *f
 	return STORE_OK;
 }
 
+/* An Administrator's org and address of ST_SIGNIN_ADMINS: a link to make. */
+static int read_signin_admin(const struct store_cols *c, void *rec)
+{
+	struct store_signin_link *l = rec;
+	const char *email = c->col_text(c, 1), *name = c->col_text(c, 2);
+
+	l->org_id = c->col_int(c, 0);
+	l->email = email ? strdup(email) : NULL;
+	l->org_name = name ? strdup(name) : NULL;
+	return (email && !l->email) || (name && !l->org_name) ? STORE_ENOMEM : STORE_OK;
+}
+
+static void clear_signin_link(void *rec)
+{
+	struct store_signin_link *l = rec;
+
+	sodium_memzero(l->token, sizeof(l->token));
+	free(l->email);
+	free(l->org_name);
+}
+
+static const struct store_rows_kind signin_links = { sizeof(struct store_signin_link),
+						     read_signin_admin, clear_signin_link };
+
 int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 		      store_signin_fn each, void *ctx)
 {
 	struct sqlite_store *q = sq(s);
 	struct store_signin_link *links = NULL;
 	int64_t now = os_wall_ms();
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -807,32 +657,7 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 	if (rc)
 		goto out;
 	sq_bind_text(st, 1, email_key);
-	while ((rc = sq_row(q, st)) == STORE_OK) {
-		if (n == cap) {
-			struct store_signin_link *grown;
-
-			cap = cap ? cap * 2 : 4;
-			grown = realloc(links, cap * sizeof(*links));
-			if (!grown) {
-				sqlite3_reset(st);
-				rc = STORE_ENOMEM;
-				goto out;
-			}
-			links = grown;
-		}
-		memset(&links[n], 0, sizeof(links[n]));
-		links[n].org_id = sqlite3_column_int64(st, 0);
-		if (sq_col_strdup(st, 1, &links[n].email) || sq_col_strdup(st, 2, &links[n].org_name)) {
-			n++;
-			sqlite3_reset(st);
-			rc = STORE_ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	if (rc != STORE_ENOTFOUND)
-		goto out;
-	rc = STORE_OK;
+	rc = sq_read_rows(q, st, &signin_links, (void **)&links, &n);
 	for (i = 0; i < n && rc == STORE_OK; i++) {
 		uint8_t hash[STORE_HASH_LEN];
 		int64_t pending;
@@ -843,11 +668,9 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 		sq_bind_text(st, 1, email_key);
 		sqlite3_bind_int64(st, 2, links[i].org_id);
 		sqlite3_bind_int64(st, 3, now);
-		rc = sq_row(q, st);
+		rc = sq_row_int(q, st, &pending);
 		if (rc)
 			break;
-		pending = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
 		/* A few live links at a time: a form resubmitted in a loop mails no more. */
 		if (pending >= STORE_SIGNIN_PENDING_MAX)
 			continue;
@@ -867,12 +690,7 @@ int sq_signin_request(struct store *s, const char *email_key, int64_t ttl_ms,
 			rc = each(ctx, &links[i]);
 	}
 out:
-	for (i = 0; i < n; i++) {
-		sodium_memzero(links[i].token, sizeof(links[i].token));
-		free(links[i].email);
-		free(links[i].org_name);
-	}
-	free(links);
+	store_rows_free(&signin_links, links, n);
 	return sq_end_tx(q, rc);
 }
 

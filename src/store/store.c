@@ -5,6 +5,7 @@
  * only ever stores and compares hashes.
  */
 #include "store/backend.h"
+#include "store/store_rows.h"
 #include "format/names.h"
 
 #include <limits.h>
@@ -918,17 +919,7 @@ int store_delivery_list(struct store *s, int64_t org_id, int64_t before_row, siz
 
 void store_deliveries_free(struct store_delivery *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v && i < n; i++) {
-		free(v[i].recipient);
-		if (v[i].payload) {
-			sodium_memzero(v[i].payload, strlen(v[i].payload)); /* may hold a token */
-			free(v[i].payload);
-		}
-		free(v[i].last_error);
-	}
-	free(v);
+	store_rows_free(&store_rows_claimed, v, n);
 }
 
 int store_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now)

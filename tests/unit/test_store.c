@@ -2901,6 +2901,32 @@ static void test_org_list(void **state)
 	org_free(&first);
 }
 
+/* The org's key ids, oldest first; an unknown org is not an empty list. */
+static void test_key_ids(void **state)
+{
+	struct fx *f = *state;
+	char key[STORE_KEY_MAX], first[STORE_KEY_ID_MAX], second[STORE_KEY_ID_MAX];
+	char **ids = NULL;
+	size_t n = 0;
+
+	assert_true(store_key_public_id(f->key, first));
+	CHECK_OK("ids", store_key_ids(f->s, f->org, &ids, &n));
+	CHECK_EQ("one key", 1, n);
+	CHECK_STR("the creation's", first, ids[0]);
+	store_strings_free(ids, n);
+	CHECK_OK("rotate", store_key_rotate(f->s, f->org, key));
+	assert_true(store_key_public_id(key, second));
+	CHECK_OK("ids after rotate", store_key_ids(f->s, f->org, &ids, &n));
+	CHECK_EQ("still one key", 1, n);
+	CHECK_STR("the new one", second, ids[0]);
+	store_strings_free(ids, n);
+	ids = NULL;
+	n = 0;
+	CHECK_EQ("an unknown org", STORE_ENOTFOUND, store_key_ids(f->s, f->org + 3, &ids, &n));
+	assert_non_null(strstr(store_error(f->s), "no organization"));
+	CHECK_EQ("nothing returned", true, ids == NULL && n == 0);
+}
+
 /*
  * A database from before property names were unique ignoring case, already
  * holding such a clash, and an Administrator from before admin_since:
@@ -3170,6 +3196,7 @@ int main(int argc, char **argv)
 		T(test_admin_add),
 		T(test_admin_list_remove),
 		T(test_org_list),
+		T(test_key_ids),
 		T(test_migration_from_version_3),
 		T(test_delivery_leases),
 		T(test_migration_outbox),
