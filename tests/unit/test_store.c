@@ -615,7 +615,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -722,6 +722,7 @@ static void test_pg_schema(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[14] = "DROP INDEX member_props_property;",
 		[13] = "DROP INDEX syncs_queue; ALTER TABLE syncs DROP COLUMN claimed_by;"
 		       " ALTER TABLE syncs DROP COLUMN lease_until;"
 		       " ALTER TABLE syncs DROP COLUMN attempts;"
@@ -784,7 +785,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -1592,7 +1593,7 @@ static void test_migration_props_table(void **state)
 		    "\"gone\":\"of a property deleted before\"}' WHERE external_id = 'E6';"
 		    "UPDATE members SET props = '{\"department\":\"\"}' WHERE external_id = 'E5';");
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("the JSON column is gone", 0,
 		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
 	load(f, &loaded, &ids);
@@ -2127,7 +2128,7 @@ static void test_sync_lease_upgrade(void **state)
 	rewind_schema(f, 11);
 	raw_exec(f, "UPDATE syncs SET started_at = 1000");
 	f->s = open_again(f);
-	CHECK_EQ("upgraded", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("upgraded", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("claimable", claim(f->s, &sid, &oid));
 	CHECK_EQ("the interrupted sync", id, sid);
 	CHECK_EQ("its first claim under leases", 1, raw_int(f, "SELECT attempts FROM syncs"));
@@ -2678,7 +2679,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -2984,7 +2985,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -2996,6 +2997,23 @@ static void test_migration_outbox(void **state)
 						 " kind = 'webhook' AND status = 'sent'"));
 	CHECK_EQ("every row has a delivery id", 4, raw_int(f, "SELECT count(DISTINCT delivery_id)"
 							   " FROM outbox"));
+}
+
+/* A property's values are found by its index, from version 14 on. */
+static void test_migration_indexes_values_by_property(void **state)
+{
+	struct fx *f = *state;
+
+	TESTDB_SQLITE_ONLY(&f->db);
+	store_close(f->s);
+	f->s = NULL;
+	rewind_schema(f, 13);
+	CHECK_EQ("no index before", 0, raw_int(f, "SELECT count(*) FROM sqlite_master"
+						   " WHERE name = 'member_props_property'"));
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("the index is there", 1, raw_int(f, "SELECT count(*) FROM sqlite_master"
+						     " WHERE name = 'member_props_property'"));
 }
 
 static void test_migration_from_version_3(void **state)
@@ -3017,7 +3035,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -3171,6 +3189,7 @@ int main(int argc, char **argv)
 		T(test_admin_list_remove),
 		T(test_org_list),
 		T(test_migration_from_version_3),
+		T(test_migration_indexes_values_by_property),
 		T(test_delivery_leases),
 		T(test_migration_outbox),
 		T(test_apply_scale),
