@@ -679,8 +679,8 @@ static void test_pg_schema(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 1, raw_int(f, "SELECT max(version) FROM schema_version"));
-	CHECK_EQ("each version once", 1, raw_int(f, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("schema version", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("each version once", 2, raw_int(f, "SELECT count(*) FROM schema_version"));
 	CHECK_OK("key still valid", store_key_auth(again, f->key, &org));
 	CHECK_EQ("key's org", f->org, org);
 	store_close(again);
@@ -699,7 +699,7 @@ static void test_pg_schema(void **state)
 		pthread_join(threads[i], &rc);
 		CHECK_EQ("concurrent first open", STORE_OK, (intptr_t)rc);
 	}
-	CHECK_EQ("migrated once", 1, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("migrated once", 2, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
 	testdb_drop(&fresh.db);
 	/* A connection the server closed fails the call it breaks, and the next opens it again. */
 	CHECK_EQ("the store's connection ended", 1,
@@ -710,6 +710,117 @@ static void test_pg_schema(void **state)
 	CHECK_STR("its answer", "Maple", name);
 	free(name);
 	CHECK_OK("a prepared statement again", store_key_auth(f->s, f->key, &org));
+}
+
+/* The SQLSTATE of sql on PostgreSQL, "" when it succeeds (malloc'ed). */
+static char *pg_raw_state(const struct fx *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->db.url);
+	PGresult *r = PQexec(c, sql);
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	char *v = strdup(st ? st : "");
+
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static void check_state(const struct fx *f, const char *what, const char *state, const char *sql)
+{
+	char *got = pg_raw_state(f, sql);
+
+	if (strcmp(got, state) != 0)
+		fail_msg("%s: SQLSTATE '%s', expected '%s'", what, got, state);
+	free(got);
+}
+
+/*
+ * PostgreSQL's migration 2: values and mappings name rows of their own org
+ * (checked once per statement) and go with the members, teams and
+ * properties they name; a database at version 1 is brought to it.
+ */
+static void test_pg_references(void **state)
+{
+	struct fx *f = *state;
+	char sql[1024];
+
+	TESTDB_POSTGRES_ONLY(&f->db);
+	store_close(f->s);
+	f->s = NULL;
+	/* Version 1 as it was: the foreign keys, no triggers. */
+	raw_exec(f, "DROP TRIGGER member_props_inserted ON member_props;"
+		    " DROP TRIGGER member_props_updated ON member_props;"
+		    " DROP TRIGGER mappings_inserted ON mappings; DROP TRIGGER mappings_updated ON mappings;"
+		    " DROP TRIGGER members_gone ON members; DROP TRIGGER teams_gone ON teams;"
+		    " DROP TRIGGER properties_gone ON properties;"
+		    " DROP FUNCTION orgsync_values_check(); DROP FUNCTION orgsync_mappings_check();"
+		    " DROP FUNCTION orgsync_members_gone(); DROP FUNCTION orgsync_teams_gone();"
+		    " DROP FUNCTION orgsync_properties_gone();"
+		    " ALTER TABLE member_props ADD FOREIGN KEY (org_id) REFERENCES orgs(id)"
+		    " ON DELETE CASCADE, ADD FOREIGN KEY (member_id) REFERENCES members(id)"
+		    " ON DELETE CASCADE, ADD FOREIGN KEY (property_id) REFERENCES properties(id)"
+		    " ON DELETE CASCADE;"
+		    " ALTER TABLE mappings ADD FOREIGN KEY (org_id) REFERENCES orgs(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (team_id) REFERENCES teams(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (member_id) REFERENCES members(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (subteam_id) REFERENCES teams(id) ON DELETE CASCADE;"
+		    " DELETE FROM schema_version WHERE version = 2");
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("no foreign key left on values and mappings", 0,
+		 raw_int(f, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+			    " AND conrelid IN ('member_props'::regclass, 'mappings'::regclass)"));
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO orgs (name, created_at) VALUES ('Other', 0);"
+		 "INSERT INTO members (org_id, external_id, email, email_key, state, created_at,"
+		 " updated_at) VALUES (%lld, 'M1', 'm1@x.example', 'm1@x.example', 'active', 0, 0),"
+		 " (%lld, 'M2', 'm2@x.example', 'm2@x.example', 'active', 0, 0);"
+		 "INSERT INTO teams (org_id, external_id, name, created_at, updated_at) VALUES"
+		 " (%lld, 'T1', 'One', 0, 0), (%lld, 'T2', 'Two', 0, 0);"
+		 "INSERT INTO properties (org_id, name, name_key, created_at) VALUES"
+		 " (%lld, 'site', 'site', 0), (%lld, 'room', 'room', 0);"
+		 "INSERT INTO member_props SELECT org_id, id,"
+		 " (SELECT id FROM properties WHERE name = 'site'), 'x' FROM members;"
+		 "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		 " SELECT m.org_id, t.id, m.id, 1, 0 FROM members AS m, teams AS t;"
+		 "INSERT INTO mappings (org_id, team_id, subteam_id, is_member, is_manager)"
+		 " SELECT org_id, id, (SELECT max(id) FROM teams), 1, 0 FROM teams"
+		 " WHERE external_id = 'T1'",
+		 (long long)f->org, (long long)f->org, (long long)f->org, (long long)f->org,
+		 (long long)f->org, (long long)f->org);
+	raw_exec(f, sql);
+	CHECK_EQ("values written", 2, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("mappings written", 5, raw_int(f, "SELECT count(*) FROM mappings"));
+	check_state(f, "a value of a member of another org", "23503",
+		    "INSERT INTO member_props SELECT o.id, m.id, p.id, 'y' FROM orgs AS o,"
+		    " members AS m, properties AS p WHERE o.name = 'Other' AND m.external_id = 'M1'"
+		    " AND p.name = 'room'");
+	check_state(f, "a value of no member", "23503",
+		    "INSERT INTO member_props SELECT org_id, -1, id, 'y' FROM properties"
+		    " WHERE name = 'room'");
+	check_state(f, "a value moved to another org", "23503",
+		    "UPDATE member_props SET org_id = (SELECT id FROM orgs WHERE name = 'Other')");
+	check_state(f, "a mapping to a team of another org", "23503",
+		    "INSERT INTO teams (org_id, external_id, name, created_at, updated_at)"
+		    " SELECT id, 'T3', 'Three', 0, 0 FROM orgs WHERE name = 'Other';"
+		    "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		    " SELECT m.org_id, t.id, m.id, 1, 0 FROM members AS m, teams AS t"
+		    " WHERE m.external_id = 'M2' AND t.external_id = 'T3'");
+	check_state(f, "a mapping of no member", "23503",
+		    "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		    " SELECT org_id, id, -1, 1, 0 FROM teams WHERE external_id = 'T2'");
+	check_state(f, "a mapping of no subteam", "23503",
+		    "INSERT INTO mappings (org_id, team_id, subteam_id, is_member, is_manager)"
+		    " SELECT org_id, id, -1, 1, 0 FROM teams WHERE external_id = 'T2'");
+	check_state(f, "a valid value", "", "UPDATE member_props SET value = 'z'");
+	raw_exec(f, "DELETE FROM members WHERE external_id = 'M1'");
+	CHECK_EQ("a member's values go with it", 1, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("and its mappings", 3, raw_int(f, "SELECT count(*) FROM mappings"));
+	raw_exec(f, "DELETE FROM teams WHERE external_id = 'T2'");
+	CHECK_EQ("a team's mappings, as team and as subteam", 1,
+		 raw_int(f, "SELECT count(*) FROM mappings"));
+	raw_exec(f, "DELETE FROM properties");
+	CHECK_EQ("a property's values", 0, raw_int(f, "SELECT count(*) FROM member_props"));
 }
 
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
@@ -3158,6 +3269,7 @@ int main(int argc, char **argv)
 		T(test_apply_writes_changed_props_only),
 		T(test_open_errors),
 		T(test_pg_schema),
+		T(test_pg_references),
 		T(test_migration_adds_new_risk_limits),
 		T(test_org_create_and_key_auth),
 		T(test_key_auth_garbage),
