@@ -1340,16 +1340,85 @@ static int apply_in_tx(struct apply *a, const struct sync_outcome *done)
 }
 
 /*
- * Whether the org grew severalfold at once (a first sync above all). The
- * tables' statistics then describe a much smaller org until autovacuum
- * analyzes them, up to a minute later; a sync within that minute would be
- * planned as nested loops over what the estimates call one row (a 50,000
- * member resync took 87 s instead of 6).
+ * The tables whose statistics an apply can leave stale, and the rule that
+ * analyzes them once it committed: a table is analyzed when the rows this
+ * apply wrote in it (inserted, updated or deleted) are at least
+ * ANALYZE_MIN_ROWS and more than 1/ANALYZE_SHARE of the rows its
+ * statistics count. Autovacuum would, but up to a minute later; a sync
+ * within that minute was planned on statistics of a much smaller or
+ * different org, as nested loops over what the estimates called one row
+ * (a 50,000-member resync right after its first sync took 87 s instead
+ * of 6). A first sync is such a write, and so is a rewrite of most of an
+ * org's mappings that leaves their number as it was.
  */
-static bool grew(const struct org *stored, const struct org *desired)
+enum { ANALYZE_MIN_ROWS = 1000, ANALYZE_SHARE = 10 };
+enum { T_MEMBERS, T_VALUES, T_TEAMS, T_MAPPINGS, T_COUNT };
+static const char *const analyzed_tables[T_COUNT] = { "members", "member_props", "teams",
+						      "mappings" };
+
+static const struct pg_stmt st_table_rows = {
+	"apply_table_rows",
+	"SELECT greatest(c.reltuples, 0)::bigint FROM unnest($1::text::regclass[])"
+	" WITH ORDINALITY AS t(rel, i) JOIN pg_class AS c ON c.oid = t.rel ORDER BY t.i",
+};
+
+/* The rows the plan writes in each of analyzed_tables (values and cascades estimated). */
+static void count_written(const struct apply *a, uint64_t *w)
 {
-	return (desired->nmembers >= 1000 && desired->nmembers / 2 > stored->nmembers) ||
-	       (desired->nmappings >= 1000 && desired->nmappings / 2 > stored->nmappings);
+	const struct plan *p = a->p;
+	uint32_t i;
+
+	memset(w, 0, T_COUNT * sizeof(*w));
+	for (i = 0; i < p->nmembers; i++) {
+		const struct member_change *c = &p->members[i];
+
+		if (c->action == MEMBER_UNCHANGED || (c->action == MEMBER_UPDATE && !c->changed))
+			continue;
+		w[T_MEMBERS]++;
+		if (c->action == MEMBER_CREATE)
+			w[T_VALUES] += a->desired->members[c->desired].nprops;
+		else if (c->action == MEMBER_DELETE)
+			w[T_VALUES] += a->stored->members[c->stored].nprops;
+		else if (is_update(c) && (c->changed & CHANGED_PROPS))
+			w[T_VALUES] += a->desired->members[c->desired].nprops +
+				       a->stored->members[c->stored].nprops;
+	}
+	for (i = 0; i < p->nteams; i++)
+		w[T_TEAMS] += p->teams[i].action != TEAM_UNCHANGED;
+	w[T_MAPPINGS] = p->nmappings;
+}
+
+/* Analyzes the tables the rule above names. Called after the commit: a
+ * failure leaves the statistics to autovacuum, the apply stands. */
+static void analyze_written(struct apply *a)
+{
+	struct pg_params pa = { 0 };
+	PGresult *res = NULL;
+	uint64_t w[T_COUNT];
+	bool any = false;
+	int i, rc;
+
+	count_written(a, w);
+	for (i = 0; i < T_COUNT; i++)
+		any = any || w[i] >= ANALYZE_MIN_ROWS;
+	if (!any)
+		return;
+	pg_param_text(&pa, "{members,member_props,teams,mappings}");
+	rc = pg_exec(a->q, &st_table_rows, &pa, &res);
+	buf_reset(&a->scratch);
+	for (i = 0; !rc && i < T_COUNT && i < PQntuples(res); i++) {
+		uint64_t rows = (uint64_t)pg_col_int(res, i, 0);
+
+		if (w[i] < ANALYZE_MIN_ROWS || w[i] * ANALYZE_SHARE <= rows)
+			continue;
+		rc = buf_puts(&a->scratch, a->scratch.len ? ", " : "ANALYZE ") ||
+		     buf_puts(&a->scratch, analyzed_tables[i]);
+	}
+	PQclear(res);
+	if (!rc && a->scratch.len)
+		rc = pg_exec_sql(a->q, a->scratch.data);
+	if (rc)
+		a->q->base.err[0] = '\0';
 }
 
 static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
@@ -1380,10 +1449,9 @@ static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 	if (rc)
 		goto out;
 	rc = pg_end_tx(a.q, apply_in_tx(&a, done));
-	/* Committed already: statistics that cannot be taken now are autovacuum's. */
-	if (!rc && a.q->depth == 0 && grew(stored, desired) &&
-	    pg_exec_sql(a.q, "ANALYZE members, member_props, teams, mappings") != STORE_OK)
-		a.q->base.err[0] = '\0';
+	/* Outside a caller's transaction only: ANALYZE would run inside it. */
+	if (!rc && a.q->depth == 0)
+		analyze_written(&a);
 out:
 	buf_free(&a.scratch);
 	free(a.new_members);

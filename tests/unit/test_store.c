@@ -1168,6 +1168,91 @@ static struct ingest_input mem_input(const char *name, const char *s)
 	return in;
 }
 
+/* How many times a table was analyzed by a statement (PostgreSQL). */
+static long long analyzed(const struct fx *f, const char *table)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT analyze_count FROM pg_stat_user_tables"
+		 " WHERE relname = '%s'", table);
+	return raw_int(f, sql);
+}
+
+/* ANALYZE_MIN_ROWS (postgres_org.c) and a bit more. */
+enum { BIG_ORG = 1200 };
+
+/* BIG_ORG members, each in team T1 or, with in_t2, in team T2. */
+static void big_org(struct org *o, bool in_t2)
+{
+	char id[16], email[48];
+	uint32_t i;
+
+	org_init(o);
+	add_t(o, "T1", "One");
+	add_t(o, "T2", "Two");
+	for (i = 0; i < BIG_ORG; i++) {
+		struct mspec ms = { .email = email };
+
+		snprintf(id, sizeof(id), "M%u", i);
+		snprintf(email, sizeof(email), "m%u@big.example", i);
+		ms.id = id;
+		add_m(o, &ms);
+		add_x(o, in_t2 ? "T2" : "T1", id, NULL, true, false);
+	}
+}
+
+/*
+ * PostgreSQL analyzes, once an apply committed, the tables it wrote a
+ * good part of: after a first sync the members and mappings; after a
+ * rewrite of every mapping, though their number stays, the mappings
+ * alone; never the tables it wrote little of (the teams).
+ */
+static void test_apply_analyzes_what_it_rewrote(void **state)
+{
+	struct fx *f = *state;
+	struct org first, moved, empty, stored;
+	struct store_ids none = { NULL, NULL }, ids;
+	struct plan p;
+	long long members, mappings, teams;
+	uint32_t i;
+
+	TESTDB_POSTGRES_ONLY(&f->db);
+	members = analyzed(f, "members");
+	mappings = analyzed(f, "mappings");
+	teams = analyzed(f, "teams");
+	big_org(&first, false);
+	org_init(&empty);
+	plan_all_create(&p, &first, PLAN_NONE);
+	CHECK_OK("first sync", store_apply(f->s, f->org, 0, &first, &empty, &none, &p));
+	tplan_free(&p);
+	CHECK_EQ("members analyzed", members + 1, analyzed(f, "members"));
+	CHECK_EQ("mappings analyzed", mappings + 1, analyzed(f, "mappings"));
+	CHECK_EQ("two teams are not worth it", teams, analyzed(f, "teams"));
+
+	load(f, &stored, &ids);
+	big_org(&moved, true);
+	tplan_init(&p, &moved, BIG_ORG, 2, 2 * BIG_ORG);
+	for (i = 0; i < BIG_ORG; i++)
+		pm(&p, i, member_ix(&stored, moved.members[i].external_id), MEMBER_UNCHANGED, 0,
+		   false);
+	for (i = 0; i < 2; i++)
+		pt(&p, i, team_ix(&stored, moved.teams[i].external_id), TEAM_UNCHANGED);
+	for (i = 0; i < BIG_ORG; i++)
+		px(&p, PLAN_NONE, i, MAPPING_REMOVE);
+	for (i = 0; i < BIG_ORG; i++)
+		px(&p, i, PLAN_NONE, MAPPING_ADD);
+	CHECK_OK("every mapping moved", store_apply(f->s, f->org, 0, &moved, &stored, &ids, &p));
+	CHECK_EQ("as many mappings", BIG_ORG, raw_int(f, "SELECT count(*) FROM mappings"));
+	CHECK_EQ("mappings analyzed again", mappings + 2, analyzed(f, "mappings"));
+	CHECK_EQ("members not written, not analyzed", members + 1, analyzed(f, "members"));
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&moved);
+	org_free(&empty);
+	org_free(&first);
+}
+
 /* What ingest builds (the real shape of a desired org) survives apply and load. */
 static void test_apply_ingested_csv(void **state)
 {
@@ -3278,6 +3363,7 @@ int main(int argc, char **argv)
 		T(test_properties),
 		T(test_apply_first_sync_roundtrip),
 		T(test_apply_ingested_csv),
+		T(test_apply_analyzes_what_it_rewrote),
 		T(test_apply_changes),
 		T(test_apply_reactivate_and_swaps),
 		T(test_apply_keeps_unsent_properties),
