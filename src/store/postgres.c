@@ -282,15 +282,40 @@ static const char *const migrations[] = {
 	"CREATE INDEX web_sessions_org ON web_sessions(org_id);",
 
 	/*
-	 * 2: the references of values and mappings checked once per statement
-	 * instead of once per row. A foreign key runs one lookup per row
-	 * written: a first sync of 100,000 members spent most of its time in
-	 * the 800,000 lookups of its values and mappings. Each statement now
-	 * locks the rows its new rows name (as a foreign key does: a delete
-	 * waits for it to end) and checks them with one join, in the same org
-	 * besides (a key checked only the id); deleting members, teams or
-	 * properties deletes their values and mappings with one statement.
+	 * 2: the writes of a sync made cheaper per row. The references of
+	 * members, values and mappings are checked once per statement instead
+	 * of once per row: a foreign key runs one lookup per row written, and
+	 * a first sync of 100,000 members spent most of its time in the
+	 * 900,000 lookups of its members, values and mappings. Each statement
+	 * now locks the rows its new rows name (as a foreign key does: a
+	 * delete waits for it to end) and checks them with one join, in the
+	 * same org besides (a key checked only the id); deleting orgs,
+	 * members, teams or properties deletes what names them with one
+	 * statement. The keys of members and teams compare bytes (collation
+	 * "C", as an index on them needs nothing else: they are only ever
+	 * compared for equality) instead of the database's locale, several
+	 * times cheaper for each index entry written.
 	 */
+	"ALTER TABLE members ALTER COLUMN external_id TYPE TEXT COLLATE \"C\","
+	"  ALTER COLUMN email_key TYPE TEXT COLLATE \"C\", ALTER COLUMN scim_id TYPE TEXT COLLATE \"C\";"
+	"ALTER TABLE teams ALTER COLUMN external_id TYPE TEXT COLLATE \"C\","
+	"  ALTER COLUMN scim_id TYPE TEXT COLLATE \"C\";"
+	"CREATE FUNCTION orgsync_members_check() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" DECLARE wanted bigint; found bigint;"
+	" BEGIN"
+	"  WITH w AS (SELECT DISTINCT org_id AS id FROM new_rows),"
+	"  l AS (SELECT 1 FROM orgs JOIN w USING (id) FOR KEY SHARE OF orgs)"
+	"  SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM l) INTO wanted, found;"
+	"  IF found <> wanted THEN"
+	"   RAISE foreign_key_violation USING MESSAGE = 'a member names no organization';"
+	"  END IF;"
+	"  RETURN NULL;"
+	" END $$;"
+	"CREATE FUNCTION orgsync_orgs_gone() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  DELETE FROM members WHERE org_id IN (SELECT id FROM old_rows);"
+	"  RETURN NULL;"
+	" END $$;"
 	/* Members are many and mostly named once: each row's is looked up (and
 	 * locked) in one join, whose size says whether all were found; teams and
 	 * properties are few and named many times: each is looked up once. */
@@ -344,12 +369,22 @@ static const char *const migrations[] = {
 	"  DELETE FROM member_props WHERE property_id IN (SELECT id FROM old_rows);"
 	"  RETURN NULL;"
 	" END $$;"
+	"ALTER TABLE members DROP CONSTRAINT members_org_id_fkey;"
 	"ALTER TABLE member_props DROP CONSTRAINT member_props_org_id_fkey,"
 	"  DROP CONSTRAINT member_props_member_id_fkey,"
 	"  DROP CONSTRAINT member_props_property_id_fkey;"
 	"ALTER TABLE mappings DROP CONSTRAINT mappings_org_id_fkey,"
 	"  DROP CONSTRAINT mappings_team_id_fkey, DROP CONSTRAINT mappings_member_id_fkey,"
 	"  DROP CONSTRAINT mappings_subteam_id_fkey;"
+	"CREATE TRIGGER members_inserted AFTER INSERT ON members"
+	"  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+	"  EXECUTE FUNCTION orgsync_members_check();"
+	"CREATE TRIGGER members_updated AFTER UPDATE ON members"
+	"  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+	"  EXECUTE FUNCTION orgsync_members_check();"
+	"CREATE TRIGGER orgs_gone AFTER DELETE ON orgs"
+	"  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+	"  EXECUTE FUNCTION orgsync_orgs_gone();"
 	"CREATE TRIGGER member_props_inserted AFTER INSERT ON member_props"
 	"  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
 	"  EXECUTE FUNCTION orgsync_values_check();"

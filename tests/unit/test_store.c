@@ -747,8 +747,17 @@ static void test_pg_references(void **state)
 	TESTDB_POSTGRES_ONLY(&f->db);
 	store_close(f->s);
 	f->s = NULL;
-	/* Version 1 as it was: the foreign keys, no triggers. */
-	raw_exec(f, "DROP TRIGGER member_props_inserted ON member_props;"
+	/* Version 1 as it was: the foreign keys, no triggers, the keys in the database's collation. */
+	raw_exec(f, "DROP TRIGGER members_inserted ON members; DROP TRIGGER members_updated ON members;"
+		    " DROP TRIGGER orgs_gone ON orgs; DROP FUNCTION orgsync_members_check();"
+		    " DROP FUNCTION orgsync_orgs_gone();"
+		    " ALTER TABLE members ADD FOREIGN KEY (org_id) REFERENCES orgs(id) ON DELETE CASCADE,"
+		    " ALTER COLUMN external_id TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN email_key TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN scim_id TYPE TEXT COLLATE \"default\";"
+		    " ALTER TABLE teams ALTER COLUMN external_id TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN scim_id TYPE TEXT COLLATE \"default\";"
+		    " DROP TRIGGER member_props_inserted ON member_props;"
 		    " DROP TRIGGER member_props_updated ON member_props;"
 		    " DROP TRIGGER mappings_inserted ON mappings; DROP TRIGGER mappings_updated ON mappings;"
 		    " DROP TRIGGER members_gone ON members; DROP TRIGGER teams_gone ON teams;"
@@ -767,9 +776,13 @@ static void test_pg_references(void **state)
 		    " DELETE FROM schema_version WHERE version = 2");
 	f->s = open_again(f);
 	CHECK_EQ("migrated", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
-	CHECK_EQ("no foreign key left on values and mappings", 0,
-		 raw_int(f, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
-			    " AND conrelid IN ('member_props'::regclass, 'mappings'::regclass)"));
+	CHECK_EQ("no foreign key left on members, values and mappings", 0,
+		 raw_int(f, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid IN"
+			    " ('members'::regclass, 'member_props'::regclass, 'mappings'::regclass)"));
+	CHECK_EQ("keys compare bytes", 5,
+		 raw_int(f, "SELECT count(*) FROM information_schema.columns WHERE collation_name = 'C'"
+			    " AND table_name IN ('members', 'teams')"
+			    " AND column_name IN ('external_id', 'email_key', 'scim_id')"));
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO orgs (name, created_at) VALUES ('Other', 0);"
 		 "INSERT INTO members (org_id, external_id, email, email_key, state, created_at,"
@@ -813,6 +826,10 @@ static void test_pg_references(void **state)
 		    "INSERT INTO mappings (org_id, team_id, subteam_id, is_member, is_manager)"
 		    " SELECT org_id, id, -1, 1, 0 FROM teams WHERE external_id = 'T2'");
 	check_state(f, "a valid value", "", "UPDATE member_props SET value = 'z'");
+	check_state(f, "a member of no org", "23503",
+		    "INSERT INTO members (org_id, external_id, email, email_key, state, created_at,"
+		    " updated_at) VALUES (-1, 'M9', 'm9@x.example', 'm9@x.example', 'active', 0, 0)");
+	check_state(f, "a member moved to no org", "23503", "UPDATE members SET org_id = -1");
 	raw_exec(f, "DELETE FROM members WHERE external_id = 'M1'");
 	CHECK_EQ("a member's values go with it", 1, raw_int(f, "SELECT count(*) FROM member_props"));
 	CHECK_EQ("and its mappings", 3, raw_int(f, "SELECT count(*) FROM mappings"));
@@ -821,6 +838,15 @@ static void test_pg_references(void **state)
 		 raw_int(f, "SELECT count(*) FROM mappings"));
 	raw_exec(f, "DELETE FROM properties");
 	CHECK_EQ("a property's values", 0, raw_int(f, "SELECT count(*) FROM member_props"));
+	raw_exec(f, "INSERT INTO properties (org_id, name, name_key, created_at)"
+		    " SELECT id, 'site', 'site', 0 FROM orgs;"
+		    "INSERT INTO member_props SELECT m.org_id, m.id, p.id, 'x' FROM members AS m"
+		    " JOIN properties AS p ON p.org_id = m.org_id");
+	CHECK_EQ("a value to go", 1, raw_int(f, "SELECT count(*) FROM member_props"));
+	raw_exec(f, "DELETE FROM orgs");
+	CHECK_EQ("an org's members go with it", 0, raw_int(f, "SELECT count(*) FROM members"));
+	CHECK_EQ("and their values", 0, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("and mappings", 0, raw_int(f, "SELECT count(*) FROM mappings"));
 }
 
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
