@@ -2,8 +2,10 @@
  * store on PostgreSQL: the stored org, loaded and changed by a plan. A
  * load streams its rows (single-row mode) from one REPEATABLE READ
  * snapshot. An apply is one transaction under the org's lock that sends
- * its rows with COPY into temporary staging tables (dropped at commit)
- * and changes the org with a few set-based statements: one round trip
+ * its rows with COPY: new rows that need no join (new members of an org
+ * that has none, new members' values, mapping adds) straight into their
+ * tables, the others into temporary staging tables (dropped at commit)
+ * from which a few set-based statements change the org: one round trip
  * per kind of change, not one per record. Only what the plan changes is
  * written.
  */
@@ -504,7 +506,6 @@ static const struct pg_stmt st_map_remove_subteam = {
 	" AND m.org_id = $1 AND m.team_id = s.team_id AND m.subteam_id = s.subteam_id",
 };
 
-
 static const struct pg_stmt st_map_change_member = {
 	"apply_map_change_member",
 	"UPDATE mappings AS m SET is_member = s.is_member, is_manager = s.is_manager"
@@ -835,24 +836,16 @@ static int property_ids(struct apply *a, int64_t **out)
 	return rc;
 }
 
-/* Values of the members just created, straight into member_props: none
- * can be there yet. A value of a column with no property row is dropped. */
-static int create_values(struct apply *a)
+/* The values of the members just created, prop[] the ids of the desired org's properties. */
+static int copy_values(struct apply *a, const int64_t *prop)
 {
 	const struct org *d = a->desired;
-	int64_t *prop = NULL;
 	struct pg_copy c;
 	uint32_t i, k;
 	int rc;
 
-	rc = property_ids(a, &prop);
-	if (!rc)
-		rc = pg_copy_begin(&c, a->q, "COPY member_props (org_id, member_id, property_id,"
-				   " value) FROM STDIN");
-	if (rc) {
-		free(prop);
-		return rc;
-	}
+	rc = pg_copy_begin(&c, a->q, "COPY member_props (org_id, member_id, property_id, value)"
+			   " FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *ch = &a->p->members[i];
 		const struct member *m;
@@ -871,8 +864,20 @@ static int create_values(struct apply *a)
 		}
 		rc = c.rc;
 	}
-	free(prop);
 	return pg_copy_end(&c, rc);
+}
+
+/* Values of the members just created, straight into member_props: none
+ * can be there yet. A value of a column with no property row is dropped. */
+static int create_values(struct apply *a)
+{
+	int64_t *prop = NULL;
+	int rc = property_ids(a, &prop);
+
+	if (!rc)
+		rc = copy_values(a, prop);
+	free(prop);
+	return rc;
 }
 
 /* STORE_ECONFLICT naming the member when a key written here belongs to a member that keeps it. */
