@@ -2,8 +2,10 @@
  * store on PostgreSQL: the stored org, loaded and changed by a plan. A
  * load streams its rows (single-row mode) from one REPEATABLE READ
  * snapshot. An apply is one transaction under the org's lock that sends
- * its rows with COPY into temporary staging tables (dropped at commit)
- * and changes the org with a few set-based statements: one round trip
+ * its rows with COPY: new rows that need no join (new members of an org
+ * that has none, new members' values, mapping adds) straight into their
+ * tables, the others into temporary staging tables (dropped at commit)
+ * from which a few set-based statements change the org: one round trip
  * per kind of change, not one per record. Only what the plan changes is
  * written.
  */
@@ -429,6 +431,13 @@ static const struct pg_stmt st_insert = {
 	" FROM stage_members WHERE id IS NULL ORDER BY ctid RETURNING id, external_id",
 };
 
+/* New members of an org that has none, straight into the table in plan
+ * order (their ids rise in it). */
+static const char sql_copy_members[] =
+	"COPY members (org_id, external_id, email, email_key, first_name, last_name, job_title,"
+	" image_url, langs, products, role, state, created_at, updated_at, admin_since, scim_id)"
+	" FROM STDIN";
+
 /*
  * Values of the columns the sync sent, for the members written with
  * changed values: those it no longer has go, the others are written
@@ -452,12 +461,22 @@ static const struct pg_stmt st_values_upsert = {
 	" WHERE member_props.value <> excluded.value",
 };
 
-/* Values of members just created: none can be there yet. */
-static const struct pg_stmt st_values_insert = {
-	"apply_values_insert",
-	"INSERT INTO member_props (org_id, member_id, property_id, value)"
-	" SELECT $1, n.member_id, p.id, n.value FROM stage_values AS n"
-	" JOIN properties AS p ON p.org_id = $1 AND p.name = n.name",
+/* Under the org's lock: whether it has no member row (new ones then need
+ * no checks against stored ones, nor staging). */
+static const struct pg_stmt st_no_members = {
+	"apply_no_members",
+	"SELECT NOT EXISTS (SELECT 1 FROM members WHERE org_id = $1)",
+};
+
+/* The ids of the members copied into an org that had none: all of its members. */
+static const struct pg_stmt st_copied_ids = {
+	"apply_copied_ids",
+	"SELECT id, external_id FROM members WHERE org_id = $1",
+};
+
+static const struct pg_stmt st_property_ids = {
+	"apply_property_ids",
+	"SELECT id, name FROM properties WHERE org_id = $1",
 };
 
 static const struct pg_stmt st_team_insert = {
@@ -485,13 +504,6 @@ static const struct pg_stmt st_map_remove_subteam = {
 	"apply_map_remove_subteam",
 	"DELETE FROM mappings AS m USING stage_maps AS s WHERE s.action = 'remove'"
 	" AND m.org_id = $1 AND m.team_id = s.team_id AND m.subteam_id = s.subteam_id",
-};
-
-static const struct pg_stmt st_map_add = {
-	"apply_map_add",
-	"INSERT INTO mappings (org_id, team_id, member_id, subteam_id, is_member, is_manager)"
-	" SELECT $1, team_id, member_id, subteam_id, is_member, is_manager FROM stage_maps"
-	" WHERE action = 'add' ORDER BY seq",
 };
 
 static const struct pg_stmt st_map_change_member = {
@@ -654,17 +666,12 @@ static void scim_id(struct apply *a, struct pg_copy *c, bool fresh)
 	pg_copy_text(c, id);
 }
 
-/* One stage_members row: id 0 for a new member; state NULL keeps the stored one. */
-static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const struct member *m,
-			 const char *role, const char *state, bool keys, bool props)
+/* The columns of m from external_id to products, as members and stage_members order them. */
+static void member_fields(struct apply *a, struct pg_copy *c, const struct member *m)
 {
 	size_t elen = strlen(m->email);
 	uint8_t i;
 
-	if (id)
-		pg_copy_int(c, id);
-	else
-		pg_copy_null(c);
 	pg_copy_text(c, m->external_id);
 	pg_copy_textn(c, m->email, elen);
 	buf_reset(&a->scratch);
@@ -685,6 +692,17 @@ static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const s
 			c->rc = store_set_error(&a->q->base, STORE_ENOMEM, "out of memory");
 	pg_copy_textn(c, a->scratch.data ? a->scratch.data : "", a->scratch.len);
 	pg_copy_int(c, m->products);
+}
+
+/* One stage_members row: id 0 for a new member; state NULL keeps the stored one. */
+static void stage_member(struct apply *a, struct pg_copy *c, int64_t id, const struct member *m,
+			 const char *role, const char *state, bool keys, bool props)
+{
+	if (id)
+		pg_copy_int(c, id);
+	else
+		pg_copy_null(c);
+	member_fields(a, c, m);
 	pg_copy_text(c, role);
 	pg_copy_text(c, state);
 	pg_copy_text(c, keys ? "t" : "f");
@@ -796,20 +814,38 @@ static int apply_values(struct apply *a)
 	return rc;
 }
 
-/* Values of the members just created (all their values: nothing is stored yet). */
-static int create_values(struct apply *a)
+/* The ids of the desired org's properties (0: no such property row), into *out (caller frees). */
+static int property_ids(struct apply *a, int64_t **out)
 {
 	const struct org *d = a->desired;
 	struct pg_params pa = { 0 };
+	PGresult *res = NULL;
+	uint32_t i;
+	int rc, r;
+
+	*out = calloc((size_t)d->nprops + 1, sizeof(**out));
+	if (!*out)
+		return store_set_error(&a->q->base, STORE_ENOMEM, "out of memory");
+	pg_param_int(&pa, a->org_id);
+	rc = pg_exec(a->q, &st_property_ids, &pa, &res);
+	for (r = 0; !rc && r < PQntuples(res); r++)
+		for (i = 0; i < d->nprops; i++)
+			if (!strcmp(d->prop_names[i], PQgetvalue(res, r, 1)))
+				(*out)[i] = pg_col_int(res, r, 0);
+	PQclear(res);
+	return rc;
+}
+
+/* The values of the members just created, prop[] the ids of the desired org's properties. */
+static int copy_values(struct apply *a, const int64_t *prop)
+{
+	const struct org *d = a->desired;
 	struct pg_copy c;
 	uint32_t i, k;
-	bool any = false;
 	int rc;
 
-	rc = pg_exec_sql(a->q, "TRUNCATE stage_values");
-	if (rc)
-		return rc;
-	rc = pg_copy_begin(&c, a->q, "COPY stage_values (member_id, name, value) FROM STDIN");
+	rc = pg_copy_begin(&c, a->q, "COPY member_props (org_id, member_id, property_id, value)"
+			   " FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *ch = &a->p->members[i];
 		const struct member *m;
@@ -818,21 +854,30 @@ static int create_values(struct apply *a)
 			continue;
 		m = &d->members[ch->desired];
 		for (k = 0; k < m->nprops; k++) {
-			if (m->props[k].index >= d->nprops)
+			if (m->props[k].index >= d->nprops || !prop[m->props[k].index])
 				continue;
+			pg_copy_int(&c, a->org_id);
 			pg_copy_int(&c, a->new_members[ch->desired]);
-			pg_copy_text(&c, d->prop_names[m->props[k].index]);
+			pg_copy_int(&c, prop[m->props[k].index]);
 			pg_copy_text(&c, m->props[k].value);
 			pg_copy_row(&c);
-			any = true;
 		}
 		rc = c.rc;
 	}
-	rc = pg_copy_end(&c, rc);
-	if (rc || !any)
-		return rc;
-	pg_param_int(&pa, a->org_id);
-	return pg_run(a->q, &st_values_insert, &pa, NULL);
+	return pg_copy_end(&c, rc);
+}
+
+/* Values of the members just created, straight into member_props: none
+ * can be there yet. A value of a column with no property row is dropped. */
+static int create_values(struct apply *a)
+{
+	int64_t *prop = NULL;
+	int rc = property_ids(a, &prop);
+
+	if (!rc)
+		rc = copy_values(a, prop);
+	free(prop);
+	return rc;
 }
 
 /* STORE_ECONFLICT naming the member when a key written here belongs to a member that keeps it. */
@@ -893,38 +938,107 @@ static int new_member_ids(struct apply *a, const PGresult *res)
 	return STORE_OK;
 }
 
-/* Updates and reactivations; new members, with the ids they got. Each
- * statement runs only when the plan has rows for it. */
-static int apply_members(struct apply *a)
+/* Whether the org has no member row now (under its lock). */
+static int no_members(struct apply *a, bool *none)
 {
 	struct pg_params pa = { 0 };
-	struct member_counts n;
 	PGresult *res = NULL;
 	int rc;
 
-	count_members(a, &n);
-	if (!n.updates && !n.creates)
-		return STORE_OK;
+	pg_param_int(&pa, a->org_id);
+	rc = pg_row(a->q, &st_no_members, &pa, &res);
+	*none = !rc && pg_col_bool(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+/* The new members of an org that has none (a first sync): no stored key
+ * to check them against, no row to update, so no staging. */
+static int copy_new_members(struct apply *a)
+{
+	struct pg_params pa = { 0 };
+	PGresult *res = NULL;
+	struct pg_copy c;
+	uint32_t i;
+	int rc;
+
+	rc = pg_copy_begin(&c, a->q, sql_copy_members);
+	for (i = 0; !rc && i < a->p->nmembers; i++) {
+		const struct member_change *ch = &a->p->members[i];
+		const struct member *m = &a->desired->members[ch->desired];
+
+		if (ch->action != MEMBER_CREATE)
+			continue;
+		pg_copy_int(&c, a->org_id);
+		member_fields(a, &c, m);
+		pg_copy_text(&c, format_role_name(m->role));
+		pg_copy_text(&c, format_state_name(ch->invite ? STATE_INVITED : STATE_CREATED));
+		pg_copy_int(&c, a->now);
+		pg_copy_int(&c, a->now);
+		if (m->role == ROLE_ADMINISTRATOR)
+			pg_copy_int(&c, a->now);
+		else
+			pg_copy_null(&c);
+		scim_id(a, &c, true);
+		pg_copy_row(&c);
+		rc = c.rc;
+	}
+	rc = pg_copy_end(&c, rc);
+	pg_param_int(&pa, a->org_id);
+	if (!rc)
+		rc = pg_exec(a->q, &st_copied_ids, &pa, &res);
+	if (!rc)
+		rc = new_member_ids(a, res);
+	PQclear(res);
+	return rc;
+}
+
+/* Updates and reactivations, then new members with the ids they got,
+ * through stage_members. Each statement runs only when the plan has rows
+ * for it. */
+static int stage_and_write_members(struct apply *a, const struct member_counts *n)
+{
+	struct pg_params pa = { 0 };
+	PGresult *res = NULL;
+	int rc;
+
 	rc = stage_members(a);
 	/* Statistics for the planner: a temporary table has none until analyzed,
 	 * and the joins below would be planned as nested loops over it. */
 	if (!rc)
 		rc = pg_exec_sql(a->q, "ANALYZE stage_members");
 	pg_param_int(&pa, a->org_id);
-	if (!rc && n.keys)
+	if (!rc && n->keys)
 		rc = pg_run(a->q, &st_park, &pa, NULL);
-	if (!rc && (n.keys || n.creates))
+	if (!rc && (n->keys || n->creates))
 		rc = check_keys(a);
 	pg_param_int(&pa, a->now);
-	if (!rc && n.updates)
+	if (!rc && n->updates)
 		rc = pg_run(a->q, &st_update, &pa, NULL);
-	if (!rc && n.props)
+	if (!rc && n->props)
 		rc = apply_values(a);
-	if (!rc && n.creates)
+	if (!rc && n->creates)
 		rc = pg_exec(a->q, &st_insert, &pa, &res);
-	if (!rc && n.creates)
+	if (!rc && n->creates)
 		rc = new_member_ids(a, res);
 	PQclear(res);
+	return rc;
+}
+
+/* The member rows, then the new members' values. */
+static int apply_members(struct apply *a)
+{
+	struct member_counts n;
+	bool none = false;
+	int rc = STORE_OK;
+
+	count_members(a, &n);
+	if (!n.updates && !n.creates)
+		return STORE_OK;
+	if (!n.updates)
+		rc = no_members(a, &none);
+	if (!rc)
+		rc = none ? copy_new_members(a) : stage_and_write_members(a, &n);
 	if (!rc && n.creates)
 		rc = create_values(a);
 	return rc;
@@ -1088,7 +1202,10 @@ static int64_t desired_team_id(struct apply *a, uint32_t d)
 	return st != PLAN_NONE ? a->ids->teams[st] : a->new_teams[d];
 }
 
-/* One stage_maps row: the ends (db ids) of m in the desired or stored org, the flags of f. */
+/*
+ * One stage_maps row: the ends (db ids) of m in the desired or stored org,
+ * the flags of f. With action NULL, a row of mappings itself (an add).
+ */
 static int stage_map(struct apply *a, struct pg_copy *c, uint32_t seq, const char *action,
 		     const struct mapping *m, bool desired, const struct mapping *f)
 {
@@ -1106,6 +1223,8 @@ static int stage_map(struct apply *a, struct pg_copy *c, uint32_t seq, const cha
 	/* An add whose member or team has no row (a record the plan did not apply) is skipped. */
 	if (!team || !child)
 		return STORE_OK;
+	if (!action)
+		pg_copy_int(c, a->org_id);
 	pg_copy_int(c, team);
 	if (m->kind == MAPPING_MEMBER) {
 		pg_copy_int(c, child);
@@ -1116,51 +1235,77 @@ static int stage_map(struct apply *a, struct pg_copy *c, uint32_t seq, const cha
 	}
 	pg_copy_int(c, f->is_member);
 	pg_copy_int(c, f->is_manager);
-	pg_copy_int(c, seq);
-	pg_copy_text(c, action);
+	if (action) {
+		pg_copy_int(c, seq);
+		pg_copy_text(c, action);
+	}
 	pg_copy_row(c);
 	return c->rc;
 }
 
-/* Removes, then adds, then flag changes, each one statement over stage_maps. */
-static int apply_mappings(struct apply *a)
+/* The removes and flag changes, into stage_maps. */
+static int stage_maps(struct apply *a)
 {
-	struct pg_params pa = { 0 };
-	uint32_t i, n[MAPPING_CHANGE + 1] = { 0 };
 	struct pg_copy c;
+	uint32_t i;
 	int rc;
 
-	if (!a->p->nmappings)
-		return STORE_OK;
-	for (i = 0; i < a->p->nmappings; i++)
-		n[a->p->mappings[i].action]++;
 	rc = pg_copy_begin(&c, a->q, "COPY stage_maps (team_id, member_id, subteam_id, is_member,"
 			   " is_manager, seq, action) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmappings; i++) {
 		const struct mapping_change *ch = &a->p->mappings[i];
-		const struct mapping *sm = ch->action != MAPPING_ADD ? &a->stored->mappings[ch->stored]
-								     : NULL;
-		const struct mapping *dm = ch->action != MAPPING_REMOVE
-						   ? &a->desired->mappings[ch->desired] : NULL;
 
 		if (ch->action == MAPPING_REMOVE)
-			rc = stage_map(a, &c, i, "remove", sm, false, sm);
-		else if (ch->action == MAPPING_ADD)
-			rc = stage_map(a, &c, i, "add", dm, true, dm);
-		else /* the row is the stored pair; the flags are the desired ones */
-			rc = stage_map(a, &c, i, "change", sm, false, dm);
+			rc = stage_map(a, &c, i, "remove", &a->stored->mappings[ch->stored], false,
+				       &a->stored->mappings[ch->stored]);
+		else if (ch->action == MAPPING_CHANGE) /* the stored pair, the desired flags */
+			rc = stage_map(a, &c, i, "change", &a->stored->mappings[ch->stored], false,
+				       &a->desired->mappings[ch->desired]);
 	}
 	rc = pg_copy_end(&c, rc);
 	/* Statistics for the planner: a temporary table has none until analyzed. */
 	if (!rc)
 		rc = pg_exec_sql(a->q, "ANALYZE stage_maps");
+	return rc;
+}
+
+/* The adds, straight into mappings in plan order: new rows need no join. */
+static int copy_map_adds(struct apply *a)
+{
+	struct pg_copy c;
+	uint32_t i;
+	int rc;
+
+	rc = pg_copy_begin(&c, a->q, "COPY mappings (org_id, team_id, member_id, subteam_id,"
+			   " is_member, is_manager) FROM STDIN");
+	for (i = 0; !rc && i < a->p->nmappings; i++) {
+		const struct mapping_change *ch = &a->p->mappings[i];
+
+		if (ch->action == MAPPING_ADD)
+			rc = stage_map(a, &c, i, NULL, &a->desired->mappings[ch->desired], true,
+				       &a->desired->mappings[ch->desired]);
+	}
+	return pg_copy_end(&c, rc);
+}
+
+/* Removes, then adds, then flag changes; removes and changes each one statement over stage_maps. */
+static int apply_mappings(struct apply *a)
+{
+	struct pg_params pa = { 0 };
+	uint32_t i, n[MAPPING_CHANGE + 1] = { 0 };
+	int rc = STORE_OK;
+
+	for (i = 0; i < a->p->nmappings; i++)
+		n[a->p->mappings[i].action]++;
+	if (n[MAPPING_REMOVE] || n[MAPPING_CHANGE])
+		rc = stage_maps(a);
 	pg_param_int(&pa, a->org_id);
 	if (!rc && n[MAPPING_REMOVE])
 		rc = pg_run(a->q, &st_map_remove_member, &pa, NULL);
 	if (!rc && n[MAPPING_REMOVE])
 		rc = pg_run(a->q, &st_map_remove_subteam, &pa, NULL);
 	if (!rc && n[MAPPING_ADD])
-		rc = pg_run(a->q, &st_map_add, &pa, NULL);
+		rc = copy_map_adds(a);
 	if (!rc && n[MAPPING_CHANGE])
 		rc = pg_run(a->q, &st_map_change_member, &pa, NULL);
 	if (!rc && n[MAPPING_CHANGE])
@@ -1200,16 +1345,85 @@ static int apply_in_tx(struct apply *a, const struct sync_outcome *done)
 }
 
 /*
- * Whether the org grew severalfold at once (a first sync above all). The
- * tables' statistics then describe a much smaller org until autovacuum
- * analyzes them, up to a minute later; a sync within that minute would be
- * planned as nested loops over what the estimates call one row (a 50,000
- * member resync took 87 s instead of 6).
+ * The tables whose statistics an apply can leave stale, and the rule that
+ * analyzes them once it committed: a table is analyzed when the rows this
+ * apply wrote in it (inserted, updated or deleted) are at least
+ * ANALYZE_MIN_ROWS and more than 1/ANALYZE_SHARE of the rows its
+ * statistics count. Autovacuum would, but up to a minute later; a sync
+ * within that minute was planned on statistics of a much smaller or
+ * different org, as nested loops over what the estimates called one row
+ * (a 50,000-member resync right after its first sync took 87 s instead
+ * of 6). A first sync is such a write, and so is a rewrite of most of an
+ * org's mappings that leaves their number as it was.
  */
-static bool grew(const struct org *stored, const struct org *desired)
+enum { ANALYZE_MIN_ROWS = 1000, ANALYZE_SHARE = 10 };
+enum { T_MEMBERS, T_VALUES, T_TEAMS, T_MAPPINGS, T_COUNT };
+static const char *const analyzed_tables[T_COUNT] = { "members", "member_props", "teams",
+						      "mappings" };
+
+static const struct pg_stmt st_table_rows = {
+	"apply_table_rows",
+	"SELECT greatest(c.reltuples, 0)::bigint FROM unnest($1::text::regclass[])"
+	" WITH ORDINALITY AS t(rel, i) JOIN pg_class AS c ON c.oid = t.rel ORDER BY t.i",
+};
+
+/* The rows the plan writes in each of analyzed_tables (values and cascades estimated). */
+static void count_written(const struct apply *a, uint64_t *w)
 {
-	return (desired->nmembers >= 1000 && desired->nmembers / 2 > stored->nmembers) ||
-	       (desired->nmappings >= 1000 && desired->nmappings / 2 > stored->nmappings);
+	const struct plan *p = a->p;
+	uint32_t i;
+
+	memset(w, 0, T_COUNT * sizeof(*w));
+	for (i = 0; i < p->nmembers; i++) {
+		const struct member_change *c = &p->members[i];
+
+		if (c->action == MEMBER_UNCHANGED || (c->action == MEMBER_UPDATE && !c->changed))
+			continue;
+		w[T_MEMBERS]++;
+		if (c->action == MEMBER_CREATE)
+			w[T_VALUES] += a->desired->members[c->desired].nprops;
+		else if (c->action == MEMBER_DELETE)
+			w[T_VALUES] += a->stored->members[c->stored].nprops;
+		else if (is_update(c) && (c->changed & CHANGED_PROPS))
+			w[T_VALUES] += a->desired->members[c->desired].nprops +
+				       a->stored->members[c->stored].nprops;
+	}
+	for (i = 0; i < p->nteams; i++)
+		w[T_TEAMS] += p->teams[i].action != TEAM_UNCHANGED;
+	w[T_MAPPINGS] = p->nmappings;
+}
+
+/* Analyzes the tables the rule above names. Called after the commit: a
+ * failure leaves the statistics to autovacuum, the apply stands. */
+static void analyze_written(struct apply *a)
+{
+	struct pg_params pa = { 0 };
+	PGresult *res = NULL;
+	uint64_t w[T_COUNT];
+	bool any = false;
+	int i, rc;
+
+	count_written(a, w);
+	for (i = 0; i < T_COUNT; i++)
+		any = any || w[i] >= ANALYZE_MIN_ROWS;
+	if (!any)
+		return;
+	pg_param_text(&pa, "{members,member_props,teams,mappings}");
+	rc = pg_exec(a->q, &st_table_rows, &pa, &res);
+	buf_reset(&a->scratch);
+	for (i = 0; !rc && i < T_COUNT && i < PQntuples(res); i++) {
+		uint64_t rows = (uint64_t)pg_col_int(res, i, 0);
+
+		if (w[i] < ANALYZE_MIN_ROWS || w[i] * ANALYZE_SHARE <= rows)
+			continue;
+		rc = buf_puts(&a->scratch, a->scratch.len ? ", " : "ANALYZE ") ||
+		     buf_puts(&a->scratch, analyzed_tables[i]);
+	}
+	PQclear(res);
+	if (!rc && a->scratch.len)
+		rc = pg_exec_sql(a->q, a->scratch.data);
+	if (rc)
+		a->q->base.err[0] = '\0';
 }
 
 static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const struct org *desired,
@@ -1240,10 +1454,9 @@ static int pg_apply(struct store *s, int64_t org_id, int64_t sync_id, const stru
 	if (rc)
 		goto out;
 	rc = pg_end_tx(a.q, apply_in_tx(&a, done));
-	/* Committed already: statistics that cannot be taken now are autovacuum's. */
-	if (!rc && a.q->depth == 0 && grew(stored, desired) &&
-	    pg_exec_sql(a.q, "ANALYZE members, member_props, teams, mappings") != STORE_OK)
-		a.q->base.err[0] = '\0';
+	/* Outside a caller's transaction only: ANALYZE would run inside it. */
+	if (!rc && a.q->depth == 0)
+		analyze_written(&a);
 out:
 	buf_free(&a.scratch);
 	free(a.new_members);

@@ -370,6 +370,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE syncs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
 	"DROP INDEX syncs_queue;"
 	"CREATE INDEX syncs_queue ON syncs(id) WHERE status = 'Pending';",
+	/*
+	 * 14: a property's values by property, so that deleting a property
+	 * (its values go by the cascade) finds them instead of reading every
+	 * value of every org.
+	 */
+	"CREATE INDEX member_props_property ON member_props(property_id);",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

@@ -615,7 +615,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -679,8 +679,8 @@ static void test_pg_schema(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 1, raw_int(f, "SELECT max(version) FROM schema_version"));
-	CHECK_EQ("each version once", 1, raw_int(f, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("schema version", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("each version once", 2, raw_int(f, "SELECT count(*) FROM schema_version"));
 	CHECK_OK("key still valid", store_key_auth(again, f->key, &org));
 	CHECK_EQ("key's org", f->org, org);
 	store_close(again);
@@ -699,7 +699,7 @@ static void test_pg_schema(void **state)
 		pthread_join(threads[i], &rc);
 		CHECK_EQ("concurrent first open", STORE_OK, (intptr_t)rc);
 	}
-	CHECK_EQ("migrated once", 1, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("migrated once", 2, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
 	testdb_drop(&fresh.db);
 	/* A connection the server closed fails the call it breaks, and the next opens it again. */
 	CHECK_EQ("the store's connection ended", 1,
@@ -712,6 +712,143 @@ static void test_pg_schema(void **state)
 	CHECK_OK("a prepared statement again", store_key_auth(f->s, f->key, &org));
 }
 
+/* The SQLSTATE of sql on PostgreSQL, "" when it succeeds (malloc'ed). */
+static char *pg_raw_state(const struct fx *f, const char *sql)
+{
+	PGconn *c = PQconnectdb(f->db.url);
+	PGresult *r = PQexec(c, sql);
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	char *v = strdup(st ? st : "");
+
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static void check_state(const struct fx *f, const char *what, const char *state, const char *sql)
+{
+	char *got = pg_raw_state(f, sql);
+
+	if (strcmp(got, state) != 0)
+		fail_msg("%s: SQLSTATE '%s', expected '%s'", what, got, state);
+	free(got);
+}
+
+/*
+ * PostgreSQL's migration 2: values and mappings name rows of their own org
+ * (checked once per statement) and go with the members, teams and
+ * properties they name; a database at version 1 is brought to it.
+ */
+static void test_pg_references(void **state)
+{
+	struct fx *f = *state;
+	char sql[1024];
+
+	TESTDB_POSTGRES_ONLY(&f->db);
+	store_close(f->s);
+	f->s = NULL;
+	/* Version 1 as it was: the foreign keys, no triggers, the keys in the database's collation. */
+	raw_exec(f, "DROP TRIGGER members_inserted ON members; DROP TRIGGER members_updated ON members;"
+		    " DROP TRIGGER orgs_gone ON orgs; DROP FUNCTION orgsync_members_check();"
+		    " DROP FUNCTION orgsync_orgs_gone();"
+		    " ALTER TABLE members ADD FOREIGN KEY (org_id) REFERENCES orgs(id) ON DELETE CASCADE,"
+		    " ALTER COLUMN external_id TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN email_key TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN scim_id TYPE TEXT COLLATE \"default\";"
+		    " ALTER TABLE teams ALTER COLUMN external_id TYPE TEXT COLLATE \"default\","
+		    " ALTER COLUMN scim_id TYPE TEXT COLLATE \"default\";"
+		    " DROP TRIGGER member_props_inserted ON member_props;"
+		    " DROP TRIGGER member_props_updated ON member_props;"
+		    " DROP TRIGGER mappings_inserted ON mappings; DROP TRIGGER mappings_updated ON mappings;"
+		    " DROP TRIGGER members_gone ON members; DROP TRIGGER teams_gone ON teams;"
+		    " DROP TRIGGER properties_gone ON properties;"
+		    " DROP FUNCTION orgsync_values_check(); DROP FUNCTION orgsync_mappings_check();"
+		    " DROP FUNCTION orgsync_members_gone(); DROP FUNCTION orgsync_teams_gone();"
+		    " DROP FUNCTION orgsync_properties_gone();"
+		    " ALTER TABLE member_props ADD FOREIGN KEY (org_id) REFERENCES orgs(id)"
+		    " ON DELETE CASCADE, ADD FOREIGN KEY (member_id) REFERENCES members(id)"
+		    " ON DELETE CASCADE, ADD FOREIGN KEY (property_id) REFERENCES properties(id)"
+		    " ON DELETE CASCADE;"
+		    " ALTER TABLE mappings ADD FOREIGN KEY (org_id) REFERENCES orgs(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (team_id) REFERENCES teams(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (member_id) REFERENCES members(id) ON DELETE CASCADE,"
+		    " ADD FOREIGN KEY (subteam_id) REFERENCES teams(id) ON DELETE CASCADE;"
+		    " DELETE FROM schema_version WHERE version = 2");
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("no foreign key left on members, values and mappings", 0,
+		 raw_int(f, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid IN"
+			    " ('members'::regclass, 'member_props'::regclass, 'mappings'::regclass)"));
+	CHECK_EQ("keys compare bytes", 5,
+		 raw_int(f, "SELECT count(*) FROM information_schema.columns WHERE collation_name = 'C'"
+			    " AND table_name IN ('members', 'teams')"
+			    " AND column_name IN ('external_id', 'email_key', 'scim_id')"));
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO orgs (name, created_at) VALUES ('Other', 0);"
+		 "INSERT INTO members (org_id, external_id, email, email_key, state, created_at,"
+		 " updated_at) VALUES (%lld, 'M1', 'm1@x.example', 'm1@x.example', 'active', 0, 0),"
+		 " (%lld, 'M2', 'm2@x.example', 'm2@x.example', 'active', 0, 0);"
+		 "INSERT INTO teams (org_id, external_id, name, created_at, updated_at) VALUES"
+		 " (%lld, 'T1', 'One', 0, 0), (%lld, 'T2', 'Two', 0, 0);"
+		 "INSERT INTO properties (org_id, name, name_key, created_at) VALUES"
+		 " (%lld, 'site', 'site', 0), (%lld, 'room', 'room', 0);"
+		 "INSERT INTO member_props SELECT org_id, id,"
+		 " (SELECT id FROM properties WHERE name = 'site'), 'x' FROM members;"
+		 "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		 " SELECT m.org_id, t.id, m.id, 1, 0 FROM members AS m, teams AS t;"
+		 "INSERT INTO mappings (org_id, team_id, subteam_id, is_member, is_manager)"
+		 " SELECT org_id, id, (SELECT max(id) FROM teams), 1, 0 FROM teams"
+		 " WHERE external_id = 'T1'",
+		 (long long)f->org, (long long)f->org, (long long)f->org, (long long)f->org,
+		 (long long)f->org, (long long)f->org);
+	raw_exec(f, sql);
+	CHECK_EQ("values written", 2, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("mappings written", 5, raw_int(f, "SELECT count(*) FROM mappings"));
+	check_state(f, "a value of a member of another org", "23503",
+		    "INSERT INTO member_props SELECT o.id, m.id, p.id, 'y' FROM orgs AS o,"
+		    " members AS m, properties AS p WHERE o.name = 'Other' AND m.external_id = 'M1'"
+		    " AND p.name = 'room'");
+	check_state(f, "a value of no member", "23503",
+		    "INSERT INTO member_props SELECT org_id, -1, id, 'y' FROM properties"
+		    " WHERE name = 'room'");
+	check_state(f, "a value moved to another org", "23503",
+		    "UPDATE member_props SET org_id = (SELECT id FROM orgs WHERE name = 'Other')");
+	check_state(f, "a mapping to a team of another org", "23503",
+		    "INSERT INTO teams (org_id, external_id, name, created_at, updated_at)"
+		    " SELECT id, 'T3', 'Three', 0, 0 FROM orgs WHERE name = 'Other';"
+		    "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		    " SELECT m.org_id, t.id, m.id, 1, 0 FROM members AS m, teams AS t"
+		    " WHERE m.external_id = 'M2' AND t.external_id = 'T3'");
+	check_state(f, "a mapping of no member", "23503",
+		    "INSERT INTO mappings (org_id, team_id, member_id, is_member, is_manager)"
+		    " SELECT org_id, id, -1, 1, 0 FROM teams WHERE external_id = 'T2'");
+	check_state(f, "a mapping of no subteam", "23503",
+		    "INSERT INTO mappings (org_id, team_id, subteam_id, is_member, is_manager)"
+		    " SELECT org_id, id, -1, 1, 0 FROM teams WHERE external_id = 'T2'");
+	check_state(f, "a valid value", "", "UPDATE member_props SET value = 'z'");
+	check_state(f, "a member of no org", "23503",
+		    "INSERT INTO members (org_id, external_id, email, email_key, state, created_at,"
+		    " updated_at) VALUES (-1, 'M9', 'm9@x.example', 'm9@x.example', 'active', 0, 0)");
+	check_state(f, "a member moved to no org", "23503", "UPDATE members SET org_id = -1");
+	raw_exec(f, "DELETE FROM members WHERE external_id = 'M1'");
+	CHECK_EQ("a member's values go with it", 1, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("and its mappings", 3, raw_int(f, "SELECT count(*) FROM mappings"));
+	raw_exec(f, "DELETE FROM teams WHERE external_id = 'T2'");
+	CHECK_EQ("a team's mappings, as team and as subteam", 1,
+		 raw_int(f, "SELECT count(*) FROM mappings"));
+	raw_exec(f, "DELETE FROM properties");
+	CHECK_EQ("a property's values", 0, raw_int(f, "SELECT count(*) FROM member_props"));
+	raw_exec(f, "INSERT INTO properties (org_id, name, name_key, created_at)"
+		    " SELECT id, 'site', 'site', 0 FROM orgs;"
+		    "INSERT INTO member_props SELECT m.org_id, m.id, p.id, 'x' FROM members AS m"
+		    " JOIN properties AS p ON p.org_id = m.org_id");
+	CHECK_EQ("a value to go", 1, raw_int(f, "SELECT count(*) FROM member_props"));
+	raw_exec(f, "DELETE FROM orgs");
+	CHECK_EQ("an org's members go with it", 0, raw_int(f, "SELECT count(*) FROM members"));
+	CHECK_EQ("and their values", 0, raw_int(f, "SELECT count(*) FROM member_props"));
+	CHECK_EQ("and mappings", 0, raw_int(f, "SELECT count(*) FROM mappings"));
+}
+
 /* Settings saved before the limits on mappings, managers and identity changes get their defaults. */
 /*
  * Takes the fixture's closed database back to an older schema version, as
@@ -722,6 +859,7 @@ static void test_pg_schema(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[14] = "DROP INDEX member_props_property;",
 		[13] = "DROP INDEX syncs_queue; ALTER TABLE syncs DROP COLUMN claimed_by;"
 		       " ALTER TABLE syncs DROP COLUMN lease_until;"
 		       " ALTER TABLE syncs DROP COLUMN attempts;"
@@ -784,7 +922,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -1054,6 +1192,91 @@ static struct ingest_input mem_input(const char *name, const char *s)
 	struct ingest_input in = { name, NULL, s, strlen(s) };
 
 	return in;
+}
+
+/* How many times a table was analyzed by a statement (PostgreSQL). */
+static long long analyzed(const struct fx *f, const char *table)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT analyze_count FROM pg_stat_user_tables"
+		 " WHERE relname = '%s'", table);
+	return raw_int(f, sql);
+}
+
+/* ANALYZE_MIN_ROWS (postgres_org.c) and a bit more. */
+enum { BIG_ORG = 1200 };
+
+/* BIG_ORG members, each in team T1 or, with in_t2, in team T2. */
+static void big_org(struct org *o, bool in_t2)
+{
+	char id[16], email[48];
+	uint32_t i;
+
+	org_init(o);
+	add_t(o, "T1", "One");
+	add_t(o, "T2", "Two");
+	for (i = 0; i < BIG_ORG; i++) {
+		struct mspec ms = { .email = email };
+
+		snprintf(id, sizeof(id), "M%u", i);
+		snprintf(email, sizeof(email), "m%u@big.example", i);
+		ms.id = id;
+		add_m(o, &ms);
+		add_x(o, in_t2 ? "T2" : "T1", id, NULL, true, false);
+	}
+}
+
+/*
+ * PostgreSQL analyzes, once an apply committed, the tables it wrote a
+ * good part of: after a first sync the members and mappings; after a
+ * rewrite of every mapping, though their number stays, the mappings
+ * alone; never the tables it wrote little of (the teams).
+ */
+static void test_apply_analyzes_what_it_rewrote(void **state)
+{
+	struct fx *f = *state;
+	struct org first, moved, empty, stored;
+	struct store_ids none = { NULL, NULL }, ids;
+	struct plan p;
+	long long members, mappings, teams;
+	uint32_t i;
+
+	TESTDB_POSTGRES_ONLY(&f->db);
+	members = analyzed(f, "members");
+	mappings = analyzed(f, "mappings");
+	teams = analyzed(f, "teams");
+	big_org(&first, false);
+	org_init(&empty);
+	plan_all_create(&p, &first, PLAN_NONE);
+	CHECK_OK("first sync", store_apply(f->s, f->org, 0, &first, &empty, &none, &p));
+	tplan_free(&p);
+	CHECK_EQ("members analyzed", members + 1, analyzed(f, "members"));
+	CHECK_EQ("mappings analyzed", mappings + 1, analyzed(f, "mappings"));
+	CHECK_EQ("two teams are not worth it", teams, analyzed(f, "teams"));
+
+	load(f, &stored, &ids);
+	big_org(&moved, true);
+	tplan_init(&p, &moved, BIG_ORG, 2, 2 * BIG_ORG);
+	for (i = 0; i < BIG_ORG; i++)
+		pm(&p, i, member_ix(&stored, moved.members[i].external_id), MEMBER_UNCHANGED, 0,
+		   false);
+	for (i = 0; i < 2; i++)
+		pt(&p, i, team_ix(&stored, moved.teams[i].external_id), TEAM_UNCHANGED);
+	for (i = 0; i < BIG_ORG; i++)
+		px(&p, PLAN_NONE, i, MAPPING_REMOVE);
+	for (i = 0; i < BIG_ORG; i++)
+		px(&p, i, PLAN_NONE, MAPPING_ADD);
+	CHECK_OK("every mapping moved", store_apply(f->s, f->org, 0, &moved, &stored, &ids, &p));
+	CHECK_EQ("as many mappings", BIG_ORG, raw_int(f, "SELECT count(*) FROM mappings"));
+	CHECK_EQ("mappings analyzed again", mappings + 2, analyzed(f, "mappings"));
+	CHECK_EQ("members not written, not analyzed", members + 1, analyzed(f, "members"));
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&moved);
+	org_free(&empty);
+	org_free(&first);
 }
 
 /* What ingest builds (the real shape of a desired org) survives apply and load. */
@@ -1592,7 +1815,7 @@ static void test_migration_props_table(void **state)
 		    "\"gone\":\"of a property deleted before\"}' WHERE external_id = 'E6';"
 		    "UPDATE members SET props = '{\"department\":\"\"}' WHERE external_id = 'E5';");
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("the JSON column is gone", 0,
 		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
 	load(f, &loaded, &ids);
@@ -2127,7 +2350,7 @@ static void test_sync_lease_upgrade(void **state)
 	rewind_schema(f, 11);
 	raw_exec(f, "UPDATE syncs SET started_at = 1000");
 	f->s = open_again(f);
-	CHECK_EQ("upgraded", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("upgraded", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("claimable", claim(f->s, &sid, &oid));
 	CHECK_EQ("the interrupted sync", id, sid);
 	CHECK_EQ("its first claim under leases", 1, raw_int(f, "SELECT attempts FROM syncs"));
@@ -2678,7 +2901,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -3010,7 +3233,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -3022,6 +3245,23 @@ static void test_migration_outbox(void **state)
 						 " kind = 'webhook' AND status = 'sent'"));
 	CHECK_EQ("every row has a delivery id", 4, raw_int(f, "SELECT count(DISTINCT delivery_id)"
 							   " FROM outbox"));
+}
+
+/* A property's values are found by its index, from version 14 on. */
+static void test_migration_indexes_values_by_property(void **state)
+{
+	struct fx *f = *state;
+
+	TESTDB_SQLITE_ONLY(&f->db);
+	store_close(f->s);
+	f->s = NULL;
+	rewind_schema(f, 13);
+	CHECK_EQ("no index before", 0, raw_int(f, "SELECT count(*) FROM sqlite_master"
+						   " WHERE name = 'member_props_property'"));
+	f->s = open_again(f);
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("the index is there", 1, raw_int(f, "SELECT count(*) FROM sqlite_master"
+						     " WHERE name = 'member_props_property'"));
 }
 
 static void test_migration_from_version_3(void **state)
@@ -3043,7 +3283,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 13, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -3166,6 +3406,7 @@ int main(int argc, char **argv)
 		T(test_apply_writes_changed_props_only),
 		T(test_open_errors),
 		T(test_pg_schema),
+		T(test_pg_references),
 		T(test_migration_adds_new_risk_limits),
 		T(test_org_create_and_key_auth),
 		T(test_key_auth_garbage),
@@ -3174,6 +3415,7 @@ int main(int argc, char **argv)
 		T(test_properties),
 		T(test_apply_first_sync_roundtrip),
 		T(test_apply_ingested_csv),
+		T(test_apply_analyzes_what_it_rewrote),
 		T(test_apply_changes),
 		T(test_apply_reactivate_and_swaps),
 		T(test_apply_keeps_unsent_properties),
@@ -3198,6 +3440,7 @@ int main(int argc, char **argv)
 		T(test_org_list),
 		T(test_key_ids),
 		T(test_migration_from_version_3),
+		T(test_migration_indexes_values_by_property),
 		T(test_delivery_leases),
 		T(test_migration_outbox),
 		T(test_apply_scale),
