@@ -132,15 +132,8 @@ static void print_counts(const char *text)
 	int rc = format_counts_parse(doc, &c);
 
 	json_decref(doc);
-	if (rc)
-		return;
-	printf("members: %u created, %u updated, %u reactivated, %u deactivated, %u deleted, "
-	       "%u unchanged\n",
-	       c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.unchanged);
-	printf("teams: %u created, %u renamed, %u deleted, %u unchanged\n", c.teams_created,
-	       c.teams_renamed, c.teams_deleted, c.teams_unchanged);
-	printf("mappings: %u added, %u removed, %u changed; %u invitation(s)\n", c.mappings_added,
-	       c.mappings_removed, c.mappings_changed, c.invitations);
+	if (!rc)
+		format_counts_text(&c, stdout);
 }
 
 /* Prints how the sync ended and its report; returns the exit code of its status. */

@@ -152,18 +152,17 @@ static void print_diff(json_t *const pages[3], long limit)
 
 	/* A plan without counts lists its entries all the same, under zeros. */
 	format_counts_parse(json_object_get(pages[0], "counts"), &c);
-	printf("members: %u created, %u updated, %u reactivated, %u deactivated, %u deleted, "
-	       "%u unchanged\n",
-	       c.created, c.updated, c.reactivated, c.deactivated, c.deleted, c.unchanged);
+	format_counts_line(&c, FORMAT_COUNTS_MEMBERS, stdout);
+	putchar('\n');
 	section(pages[0],
 		(long long)c.created + c.updated + c.reactivated + c.deactivated + c.deleted, limit,
 		member_line);
-	printf("teams: %u created, %u renamed, %u deleted, %u unchanged\n", c.teams_created,
-	       c.teams_renamed, c.teams_deleted, c.teams_unchanged);
+	format_counts_line(&c, FORMAT_COUNTS_TEAMS, stdout);
+	putchar('\n');
 	section(pages[1], (long long)c.teams_created + c.teams_renamed + c.teams_deleted, limit,
 		team_line);
-	printf("mappings: %u added, %u removed, %u changed\n", c.mappings_added, c.mappings_removed,
-	       c.mappings_changed);
+	format_counts_line(&c, FORMAT_COUNTS_MAPPINGS, stdout);
+	putchar('\n');
 	section(pages[2], (long long)c.mappings_added + c.mappings_removed + c.mappings_changed,
 		limit, mapping_line);
 	if (c.invitations)

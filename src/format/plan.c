@@ -133,6 +133,34 @@ int format_counts_parse(const json_t *doc, struct plan_counts *c)
 	return json_is_object(doc) ? 0 : -1;
 }
 
+int format_counts_line(const struct plan_counts *c, enum format_counts_kind kind, FILE *out)
+{
+	int n = -1;
+
+	if (kind == FORMAT_COUNTS_MEMBERS)
+		n = fprintf(out, "members: %u created, %u updated, %u reactivated, %u deactivated, "
+			    "%u deleted, %u unchanged",
+			    c->created, c->updated, c->reactivated, c->deactivated, c->deleted,
+			    c->unchanged);
+	else if (kind == FORMAT_COUNTS_TEAMS)
+		n = fprintf(out, "teams: %u created, %u renamed, %u deleted, %u unchanged",
+			    c->teams_created, c->teams_renamed, c->teams_deleted, c->teams_unchanged);
+	else if (kind == FORMAT_COUNTS_MAPPINGS)
+		n = fprintf(out, "mappings: %u added, %u removed, %u changed", c->mappings_added,
+			    c->mappings_removed, c->mappings_changed);
+	return n < 0 ? -1 : 0;
+}
+
+int format_counts_text(const struct plan_counts *c, FILE *out)
+{
+	if (format_counts_line(c, FORMAT_COUNTS_MEMBERS, out) || fputc('\n', out) == EOF ||
+	    format_counts_line(c, FORMAT_COUNTS_TEAMS, out) || fputc('\n', out) == EOF ||
+	    format_counts_line(c, FORMAT_COUNTS_MAPPINGS, out))
+		return -1;
+	return fprintf(out, "; %u invitation%s\n", c->invitations, c->invitations == 1 ? "" : "s") < 0
+		       ? -1 : 0;
+}
+
 void format_trip_text(const struct risk_trip *t, char *out, size_t len)
 {
 	static const char *const empty_what[] = { "members", "teams", "mappings" };

@@ -11,6 +11,7 @@
 #define ORGSYNC_FORMAT_PLAN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -37,6 +38,21 @@ int format_counts_json(const struct plan_counts *c, char **out);
  * A count left out, or no integer from 0 to UINT32_MAX, reads 0.
  */
 int format_counts_parse(const json_t *doc, struct plan_counts *c);
+
+/* The kinds of record the counts count, one line each in words. */
+enum format_counts_kind { FORMAT_COUNTS_MEMBERS, FORMAT_COUNTS_TEAMS, FORMAT_COUNTS_MAPPINGS };
+
+/*
+ * One kind's counts as the command line prints them, with no newline:
+ *   members: 3 created, 1 updated, 0 reactivated, 0 deactivated, 0 deleted, 10 unchanged
+ *   teams: 1 created, 0 renamed, 0 deleted, 4 unchanged
+ *   mappings: 2 added, 0 removed, 1 changed
+ * 0, or -1 on a write error.
+ */
+int format_counts_line(const struct plan_counts *c, enum format_counts_kind kind, FILE *out);
+
+/* The three lines, each ended, the mappings' with "; 2 invitations": 0, or -1 on a write error. */
+int format_counts_text(const struct plan_counts *c, FILE *out);
 
 /*
  * One tripped limit in words: the reason of a pause and the trip's message

@@ -370,6 +370,52 @@ static void test_counts_json(void **state)
 	CHECK_EQ("NULL", -1, format_counts_parse(NULL, &back));
 }
 
+/* The text a counts line holds, through a memory stream. */
+static char *counts_text(const struct plan_counts *c, int kind)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	assert_non_null(f);
+	rc = kind < 0 ? format_counts_text(c, f)
+		      : format_counts_line(c, (enum format_counts_kind)kind, f);
+	CHECK_EQ("written", 0, rc);
+	assert_int_equal(0, fclose(f));
+	return text;
+}
+
+static void test_counts_text(void **state)
+{
+	const struct plan_counts c = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+				       11, 12, 13, 14, 15, 16, 17, 18, 19 };
+	struct plan_counts one = c;
+	char *text;
+
+	(void)state;
+	text = counts_text(&c, FORMAT_COUNTS_MEMBERS);
+	CHECK_STR("members", "members: 1 created, 2 updated, 3 reactivated, 4 deactivated, "
+		  "5 deleted, 6 unchanged", text);
+	free(text);
+	text = counts_text(&c, FORMAT_COUNTS_TEAMS);
+	CHECK_STR("teams", "teams: 10 created, 11 renamed, 12 deleted, 13 unchanged", text);
+	free(text);
+	text = counts_text(&c, FORMAT_COUNTS_MAPPINGS);
+	CHECK_STR("mappings", "mappings: 15 added, 16 removed, 17 changed", text);
+	free(text);
+	text = counts_text(&c, -1);
+	CHECK_STR("all three", "members: 1 created, 2 updated, 3 reactivated, 4 deactivated, "
+		  "5 deleted, 6 unchanged\nteams: 10 created, 11 renamed, 12 deleted, "
+		  "13 unchanged\nmappings: 15 added, 16 removed, 17 changed; 19 invitations\n",
+		  text);
+	free(text);
+	one.invitations = 1;
+	text = counts_text(&one, -1);
+	assert_non_null(strstr(text, "17 changed; 1 invitation\n"));
+	free(text);
+}
+
 static void test_risk_json(void **state)
 {
 	struct risk_result r = { 0 };
@@ -635,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_plan_names),
 		cmocka_unit_test(test_counts_json),
+		cmocka_unit_test(test_counts_text),
 		cmocka_unit_test(test_risk_json),
 		cmocka_unit_test(test_plan_member_changes),
 		cmocka_unit_test(test_plan_team_mapping_changes),
