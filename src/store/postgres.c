@@ -406,6 +406,18 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER properties_gone AFTER DELETE ON properties"
 	"  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
 	"  EXECUTE FUNCTION orgsync_properties_gone();",
+	/* 3: the member an invitation is for (SQLite's 15), so that removing or
+	 * deactivating the member withdraws the message not sent yet. Older
+	 * messages name the member by external id in their payload ("memberId");
+	 * one whose member is gone keeps NULL and is withdrawn by the org's next
+	 * removal. The index finds an org's unsent invitations without reading
+	 * its history. */
+	"ALTER TABLE outbox ADD COLUMN member_id BIGINT;"
+	"UPDATE outbox AS o SET member_id = m.id FROM members AS m"
+	" WHERE o.kind = 'invitation' AND m.org_id = o.org_id"
+	" AND m.external_id = o.payload::jsonb ->> 'memberId';"
+	"CREATE INDEX outbox_unsent_invitations ON outbox(org_id)"
+	"  WHERE kind = 'invitation' AND status IN ('queued', 'retrying', 'sending');",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

@@ -178,6 +178,14 @@ int pg_add_invitation(struct pg_store *q, int64_t org_id, int64_t sync_id, int64
 		      const struct member *m, const char *token, const uint8_t hash[STORE_HASH_LEN],
 		      int64_t now);
 
+/*
+ * Within the caller's transaction, after members were deleted or
+ * deactivated: the org's invitations not sent yet whose member is gone or
+ * deactivated become dead, their clear token erased; one statement for
+ * the whole change (postgres_delivery.c).
+ */
+int pg_withdraw_invitations(struct pg_store *q, int64_t org_id);
+
 /* --- the ops table: each file registers its own operations ---------------------- */
 void pg_ops_tenants(struct store_ops *o);  /* postgres_tenants.c */
 void pg_ops_scim(struct store_ops *o);     /* postgres_scim.c */

@@ -47,6 +47,30 @@ static const struct pg_stmt st_release = {
 	" WHERE id = $1 AND status = 'sending' AND lease_until = $2",
 };
 
+/* A message in flight ('sending') dies too: the sender's final update wants it
+ * still 'sending' under its lease, so it cannot revive it. */
+static const struct pg_stmt st_withdraw = {
+	"dlv_withdraw",
+	"UPDATE outbox SET status = 'dead', lease_until = NULL, next_attempt_at = 0,"
+	" last_error = CASE WHEN EXISTS (SELECT 1 FROM members AS m"
+	"   WHERE m.id = outbox.member_id AND m.org_id = $1)"
+	" THEN 'the member was deactivated before the invitation was sent'"
+	" ELSE 'the member was removed before the invitation was sent' END,"
+	" payload = CASE WHEN payload::jsonb ? 'token' THEN (payload::jsonb - 'token')::text"
+	" ELSE payload END"
+	" WHERE org_id = $1 AND kind = 'invitation' AND status IN ('queued', 'retrying', 'sending')"
+	" AND NOT EXISTS (SELECT 1 FROM members AS m WHERE m.id = outbox.member_id"
+	"   AND m.org_id = $1 AND m.state <> 'deactivated')",
+};
+
+int pg_withdraw_invitations(struct pg_store *q, int64_t org_id)
+{
+	struct pg_params p = { 0 };
+
+	pg_param_int(&p, org_id);
+	return pg_run(q, &st_withdraw, &p, NULL);
+}
+
 static const struct pg_stmt st_list = {
 	"dlv_list",
 	"SELECT id, delivery_id, org_id, kind, recipient, status, attempts, last_error,"
@@ -57,7 +81,9 @@ static const struct pg_stmt st_list = {
 static const struct pg_stmt st_retry = {
 	"dlv_retry",
 	"UPDATE outbox SET status = 'retrying', next_attempt_at = $3, retry_from = $3"
-	" WHERE org_id = $1 AND delivery_id = $2 AND status IN ('dead', 'retrying')",
+	" WHERE org_id = $1 AND delivery_id = $2 AND status IN ('dead', 'retrying')"
+	" AND (kind <> 'invitation' OR EXISTS (SELECT 1 FROM members AS m"
+	"   WHERE m.id = outbox.member_id AND m.org_id = $1 AND m.state <> 'deactivated'))",
 };
 
 static const struct pg_stmt st_find = {

@@ -641,7 +641,18 @@ static int delete_teams(struct apply *a)
 	return pg_run(a->q, &st_delete_teams, &pa, NULL);
 }
 
-/* Deletes (the cascades take their mappings, values and invitations), then deactivations. */
+static bool removes_members(const struct plan *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nmembers; i++)
+		if (p->members[i].action == MEMBER_DELETE || p->members[i].action == MEMBER_DEACTIVATE)
+			return true;
+	return false;
+}
+
+/* Deletes (the cascades take their mappings, values and invitations), then deactivations,
+ * whose unsent invitation messages are withdrawn. */
 static int apply_removals(struct apply *a)
 {
 	int rc = members_by_action(a, &st_delete_members, MEMBER_DELETE);
@@ -650,6 +661,8 @@ static int apply_removals(struct apply *a)
 		rc = delete_teams(a);
 	if (!rc)
 		rc = members_by_action(a, &st_deactivate, MEMBER_DEACTIVATE);
+	if (!rc && removes_members(a->p))
+		rc = pg_withdraw_invitations(a->q, a->org_id);
 	return rc;
 }
 
@@ -1091,8 +1104,8 @@ static int copy_messages(struct apply *a, char (*tokens)[STORE_TOKEN_MAX])
 	int rc;
 
 	/* Each gets its delivery id from the column's default. */
-	rc = pg_copy_begin(&c, a->q, "COPY outbox (org_id, kind, recipient, payload, created_at)"
-			   " FROM STDIN");
+	rc = pg_copy_begin(&c, a->q, "COPY outbox (org_id, kind, recipient, payload, created_at,"
+			   " member_id) FROM STDIN");
 	for (i = 0; !rc && i < a->p->nmembers; i++) {
 		const struct member_change *ch = &a->p->members[i];
 		const struct member *m = &a->desired->members[ch->desired];
@@ -1111,6 +1124,7 @@ static int copy_messages(struct apply *a, char (*tokens)[STORE_TOKEN_MAX])
 		pg_copy_text(&c, m->email);
 		pg_copy_text(&c, payload);
 		pg_copy_int(&c, a->now);
+		pg_copy_int(&c, a->new_members[ch->desired]);
 		pg_copy_row(&c);
 		sodium_memzero(payload, strlen(payload));
 		free(payload);

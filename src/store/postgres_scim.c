@@ -216,7 +216,10 @@ static int pg_scim_user_put(struct store *s, int64_t org_id, struct store_scim_u
 	ext = NULL;
 	u->created_at = create ? now : cur.created_at;
 	u->updated_at = now;
-	rc = pg_touch_org(q, org_id);
+	if (u->state == STATE_DEACTIVATED)
+		rc = pg_withdraw_invitations(q, org_id);
+	if (!rc)
+		rc = pg_touch_org(q, org_id);
 out:
 	rc = pg_end_tx(q, rc);
 	store_scim_user_clear(&cur);
@@ -224,9 +227,10 @@ out:
 	return rc;
 }
 
-/* Runs a statement of (org_id, scim_id) that must change one row, then moves the stamp. */
+/* Runs a statement of (org_id, scim_id) that must change one row, then moves the stamp;
+ * when it deletes members, their unsent invitations are withdrawn. */
 static int scim_change_one(struct pg_store *q, const struct pg_stmt *st, int64_t org_id,
-			   const char *scim_id)
+			   const char *scim_id, bool members_gone)
 {
 	struct pg_params p = { 0 };
 	uint64_t changed = 0;
@@ -239,6 +243,8 @@ static int scim_change_one(struct pg_store *q, const struct pg_stmt *st, int64_t
 	rc = pg_run(q, st, &p, &changed);
 	if (!rc && changed == 0)
 		rc = STORE_ENOTFOUND;
+	if (!rc && members_gone)
+		rc = pg_withdraw_invitations(q, org_id);
 	if (!rc)
 		rc = pg_touch_org(q, org_id);
 	return pg_end_tx(q, rc);
@@ -250,7 +256,7 @@ static int pg_scim_user_delete(struct store *s, int64_t org_id, const char *id)
 		"scim_user_delete", "DELETE FROM members WHERE org_id = $1 AND scim_id = $2"
 	};
 
-	return scim_change_one(pg(s), &st, org_id, id);
+	return scim_change_one(pg(s), &st, org_id, id, true);
 }
 
 static int pg_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admin)
@@ -422,7 +428,7 @@ static int pg_scim_group_delete(struct store *s, int64_t org_id, const char *id)
 	static const struct pg_stmt st = { "scim_group_delete",
 					   "DELETE FROM teams WHERE org_id = $1 AND scim_id = $2" };
 
-	return scim_change_one(pg(s), &st, org_id, id);
+	return scim_change_one(pg(s), &st, org_id, id, false);
 }
 
 /* Runs st with (team, child), after org_id when with_org. */

@@ -436,12 +436,13 @@ static int pg_member_role(struct store *s, int64_t org_id, const char *email, in
 
 /* --- invitations and the outbox -------------------------------------------------------- */
 
+/* A message; member_id (0: none) is the member an invitation is for. */
 static int outbox_insert(struct pg_store *q, int64_t org_id, const char *kind,
-			 const char *recipient, const char *payload, int64_t now)
+			 const char *recipient, const char *payload, int64_t member_id, int64_t now)
 {
 	static const struct pg_stmt st = {
-		"outbox_insert", "INSERT INTO outbox (org_id, kind, recipient, payload, created_at)"
-				 " VALUES ($1, $2, $3, $4, $5)"
+		"outbox_insert", "INSERT INTO outbox (org_id, kind, recipient, payload, created_at,"
+				 " member_id) VALUES ($1, $2, $3, $4, $5, $6)"
 	};
 	struct pg_params p = { 0 };
 
@@ -450,13 +451,17 @@ static int outbox_insert(struct pg_store *q, int64_t org_id, const char *kind,
 	pg_param_text(&p, recipient);
 	pg_param_text(&p, payload);
 	pg_param_int(&p, now);
+	if (member_id > 0)
+		pg_param_int(&p, member_id);
+	else
+		pg_param_null(&p);
 	return pg_run(q, &st, &p, NULL);
 }
 
 static int pg_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 			 const char *payload)
 {
-	return outbox_insert(pg(s), org_id, kind, recipient, payload, os_wall_ms());
+	return outbox_insert(pg(s), org_id, kind, recipient, payload, 0, os_wall_ms());
 }
 
 int pg_add_invitation(struct pg_store *q, int64_t org_id, int64_t sync_id, int64_t member_id,
@@ -487,7 +492,7 @@ int pg_add_invitation(struct pg_store *q, int64_t org_id, int64_t sync_id, int64
 					   token);
 	if (!payload)
 		return STORE_ENOMEM;
-	rc = outbox_insert(q, org_id, "invitation", m->email, payload, now);
+	rc = outbox_insert(q, org_id, "invitation", m->email, payload, member_id, now);
 	sodium_memzero(payload, strlen(payload));
 	free(payload);
 	return rc;

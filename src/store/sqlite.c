@@ -161,7 +161,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ORG_VERSION] = "SELECT version FROM orgs WHERE id = ?1",
 	[ST_ORG_TOUCH] = "UPDATE orgs SET version = version + 1 WHERE id = ?1",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (org_id, kind, recipient, payload, created_at,"
-			     " delivery_id) VALUES (?1, ?2, ?3, ?4, ?5,"
+			     " member_id, delivery_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
 			     " 'dlv_' || lower(hex(randomblob(12))))",
 	[ST_SYNC_PENDING] = "SELECT number FROM syncs WHERE org_id = ?1 AND status = 'Pending'"
 			    " ORDER BY id LIMIT 1",
@@ -292,7 +292,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" coalesce(retry_from, created_at)"
 			" FROM outbox WHERE org_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 	[ST_DLV_RETRY] = "UPDATE outbox SET status = 'retrying', next_attempt_at = ?3, retry_from = ?3"
-			 " WHERE org_id = ?1 AND delivery_id = ?2 AND status IN ('dead', 'retrying')",
+			 " WHERE org_id = ?1 AND delivery_id = ?2 AND status IN ('dead', 'retrying')"
+			 " AND (kind <> 'invitation' OR EXISTS (SELECT 1 FROM members AS m"
+			 "   WHERE m.id = outbox.member_id AND m.org_id = ?1 AND m.state <> 'deactivated'))",
 	[ST_DLV_FIND] = "SELECT status FROM outbox WHERE org_id = ?1 AND delivery_id = ?2",
 	[ST_DLV_COUNTS] = "SELECT kind, status, count(*) FROM outbox GROUP BY kind, status",
 	/* The orgs where the email is an Administrator still active, with the org's name. */
@@ -327,6 +329,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SESSION_DELETE] = "DELETE FROM web_sessions WHERE token_hash = ?1",
 	[ST_DLV_NEXT_DUE] = "SELECT min(next_attempt_at) FROM outbox"
 			    " WHERE status IN ('queued', 'retrying', 'sending') AND kind IN (?1, ?2)",
+	/* A message in flight ('sending') dies too: the sender's final update
+	 * wants it still 'sending' under its lease, so it cannot revive it. */
+	[ST_DLV_WITHDRAW] = "UPDATE outbox SET status = 'dead', lease_until = NULL, next_attempt_at = 0,"
+			    " last_error = CASE WHEN EXISTS (SELECT 1 FROM members AS m"
+			    "   WHERE m.id = outbox.member_id AND m.org_id = ?1)"
+			    " THEN 'the member was deactivated before the invitation was sent'"
+			    " ELSE 'the member was removed before the invitation was sent' END,"
+			    " payload = CASE WHEN json_type(payload, '$.token') IS NOT NULL"
+			    " THEN json_remove(payload, '$.token') ELSE payload END"
+			    " WHERE org_id = ?1 AND kind = 'invitation'"
+			    " AND status IN ('queued', 'retrying', 'sending')"
+			    " AND NOT EXISTS (SELECT 1 FROM members AS m WHERE m.id = outbox.member_id"
+			    "   AND m.org_id = ?1 AND m.state <> 'deactivated')",
 	[ST_SCIM_USER_GET] = "SELECT " SCIM_USER_COLUMNS " FROM members"
 			     " WHERE org_id = ?1 AND scim_id = ?2",
 	[ST_SCIM_USER_BY_NAME] = "SELECT " SCIM_USER_COLUMNS " FROM members"

@@ -24,6 +24,24 @@ int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char 
 	sq_bind_text(st, 3, recipient);
 	sq_bind_text(st, 4, payload);
 	sqlite3_bind_int64(st, 5, os_wall_ms());
+	sqlite3_bind_null(st, 6); /* the statement is cached: an invitation's member may linger */
+	return sq_run(q, st);
+}
+
+/*
+ * Within the caller's transaction, after members were deleted or
+ * deactivated: the org's invitations not sent yet whose member is gone or
+ * deactivated become dead, their clear token erased. One statement for
+ * the whole change, however many members it removed.
+ */
+int sq_withdraw_invitations(struct sqlite_store *q, int64_t org_id)
+{
+	sqlite3_stmt *st;
+	int rc = sq_prep(q, ST_DLV_WITHDRAW, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
 	return sq_run(q, st);
 }
 

@@ -125,6 +125,7 @@ enum stmt_id {
 	ST_DLV_FIND,
 	ST_DLV_COUNTS,
 	ST_DLV_NEXT_DUE,
+	ST_DLV_WITHDRAW,
 	ST_SCIM_USER_GET,
 	ST_SCIM_USER_BY_NAME,
 	ST_SCIM_USERS,
@@ -317,6 +318,7 @@ int sq_sync_report(struct store *s, int64_t org_id, int64_t sync_id, struct repo
 
 int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char *recipient,
 		  const char *payload);
+int sq_withdraw_invitations(struct sqlite_store *q, int64_t org_id);
 int sq_delivery_claim(struct store *s, enum delivery_channel ch, int64_t now,
 		      int64_t lease_ms, size_t max, struct store_delivery **out, size_t *n);
 int sq_delivery_record(struct store *s, const struct store_delivery_outcome *o, size_t n,

@@ -637,12 +637,13 @@ static int run_for_row(struct apply *a, sqlite3_stmt *st, int64_t id)
 	return sq_run(a->q, st);
 }
 
-/* Deletes (the cascades take their mappings and invitations) and deactivations. */
+/* Deletes (the cascades take their mappings and invitations) and deactivations, whose
+ * unsent invitation messages are withdrawn. */
 static int apply_removals(struct apply *a)
 {
 	sqlite3_stmt *del = NULL, *tdel = NULL, *state = NULL;
 	const uint32_t *v;
-	uint32_t i, n;
+	uint32_t i, n, gone;
 	int rc;
 
 	rc = sq_prep(a->q, ST_MEMBER_DELETE, &del);
@@ -651,6 +652,7 @@ static int apply_removals(struct apply *a)
 	if (!rc)
 		rc = sq_prep(a->q, ST_MEMBER_STATE, &state);
 	v = list_of(a, AL_MEMBER_DELETE, &n);
+	gone = n;
 	for (i = 0; !rc && i < n; i++)
 		rc = run_for_row(a, del, stored_member_id(a, a->p->members[v[i]].stored));
 	v = list_of(a, AL_TEAM_DELETE, &n);
@@ -664,6 +666,8 @@ static int apply_removals(struct apply *a)
 		sqlite3_bind_int64(state, 4, a->org_id);
 		rc = sq_run(a->q, state);
 	}
+	if (!rc && gone + n > 0)
+		rc = sq_withdraw_invitations(a->q, a->org_id);
 	return rc;
 }
 

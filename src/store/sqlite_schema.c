@@ -376,6 +376,20 @@ static const char *const migrations[] = {
 	 * value of every org.
 	 */
 	"CREATE INDEX member_props_property ON member_props(property_id);",
+	/*
+	 * 15: the member an invitation is for, so that removing or deactivating
+	 * the member withdraws the message not sent yet. Older messages name the
+	 * member by external id in their payload ("memberId"); one whose member
+	 * is gone keeps NULL and is withdrawn by the org's next removal. The
+	 * index finds an org's unsent invitations without reading its history.
+	 */
+	"ALTER TABLE outbox ADD COLUMN member_id INTEGER;"
+	"UPDATE outbox SET member_id = (SELECT m.id FROM members AS m"
+	"  WHERE m.org_id = outbox.org_id"
+	"  AND m.external_id = json_extract(outbox.payload, '$.memberId'))"
+	" WHERE kind = 'invitation' AND json_valid(payload);"
+	"CREATE INDEX outbox_unsent_invitations ON outbox(org_id)"
+	"  WHERE kind = 'invitation' AND status IN ('queued', 'retrying', 'sending');",
 };
 
 enum { SCHEMA_VERSION = sizeof(migrations) / sizeof(migrations[0]) };

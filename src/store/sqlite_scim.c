@@ -147,7 +147,10 @@ int sq_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u,
 	else
 		u->created_at = cur.created_at;
 	u->updated_at = now;
-	rc = sq_touch_org(q, org_id);
+	if (u->state == STATE_DEACTIVATED)
+		rc = sq_withdraw_invitations(q, org_id);
+	if (!rc)
+		rc = sq_touch_org(q, org_id);
 out:
 	rc = sq_end_tx(q, rc);
 	store_scim_user_clear(&cur);
@@ -156,7 +159,8 @@ out:
 	return rc;
 }
 
-/* Runs a statement of (org_id, scim_id) that must change one row, then moves the stamp. */
+/* Runs a statement of (org_id, scim_id) that must change one row, then moves the stamp;
+ * a member deleted takes its unsent invitations with it. */
 static int scim_change_one(struct sqlite_store *q, enum stmt_id id, int64_t org_id,
 			   const char *scim_id)
 {
@@ -173,6 +177,8 @@ static int scim_change_one(struct sqlite_store *q, enum stmt_id id, int64_t org_
 	rc = sq_run(q, st);
 	if (!rc && sqlite3_changes(q->db) == 0)
 		rc = STORE_ENOTFOUND;
+	if (!rc && id == ST_SCIM_USER_DELETE)
+		rc = sq_withdraw_invitations(q, org_id);
 	if (!rc)
 		rc = sq_touch_org(q, org_id);
 out:

@@ -279,6 +279,7 @@ int sq_add_invitation(struct sqlite_store *q, int64_t org_id, int64_t sync_id,
 	sq_bind_text(st, 3, m->email);
 	sq_bind_text(st, 4, payload);
 	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, member_id);
 	rc = sq_run(q, st);
 out:
 	sodium_memzero(payload, strlen(payload));

@@ -697,7 +697,8 @@ void store_deliveries_free(struct store_delivery *v, size_t n);
 /*
  * Makes a dead or retrying message of the org due at now, its retry window
  * starting again. STORE_ENOTFOUND for an unknown id or another org's,
- * STORE_ECONFLICT when it is queued, sending or sent.
+ * STORE_ECONFLICT when it is queued, sending or sent, or an invitation
+ * whose member was removed or deactivated.
  */
 int store_delivery_retry(struct store *s, int64_t org_id, const char *id, int64_t now);
 
@@ -746,7 +747,8 @@ int store_scim_users(struct store *s, int64_t org_id, struct store_scim_user **r
 /*
  * Creates (create: u->id is filled in) or updates (by u->id) a member from
  * its fields; role is not written here (store_scim_user_role), nor custom
- * properties and products, which SCIM does not carry. u->external_id is
+ * properties and products, which SCIM does not carry. A member deactivated
+ * here has its unsent invitation messages made dead. u->external_id is
  * the externalMemberId wanted: when another member holds it (or it is
  * NULL), a new member takes its SCIM id instead and an existing one keeps
  * its own; u->external_id is set to the one written. STORE_ECONFLICT when
@@ -754,7 +756,8 @@ int store_scim_users(struct store *s, int64_t org_id, struct store_scim_user **r
  * for an update of no such member.
  */
 int store_scim_user_put(struct store *s, int64_t org_id, struct store_scim_user *u, bool create);
-/* Deletes the member, its mappings and invitations. STORE_ENOTFOUND when none. */
+/* Deletes the member, its mappings and invitations (its unsent invitation messages
+ * become dead). STORE_ENOTFOUND when none. */
 int store_scim_user_delete(struct store *s, int64_t org_id, const char *id);
 /* Grants (admin) or revokes the Administrator role; STORE_ENOTFOUND for no such member. */
 int store_scim_user_role(struct store *s, int64_t org_id, const char *id, bool admin);

@@ -188,6 +188,51 @@ expect_eq "the receiver got nothing" 0 "$(wc -l <"$HOOKLOG")"
 req_json PATCH /v1/settings '{"webhooks":[]}'
 expect_status 200
 
+# Another org: K1 stays; R1 (invited) is removed and D1 (active, invited again) is
+# deactivated by a sync while their invitations wait for SMTP.
+t "a sync that removes or deactivates members withdraws their waiting invitations"
+KEY_A=$KEY
+new_org "Gone Ltd"
+KEY=$ORG_KEY
+KEY_G=$KEY
+enable_api
+no_risk_limits
+req_json PATCH /v1/settings '{"autoInvite":true}'
+expect_status 200
+G=$TMP/gone
+fx_new "$G"
+fx_member "$G" K1 keep@gone.example Kim Kept
+fx_member "$G" R1 removed@gone.example Rob Removed
+fx_member "$G" D1 deact@gone.example Dee Deactivated
+sync_csv "$G"
+expect_sync Success
+KEY=
+req POST "/v1/invitations/$(outbox_token deact@gone.example)/accept"
+expect_status 200
+KEY=$KEY_G
+req POST /v1/members/D1/invite
+expect_status 202
+fx_drop "$G" members.csv '^(R1|D1),'
+sync_csv "$G"
+expect_sync Success
+expect_count "deleted" .counts.members.deleted 1
+expect_count "deactivated" .counts.members.deactivated 1
+expect_eq "K1's waits" "queued" \
+	"$(deliveries | jq -r 'select(.recipient == "keep@gone.example") | .status')"
+expect_eq "R1's withdrawn" "dead 0 the member was removed before the invitation was sent" \
+	"$(deliveries | jq -r 'select(.recipient == "removed@gone.example")
+		| "\(.status) \(.attempts) \(.lastError)"')"
+expect_eq "D1's two withdrawn" "dead the member was deactivated before the invitation was sent
+dead the member was deactivated before the invitation was sent" \
+	"$(deliveries | jq -r 'select(.recipient == "deact@gone.example") | "\(.status) \(.lastError)"')"
+expect_eq "no clear token left for them" 0 "$(db_query "SELECT count(*) FROM outbox
+	WHERE recipient IN ('removed@gone.example', 'deact@gone.example')
+	AND json_extract(payload, '\$.token') IS NOT NULL")"
+ID=$(delivery_where '.recipient == "removed@gone.example"' | jq -r .id)
+req POST "/v1/deliveries/$ID/retry"
+expect_status 409
+KEY=$KEY_A
+
 stop_server
 
 # --- with --smtp-url and --webhook-allow-private -----------------------------------------
@@ -224,6 +269,18 @@ expect_eq "status" "sent 1" "$(delivery_where '.recipient == "zoe@acme.example"'
 
 TOKEN=$(mail_json zoe@acme.example | jq -r .body | sed -n 's|.*/invitations/\([A-Za-z0-9_-]*\).*|\1|p')
 TOKEN_W=$(mail_json w@acme.example | jq -r .body | sed -n 's|.*/invitations/\([A-Za-z0-9_-]*\).*|\1|p')
+
+t "once SMTP is there, the kept member gets theirs, the removed and deactivated nothing"
+until_true 10 has_mails keep@gone.example || fail "no invitation reached keep@gone.example"
+sleep 0.5
+expect_eq "kept: once" 1 "$(mails keep@gone.example)"
+expect_eq "removed: nothing" 0 "$(mails removed@gone.example)"
+expect_eq "deactivated: nothing" 0 "$(mails deact@gone.example)"
+KEY=$KEY_G
+expect_eq "still dead, never tried" "dead 0
+dead 0
+dead 0" "$(deliveries | jq -r 'select(.recipient != "keep@gone.example") | "\(.status) \(.attempts)"')"
+KEY=$KEY_A
 
 t "the link opens a page whose button accepts the invitation: the member is active"
 saved=$KEY

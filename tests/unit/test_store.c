@@ -615,7 +615,7 @@ static void test_migrations_idempotent(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 15, raw_int(f, "PRAGMA user_version"));
 	mode = raw_text(f, "PRAGMA journal_mode");
 	CHECK_STR("journal mode", "wal", mode);
 	free(mode);
@@ -679,8 +679,8 @@ static void test_pg_schema(void **state)
 	CHECK_OK("org still there after reopening", store_org_get(again, f->org, &name));
 	CHECK_STR("org name", "Maple", name);
 	free(name);
-	CHECK_EQ("schema version", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
-	CHECK_EQ("each version once", 2, raw_int(f, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("schema version", 3, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("each version once", 3, raw_int(f, "SELECT count(*) FROM schema_version"));
 	CHECK_OK("key still valid", store_key_auth(again, f->key, &org));
 	CHECK_EQ("key's org", f->org, org);
 	store_close(again);
@@ -699,7 +699,7 @@ static void test_pg_schema(void **state)
 		pthread_join(threads[i], &rc);
 		CHECK_EQ("concurrent first open", STORE_OK, (intptr_t)rc);
 	}
-	CHECK_EQ("migrated once", 2, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
+	CHECK_EQ("migrated once", 3, raw_int(&fresh, "SELECT count(*) FROM schema_version"));
 	testdb_drop(&fresh.db);
 	/* A connection the server closed fails the call it breaks, and the next opens it again. */
 	CHECK_EQ("the store's connection ended", 1,
@@ -748,7 +748,9 @@ static void test_pg_references(void **state)
 	store_close(f->s);
 	f->s = NULL;
 	/* Version 1 as it was: the foreign keys, no triggers, the keys in the database's collation. */
-	raw_exec(f, "DROP TRIGGER members_inserted ON members; DROP TRIGGER members_updated ON members;"
+	raw_exec(f, "DROP INDEX outbox_unsent_invitations; ALTER TABLE outbox DROP COLUMN member_id;"
+		    " DELETE FROM schema_version WHERE version = 3;"
+		    " DROP TRIGGER members_inserted ON members; DROP TRIGGER members_updated ON members;"
 		    " DROP TRIGGER orgs_gone ON orgs; DROP FUNCTION orgsync_members_check();"
 		    " DROP FUNCTION orgsync_orgs_gone();"
 		    " ALTER TABLE members ADD FOREIGN KEY (org_id) REFERENCES orgs(id) ON DELETE CASCADE,"
@@ -775,7 +777,7 @@ static void test_pg_references(void **state)
 		    " ADD FOREIGN KEY (subteam_id) REFERENCES teams(id) ON DELETE CASCADE;"
 		    " DELETE FROM schema_version WHERE version = 2");
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 2, raw_int(f, "SELECT max(version) FROM schema_version"));
+	CHECK_EQ("migrated", 3, raw_int(f, "SELECT max(version) FROM schema_version"));
 	CHECK_EQ("no foreign key left on members, values and mappings", 0,
 		 raw_int(f, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid IN"
 			    " ('members'::regclass, 'member_props'::regclass, 'mappings'::regclass)"));
@@ -859,6 +861,7 @@ static void test_pg_references(void **state)
 static void rewind_schema(const struct fx *f, int version)
 {
 	static const char *const undo[] = {
+		[15] = "DROP INDEX outbox_unsent_invitations; ALTER TABLE outbox DROP COLUMN member_id;",
 		[14] = "DROP INDEX member_props_property;",
 		[13] = "DROP INDEX syncs_queue; ALTER TABLE syncs DROP COLUMN claimed_by;"
 		       " ALTER TABLE syncs DROP COLUMN lease_until;"
@@ -922,7 +925,7 @@ static void test_migration_adds_new_risk_limits(void **state)
 		    "\"teams\":{\"percent\":10,\"count\":null},\"idSwapPercent\":null}}';");
 	rewind_schema(f, 2);
 	f->s = open_again(f);
-	CHECK_EQ("schema version after the upgrade", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version after the upgrade", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("settings", store_settings_get(f->s, f->org, &json));
 	root = json_loads(json, 0, NULL);
 	assert_non_null(root);
@@ -1815,7 +1818,7 @@ static void test_migration_props_table(void **state)
 		    "\"gone\":\"of a property deleted before\"}' WHERE external_id = 'E6';"
 		    "UPDATE members SET props = '{\"department\":\"\"}' WHERE external_id = 'E5';");
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("the JSON column is gone", 0,
 		 raw_int(f, "SELECT count(*) FROM pragma_table_info('members') WHERE name = 'props'"));
 	load(f, &loaded, &ids);
@@ -2350,7 +2353,7 @@ static void test_sync_lease_upgrade(void **state)
 	rewind_schema(f, 11);
 	raw_exec(f, "UPDATE syncs SET started_at = 1000");
 	f->s = open_again(f);
-	CHECK_EQ("upgraded", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("upgraded", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("claimable", claim(f->s, &sid, &oid));
 	CHECK_EQ("the interrupted sync", id, sid);
 	CHECK_EQ("its first claim under leases", 1, raw_int(f, "SELECT attempts FROM syncs"));
@@ -2901,7 +2904,7 @@ static void test_migration_from_schema_5(void **state)
 		    "\"add\",\"externalTeamId\":\"T1\",\"externalSubteamId\":\"T2\",\"kind\":"
 		    "\"subteam\",\"isMember\":false,\"isManager\":false}],\"truncated\":true}' AS BLOB));");
 	f->s = open_again(f);
-	CHECK_EQ("schema version", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("schema version", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("org 1's second sync", store_sync_by_number(f->s, f->org, 2, &r));
 	id = r.id;
 	CHECK_EQ("is sync 3", 3, id);
@@ -3212,6 +3215,178 @@ static void test_delivery_leases(void **state)
 	store_close(other);
 }
 
+/* Invitation messages to recipient in status: withdrawn for err (token gone) or, err
+ * NULL, still carrying their token. */
+static long long invitations_to(const struct fx *f, const char *recipient, const char *status,
+				const char *err)
+{
+	char sql[512];
+
+	if (err)
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM outbox WHERE kind = 'invitation' AND recipient = '%s'"
+			 " AND status = '%s' AND last_error = '%s'"
+			 " AND json_extract(payload, '$.token') IS NULL", recipient, status, err);
+	else
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM outbox WHERE kind = 'invitation' AND recipient = '%s'"
+			 " AND status = '%s' AND last_error IS NULL"
+			 " AND json_extract(payload, '$.token') IS NOT NULL", recipient, status);
+	return raw_int(f, sql);
+}
+
+/*
+ * A sync that deletes or deactivates members withdraws their unsent
+ * invitations (dead, token erased), one in flight included, whose sender
+ * cannot then mark it sent; the kept member's invitation still goes, and
+ * a withdrawn one cannot be retried.
+ */
+static void test_removal_withdraws_invitations(void **state)
+{
+	static const char removed[] = "the member was removed before the invitation was sent";
+	static const char deactivated[] =
+		"the member was deactivated before the invitation was sent";
+	struct fx *f = *state;
+	struct org first, stored;
+	struct store_ids ids;
+	struct store_delivery *v = NULL, *w = NULL;
+	struct store_delivery_outcome o;
+	char token[STORE_TOKEN_MAX], *id;
+	int64_t now;
+	size_t i, n = 0, m = 0, flying = 0;
+	struct plan p;
+
+	apply_sample(f, &first); /* E2 invited by the sync */
+	CHECK_OK("invite E1", store_invite(f->s, f->org, "E1", token));
+	CHECK_OK("invite E5", store_invite(f->s, f->org, "E5", token));
+	CHECK_OK("invite E6", store_invite(f->s, f->org, "E6", token));
+	now = (int64_t)raw_int(f, "SELECT max(created_at) FROM outbox") + 1;
+	/* E6's message is in flight; the others go back to the queue. */
+	CHECK_OK("claim", store_delivery_claim(f->s, DELIVERY_EMAIL, now, 60000, 10, &v, &n));
+	CHECK_EQ("four invitations", 4, n);
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].recipient, "frank@maple.example") == 0) {
+			flying = i;
+			continue;
+		}
+		o = (struct store_delivery_outcome){ v[i].row, v[i].lease, DELIVERY_QUEUED, 0, NULL };
+		CHECK_OK("release", store_delivery_record(f->s, &o, 1, now));
+	}
+	load(f, &stored, &ids);
+	tplan_init(&p, &first, 3, 0, 0);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E2"), MEMBER_DELETE, 0, false);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E5"), MEMBER_DEACTIVATE, 0, false);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E6"), MEMBER_DELETE, 0, false);
+	CHECK_OK("apply", store_apply(f->s, f->org, 0, &first, &stored, &ids, &p));
+	CHECK_EQ("E1's still queued", 1, invitations_to(f, "Elodie.Gagnon@Maple.example", "queued", NULL));
+	CHECK_EQ("E2's withdrawn", 1, invitations_to(f, "francois@maple.example", "dead", removed));
+	CHECK_EQ("E5's withdrawn", 1, invitations_to(f, "eve@maple.example", "dead", deactivated));
+	CHECK_EQ("E6's withdrawn in flight", 1,
+		 invitations_to(f, "frank@maple.example", "dead", removed));
+	o = (struct store_delivery_outcome){ v[flying].row, v[flying].lease, DELIVERY_SENT, 0, NULL };
+	CHECK_OK("the sender's late outcome", store_delivery_record(f->s, &o, 1, now + 1));
+	CHECK_EQ("E6's stays dead", 1, invitations_to(f, "frank@maple.example", "dead", removed));
+	id = raw_text(f, "SELECT delivery_id FROM outbox WHERE recipient = 'francois@maple.example'");
+	assert_non_null(id);
+	CHECK_EQ("a withdrawn invitation is not retried", STORE_ECONFLICT,
+		 store_delivery_retry(f->s, f->org, id, now + 2));
+	free(id);
+	CHECK_OK("claim again", store_delivery_claim(f->s, DELIVERY_EMAIL, now + 3, 60000, 10, &w, &m));
+	CHECK_EQ("only E1's goes", 1, m);
+	CHECK_STR("to E1", "Elodie.Gagnon@Maple.example", w[0].recipient);
+	store_deliveries_free(v, n);
+	store_deliveries_free(w, m);
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&first);
+}
+
+/* SCIM's deactivation (active: false) and deletion withdraw the member's unsent invitation. */
+static void test_scim_removal_withdraws_invitations(void **state)
+{
+	struct fx *f = *state;
+	struct org first;
+	struct store_scim_user u = { 0 };
+	char token[STORE_TOKEN_MAX];
+
+	apply_sample(f, &first); /* E2 invited by the sync */
+	CHECK_OK("invite E5", store_invite(f->s, f->org, "E5", token));
+	CHECK_OK("invite E6", store_invite(f->s, f->org, "E6", token));
+	CHECK_OK("E5", store_scim_user_get(f->s, f->org, "eve@maple.example", true, &u));
+	u.state = STATE_DEACTIVATED;
+	CHECK_OK("deactivate E5", store_scim_user_put(f->s, f->org, &u, false));
+	store_scim_user_clear(&u);
+	CHECK_EQ("E5's withdrawn", 1,
+		 invitations_to(f, "eve@maple.example", "dead",
+				"the member was deactivated before the invitation was sent"));
+	CHECK_EQ("E6's waits", 1, invitations_to(f, "frank@maple.example", "queued", NULL));
+	CHECK_OK("E6", store_scim_user_get(f->s, f->org, "frank@maple.example", true, &u));
+	CHECK_OK("delete E6", store_scim_user_delete(f->s, f->org, u.id));
+	store_scim_user_clear(&u);
+	CHECK_EQ("E6's withdrawn", 1,
+		 invitations_to(f, "frank@maple.example", "dead",
+				"the member was removed before the invitation was sent"));
+	CHECK_EQ("E2's still queued", 1, invitations_to(f, "francois@maple.example", "queued", NULL));
+	org_free(&first);
+}
+
+/*
+ * SQLite's migration 15, PostgreSQL's 3: an invitation queued before
+ * messages named their member finds it by the external id of its payload;
+ * one whose member is gone is withdrawn by the org's next removal.
+ */
+static void test_migration_outbox_member(void **state)
+{
+	struct fx *f = *state;
+	struct org first, stored;
+	struct store_ids ids;
+	struct plan p;
+	char sql[512];
+
+	apply_sample(f, &first);
+	store_close(f->s);
+	f->s = NULL;
+	if (f->db.pg)
+		raw_exec(f, "DROP INDEX outbox_unsent_invitations;"
+			    " ALTER TABLE outbox DROP COLUMN member_id;"
+			    " DELETE FROM schema_version WHERE version = 3");
+	else
+		rewind_schema(f, 14);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO outbox (org_id, kind, recipient, payload, created_at) VALUES"
+		 " (%lld, 'invitation', 'gone@x.example', '{\"memberId\":\"E404\",\"token\":\"t\"}', 1),"
+		 " (%lld, 'invitation', 'eve@maple.example', '{\"memberId\":\"E5\",\"token\":\"t\"}', 1)",
+		 (long long)f->org, (long long)f->org);
+	raw_exec(f, sql);
+	f->s = open_again(f);
+	CHECK_EQ("E5's found", 1, raw_int(f, "SELECT count(*) FROM outbox AS o JOIN members AS m"
+					     " ON m.id = o.member_id WHERE m.external_id = 'E5'"
+					     " AND o.recipient = 'eve@maple.example'"));
+	CHECK_EQ("E2's, from the sync, kept its member", 1,
+		 raw_int(f, "SELECT count(*) FROM outbox AS o JOIN members AS m ON m.id = o.member_id"
+			    " WHERE m.external_id = 'E2'"));
+	CHECK_EQ("the unsent invitations' index", 1,
+		 raw_int(f, f->db.pg ? "SELECT count(*) FROM pg_indexes"
+				       " WHERE indexname = 'outbox_unsent_invitations'"
+				     : "SELECT count(*) FROM sqlite_master"
+				       " WHERE name = 'outbox_unsent_invitations'"));
+	CHECK_EQ("E404's has none", 1, raw_int(f, "SELECT count(*) FROM outbox"
+						 " WHERE recipient = 'gone@x.example' AND member_id IS NULL"));
+	load(f, &stored, &ids);
+	tplan_init(&p, &first, 1, 0, 0);
+	pm(&p, PLAN_NONE, member_ix(&stored, "E5"), MEMBER_DEACTIVATE, 0, false);
+	CHECK_OK("deactivate E5", store_apply(f->s, f->org, 0, &first, &stored, &ids, &p));
+	CHECK_EQ("both withdrawn", 2, raw_int(f, "SELECT count(*) FROM outbox WHERE status = 'dead'"
+						 " AND json_extract(payload, '$.token') IS NULL"));
+	CHECK_EQ("E2's still queued", 1, raw_int(f, "SELECT count(*) FROM outbox"
+						   " WHERE status = 'queued'"));
+	tplan_free(&p);
+	store_ids_free(&ids);
+	org_free(&stored);
+	org_free(&first);
+}
+
 /* Messages queued before delivery existed: recent invitations go, the rest wait for a retry. */
 static void test_migration_outbox(void **state)
 {
@@ -3233,7 +3408,7 @@ static void test_migration_outbox(void **state)
 		 (long long)f->org, now - 1000, (long long)f->org, now - 1000, now);
 	raw_exec(f, sql);
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("recent invitation queued", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
 							  " recipient = 'new@x.example' AND status = 'queued'"));
 	CHECK_EQ("old invitation dead", 1, raw_int(f, "SELECT count(*) FROM outbox WHERE"
@@ -3259,7 +3434,7 @@ static void test_migration_indexes_values_by_property(void **state)
 	CHECK_EQ("no index before", 0, raw_int(f, "SELECT count(*) FROM sqlite_master"
 						   " WHERE name = 'member_props_property'"));
 	f->s = open_again(f);
-	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_EQ("the index is there", 1, raw_int(f, "SELECT count(*) FROM sqlite_master"
 						     " WHERE name = 'member_props_property'"));
 }
@@ -3283,7 +3458,7 @@ static void test_migration_from_version_3(void **state)
 		    "  100, 12345);");
 	if (store_open(f->db.url, &f->s, err, sizeof(err)) != STORE_OK)
 		fail_msg("reopen: %s", err);
-	CHECK_EQ("migrated", 14, raw_int(f, "PRAGMA user_version"));
+	CHECK_EQ("migrated", 15, raw_int(f, "PRAGMA user_version"));
 	CHECK_OK("list", store_properties_list(f->s, f->org, &names, &n));
 	CHECK_EQ("the clash is kept", 3, n);
 	store_strings_free(names, n);
@@ -3442,7 +3617,10 @@ int main(int argc, char **argv)
 		T(test_migration_from_version_3),
 		T(test_migration_indexes_values_by_property),
 		T(test_delivery_leases),
+		T(test_removal_withdraws_invitations),
+		T(test_scim_removal_withdraws_invitations),
 		T(test_migration_outbox),
+		T(test_migration_outbox_member),
 		T(test_apply_scale),
 		T(test_sync_numbers_per_org),
 		T(test_sync_decide),
