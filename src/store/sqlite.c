@@ -482,16 +482,21 @@ int sq_row_int(struct sqlite_store *q, sqlite3_stmt *st, int64_t *v)
 	return rc;
 }
 
-/* Marks the org's records changed (within the caller's transaction). */
-int sq_touch_org(struct sqlite_store *q, int64_t org_id)
+int sq_run_org(struct sqlite_store *q, enum stmt_id id, int64_t org_id)
 {
 	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_ORG_TOUCH, &st);
+	int rc = sq_prep(q, id, &st);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, org_id);
 	return sq_run(q, st);
+}
+
+/* Marks the org's records changed (within the caller's transaction). */
+int sq_touch_org(struct sqlite_store *q, int64_t org_id)
+{
+	return sq_run_org(q, ST_ORG_TOUCH, org_id);
 }
 
 int sq_exec_cached(struct sqlite_store *q, enum stmt_id id)

@@ -36,13 +36,7 @@ int sq_outbox_add(struct store *s, int64_t org_id, const char *kind, const char 
  */
 int sq_withdraw_invitations(struct sqlite_store *q, int64_t org_id)
 {
-	sqlite3_stmt *st;
-	int rc = sq_prep(q, ST_DLV_WITHDRAW, &st);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, org_id);
-	return sq_run(q, st);
+	return sq_run_org(q, ST_DLV_WITHDRAW, org_id);
 }
 
 /* The kinds a channel claims, bound as ?a and ?b of "kind IN (?a, ?b)". */

@@ -186,6 +186,8 @@ int sq_run(struct sqlite_store *q, sqlite3_stmt *st);
 int sq_row(struct sqlite_store *q, sqlite3_stmt *st);
 /* sq_row, then the first column of the row into *v and st reset. */
 int sq_row_int(struct sqlite_store *q, sqlite3_stmt *st, int64_t *v);
+/* Runs statement id, whose one parameter (?1) is org_id, to its end. */
+int sq_run_org(struct sqlite_store *q, enum stmt_id id, int64_t org_id);
 int sq_touch_org(struct sqlite_store *q, int64_t org_id);
 int sq_exec_cached(struct sqlite_store *q, enum stmt_id id);
 int sq_begin(struct sqlite_store *q);

@@ -413,8 +413,6 @@ int sq_payload_put(struct store *s, int64_t sync_id, const char *part, const voi
 	return sq_end_tx(q, rc);
 }
 
-/* Read through the incremental blob API straight into the caller's buffer:
- * one copy of the payload in memory, not two. */
 /* The row of the sync's payload part; STORE_ENOTFOUND when it has none. */
 static int payload_rowid(struct sqlite_store *q, int64_t sync_id, const char *part,
 			 int64_t *rowid)
@@ -429,6 +427,8 @@ static int payload_rowid(struct sqlite_store *q, int64_t sync_id, const char *pa
 	return sq_row_int(q, st, rowid);
 }
 
+/* Read through the incremental blob API straight into the caller's buffer:
+ * one copy of the payload in memory, not two. */
 int sq_payload_get(struct store *s, int64_t sync_id, const char *part, void **data,
 		   size_t *len)
 {
